@@ -1,0 +1,3 @@
+"""ziti-aio: an OpenZiti-compatible zero-trust overlay network in one Python program."""
+
+__version__ = "0.1.0"

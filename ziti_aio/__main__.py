@@ -1,0 +1,3 @@
+from ziti_aio.cli.main import main
+
+main()

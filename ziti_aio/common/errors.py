@@ -1,0 +1,172 @@
+"""The one error tree of ziti-aio.
+
+Every class carries the OpenZiti error ``code`` and the HTTP status the REST layer answers
+with. Errors are raised where the problem is found and translated once, at a layer boundary.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class ZitiError(Exception):
+    """Root of every error ziti-aio raises on purpose."""
+
+    code: ClassVar[str] = "UNHANDLED"
+    http_status: ClassVar[int] = 500
+    default_message: ClassVar[str] = "an unexpected error occurred"
+
+    def __init__(self, message: str | None = None, *, cause: dict[str, Any] | None = None) -> None:
+        self.message = message or self.default_message
+        self.cause = cause
+        super().__init__(self.message)
+
+
+class ConfigError(ZitiError):
+    """A configuration file or option is invalid."""
+
+    code = "INVALID_CONFIG"
+    http_status = 400
+    default_message = "the configuration is invalid"
+
+
+class ProtocolError(ZitiError):
+    """A peer sent bytes that break the wire protocol; the connection is closed."""
+
+    code = "PROTOCOL_ERROR"
+    http_status = 400
+    default_message = "protocol violation"
+
+
+class ChannelError(ZitiError):
+    """A channel to a peer failed."""
+
+    code = "CHANNEL_ERROR"
+    http_status = 503
+    default_message = "channel failed"
+
+
+class ChannelClosed(ChannelError):
+    code = "CHANNEL_CLOSED"
+    default_message = "channel closed"
+
+
+class ChannelTimeout(ChannelError):
+    code = "CHANNEL_TIMEOUT"
+    default_message = "channel request timed out"
+
+
+class AuthError(ZitiError):
+    """The caller is not authenticated (no, expired or unknown session)."""
+
+    code = "UNAUTHORIZED"
+    http_status = 401
+    default_message = "The request could not be completed. The session is not authorized or the credentials are invalid"
+
+
+class InvalidAuth(AuthError):
+    """Credentials were offered and are wrong."""
+
+    code = "INVALID_AUTH"
+    default_message = "The authentication request failed"
+
+
+class PermissionDenied(AuthError):
+    """Authenticated, but not allowed to do this (OpenZiti answers 401 UNAUTHORIZED too)."""
+
+    code = "UNAUTHORIZED"
+    default_message = "The caller does not have the permission required for this request"
+
+
+class NotFoundError(ZitiError):
+    code = "NOT_FOUND"
+    http_status = 404
+    default_message = "The resource requested was not found or is no longer available"
+
+    def __init__(self, kind: str = "", ident: str = "", message: str | None = None) -> None:
+        self.kind = kind
+        self.ident = ident
+        super().__init__(message or (f"{kind} with id {ident} not found" if kind else None))
+
+
+class ConflictError(ZitiError):
+    code = "CONFLICT_CANNOT_MODIFY_REFERENCED"
+    http_status = 409
+    default_message = "The resource cannot be modified or deleted while it is referenced"
+
+
+class ValidationError(ZitiError):
+    """Input failed validation; ``field``/``reason``/``value`` name the first offending field."""
+
+    code = "COULD_NOT_VALIDATE"
+    http_status = 400
+    default_message = "The supplied request contains an invalid document or no valid accept content were available"
+
+    def __init__(self, message: str | None = None, *, field: str | None = None, value: Any = None) -> None:
+        self.field = field
+        self.value = value
+        cause = None
+        if field is not None:
+            cause = {"field": field, "reason": message or "invalid value", "value": value}
+        super().__init__(message, cause=cause)
+
+
+class InvalidFilter(ValidationError):
+    code = "INVALID_FILTER"
+    default_message = "the filter is invalid"
+
+
+class InvalidPagination(ValidationError):
+    code = "INVALID_PAGINATION"
+    default_message = "the paging parameters are invalid"
+
+
+class InvalidEnrollmentToken(ZitiError):
+    code = "INVALID_ENROLLMENT_TOKEN"
+    http_status = 400
+    default_message = "The supplied token is not valid"
+
+
+class EnrollmentExpired(ZitiError):
+    code = "ENROLLMENT_EXPIRED"
+    http_status = 400
+    default_message = "The enrollment token has expired"
+
+
+class NoEdgeRoutersAvailable(ZitiError):
+    code = "NO_EDGE_ROUTERS_AVAILABLE"
+    http_status = 400
+    default_message = "No edge routers are assigned and online to handle the requested connection"
+
+
+class UnsupportedMedia(ZitiError):
+    code = "UNSUPPORTED_MEDIA"
+    http_status = 415
+    default_message = "The request body's media type is not supported"
+
+
+class BodyTooLarge(ZitiError):
+    code = "REQUEST_TOO_LARGE"
+    http_status = 413
+    default_message = "The request body is too large"
+
+
+class CircuitError(ZitiError):
+    code = "CIRCUIT_ERROR"
+    http_status = 503
+    default_message = "the circuit could not be created"
+
+
+class NoTerminators(CircuitError):
+    code = "NO_TERMINATORS"
+    default_message = "the service has no terminators"
+
+
+class PathUnavailable(CircuitError):
+    code = "PATH_UNAVAILABLE"
+    default_message = "no path to the service's terminator"
+
+
+class DialTimeout(CircuitError):
+    code = "DIAL_TIMEOUT"
+    default_message = "the dial timed out"
