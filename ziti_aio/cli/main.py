@@ -11,6 +11,10 @@ app = typer.Typer(
     help="An OpenZiti-compatible zero-trust overlay network in one program.",
 )
 
+from ziti_aio.cli import pki as _pki
+
+app.add_typer(_pki.app, name="pki")
+
 
 def main() -> None:
     """Console-script entry point."""

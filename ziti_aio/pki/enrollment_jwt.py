@@ -1,0 +1,95 @@
+"""Enrollment JWTs as OpenZiti issues them: signed by the controller's TLS server key, read by SDKs and routers."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Any
+
+import jwt
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from ziti_aio.common.errors import InvalidEnrollmentToken, ValidationError
+from ziti_aio.pki.bundle import fingerprint_sha1
+from ziti_aio.pki.keys import PrivateKey, PublicKey
+
+MAX_JWT_CHARS = 16 * 1024
+ALGORITHMS = ("RS256", "ES256", "ES384")
+_EC_ALGORITHMS = {"secp256r1": "ES256", "secp384r1": "ES384"}
+_STRING_CLAIMS = ("iss", "sub", "jti", "em")
+
+
+def jwt_algorithm(key: PrivateKey | PublicKey) -> str:
+    """The JWS algorithm for ``key``: RS256 for RSA, ES256/ES384 by curve; :class:`ValidationError` otherwise."""
+    if isinstance(key, rsa.RSAPrivateKey | rsa.RSAPublicKey):
+        return "RS256"
+    if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey) and key.curve.name in _EC_ALGORITHMS:
+        return _EC_ALGORITHMS[key.curve.name]
+    raise ValidationError(f"cannot sign enrollment JWTs with a {type(key).__name__}; use RSA, P-256 or P-384")
+
+
+def sign_enrollment_jwt(
+    *,
+    key: PrivateKey,
+    cert: x509.Certificate,
+    issuer: str,
+    subject: str,
+    token: str,
+    method: str,
+    expires_at: datetime,
+    controllers: list[str] | None = None,
+) -> str:
+    """An enrollment JWT: header ``alg``/``typ``/``kid`` (SHA-1 of ``cert``), claims ``iss sub jti em exp aud``
+    and ``ctrls`` when ``controllers`` is given.
+
+    ``key`` must be the private key of ``cert``, the TLS server certificate served at ``issuer``: libziti 0.29.3
+    checks the signature against that certificate, and accepts only RS256 there.
+    """
+    if expires_at.tzinfo is None:
+        raise ValidationError("expires_at must be timezone-aware", field="expiresAt", value=str(expires_at))
+    if key.public_key() != cert.public_key():
+        raise ValidationError("the signing key does not belong to the certificate")
+    claims: dict[str, Any] = {
+        "iss": issuer,
+        "sub": subject,
+        "jti": token,
+        "em": method,
+        "exp": int(expires_at.timestamp()),
+        "aud": [""],
+    }
+    if controllers is not None:
+        claims["ctrls"] = list(controllers)
+    return jwt.encode(claims, key, algorithm=jwt_algorithm(key), headers={"kid": fingerprint_sha1(cert)})
+
+
+def read_enrollment_jwt(text: str, *, verify_with_cert: x509.Certificate | None = None) -> dict[str, Any]:
+    """The claims of an enrollment JWT, its signature verified against ``verify_with_cert`` when given.
+
+    Without a certificate the token is only decoded, as libziti does before it checks the signature through
+    the TLS handshake. Either way ``alg`` must be one of :data:`ALGORITHMS` (never ``none``) and the string
+    claims ``iss``, ``sub``, ``jti``, ``em`` and a numeric ``exp`` must be present. Expiry is not checked: the
+    controller checks it against the stored enrollment.
+    Error handling: anything malformed, forged or over 16 KiB raises :class:`InvalidEnrollmentToken`.
+    """
+    if not isinstance(text, str) or len(text) > MAX_JWT_CHARS:
+        raise InvalidEnrollmentToken("the enrollment token is not a JWT of at most 16 KiB")
+    text = text.strip()
+    unchecked = {"verify_exp": False, "verify_nbf": False, "verify_iat": False, "verify_aud": False}
+    try:
+        alg = jwt.get_unverified_header(text).get("alg")
+        if alg not in ALGORITHMS:
+            raise InvalidEnrollmentToken(f"unsupported JWT algorithm {alg!r}")
+        if verify_with_cert is None:
+            claims = jwt.decode(text, options={"verify_signature": False, **unchecked})
+        else:
+            public_key = verify_with_cert.public_key()
+            claims = jwt.decode(text, public_key, algorithms=[jwt_algorithm(public_key)], options=unchecked)
+    except (jwt.PyJWTError, ValidationError, ValueError, TypeError) as exc:
+        raise InvalidEnrollmentToken(f"invalid enrollment JWT: {exc}") from exc
+    if not all(isinstance(claims.get(name), str) for name in _STRING_CLAIMS):
+        raise InvalidEnrollmentToken("the enrollment JWT lacks one of iss, sub, jti, em")
+    exp = claims.get("exp")
+    if isinstance(exp, bool) or not isinstance(exp, int | float) or not math.isfinite(exp):
+        raise InvalidEnrollmentToken("the enrollment JWT has no numeric exp")
+    return claims
