@@ -1,0 +1,160 @@
+"""The controller's HTTPS application: Edge Client and Management APIs on one port.
+
+Everything here translates between HTTP and the model: parse and bound the request, find
+the caller, call the model, render an OpenZiti envelope. Every error, including 404s and
+oversized bodies, leaves as a JSON envelope: libziti cannot read anything else.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from quart import Quart, Response, g, request
+from quart_trio import QuartTrio
+from werkzeug.exceptions import HTTPException
+
+from ziti_aio import __version__
+from ziti_aio.common.errors import (
+    AuthError,
+    BodyTooLarge,
+    NotFoundError,
+    UnsupportedMedia,
+    ValidationError,
+    ZitiError,
+)
+from ziti_aio.controller.api.envelope import error_response
+from ziti_aio.controller.api.render import RouterState, offline_router
+from ziti_aio.controller.model.access import Access, Caller, api_session_expiry_fields
+from ziti_aio.controller.model.crud import Crud
+from ziti_aio.controller.model.enroll import Enrollments
+from ziti_aio.controller.model.model import Model
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1024 * 1024
+CLIENT_BASE = "/edge/client/v1"
+MANAGEMENT_BASE = "/edge/management/v1"
+
+
+@dataclass
+class ApiContext:
+    """What the REST layer needs from the controller."""
+
+    model: Model
+    crud: Crud
+    access: Access
+    enrollments: Enrollments
+    cacerts_body: bytes
+    instance_id: str
+    base_url: str
+    router_state: RouterState = offline_router
+    version: str = field(default=f"v{__version__}")
+
+
+def rewrite_legacy_path(path: str) -> str:
+    """OpenZiti's client-API path aliases, which libziti 0.29.3 relies on."""
+    if path in ("", "/", "/version"):
+        return f"{CLIENT_BASE}/version"
+    if path.startswith("/.well-known/"):
+        return CLIENT_BASE + path
+    if path.startswith("/edge/v1/") or path == "/edge/v1":
+        return CLIENT_BASE + path[len("/edge/v1"):]
+    if not path.startswith(("/edge/", "/fabric/", "/.well-known/", "/health-checks")):
+        return CLIENT_BASE + path
+    return path
+
+
+class LegacyPaths:
+    """ASGI middleware applying :func:`rewrite_legacy_path` before routing."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            new_path = rewrite_legacy_path(scope["path"])
+            if new_path != scope["path"]:
+                scope = {**scope, "path": new_path, "raw_path": new_path.encode()}
+        await self.app(scope, receive, send)
+
+
+async def read_json() -> Any:
+    """The request body as JSON (``None`` when empty); bad JSON is a validation error."""
+    data = await request.get_data()
+    if not data:
+        return None
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValidationError("the request body is not valid JSON", field="body") from exc
+
+
+def caller(ctx: ApiContext) -> Caller:
+    """The authenticated caller, from ``zt-session`` or ``Authorization: Bearer``."""
+    token = request.headers.get("zt-session")
+    if not token:
+        auth = request.headers.get("authorization", "")
+        if auth.lower().startswith("bearer "):
+            token = auth[7:].strip()
+    found = ctx.access.resolve(token)
+    g.caller = found
+    return found
+
+
+def create_app(ctx: ApiContext) -> Any:
+    """The ASGI application serving both APIs (wrapped for legacy client paths)."""
+    from ziti_aio.controller.api.client_routes import client_blueprint
+    from ziti_aio.controller.api.management_routes import management_blueprint
+
+    app: Quart = QuartTrio(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
+    app.register_blueprint(client_blueprint(ctx), url_prefix=CLIENT_BASE)
+    app.register_blueprint(management_blueprint(ctx), url_prefix=MANAGEMENT_BASE)
+
+    @app.before_request
+    async def _request_id() -> None:
+        g.request_id = secrets.token_hex(8)
+        g.caller = None
+
+    @app.after_request
+    async def _headers(response: Response) -> Response:
+        response.headers["ziti-instance-id"] = ctx.instance_id
+        response.headers["server"] = f"ziti-controller/{ctx.version}"
+        found: Caller | None = g.get("caller")
+        if found is not None:
+            expiry = api_session_expiry_fields(ctx.access, found.api_session)
+            response.headers["expiration-seconds"] = str(expiry["expirationSeconds"])
+            response.headers["expires-at"] = expiry["expiresAt"]
+        return response
+
+    @app.errorhandler(ZitiError)
+    async def _ziti_error(exc: ZitiError) -> Response:
+        if isinstance(exc, AuthError):
+            log.info("refused %s %s: %s", request.method, request.path, exc.code)
+        return error_response(exc, g.get("request_id"))
+
+    @app.errorhandler(HTTPException)
+    async def _http_error(exc: HTTPException) -> Response:
+        status = exc.code or 500
+        mapped: ZitiError
+        if status == 404 or status == 405:
+            mapped = NotFoundError(message=f"no such endpoint: {request.method} {request.path}")
+        elif status == 413:
+            mapped = BodyTooLarge(f"the request body is larger than {MAX_BODY_BYTES} bytes")
+        elif status == 415:
+            mapped = UnsupportedMedia()
+        else:
+            mapped = ValidationError(exc.description or "bad request")
+        return error_response(mapped, g.get("request_id"))
+
+    @app.errorhandler(Exception)
+    async def _unexpected(exc: Exception) -> Response:
+        log.error("unhandled error in %s %s", request.method, request.path, exc_info=exc)
+        return error_response(ZitiError(), g.get("request_id"))
+
+    return LegacyPaths(app)

@@ -1,0 +1,109 @@
+"""Edge Client API (``/edge/client/v1``): what SDKs and tunnelers call."""
+
+from __future__ import annotations
+
+from quart import Blueprint, Response, request
+
+from ziti_aio.common.errors import NotFoundError, ValidationError
+from ziti_aio.controller.api.app import ApiContext, caller, read_json
+from ziti_aio.controller.api.common_routes import add_common_routes
+from ziti_aio.controller.api.envelope import empty, ok
+from ziti_aio.controller.api.listing import page
+from ziti_aio.controller.api.render import Renderer
+from ziti_aio.controller.model.access import Caller
+
+MAX_CSR_BYTES = 64 * 1024
+
+
+def _renderer(ctx: ApiContext, found: Caller) -> Renderer:
+    return Renderer(ctx.model, router_state=ctx.router_state, caller_identity_id=found.identity["id"],
+                    config_type_ids=found.api_session.get("configTypes") or [])
+
+
+def client_blueprint(ctx: ApiContext) -> Blueprint:
+    bp = Blueprint("client", __name__)
+    add_common_routes(bp, ctx)
+
+    async def _enroll(method: str) -> Response:
+        token = request.args.get("token")
+        if method == "ott":
+            data = await request.get_data()
+            if len(data) > MAX_CSR_BYTES:
+                raise ValidationError("the CSR is too large", field="csr")
+            chain = await ctx.enrollments.enroll_ott(token, data)
+            if "application/x-pem-file" in request.headers.get("accept", "") \
+                    and "application/json" not in request.headers.get("accept", ""):
+                return Response(chain, content_type="application/x-pem-file")
+            return ok({"cert": chain})
+        if method == "updb":
+            await ctx.enrollments.enroll_updb(token, await read_json())
+            return empty()
+        if method == "erott":
+            return ok(await ctx.enrollments.enroll_router(token, await read_json()))
+        raise ValidationError("method must be ott, updb or erott", field="method", value=method)
+
+    @bp.post("/enroll")
+    async def enroll() -> Response:
+        return await _enroll(request.args.get("method", ""))
+
+    @bp.post("/enroll/<method>")
+    async def enroll_method(method: str) -> Response:
+        return await _enroll(method)
+
+    @bp.get("/current-identity/edge-routers")
+    async def my_edge_routers() -> Response:
+        found = caller(ctx)
+        ids = ctx.model.policy.identity_edge_routers(found.identity["id"])
+        routers = [ctx.model.entities["edge-routers"][i] for i in ids if i in ctx.model.entities["edge-routers"]]
+        items, meta = page("edge-routers", routers, request.args)
+        renderer = _renderer(ctx, found)
+        return ok([{**renderer.render("edge-routers", r), **renderer.edge_router_common(r)} for r in items], meta)
+
+    @bp.get("/current-api-session/service-updates")
+    async def service_updates() -> Response:
+        caller(ctx)
+        return ok({"lastChangeAt": ctx.model.last_change_at})
+
+    @bp.get("/services")
+    async def services() -> Response:
+        found = caller(ctx)
+        visible = ctx.model.policy.service_permissions(found.identity["id"])
+        items, meta = page("services", (ctx.model.entities["services"][i] for i in visible), request.args)
+        renderer = _renderer(ctx, found)
+        return ok([renderer.render("services", s) for s in items], meta)
+
+    @bp.get("/services/<ident>")
+    async def service(ident: str) -> Response:
+        found = caller(ctx)
+        if ident not in ctx.model.policy.service_permissions(found.identity["id"]):
+            raise NotFoundError("service", ident)
+        return ok(_renderer(ctx, found).render("services", ctx.model.get("services", ident)))
+
+    @bp.post("/sessions")
+    async def create_session() -> Response:
+        found = caller(ctx)
+        session = await ctx.access.create_session(found, await read_json())
+        renderer = _renderer(ctx, found)
+        detail = renderer.render("sessions", session)
+        routers = ctx.access.session_routers(found.identity["id"], session["serviceId"])
+        detail.update(token=session["token"], edgeRouters=renderer.session_edge_routers(routers))
+        return ok(detail, status=201)
+
+    @bp.get("/sessions")
+    async def my_sessions() -> Response:
+        found = caller(ctx)
+        mine = ctx.model.where("sessions", apiSessionId=found.api_session["id"])
+        items, meta = page("sessions", mine, request.args)
+        renderer = _renderer(ctx, found)
+        return ok([{**renderer.render("sessions", s), "token": s["token"]} for s in items], meta)
+
+    @bp.delete("/sessions/<ident>")
+    async def delete_session(ident: str) -> Response:
+        found = caller(ctx)
+        session = ctx.model.maybe("sessions", ident)
+        if session is None or session["identityId"] != found.identity["id"]:
+            raise NotFoundError("session", ident)
+        await ctx.model.transact(lambda: ctx.crud.build_delete("sessions", ident, actor=found.identity["id"]))
+        return empty()
+
+    return bp

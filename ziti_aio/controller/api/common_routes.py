@@ -1,0 +1,110 @@
+"""Routes both APIs share: version, CA certs, authenticate, current API session and identity."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart import Blueprint, Response, request
+
+from ziti_aio.common.errors import InvalidAuth, ValidationError
+from ziti_aio.controller.api.app import ApiContext, caller, read_json
+from ziti_aio.controller.api.envelope import empty, json_response, ok
+from ziti_aio.controller.api.render import Renderer
+from ziti_aio.controller.model.access import Caller, api_session_expiry_fields
+from ziti_aio.controller.model.model import Entity
+from ziti_aio.pki.bundle import fingerprint_sha1
+
+from cryptography import x509
+
+
+def version_data(ctx: ApiContext) -> dict[str, Any]:
+    def api(path: str) -> dict[str, Any]:
+        return {"v1": {"path": path, "apiBaseUrls": [ctx.base_url + path]}}
+
+    return {
+        "version": ctx.version, "revision": "ziti-aio", "buildDate": "", "runtimeVersion": "python",
+        "apiVersions": {
+            "edge": api("/edge/client/v1"), "edge-client": api("/edge/client/v1"),
+            "edge-management": api("/edge/management/v1"),
+        },
+        "capabilities": [],
+    }
+
+
+def api_session_detail(ctx: ApiContext, found: Caller | None, api_session: Entity, token: str) -> dict[str, Any]:
+    """``currentApiSessionDetail``: every field libziti dereferences is present."""
+    renderer = Renderer(ctx.model)
+    detail = renderer.render("api-sessions", api_session)
+    identity = ctx.model.get("identities", api_session["identityId"])
+    detail.update(api_session_expiry_fields(ctx.access, api_session))
+    detail.update(
+        token=token,
+        identity={"id": identity["id"], "name": identity["name"], "entity": "identities",
+                  "_links": {"self": {"href": f"./identities/{identity['id']}"}}, "appData": identity.get("appData")},
+        isCertExtendable=False, isCertExtendRequested=False, isCertKeyRollRequested=False,
+        improperClientCertChain=False, permissions=sorted(found.permissions()) if found else [],
+    )
+    return detail
+
+
+def peer_fingerprint() -> str | None:
+    from ziti_aio.controller.api.server import PEER_CERT_DER
+
+    der = PEER_CERT_DER.get()
+    if not der:
+        return None
+    return fingerprint_sha1(x509.load_der_x509_certificate(der))
+
+
+def add_common_routes(bp: Blueprint, ctx: ApiContext) -> None:
+    """Register the routes both APIs have."""
+
+    @bp.get("/version")
+    async def version() -> Response:
+        return ok(version_data(ctx))
+
+    @bp.get("/.well-known/est/cacerts")
+    async def cacerts() -> Response:
+        return Response(ctx.cacerts_body, content_type="application/pkcs7-mime",
+                        headers={"Content-Transfer-Encoding": "base64"})
+
+    @bp.post("/authenticate")
+    async def authenticate() -> Response:
+        method = request.args.get("method", "")
+        body = await read_json()
+        ip = (request.remote_addr or "")
+        if method == "password":
+            api_session, token = await ctx.access.login_password(body, ip=ip)
+        elif method == "cert":
+            api_session, token = await ctx.access.login_cert(peer_fingerprint(), body, ip=ip)
+        elif method in ("ext-jwt", "mfa"):
+            raise InvalidAuth(f"authentication method {method!r} is not enabled")
+        else:
+            raise ValidationError("method must be password or cert", field="method", value=method)
+        found = ctx.access.resolve(token)
+        response = ok(api_session_detail(ctx, found, api_session, token))
+        response.headers["zt-session"] = token
+        return response
+
+    @bp.get("/current-api-session")
+    async def current_api_session() -> Response:
+        found = caller(ctx)
+        token = ctx.access.refreshed_token(found)
+        response = ok(api_session_detail(ctx, found, found.api_session, token))
+        response.headers["zt-session"] = token
+        return response
+
+    @bp.delete("/current-api-session")
+    async def logout() -> Response:
+        found = caller(ctx)
+        await ctx.access.logout(found.api_session["id"], actor=found.identity["id"])
+        return empty()
+
+    @bp.get("/current-identity")
+    async def current_identity() -> Response:
+        found = caller(ctx)
+        return ok(Renderer(ctx.model).render("identities", found.identity))
+
+
+def not_found_json() -> Response:
+    return json_response({"error": {"code": "NOT_FOUND", "message": "not found"}, "meta": {}}, 404)

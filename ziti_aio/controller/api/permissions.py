@@ -1,0 +1,61 @@
+"""Who may do what on the management API (OpenZiti v2 permission model)."""
+
+from __future__ import annotations
+
+from ziti_aio.common.errors import PermissionDenied
+from ziti_aio.controller.model.access import Caller
+
+# REST collection -> permission entity type; None means admin / admin_readonly only.
+PERMISSION_TYPE: dict[str, str | None] = {
+    "identities": "identity",
+    "services": "service",
+    "configs": "config",
+    "config-types": "config-type",
+    "edge-routers": "router",
+    "service-policies": "service-policy",
+    "edge-router-policies": "edge-router-policy",
+    "service-edge-router-policies": "service-edge-router-policy",
+    "enrollments": "enrollment",
+    "authenticators": None,
+    "terminators": "terminator",
+    "api-sessions": "ops",
+    "sessions": "ops",
+    "revocations": "ops",
+    "identity-role-attributes": "identity",
+    "service-role-attributes": "service",
+    "edge-router-role-attributes": "router",
+}
+
+METHOD_ACTION = {"GET": "read", "POST": "create", "PUT": "update", "PATCH": "update", "DELETE": "delete"}
+
+
+def allowed(perms: set[str], kind: str, action: str) -> bool:
+    """Does a caller holding ``perms`` may do ``action`` on ``kind``?"""
+    if "admin" in perms:
+        return True
+    if action == "read" and "admin_readonly" in perms:
+        return True
+    ptype = PERMISSION_TYPE.get(kind)
+    return ptype is not None and (ptype in perms or f"{ptype}.{action}" in perms)
+
+
+def require(caller: Caller, kind: str, action: str) -> None:
+    if not allowed(caller.permissions(), kind, action):
+        raise PermissionDenied()
+
+
+def check_grant(caller: Caller, body: object) -> None:
+    """An identity can never grant admin or permissions it does not hold itself."""
+    if not isinstance(body, dict):
+        return
+    perms = caller.permissions()
+    if "admin" in perms:
+        return
+    if body.get("isAdmin"):
+        raise PermissionDenied("only an admin can create or update an admin")
+    for p in body.get("permissions") or ():
+        if not isinstance(p, str):
+            continue
+        base = p.split(".", 1)[0]
+        if p not in perms and base not in perms:
+            raise PermissionDenied(f"cannot grant permission {p!r} the caller does not hold")

@@ -1,0 +1,64 @@
+"""First-start content of a controller's store: config types, auth policy, default admin."""
+
+from __future__ import annotations
+
+from ziti_aio.common.errors import ConfigError
+from ziti_aio.common.ids import new_id
+from ziti_aio.controller.model.config_types import BUILTIN_CONFIG_TYPES
+from ziti_aio.controller.model.fields import now_text
+from ziti_aio.controller.model.model import Model
+from ziti_aio.controller.model.passwords import hash_password
+from ziti_aio.controller.store.commands import Change, Command, Put
+
+DEFAULT_AUTH_POLICY_ID = "default"
+
+
+def seed_changes(model: Model) -> list[Change]:
+    """Built-in config types and the default auth policy that are missing."""
+    now = now_text()
+    changes: list[Change] = []
+    for ct in BUILTIN_CONFIG_TYPES:
+        if model.maybe("config-types", ct.id) is None and model.by_name("config-types", ct.name) is None:
+            changes.append(Put("config-types", {"id": ct.id, "name": ct.name, "schema": ct.schema,
+                                                "target": ct.target, "tags": {}, "createdAt": now, "updatedAt": now}))
+    if model.maybe("auth-policies", DEFAULT_AUTH_POLICY_ID) is None:
+        changes.append(Put("auth-policies", {
+            "id": DEFAULT_AUTH_POLICY_ID, "name": "Default", "createdAt": now, "updatedAt": now, "tags": {},
+            "primary": {"cert": {"allowed": True, "allowExpiredCerts": True},
+                        "updb": {"allowed": True, "minPasswordLength": 5, "maxAttempts": 0},
+                        "extJwt": {"allowed": False, "allowedSigners": []}},
+            "secondary": {"requireTotp": False, "requireExtJwtSigner": None},
+        }))
+    return changes
+
+
+def admin_changes(model: Model, username: str, password: str | None) -> list[Change]:
+    """The default admin identity with a password login, unless one exists."""
+    if any(i.get("isDefaultAdmin") for i in model.all("identities")):
+        return []
+    if not password:
+        raise ConfigError("the store has no admin yet: an admin password is required on first start")
+    if model.lookup("authenticators", "username", username) is not None:
+        raise ConfigError(f"the username {username!r} is already used by another identity")
+    now = now_text()
+    identity_id = new_id()
+    identity = {
+        "id": identity_id, "name": "Default Admin", "typeId": "Default", "isAdmin": True, "isDefaultAdmin": True,
+        "roleAttributes": [], "authPolicyId": DEFAULT_AUTH_POLICY_ID, "externalId": None,
+        "defaultHostingPrecedence": "default", "defaultHostingCost": 0, "serviceHostingPrecedences": {},
+        "serviceHostingCosts": {}, "appData": {}, "permissions": [], "disabled": False, "tags": {},
+        "createdAt": now, "updatedAt": now,
+    }
+    auth = {"id": new_id(), "identityId": identity_id, "method": "updb", "username": username,
+            "passwordHash": hash_password(password), "tags": {}, "createdAt": now, "updatedAt": now}
+    return [Put("identities", identity), Put("authenticators", auth)]
+
+
+async def bootstrap(model: Model, *, admin_username: str, admin_password: str | None) -> None:
+    """Create whatever first-start content is missing, in one command."""
+
+    def build() -> Command:
+        changes = seed_changes(model) + admin_changes(model, admin_username, admin_password)
+        return Command("controller", "bootstrap", tuple(changes))
+
+    await model.transact(build)

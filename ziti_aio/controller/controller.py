@@ -1,0 +1,135 @@
+"""The controller role: store, model, PKI and the HTTPS APIs, as one supervised task."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+
+import trio
+
+from ziti_aio.controller.api.app import ApiContext, create_app
+from ziti_aio.controller.api.server import serve_tls, server_ssl_context
+from ziti_aio.controller.bootstrap import bootstrap
+from ziti_aio.controller.model.access import DEFAULT_SESSION_TIMEOUT_S, Access
+from ziti_aio.controller.model.crud import Crud
+from ziti_aio.controller.model.enroll import Enrollments
+from ziti_aio.controller.model.enrollment import DEFAULT_ENROLLMENT_DURATION_S, Enroller
+from ziti_aio.controller.model.fields import now_text
+from ziti_aio.controller.model.model import Model
+from ziti_aio.controller.model.passwords import hash_password
+from ziti_aio.controller.model.rules import build_rules
+from ziti_aio.controller.model.tokens import TokenSigner
+from ziti_aio.controller.pki_home import ControllerPki, ensure_controller_pki
+from ziti_aio.controller.store.commands import Command, Delete
+from ziti_aio.controller.store.sqlite_store import SqliteStore
+from ziti_aio.pki.bundle import cacerts_body
+from ziti_aio.pki.enrollment_jwt import sign_enrollment_jwt
+
+log = logging.getLogger(__name__)
+
+REAP_INTERVAL_S = 60.0
+STORE_FILE = "ctrl.db"
+
+
+@dataclass(frozen=True)
+class ControllerConfig:
+    """Settings of the controller role."""
+
+    home: Path
+    advertised_address: str = "localhost"
+    port: int = 1280
+    bind_host: str = "0.0.0.0"
+    trust_domain: str = "ziti-aio"
+    admin_username: str = "admin"
+    admin_password: str | None = None
+    session_timeout_s: int = DEFAULT_SESSION_TIMEOUT_S
+    enrollment_duration_s: int = DEFAULT_ENROLLMENT_DURATION_S
+    extra_names: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class ControllerInfo:
+    """What a started controller tells its starter."""
+
+    url: str
+    port: int
+    ca_bundle_path: Path
+    instance_id: str
+
+
+class Controller:
+    """Runs the controller until cancelled."""
+
+    def __init__(self, config: ControllerConfig) -> None:
+        self.config = config
+        self.model: Model | None = None
+        self.pki: ControllerPki | None = None
+        self.api: ApiContext | None = None
+
+    def base_url(self, port: int) -> str:
+        host = self.config.advertised_address
+        return f"https://[{host}]:{port}" if ":" in host else f"https://{host}:{port}"
+
+    async def run(self, *, task_status: trio.TaskStatus[ControllerInfo] = trio.TASK_STATUS_IGNORED) -> None:
+        cfg = self.config
+        home = Path(cfg.home)
+        names = [cfg.advertised_address, *cfg.extra_names]
+        pki = await trio.to_thread.run_sync(
+            partial(ensure_controller_pki, home / "pki", names=names, trust_domain=cfg.trust_domain))
+        self.pki = pki
+        store = await trio.to_thread.run_sync(SqliteStore, home / STORE_FILE)
+        try:
+            await self._run(store, pki, task_status)
+        finally:
+            store.close()
+
+    async def _run(self, store: SqliteStore, pki: ControllerPki, task_status: trio.TaskStatus[ControllerInfo]) -> None:
+        cfg = self.config
+        model = await Model.open(store)
+        self.model = model
+        instance_id = store.get_meta("instance_id")
+        if instance_id is None:
+            instance_id = secrets.token_hex(8)
+            store.set_meta("instance_id", instance_id)
+        state = {"base_url": self.base_url(cfg.port)}
+
+        def sign(subject: str, token: str, method: str, expires: datetime) -> str:
+            return sign_enrollment_jwt(key=pki.server_key, cert=pki.server_cert, issuer=state["base_url"],
+                                       subject=subject, token=token, method=method, expires_at=expires)
+
+        enroller = Enroller(sign, cfg.enrollment_duration_s)
+        crud = Crud(model, build_rules(enroller, hash_password))
+        access = Access(model, TokenSigner(pki.session_key, "ziti-aio-controller"),
+                        session_timeout_s=cfg.session_timeout_s)
+        await bootstrap(model, admin_username=cfg.admin_username, admin_password=cfg.admin_password)
+        enrollments = Enrollments(model, pki.signer, cfg.trust_domain, pki.ca_bundle)
+        ctx = ApiContext(model=model, crud=crud, access=access, enrollments=enrollments,
+                         cacerts_body=cacerts_body(pki.ca_bundle), instance_id=instance_id,
+                         base_url=state["base_url"])
+        self.api = ctx
+        ssl_ctx = server_ssl_context(cert_chain=str(pki.server_chain_path), key=str(pki.server_key_path),
+                                     client_ca=str(pki.ca_bundle_path))
+        app = create_app(ctx)
+        async with trio.open_nursery() as nursery:
+            binds = await nursery.start(partial(serve_tls, app, ssl_ctx, host=cfg.bind_host, port=cfg.port))
+            port = int(binds[0].rsplit(":", 1)[1])
+            state["base_url"] = ctx.base_url = self.base_url(port)
+            nursery.start_soon(self._reap, access, model)
+            log.info("controller %s listening at %s", instance_id, ctx.base_url)
+            task_status.started(ControllerInfo(ctx.base_url, port, pki.ca_bundle_path, instance_id))
+
+    async def _reap(self, access: Access, model: Model) -> None:
+        while True:
+            await trio.sleep(REAP_INTERVAL_S)
+            reaped = await access.reap_expired()
+            now = now_text()
+            stale = [r["id"] for r in model.all("revocations") if (r.get("expiresAt") or now) < now]
+            if stale:
+                await model.transact(lambda: Command("controller", "prune revocations",
+                                                     tuple(Delete("revocations", i) for i in stale)))
+            if reaped:
+                log.info("expired %d API session(s)", reaped)

@@ -1,0 +1,207 @@
+"""Authentication, API sessions and service sessions.
+
+Logins create a durable API session and return its signed token. Requests present the
+token; :meth:`Access.resolve` checks signature, existence (revocation) and sliding expiry,
+which is kept in memory so a request costs no write. Service sessions are granted only
+when policy allows the identity to dial or bind the service through at least one router.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import trio
+
+from ziti_aio.common.errors import AuthError, InvalidAuth, NoEdgeRoutersAvailable, NotFoundError, ValidationError
+from ziti_aio.common.ids import new_id
+from ziti_aio.controller.model.fields import format_time, now_text, parse_time
+from ziti_aio.controller.model.model import Entity, Model, revocation, session_revocation
+from ziti_aio.controller.model.passwords import check_password
+from ziti_aio.controller.model.tokens import TokenSigner
+from ziti_aio.controller.store.commands import Change, Command, Delete, Put
+
+DEFAULT_SESSION_TIMEOUT_S = 30 * 60
+MAX_CONFIG_TYPES = 64
+
+
+@dataclass(frozen=True)
+class Caller:
+    """An authenticated request's identity and API session."""
+
+    identity: Entity
+    api_session: Entity
+    token: str
+
+    @property
+    def is_admin(self) -> bool:
+        return bool(self.identity.get("isAdmin") or self.identity.get("isDefaultAdmin"))
+
+    def permissions(self) -> set[str]:
+        perms = {"authenticated", *self.identity.get("permissions", ())}
+        if self.is_admin:
+            perms.add("admin")
+        return perms
+
+
+class Access:
+    """Logins, token resolution, logout and service-session grants."""
+
+    def __init__(self, model: Model, signer: TokenSigner, *, session_timeout_s: int = DEFAULT_SESSION_TIMEOUT_S):
+        self.model = model
+        self.signer = signer
+        self.session_timeout_s = session_timeout_s
+        self._activity: dict[str, float] = {}
+
+    # --- logins ---------------------------------------------------------------------------
+
+    async def login_password(self, body: Any, *, ip: str) -> tuple[Entity, str]:
+        if not isinstance(body, dict) or not isinstance(body.get("username"), str) \
+                or not isinstance(body.get("password"), str):
+            raise InvalidAuth()
+        auth = self.model.lookup("authenticators", "username", body["username"])
+        stored = auth.get("passwordHash") if auth else None
+        ok = await trio.to_thread.run_sync(check_password, stored or "scrypt$16384$8$1$AAAA$AAAA", body["password"])
+        if auth is None or not ok:
+            raise InvalidAuth()
+        return await self._login(auth, body, ip=ip)
+
+    async def login_cert(self, fingerprint: str | None, body: Any, *, ip: str) -> tuple[Entity, str]:
+        auth = self.model.lookup("authenticators", "fingerprint", fingerprint) if fingerprint else None
+        if auth is None or auth.get("method") != "cert":
+            raise InvalidAuth()
+        return await self._login(auth, body if isinstance(body, dict) else {}, ip=ip)
+
+    async def _login(self, auth: Entity, body: dict[str, Any], *, ip: str) -> tuple[Entity, str]:
+        identity = self.model.maybe("identities", auth["identityId"])
+        if identity is None or identity.get("disabled"):
+            raise InvalidAuth()
+        config_types = self._config_type_ids(body.get("configTypes"))
+        now = now_text()
+        api_session = {
+            "id": new_id(), "createdAt": now, "updatedAt": now, "tags": {}, "identityId": identity["id"],
+            "authenticatorId": auth["id"], "authMethod": auth["method"], "ipAddress": ip,
+            "configTypes": config_types, "lastActivityAt": now,
+        }
+        changes: list[Change] = [Put("api-sessions", api_session)]
+        info = {k: body[k] for k in ("sdkInfo", "envInfo") if isinstance(body.get(k), dict)}
+        if info:
+            changes.append(Put("identities", {**identity, **info}))
+        await self.model.transact(lambda: Command(identity["id"], "login", tuple(changes)))
+        self._activity[api_session["id"]] = time.time()
+        return api_session, self.signer.api_session_token(api_session["id"], identity["id"])
+
+    def _config_type_ids(self, names: Any) -> list[str]:
+        if not isinstance(names, list):
+            return []
+        out = []
+        for ref in names[:MAX_CONFIG_TYPES]:
+            if isinstance(ref, str):
+                ct = self.model.maybe("config-types", ref) or self.model.by_name("config-types", ref)
+                if ct is not None and ct["id"] not in out:
+                    out.append(ct["id"])
+        return out
+
+    # --- requests -------------------------------------------------------------------------
+
+    def resolve(self, token: str | None) -> Caller:
+        """The caller behind a ``zt-session`` token, refreshing its sliding expiry."""
+        if not token:
+            raise AuthError()
+        claims = self.signer.verify(token, "api-session")
+        api_session = self.model.maybe("api-sessions", claims["jti"])
+        if api_session is None:
+            raise AuthError()
+        identity = self.model.maybe("identities", api_session["identityId"])
+        if identity is None or identity.get("disabled"):
+            raise AuthError()
+        now = time.time()
+        if now - self.last_activity(api_session) > self.session_timeout_s:
+            raise AuthError("the API session has expired")
+        self._activity[api_session["id"]] = now
+        return Caller(identity, api_session, token)
+
+    def last_activity(self, api_session: Entity) -> float:
+        seen = self._activity.get(api_session["id"])
+        if seen is None:
+            seen = parse_time(api_session["lastActivityAt"]).timestamp()
+            self._activity[api_session["id"]] = seen
+        return seen
+
+    def expires_at(self, api_session: Entity) -> datetime:
+        return datetime.fromtimestamp(self.last_activity(api_session), UTC) + timedelta(seconds=self.session_timeout_s)
+
+    def refreshed_token(self, caller: Caller) -> str:
+        """A new token for the same API session (the SDK swaps tokens on refresh)."""
+        return self.signer.api_session_token(caller.api_session["id"], caller.identity["id"])
+
+    async def logout(self, api_session_id: str, *, actor: str) -> None:
+        def build() -> Command:
+            changes: list[Change] = [Delete("api-sessions", api_session_id), revocation(api_session_id, "API_SESSION")]
+            for session in self.model.where("sessions", apiSessionId=api_session_id):
+                changes += session_revocation(session)
+            return Command(actor, "logout", tuple(changes))
+
+        self.model.get("api-sessions", api_session_id)
+        await self.model.transact(build)
+        self._activity.pop(api_session_id, None)
+
+    def expired_api_sessions(self) -> list[Entity]:
+        now = time.time()
+        return [a for a in self.model.all("api-sessions") if now - self.last_activity(a) > self.session_timeout_s]
+
+    async def reap_expired(self) -> int:
+        """Delete API sessions past their sliding expiry (with their sessions)."""
+        expired = self.expired_api_sessions()
+        for api_session in expired:
+            try:
+                await self.logout(api_session["id"], actor="controller")
+            except NotFoundError:
+                pass
+        return len(expired)
+
+    # --- service sessions -----------------------------------------------------------------
+
+    async def create_session(self, caller: Caller, body: Any) -> Entity:
+        """Grant a Dial or Bind session if policy allows it through at least one router."""
+        if not isinstance(body, dict):
+            raise ValidationError("the request body must be a JSON object", field="body")
+        service_id, stype = body.get("serviceId"), body.get("type", "Dial")
+        if stype not in ("Dial", "Bind"):
+            raise ValidationError("must be Dial or Bind", field="type", value=stype)
+        if not isinstance(service_id, str):
+            raise ValidationError("is required", field="serviceId", value=service_id)
+        identity_id = caller.identity["id"]
+
+        def build() -> Command:
+            if self.model.maybe("services", service_id) is None \
+                    or stype not in self.model.policy.permissions_for(identity_id, service_id):
+                raise NotFoundError("service", service_id)
+            if not self.session_routers(identity_id, service_id):
+                raise NoEdgeRoutersAvailable()
+            now = now_text()
+            session = {
+                "id": new_id(), "createdAt": now, "updatedAt": now, "tags": {}, "type": stype,
+                "apiSessionId": caller.api_session["id"], "identityId": identity_id, "serviceId": service_id,
+            }
+            session["token"] = self.signer.session_token(session)
+            return Command(identity_id, f"{stype} session for service {service_id}", (Put("sessions", session),))
+
+        command = await self.model.transact(build)
+        assert command is not None
+        return command.changes[0].data  # type: ignore[union-attr]
+
+    def session_routers(self, identity_id: str, service_id: str) -> list[Entity]:
+        ids = self.model.policy.session_edge_routers(identity_id, service_id)
+        routers = [self.model.entities["edge-routers"][i] for i in ids if i in self.model.entities["edge-routers"]]
+        return [r for r in routers if not r.get("disabled")]
+
+
+def api_session_expiry_fields(access: Access, api_session: Entity) -> dict[str, Any]:
+    expires = access.expires_at(api_session)
+    seconds = max(0, int(expires.timestamp() - time.time()))
+    last = format_time(datetime.fromtimestamp(access.last_activity(api_session), UTC))
+    return {"expiresAt": format_time(expires), "expirationSeconds": seconds,
+            "lastActivityAt": last, "cachedLastActivityAt": last}

@@ -1,0 +1,130 @@
+"""Completing enrollments: one-time tokens exchanged for certificates or passwords."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from ziti_aio.common.errors import EnrollmentExpired, InvalidEnrollmentToken, ValidationError
+from ziti_aio.common.ids import new_id
+from ziti_aio.controller.model.fields import now_text, parse_time
+from ziti_aio.controller.model.model import Entity, Model
+from ziti_aio.controller.model.passwords import hash_password
+from ziti_aio.controller.store.commands import Change, Command, Delete, Put
+from ziti_aio.pki.bundle import certs_to_pem, fingerprint_sha1
+from ziti_aio.pki.ca import CertAuthority
+from ziti_aio.pki.csr import load_csr
+
+MAX_PASSWORD_LENGTH = 1024
+MIN_PASSWORD_LENGTH = 5
+
+
+def _pem(cert: x509.Certificate) -> str:
+    return cert.public_bytes(Encoding.PEM).decode()
+
+
+@dataclass
+class Enrollments:
+    """Turns valid enrollment tokens into authenticators (identities) or certs (routers)."""
+
+    model: Model
+    signer_ca: CertAuthority
+    trust_domain: str
+    ca_bundle: list[x509.Certificate]
+
+    def _pending(self, token: Any, method: str) -> Entity:
+        enrollment = self.model.lookup("enrollments", "token", token) if isinstance(token, str) else None
+        if enrollment is None or enrollment["method"] != method:
+            raise InvalidEnrollmentToken()
+        if parse_time(enrollment["expiresAt"]) < datetime.now(UTC):
+            raise EnrollmentExpired()
+        return enrollment
+
+    def _authenticator(self, identity_id: str, **fields: Any) -> Entity:
+        now = now_text()
+        return {"id": new_id(), "createdAt": now, "updatedAt": now, "tags": {}, "identityId": identity_id, **fields}
+
+    async def enroll_ott(self, token: Any, csr_data: bytes | str) -> str:
+        """Sign the CSR for the token's identity; returns the client chain PEM."""
+        result: dict[str, str] = {}
+
+        def build() -> Command:
+            enrollment = self._pending(token, "ott")
+            identity_id = enrollment["identityId"]
+            cert = self.signer_ca.sign_csr(load_csr(csr_data),
+                                           spiffe_id=f"spiffe://{self.trust_domain}/identity/{identity_id}")
+            chain = self.signer_ca.chain_pem(cert).decode()
+            auth = self._authenticator(identity_id, method="cert", fingerprint=fingerprint_sha1(cert),
+                                       certPem=_pem(cert))
+            result["chain"] = chain
+            return Command(identity_id, "ott enrollment", (Delete("enrollments", enrollment["id"]),
+                                                          Put("authenticators", auth)))
+
+        await self.model.transact(build)
+        return result["chain"]
+
+    async def enroll_updb(self, token: Any, body: Any) -> None:
+        """Set the password of the token's updb enrollment."""
+        password = body.get("password") if isinstance(body, dict) else None
+        if not isinstance(password, str) or not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
+            raise ValidationError(f"must be {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters",
+                                  field="password")
+        enrollment = self._pending(token, "updb")
+        digest = hash_password(password)
+
+        def build() -> Command:
+            current = self._pending(token, "updb")
+            if self.model.lookup("authenticators", "username", current["username"]) is not None:
+                raise ValidationError("the username is taken", field="username", value=current["username"])
+            auth = self._authenticator(current["identityId"], method="updb", username=current["username"],
+                                       passwordHash=digest)
+            return Command(current["identityId"], "updb enrollment",
+                           (Delete("enrollments", current["id"]), Put("authenticators", auth)))
+
+        del enrollment
+        await self.model.transact(build)
+
+    async def enroll_router(self, token: Any, body: Any) -> dict[str, str]:
+        """Sign a router's client and server CSRs (``erott``); returns cert, serverCert, ca."""
+        if not isinstance(body, dict):
+            raise ValidationError("the request body must be a JSON object", field="body")
+        client_csr = body.get("certCsr") or body.get("clientCsr")
+        server_csr = body.get("serverCertCsr") or body.get("serverCsr")
+        if not isinstance(client_csr, str) or not isinstance(server_csr, str):
+            raise ValidationError("certCsr and serverCertCsr are required", field="certCsr")
+        result: dict[str, str] = {}
+
+        def build() -> Command:
+            enrollment = self._pending(token, "erott")
+            router = self.model.get("edge-routers", enrollment["edgeRouterId"])
+            rid = router["id"]
+            spiffe = f"spiffe://{self.trust_domain}/router/{rid}"
+            client = self.signer_ca.sign_csr(load_csr(client_csr), spiffe_id=spiffe)
+            server_request = load_csr(server_csr)
+            server = self.signer_ca.sign_csr(server_request, server=True, spiffe_id=spiffe, **_sans(server_request))
+            result.update(cert=self.signer_ca.chain_pem(client).decode(),
+                          serverCert=self.signer_ca.chain_pem(server).decode(),
+                          ca=certs_to_pem(self.ca_bundle).decode())
+            updated = {**router, "fingerprint": fingerprint_sha1(client), "certPem": _pem(client),
+                       "isVerified": True, "updatedAt": now_text()}
+            changes: list[Change] = [Delete("enrollments", enrollment["id"]), Put("edge-routers", updated)]
+            return Command(rid, "router enrollment", tuple(changes))
+
+        await self.model.transact(build)
+        return result
+
+
+def _sans(csr: x509.CertificateSigningRequest) -> dict[str, tuple[str, ...]]:
+    """DNS names and IPs a router asked for in its server CSR."""
+    try:
+        ext = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return {"dns": (), "ips": ()}
+    return {
+        "dns": tuple(ext.get_values_for_type(x509.DNSName)),
+        "ips": tuple(str(ip) for ip in ext.get_values_for_type(x509.IPAddress)),
+    }

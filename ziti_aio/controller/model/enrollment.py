@@ -1,0 +1,54 @@
+"""Enrollment records and their one-time JWTs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from ziti_aio.common.ids import new_id, new_token
+from ziti_aio.controller.model.fields import format_time, now_text
+from ziti_aio.controller.model.model import Entity
+
+DEFAULT_ENROLLMENT_DURATION_S = 180 * 60
+
+# sign(subject, token, method, expires_at) -> compact JWT
+JwtSigner = Callable[[str, str, str, datetime], str]
+
+
+@dataclass(frozen=True)
+class Enroller:
+    """Creates enrollment records whose JWT is signed by the controller's API server key."""
+
+    sign: JwtSigner
+    duration_s: int = DEFAULT_ENROLLMENT_DURATION_S
+
+    def new(
+        self,
+        method: str,
+        *,
+        identity_id: str | None = None,
+        edge_router_id: str | None = None,
+        username: str | None = None,
+        expires_at: datetime | None = None,
+    ) -> Entity:
+        """A fresh enrollment (not yet stored) for an identity or an edge router."""
+        expires = expires_at or datetime.now(UTC) + timedelta(seconds=self.duration_s)
+        token = new_token()
+        subject = identity_id or edge_router_id
+        assert subject is not None
+        now = now_text()
+        return {
+            "id": new_id(),
+            "createdAt": now,
+            "updatedAt": now,
+            "tags": {},
+            "method": method,
+            "identityId": identity_id,
+            "edgeRouterId": edge_router_id,
+            "username": username,
+            "caId": None,
+            "token": token,
+            "jwt": self.sign(subject, token, method, expires),
+            "expiresAt": format_time(expires),
+        }

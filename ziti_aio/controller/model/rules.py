@@ -1,0 +1,269 @@
+"""Kind-specific rules: reference resolution, dependent records, cascades and refusals."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ziti_aio.common.errors import ConflictError, NotFoundError, ValidationError
+from ziti_aio.common.ids import new_id
+from ziti_aio.controller.model.config_types import check_schema, validate_config_data
+from ziti_aio.controller.model.crud import KindHooks, NoHooks, referenced_by, refuse_if_referenced
+from ziti_aio.controller.model.enrollment import Enroller
+from ziti_aio.controller.model.fields import now_text, parse_time
+from ziti_aio.controller.model.model import Entity, Model, revocation, session_revocation
+from ziti_aio.controller.store.commands import Change, Delete, Put
+from ziti_aio.pki.bundle import fingerprint_sha1, load_certs_pem
+
+ROUTER_TYPE = "Router"
+
+
+def _resolve(model: Model, kind: str, field: str, ref: str) -> str:
+    """An id for ``ref`` given as an id or a name of ``kind``."""
+    try:
+        return model.find(kind, ref)["id"]
+    except NotFoundError:
+        raise ValidationError(f"no {kind} with id or name {ref!r}", field=field, value=ref) from None
+
+
+def _identity_cleanup(model: Model, identity_id: str) -> list[Change]:
+    changes: list[Change] = []
+    for kind in ("authenticators", "enrollments"):
+        changes += [Delete(kind, e["id"]) for e in model.where(kind, identityId=identity_id)]
+    for api_session in model.where("api-sessions", identityId=identity_id):
+        changes += [Delete("api-sessions", api_session["id"]), revocation(api_session["id"], "API_SESSION")]
+    for session in model.where("sessions", identityId=identity_id):
+        changes += session_revocation(session)
+    return changes
+
+
+class IdentityRules(NoHooks):
+    def __init__(self, enroller: Enroller) -> None:
+        self.enroller = enroller
+
+    def prepare(self, model: Model, data: Entity, old: Entity | None) -> None:
+        data["typeId"] = ROUTER_TYPE if data.pop("type", None) == ROUTER_TYPE else "Default"
+        if old is not None:
+            if old.get("typeId") == ROUTER_TYPE:
+                data["typeId"] = ROUTER_TYPE
+            for kept in ("isDefaultAdmin", "disabled", "sdkInfo", "envInfo"):
+                if kept in old:
+                    data[kept] = old[kept]
+        data.setdefault("isDefaultAdmin", False)
+        data.setdefault("disabled", False)
+
+    def on_create(self, model: Model, data: Entity, body: Mapping[str, Any]) -> list[Change]:
+        enrollment = body.get("enrollment")
+        if enrollment is None:
+            return []
+        if not isinstance(enrollment, Mapping):
+            raise ValidationError("must be an object", field="enrollment", value=enrollment)
+        if enrollment.get("ott") is True:
+            return [Put("enrollments", self.enroller.new("ott", identity_id=data["id"]))]
+        if isinstance(enrollment.get("updb"), str) and enrollment["updb"]:
+            return [Put("enrollments", self.enroller.new("updb", identity_id=data["id"],
+                                                         username=enrollment["updb"]))]
+        if "ottca" in enrollment:
+            raise ValidationError("third-party CAs are not supported", field="enrollment.ottca",
+                                  value=enrollment["ottca"])
+        raise ValidationError("expected {\"ott\": true} or {\"updb\": \"<username>\"}",
+                              field="enrollment", value=enrollment)
+
+    def on_delete(self, model: Model, entity: Entity) -> list[Change]:
+        if entity.get("isDefaultAdmin"):
+            raise ConflictError("the default admin cannot be deleted")
+        return _identity_cleanup(model, entity["id"])
+
+
+class ServiceRules(NoHooks):
+    def prepare(self, model: Model, data: Entity, old: Entity | None) -> None:
+        ids: list[str] = []
+        types: dict[str, str] = {}
+        for ref in data["configs"]:
+            config = model.maybe("configs", ref) or model.by_name("configs", ref)
+            if config is None:
+                raise ValidationError(f"no config with id or name {ref!r}", field="configs", value=ref)
+            if config["configTypeId"] in types:
+                raise ValidationError("a service may have only one config of each type",
+                                      field="configs", value=ref)
+            types[config["configTypeId"]] = config["id"]
+            ids.append(config["id"])
+        data["configs"] = ids
+
+    def on_delete(self, model: Model, entity: Entity) -> list[Change]:
+        changes: list[Change] = []
+        for session in model.where("sessions", serviceId=entity["id"]):
+            changes += session_revocation(session)
+        changes += [Delete("terminators", t["id"]) for t in model.where("terminators", service=entity["id"])]
+        return changes
+
+
+class ConfigTypeRules(NoHooks):
+    def prepare(self, model: Model, data: Entity, old: Entity | None) -> None:
+        check_schema(data["schema"] or {})
+
+    def on_delete(self, model: Model, entity: Entity) -> list[Change]:
+        refuse_if_referenced(model, "config type", referenced_by(model, "configs", "configTypeId", entity["id"]),
+                             "configs")
+        return []
+
+
+class ConfigRules(NoHooks):
+    def prepare(self, model: Model, data: Entity, old: Entity | None) -> None:
+        data["configTypeId"] = _resolve(model, "config-types", "configTypeId", data["configTypeId"])
+        if old is not None and old["configTypeId"] != data["configTypeId"]:
+            if referenced_by(model, "services", "configs", data["id"]):
+                raise ValidationError("the config type of a config in use cannot change",
+                                      field="configTypeId", value=data["configTypeId"])
+        schema = model.get("config-types", data["configTypeId"]).get("schema") or {}
+        validate_config_data(schema, data["data"])
+
+    def on_delete(self, model: Model, entity: Entity) -> list[Change]:
+        refuse_if_referenced(model, "config", referenced_by(model, "services", "configs", entity["id"]), "services")
+        return []
+
+
+class PolicyRules(NoHooks):
+    """Role lists: ``@name`` is accepted and stored as ``@id``; unknown ``@`` refs refused."""
+
+    TARGETS = {"identityRoles": "identities", "serviceRoles": "services", "edgeRouterRoles": "edge-routers"}
+
+    def prepare(self, model: Model, data: Entity, old: Entity | None) -> None:
+        for field, kind in self.TARGETS.items():
+            if field in data:
+                data[field] = [
+                    "@" + _resolve(model, kind, field, r[1:]) if r.startswith("@") else r for r in data[field]
+                ]
+        if old is not None and old.get("isSystem"):
+            raise ConflictError("system policies cannot be changed")
+        data.setdefault("isSystem", False)
+
+    def on_delete(self, model: Model, entity: Entity) -> list[Change]:
+        if entity.get("isSystem"):
+            raise ConflictError("system policies cannot be deleted")
+        return []
+
+
+class EdgeRouterRules(NoHooks):
+    def __init__(self, enroller: Enroller) -> None:
+        self.enroller = enroller
+
+    def prepare(self, model: Model, data: Entity, old: Entity | None) -> None:
+        for kept in ("fingerprint", "certPem", "isVerified", "hostname", "supportedProtocols", "isTransit"):
+            if old is not None and kept in old:
+                data[kept] = old[kept]
+        data.setdefault("isVerified", False)
+        data.setdefault("fingerprint", None)
+        data.setdefault("isTransit", False)
+
+    def on_create(self, model: Model, data: Entity, body: Mapping[str, Any]) -> list[Change]:
+        changes: list[Change] = [Put("enrollments", self.enroller.new("erott", edge_router_id=data["id"]))]
+        if data["isTunnelerEnabled"]:
+            changes += router_identity(model, data)
+        return changes
+
+    def on_delete(self, model: Model, entity: Entity) -> list[Change]:
+        rid = entity["id"]
+        changes: list[Change] = [Delete("enrollments", e["id"]) for e in model.where("enrollments", edgeRouterId=rid)]
+        changes += [Delete("terminators", t["id"]) for t in model.where("terminators", router=rid)]
+        if model.maybe("identities", rid) is not None:
+            changes.append(Delete("identities", rid))
+            changes += _identity_cleanup(model, rid)
+        changes += [Delete("edge-router-policies", p["id"]) for p in model.where("edge-router-policies", isSystem=True)
+                    if p["identityRoles"] == ["@" + rid]]
+        return changes
+
+
+def router_identity(model: Model, router: Entity) -> list[Change]:
+    """A tunneler-enabled router's own identity and the system policy letting it use itself."""
+    now = now_text()
+    rid = router["id"]
+    if model.by_name("identities", router["name"]) is not None:
+        raise ValidationError("an identity with the router's name already exists", field="name",
+                              value=router["name"])
+    identity = {
+        "id": rid, "name": router["name"], "typeId": ROUTER_TYPE, "isAdmin": False, "isDefaultAdmin": False,
+        "roleAttributes": [], "authPolicyId": "default", "externalId": None, "defaultHostingPrecedence": "default",
+        "defaultHostingCost": 0, "serviceHostingPrecedences": {}, "serviceHostingCosts": {}, "appData": {},
+        "permissions": [], "disabled": False, "tags": {}, "createdAt": now, "updatedAt": now,
+    }
+    policy = {
+        "id": new_id(), "name": f"edge-router-{rid}-system", "semantic": "AnyOf", "identityRoles": ["@" + rid],
+        "edgeRouterRoles": ["@" + rid], "isSystem": True, "tags": {}, "createdAt": now, "updatedAt": now,
+    }
+    return [Put("identities", identity), Put("edge-router-policies", policy)]
+
+
+class EnrollmentRules(NoHooks):
+    """Management-created enrollments: fill token and JWT; one pending per identity and method."""
+
+    def __init__(self, enroller: Enroller) -> None:
+        self.enroller = enroller
+
+    def prepare(self, model: Model, data: Entity, old: Entity | None) -> None:
+        identity = model.maybe("identities", data["identityId"])
+        if identity is None:
+            raise ValidationError("no such identity", field="identityId", value=data["identityId"])
+        if data["method"] == "ottca":
+            raise ValidationError("third-party CAs are not supported", field="method", value="ottca")
+        if data["method"] == "updb" and not data.get("username"):
+            raise ValidationError("updb enrollments need a username", field="username", value=None)
+        if old is None:
+            for other in model.where("enrollments", identityId=data["identityId"], method=data["method"]):
+                raise ValidationError("the identity already has an enrollment of that method",
+                                      field="method", value=other["method"])
+            fresh = self.enroller.new(data["method"], identity_id=data["identityId"], username=data.get("username"),
+                                      expires_at=parse_time(data["expiresAt"]))
+            data.update({k: fresh[k] for k in ("token", "jwt", "edgeRouterId")})
+
+
+class AuthenticatorRules(NoHooks):
+    def __init__(self, hash_password: Any) -> None:
+        self.hash_password = hash_password
+
+    def prepare(self, model: Model, data: Entity, old: Entity | None) -> None:
+        if model.maybe("identities", data["identityId"]) is None:
+            raise ValidationError("no such identity", field="identityId", value=data["identityId"])
+        if data["method"] == "updb":
+            if not data.get("username"):
+                raise ValidationError("is required for updb", field="username", value=None)
+            password = data.pop("password", None)
+            if password:
+                data["passwordHash"] = self.hash_password(password)
+            elif old is None or "passwordHash" not in old:
+                raise ValidationError("is required for updb", field="password", value=None)
+            else:
+                data["passwordHash"] = old["passwordHash"]
+            for other in model.where("authenticators", method="updb", username=data["username"]):
+                if other["id"] != data["id"]:
+                    raise ValidationError("the username is taken", field="username", value=data["username"])
+        else:
+            data.pop("password", None)
+            certs = load_certs_pem((data.get("certPem") or "").encode())
+            if not certs:
+                raise ValidationError("is required for cert", field="certPem", value=None)
+            data["fingerprint"] = fingerprint_sha1(certs[0])
+
+
+class TerminatorRules(NoHooks):
+    def prepare(self, model: Model, data: Entity, old: Entity | None) -> None:
+        data["service"] = _resolve(model, "services", "service", data["service"])
+        data["router"] = _resolve(model, "edge-routers", "router", data["router"])
+
+
+def build_rules(enroller: Enroller, hash_password: Any) -> dict[str, KindHooks]:
+    """The hooks for every kind with special rules."""
+    policy = PolicyRules()
+    return {
+        "identities": IdentityRules(enroller),
+        "services": ServiceRules(),
+        "config-types": ConfigTypeRules(),
+        "configs": ConfigRules(),
+        "service-policies": policy,
+        "edge-router-policies": policy,
+        "service-edge-router-policies": policy,
+        "edge-routers": EdgeRouterRules(enroller),
+        "enrollments": EnrollmentRules(enroller),
+        "authenticators": AuthenticatorRules(hash_password),
+        "terminators": TerminatorRules(),
+    }
