@@ -1,0 +1,200 @@
+"""Channel v2 frames: the :class:`Message` model, :func:`encode` and an incremental decoder.
+
+Layout (all integers little-endian)::
+
+    offset  size  field
+    0       4     magic 03 06 09 0C
+    4       4     content type, int32
+    8       4     sequence, int32
+    12      4     header block length H, uint32
+    16      4     body length B, uint32
+    20      H     header entries: id int32, length int32, value; no padding, no count
+    20+H    B     body
+
+Every length is checked against the decoder's limits before anything is buffered for it.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+from ziti_aio.wire.errors import WireProtocolError
+
+MAGIC = b"\x03\x06\x09\x0c"
+UNKNOWN_VERSION_MAGIC = b"\x03\x06\x09\x0a"
+PREFIX_BYTES = 20
+HEADER_ENTRY_PREFIX_BYTES = 8
+MAX_HEADERS_BYTES = 64 * 1024
+MAX_BODY_BYTES = 16 * 1024 * 1024
+INT32_MIN = -(2**31)
+INT32_MAX = 2**31 - 1
+UINT32_MAX = 2**32 - 1
+
+_PREFIX = struct.Struct("<4siiII")
+_ENTRY = struct.Struct("<ii")
+
+
+@dataclass(slots=True)
+class Message:
+    """One channel message.
+
+    ``sequence`` is the sender's own counter (assigned when the message is sent);
+    ``headers`` maps int32 header ids to raw values; order on the wire is not significant.
+    """
+
+    content_type: int
+    sequence: int = 0
+    headers: dict[int, bytes] = field(default_factory=dict)
+    body: bytes = b""
+
+
+def _check_int32(value: int, what: str) -> None:
+    if not INT32_MIN <= value <= INT32_MAX:
+        raise WireProtocolError(f"{what} {value} does not fit in an int32")
+
+
+def encode(msg: Message) -> bytes:
+    """Serialize ``msg`` to one v2 frame.
+
+    Error handling: raises :class:`WireProtocolError` if the content type, sequence or a
+    header id is not an int32, or a header value or the body is longer than a uint32 allows.
+    """
+    _check_int32(msg.content_type, "content type")
+    _check_int32(msg.sequence, "sequence")
+    parts: list[bytes] = []
+    for header_id, value in msg.headers.items():
+        _check_int32(header_id, "header id")
+        if len(value) > INT32_MAX:
+            raise WireProtocolError(f"header {header_id} value is too long")
+        parts.append(_ENTRY.pack(header_id, len(value)))
+        parts.append(bytes(value))
+    header_block = b"".join(parts)
+    if len(msg.body) > UINT32_MAX or len(header_block) > UINT32_MAX:
+        raise WireProtocolError("message too long for a v2 frame")
+    prefix = _PREFIX.pack(MAGIC, msg.content_type, msg.sequence, len(header_block), len(msg.body))
+    return b"".join((prefix, header_block, msg.body))
+
+
+def expect_content_type(msg: Message, content_type: int) -> None:
+    """Raise :class:`WireProtocolError` unless ``msg`` has ``content_type``."""
+    if msg.content_type != content_type:
+        raise WireProtocolError(f"expected content type {content_type}, got {msg.content_type}")
+
+
+def decode_headers(block: bytes | memoryview) -> dict[int, bytes]:
+    """Parse a header block into ``{id: value}``.
+
+    Error handling: raises :class:`WireProtocolError` on a truncated entry, a negative or
+    overlong value length, a duplicate id, or trailing bytes that do not form an entry.
+    """
+    view = memoryview(block)
+    headers: dict[int, bytes] = {}
+    offset = 0
+    end = len(view)
+    while offset < end:
+        if end - offset < HEADER_ENTRY_PREFIX_BYTES:
+            raise WireProtocolError(f"{end - offset} trailing bytes in the header block")
+        header_id, length = _ENTRY.unpack_from(view, offset)
+        offset += HEADER_ENTRY_PREFIX_BYTES
+        if length < 0 or length > end - offset:
+            raise WireProtocolError(f"header {header_id} claims {length} bytes, {end - offset} left")
+        if header_id in headers:
+            raise WireProtocolError(f"duplicate header {header_id}")
+        headers[header_id] = bytes(view[offset : offset + length])
+        offset += length
+    return headers
+
+
+class FrameDecoder:
+    """Incremental v2 frame decoder: feed bytes with :meth:`receive_data`, take messages
+    with :meth:`next_message`.
+
+    Resource handling: memory held is the bytes received and not yet returned. A frame's
+    claimed header and body lengths are checked against ``max_headers_bytes`` and
+    ``max_body_bytes`` as soon as its 20-byte prefix is in, and its header block is parsed as
+    soon as that is in, so an oversized or malformed frame fails before its body is buffered.
+    Both limits may be changed between messages (e.g. tighter before the hello).
+
+    Error handling: :meth:`next_message` raises :class:`WireProtocolError`; after that the
+    decoder is broken and raises again on every call. Close the connection.
+    """
+
+    def __init__(self, *, max_headers_bytes: int = MAX_HEADERS_BYTES, max_body_bytes: int = MAX_BODY_BYTES) -> None:
+        self.max_headers_bytes = max_headers_bytes
+        self.max_body_bytes = max_body_bytes
+        self._buf = bytearray()
+        self._pos = 0
+        self._prefix: tuple[int, int, int, int] | None = None
+        self._headers: dict[int, bytes] | None = None
+        self._error: WireProtocolError | None = None
+
+    @property
+    def buffered_bytes(self) -> int:
+        """Bytes received but not yet returned; non-zero at end of stream means a cut frame."""
+        return len(self._buf) - self._pos
+
+    def receive_data(self, data: bytes | bytearray | memoryview) -> None:
+        """Append bytes read from the peer."""
+        if self._error is not None:
+            raise self._error
+        if self._pos and self._pos >= len(self._buf) // 2:
+            del self._buf[: self._pos]
+            self._pos = 0
+        self._buf += data
+
+    def next_message(self) -> Message | None:
+        """Return the next complete message, or ``None`` if more bytes are needed."""
+        if self._error is not None:
+            raise self._error
+        try:
+            return self._next()
+        except WireProtocolError as exc:
+            self._error = exc
+            self._buf = bytearray()
+            self._pos = 0
+            raise
+
+    def _next(self) -> Message | None:
+        available = len(self._buf) - self._pos
+        if self._prefix is None:
+            if available < PREFIX_BYTES:
+                self._check_magic(available)
+                return None
+            self._prefix = self._read_prefix()
+        content_type, sequence, headers_len, body_len = self._prefix
+        start = self._pos + PREFIX_BYTES
+        if self._headers is None:
+            if available < PREFIX_BYTES + headers_len:
+                return None
+            self._headers = decode_headers(memoryview(self._buf)[start : start + headers_len])
+        if available < PREFIX_BYTES + headers_len + body_len:
+            return None
+        body_start = start + headers_len
+        with memoryview(self._buf) as view:
+            body = bytes(view[body_start : body_start + body_len])
+        msg = Message(content_type, sequence, self._headers, body)
+        self._pos = body_start + body_len
+        self._prefix = None
+        self._headers = None
+        return msg
+
+    def _check_magic(self, available: int) -> None:
+        seen = bytes(self._buf[self._pos : self._pos + min(available, len(MAGIC))])
+        if not MAGIC.startswith(seen):
+            self._raise_bad_magic(seen)
+
+    def _raise_bad_magic(self, seen: bytes) -> None:
+        if seen == UNKNOWN_VERSION_MAGIC:
+            raise WireProtocolError("peer does not speak channel v2 (unknown-version answer)")
+        raise WireProtocolError(f"bad frame magic {seen.hex(' ')}")
+
+    def _read_prefix(self) -> tuple[int, int, int, int]:
+        magic, content_type, sequence, headers_len, body_len = _PREFIX.unpack_from(self._buf, self._pos)
+        if magic != MAGIC:
+            self._raise_bad_magic(magic)
+        if headers_len > self.max_headers_bytes:
+            raise WireProtocolError(f"header block of {headers_len} bytes exceeds {self.max_headers_bytes}")
+        if body_len > self.max_body_bytes:
+            raise WireProtocolError(f"body of {body_len} bytes exceeds {self.max_body_bytes}")
+        return content_type, sequence, headers_len, body_len
