@@ -11,9 +11,11 @@ app = typer.Typer(
     help="An OpenZiti-compatible zero-trust overlay network in one program.",
 )
 
-from ziti_aio.cli import pki as _pki
+from ziti_aio.cli import pki as _pki  # noqa: E402
+from ziti_aio.cli.quickstart import quickstart as _quickstart  # noqa: E402
 
 app.add_typer(_pki.app, name="pki")
+app.command("quickstart")(_quickstart)
 
 
 def main() -> None:

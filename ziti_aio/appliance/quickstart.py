@@ -1,0 +1,112 @@
+"""``ziti-aio quickstart``: a whole network on one machine, created on first run, reused after.
+
+The home holds the PKI, the store and the generated admin password, so a restart with the
+same ``--home`` brings back the same network. Roles talk to each other only over their
+real TLS sockets, never by Python calls.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import trio
+
+from ziti_aio.common.errors import ConfigError
+from ziti_aio.controller.controller import Controller, ControllerConfig, ControllerInfo
+
+log = logging.getLogger(__name__)
+
+PASSWORD_FILE = "admin-password"
+DEFAULT_CTRL_PORT = 1280
+DEFAULT_ROUTER_PORT = 3022
+
+
+@dataclass(frozen=True)
+class QuickstartOptions:
+    """The quickstart's command-line settings."""
+
+    home: Path
+    ctrl_address: str = ""
+    ctrl_port: int = DEFAULT_CTRL_PORT
+    bind_host: str = "0.0.0.0"
+    username: str = "admin"
+    password: str | None = None
+    routers: int = 1
+    router_address: str = ""
+    router_port: int = DEFAULT_ROUTER_PORT
+    tunneler: bool = True
+    trust_domain: str = "ziti-aio"
+
+    @property
+    def advertised(self) -> str:
+        return self.ctrl_address or socket.gethostname()
+
+
+def admin_password(home: Path, given: str | None) -> tuple[str, bool]:
+    """The admin password: given, kept in the home from an earlier run, or generated.
+
+    Returns it and whether it was generated now. The file is created 0600.
+    """
+    path = home / PASSWORD_FILE
+    if given:
+        return given, False
+    if path.exists():
+        return path.read_text().strip(), False
+    password = secrets.token_urlsafe(12)
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(password + "\n")
+    return password, True
+
+
+def summary(opts: QuickstartOptions, info: ControllerInfo, password: str, generated: bool) -> list[str]:
+    """The lines printed once everything serves."""
+    host_port = f"{opts.advertised}:{info.port}"
+    lines = [
+        "ziti-aio quickstart",
+        f"  controller   {info.url}  (Edge Client and Management APIs)",
+        f"  home         {opts.home}",
+        f"  admin        {opts.username} / {password}" + ("  (generated; kept in the home)" if generated else ""),
+        f"  log in with  ziti-aio login {host_port} -u {opts.username} -p '{password}' -y",
+    ]
+    if opts.routers:
+        lines.append(f"  routers      {opts.routers} requested: the edge router role is not in this build yet")
+    if opts.tunneler:
+        lines.append("  tunneler     requested: the tunneler role is not in this build yet")
+    return lines
+
+
+async def run_quickstart(
+    opts: QuickstartOptions,
+    *,
+    out: Callable[[str], None] = print,
+    started_at: float | None = None,
+    task_status: trio.TaskStatus[ControllerInfo] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Create what is missing in the home, start every role, print the summary, run until cancelled."""
+    started_at = started_at if started_at is not None else time.monotonic()
+    if opts.routers < 0:
+        raise ConfigError("--routers must be 0 or more")
+    home = opts.home.expanduser().resolve()
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    password, generated = await trio.to_thread.run_sync(admin_password, home, opts.password)
+    names = tuple(n for n in {"localhost", socket.gethostname(), opts.advertised} if n)
+    controller = Controller(ControllerConfig(
+        home=home / "controller", advertised_address=opts.advertised, port=opts.ctrl_port,
+        bind_host=opts.bind_host, trust_domain=opts.trust_domain, admin_username=opts.username,
+        admin_password=password, extra_names=names,
+    ))
+    async with trio.open_nursery() as nursery:
+        info = await nursery.start(controller.run)
+        for line in summary(opts, info, password, generated):
+            out(line)
+        out(f"ready in {time.monotonic() - started_at:.2f} s")
+        task_status.started(info)

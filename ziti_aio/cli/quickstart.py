@@ -1,0 +1,65 @@
+"""``ziti-aio quickstart``: start a whole network here, now."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import signal
+import tempfile
+import time
+from pathlib import Path
+
+import trio
+import typer
+
+from ziti_aio.appliance.quickstart import DEFAULT_CTRL_PORT, DEFAULT_ROUTER_PORT, QuickstartOptions, run_quickstart
+from ziti_aio.common.errors import ZitiError
+
+
+async def _until_signalled(opts: QuickstartOptions, started_at: float) -> None:
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(lambda task_status: run_quickstart(opts, started_at=started_at,
+                                                                   task_status=task_status))
+            async for signum in signals:
+                print(f"stopping ({signal.Signals(signum).name})", flush=True)
+                nursery.cancel_scope.cancel(reason="signal")
+                break
+
+
+def quickstart(
+    home: Path | None = typer.Option(None, "--home", help="Permanent home (PKI, store, password); "
+                                     "default: a temporary directory removed on exit"),
+    ctrl_address: str = typer.Option("", "--ctrl-address", help="Advertised controller address (default: hostname)"),
+    ctrl_port: int = typer.Option(DEFAULT_CTRL_PORT, "--ctrl-port", help="Controller API port"),
+    router_address: str = typer.Option("", "--router-address", help="Advertised router address (default: hostname)"),
+    router_port: int = typer.Option(DEFAULT_ROUTER_PORT, "--router-port", help="First router edge port"),
+    username: str = typer.Option("admin", "-u", "--username", help="Admin username"),
+    password: str | None = typer.Option(None, "-p", "--password", help="Admin password (default: generated)"),
+    routers: int = typer.Option(1, "--routers", help="Number of edge routers to run"),
+    no_tunneler: bool = typer.Option(False, "--no-tunneler", help="Do not start the tunneler"),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log at DEBUG"),
+) -> None:
+    """Start a controller (and later routers and a tunneler) in one process, in seconds."""
+    started_at = time.monotonic()
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    temp = None
+    if home is None:
+        temp = Path(tempfile.mkdtemp(prefix="ziti-aio-quickstart-"))
+        home = temp
+    opts = QuickstartOptions(home=home, ctrl_address=ctrl_address, ctrl_port=ctrl_port, username=username,
+                             password=password, routers=routers, router_address=router_address,
+                             router_port=router_port, tunneler=not no_tunneler)
+    try:
+        trio.run(_until_signalled, opts, started_at)
+    except ZitiError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+    except OSError as exc:
+        typer.echo(f"error: {exc.strerror or exc}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        if temp is not None:
+            print(f"removing temporary home {temp}")
+            shutil.rmtree(temp, ignore_errors=True)
