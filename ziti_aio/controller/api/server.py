@@ -85,4 +85,5 @@ async def serve_tls(
     config.errorlog = None
     config.keep_alive_timeout = 30
     config.graceful_timeout = 1
+    config.include_server_header = False
     await serve(app, config, shutdown_trigger=shutdown_trigger, task_status=task_status)
