@@ -1,0 +1,193 @@
+"""Channel: framed messages over a TLS stream, with one reader task and request/reply.
+
+Wraps the sans-I/O :class:`ChannelConnection`. Sends are serialised by a lock (sequence
+order equals write order). :meth:`Channel.run` reads until the peer goes away, resolves
+replies to :meth:`Channel.request`, answers latency probes, and hands every other message
+to the handler *inline*: a handler that blocks (e.g. forwarding to a slow peer) stops this
+channel's reading, which is what bounds memory. A handler must therefore never wait for a
+reply on its own channel: start a task for that. A protocol error closes this channel only.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Awaitable, Callable
+
+import trio
+
+from ziti_aio.common.errors import ChannelClosed, ChannelTimeout, ProtocolError
+from ziti_aio.wire.channel import latency_reply
+from ziti_aio.wire.connection import (
+    ChannelConnection,
+    HelloAccepted,
+    HelloReceived,
+    HelloRejected,
+    MessageReceived,
+    ReplyReceived,
+)
+from ziti_aio.wire.content import ChannelContentType
+from ziti_aio.wire.frame import Message
+
+log = logging.getLogger(__name__)
+
+RECEIVE_BYTES = 256 * 1024
+HELLO_TIMEOUT_S = 20.0
+REQUEST_TIMEOUT_S = 10.0
+
+Handler = Callable[[Message], Awaitable[None]]
+
+
+class Channel:
+    """One open channel. Create with :func:`connect_channel` or :func:`accept_channel`."""
+
+    def __init__(self, stream: trio.abc.Stream, conn: ChannelConnection, *, name: str = "") -> None:
+        self.stream = stream
+        self.name = name
+        self._conn = conn
+        self._send_lock = trio.Lock()
+        self._waiters: dict[int, trio.MemorySendChannel[Message]] = {}
+        self.closed = trio.Event()
+
+    async def send(self, msg: Message) -> None:
+        """Send one message (assigning its sequence); :class:`ChannelClosed` if the peer is gone."""
+        async with self._send_lock:
+            if self.closed.is_set():
+                raise ChannelClosed(f"channel {self.name} is closed")
+            data = self._conn.send(msg)
+            try:
+                await self.stream.send_all(data)
+            except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+                self.closed.set()
+                raise ChannelClosed(f"channel {self.name} broke") from exc
+
+    async def request(self, msg: Message, *, timeout_s: float = REQUEST_TIMEOUT_S) -> Message:
+        """Send ``msg`` and wait for the message whose ReplyFor names it."""
+        reply_send, reply_recv = trio.open_memory_channel[Message](1)
+        async with self._send_lock:
+            if self.closed.is_set():
+                raise ChannelClosed(f"channel {self.name} is closed")
+            data = self._conn.send_request(msg, now=trio.current_time(), timeout_s=math.inf)
+            self._waiters[msg.sequence] = reply_send
+            try:
+                await self.stream.send_all(data)
+            except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+                self._waiters.pop(msg.sequence, None)
+                self.closed.set()
+                raise ChannelClosed(f"channel {self.name} broke") from exc
+        try:
+            with trio.fail_after(timeout_s):
+                return await reply_recv.receive()
+        except trio.TooSlowError as exc:
+            raise ChannelTimeout(f"no reply on channel {self.name} within {timeout_s} s") from exc
+        except trio.EndOfChannel as exc:
+            raise ChannelClosed(f"channel {self.name} closed before the reply") from exc
+        finally:
+            if self._waiters.pop(msg.sequence, None) is not None:
+                self._conn.cancel_request(msg.sequence)
+
+    async def run(self, handler: Handler) -> None:
+        """Read until the peer closes or misbehaves; then close the stream.
+
+        A :class:`ProtocolError` from the peer's bytes or the handler closes this channel
+        and is logged, not raised: one bad connection never takes a role down.
+        """
+        try:
+            await self._read_loop(handler)
+        except ProtocolError as exc:
+            log.warning("closing channel %s: %s", self.name, exc.message)
+        except (trio.BrokenResourceError, trio.ClosedResourceError, ChannelClosed):
+            pass
+        finally:
+            self.closed.set()
+            for waiter in list(self._waiters.values()):
+                waiter.close()
+            self._waiters.clear()
+            await trio.aclose_forcefully(self.stream)
+
+    async def _read_loop(self, handler: Handler) -> None:
+        while True:
+            # Drain first: the handshake may have read messages that followed the hello.
+            while (event := self._conn.next_event()) is not None:
+                if isinstance(event, ReplyReceived):
+                    waiter = self._waiters.pop(event.request_sequence, None)
+                    if waiter is not None:
+                        waiter.send_nowait(event.message)
+                        continue
+                    msg = event.message
+                elif isinstance(event, MessageReceived):
+                    msg = event.message
+                else:
+                    raise ProtocolError(f"unexpected {type(event).__name__} on an open channel")
+                if msg.content_type == ChannelContentType.LATENCY:
+                    await self.send(latency_reply(msg))
+                    continue
+                await handler(msg)
+            data = await self.stream.receive_some(RECEIVE_BYTES)
+            if not data:
+                return
+            self._conn.receive_data(data)
+
+    async def aclose(self) -> None:
+        """Close the stream; the reader (if running) ends."""
+        self.closed.set()
+        await trio.aclose_forcefully(self.stream)
+
+
+async def connect_channel(stream: trio.abc.Stream, hello: Message, *, name: str = "",
+                          timeout_s: float = HELLO_TIMEOUT_S) -> tuple[Channel, Message]:
+    """Initiator: send ``hello`` and wait for a successful Result; returns the channel and the reply."""
+    conn = ChannelConnection(initiator=True)
+    try:
+        with trio.fail_after(timeout_s):
+            await stream.send_all(conn.send_hello(hello, now=0.0, timeout_s=math.inf))
+            while True:
+                data = await stream.receive_some(RECEIVE_BYTES)
+                if not data:
+                    raise ChannelClosed(f"{name}: the peer closed during the hello")
+                conn.receive_data(data)
+                event = conn.next_event()
+                if isinstance(event, HelloAccepted):
+                    channel = Channel(stream, conn, name=name)
+                    return channel, event.reply
+                if isinstance(event, HelloRejected):
+                    raise ChannelClosed(f"{name}: hello rejected: {event.reason}")
+    except trio.TooSlowError as exc:
+        await trio.aclose_forcefully(stream)
+        raise ChannelTimeout(f"{name}: no hello reply within {timeout_s} s") from exc
+    except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+        await trio.aclose_forcefully(stream)
+        raise ChannelClosed(f"{name}: connection lost during the hello") from exc
+    except BaseException:
+        await trio.aclose_forcefully(stream)
+        raise
+
+
+async def accept_channel(stream: trio.abc.Stream, check: Callable[[Message], Awaitable[Message]], *,
+                         name: str = "", timeout_s: float = HELLO_TIMEOUT_S) -> Channel:
+    """Acceptor: read the hello, let ``check`` return the reply (or raise to refuse), open.
+
+    ``check`` raising closes the stream without a reply (what makes libziti refresh its session).
+    """
+    conn = ChannelConnection(initiator=False)
+    try:
+        with trio.fail_after(timeout_s):
+            while True:
+                data = await stream.receive_some(RECEIVE_BYTES)
+                if not data:
+                    raise ChannelClosed(f"{name}: the peer closed before its hello")
+                conn.receive_data(data)
+                event = conn.next_event()
+                if isinstance(event, HelloReceived):
+                    reply = await check(event.message)
+                    await stream.send_all(conn.accept_hello(reply))
+                    return Channel(stream, conn, name=name)
+    except trio.TooSlowError as exc:
+        await trio.aclose_forcefully(stream)
+        raise ChannelTimeout(f"{name}: no hello within {timeout_s} s") from exc
+    except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+        await trio.aclose_forcefully(stream)
+        raise ChannelClosed(f"{name}: connection lost before the hello") from exc
+    except BaseException:
+        await trio.aclose_forcefully(stream)
+        raise
