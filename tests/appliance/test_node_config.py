@@ -1,0 +1,66 @@
+import pytest
+
+from ziti_aio.appliance.node_config import load_node_config, parse_node_config
+from ziti_aio.common.errors import ConfigError
+
+GOOD = """
+home = "/var/lib/ziti-aio"
+[controller]
+address = "ctrl.example.com"
+[[router]]
+name = "r9"
+jwt = "r9.jwt"
+edge = "127.0.0.1:3022"
+link = "127.0.0.1:4022"
+[tunneler]
+identity = "tun.json"
+mode = "host"
+"""
+
+
+def test_issue_example_parses(tmp_path):
+    path = tmp_path / "node.toml"
+    path.write_text(GOOD)
+    cfg = load_node_config(path)
+    assert cfg.controller.address == "ctrl.example.com" and cfg.controller.port == 1280
+    assert cfg.routers[0].jwt.as_posix() == "/var/lib/ziti-aio/r9.jwt"
+    assert cfg.routers[0].edge == "127.0.0.1:3022"
+    assert cfg.tunneler.mode == "host"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('home = "/h"\n[controler]\naddress = "x"\n', "unknown key 'controler'"),
+        ('home = "/h"\n[controller]\naddress = 5\n', "controller.address must be a str"),
+        ('home = "/h"\n[controller]\naddress = "x"\nport = 70000\n', "controller.port must be a port number"),
+        ('home = "/h"\n[controller]\naddress = "x"\nport = true\n', "controller.port must be a int"),
+        ('home = "/h"\n[[router]]\nname = "a"\nedge = "nohost"\n', "router[0].edge must be host:port"),
+        ('home = "/h"\n[[router]]\nname = "a"\n[[router]]\nname = "a"\n', "used twice"),
+        ('home = "/h"\n[tunneler]\nidentity = "t.json"\nmode = "vpn"\n', "tunneler.mode must be one of"),
+        ('home = "/h"\n', "no role is configured"),
+        ('[controller]\naddress = "x"\n', "home is required"),
+        ('home = "/h"\n[[router]]\nname = "a"\nedgee = "1:2"\n', "unknown key 'router[0].edgee'"),
+    ],
+)
+def test_bad_configs_name_file_key_and_expectation(tmp_path, text, message):
+    path = tmp_path / "node.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_node_config(path)
+    assert message in info.value.message
+    assert str(path) in info.value.message
+
+
+def test_not_toml_and_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_node_config(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("home = ")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_node_config(bad)
+
+
+def test_relative_paths_resolve_against_home():
+    cfg = parse_node_config({"home": "/h", "tunneler": {"identity": "id.json"}})
+    assert cfg.tunneler.identity.as_posix() == "/h/id.json"

@@ -1,0 +1,174 @@
+"""``node.toml``: which roles run on this host, validated with precise errors.
+
+Every problem names the file, the key and what was expected; unknown keys are refused so a
+typo never silently turns a role off.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ziti_aio.common.errors import ConfigError
+
+DEFAULT_CTRL_PORT = 1280
+DEFAULT_CTRL_CHANNEL_PORT = 6262
+TUNNELER_MODES = ("proxy", "host", "tproxy")
+LOG_FORMATS = ("text", "json")
+
+
+@dataclass(frozen=True)
+class ControllerSection:
+    address: str
+    port: int = DEFAULT_CTRL_PORT
+    ctrl_port: int = DEFAULT_CTRL_CHANNEL_PORT
+    bind: str = "0.0.0.0"
+    admin_username: str = "admin"
+    admin_password: str | None = None
+
+
+@dataclass(frozen=True)
+class RouterSection:
+    name: str
+    jwt: Path | None = None
+    edge: str | None = None
+    link: str | None = None
+    advertise: str | None = None
+
+
+@dataclass(frozen=True)
+class TunnelerSection:
+    identity: Path
+    mode: str = "host"
+    proxy: tuple[str, ...] = ()
+    dns_upstreams: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """One host's roles."""
+
+    home: Path
+    controller: ControllerSection | None = None
+    routers: tuple[RouterSection, ...] = field(default_factory=tuple)
+    tunneler: TunnelerSection | None = None
+    log_format: str = "text"
+
+
+class _Reader:
+    """Pulls typed values out of one TOML table, recording what was used."""
+
+    def __init__(self, source: str, where: str, table: Any) -> None:
+        if not isinstance(table, dict):
+            raise ConfigError(f"{source}: {where or 'the file'} must be a table")
+        self.source, self.where, self.table = source, where, table
+        self.used: set[str] = set()
+
+    def _key(self, key: str) -> str:
+        return f"{self.where}.{key}" if self.where else key
+
+    def get(self, key: str, kind: type | tuple[type, ...], default: Any = None, *, required: bool = False) -> Any:
+        self.used.add(key)
+        if key not in self.table:
+            if required:
+                raise ConfigError(f"{self.source}: {self._key(key)} is required")
+            return default
+        value = self.table[key]
+        if isinstance(value, bool) and kind is int or not isinstance(value, kind):
+            expected = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+            raise ConfigError(f"{self.source}: {self._key(key)} must be a {expected}, not {value!r}")
+        return value
+
+    def port(self, key: str, default: int) -> int:
+        value = self.get(key, int, default)
+        if not 0 <= value <= 65535:
+            raise ConfigError(f"{self.source}: {self._key(key)} must be a port number (0-65535), not {value}")
+        return value
+
+    def address(self, key: str) -> str | None:
+        value = self.get(key, str)
+        if value is not None:
+            host, sep, port = value.rpartition(":")
+            if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+                raise ConfigError(f"{self.source}: {self._key(key)} must be host:port, not {value!r}")
+        return value
+
+    def strings(self, key: str) -> tuple[str, ...]:
+        value = self.get(key, list, [])
+        if not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{self.source}: {self._key(key)} must be a list of strings")
+        return tuple(value)
+
+    def done(self) -> None:
+        unknown = sorted(set(self.table) - self.used)
+        if unknown:
+            raise ConfigError(f"{self.source}: unknown key {self._key(unknown[0])!r}"
+                              + (f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""))
+
+
+def _path(base: Path, value: str | None) -> Path | None:
+    if value is None:
+        return None
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else base / path
+
+
+def parse_node_config(data: dict[str, Any], *, source: str = "node.toml", base: Path | None = None) -> NodeConfig:
+    """Validate a parsed TOML document; relative paths resolve against ``base`` (the home)."""
+    top = _Reader(source, "", data)
+    home = Path(top.get("home", str, required=True)).expanduser()
+    base = base or home
+    controller = None
+    if "controller" in data:
+        c = _Reader(source, "controller", top.get("controller", dict))
+        controller = ControllerSection(
+            address=c.get("address", str, required=True), port=c.port("port", DEFAULT_CTRL_PORT),
+            ctrl_port=c.port("ctrl_port", DEFAULT_CTRL_CHANNEL_PORT), bind=c.get("bind", str, "0.0.0.0"),
+            admin_username=c.get("admin_username", str, "admin"), admin_password=c.get("admin_password", str),
+        )
+        c.done()
+    routers = []
+    names: set[str] = set()
+    for n, table in enumerate(top.get("router", list, [])):
+        r = _Reader(source, f"router[{n}]", table)
+        section = RouterSection(name=r.get("name", str, required=True), jwt=_path(base, r.get("jwt", str)),
+                                edge=r.address("edge"), link=r.address("link"), advertise=r.get("advertise", str))
+        r.done()
+        if section.name in names:
+            raise ConfigError(f"{source}: router[{n}].name {section.name!r} is used twice")
+        names.add(section.name)
+        routers.append(section)
+    tunneler = None
+    if "tunneler" in data:
+        t = _Reader(source, "tunneler", top.get("tunneler", dict))
+        mode = t.get("mode", str, "host")
+        if mode not in TUNNELER_MODES:
+            raise ConfigError(f"{source}: tunneler.mode must be one of {', '.join(TUNNELER_MODES)}, not {mode!r}")
+        identity = _path(base, t.get("identity", str, required=True))
+        assert identity is not None
+        tunneler = TunnelerSection(identity=identity, mode=mode, proxy=t.strings("proxy"),
+                                   dns_upstreams=t.strings("dns_upstreams"))
+        t.done()
+    log_format = top.get("log_format", str, "text")
+    if log_format not in LOG_FORMATS:
+        raise ConfigError(f"{source}: log_format must be one of {', '.join(LOG_FORMATS)}, not {log_format!r}")
+    top.done()
+    if controller is None and not routers and tunneler is None:
+        raise ConfigError(f"{source}: no role is configured ([controller], [[router]] or [tunneler])")
+    return NodeConfig(home=home, controller=controller, routers=tuple(routers), tunneler=tunneler,
+                      log_format=log_format)
+
+
+def load_node_config(path: Path) -> NodeConfig:
+    """Read and validate a node.toml file."""
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    return parse_node_config(data, source=str(path))
