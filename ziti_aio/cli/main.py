@@ -11,9 +11,22 @@ app = typer.Typer(
     help="An OpenZiti-compatible zero-trust overlay network in one program.",
 )
 
+from ziti_aio.cli import create as _create  # noqa: E402
+from ziti_aio.cli import delete as _delete  # noqa: E402
+from ziti_aio.cli import list_cmd as _list  # noqa: E402
 from ziti_aio.cli import pki as _pki  # noqa: E402
+from ziti_aio.cli import update as _update  # noqa: E402
+from ziti_aio.cli.enroll import enroll as _enroll  # noqa: E402
+from ziti_aio.cli.login import login as _login  # noqa: E402
 from ziti_aio.cli.quickstart import quickstart as _quickstart  # noqa: E402
 
+app.command("login")(_login)
+app.add_typer(_create.app, name="create")
+app.add_typer(_list.app, name="list")
+app.add_typer(_list.app, name="ls", hidden=True)
+app.add_typer(_update.app, name="update")
+app.add_typer(_delete.app, name="delete")
+app.command("enroll")(_enroll)
 app.add_typer(_pki.app, name="pki")
 app.command("quickstart")(_quickstart)
 

@@ -1,0 +1,84 @@
+"""``ziti-aio login HOST[:PORT] -u USER -p PASS [-y]`` and ``ziti-aio login forget``.
+
+Trust works as ``ziti edge login``: the server certificate must verify against the CA saved
+for that address, the ``--ca`` file, or the system roots; ``-y`` instead fetches the
+controller's ``/.well-known/est/cacerts`` unverified, saves it and trusts it from then on.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ziti_aio.cli.client import (
+    ApiError,
+    CliError,
+    ManagementClient,
+    fetch_cacerts_unverified,
+    normalize_url,
+    reported,
+)
+from ziti_aio.cli.config_file import SavedLogin, forget_login, load_login, save_login
+from ziti_aio.pki.bundle import MAX_BUNDLE_BYTES, certs_to_pem, load_certs_pem, parse_pkcs7_certs
+
+FORGET = "forget"
+
+
+def fetch_ca_bundle(url: str) -> str:
+    """The controller's CA bundle as PEM, from ``/.well-known/est/cacerts`` over TLS that trusts nothing."""
+    return certs_to_pem(parse_pkcs7_certs(fetch_cacerts_unverified(url)[1])).decode()
+
+
+def _ca_file(path: Path) -> str:
+    if path.stat().st_size > MAX_BUNDLE_BYTES:
+        raise CliError(f"{path} is larger than {MAX_BUNDLE_BYTES} bytes")
+    return certs_to_pem(load_certs_pem(path.read_bytes())).decode()
+
+
+def _authenticate(url: str, ca_pem: str | None, username: str, password: str) -> str:
+    with ManagementClient(url, ca_pem=ca_pem) as client:
+        try:
+            body = client.call("POST", "/authenticate", params={"method": "password"},
+                               json={"username": username, "password": password})
+        except CliError as exc:
+            if not isinstance(exc, ApiError) and "CERTIFICATE_VERIFY_FAILED" in str(exc):
+                raise CliError(f"{exc}; trust the controller's CA with -y or --ca FILE") from exc
+            raise
+    token = (body.get("data") or {}).get("token")
+    if not isinstance(token, str) or not token:
+        raise CliError("the controller's answer holds no session token")
+    return token
+
+
+@reported
+def login(
+    host: Annotated[str, typer.Argument(
+        metavar="HOST[:PORT]", help="Controller address, e.g. localhost:1280 or https://ctrl:1280; "
+                                    "'forget' removes the saved login.")],
+    username: Annotated[str | None, typer.Option("-u", "--username", help="Admin username.")] = None,
+    password: Annotated[str | None, typer.Option("-p", "--password", help="Password (prompted if missing).")] = None,
+    yes: Annotated[bool, typer.Option("-y", "--yes", help="Fetch and trust the controller's CA bundle.")] = False,
+    ca: Annotated[Path | None, typer.Option("--ca", help="PEM file of the CA(s) to trust.")] = None,
+) -> None:
+    """Log in to a controller's management API and save the session for later commands."""
+    if host == FORGET:
+        typer.echo("removed the saved login" if forget_login() else "there was no saved login")
+        return
+    url = normalize_url(host)
+    if ca is not None:
+        ca_pem: str | None = _ca_file(ca)
+    elif yes:
+        ca_pem = fetch_ca_bundle(url)
+        typer.echo(f"trusting the CA bundle of {url} ({ca_pem.count('BEGIN CERTIFICATE')} certificates)")
+    else:
+        saved = load_login()
+        ca_pem = saved.ca if saved is not None and saved.url == url and saved.ca else None
+    if username is None:
+        username = typer.prompt("Username")
+    if password is None:
+        password = typer.prompt("Password", hide_input=True)
+    token = _authenticate(url, ca_pem, username, password)
+    path = save_login(SavedLogin(url=url, token=token, ca=ca_pem or ""))
+    typer.echo(f"logged in to {url} as {username} (saved in {path})")

@@ -1,0 +1,159 @@
+"""``ziti-aio update <entity> <id-or-name> [options]``: PATCH with only the fields given."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ziti_aio.cli.client import CliError, ManagementClient, open_client, reported
+from ziti_aio.cli.nouns import BY_SINGULAR, display_name
+from ziti_aio.cli.options import (
+    Configs,
+    Cost,
+    Csv,
+    EdgeRouterRoles,
+    Encryption,
+    IdentityRoles,
+    NewName,
+    Permissions,
+    RoleAttributes,
+    ServiceRoles,
+    encryption,
+    json_object,
+    role_fields,
+    semantic,
+    split_csv,
+)
+
+app = typer.Typer(help="Update entities (only the fields given change)", no_args_is_help=True)
+
+IdOrName = Annotated[str, typer.Argument(help="The entity's id or name.")]
+Semantic = Annotated[str | None, typer.Option("--semantic", help="How # roles combine: AnyOf or AllOf.")]
+
+
+def _command(singular: str) -> Any:
+    """Register an update command for ``singular`` and, hidden, under ziti's short alias."""
+
+    def register(fn: Any) -> Any:
+        wrapped = reported(fn)
+        app.command(singular)(wrapped)
+        alias = BY_SINGULAR[singular].alias
+        if alias:
+            app.command(alias, hidden=True)(wrapped)
+        return wrapped
+
+    return register
+
+
+def _given(**fields: Any) -> dict[str, Any]:
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def _patch(client: ManagementClient, singular: str, id_or_name: str, body: dict[str, Any]) -> None:
+    if not body:
+        raise CliError("nothing to update: give at least one option")
+    noun = BY_SINGULAR[singular]
+    entity = client.find(noun.collection, id_or_name, label=noun.label)
+    client.patch(noun.collection, entity["id"], body)
+    typer.echo(f"updated {noun.label} {display_name(noun, entity)}")
+
+
+def _csv(values: Csv) -> list[str] | None:
+    return None if values is None else split_csv(values)
+
+
+@_command("identity")
+def update_identity(id_or_name: IdOrName, name: NewName = None, role_attributes: RoleAttributes = None,
+                    permissions: Permissions = None) -> None:
+    """Rename an identity or change its role attributes or permissions."""
+    with open_client() as client:
+        _patch(client, "identity", id_or_name,
+               _given(name=name, roleAttributes=_csv(role_attributes), permissions=_csv(permissions)))
+
+
+@_command("service")
+def update_service(
+    id_or_name: IdOrName,
+    name: NewName = None,
+    role_attributes: RoleAttributes = None,
+    configs: Configs = None,
+    encryption_flag: Encryption = None,
+    terminator_strategy: Annotated[
+        str | None, typer.Option("--terminator-strategy", help="smartrouting, weighted, random or sticky.")
+    ] = None,
+) -> None:
+    """Change a service's name, role attributes, configs, encryption or terminator strategy."""
+    body = _given(name=name, roleAttributes=_csv(role_attributes), configs=_csv(configs),
+                  encryptionRequired=None if encryption_flag is None else encryption(encryption_flag),
+                  terminatorStrategy=terminator_strategy)
+    with open_client() as client:
+        _patch(client, "service", id_or_name, body)
+
+
+@_command("config")
+def update_config(
+    id_or_name: IdOrName,
+    name: NewName = None,
+    data: Annotated[str | None, typer.Option("-d", "--data", help="The new JSON data.")] = None,
+    json_file: Annotated[Path | None, typer.Option("-f", "--json-file", help="Read the new JSON data here.")] = None,
+) -> None:
+    """Rename a config or replace its data."""
+    new_data = json_object(data, json_file, "config data") if data is not None or json_file is not None else None
+    with open_client() as client:
+        _patch(client, "config", id_or_name, _given(name=name, data=new_data))
+
+
+@_command("edge-router")
+def update_edge_router(
+    id_or_name: IdOrName,
+    name: NewName = None,
+    role_attributes: RoleAttributes = None,
+    cost: Cost = None,
+    no_traversal: Annotated[
+        bool | None, typer.Option("--no-traversal/--traversal", help="Never route through it / allow it again.")
+    ] = None,
+    disabled: Annotated[bool | None, typer.Option("--disabled/--enabled", help="Disable or enable it.")] = None,
+    tunneler_enabled: Annotated[
+        bool | None, typer.Option("--tunneler-enabled/--tunneler-disabled", "-t", help="Embedded tunneler on/off.")
+    ] = None,
+) -> None:
+    """Change an edge router's name, role attributes, cost, traversal, state or tunneler."""
+    body = _given(name=name, roleAttributes=_csv(role_attributes), cost=cost, noTraversal=no_traversal,
+                  disabled=disabled, isTunnelerEnabled=tunneler_enabled)
+    with open_client() as client:
+        _patch(client, "edge-router", id_or_name, body)
+
+
+def _update_policy(singular: str, id_or_name: str, name: str | None, sem: str | None,
+                   roles: dict[str, Csv]) -> None:
+    with open_client() as client:
+        body = _given(name=name, semantic=None if sem is None else semantic(sem))
+        body.update(role_fields(client, roles))
+        _patch(client, singular, id_or_name, body)
+
+
+@_command("service-policy")
+def update_service_policy(id_or_name: IdOrName, name: NewName = None, identity_roles: IdentityRoles = None,
+                          service_roles: ServiceRoles = None, semantic_value: Semantic = None) -> None:
+    """Rename a service policy or change its roles or semantic."""
+    _update_policy("service-policy", id_or_name, name, semantic_value,
+                   {"identityRoles": identity_roles, "serviceRoles": service_roles})
+
+
+@_command("edge-router-policy")
+def update_edge_router_policy(id_or_name: IdOrName, name: NewName = None, edge_router_roles: EdgeRouterRoles = None,
+                              identity_roles: IdentityRoles = None, semantic_value: Semantic = None) -> None:
+    """Rename an edge router policy or change its roles or semantic."""
+    _update_policy("edge-router-policy", id_or_name, name, semantic_value,
+                   {"edgeRouterRoles": edge_router_roles, "identityRoles": identity_roles})
+
+
+@_command("service-edge-router-policy")
+def update_service_edge_router_policy(id_or_name: IdOrName, name: NewName = None,
+                                      edge_router_roles: EdgeRouterRoles = None,
+                                      service_roles: ServiceRoles = None, semantic_value: Semantic = None) -> None:
+    """Rename a service edge router policy or change its roles or semantic."""
+    _update_policy("service-edge-router-policy", id_or_name, name, semantic_value,
+                   {"edgeRouterRoles": edge_router_roles, "serviceRoles": service_roles})
