@@ -139,6 +139,14 @@ class NoEdgeRoutersAvailable(ZitiError):
     default_message = "No edge routers are assigned and online to handle the requested connection"
 
 
+class ControllerUnavailable(ZitiError):
+    """The controller could not be reached or did not answer in time."""
+
+    code = "CONTROLLER_UNAVAILABLE"
+    http_status = 503
+    default_message = "the controller is unavailable"
+
+
 class UnsupportedMedia(ZitiError):
     code = "UNSUPPORTED_MEDIA"
     http_status = 415
@@ -170,3 +178,14 @@ class PathUnavailable(CircuitError):
 class DialTimeout(CircuitError):
     code = "DIAL_TIMEOUT"
     default_message = "the dial timed out"
+
+
+class InvalidSession(CircuitError):
+    code = "INVALID_SESSION"
+    http_status = 401
+    default_message = "Invalid Session"
+
+
+class EncryptionDataMissing(CircuitError):
+    code = "ENCRYPTION_DATA_MISSING"
+    default_message = "the service requires end-to-end encryption and a key is missing"

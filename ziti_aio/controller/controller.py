@@ -23,11 +23,14 @@ from ziti_aio.controller.model.model import Model
 from ziti_aio.controller.model.passwords import hash_password
 from ziti_aio.controller.model.rules import build_rules
 from ziti_aio.controller.model.tokens import TokenSigner
+from ziti_aio.controller.network.ctrl_listener import DEFAULT_CTRL_PORT, CtrlListener
+from ziti_aio.controller.network.network import Network
 from ziti_aio.controller.pki_home import ControllerPki, ensure_controller_pki
 from ziti_aio.controller.store.commands import Command, Delete
 from ziti_aio.controller.store.sqlite_store import SqliteStore
 from ziti_aio.pki.bundle import cacerts_body
 from ziti_aio.pki.enrollment_jwt import sign_enrollment_jwt
+from ziti_aio.transport.tls import server_context
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +52,7 @@ class ControllerConfig:
     session_timeout_s: int = DEFAULT_SESSION_TIMEOUT_S
     enrollment_duration_s: int = DEFAULT_ENROLLMENT_DURATION_S
     extra_names: tuple[str, ...] = field(default_factory=tuple)
+    ctrl_port: int = DEFAULT_CTRL_PORT
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,13 @@ class ControllerInfo:
     port: int
     ca_bundle_path: Path
     instance_id: str
+    ctrl_port: int = 0
+
+    @property
+    def ctrl_address(self) -> str:
+        """The control channel address routers dial, as in enrollment JWTs (``tls:host:port``)."""
+        host = self.url.split("//", 1)[1].rsplit(":", 1)[0]
+        return f"tls:{host}:{self.ctrl_port}"
 
 
 class Controller:
@@ -69,6 +80,7 @@ class Controller:
         self.model: Model | None = None
         self.pki: ControllerPki | None = None
         self.api: ApiContext | None = None
+        self.network: Network | None = None
 
     def base_url(self, port: int) -> str:
         host = self.config.advertised_address
@@ -95,32 +107,41 @@ class Controller:
         if instance_id is None:
             instance_id = secrets.token_hex(8)
             store.set_meta("instance_id", instance_id)
-        state = {"base_url": self.base_url(cfg.port)}
+        state = {"base_url": self.base_url(cfg.port), "ctrl": ""}
 
         def sign(subject: str, token: str, method: str, expires: datetime) -> str:
             return sign_enrollment_jwt(key=pki.server_key, cert=pki.server_cert, issuer=state["base_url"],
-                                       subject=subject, token=token, method=method, expires_at=expires)
+                                       subject=subject, token=token, method=method, expires_at=expires,
+                                       controllers=[state["ctrl"]] if state["ctrl"] else None)
 
         enroller = Enroller(sign, cfg.enrollment_duration_s)
         crud = Crud(model, build_rules(enroller, hash_password))
-        access = Access(model, TokenSigner(pki.session_key, "ziti-aio-controller"),
-                        session_timeout_s=cfg.session_timeout_s)
+        signer = TokenSigner(pki.session_key, "ziti-aio-controller")
+        access = Access(model, signer, session_timeout_s=cfg.session_timeout_s)
+        network = self.network = Network(model, signer)
         await bootstrap(model, admin_username=cfg.admin_username, admin_password=cfg.admin_password)
         enrollments = Enrollments(model, pki.signer, cfg.trust_domain, pki.ca_bundle)
         ctx = ApiContext(model=model, crud=crud, access=access, enrollments=enrollments,
                          cacerts_body=cacerts_body(pki.ca_bundle), instance_id=instance_id,
-                         base_url=state["base_url"])
+                         base_url=state["base_url"], router_state=network.router_state, network=network)
         self.api = ctx
         ssl_ctx = server_ssl_context(cert_chain=str(pki.server_chain_path), key=str(pki.server_key_path),
                                      client_ca=str(pki.ca_bundle_path))
         app = create_app(ctx)
+        ctrl_ssl = server_context(cert_chain=str(pki.server_chain_path), key=str(pki.server_key_path),
+                                  client_ca=str(pki.ca_bundle_path))
+        listener = CtrlListener(network, ctrl_ssl, host=cfg.bind_host, port=cfg.ctrl_port)
         async with trio.open_nursery() as nursery:
+            _, ctrl_port = await nursery.start(listener.run)
             binds = await nursery.start(partial(serve_tls, app, ssl_ctx, host=cfg.bind_host, port=cfg.port))
             port = int(binds[0].rsplit(":", 1)[1])
             state["base_url"] = ctx.base_url = self.base_url(port)
+            info = ControllerInfo(ctx.base_url, port, pki.ca_bundle_path, instance_id, ctrl_port)
+            state["ctrl"] = info.ctrl_address
             nursery.start_soon(self._reap, access, model)
-            log.info("controller %s listening at %s", instance_id, ctx.base_url)
-            task_status.started(ControllerInfo(ctx.base_url, port, pki.ca_bundle_path, instance_id))
+            log.info("controller %s listening at %s, control channel at %s", instance_id, ctx.base_url,
+                     info.ctrl_address)
+            task_status.started(info)
 
     async def _reap(self, access: Access, model: Model) -> None:
         while True:

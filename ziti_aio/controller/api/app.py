@@ -32,12 +32,14 @@ from ziti_aio.controller.model.access import Access, Caller, api_session_expiry_
 from ziti_aio.controller.model.crud import Crud
 from ziti_aio.controller.model.enroll import Enrollments
 from ziti_aio.controller.model.model import Model
+from ziti_aio.controller.network.network import Network
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
 CLIENT_BASE = "/edge/client/v1"
 MANAGEMENT_BASE = "/edge/management/v1"
+FABRIC_BASE = "/fabric/v1"
 
 
 @dataclass
@@ -52,6 +54,7 @@ class ApiContext:
     instance_id: str
     base_url: str
     router_state: RouterState = offline_router
+    network: Network | None = None
     version: str = field(default=f"v{__version__}")
 
 
@@ -109,11 +112,15 @@ def create_app(ctx: ApiContext) -> Any:
     """The ASGI application serving both APIs (wrapped for legacy client paths)."""
     from ziti_aio.controller.api.client_routes import client_blueprint
     from ziti_aio.controller.api.management_routes import management_blueprint
+    from ziti_aio.controller.api.network_routes import network_blueprint
 
     app: Quart = QuartTrio(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
     app.register_blueprint(client_blueprint(ctx), url_prefix=CLIENT_BASE)
+    if ctx.network is not None:
+        app.register_blueprint(network_blueprint(ctx, "network"), url_prefix=MANAGEMENT_BASE)
+        app.register_blueprint(network_blueprint(ctx, "fabric"), url_prefix=FABRIC_BASE)
     app.register_blueprint(management_blueprint(ctx), url_prefix=MANAGEMENT_BASE)
 
     @app.before_request

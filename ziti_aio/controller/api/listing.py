@@ -25,6 +25,7 @@ EXTRA_FIELDS: dict[str, tuple[str, ...]] = {
     "api-sessions": ("identityId", "ipAddress", "authenticatorId", "lastActivityAt"),
     "sessions": ("identityId", "serviceId", "apiSessionId", "type"),
     "revocations": ("type", "expiresAt"),
+    "circuits": ("serviceId", "clientId", "terminatorId", "sessionId", "apiSessionId"),
 }
 ALIASES: dict[str, dict[str, str]] = {
     "identities": {"type": "typeId"},

@@ -1,0 +1,21 @@
+"""Control-plane message handlers, one module per message family, and their dispatch table."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ziti_aio.controller.handlers.circuits import circuit_closed, create_circuit
+from ziti_aio.controller.handlers.terminators import create_terminator, remove_terminator
+from ziti_aio.controller.network.network import Network
+from ziti_aio.controller.network.routers import ConnectedRouter
+from ziti_aio.wire.ctrl import CtrlType
+from ziti_aio.wire.frame import Message
+
+CtrlHandler = Callable[[Network, ConnectedRouter, Message], Message | None]
+
+HANDLERS: dict[int, CtrlHandler] = {
+    CtrlType.CREATE_TERMINATOR: create_terminator,
+    CtrlType.REMOVE_TERMINATOR: remove_terminator,
+    CtrlType.CREATE_CIRCUIT: create_circuit,
+    CtrlType.CIRCUIT_CLOSED: circuit_closed,
+}

@@ -91,7 +91,7 @@ class Access:
             changes.append(Put("identities", {**identity, **info}))
         await self.model.transact(lambda: Command(identity["id"], "login", tuple(changes)))
         self._activity[api_session["id"]] = time.time()
-        return api_session, self.signer.api_session_token(api_session["id"], identity["id"])
+        return api_session, self._token(api_session)
 
     def _config_type_ids(self, names: Any) -> list[str]:
         if not isinstance(names, list):
@@ -135,7 +135,12 @@ class Access:
 
     def refreshed_token(self, caller: Caller) -> str:
         """A new token for the same API session (the SDK swaps tokens on refresh)."""
-        return self.signer.api_session_token(caller.api_session["id"], caller.identity["id"])
+        return self._token(caller.api_session)
+
+    def _token(self, api_session: Entity) -> str:
+        auth = self.model.maybe("authenticators", api_session.get("authenticatorId"))
+        fingerprint = auth.get("fingerprint") if auth is not None and auth.get("method") == "cert" else None
+        return self.signer.api_session_token(api_session["id"], api_session["identityId"], fingerprint=fingerprint)
 
     async def logout(self, api_session_id: str, *, actor: str) -> None:
         def build() -> Command:

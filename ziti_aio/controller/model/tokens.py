@@ -13,6 +13,7 @@ from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from ziti_aio.common.errors import AuthError
 
@@ -28,13 +29,22 @@ class TokenSigner:
     key: ec.EllipticCurvePrivateKey
     issuer: str
 
-    def api_session_token(self, api_session_id: str, identity_id: str, *, now: float | None = None) -> str:
+    def api_session_token(self, api_session_id: str, identity_id: str, *, fingerprint: str | None = None,
+                          now: float | None = None) -> str:
+        """``fingerprint`` (claim ``fp``) is the client certificate's SHA-1 of a cert login; edge
+        routers accept the token only on a TLS connection presenting that certificate."""
         issued = int(now if now is not None else time.time())
-        claims = {
+        claims: dict[str, Any] = {
             "iss": self.issuer, "aud": AUDIENCE, "sub": identity_id, "jti": api_session_id,
             "typ": "api-session", "iat": issued, "exp": issued + API_SESSION_TOKEN_LIFETIME_S,
         }
+        if fingerprint is not None:
+            claims["fp"] = fingerprint
         return jwt.encode(claims, self.key, algorithm="ES256")
+
+    def public_key_pem(self) -> str:
+        """The verification key routers use, as PEM."""
+        return self.key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode()
 
     def session_token(self, session: dict[str, Any]) -> str:
         claims = {

@@ -1,0 +1,62 @@
+"""Circuits the controller has set up, kept in memory, rendered like OpenZiti's fabric API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ziti_aio.controller.model.fields import now_text
+
+
+@dataclass
+class Circuit:
+    """One circuit: a dialer's connection on the first router to a terminator on the last."""
+
+    id: str
+    service_id: str
+    client_id: str
+    session_id: str
+    api_session_id: str
+    terminator_id: str
+    nodes: list[str]
+    links: list[str] = field(default_factory=list)
+    created_at: str = field(default_factory=now_text)
+
+    @property
+    def routers(self) -> set[str]:
+        return set(self.nodes)
+
+    def entity(self) -> dict[str, Any]:
+        """The flat record listings filter and sort on."""
+        return {"id": self.id, "createdAt": self.created_at, "updatedAt": self.created_at, "tags": {},
+                "serviceId": self.service_id, "clientId": self.client_id, "terminatorId": self.terminator_id,
+                "sessionId": self.session_id, "apiSessionId": self.api_session_id}
+
+
+class Circuits:
+    """Live circuits by id."""
+
+    def __init__(self) -> None:
+        self._by_id: dict[str, Circuit] = {}
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def all(self) -> list[Circuit]:
+        return list(self._by_id.values())
+
+    def get(self, circuit_id: str) -> Circuit | None:
+        return self._by_id.get(circuit_id)
+
+    def add(self, circuit: Circuit) -> None:
+        self._by_id[circuit.id] = circuit
+
+    def remove(self, circuit_id: str) -> Circuit | None:
+        return self._by_id.pop(circuit_id, None)
+
+    def remove_router(self, router_id: str) -> list[Circuit]:
+        """Drop every circuit through a router (its control channel closed)."""
+        gone = [c for c in self._by_id.values() if router_id in c.routers]
+        for c in gone:
+            del self._by_id[c.id]
+        return gone

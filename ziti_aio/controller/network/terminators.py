@@ -1,0 +1,107 @@
+"""Terminators routers create for SDK binds, kept in memory, and OpenZiti's selection strategies.
+
+A router-created terminator lives as long as its bind and its router's control channel. It is
+rendered like a stored terminator (binding ``edge``) so management listings show both.
+
+Selection (as OpenZiti): the highest precedence group present wins (required > default >
+failed); within it ``smartrouting`` (and ``sticky``) takes the lowest cost, picking at random
+among equals; ``weighted`` picks at random with lower costs more likely; ``random`` uniformly.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ziti_aio.common.errors import ConflictError
+from ziti_aio.controller.model.fields import now_text
+
+MAX_COST = 65535
+PRECEDENCE_RANK = {"required": 0, "default": 1, "failed": 2}
+BINDING = "edge"
+
+
+@dataclass
+class Terminator:
+    """One live terminator on one router."""
+
+    id: str
+    service_id: str
+    router_id: str
+    address: str
+    identity: str = ""
+    cost: int = 0
+    precedence: str = "default"
+    identity_id: str = ""
+    session_id: str = ""
+    created_at: str = field(default_factory=now_text)
+
+    def entity(self) -> dict[str, Any]:
+        """The stored-terminator shape, for rendering and filtering with stored ones."""
+        return {
+            "id": self.id, "createdAt": self.created_at, "updatedAt": self.created_at, "tags": {},
+            "service": self.service_id, "router": self.router_id, "binding": BINDING, "address": self.address,
+            "identity": self.identity, "cost": self.cost, "precedence": self.precedence,
+        }
+
+
+class Terminators:
+    """The live terminators, by id and by service."""
+
+    def __init__(self, rng: random.Random | None = None) -> None:
+        self._by_id: dict[str, Terminator] = {}
+        self._rng = rng or random.Random()
+
+    def __iter__(self) -> Iterable[Terminator]:  # type: ignore[override]
+        return iter(list(self._by_id.values()))
+
+    def get(self, terminator_id: str) -> Terminator | None:
+        return self._by_id.get(terminator_id)
+
+    def add(self, terminator: Terminator) -> None:
+        """Add (or replace, for the same router) a terminator; another router's id is a conflict."""
+        old = self._by_id.get(terminator.id)
+        if old is not None and old.router_id != terminator.router_id:
+            raise ConflictError(f"terminator {terminator.id} belongs to another router")
+        self._by_id[terminator.id] = terminator
+
+    def remove(self, terminator_id: str, router_id: str | None = None) -> Terminator | None:
+        """Remove a terminator (only if it is ``router_id``'s, when given)."""
+        found = self._by_id.get(terminator_id)
+        if found is None or (router_id is not None and found.router_id != router_id):
+            return None
+        return self._by_id.pop(terminator_id)
+
+    def remove_router(self, router_id: str) -> list[Terminator]:
+        """Drop every terminator of a router (its control channel closed)."""
+        gone = [t for t in self._by_id.values() if t.router_id == router_id]
+        for t in gone:
+            del self._by_id[t.id]
+        return gone
+
+    def for_service(self, service_id: str) -> list[Terminator]:
+        return [t for t in self._by_id.values() if t.service_id == service_id]
+
+    def select(self, service_id: str, strategy: str, *, identity: str = "",
+               usable: Iterable[str] | None = None) -> Terminator | None:
+        """Pick a terminator for a new circuit, or ``None`` when none fits.
+
+        ``identity`` restricts to terminators bound with that terminator identity; ``usable``
+        restricts to terminators on those router ids (online, reachable).
+        """
+        routers = None if usable is None else set(usable)
+        candidates = [t for t in self.for_service(service_id)
+                      if (not identity or t.identity == identity) and (routers is None or t.router_id in routers)]
+        if not candidates:
+            return None
+        best = min(PRECEDENCE_RANK.get(t.precedence, 1) for t in candidates)
+        group = [t for t in candidates if PRECEDENCE_RANK.get(t.precedence, 1) == best]
+        if strategy == "random":
+            return self._rng.choice(group)
+        if strategy == "weighted":
+            weights = [MAX_COST + 1 - min(t.cost, MAX_COST) for t in group]
+            return self._rng.choices(group, weights=weights, k=1)[0]
+        lowest = min(t.cost for t in group)
+        return self._rng.choice([t for t in group if t.cost == lowest])

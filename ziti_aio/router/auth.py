@@ -1,0 +1,93 @@
+"""Offline checks of the controller's tokens at the edge: signature, claims and revocations.
+
+The controller's control channel hello reply gives the ES256 public key, the issuer and the
+full revocation list; later revocations arrive as deltas. API-session tokens must carry the
+``fp`` of the client certificate presented on the TLS connection; session tokens must name the
+hello's API session and have the right type (Dial for Connect, Bind for Bind).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+from ziti_aio.common.errors import AuthError, InvalidSession
+
+AUDIENCE = "openziti"
+MAX_TOKEN_CHARS = 8 * 1024
+
+
+@dataclass(frozen=True)
+class ApiSessionClaims:
+    """A verified API-session token."""
+
+    api_session_id: str
+    identity_id: str
+
+
+@dataclass(frozen=True)
+class SessionClaims:
+    """A verified service session token."""
+
+    session_id: str
+    service_id: str
+    api_session_id: str
+    identity_id: str
+    type: str
+
+
+class TokenVerifier:
+    """Verifies tokens against the controller's key and the revocations it pushed."""
+
+    def __init__(self, public_key_pem: str, issuer: str, revoked_api_sessions: Iterable[str] = (),
+                 revoked_sessions: Iterable[str] = ()) -> None:
+        key = load_pem_public_key(public_key_pem.encode())
+        if not isinstance(key, ec.EllipticCurvePublicKey):
+            raise AuthError("the controller's token key is not an EC key")
+        self._key = key
+        self._issuer = issuer
+        self.revoked_api_sessions: set[str] = set(revoked_api_sessions)
+        self.revoked_sessions: set[str] = set(revoked_sessions)
+
+    def revoke(self, api_sessions: Iterable[str], sessions: Iterable[str]) -> None:
+        self.revoked_api_sessions.update(api_sessions)
+        self.revoked_sessions.update(sessions)
+
+    def _claims(self, token: str, typ: str, error: type[AuthError] | type[InvalidSession]) -> dict[str, Any]:
+        if not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS:
+            raise error()
+        try:
+            claims = jwt.decode(token, self._key, algorithms=["ES256"], audience=AUDIENCE, issuer=self._issuer,
+                                options={"require": ["jti", "sub"]})
+        except jwt.PyJWTError as exc:
+            raise error() from exc
+        if claims.get("typ") != typ or not isinstance(claims.get("jti"), str) \
+                or not isinstance(claims.get("sub"), str):
+            raise error()
+        return claims
+
+    def api_session(self, token: str, fingerprint: str | None) -> ApiSessionClaims:
+        """Check a hello's token against the TLS client certificate's SHA-1 ``fingerprint``."""
+        claims = self._claims(token, "api-session", AuthError)
+        if claims["jti"] in self.revoked_api_sessions:
+            raise AuthError("the API session was revoked")
+        if fingerprint is None or claims.get("fp") != fingerprint:
+            raise AuthError("the API session was not created with this client certificate")
+        return ApiSessionClaims(claims["jti"], claims["sub"])
+
+    def session(self, token: str, api_session_id: str, session_type: str) -> SessionClaims:
+        """Check a Connect's (Dial) or Bind's (Bind) session token for this API session."""
+        claims = self._claims(token, "session", InvalidSession)
+        if claims["jti"] in self.revoked_sessions or claims.get("apiSessionId") != api_session_id \
+                or api_session_id in self.revoked_api_sessions:
+            raise InvalidSession()
+        if claims.get("type") != session_type:
+            raise InvalidSession(f"a {session_type} session is required")
+        identity = claims.get("identityId")
+        return SessionClaims(claims["jti"], claims["sub"], api_session_id,
+                             identity if isinstance(identity, str) else "", session_type)

@@ -1,0 +1,64 @@
+"""The edge listener: SDKs connect over TLS with their identity certificate and say hello with
+their API-session token, which is checked here, offline, before the hello is answered.
+
+A refused hello is answered by closing the connection (as the Go router does), which makes
+libziti refresh its API session and reconnect.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+
+import trio
+
+from ziti_aio import __version__
+from ziti_aio.common.errors import AuthError
+from ziti_aio.router.auth import ApiSessionClaims
+from ziti_aio.router.dataplane import Dataplane
+from ziti_aio.router.edge.session import SdkSession
+from ziti_aio.transport.channel import accept_channel
+from ziti_aio.transport.serve import serve_tls
+from ziti_aio.transport.tls import peer_fingerprint
+from ziti_aio.wire.channel import hello_reply, parse_hello
+from ziti_aio.wire.frame import Message
+
+log = logging.getLogger(__name__)
+
+HELLO_TIMEOUT_S = 20.0
+VERSION_HEADER = f"v{__version__}|ziti-aio|unknown|linux|amd64"
+
+
+class EdgeListener:
+    """Accepts SDK channels for one router."""
+
+    def __init__(self, dataplane: Dataplane, ssl_ctx: ssl.SSLContext, *, host: str, port: int) -> None:
+        self.dataplane = dataplane
+        self.ssl_ctx = ssl_ctx
+        self.host = host
+        self.port = port
+
+    async def run(self, *, task_status: trio.TaskStatus[tuple[str, int]] = trio.TASK_STATUS_IGNORED) -> None:
+        await serve_tls(self._serve_sdk, self.ssl_ctx, host=self.host, port=self.port,
+                        name=f"edge listener {self.dataplane.router_id}", task_status=task_status)
+
+    async def _serve_sdk(self, stream: trio.SSLStream[trio.SocketStream]) -> None:
+        fingerprint = peer_fingerprint(stream)
+        proven: dict[str, ApiSessionClaims | str] = {}
+
+        async def check(msg: Message) -> Message:
+            hello = parse_hello(msg)
+            verifier = self.dataplane.verifier
+            if verifier is None:
+                raise AuthError("the router has not reached its controller yet")
+            proven["claims"] = verifier.api_session(hello.token, fingerprint)
+            proven["name"] = hello.name
+            return hello_reply(msg, version=VERSION_HEADER)
+
+        channel = await accept_channel(stream, check, name=f"edge:{fingerprint}", timeout_s=HELLO_TIMEOUT_S)
+        claims = proven["claims"]
+        assert isinstance(claims, ApiSessionClaims)
+        name = f"{proven['name']}/{claims.identity_id}"
+        channel.name = name
+        log.info("router %s: SDK %s connected", self.dataplane.router_id, name)
+        await SdkSession(channel, claims, name, self.dataplane).run()

@@ -1,0 +1,72 @@
+"""The edge router role: control channel to the controller, edge listener for SDKs.
+
+Start an enrolled router (see :mod:`ziti_aio.router.enroll`) with
+``await nursery.start(EdgeRouter(RouterConfig(home=...)).run)``; it reports a :class:`RouterInfo`
+once its edge listener is bound and its control channel is up.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+import trio
+
+from ziti_aio import __version__
+from ziti_aio.router.ctrl import CtrlClient
+from ziti_aio.router.dataplane import Dataplane
+from ziti_aio.router.edge.listener import EdgeListener
+from ziti_aio.router.enroll import RouterHome
+from ziti_aio.transport.tls import server_context
+
+log = logging.getLogger(__name__)
+
+DEFAULT_EDGE_PORT = 3022
+
+
+@dataclass(frozen=True)
+class RouterConfig:
+    """Settings of one edge router: its enrolled home and its edge listener."""
+
+    home: Path
+    edge_bind_host: str = "0.0.0.0"
+    edge_port: int = DEFAULT_EDGE_PORT
+    advertised_host: str = "localhost"
+
+
+@dataclass(frozen=True)
+class RouterInfo:
+    """What a started router tells its starter."""
+
+    id: str
+    edge_host: str
+    edge_port: int
+    edge_address: str
+
+
+class EdgeRouter:
+    """Runs one edge router until cancelled."""
+
+    def __init__(self, config: RouterConfig) -> None:
+        self.config = config
+        self.dataplane: Dataplane | None = None
+
+    async def run(self, *, task_status: trio.TaskStatus[RouterInfo] = trio.TASK_STATUS_IGNORED) -> None:
+        cfg = self.config
+        home = await trio.to_thread.run_sync(RouterHome.load, Path(cfg.home))
+        edge_ssl = server_context(cert_chain=str(home.server_cert), key=str(home.server_key), client_ca=str(home.ca))
+        async with trio.open_nursery() as nursery:
+            dataplane = self.dataplane = Dataplane(home.id, nursery)
+            listener = EdgeListener(dataplane, edge_ssl, host=cfg.edge_bind_host, port=cfg.edge_port)
+            host, port = await nursery.start(listener.run)
+            advertised = f"[{cfg.advertised_host}]" if ":" in cfg.advertised_host else cfg.advertised_host
+            info = RouterInfo(home.id, host, port, f"tls://{advertised}:{port}")
+            client = CtrlClient(home, hello_fields={"version": f"v{__version__}", "edgeAddress": info.edge_address,
+                                                    "hostname": socket.gethostname()},
+                                on_connected=dataplane.on_ctrl_connected, on_message=dataplane.on_ctrl_message)
+            dataplane.ctrl = client
+            await nursery.start(client.run)
+            log.info("router %s: edge listener at %s", home.id, info.edge_address)
+            task_status.started(info)

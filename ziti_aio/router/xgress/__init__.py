@@ -1,0 +1,1 @@
+"""Circuit forwarding: binds, circuits and the relay of Data between SDK connections."""

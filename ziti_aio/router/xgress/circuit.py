@@ -1,0 +1,75 @@
+"""A circuit whose both ends are SDK connections on this router, and the Data relay between them.
+
+Data is forwarded inline from the reader of one SDK channel to the other channel, one frame in
+and one frame out, body untouched (end-to-end encryption stays end to end). The inline send is
+the flow control: a slow reader stops the sender's channel from being read, so the router never
+buffers more than a frame per channel.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import trio
+
+from ziti_aio.common.errors import ChannelError
+from ziti_aio.router.edge.conns import EdgeConn
+from ziti_aio.wire import edge
+from ziti_aio.wire.ctrl import CtrlType
+from ziti_aio.wire.frame import Message
+
+if TYPE_CHECKING:
+    from ziti_aio.router.dataplane import Dataplane
+
+log = logging.getLogger(__name__)
+
+CTRL_NOTICE_TIMEOUT_S = 2.0
+
+
+class LocalCircuit:
+    """Dialer and hosted connection of one circuit; ``ready`` is set once the dialer got its
+    StateConnected (the host's first Data, its crypto header, must not overtake it)."""
+
+    def __init__(self, circuit_id: str, dialer: EdgeConn, host: EdgeConn, dataplane: Dataplane) -> None:
+        self.id = circuit_id
+        self.dialer = dialer
+        self.host = host
+        self.dataplane = dataplane
+        self.ready = trio.Event()
+        self.closed = False
+        dialer.circuit = host.circuit = self
+        dataplane.circuits[circuit_id] = self
+
+    def peer_of(self, conn: EdgeConn) -> EdgeConn:
+        return self.host if conn is self.dialer else self.dialer
+
+    async def forward(self, conn: EdgeConn, msg: Message) -> None:
+        """Relay one Data (FIN included) from ``conn`` to the other end."""
+        if not self.ready.is_set():
+            await self.ready.wait()
+        if self.closed:
+            return
+        peer = self.peer_of(conn)
+        try:
+            await peer.sdk.channel.send(edge.relay_data(msg, peer.conn_id))
+        except ChannelError:
+            await self.close("the other end went away", origin=peer)
+
+    async def close(self, reason: str, *, origin: EdgeConn | None = None, notify_ctrl: bool = True) -> None:
+        """Tear down: forget both ends, send StateClosed to each end but ``origin`` (the end that
+        closed), and tell the controller unless it asked for the close."""
+        if self.closed:
+            return
+        self.closed = True
+        self.ready.set()
+        self.dataplane.circuits.pop(self.id, None)
+        for conn in (self.dialer, self.host):
+            conn.sdk.forget(conn)
+        log.info("circuit %s closed: %s", self.id, reason)
+        for conn in (self.dialer, self.host):
+            if conn is not origin:
+                await conn.sdk.send_quietly(edge.state_closed(conn.conn_id, reason))
+        if notify_ctrl and self.dataplane.ctrl is not None:
+            with trio.CancelScope(shield=True), trio.move_on_after(CTRL_NOTICE_TIMEOUT_S):
+                await self.dataplane.ctrl.send(CtrlType.CIRCUIT_CLOSED, id=self.id, reason=reason)

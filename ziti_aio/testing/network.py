@@ -1,0 +1,160 @@
+"""A throw-away network for tests: a controller and N edge routers in-process, real mTLS on 127.0.0.1.
+
+Usage::
+
+    async with open_network(tmp_path, routers=1) as net:
+        alice = await net.create_identity("alice")          # enrolled; alice.path is an identity file
+        bob = await net.create_identity("bob")
+        await net.create_service("echo", encryption_required=True)
+        await net.allow("bob", "echo", "Bind")
+        await net.allow("alice", "echo", "Dial")
+        # alice.path / bob.path work with the C SDK (openziti.load) and with ziti_aio.sdk
+
+Routers are created through the management API (edge routers with attribute ``public``,
+tunneler enabled), enrolled with their ``erott`` JWTs over HTTPS and started with edge
+listeners on 127.0.0.1 port 0. The quickstart's policies exist: ``all-endpoints-public-routers``
+(every identity may use ``#public`` routers) and ``all-routers-all-services``. Everything talks
+over sockets only: each router reaches the controller through its control channel.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import trio
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from ziti_aio.pki.csr import create_csr
+from ziti_aio.pki.enrollment_jwt import read_enrollment_jwt
+from ziti_aio.pki.keys import generate_key, key_to_pem
+from ziti_aio.router.enroll import enroll_router
+from ziti_aio.router.router import EdgeRouter, RouterConfig, RouterInfo
+from ziti_aio.testing.controller import CLIENT, MANAGEMENT, RunningController, create, open_controller
+
+
+@dataclass
+class RunningRouter:
+    """A started edge router."""
+
+    id: str
+    name: str
+    router: EdgeRouter
+    info: RouterInfo
+    scope: trio.CancelScope
+
+    def stop(self) -> None:
+        """Stop this router (its SDK channels and control channel close)."""
+        self.scope.cancel()
+
+
+@dataclass
+class Identity:
+    """An enrolled identity and its identity file (``{ztAPI, id: {cert, key, ca}}``)."""
+
+    id: str
+    name: str
+    path: Path
+
+
+@dataclass
+class RunningNetwork:
+    """A controller, its routers and an admin client, with helpers to populate it."""
+
+    controller: RunningController
+    admin: httpx.AsyncClient
+    home: Path
+    nursery: trio.Nursery
+    routers: list[RunningRouter] = field(default_factory=list)
+
+    async def get(self, path: str) -> Any:
+        """``data`` of a management GET (raises on failure)."""
+        resp = await self.admin.get(f"{MANAGEMENT}/{path}")
+        resp.raise_for_status()
+        return resp.json()["data"]
+
+    async def add_router(self, name: str, *, attributes: tuple[str, ...] = ("public",)) -> RunningRouter:
+        """Create, enroll and start an edge router."""
+        router_id = await create(self.admin, "edge-routers", {"name": name, "roleAttributes": list(attributes),
+                                                              "isTunnelerEnabled": True})
+        jwt = (await self.get(f"edge-routers/{router_id}"))["enrollmentJwt"]
+        home = self.home / "routers" / name
+        await enroll_router(jwt, home, names=["127.0.0.1", "localhost"])
+        router = EdgeRouter(RouterConfig(home=home, edge_bind_host="127.0.0.1", edge_port=0,
+                                         advertised_host="127.0.0.1"))
+        scope = trio.CancelScope()
+
+        async def run(task_status: trio.TaskStatus[RouterInfo] = trio.TASK_STATUS_IGNORED) -> None:
+            with scope:
+                await router.run(task_status=task_status)
+
+        info = await self.nursery.start(run)
+        running = RunningRouter(router_id, name, router, info, scope)
+        self.routers.append(running)
+        return running
+
+    async def create_identity(self, name: str, *, attributes: tuple[str, ...] = (), enroll: bool = True) -> Identity:
+        """Create an OTT identity and (by default) enroll it in Python into ``<home>/<name>.json``."""
+        identity_id = await create(self.admin, "identities", {"name": name, "type": "Device", "isAdmin": False,
+                                                              "roleAttributes": list(attributes),
+                                                              "enrollment": {"ott": True}})
+        path = self.home / f"{name}.json"
+        if enroll:
+            jwt = (await self.get(f"identities/{identity_id}"))["enrollment"]["ott"]["jwt"]
+            await enroll_identity(self.controller, jwt, path)
+        return Identity(identity_id, name, path)
+
+    async def create_service(self, name: str, *, attributes: tuple[str, ...] = (), encryption_required: bool = True,
+                             terminator_strategy: str = "smartrouting") -> str:
+        return await create(self.admin, "services", {"name": name, "roleAttributes": list(attributes),
+                                                     "encryptionRequired": encryption_required,
+                                                     "terminatorStrategy": terminator_strategy})
+
+    async def allow(self, identity: str, service: str, policy_type: str) -> str:
+        """A service policy letting ``identity`` (name) ``Dial`` or ``Bind`` ``service`` (name)."""
+        ident = (await self.get(f'identities?filter=name="{identity}"'))[0]["id"]
+        svc = (await self.get(f'services?filter=name="{service}"'))[0]["id"]
+        return await create(self.admin, "service-policies", {
+            "name": f"{identity}-{policy_type.lower()}-{service}", "type": policy_type,
+            "identityRoles": ["@" + ident], "serviceRoles": ["@" + svc]})
+
+
+async def enroll_identity(controller: RunningController, jwt: str, path: Path) -> None:
+    """OTT enrollment in Python (key, CSR, ``POST /enroll?method=ott``), written as libziti writes it."""
+    token = read_enrollment_jwt(jwt)["jti"]
+    key = generate_key("ec256")
+    csr = create_csr(key, "identity").public_bytes(Encoding.PEM)
+    async with controller.client() as client:
+        resp = await client.post(f"{CLIENT}/enroll", params={"method": "ott", "token": token}, content=csr,
+                                 headers={"content-type": "application/x-pem-file", "accept": "application/json"})
+        resp.raise_for_status()
+        chain = resp.json()["data"]["cert"]
+    ca = Path(controller.info.ca_bundle_path).read_text()
+    path.write_text(json.dumps({"ztAPI": controller.url,
+                                "id": {"cert": chain, "key": key_to_pem(key).decode(), "ca": ca}}))
+
+
+@asynccontextmanager
+async def open_network(home: Path, *, routers: int = 1, **controller_config: Any) -> AsyncIterator[RunningNetwork]:
+    """Start a controller in ``home`` and ``routers`` routers (``er1``, ``er2``, ...) with the
+    quickstart policies; stop everything on exit."""
+    home = Path(home)
+    async with open_controller(home / "ctrl", **controller_config) as controller:
+        admin = await controller.login()
+        async with admin, trio.open_nursery() as nursery:
+            net = RunningNetwork(controller, admin, home, nursery)
+            await create(admin, "edge-router-policies", {"name": "all-endpoints-public-routers",
+                                                         "identityRoles": ["#all"], "edgeRouterRoles": ["#public"]})
+            await create(admin, "service-edge-router-policies", {"name": "all-routers-all-services",
+                                                                 "serviceRoles": ["#all"], "edgeRouterRoles": ["#all"]})
+            for n in range(routers):
+                await net.add_router(f"er{n + 1}")
+            try:
+                yield net
+            finally:
+                nursery.cancel_scope.cancel()

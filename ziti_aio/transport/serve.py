@@ -1,0 +1,43 @@
+"""A TLS listener: accept TCP, finish the handshake under a deadline, hand the stream over.
+
+Every connection runs in its own task; whatever goes wrong in one (a non-TLS client, a wrong
+certificate, a handler error) is logged and closes that connection only.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from collections.abc import Awaitable, Callable
+
+import trio
+
+from ziti_aio.common.errors import ZitiError
+from ziti_aio.transport.tls import TLS_HANDSHAKE_TIMEOUT_S, handshake
+
+log = logging.getLogger(__name__)
+
+TlsHandler = Callable[[trio.SSLStream[trio.SocketStream]], Awaitable[None]]
+
+
+async def serve_tls(handler: TlsHandler, ssl_ctx: ssl.SSLContext, *, host: str, port: int, name: str,
+                    handshake_timeout_s: float = TLS_HANDSHAKE_TIMEOUT_S,
+                    task_status: trio.TaskStatus[tuple[str, int]] = trio.TASK_STATUS_IGNORED) -> None:
+    """Serve until cancelled; ``task_status`` gets the bound ``(host, port)``."""
+    listeners = await trio.open_tcp_listeners(port, host=host)
+    bound = listeners[0].socket.getsockname()
+
+    async def one(tcp: trio.SocketStream) -> None:
+        stream = trio.SSLStream(tcp, ssl_ctx, server_side=True)
+        try:
+            await handshake(stream, handshake_timeout_s)
+            await handler(stream)
+        except ZitiError as exc:
+            log.info("%s: connection closed: %s", name, exc.message)
+        except Exception:
+            log.exception("%s: connection handler failed", name)
+        finally:
+            await trio.aclose_forcefully(stream)
+
+    task_status.started((bound[0], bound[1]))
+    await trio.serve_listeners(one, listeners)
