@@ -92,7 +92,7 @@ async def read_json() -> Any:
         return None
     try:
         return json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise ValidationError("the request body is not valid JSON", field="body") from exc
 
 
