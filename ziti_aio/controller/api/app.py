@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
@@ -85,13 +86,25 @@ class LegacyPaths:
         await self.app(scope, receive, send)
 
 
+def _not_json(constant: str) -> None:
+    raise ValueError(f"{constant} is not JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} does not fit a double")
+    return value
+
+
 async def read_json() -> Any:
-    """The request body as JSON (``None`` when empty); bad JSON is a validation error."""
+    """The request body as JSON (``None`` when empty); bad JSON is a validation error, and so
+    are NaN, Infinity and numbers too large for a double, which no JSON client could read back."""
     data = await request.get_data()
     if not data:
         return None
     try:
-        return json.loads(data)
+        return json.loads(data, parse_constant=_not_json, parse_float=_finite)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise ValidationError("the request body is not valid JSON", field="body") from exc
 
