@@ -1,17 +1,14 @@
 """Restarts on the same home keep everything; kill -9 after a 2xx answer loses nothing."""
 
 import os
-import re
 import signal
 import ssl
-import subprocess
-import sys
 
 import httpx
 import pytest
-import trio
 
 from ziti_aio.testing.controller import MANAGEMENT, create, open_controller
+from ziti_aio.testing.quickstart import start_quickstart
 
 PASSWORD = "durable-password"
 
@@ -36,25 +33,12 @@ async def test_restart_on_the_same_home_keeps_store_and_pki(tmp_path):
             assert services.json()["meta"]["pagination"]["totalCount"] == 1
 
 
+QS_ARGS = ("--ctrl-port", "0", "--ctrl-address", "127.0.0.1", "-p", PASSWORD, "--routers", "0", "--no-tunneler")
+
+
 async def _start_quickstart(home):
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ziti_aio", "quickstart", "--home", str(home), "--ctrl-port", "0",
-         "--ctrl-address", "127.0.0.1", "-p", PASSWORD, "--routers", "0", "--no-tunneler"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    lines = []
-
-    def read_until_ready() -> str:
-        for line in proc.stdout:
-            lines.append(line)
-            if line.startswith("ready in"):
-                return "".join(lines)
-        raise AssertionError("quickstart exited early:\n" + "".join(lines))
-
-    with trio.fail_after(60):
-        output = await trio.to_thread.run_sync(read_until_ready)
-    url = re.search(r"controller\s+(https://\S+)", output).group(1)
-    return proc, url
+    qs = await start_quickstart(home, *QS_ARGS)
+    return qs.process, qs.url
 
 
 @pytest.mark.slow

@@ -18,14 +18,18 @@ from pathlib import Path
 
 import trio
 
+from ziti_aio.appliance.network_setup import AdminSession, RouterPlan, prepare_routers
+from ziti_aio.appliance.supervisor import supervise
 from ziti_aio.common.errors import ConfigError
 from ziti_aio.controller.controller import Controller, ControllerConfig, ControllerInfo
+from ziti_aio.router.router import EdgeRouter, RouterConfig, RouterInfo
 
 log = logging.getLogger(__name__)
 
 PASSWORD_FILE = "admin-password"
 DEFAULT_CTRL_PORT = 1280
 DEFAULT_ROUTER_PORT = 3022
+DEFAULT_CTRL_CHANNEL_PORT = 6262
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,7 @@ class QuickstartOptions:
     home: Path
     ctrl_address: str = ""
     ctrl_port: int = DEFAULT_CTRL_PORT
+    ctrl_channel_port: int = DEFAULT_CTRL_CHANNEL_PORT
     bind_host: str = "0.0.0.0"
     username: str = "admin"
     password: str | None = None
@@ -47,6 +52,18 @@ class QuickstartOptions:
     @property
     def advertised(self) -> str:
         return self.ctrl_address or socket.gethostname()
+
+    @property
+    def router_advertised(self) -> str:
+        return self.router_address or self.advertised
+
+    def router_plans(self, home: Path) -> list[RouterPlan]:
+        """``router-instance-1`` … with edge ports from ``router_port`` upward (0 stays 0)."""
+        return [
+            RouterPlan(f"router-instance-{n}", home / "routers" / f"router-instance-{n}",
+                       self.router_port + n - 1 if self.router_port else 0)
+            for n in range(1, self.routers + 1)
+        ]
 
 
 def admin_password(home: Path, given: str | None) -> tuple[str, bool]:
@@ -67,7 +84,8 @@ def admin_password(home: Path, given: str | None) -> tuple[str, bool]:
     return password, True
 
 
-def summary(opts: QuickstartOptions, info: ControllerInfo, password: str, generated: bool) -> list[str]:
+def summary(opts: QuickstartOptions, info: ControllerInfo, password: str, generated: bool,
+            routers: list[RouterInfo]) -> list[str]:
     """The lines printed once everything serves."""
     host_port = f"{opts.advertised}:{info.port}"
     lines = [
@@ -77,8 +95,8 @@ def summary(opts: QuickstartOptions, info: ControllerInfo, password: str, genera
         f"  admin        {opts.username} / {password}" + ("  (generated; kept in the home)" if generated else ""),
         f"  log in with  ziti-aio login {host_port} -u {opts.username} -p '{password}' -y",
     ]
-    if opts.routers:
-        lines.append(f"  routers      {opts.routers} requested: the edge router role is not in this build yet")
+    for n, router in enumerate(routers, start=1):
+        lines.append(f"  router       router-instance-{n} at {router.edge_address}")
     if opts.tunneler:
         lines.append("  tunneler     requested: the tunneler role is not in this build yet")
     return lines
@@ -101,12 +119,26 @@ async def run_quickstart(
     names = tuple(n for n in {"localhost", socket.gethostname(), opts.advertised} if n)
     controller = Controller(ControllerConfig(
         home=home / "controller", advertised_address=opts.advertised, port=opts.ctrl_port,
-        bind_host=opts.bind_host, trust_domain=opts.trust_domain, admin_username=opts.username,
-        admin_password=password, extra_names=names,
+        ctrl_port=opts.ctrl_channel_port, bind_host=opts.bind_host, trust_domain=opts.trust_domain,
+        admin_username=opts.username, admin_password=password, extra_names=names,
     ))
     async with trio.open_nursery() as nursery:
-        info = await nursery.start(controller.run)
-        for line in summary(opts, info, password, generated):
+        info = await nursery.start(supervise, "controller", controller.run)
+        plans = opts.router_plans(home)
+        if plans:
+            admin = await AdminSession.login(info.url, info.ca_bundle_path, opts.username, password)
+            try:
+                router_names = list(dict.fromkeys(["127.0.0.1", "localhost", opts.router_advertised, *names]))
+                await prepare_routers(admin, plans, names=router_names)
+            finally:
+                await admin.aclose()
+        routers = []
+        for plan in plans:
+            router = EdgeRouter(RouterConfig(home=plan.home, edge_bind_host=opts.bind_host, edge_port=plan.edge_port,
+                                             advertised_host=opts.router_advertised,
+                                             ctrl_address=info.ctrl_address))
+            routers.append(await nursery.start(supervise, plan.name, router.run))
+        for line in summary(opts, info, password, generated, routers):
             out(line)
         out(f"ready in {time.monotonic() - started_at:.2f} s")
         task_status.started(info)

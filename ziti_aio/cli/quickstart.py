@@ -12,7 +12,13 @@ from pathlib import Path
 import trio
 import typer
 
-from ziti_aio.appliance.quickstart import DEFAULT_CTRL_PORT, DEFAULT_ROUTER_PORT, QuickstartOptions, run_quickstart
+from ziti_aio.appliance.quickstart import (
+    DEFAULT_CTRL_CHANNEL_PORT,
+    DEFAULT_CTRL_PORT,
+    DEFAULT_ROUTER_PORT,
+    QuickstartOptions,
+    run_quickstart,
+)
 from ziti_aio.common.errors import ZitiError
 
 
@@ -31,7 +37,10 @@ def quickstart(
     home: Path | None = typer.Option(None, "--home", help="Permanent home (PKI, store, password); "
                                      "default: a temporary directory removed on exit"),
     ctrl_address: str = typer.Option("", "--ctrl-address", help="Advertised controller address (default: hostname)"),
-    ctrl_port: int = typer.Option(DEFAULT_CTRL_PORT, "--ctrl-port", help="Controller API port"),
+    ctrl_port: int = typer.Option(DEFAULT_CTRL_PORT, "--ctrl-port", help="Controller API port (0: any free port)"),
+    ctrl_channel_port: int | None = typer.Option(
+        None, "--ctrl-channel-port",
+        help=f"Router control channel port (default {DEFAULT_CTRL_CHANNEL_PORT}; any free port with --ctrl-port 0)"),
     router_address: str = typer.Option("", "--router-address", help="Advertised router address (default: hostname)"),
     router_port: int = typer.Option(DEFAULT_ROUTER_PORT, "--router-port", help="First router edge port"),
     username: str = typer.Option("admin", "-u", "--username", help="Admin username"),
@@ -40,7 +49,7 @@ def quickstart(
     no_tunneler: bool = typer.Option(False, "--no-tunneler", help="Do not start the tunneler"),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log at DEBUG"),
 ) -> None:
-    """Start a controller (and later routers and a tunneler) in one process, in seconds."""
+    """Start a controller and edge routers (the tunneler comes later) in one process, in seconds."""
     started_at = time.monotonic()
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -48,7 +57,10 @@ def quickstart(
     if home is None:
         temp = Path(tempfile.mkdtemp(prefix="ziti-aio-quickstart-"))
         home = temp
-    opts = QuickstartOptions(home=home, ctrl_address=ctrl_address, ctrl_port=ctrl_port, username=username,
+    if ctrl_channel_port is None:
+        ctrl_channel_port = DEFAULT_CTRL_CHANNEL_PORT if ctrl_port else 0
+    opts = QuickstartOptions(home=home, ctrl_address=ctrl_address, ctrl_port=ctrl_port,
+                             ctrl_channel_port=ctrl_channel_port, username=username,
                              password=password, routers=routers, router_address=router_address,
                              router_port=router_port, tunneler=not no_tunneler)
     try:

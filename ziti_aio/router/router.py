@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import trio
@@ -34,6 +34,7 @@ class RouterConfig:
     edge_bind_host: str = "0.0.0.0"
     edge_port: int = DEFAULT_EDGE_PORT
     advertised_host: str = "localhost"
+    ctrl_address: str | None = None  # overrides the enrolled one (e.g. "tls:host:6262")
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,8 @@ class EdgeRouter:
     async def run(self, *, task_status: trio.TaskStatus[RouterInfo] = trio.TASK_STATUS_IGNORED) -> None:
         cfg = self.config
         home = await trio.to_thread.run_sync(RouterHome.load, Path(cfg.home))
+        if cfg.ctrl_address is not None:
+            home = replace(home, ctrl_address=cfg.ctrl_address)
         edge_ssl = server_context(cert_chain=str(home.server_cert), key=str(home.server_key), client_ca=str(home.ca))
         async with trio.open_nursery() as nursery:
             dataplane = self.dataplane = Dataplane(home.id, nursery)
