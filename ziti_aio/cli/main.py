@@ -19,6 +19,7 @@ from ziti_aio.cli import update as _update  # noqa: E402
 from ziti_aio.cli.enroll import enroll as _enroll  # noqa: E402
 from ziti_aio.cli.login import login as _login  # noqa: E402
 from ziti_aio.cli.quickstart import quickstart as _quickstart  # noqa: E402
+from ziti_aio.cli.run import run as _run  # noqa: E402
 
 app.command("login")(_login)
 app.add_typer(_create.app, name="create")
@@ -29,6 +30,7 @@ app.add_typer(_delete.app, name="delete")
 app.command("enroll")(_enroll)
 app.add_typer(_pki.app, name="pki")
 app.command("quickstart")(_quickstart)
+app.command("run")(_run)
 
 
 def main() -> None:

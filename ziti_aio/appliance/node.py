@@ -1,0 +1,84 @@
+"""``ziti-aio run --config node.toml``: the roles a host's node.toml turns on, supervised."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import trio
+
+from ziti_aio.appliance.node_config import NodeConfig, RouterSection
+from ziti_aio.appliance.quickstart import admin_password
+from ziti_aio.appliance.supervisor import supervise
+from ziti_aio.common.errors import ConfigError
+from ziti_aio.controller.controller import Controller, ControllerConfig
+from ziti_aio.router.enroll import ROUTER_FILE, enroll_router
+from ziti_aio.router.router import DEFAULT_EDGE_PORT, EdgeRouter, RouterConfig
+
+log = logging.getLogger(__name__)
+
+
+def _split(address: str | None, default_port: int) -> tuple[str, int]:
+    if address is None:
+        return "0.0.0.0", default_port
+    host, _, port = address.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+def router_home(cfg: NodeConfig, section: RouterSection) -> Path:
+    return cfg.home / "routers" / section.name
+
+
+async def ensure_router_enrolled(cfg: NodeConfig, section: RouterSection) -> Path:
+    """Enroll a router with its JWT on first start; later starts reuse its home."""
+    home = router_home(cfg, section)
+    if (home / ROUTER_FILE).exists():
+        return home
+    if section.jwt is None:
+        raise ConfigError(f"router {section.name!r} is not enrolled yet and has no jwt to enroll with")
+    try:
+        jwt = (await trio.to_thread.run_sync(section.jwt.read_text)).strip()
+    except OSError as exc:
+        raise ConfigError(f"router {section.name!r}: cannot read {section.jwt}: {exc.strerror or exc}") from exc
+    host, _ = _split(section.edge, DEFAULT_EDGE_PORT)
+    names = [n for n in dict.fromkeys([section.advertise, host, "localhost", "127.0.0.1"]) if n and n != "0.0.0.0"]
+    await enroll_router(jwt, home, names=names)
+    log.info("router %s enrolled into %s", section.name, home)
+    return home
+
+
+async def run_node(
+    cfg: NodeConfig,
+    *,
+    out: Callable[[str], None] = print,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Start every configured role under the supervisor; runs until cancelled."""
+    started_at = time.monotonic()
+    if cfg.tunneler is not None:
+        raise ConfigError("the [tunneler] role is not in this build yet; remove it from the node config")
+    async with trio.open_nursery() as nursery:
+        if cfg.controller is not None:
+            section = cfg.controller
+            password, _ = await trio.to_thread.run_sync(admin_password, cfg.home, section.admin_password)
+            controller = Controller(ControllerConfig(
+                home=cfg.home / "controller", advertised_address=section.address, port=section.port,
+                ctrl_port=section.ctrl_port, bind_host=section.bind, admin_username=section.admin_username,
+                admin_password=password,
+            ))
+            info = await nursery.start(supervise, "controller", controller.run)
+            out(f"controller   {info.url} (control channel {info.ctrl_address})")
+        for section in cfg.routers:
+            home = await ensure_router_enrolled(cfg, section)
+            if section.edge is None:
+                raise ConfigError(f"router {section.name!r} needs an edge address: transit-only routers "
+                                  "come with the router mesh")
+            host, port = _split(section.edge, DEFAULT_EDGE_PORT)
+            router = EdgeRouter(RouterConfig(home=home, edge_bind_host=host, edge_port=port,
+                                             advertised_host=section.advertise or host))
+            rinfo = await nursery.start(supervise, f"router {section.name}", router.run)
+            out(f"router       {section.name} at {rinfo.edge_address}")
+        out(f"ready in {time.monotonic() - started_at:.2f} s")
+        task_status.started()
