@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ziti_aio.testing.controller import MANAGEMENT
+from ziti_aio.testing.controller import MANAGEMENT, create
 
 JSON_HEADERS = {"content-type": "application/json"}
 
@@ -22,3 +22,21 @@ async def test_nan_and_infinity_are_refused_and_never_stored(admin):
         assert resp.status_code == 400, resp.text
     listing = await admin.get(f"{MANAGEMENT}/identities")
     assert "NaN" not in listing.text and "Infinity" not in listing.text
+
+
+async def test_expiry_at_the_ends_of_the_calendar(admin):
+    identity = await create(admin, "identities", {"name": "expiry", "type": "Device", "enrollment": {"ott": True}})
+    listed = await admin.get(f"{MANAGEMENT}/enrollments", params={"filter": f'identityId="{identity}"'})
+    refresh = f"{MANAGEMENT}/enrollments/{listed.json()['data'][0]['id']}/refresh"
+    body = {"method": "updb", "identityId": identity, "username": "expiry"}
+    for expires in ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"):
+        resp = await admin.post(f"{MANAGEMENT}/enrollments", json={**body, "expiresAt": expires})
+        assert resp.status_code == 400, resp.text
+        resp = await admin.post(refresh, json={"expiresAt": expires})
+        assert resp.status_code == 400, resp.text
+    resp = await admin.post(f"{MANAGEMENT}/enrollments", json={**body, "expiresAt": "0001-01-01T00:00:00Z"})
+    assert resp.status_code == 201, resp.text
+    resp = await admin.post(refresh, json={"expiresAt": "0001-01-01T00:00:00Z"})
+    assert resp.status_code == 200, resp.text
+    resp = await admin.get(f"{MANAGEMENT}/enrollments/{listed.json()['data'][0]['id']}")
+    assert resp.json()["data"]["expiresAt"] == "0001-01-01T00:00:00.000000Z"

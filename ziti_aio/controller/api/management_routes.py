@@ -15,7 +15,7 @@ from ziti_aio.controller.api.permissions import METHOD_ACTION, check_grant, requ
 from ziti_aio.controller.api.relations import RELATIONS
 from ziti_aio.controller.api.render import Renderer
 from ziti_aio.controller.model.access import Caller
-from ziti_aio.controller.model.fields import now_text, parse_time
+from ziti_aio.controller.model.fields import now_text, parse_time, timestamp
 from ziti_aio.controller.model.model import revocation, session_revocation
 from ziti_aio.controller.model.specs import SPECS
 from ziti_aio.controller.store.commands import Change, Command, Delete, Put
@@ -154,10 +154,7 @@ def management_blueprint(ctx: ApiContext) -> Blueprint:
         expires = body.get("expiresAt") if isinstance(body, dict) else None
         if not isinstance(expires, str):
             raise ValidationError("is required", field="expiresAt")
-        try:
-            when = parse_time(expires)
-        except ValueError as exc:
-            raise ValidationError("must be an RFC 3339 date-time", field="expiresAt", value=expires) from exc
+        when = parse_time(timestamp("expiresAt", expires))
         enrollment = ctx.model.get("enrollments", ident)
         enroller = ctx.crud.hooks["enrollments"].enroller  # type: ignore[attr-defined]
 

@@ -132,11 +132,9 @@ def timestamp(field: str, value: Any) -> str:
         raise ValidationError("must be an RFC 3339 date-time string", field=field, value=value)
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as exc:
+        return format_time(parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC))
+    except (ValueError, OverflowError) as exc:
         raise ValidationError("must be an RFC 3339 date-time string", field=field, value=value) from exc
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return format_time(parsed)
 
 
 def attributes(field: str, value: Any) -> list[str]:
@@ -153,7 +151,7 @@ def semantic(field: str, value: Any) -> str:
 
 def format_time(when: datetime) -> str:
     """UTC with microseconds and a ``Z``, the form libziti's sscanf parses."""
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return when.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def parse_time(text: str) -> datetime:
