@@ -1,0 +1,210 @@
+"""Hostile sweep: schemathesis cases from OpenZiti's own OpenAPI files against a live controller.
+
+Every operation the controller implements gets fuzzed positive and negative cases without a
+token and with the admin's, plus, as the admin, schemathesis's example and coverage cases
+(boundary values, wrong types, missing fields, unknown parameters, other methods), on random
+ids and on ids of seeded entities. Every answer must be a JSON envelope with a Content-Length,
+never a 5xx, never carry a secret; a refused (4xx) request must leave stored entities as they were.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import schemathesis
+import trio
+import yaml
+from hypothesis import HealthCheck, Phase, settings
+from schemathesis.generation.hypothesis.builder import HypothesisTestConfig, HypothesisTestMode, create_test
+from schemathesis.generation.overrides import Override
+
+from ziti_aio.testing.controller import ADMIN_PASSWORD, ADMIN_USERNAME, CLIENT, MANAGEMENT, RunningController, create
+
+OPENAPI_DIR = Path(os.environ.get("ZITI_AIO_OPENAPI_DIR", "/work/shared/reference/edge-api"))
+MANAGEMENT_PATHS = [
+    "/identities", "/identities/{id}", "/services", "/services/{id}", "/configs", "/configs/{id}",
+    "/config-types", "/config-types/{id}", "/edge-routers", "/edge-routers/{id}", "/service-policies",
+    "/service-policies/{id}", "/edge-router-policies", "/edge-router-policies/{id}",
+    "/service-edge-router-policies", "/service-edge-router-policies/{id}", "/enrollments", "/enrollments/{id}",
+    "/authenticators", "/authenticators/{id}", "/terminators", "/terminators/{id}", "/api-sessions", "/sessions",
+    "/authenticate", "/current-api-session", "/current-identity", "/version",
+]
+CLIENT_PATHS = [
+    "/authenticate", "/current-api-session", "/current-identity", "/services", "/sessions", "/enroll", "/version",
+]
+# Fuzzed cases per operation and id (the admin also gets every example and coverage case);
+# raise ZITI_AIO_SWEEP_EXAMPLES for a deeper local run.
+ADMIN_EXAMPLES = int(os.environ.get("ZITI_AIO_SWEEP_EXAMPLES", "5"))
+ANONYMOUS_EXAMPLES = 3
+SEED_PASSWORD = "sweep-user-password"
+SECRETS = ("scrypt$", "PRIVATE KEY", ADMIN_PASSWORD, SEED_PASSWORD)
+# Kinds and fields a request may legitimately change even when it is refused or only logs in.
+VOLATILE_KINDS = frozenset({"api-sessions", "revocations"})
+VOLATILE_FIELDS = frozenset({"sdkInfo", "envInfo"})
+
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not (OPENAPI_DIR / "management.yml").exists(),
+                                                   reason=f"OpenZiti's OpenAPI files are not in {OPENAPI_DIR}")]
+
+
+@dataclass
+class Sweep:
+    """Runs cases against the controller, as the admin (``token``) or anonymously; collects failures."""
+
+    controller: RunningController
+    token: str | None
+    seeded: dict[str, str]
+    failures: list[str] = field(default_factory=list)
+    covered: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.session = requests.Session()
+        self.session.trust_env = False
+        self.verify = str(self.controller.info.ca_bundle_path)
+        self.stored: dict[str, str] = {}
+
+    def snapshot(self) -> dict[str, str]:
+        """Stored entities as canonical JSON per kind, minus what logins legitimately touch."""
+        return {kind: json.dumps({i: {k: v for k, v in e.items() if k not in VOLATILE_FIELDS}
+                                  for i, e in table.items()}, sort_keys=True)
+                for kind, table in self.controller.controller.model.entities.items() if kind not in VOLATILE_KINDS}
+
+    def fresh_token(self) -> str:
+        resp = self.session.post(f"{self.controller.url}{MANAGEMENT}/authenticate?method=password",
+                                 json={"username": ADMIN_USERNAME, "password": ADMIN_PASSWORD}, verify=self.verify)
+        return resp.json()["data"]["token"]
+
+    def call(self, base_url: str, case: Any) -> None:
+        """Send one case (as the admin: a throw-away session for logouts) and check the answer.
+
+        Nothing else writes between two cases, so the snapshot after one is the one before the next.
+        """
+        headers = {}
+        if self.token is not None:
+            logout = case.method == "DELETE" and case.path == "/current-api-session"
+            headers["zt-session"] = self.fresh_token() if logout else self.token
+        resp = case.call(base_url=base_url, session=self.session, headers=headers, verify=self.verify, timeout=30)
+        problems = check_response(resp)
+        before, self.stored = self.stored, trio.from_thread.run_sync(self.snapshot)
+        if 400 <= resp.status_code < 500:
+            changed = sorted(k for k in before.keys() | self.stored.keys() if before.get(k) != self.stored.get(k))
+            if changed:
+                problems.append(f"a refused request changed stored {', '.join(changed)}")
+        if problems:
+            sent = resp.request
+            self.failures.append(f"{'; '.join(problems)}: {sent.method} {sent.url} body={_short(sent.body)!r} "
+                                 f"-> {resp.status_code} {_short(resp.content)!r}")
+
+    def run(self, base_url: str, operations: list[Any], modes: list[HypothesisTestMode], examples: int) -> None:
+        """Each operation with schemathesis's ``modes``; ``{id}`` operations also on a seeded entity's id.
+
+        A route both APIs share gets its example and coverage cases once, fuzzed cases on each API.
+        """
+        hypothesis_settings = settings(max_examples=examples, derandomize=True, database=None, deadline=None,
+                                       phases=[Phase.explicit, Phase.generate],
+                                       suppress_health_check=list(HealthCheck))
+        self.stored = trio.from_thread.run_sync(self.snapshot)
+        for op in operations:
+            op_modes = [HypothesisTestMode.FUZZING] if op.label in self.covered else modes
+            self.covered.add(op.label)
+            seeded = self.seeded.get(op.path.split("/")[1]) if "{id}" in op.path else None
+            runs = [({"id": seeded}, op_modes), ({}, [HypothesisTestMode.FUZZING])] if seeded else [({}, op_modes)]
+            for path_parameters, run_modes in runs:
+                config = HypothesisTestConfig(project=op.schema.config, modes=run_modes, settings=hypothesis_settings,
+                                              override=Override(path_parameters=path_parameters))
+                create_test(operation=op, test_func=lambda case: self.call(base_url, case), config=config)()
+
+
+def check_response(resp: Any) -> list[str]:
+    """What is wrong with one controller answer, as a list of complaints."""
+    problems = []
+    if resp.status_code >= 500:
+        problems.append("server error")
+    if "content-length" not in resp.headers:
+        problems.append("no Content-Length")
+    try:
+        body = json.loads(resp.content, parse_constant=_not_json)
+    except ValueError:
+        body = None
+    if not resp.headers.get("content-type", [""])[0].startswith("application/json") \
+            or not isinstance(body, dict) or not ("data" in body or "error" in body):
+        problems.append("not a JSON envelope")
+    text = resp.content.decode("utf-8", "replace")
+    problems += [f"leaks {s!r}" for s in SECRETS if s in text]
+    return problems
+
+
+def _not_json(constant: str) -> None:
+    raise ValueError(f"{constant} is not JSON")
+
+
+def _short(data: bytes | str | None, limit: int = 300) -> str:
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _ints(node: Any) -> Any:
+    """The bundles tag some lengths ``!!float``; JSON Schema wants integers there."""
+    if isinstance(node, dict):
+        return {k: _ints(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_ints(v) for v in node]
+    if isinstance(node, float) and node.is_integer():
+        return int(node)
+    return node
+
+
+def operations(file: str, paths: list[str]) -> list[Any]:
+    """The schema's operations on ``paths``, deletes last so seeded entities live longest."""
+    raw = yaml.load((OPENAPI_DIR / file).read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    schema = schemathesis.openapi.from_dict(_ints(raw)).include(path=paths)
+    ops = [result.ok() for result in schema.get_all_operations()]
+    return sorted(ops, key=lambda op: (op.method.upper() == "DELETE", op.path, op.method))
+
+
+async def seed(admin: Any) -> dict[str, str]:
+    """One entity of each kind, so cases also hit existing ids; keyed by collection."""
+    ids = {
+        "identities": await create(admin, "identities", {"name": "sweep-device", "type": "Device",
+                                                         "enrollment": {"ott": True}}),
+        "services": await create(admin, "services", {"name": "sweep-service"}),
+        "config-types": await create(admin, "config-types", {"name": "sweep-config-type", "schema": {}}),
+        "edge-routers": await create(admin, "edge-routers", {"name": "sweep-router"}),
+        "service-policies": await create(admin, "service-policies", {"name": "sweep-dial", "type": "Dial",
+                                                                     "identityRoles": ["#all"],
+                                                                     "serviceRoles": ["#all"]}),
+        "edge-router-policies": await create(admin, "edge-router-policies", {
+            "name": "sweep-erp", "identityRoles": ["#all"], "edgeRouterRoles": ["#all"]}),
+        "service-edge-router-policies": await create(admin, "service-edge-router-policies", {
+            "name": "sweep-serp", "serviceRoles": ["#all"], "edgeRouterRoles": ["#all"]}),
+    }
+    ids["configs"] = await create(admin, "configs", {"name": "sweep-config", "configTypeId": ids["config-types"],
+                                                     "data": {}})
+    ids["terminators"] = await create(admin, "terminators", {
+        "service": ids["services"], "router": ids["edge-routers"], "binding": "transport",
+        "address": "tcp:127.0.0.1:1"})
+    user = await create(admin, "identities", {"name": "sweep-user", "type": "User"})
+    ids["authenticators"] = await create(admin, "authenticators", {
+        "method": "updb", "identityId": user, "username": "sweep-user", "password": SEED_PASSWORD})
+    resp = await admin.get(f"{MANAGEMENT}/enrollments", params={"filter": f'identityId="{ids["identities"]}"'})
+    ids["enrollments"] = resp.json()["data"][0]["id"]
+    return ids
+
+
+async def test_hostile_sweep(controller, admin):
+    seeded = await seed(admin)
+    apis = [(MANAGEMENT, operations("management.yml", MANAGEMENT_PATHS)),
+            (CLIENT, operations("client.yml", CLIENT_PATHS))]
+    failures: list[str] = []
+    for token, modes, examples in ((None, [HypothesisTestMode.FUZZING], ANONYMOUS_EXAMPLES),
+                                   (admin.headers["zt-session"], list(HypothesisTestMode), ADMIN_EXAMPLES)):
+        sweep = Sweep(controller, token, seeded)
+        for base, ops in apis:
+            await trio.to_thread.run_sync(sweep.run, controller.url + base, ops, modes, examples)
+        failures += sweep.failures
+    assert not failures, f"{len(failures)} bad answers:\n" + "\n".join(failures)
