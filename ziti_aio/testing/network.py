@@ -71,6 +71,7 @@ class RunningNetwork:
     home: Path
     nursery: trio.Nursery
     routers: list[RunningRouter] = field(default_factory=list)
+    identities: dict[str, Identity] = field(default_factory=dict)
 
     async def get(self, path: str) -> Any:
         """``data`` of a management GET (raises on failure)."""
@@ -107,7 +108,8 @@ class RunningNetwork:
         if enroll:
             jwt = (await self.get(f"identities/{identity_id}"))["enrollment"]["ott"]["jwt"]
             await enroll_identity(self.controller, jwt, path)
-        return Identity(identity_id, name, path)
+        self.identities[name] = Identity(identity_id, name, path)
+        return self.identities[name]
 
     async def create_service(self, name: str, *, attributes: tuple[str, ...] = (), encryption_required: bool = True,
                              terminator_strategy: str = "smartrouting") -> str:
