@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,9 +32,13 @@ class QuickstartProcess:
         return self.process.wait(timeout=timeout_s)
 
 
-async def start_quickstart(home: Path, *args: str, timeout_s: float = READY_TIMEOUT_S) -> QuickstartProcess:
-    """Start ``python -m ziti_aio quickstart --home HOME ARGS…``; returns once it printed ``ready in``."""
-    proc = subprocess.Popen([sys.executable, "-m", "ziti_aio", "quickstart", "--home", str(home), *args],
+async def start_quickstart(home: Path, *args: str, timeout_s: float = READY_TIMEOUT_S,
+                           command: Sequence[str] = (sys.executable, "-m", "ziti_aio")) -> QuickstartProcess:
+    """Start ``COMMAND quickstart --home HOME ARGS…``; returns once it printed ``ready in``.
+
+    ``command`` is how ``ziti-aio`` is run: by default this interpreter, or e.g. a frozen binary.
+    """
+    proc = subprocess.Popen([*command, "quickstart", "--home", str(home), *args],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []
 
