@@ -36,7 +36,11 @@ async def _closed_without_reply(stream) -> bool:  # type: ignore[no-untyped-def]
             return True
 
 
-async def _assert_transfer_works(net, nursery, service_id: str, tag: int) -> None:  # type: ignore[no-untyped-def]
+async def _assert_transfer_works(net, nursery, tag: int) -> None:  # type: ignore[no-untyped-def]
+    """A new service (so its only terminator is this host's), bound, dialed and carrying data."""
+    service_id = await net.create_service(f"fresh-{tag}", encryption_required=False)
+    await net.allow("host", f"fresh-{tag}", "Bind")
+    await net.allow("dialer", f"fresh-{tag}", "Dial")
     host_creds = credentials(net.identities["host"])
     dialer_creds = credentials(net.identities["dialer"])
     host_token, dialer_token = await login(net, host_creds), await login(net, dialer_creds)
@@ -135,12 +139,12 @@ async def test_edge_listener_survives_hostile_clients(tmp_path):
         # The first circuit still carries data, and a new one can be set up.
         await dialer.channel.send(edge.data(1, b"after the storm"))
         assert edge.parse_data(await host.next()).payload == b"after the storm"
-        await _assert_transfer_works(net, nursery, service_id, tag=9)
+        await _assert_transfer_works(net, nursery, tag=9)
 
 
 async def test_ctrl_listener_refuses_identities_and_garbage(tmp_path):
     async with edge_network(tmp_path) as (net, nursery):
-        service_id = await _setup(net)
+        await _setup(net)
         host, port = "127.0.0.1", net.controller.info.ctrl_port
         tcp = await trio.open_tcp_stream(host, port)
         await tcp.send_all(b"\x16\x03\x01garbage" * 100)
@@ -152,4 +156,4 @@ async def test_ctrl_listener_refuses_identities_and_garbage(tmp_path):
         assert await _closed_without_reply(stream)
         [router] = await net.get("edge-routers")
         assert router["isOnline"] is True
-        await _assert_transfer_works(net, nursery, service_id, tag=3)
+        await _assert_transfer_works(net, nursery, tag=3)
