@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import signal
 import tempfile
 import time
 from pathlib import Path
@@ -19,18 +18,8 @@ from ziti_aio.appliance.quickstart import (
     QuickstartOptions,
     run_quickstart,
 )
+from ziti_aio.cli.signals import run_until_signalled
 from ziti_aio.common.errors import ZitiError
-
-
-async def _until_signalled(opts: QuickstartOptions, started_at: float) -> None:
-    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async with trio.open_nursery() as nursery:
-            await nursery.start(lambda task_status: run_quickstart(opts, started_at=started_at,
-                                                                   task_status=task_status))
-            async for signum in signals:
-                print(f"stopping ({signal.Signals(signum).name})", flush=True)
-                nursery.cancel_scope.cancel(reason="signal")
-                break
 
 
 def quickstart(
@@ -64,7 +53,7 @@ def quickstart(
                              password=password, routers=routers, router_address=router_address,
                              router_port=router_port, tunneler=not no_tunneler)
     try:
-        trio.run(_until_signalled, opts, started_at)
+        trio.run(run_until_signalled, lambda: run_quickstart(opts, started_at=started_at))
     except ZitiError as exc:
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(1) from None

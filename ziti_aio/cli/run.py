@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import signal
 from pathlib import Path
 
 import trio
@@ -11,18 +10,13 @@ import typer
 
 from ziti_aio.appliance.node import run_node
 from ziti_aio.appliance.node_config import load_node_config
+from ziti_aio.cli.signals import run_until_signalled
 from ziti_aio.common.errors import ZitiError
 
 
-async def _until_signalled(config: Path) -> None:
+async def _run(config: Path) -> None:
     cfg = load_node_config(config)
-    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async with trio.open_nursery() as nursery:
-            await nursery.start(lambda task_status: run_node(cfg, task_status=task_status))
-            async for signum in signals:
-                print(f"stopping ({signal.Signals(signum).name})", flush=True)
-                nursery.cancel_scope.cancel(reason="signal")
-                break
+    await run_until_signalled(lambda: run_node(cfg))
 
 
 def run(
@@ -33,7 +27,7 @@ def run(
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        trio.run(_until_signalled, config)
+        trio.run(_run, config)
     except ZitiError as exc:
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(1) from None

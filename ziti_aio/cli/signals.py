@@ -1,0 +1,33 @@
+"""Running a long-lived command until SIGINT or SIGTERM, even while it is still starting."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Awaitable, Callable
+
+import trio
+
+
+async def run_until_signalled(start: Callable[..., Awaitable[None]]) -> None:
+    """Run ``start()``; the first SIGINT/SIGTERM cancels it, whatever it is doing.
+
+    An error ``start`` raises comes out as itself, not wrapped in an exception group.
+    """
+    failure: list[BaseException] = []
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with trio.open_nursery() as nursery:
+
+            async def watch() -> None:
+                async for signum in signals:
+                    print(f"stopping ({signal.Signals(signum).name})", flush=True)
+                    nursery.cancel_scope.cancel(reason="signal")
+                    return
+
+            nursery.start_soon(watch)
+            try:
+                await start()
+            except Exception as exc:
+                failure.append(exc)
+                nursery.cancel_scope.cancel(reason="failed")
+    if failure:
+        raise failure[0]
