@@ -1,0 +1,283 @@
+"""The SDK entry point: ``async with open_context("id.json") as ctx`` then ``ctx.dial`` / ``ctx.bind``.
+
+A :class:`ZitiContext` logs in with the identity's certificate, keeps its API session fresh,
+follows service changes, opens (and reuses) one channel per edge router and hands out
+trio streams and listeners. Its background tasks live in the nursery of
+:func:`open_context`; leaving the block unbinds, closes every router channel and logs out.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from ziti_aio.common.errors import AuthError, ChannelClosed, ChannelError, ConfigError, NotFoundError, ZitiError
+from ziti_aio.sdk.conn import ZitiStream
+from ziti_aio.sdk.ctrl_client import CtrlClient, Service, Session
+from ziti_aio.sdk.identity_file import Identity, load_identity
+from ziti_aio.sdk.listener import ZitiListener, hosting_terms
+from ziti_aio.sdk.router_channel import RouterChannel, channel_name, connect_router, wait_any
+from ziti_aio.wire import edge
+from ziti_aio.wire.content import EdgeContentType
+from ziti_aio.wire.e2e import dialer_session_keys, generate_key_pair
+from ziti_aio.wire.errors import WireProtocolError
+
+log = logging.getLogger(__name__)
+
+DIAL_TIMEOUT_S = 15.0
+SHUTDOWN_TIMEOUT_S = 10.0
+SERVICE_POLL_INTERVAL_S = 60.0
+REFRESH_MARGIN_S = 60.0
+RETRY_AFTER_ERROR_S = 5.0
+
+
+class _InvalidSession(Exception):
+    """The router refused the Dial session token: fetch a new session and retry once."""
+
+
+class ZitiContext:
+    """One logged-in identity. Use :func:`open_context`."""
+
+    def __init__(self, identity: Identity, ctrl: CtrlClient, nursery: trio.Nursery) -> None:
+        self.identity = identity
+        self.ctrl = ctrl
+        self.services: dict[str, Service] = {}
+        self._nursery = nursery
+        self._ssl = identity.ssl_context()
+        self._identity_doc: dict[str, Any] = {}
+        self._conn_ids = itertools.count()
+        self._channel_names = itertools.count()
+        self._routers: dict[str, RouterChannel] = {}
+        self._connecting: dict[str, trio.Event] = {}
+        self._router_errors: dict[str, str] = {}
+        self._dial_sessions: dict[str, Session] = {}
+        self._listeners: set[ZitiListener] = set()
+
+    @property
+    def identity_name(self) -> str:
+        assert self.ctrl.api_session is not None
+        return self.ctrl.api_session.identity_name
+
+    def next_conn_id(self) -> int:
+        """Conn ids come from one counter per context, as in libziti."""
+        return next(self._conn_ids)
+
+    async def start(self) -> None:
+        """Log in, read the identity and the services, start the refresh and polling tasks."""
+        await self.ctrl.authenticate()
+        self._identity_doc = await self.ctrl.current_identity()
+        last_change = await self.ctrl.last_service_change()
+        self.services = await self.ctrl.services()
+        self._nursery.start_soon(self._keep_api_session)
+        self._nursery.start_soon(self._follow_services, last_change)
+
+    # -- dialing -----------------------------------------------------------------------------
+
+    async def dial(self, service_name: str, *, app_data: bytes | None = None) -> ZitiStream:
+        """Connect to ``service_name``; returns a half-closeable trio stream."""
+        service = await self.service(service_name, "Dial")
+        try:
+            return await self._dial_once(service, app_data)
+        except _InvalidSession as exc:
+            log.info("%s; retrying with a new dial session", exc)
+        try:
+            return await self._dial_once(service, app_data)
+        except _InvalidSession as exc:
+            raise ChannelClosed(str(exc)) from None
+
+    async def _dial_once(self, service: Service, app_data: bytes | None) -> ZitiStream:
+        session = self._dial_sessions.get(service.id) or await self.session(service, "Dial")
+        self._dial_sessions[service.id] = session
+        router = await self._best_router(session.router_urls)
+        try:
+            return await self._connect(router, service, session, app_data)
+        except _InvalidSession:
+            self._dial_sessions.pop(service.id, None)
+            raise
+
+    async def _connect(self, router: RouterChannel, service: Service, session: Session,
+                       app_data: bytes | None) -> ZitiStream:
+        conn_id = self.next_conn_id()
+        inbound = router.register_conn(conn_id)
+        keys = generate_key_pair() if service.encryption_required else None
+        msg = edge.connect(conn_id, session.token, self.identity_name, public_key=keys and keys.public,
+                           app_data=app_data)
+        try:
+            reply = await router.request(msg, timeout_s=DIAL_TIMEOUT_S)
+            if reply.content_type == EdgeContentType.STATE_CLOSED:
+                reason = edge.parse_state_closed(reply).reason
+                if reason == edge.INVALID_SESSION:
+                    raise _InvalidSession(f"router {router.url} refused the dial of {service.name!r}: {reason}")
+                raise ChannelClosed(f"router {router.url} refused the dial of {service.name!r}: {reason}")
+            connected = edge.parse_state_connected(reply)
+            session_keys = None
+            if keys is not None:
+                if connected.public_key is None:
+                    raise WireProtocolError(f"router {router.url} sent no host key for encrypted {service.name!r}")
+                session_keys = dialer_session_keys(keys, connected.public_key)
+            stream = ZitiStream(router, conn_id, inbound, service=service.name, peer=service.name,
+                                keys=session_keys)
+            await stream.start()
+            return stream
+        except BaseException:
+            router.unregister_conn(conn_id)
+            raise
+
+    # -- hosting -----------------------------------------------------------------------------
+
+    async def bind(self, service_name: str) -> ZitiListener:
+        """Host ``service_name``; returns once at least one router accepted the Bind."""
+        service = await self.service(service_name, "Bind")
+        session = await self.session(service, "Bind")
+        cost, precedence = hosting_terms(self._identity_doc, service.id)
+        listener = ZitiListener(self, service, cost=cost, precedence=precedence)
+        self._listeners.add(listener)
+        try:
+            await self._nursery.start(listener.run, session)
+        except BaseException:
+            self._listeners.discard(listener)
+            raise
+        return listener
+
+    def forget_listener(self, listener: ZitiListener) -> None:
+        self._listeners.discard(listener)
+
+    # -- controller --------------------------------------------------------------------------
+
+    async def service(self, name: str, permission: str) -> Service:
+        """The visible service ``name`` (asking the controller if not yet known) with ``permission``."""
+        service = self.services.get(name)
+        if service is None:
+            service = (await self.ctrl.services(name=name)).get(name)
+            if service is None:
+                raise NotFoundError("service", name,
+                                    f"service {name!r} does not exist or {self.identity_name!r} may not use it")
+            self.services[name] = service
+        if permission not in service.permissions:
+            raise NotFoundError("service", name, f"identity {self.identity_name!r} has no {permission} "
+                                                 f"permission on service {name!r}")
+        return service
+
+    async def session(self, service: Service, session_type: str) -> Session:
+        return await self.ctrl.create_session(service, session_type)
+
+    async def _keep_api_session(self) -> None:
+        while True:
+            assert self.ctrl.api_session is not None
+            seconds = self.ctrl.api_session.expiration_seconds
+            await trio.sleep(max(1.0, seconds - REFRESH_MARGIN_S if seconds > 2 * REFRESH_MARGIN_S else seconds / 2))
+            try:
+                await self.ctrl.refresh()
+            except AuthError:
+                await self._retrying(self.ctrl.authenticate, "logging in again")
+            except ZitiError as exc:
+                log.warning("refreshing the API session of %s failed: %s", self.identity_name, exc.message)
+                await trio.sleep(RETRY_AFTER_ERROR_S)
+
+    async def _retrying(self, call: Any, what: str) -> None:
+        while True:
+            try:
+                await call()
+                return
+            except ZitiError as exc:
+                log.warning("%s for %s failed: %s", what, self.identity_name, exc.message)
+                await trio.sleep(RETRY_AFTER_ERROR_S)
+
+    async def _follow_services(self, last_change: str | None) -> None:
+        while True:
+            await trio.sleep(SERVICE_POLL_INTERVAL_S)
+            try:
+                change = await self.ctrl.last_service_change()
+                if change is None or change != last_change:
+                    self.services = await self.ctrl.services()
+                    last_change = change
+            except ZitiError as exc:
+                log.warning("listing services for %s failed: %s", self.identity_name, exc.message)
+
+    # -- router channels ---------------------------------------------------------------------
+
+    async def router(self, url: str) -> RouterChannel:
+        """The open channel to ``url``, connecting it if needed."""
+        self._connect_router_soon(url)
+        event = self._connecting.get(url)
+        if event is not None:
+            await event.wait()
+        router = self._routers.get(url)
+        if router is None or not router.usable:
+            raise ChannelClosed(f"router {url}: {self._router_errors.get(url, 'channel closed')}")
+        return router
+
+    async def _best_router(self, urls: Sequence[str]) -> RouterChannel:
+        """The lowest-latency open channel among ``urls``; else the first to connect."""
+        for url in urls:
+            self._connect_router_soon(url)
+        while True:
+            live = [r for url in urls if (r := self._routers.get(url)) is not None and r.usable]
+            if live:
+                measured = [r for r in live if r.latency_s is not None]
+                return min(measured, key=lambda r: r.latency_s or 0.0) if measured else live[0]
+            pending = [event for url in urls if (event := self._connecting.get(url)) is not None]
+            if not pending:
+                errors = "; ".join(f"{url}: {self._router_errors.get(url, 'closed')}" for url in urls)
+                raise ChannelClosed(f"no edge router reachable ({errors})")
+            await wait_any(pending)
+
+    def _connect_router_soon(self, url: str) -> None:
+        router = self._routers.get(url)
+        if url in self._connecting or (router is not None and router.usable):
+            return
+        self._connecting[url] = trio.Event()
+        self._nursery.start_soon(self._run_router, url)
+
+    async def _run_router(self, url: str) -> None:
+        router = None
+        try:
+            router = await connect_router(url, self._ssl, self.ctrl.token, channel_name(next(self._channel_names)))
+            self._routers[url] = router
+        except (ChannelError, ConfigError) as exc:
+            self._router_errors[url] = exc.message
+            log.warning("%s cannot open a channel to router %s: %s", self.identity_name, url, exc.message)
+        finally:
+            self._connecting.pop(url).set()
+        if router is None:
+            return
+        try:
+            await router.run()
+        finally:
+            if self._routers.get(url) is router:
+                del self._routers[url]
+            self._router_errors[url] = "channel closed"
+
+    async def aclose(self) -> None:
+        """Unbind every listener, close every router channel, log out."""
+        with trio.CancelScope(shield=True), trio.move_on_after(SHUTDOWN_TIMEOUT_S):
+            for listener in list(self._listeners):
+                await listener.aclose()
+            for router in list(self._routers.values()):
+                await router.aclose()
+            await self.ctrl.logout()
+            await self.ctrl.aclose()
+
+
+@asynccontextmanager
+async def open_context(identity_file: str | Path, *, config_types: Sequence[str] = ()) -> AsyncIterator[ZitiContext]:
+    """Load ``identity_file``, log in and yield a :class:`ZitiContext`; clean up on exit.
+
+    ``config_types`` names the service config types to receive (e.g. ``intercept.v1``).
+    """
+    identity = load_identity(identity_file)
+    ctrl = CtrlClient(identity, config_types=tuple(config_types))
+    async with trio.open_nursery() as nursery:
+        ctx = ZitiContext(identity, ctrl, nursery)
+        try:
+            await ctx.start()
+            yield ctx
+        finally:
+            await ctx.aclose()
+            nursery.cancel_scope.cancel()
