@@ -273,11 +273,17 @@ async def open_context(identity_file: str | Path, *, config_types: Sequence[str]
     """
     identity = load_identity(identity_file)
     ctrl = CtrlClient(identity, config_types=tuple(config_types))
-    async with trio.open_nursery() as nursery:
-        ctx = ZitiContext(identity, ctrl, nursery)
-        try:
-            await ctx.start()
-            yield ctx
-        finally:
-            await ctx.aclose()
-            nursery.cancel_scope.cancel()
+    try:
+        async with trio.open_nursery() as nursery:
+            ctx = ZitiContext(identity, ctrl, nursery)
+            try:
+                await ctx.start()
+                yield ctx
+            finally:
+                await ctx.aclose()
+                nursery.cancel_scope.cancel()
+    except BaseExceptionGroup as group:
+        # The background tasks never raise: a group here holds the caller's own error (or start()'s).
+        if len(group.exceptions) == 1:
+            raise group.exceptions[0] from None
+        raise

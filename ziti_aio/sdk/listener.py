@@ -83,6 +83,8 @@ class ZitiListener(trio.abc.Listener[ZitiStream]):
         self._precedence = precedence
         self._queue_send, self._queue = trio.open_memory_channel[PendingDial](ACCEPT_BACKLOG)
         self._bound: dict[RouterChannel, None] = {}
+        self._maintained: set[str] = set()
+        self._nursery: trio.Nursery | None = None
         self._scope = trio.CancelScope()
         self._closed = False
 
@@ -100,8 +102,8 @@ class ZitiListener(trio.abc.Listener[ZitiStream]):
         first = _FirstRound(len(first_session.router_urls))
         with self._scope:
             async with trio.open_nursery() as nursery:
-                for url in first_session.router_urls:
-                    nursery.start_soon(self._keep_bound, url, first_session, first)
+                self._nursery = nursery
+                self._follow(first_session, first)
                 await first.done.wait()
                 if first.succeeded:
                     task_status.started()
@@ -111,17 +113,30 @@ class ZitiListener(trio.abc.Listener[ZitiStream]):
             raise ChannelClosed(f"binding service {self.service.name!r} failed on every router: "
                                 + "; ".join(first.errors))
 
-    async def _keep_bound(self, url: str, session: Session, first: _FirstRound) -> None:
-        token, attempt = session.token, 0
+    def _follow(self, session: Session, first: _FirstRound | None = None) -> None:
+        """Keep a binding on every router ``session`` lists that has none yet."""
+        assert self._nursery is not None
+        for url in session.router_urls:
+            if url not in self._maintained:
+                self._maintained.add(url)
+                self._nursery.start_soon(self._keep_bound, url, session.token, first)
+
+    async def _keep_bound(self, url: str, token: str, first: _FirstRound | None) -> None:
+        """Bind on ``url``, and bind again (new session, backoff) whenever the binding is lost."""
+        attempt = 0
         while True:
             try:
                 router = await self._ctx.router(url)
                 unbound = await self._bind(router, token)
             except ZitiError as exc:
                 log.info("%s: bind on %s failed: %s", self, url, exc.message)
-                first.report(f"{url}: {exc.message}")
+                if first is not None:
+                    first.report(f"{url}: {exc.message}")
+                    first = None
             else:
-                first.report(None)
+                if first is not None:
+                    first.report(None)
+                    first = None
                 attempt = 0
                 await wait_any((unbound, router.closed))
                 self._bound.pop(router, None)
@@ -130,9 +145,15 @@ class ZitiListener(trio.abc.Listener[ZitiStream]):
             await trio.sleep(min(REBIND_BACKOFF_MAX_S, REBIND_BACKOFF_MIN_S * 2**attempt))
             attempt += 1
             try:
-                token = (await self._ctx.session(self.service, "Bind")).token
+                session = await self._ctx.session(self.service, "Bind")
             except ZitiError as exc:
                 log.info("%s: no new Bind session: %s", self, exc.message)
+                continue
+            token = session.token
+            self._follow(session)
+            if url not in session.router_urls:
+                self._maintained.discard(url)
+                return
 
     async def _bind(self, router: RouterChannel, token: str) -> trio.Event:
         """One Bind on ``router``; returns the event the router's StateClosed (unbind) sets."""
