@@ -37,6 +37,10 @@ NAMED_KINDS = frozenset({
 })
 
 
+# Entities whose changes can take access away, and the fields that decide it.
+ACCESS_KINDS = frozenset({"identities", "services", "edge-routers"})
+ACCESS_FIELDS = ("roleAttributes", "disabled")
+
 # Unique secondary indexes: (kind, field) -> value -> id.
 INDEXED_FIELDS = (
     ("authenticators", "fingerprint"),
@@ -133,13 +137,14 @@ class Model:
             command = build()
             if command is None or not command.changes:
                 return None
-            await self._apply(command)
-            follow_up = self._revoked_sessions(command)
+            previous = await self._apply(command)
+            follow_up = self._revoked_sessions(command, previous)
             if follow_up is not None:
                 await self._apply(follow_up)
             return command
 
-    async def _apply(self, command: Command) -> None:
+    async def _apply(self, command: Command) -> dict[tuple[str, str], Entity | None]:
+        """Store ``command``, then change memory; returns each changed entity's previous state."""
         await trio.to_thread.run_sync(self.store.apply, command)
         previous: dict[tuple[str, str], Entity | None] = {}
         for change in command.changes:
@@ -163,11 +168,15 @@ class Model:
             self.last_change_at = now_text()
         for listener in self._listeners:
             listener(command, previous)
+        return previous
 
-    def _revoked_sessions(self, command: Command) -> Command | None:
-        """Sessions whose access a command removed, as a follow-up delete command."""
-        policy_kinds = {"identities", "services", "edge-routers", *self.policy.by_kind}
-        if not any(c.kind in policy_kinds for c in command.changes):
+    def _revoked_sessions(self, command: Command, previous: dict[tuple[str, str], Entity | None]) -> Command | None:
+        """Sessions whose access a command removed, as a follow-up delete command.
+
+        Only a change that can shrink access pays for the pass over every session: see
+        :meth:`_may_remove_access`. A login storing the SDK's info on its identity cannot.
+        """
+        if not any(self._may_remove_access(c, previous.get((c.kind, c.id))) for c in command.changes):
             return None
         changes: list[Put | Delete] = []
         for sess in list(self.entities["sessions"].values()):
@@ -182,6 +191,17 @@ class Model:
         if not changes:
             return None
         return Command("controller", "access removed by policy change", tuple(changes))
+
+    def _may_remove_access(self, change: Put | Delete, old: Entity | None) -> bool:
+        """Any policy change; deleting an identity, service or router; or changing one's
+        role attributes or disabled flag. New entities only ever add access."""
+        if change.kind in self.policy.by_kind:
+            return True
+        if change.kind not in ACCESS_KINDS or old is None:
+            return False
+        if isinstance(change, Delete):
+            return True
+        return any(old.get(f) != change.data.get(f) for f in ACCESS_FIELDS)
 
 
 def revocation(ident: str, rtype: str) -> Put:
