@@ -132,6 +132,7 @@ class Controller:
                                   client_ca=str(pki.ca_bundle_path))
         listener = CtrlListener(network, ctrl_ssl, host=cfg.bind_host, port=cfg.ctrl_port)
         async with trio.open_nursery() as nursery:
+            await nursery.start(network.run)
             _, ctrl_port = await nursery.start(listener.run)
             binds = await nursery.start(partial(serve_tls, app, ssl_ctx, host=cfg.bind_host, port=cfg.port))
             port = int(binds[0].rsplit(":", 1)[1])

@@ -1,5 +1,6 @@
-"""A router's live state (SDK sessions, binds by terminator id, local circuits) and what the
-controller tells it over the control channel (token key, revocations, circuit closes)."""
+"""A router's live state (SDK sessions, binds by terminator id, circuits, links, routes) and what
+the controller tells it over the control channel (token key, revocations, routers to link
+with, routes, circuit closes)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ from ziti_aio.router.auth import TokenVerifier
 from ziti_aio.router.ctrl import CtrlClient
 from ziti_aio.router.edge.binds import register_terminator, unbind
 from ziti_aio.router.edge.conns import EdgeBind
+from ziti_aio.router.forwarder import Forwarder
+from ziti_aio.router.links import LinkManager, parse_peers
+from ziti_aio.router.xgress.routing import handle_route
 from ziti_aio.wire import ctrl
 from ziti_aio.wire.ctrl import CtrlType
 from ziti_aio.wire.frame import Message
@@ -20,6 +24,7 @@ from ziti_aio.wire.frame import Message
 if TYPE_CHECKING:
     from ziti_aio.router.edge.session import SdkSession
     from ziti_aio.router.xgress.circuit import LocalCircuit
+    from ziti_aio.router.xgress.remote import RemoteEnd
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +41,9 @@ class Dataplane:
         self.verifier: TokenVerifier | None = None
         self.sessions: set[SdkSession] = set()
         self.binds: dict[str, EdgeBind] = {}
-        self.circuits: dict[str, LocalCircuit] = {}
+        self.circuits: dict[str, LocalCircuit | RemoteEnd] = {}
+        self.forwarder = Forwarder(self)
+        self.links: LinkManager | None = None
 
     async def remove_terminator(self, terminator_id: str) -> None:
         if self.ctrl is not None:
@@ -60,6 +67,9 @@ class Dataplane:
                 log.warning("router %s: terminator %s not re-created: %s", self.router_id, b.terminator_id,
                             exc.message)
                 self.nursery.start_soon(unbind, self, b, "the controller refused the bind")
+        if self.links is not None:
+            self.links.update_peers(parse_peers(fields))
+            await self.links.report_all()
 
     async def on_ctrl_message(self, msg: Message) -> None:
         if msg.content_type == CtrlType.REVOCATIONS:
@@ -68,9 +78,17 @@ class Dataplane:
             if self.verifier is not None:
                 self.verifier.revoke(api_sessions, sessions)
             self.nursery.start_soon(self.enforce, set(api_sessions), set(sessions))
+        elif msg.content_type == CtrlType.ROUTERS:
+            if self.links is not None:
+                self.links.update_peers(parse_peers(ctrl.parse(msg)))
+        elif msg.content_type == CtrlType.ROUTE:
+            await handle_route(self, msg)
         elif msg.content_type == CtrlType.CLOSE_CIRCUIT:
             data = ctrl.parse(msg)
-            circuit = self.circuits.get(ctrl.string(data, "id", max_length=64))
+            circuit_id = ctrl.string(data, "id", max_length=64)
+            circuit = self.circuits.get(circuit_id)
+            if circuit_id not in self.forwarder.ends:
+                self.forwarder.remove(circuit_id)
             if circuit is not None:
                 reason = ctrl.string(data, "reason", max_length=1024, default="closed by the controller")
                 self.nursery.start_soon(lambda: circuit.close(reason, notify_ctrl=False))

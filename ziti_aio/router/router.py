@@ -1,4 +1,5 @@
-"""The edge router role: control channel to the controller, edge listener for SDKs.
+"""The edge router role: control channel to the controller, edge listener for SDKs, links to
+other routers (a link listener when ``link_port`` is set).
 
 Start an enrolled router (see :mod:`ziti_aio.router.enroll`) with
 ``await nursery.start(EdgeRouter(RouterConfig(home=...)).run)``; it reports a :class:`RouterInfo`
@@ -19,6 +20,7 @@ from ziti_aio.router.ctrl import CtrlClient
 from ziti_aio.router.dataplane import Dataplane
 from ziti_aio.router.edge.listener import EdgeListener
 from ziti_aio.router.enroll import RouterHome
+from ziti_aio.router.links import LinkManager
 from ziti_aio.transport.tls import server_context
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,9 @@ class RouterConfig:
     edge_port: int = DEFAULT_EDGE_PORT
     advertised_host: str = "localhost"
     ctrl_address: str | None = None  # overrides the enrolled one (e.g. "tls:host:6262")
+    link_port: int | None = None  # None: no link listener (this router only dials)
+    link_bind_host: str = "0.0.0.0"
+    link_advertised_host: str | None = None  # default: advertised_host
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,7 @@ class RouterInfo:
     edge_host: str
     edge_port: int
     edge_address: str
+    link_address: str = ""
 
 
 class EdgeRouter:
@@ -62,12 +68,16 @@ class EdgeRouter:
         edge_ssl = server_context(cert_chain=str(home.server_cert), key=str(home.server_key), client_ca=str(home.ca))
         async with trio.open_nursery() as nursery:
             dataplane = self.dataplane = Dataplane(home.id, nursery)
+            listen = None if cfg.link_port is None else (cfg.link_bind_host, cfg.link_port)
+            dataplane.links = LinkManager(home, dataplane, listen=listen,
+                                          advertised_host=cfg.link_advertised_host or cfg.advertised_host)
+            link_address = await nursery.start(dataplane.links.run)
             listener = EdgeListener(dataplane, edge_ssl, host=cfg.edge_bind_host, port=cfg.edge_port)
             host, port = await nursery.start(listener.run)
             advertised = f"[{cfg.advertised_host}]" if ":" in cfg.advertised_host else cfg.advertised_host
-            info = RouterInfo(home.id, host, port, f"tls://{advertised}:{port}")
+            info = RouterInfo(home.id, host, port, f"tls://{advertised}:{port}", link_address)
             client = CtrlClient(home, hello_fields={"version": f"v{__version__}", "edgeAddress": info.edge_address,
-                                                    "hostname": socket.gethostname()},
+                                                    "hostname": socket.gethostname(), "linkAddress": link_address},
                                 on_connected=dataplane.on_ctrl_connected, on_message=dataplane.on_ctrl_message)
             dataplane.ctrl = client
             await nursery.start(client.run)

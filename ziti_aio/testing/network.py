@@ -79,15 +79,17 @@ class RunningNetwork:
         resp.raise_for_status()
         return resp.json()["data"]
 
-    async def add_router(self, name: str, *, attributes: tuple[str, ...] = ("public",)) -> RunningRouter:
-        """Create, enroll and start an edge router."""
+    async def add_router(self, name: str, *, attributes: tuple[str, ...] = ("public",),
+                         link: bool = True) -> RunningRouter:
+        """Create, enroll and start an edge router (with a link listener unless ``link`` is false)."""
         router_id = await create(self.admin, "edge-routers", {"name": name, "roleAttributes": list(attributes),
                                                               "isTunnelerEnabled": True})
         jwt = (await self.get(f"edge-routers/{router_id}"))["enrollmentJwt"]
         home = self.home / "routers" / name
         await enroll_router(jwt, home, names=["127.0.0.1", "localhost"])
         router = EdgeRouter(RouterConfig(home=home, edge_bind_host="127.0.0.1", edge_port=0,
-                                         advertised_host="127.0.0.1"))
+                                         advertised_host="127.0.0.1", link_port=0 if link else None,
+                                         link_bind_host="127.0.0.1"))
         scope = trio.CancelScope()
 
         async def run(task_status: trio.TaskStatus[RouterInfo] = trio.TASK_STATUS_IGNORED) -> None:

@@ -61,6 +61,18 @@ class Channel:
                 self.closed.set()
                 raise ChannelClosed(f"channel {self.name} broke") from exc
 
+    async def send_many(self, msgs: list[Message]) -> None:
+        """Send several messages with one write, in order; :class:`ChannelClosed` if the peer is gone."""
+        async with self._send_lock:
+            if self.closed.is_set():
+                raise ChannelClosed(f"channel {self.name} is closed")
+            data = b"".join([self._conn.send(msg) for msg in msgs])
+            try:
+                await self.stream.send_all(data)
+            except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+                self.closed.set()
+                raise ChannelClosed(f"channel {self.name} broke") from exc
+
     async def request(self, msg: Message, *, timeout_s: float = REQUEST_TIMEOUT_S) -> Message:
         """Send ``msg`` and wait for the message whose ReplyFor names it."""
         reply_send, reply_recv = trio.open_memory_channel[Message](1)

@@ -16,13 +16,23 @@ Messages:
   identityId, identity, cost, precedence, address}``.
 - ``REMOVE_TERMINATOR`` (router -> controller): ``{v, id}``.
 - ``CREATE_CIRCUIT`` (router -> controller, request): ``{v, sessionId, serviceId, apiSessionId,
-  identityId, identity (terminator identity or ""), encrypted}``; reply ``{circuitId,
-  terminator: {id, routerId, address}, path: {nodes, links}}``.
+  identityId, identity (terminator identity or ""), encrypted, callerId, publicKey, appData}``;
+  reply ``{circuitId, terminator: {id, routerId, address}, path: {nodes, links}}``, plus
+  ``terminatorLink`` and ``hostKey`` when the terminator is on another router.
 - ``CIRCUIT_CLOSED`` (router -> controller): ``{v, id, reason}``.
-- ``CLOSE_CIRCUIT`` (controller -> router): ``{v, id, reason}``.
+- ``CLOSE_CIRCUIT`` (controller -> router): ``{v, id, reason}``; a router that only forwards
+  for the circuit drops its route.
+- ``ROUTERS`` (controller -> router, also ``routers`` in the hello reply): the online routers,
+  ``{v, routers: [{id, name, fingerprint, linkAddress}]}``, whom to link with and whom to accept.
+- ``LINK_UP`` / ``LINK_DOWN`` (router -> controller): ``{v, id, src, dst}`` / ``{v, id, reason}``.
+- ``LINK_METRICS`` (router -> controller): ``{v, links: [{id, latencyMs}]}``.
+- ``ROUTE`` (controller -> router, request): ``{v, circuitId, initiatorLink, terminatorLink}``,
+  where to forward the circuit's payloads from each end ("" = the end is on this router); the
+  egress router's first one carries ``dial: {terminatorId, callerId, publicKey, appData}``
+  (base64) and its reply ``hostKey`` (base64 or null).
 
-Error handling: :func:`parse` raises :class:`WireProtocolError` on bad JSON, a non-object, a
-wrong version or a body over :data:`MAX_CTRL_BODY_BYTES`.
+Error handling: :func:`parse` raises :class:`WireProtocolError` on bad or too deeply nested JSON,
+a non-object, a wrong version or a body over :data:`MAX_CTRL_BODY_BYTES`.
 """
 
 from __future__ import annotations
@@ -51,6 +61,11 @@ class CtrlType(IntEnum):
     CREATE_CIRCUIT = 20004
     CIRCUIT_CLOSED = 20005
     CLOSE_CIRCUIT = 20006
+    ROUTERS = 20007
+    LINK_UP = 20008
+    LINK_DOWN = 20009
+    LINK_METRICS = 20010
+    ROUTE = 20011
 
 
 def _body(fields: dict[str, Any]) -> bytes:
@@ -70,6 +85,8 @@ def parse(msg: Message) -> dict[str, Any]:
         data = json.loads(msg.body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise WireProtocolError("control body is not JSON") from exc
+    except RecursionError:
+        raise WireProtocolError("control body is nested too deeply") from None
     if not isinstance(data, dict) or data.get("v") != CTRL_VERSION:
         raise WireProtocolError(f"control body is not a version {CTRL_VERSION} object")
     return data

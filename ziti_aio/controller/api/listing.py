@@ -26,6 +26,7 @@ EXTRA_FIELDS: dict[str, tuple[str, ...]] = {
     "sessions": ("identityId", "serviceId", "apiSessionId", "type"),
     "revocations": ("type", "expiresAt"),
     "circuits": ("serviceId", "clientId", "terminatorId", "sessionId", "apiSessionId"),
+    "links": ("sourceRouterId", "destRouterId", "state", "cost", "staticCost", "down"),
 }
 ALIASES: dict[str, dict[str, str]] = {
     "identities": {"type": "typeId"},

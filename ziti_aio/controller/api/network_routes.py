@@ -1,8 +1,11 @@
-"""Live data-plane state in the management API: terminators (stored and router-created) and circuits.
+"""Live data-plane state in the management API: terminators (stored and router-created), circuits, links.
 
 ``/edge/management/v1/circuits`` and ``/fabric/v1/circuits`` list circuits as OpenZiti's fabric
 API does: ``path.nodes`` are router ids, ``path.links`` link ids (empty for one router).
-``DELETE .../circuits/{id}`` closes a circuit on its routers.
+``DELETE .../circuits/{id}`` closes a circuit on its routers. ``.../links`` lists router links as
+OpenZiti's fabric API does (``sourceRouter``/``destRouter`` refs, ``state``, ``cost``,
+``staticCost``, ``down``, latencies in ns); ``PATCH .../links/{id}`` takes ``down`` and
+``staticCost``.
 """
 
 from __future__ import annotations
@@ -12,13 +15,14 @@ from typing import Any
 
 from quart import Blueprint, Response, request
 
-from ziti_aio.common.errors import NotFoundError
-from ziti_aio.controller.api.app import ApiContext, caller
+from ziti_aio.common.errors import NotFoundError, ValidationError
+from ziti_aio.controller.api.app import ApiContext, caller, read_json
 from ziti_aio.controller.api.envelope import empty, ok
 from ziti_aio.controller.api.listing import page
 from ziti_aio.controller.api.permissions import METHOD_ACTION, require
 from ziti_aio.controller.api.render import Renderer, links, ref
 from ziti_aio.controller.model.model import Entity
+from ziti_aio.controller.network.links import MAX_STATIC_COST, Link
 from ziti_aio.controller.network.network import Network
 
 CIRCUIT_FIELDS = ("serviceId", "clientId", "terminatorId")
@@ -37,6 +41,32 @@ def render_circuit(ctx: ApiContext, network: Network, circuit_id: str) -> dict[s
         "terminator": {"id": circuit.terminator_id, "_links": links("terminators", circuit.terminator_id),
                        "entity": "terminators", "name": circuit.terminator_id} if terminator else None,
     }
+
+
+def render_link(ctx: ApiContext, link: Link) -> dict[str, Any]:
+    def router(router_id: str) -> dict[str, Any]:
+        found = ref("routers", ctx.model.maybe("edge-routers", router_id))
+        return found or {"id": router_id, "name": router_id, "entity": "routers", "_links": links("routers", router_id)}
+
+    def ns(ms: float | None) -> int | None:
+        return None if ms is None else round(ms * 1_000_000)
+
+    return {**link.entity(), "_links": links("links", link.id), "sourceRouter": router(link.src),
+            "destRouter": router(link.dst), "sourceLatency": ns(link.src_latency_ms),
+            "destLatency": ns(link.dst_latency_ms), "protocol": "tls", "iteration": 1}
+
+
+def link_update(body: Any) -> dict[str, Any]:
+    """``down`` (bool) and ``staticCost`` (int) from a PATCH body; anything else is refused."""
+    if not isinstance(body, dict) or not body or set(body) - {"down", "staticCost"}:
+        raise ValidationError("a link update takes only down and staticCost", field="body")
+    down, cost = body.get("down"), body.get("staticCost")
+    if down is not None and not isinstance(down, bool):
+        raise ValidationError("down must be true or false", field="down", value=down)
+    if cost is not None and (isinstance(cost, bool) or not isinstance(cost, int) or not 0 <= cost <= MAX_STATIC_COST):
+        raise ValidationError(f"staticCost must be an integer in [0, {MAX_STATIC_COST}]", field="staticCost",
+                              value=cost)
+    return {"down": down, "static_cost": cost}
 
 
 def network_blueprint(ctx: ApiContext, name: str) -> Blueprint:
@@ -84,5 +114,25 @@ def network_blueprint(ctx: ApiContext, name: str) -> Blueprint:
         if network.close_circuit(ident, "closed by an administrator") is None:
             raise NotFoundError("circuits", ident)
         return empty()
+
+    @bp.get("/links")
+    async def list_links() -> Response:
+        authorize("links")
+        items, meta = page("links", (link.entity() for link in network.links), request.args)
+        return ok([render_link(ctx, found) for e in items if (found := network.links.get(e["id"]))], meta)
+
+    @bp.get("/links/<ident>")
+    async def get_link(ident: str) -> Response:
+        authorize("links")
+        found = network.links.get(ident)
+        if found is None:
+            raise NotFoundError("links", ident)
+        return ok(render_link(ctx, found))
+
+    @bp.patch("/links/<ident>")
+    async def patch_link(ident: str) -> Response:
+        authorize("links")
+        update = link_update(await read_json())
+        return ok(render_link(ctx, network.update_link(ident, **update)))
 
     return bp

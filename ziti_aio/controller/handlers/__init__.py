@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ziti_aio.controller.handlers.circuits import circuit_closed, create_circuit
+from ziti_aio.controller.handlers.links import link_down, link_metrics, link_up
 from ziti_aio.controller.handlers.terminators import create_terminator, remove_terminator
 from ziti_aio.controller.network.network import Network
 from ziti_aio.controller.network.routers import ConnectedRouter
@@ -18,4 +19,7 @@ HANDLERS: dict[int, CtrlHandler] = {
     CtrlType.REMOVE_TERMINATOR: remove_terminator,
     CtrlType.CREATE_CIRCUIT: create_circuit,
     CtrlType.CIRCUIT_CLOSED: circuit_closed,
+    CtrlType.LINK_UP: link_up,
+    CtrlType.LINK_DOWN: link_down,
+    CtrlType.LINK_METRICS: link_metrics,
 }

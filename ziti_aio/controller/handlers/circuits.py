@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import base64
 import logging
+from typing import Any
 
-from ziti_aio.common.errors import EncryptionDataMissing, InvalidSession, NoTerminators
+from ziti_aio.common.errors import EncryptionDataMissing, InvalidSession, NoTerminators, PathUnavailable
 from ziti_aio.common.ids import new_id
 from ziti_aio.controller.network.circuits import Circuit
 from ziti_aio.controller.network.network import Network
+from ziti_aio.controller.network.paths import path_to
 from ziti_aio.controller.network.routers import ConnectedRouter
 from ziti_aio.wire import ctrl
+from ziti_aio.wire.errors import WireProtocolError
 from ziti_aio.wire.frame import Message
 
 log = logging.getLogger(__name__)
@@ -17,11 +21,12 @@ log = logging.getLogger(__name__)
 MAX_ID_CHARS = 64
 
 
-def create_circuit(network: Network, router: ConnectedRouter, msg: Message) -> Message:
+def create_circuit(network: Network, router: ConnectedRouter, msg: Message) -> Message | None:
     """Check the Dial session against current policy, pick a terminator, record the circuit.
 
-    The reply names the terminator and the path (router ids; one node when the dialer's router
-    hosts the terminator).
+    The terminator is chosen by the service's strategy over terminator cost + path cost from the
+    dialer's router. One router: the reply names the terminator and the path at once. Several:
+    the routers on the path get their routes first and the reply follows (``Routing.set_up``).
     """
     data = ctrl.parse(msg)
     session_id = ctrl.string(data, "sessionId", max_length=MAX_ID_CHARS)
@@ -36,20 +41,42 @@ def create_circuit(network: Network, router: ConnectedRouter, msg: Message) -> M
         raise InvalidSession()
     if service.get("encryptionRequired") and not data.get("encrypted"):
         raise EncryptionDataMissing()
+    peer = {"callerId": ctrl.string(data, "callerId", max_length=1024, default=""),
+            "publicKey": _base64(data, "publicKey"), "appData": _base64(data, "appData")}
+    search = network.graph().search(router.id)
     terminator = network.terminators.select(
         service["id"], service.get("terminatorStrategy", "smartrouting"),
         identity=ctrl.string(data, "identity", max_length=1024, default=""),
-        usable=network.routers.online_ids())
+        path_costs={router_id: entry[0] for router_id, entry in search.items()})
     if terminator is None:
+        if network.terminators.for_service(service["id"]):
+            raise PathUnavailable(f"no path from router {router.name} to a terminator of service {service['name']}")
         raise NoTerminators(f"service {service['name']} has no terminators")
-    nodes = [router.id] if terminator.router_id == router.id else [router.id, terminator.router_id]
+    path = path_to(search, terminator.router_id)
+    assert path is not None
     circuit = Circuit(id=new_id(), service_id=service["id"], client_id=identity["id"], session_id=session_id,
-                      api_session_id=session["apiSessionId"], terminator_id=terminator.id, nodes=nodes)
+                      api_session_id=session["apiSessionId"], terminator_id=terminator.id, nodes=list(path.nodes),
+                      links=list(path.links))
     network.circuits.add(circuit)
-    log.info("circuit %s: %s -> %s via %s", circuit.id, identity["name"], service["name"], nodes)
-    return ctrl.reply(msg, circuitId=circuit.id, path={"nodes": nodes, "links": []},
+    log.info("circuit %s: %s -> %s via %s", circuit.id, identity["name"], service["name"], circuit.nodes)
+    if len(path.nodes) > 1:
+        network.routing.set_up(router, msg, circuit, terminator, peer)
+        return None
+    return ctrl.reply(msg, circuitId=circuit.id, path={"nodes": circuit.nodes, "links": []},
                       terminator={"id": terminator.id, "routerId": terminator.router_id,
                                   "address": terminator.address})
+
+
+def _base64(data: dict[str, Any], key: str) -> str | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    text = ctrl.string(data, key, max_length=16384)
+    try:
+        base64.b64decode(text, validate=True)
+    except ValueError as exc:
+        raise WireProtocolError(f"control field {key!r} is not base64") from exc
+    return text
 
 
 def circuit_closed(network: Network, router: ConnectedRouter, msg: Message) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import trio
+
 from ziti_aio.controller.model.fields import now_text
 
 
@@ -21,10 +23,16 @@ class Circuit:
     nodes: list[str]
     links: list[str] = field(default_factory=list)
     created_at: str = field(default_factory=now_text)
+    lock: trio.Lock = field(default_factory=trio.Lock, repr=False, compare=False)
 
     @property
     def routers(self) -> set[str]:
         return set(self.nodes)
+
+    @property
+    def ends(self) -> set[str]:
+        """The initiator's and the terminator's routers."""
+        return {self.nodes[0], self.nodes[-1]}
 
     def entity(self) -> dict[str, Any]:
         """The flat record listings filter and sort on."""
@@ -54,9 +62,11 @@ class Circuits:
     def remove(self, circuit_id: str) -> Circuit | None:
         return self._by_id.pop(circuit_id, None)
 
-    def remove_router(self, router_id: str) -> list[Circuit]:
-        """Drop every circuit through a router (its control channel closed)."""
-        gone = [c for c in self._by_id.values() if router_id in c.routers]
-        for c in gone:
-            del self._by_id[c.id]
-        return gone
+    def ending_at(self, router_id: str) -> list[Circuit]:
+        """Circuits with an end on ``router_id``."""
+        return [c for c in self._by_id.values() if router_id in c.ends]
+
+    def through(self, router_id: str | None = None, link_id: str | None = None) -> list[Circuit]:
+        """Circuits whose path uses ``router_id`` as a transit hop, or ``link_id``."""
+        return [c for c in self._by_id.values()
+                if (router_id is not None and router_id in c.nodes[1:-1]) or (link_id is not None and link_id in c.links)]

@@ -59,7 +59,8 @@ class CtrlListener:
             id=entity["id"], name=entity["name"], channel=channel,
             edge_address=ctrl.string(hello, "edgeAddress", max_length=1024, default=""),
             hostname=ctrl.string(hello, "hostname", max_length=1024, default=""),
-            version=ctrl.string(hello, "version", max_length=256, default=""))
+            version=ctrl.string(hello, "version", max_length=256, default=""),
+            link_address=ctrl.string(hello, "linkAddress", max_length=1024, default=""))
         self.network.connected(router)
         try:
             async with trio.open_nursery() as nursery:

@@ -1,8 +1,11 @@
-"""The controller's view of the data plane: connected routers, terminators and circuits.
+"""The controller's view of the data plane: connected routers, links, terminators and circuits.
 
 Model changes reach routers from here: a stored revocation (API session or session) is pushed
 to every connected router at once, deleting an edge router drops its control channel, and
-closing a circuit (management API) tells the routers on its path.
+closing a circuit (management API) tells the routers on its path. Every router gets the list
+of online routers (``ROUTERS``) whenever it changes, so routers link up as a mesh. A link that
+goes away or is marked down, and a transit router that goes offline, move the circuits using
+them to another path (:mod:`ziti_aio.controller.network.routing`).
 """
 
 from __future__ import annotations
@@ -10,10 +13,16 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import trio
+
+from ziti_aio.common.errors import NotFoundError
 from ziti_aio.controller.model.model import Entity, Model
 from ziti_aio.controller.model.tokens import TokenSigner
 from ziti_aio.controller.network.circuits import Circuit, Circuits
+from ziti_aio.controller.network.links import Link, Links
+from ziti_aio.controller.network.paths import Graph, RouterNode
 from ziti_aio.controller.network.routers import ConnectedRouter, Routers
+from ziti_aio.controller.network.routing import Routing
 from ziti_aio.controller.network.terminators import Terminators
 from ziti_aio.controller.store.commands import Command, Delete, Put
 from ziti_aio.wire import ctrl
@@ -22,15 +31,21 @@ log = logging.getLogger(__name__)
 
 
 class Network:
-    """Routers, terminators and circuits, kept current with the model."""
+    """Routers, links, terminators and circuits, kept current with the model."""
 
     def __init__(self, model: Model, signer: TokenSigner) -> None:
         self.model = model
         self.signer = signer
         self.routers = Routers()
+        self.links = Links()
         self.terminators = Terminators()
         self.circuits = Circuits()
+        self.routing = Routing(self)
         model.add_listener(self._on_change)
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Run circuit set-ups and path changes until cancelled."""
+        await self.routing.run(task_status=task_status)
 
     def router_state(self, router_id: str) -> dict[str, Any]:
         return self.routers.state(router_id)
@@ -44,7 +59,32 @@ class Network:
 
     def hello_reply_fields(self, router: Entity) -> dict[str, Any]:
         return {"routerId": router["id"], "routerName": router["name"], "issuer": self.signer.issuer,
-                "signingKey": self.signer.public_key_pem(), "revocations": self.revocations()}
+                "signingKey": self.signer.public_key_pem(), "revocations": self.revocations(),
+                "routers": self.roster()}
+
+    def roster(self) -> list[dict[str, str]]:
+        """The online routers, as routers need them to link up."""
+        out = []
+        for router in self.routers:
+            entity = self.model.maybe("edge-routers", router.id)
+            if entity is not None and entity.get("fingerprint"):
+                out.append({"id": router.id, "name": router.name, "fingerprint": entity["fingerprint"],
+                            "linkAddress": router.link_address})
+        return out
+
+    def _push_roster(self) -> None:
+        msg = ctrl.message(ctrl.CtrlType.ROUTERS, routers=self.roster())
+        for router in self.routers:
+            router.push(msg)
+
+    def graph(self) -> Graph:
+        """Online routers and live links, for path selection."""
+        nodes = []
+        for router_id in self.routers.online_ids():
+            e = self.model.maybe("edge-routers", router_id) or {}
+            nodes.append(RouterNode(router_id, int(e.get("cost") or 0), bool(e.get("noTraversal")),
+                                    bool(e.get("disabled"))))
+        return Graph(nodes, self.links.edges())
 
     # --- router life ------------------------------------------------------------------------
 
@@ -52,17 +92,50 @@ class Network:
         old = self.routers.add(router)
         if old is not None:
             old.disconnect()
-        log.info("router %s (%s) online, edge %s", router.name, router.id, router.edge_address or "-")
+        log.info("router %s (%s) online, edge %s, links %s", router.name, router.id, router.edge_address or "-",
+                 router.link_address or "-")
+        self._push_roster()
 
     def disconnected(self, router: ConnectedRouter) -> None:
         if not self.routers.remove(router):
             return
         terminators = self.terminators.remove_router(router.id)
-        circuits = self.circuits.remove_router(router.id)
-        for circuit in circuits:
+        ended = self.circuits.ending_at(router.id)
+        for circuit in ended:
+            self.circuits.remove(circuit.id)
             self._tell_path(circuit, router.id, "a router on the path went offline")
-        log.info("router %s (%s) offline: dropped %d terminator(s), %d circuit(s)", router.name, router.id,
-                 len(terminators), len(circuits))
+        links = self.links.remove_router(router.id)
+        self.routing.reroute_all(self.circuits.through(router_id=router.id), "a transit router went offline")
+        for link in links:
+            self.routing.reroute_all(self.circuits.through(link_id=link.id), f"link {link.id} went away")
+        log.info("router %s (%s) offline: dropped %d terminator(s), %d circuit(s), %d link(s)", router.name,
+                 router.id, len(terminators), len(ended), len(links))
+        self._push_roster()
+
+    # --- links ------------------------------------------------------------------------------
+
+    def link_up(self, link: Link) -> Link:
+        return self.links.add(link)
+
+    def link_gone(self, link_id: str, reason: str) -> Link | None:
+        link = self.links.remove(link_id)
+        if link is not None:
+            log.info("link %s (%s - %s) gone: %s", link.id, link.src, link.dst, reason)
+            self.routing.reroute_all(self.circuits.through(link_id=link_id), f"link {link_id} went away")
+        return link
+
+    def update_link(self, link_id: str, *, down: bool | None = None, static_cost: int | None = None) -> Link:
+        """An administrator marks a link down (or up) or sets its static cost."""
+        link = self.links.get(link_id)
+        if link is None:
+            raise NotFoundError("links", link_id)
+        if static_cost is not None:
+            link.static_cost = static_cost
+        if down is not None and down != link.down:
+            link.down = down
+            if down:
+                self.routing.reroute_all(self.circuits.through(link_id=link_id), f"link {link_id} was marked down")
+        return link
 
     # --- circuits ---------------------------------------------------------------------------
 
@@ -75,9 +148,13 @@ class Network:
 
     def _tell_path(self, circuit: Circuit, skip: str | None, reason: str) -> None:
         for router_id in circuit.routers - {skip}:
-            router = self.routers.get(router_id)
-            if router is not None:
-                router.push(ctrl.message(ctrl.CtrlType.CLOSE_CIRCUIT, id=circuit.id, reason=reason))
+            self.tell(router_id, circuit.id, reason)
+
+    def tell(self, router_id: str, circuit_id: str, reason: str) -> None:
+        """``CLOSE_CIRCUIT`` to one router (it closes its end or drops its route)."""
+        router = self.routers.get(router_id)
+        if router is not None:
+            router.push(ctrl.message(ctrl.CtrlType.CLOSE_CIRCUIT, id=circuit_id, reason=reason))
 
     # --- model changes ----------------------------------------------------------------------
 

@@ -33,6 +33,7 @@ class ConnectedRouter:
     edge_address: str
     hostname: str
     version: str
+    link_address: str = ""
     connected_at: str = field(default_factory=now_text)
 
     def __post_init__(self) -> None:

@@ -4,8 +4,9 @@ A router-created terminator lives as long as its bind and its router's control c
 rendered like a stored terminator (binding ``edge``) so management listings show both.
 
 Selection (as OpenZiti): the highest precedence group present wins (required > default >
-failed); within it ``smartrouting`` (and ``sticky``) takes the lowest cost, picking at random
-among equals; ``weighted`` picks at random with lower costs more likely; ``random`` uniformly.
+failed); within it ``smartrouting`` (and ``sticky``) takes the lowest cost (terminator cost + the cost of
+the path to its router), picking at random among equals; ``weighted`` picks at random with lower
+costs more likely (weight 1 / (1 + cost)); ``random`` uniformly.
 """
 
 from __future__ import annotations
@@ -85,23 +86,23 @@ class Terminators:
         return [t for t in self._by_id.values() if t.service_id == service_id]
 
     def select(self, service_id: str, strategy: str, *, identity: str = "",
-               usable: Iterable[str] | None = None) -> Terminator | None:
+               path_costs: dict[str, int] | None = None) -> Terminator | None:
         """Pick a terminator for a new circuit, or ``None`` when none fits.
 
-        ``identity`` restricts to terminators bound with that terminator identity; ``usable``
-        restricts to terminators on those router ids (online, reachable).
+        ``identity`` restricts to terminators bound with that terminator identity; ``path_costs``
+        (router id -> cost of the path from the dialer's router) restricts to reachable routers
+        and adds the path's cost to each terminator's own.
         """
-        routers = None if usable is None else set(usable)
         candidates = [t for t in self.for_service(service_id)
-                      if (not identity or t.identity == identity) and (routers is None or t.router_id in routers)]
+                      if (not identity or t.identity == identity) and (path_costs is None or t.router_id in path_costs)]
         if not candidates:
             return None
         best = min(PRECEDENCE_RANK.get(t.precedence, 1) for t in candidates)
         group = [t for t in candidates if PRECEDENCE_RANK.get(t.precedence, 1) == best]
         if strategy == "random":
             return self._rng.choice(group)
+        costs = [t.cost + (path_costs or {}).get(t.router_id, 0) for t in group]
         if strategy == "weighted":
-            weights = [MAX_COST + 1 - min(t.cost, MAX_COST) for t in group]
-            return self._rng.choices(group, weights=weights, k=1)[0]
-        lowest = min(t.cost for t in group)
-        return self._rng.choice([t for t in group if t.cost == lowest])
+            return self._rng.choices(group, weights=[1 / (1 + c) for c in costs], k=1)[0]
+        lowest = min(costs)
+        return self._rng.choice([t for t, c in zip(group, costs, strict=True) if c == lowest])

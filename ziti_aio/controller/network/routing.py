@@ -1,0 +1,140 @@
+"""Installing multi-hop circuits on their routers, and moving them when their path breaks.
+
+Set-up (the terminator is on another router than the dialer's): ``ROUTE`` to each transit
+router, then ``ROUTE`` with ``dial`` to the egress router, which Dials the host and answers with
+its key; only then does the ingress router get its reply. A path change installs the new
+transit routes first, then points both ends at the new first and last links (they resend what
+is unacked), and finally drops the route on routers no longer on the path. A circuit that has
+no path left is closed on its routers, so both applications see a clean close.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import trio
+
+from ziti_aio.common.errors import ChannelError, CircuitError, PathUnavailable, ZitiError
+from ziti_aio.controller.network.circuits import Circuit
+from ziti_aio.controller.network.paths import Path
+from ziti_aio.controller.network.routers import ConnectedRouter
+from ziti_aio.controller.network.terminators import Terminator
+from ziti_aio.wire import ctrl
+from ziti_aio.wire.ctrl import CtrlType
+from ziti_aio.wire.frame import Message
+
+if TYPE_CHECKING:
+    from ziti_aio.controller.network.network import Network
+
+log = logging.getLogger(__name__)
+
+ROUTE_TIMEOUT_S = 5.0
+SETUP_TIMEOUT_S = 20.0
+
+
+class Routing:
+    """Runs set-ups and path changes as tasks of one nursery."""
+
+    def __init__(self, network: Network) -> None:
+        self.network = network
+        self._nursery: trio.Nursery | None = None
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            task_status.started()
+            await trio.sleep_forever()
+
+    def _spawn(self, fn: Any, *args: Any) -> None:
+        if self._nursery is not None:
+            self._nursery.start_soon(fn, *args)
+
+    async def _route(self, router_id: str, circuit_id: str, initiator_link: str, terminator_link: str, *,
+                     timeout_s: float = ROUTE_TIMEOUT_S, **extra: Any) -> dict[str, Any]:
+        router = self.network.routers.get(router_id)
+        if router is None:
+            raise PathUnavailable(f"router {router_id} is offline")
+        msg = ctrl.message(CtrlType.ROUTE, circuitId=circuit_id, initiatorLink=initiator_link,
+                           terminatorLink=terminator_link, **extra)
+        answer = ctrl.parse(await router.channel.request(msg, timeout_s=timeout_s))
+        if not answer.get("ok"):
+            raise CircuitError(f"router {router.name}: {answer.get('message', 'route refused')}")
+        return answer
+
+    async def _install_transit(self, circuit_id: str, nodes: tuple[str, ...], links: tuple[str, ...]) -> None:
+        for i in range(1, len(nodes) - 1):
+            await self._route(nodes[i], circuit_id, links[i - 1], links[i])
+
+    # --- set-up -----------------------------------------------------------------------------
+
+    def set_up(self, ingress: ConnectedRouter, request: Message, circuit: Circuit, terminator: Terminator,
+               data: dict[str, Any]) -> None:
+        """Install ``circuit`` (already on its path) and then answer the ingress router's ``request``;
+        ``data`` is the request's checked fields (``callerId``, base64 ``publicKey`` and ``appData``)."""
+        self._spawn(self._set_up, ingress, request, circuit, terminator, data)
+
+    async def _set_up(self, ingress: ConnectedRouter, request: Message, circuit: Circuit, terminator: Terminator,
+                      data: dict[str, Any]) -> None:
+        nodes, links = tuple(circuit.nodes), tuple(circuit.links)
+        dial = {"terminatorId": terminator.id, "callerId": data.get("callerId") or "",
+                "publicKey": data.get("publicKey"), "appData": data.get("appData")}
+        try:
+            async with circuit.lock:
+                with trio.fail_after(SETUP_TIMEOUT_S):
+                    await self._install_transit(circuit.id, nodes, links)
+                    egress = await self._route(nodes[-1], circuit.id, links[-1], "", dial=dial,
+                                               timeout_s=SETUP_TIMEOUT_S)
+                answer = ctrl.reply(request, circuitId=circuit.id, path={"nodes": list(nodes), "links": list(links)},
+                                    terminator={"id": terminator.id, "routerId": terminator.router_id,
+                                                "address": terminator.address},
+                                    terminatorLink=links[0], hostKey=egress.get("hostKey"))
+        except (ZitiError, trio.TooSlowError) as exc:
+            message = exc.message if isinstance(exc, ZitiError) else "setting up the path timed out"
+            log.info("circuit %s: set-up failed: %s", circuit.id, message)
+            self.network.close_circuit(circuit.id, message)
+            answer = ctrl.error_reply(request, CircuitError.code, message)
+        try:
+            await ingress.channel.send(answer)
+        except ChannelError:
+            self.network.close_circuit(circuit.id, "the dialer's router went away")
+
+    # --- path changes -----------------------------------------------------------------------
+
+    def reroute_all(self, circuits: Iterable[Circuit], reason: str) -> None:
+        for circuit in circuits:
+            self._spawn(self._reroute, circuit, reason)
+
+    def _usable(self, circuit: Circuit) -> bool:
+        if not all(self.network.routers.get(r) is not None for r in circuit.nodes):
+            return False
+        return all((link := self.network.links.get(lid)) is not None and not link.down for lid in circuit.links)
+
+    async def _reroute(self, circuit: Circuit, reason: str) -> None:
+        async with circuit.lock:
+            if self.network.circuits.get(circuit.id) is not circuit or self._usable(circuit):
+                return
+            path = self.network.graph().shortest_path(circuit.nodes[0], circuit.nodes[-1])
+            if path is None:
+                log.info("circuit %s: %s and no other path exists, closing it", circuit.id, reason)
+                self.network.close_circuit(circuit.id, f"{reason}; no other path")
+                return
+            try:
+                await self._move(circuit, path)
+            except (ZitiError, trio.TooSlowError) as exc:
+                log.info("circuit %s: moving to %s failed: %s", circuit.id, path.nodes, exc)
+                self.network.close_circuit(circuit.id, f"{reason}; the new path failed")
+                return
+            log.info("circuit %s: %s; moved to %s", circuit.id, reason, list(path.nodes))
+
+    async def _move(self, circuit: Circuit, path: Path) -> None:
+        old = circuit.routers
+        with trio.fail_after(SETUP_TIMEOUT_S):
+            await self._install_transit(circuit.id, path.nodes, path.links)
+            await self._route(path.nodes[0], circuit.id, "", path.links[0])
+            await self._route(path.nodes[-1], circuit.id, path.links[-1], "")
+        circuit.nodes, circuit.links = list(path.nodes), list(path.links)
+        for router_id in old - set(path.nodes):
+            self.network.tell(router_id, circuit.id, "the circuit moved to another path")
+

@@ -1,0 +1,97 @@
+"""The forwarding table: for each circuit, where its payloads and acks go next.
+
+A route names, per direction, the link toward that end of the circuit, or "" when that end is
+on this router. Payloads and acks carry the circuit id and which end sent them (origin), so a
+transit router only looks up the link toward the other end. Forwarding runs inline in the
+reader of the incoming link and never waits: a payload with no route, no live next link or a
+full queue is dropped and logged at debug level; the circuit's ends retransmit.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ziti_aio.wire import link as wire
+from ziti_aio.wire.frame import Message
+from ziti_aio.wire.link import INITIATOR, LinkType
+
+if TYPE_CHECKING:
+    from ziti_aio.router.dataplane import Dataplane
+    from ziti_aio.router.link_conn import Link
+    from ziti_aio.router.xgress.remote import RemoteEnd
+
+log = logging.getLogger(__name__)
+
+MAX_ROUTES = 1_000_000
+
+
+@dataclass(frozen=True)
+class Route:
+    """Link toward the initiator's end and link toward the terminator's end ("" = on this router)."""
+
+    initiator_link: str
+    terminator_link: str
+
+    def toward(self, origin: int) -> str:
+        """The next hop of a message sent by the ``origin`` end."""
+        return self.terminator_link if origin == INITIATOR else self.initiator_link
+
+
+class Forwarder:
+    """Routes and the circuit ends on this router that are fed by links."""
+
+    def __init__(self, dataplane: Dataplane) -> None:
+        self.dataplane = dataplane
+        self.routes: dict[str, Route] = {}
+        self.ends: dict[str, RemoteEnd] = {}
+        self.dropped = 0
+
+    def set_route(self, circuit_id: str, route: Route) -> bool:
+        """Install or replace a route; ``False`` when the table is full."""
+        if circuit_id not in self.routes and len(self.routes) >= MAX_ROUTES:
+            return False
+        self.routes[circuit_id] = route
+        return True
+
+    def remove(self, circuit_id: str) -> None:
+        self.routes.pop(circuit_id, None)
+        self.ends.pop(circuit_id, None)
+
+    def next_link(self, circuit_id: str, origin: int) -> Link | None:
+        route = self.routes.get(circuit_id)
+        if route is None:
+            return None
+        return self._link(route.toward(origin))
+
+    def _link(self, link_id: str) -> Link | None:
+        links = self.dataplane.links
+        return links.get(link_id) if links is not None and link_id else None
+
+    async def handle(self, link: Link, msg: Message) -> None:
+        """A payload or ack from ``link``: to its local end, or on to the next link."""
+        circuit_id, origin = wire.circuit_of(msg)
+        route = self.routes.get(circuit_id)
+        if route is None:
+            self._drop(circuit_id, "no route")
+            return
+        hop = route.toward(origin)
+        if not hop:
+            end = self.ends.get(circuit_id)
+            if end is None:
+                self._drop(circuit_id, "no local end")
+            elif msg.content_type == LinkType.PAYLOAD:
+                end.on_payload(wire.parse_payload(msg))
+            else:
+                end.on_ack(wire.parse_ack(msg))
+            return
+        out = self._link(hop)
+        if out is not None and msg.content_type == LinkType.ACK:
+            out.put_priority(msg)
+        elif out is None or not out.offer(msg):
+            self._drop(circuit_id, f"next link {hop} is gone or full")
+
+    def _drop(self, circuit_id: str, why: str) -> None:
+        self.dropped += 1
+        log.debug("router %s: dropped a message of circuit %s: %s", self.dataplane.router_id, circuit_id, why)
