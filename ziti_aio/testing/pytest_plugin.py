@@ -1,0 +1,20 @@
+"""pytest plugin: a ``ziti_network`` fixture with a fresh in-process network per test.
+
+Enable it with ``-p ziti_aio.testing.pytest_plugin`` or ``pytest_plugins =
+["ziti_aio.testing.pytest_plugin"]`` in a conftest; it needs pytest-trio (trio_mode).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from ziti_aio.testing import RunningNetwork, open_network
+
+
+@pytest.fixture
+async def ziti_network(tmp_path) -> AsyncIterator[RunningNetwork]:
+    """A controller and one edge router on 127.0.0.1, torn down after the test."""
+    async with open_network(tmp_path / "ziti-network", routers=1) as net:
+        yield net
