@@ -91,9 +91,22 @@ class _Reader:
         value = self.get(key, str)
         if value is not None:
             host, sep, port = value.rpartition(":")
-            if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+            if not sep or not host or not (port.isascii() and port.isdigit() and len(port) <= 5) or int(port) > 65535:
                 raise ConfigError(f"{self.source}: {self._key(key)} must be host:port, not {value!r}")
         return value
+
+    def path(self, key: str, base: Path | None, *, required: bool = False) -> Path | None:
+        """A path with ``~`` expanded; a relative one is joined to ``base`` (if given)."""
+        value = self.get(key, str, required=required)
+        if value is None:
+            return None
+        try:
+            if "\x00" in value:
+                raise ValueError("it contains a NUL character")
+            path = Path(value).expanduser()
+        except (RuntimeError, ValueError) as exc:  # RuntimeError: ~user names no known user
+            raise ConfigError(f"{self.source}: {self._key(key)} {value!r} is not a usable path: {exc}") from exc
+        return path if base is None or path.is_absolute() else base / path
 
     def strings(self, key: str) -> tuple[str, ...]:
         value = self.get(key, list, [])
@@ -108,17 +121,11 @@ class _Reader:
                               + (f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""))
 
 
-def _path(base: Path, value: str | None) -> Path | None:
-    if value is None:
-        return None
-    path = Path(value).expanduser()
-    return path if path.is_absolute() else base / path
-
-
 def parse_node_config(data: dict[str, Any], *, source: str = "node.toml", base: Path | None = None) -> NodeConfig:
     """Validate a parsed TOML document; relative paths resolve against ``base`` (the home)."""
     top = _Reader(source, "", data)
-    home = Path(top.get("home", str, required=True)).expanduser()
+    home = top.path("home", None, required=True)
+    assert home is not None
     base = base or home
     controller = None
     if "controller" in data:
@@ -133,7 +140,7 @@ def parse_node_config(data: dict[str, Any], *, source: str = "node.toml", base: 
     names: set[str] = set()
     for n, table in enumerate(top.get("router", list, [])):
         r = _Reader(source, f"router[{n}]", table)
-        section = RouterSection(name=r.get("name", str, required=True), jwt=_path(base, r.get("jwt", str)),
+        section = RouterSection(name=r.get("name", str, required=True), jwt=r.path("jwt", base),
                                 edge=r.address("edge"), link=r.address("link"), advertise=r.get("advertise", str))
         r.done()
         if section.name in names:
@@ -146,7 +153,7 @@ def parse_node_config(data: dict[str, Any], *, source: str = "node.toml", base: 
         mode = t.get("mode", str, "host")
         if mode not in TUNNELER_MODES:
             raise ConfigError(f"{source}: tunneler.mode must be one of {', '.join(TUNNELER_MODES)}, not {mode!r}")
-        identity = _path(base, t.get("identity", str, required=True))
+        identity = t.path("identity", base, required=True)
         assert identity is not None
         tunneler = TunnelerSection(identity=identity, mode=mode, proxy=t.strings("proxy"),
                                    dns_upstreams=t.strings("dns_upstreams"))
@@ -167,8 +174,12 @@ def load_node_config(path: Path) -> NodeConfig:
         text = Path(path).read_text()
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    except ValueError as exc:  # not UTF-8, or a NUL in the path
+        raise ConfigError(f"cannot read {path}: {exc}") from exc
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid TOML: nested too deeply") from None
     return parse_node_config(data, source=str(path))

@@ -55,12 +55,15 @@ def _resolve(value: Any, what: str, base: Path) -> str:
     if value.startswith(PEM_PREFIX):
         return value[len(PEM_PREFIX):]
     if value.startswith(FILE_PREFIX):
-        parts = urlsplit(value)
-        path = base / unquote(parts.netloc + parts.path)
         try:
-            return path.read_text()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{what}: cannot read {path}: {exc}") from exc
+            parts = urlsplit(value)
+            with (base / unquote(parts.netloc + parts.path)).open(encoding="utf-8") as file:
+                text = file.read(MAX_IDENTITY_FILE_BYTES + 1)
+        except (OSError, ValueError) as exc:  # ValueError: a bad URL, a NUL in the path, not UTF-8
+            raise ConfigError(f"{what}: cannot read {value}: {exc}") from exc
+        if len(text) > MAX_IDENTITY_FILE_BYTES:
+            raise ConfigError(f"{what}: {value} is larger than {MAX_IDENTITY_FILE_BYTES} bytes")
+        return text
     if value.lstrip().startswith("-----BEGIN"):
         return value
     scheme = value.split(":", 1)[0] if ":" in value else "raw text"
@@ -74,12 +77,21 @@ def _check_certs(pem: str, what: str) -> None:
         raise ConfigError(f"{what} holds no valid PEM certificate: {exc}") from exc
 
 
+def _is_https_url(value: str) -> bool:
+    """``https://host[:port][/path]``: a host, and a port (if any) that parses and is not 0."""
+    try:
+        url = urlsplit(value)
+        return value.startswith("https://") and bool(url.hostname) and url.port != 0
+    except ValueError:  # a port out of range or not a number, a broken IPv6 literal
+        return False
+
+
 def parse_identity(doc: Any, *, base: Path = Path("."), source: str = "identity") -> Identity:
     """Build an :class:`Identity` from a decoded identity document; ``base`` resolves relative ``file://``."""
     if not isinstance(doc, dict):
         raise ConfigError(f"{source}: the identity must be a JSON object")
     ztapi = doc.get("ztAPI")
-    if not isinstance(ztapi, str) or not ztapi.startswith("https://"):
+    if not isinstance(ztapi, str) or not _is_https_url(ztapi):
         raise ConfigError(f"{source}: ztAPI must be an https:// URL, got {ztapi!r}")
     ids = doc.get("id")
     if not isinstance(ids, dict):
@@ -91,6 +103,8 @@ def parse_identity(doc: Any, *, base: Path = Path("."), source: str = "identity"
         load_key(key.encode())
     except ValidationError as exc:
         raise ConfigError(f"{source}: id.key: {exc.message}") from exc
+    except UnicodeEncodeError as exc:
+        raise ConfigError(f"{source}: id.key is not PEM text: {exc}") from exc
     return Identity(ztapi=ztapi.rstrip("/"), cert_pem=cert, key_pem=key, ca_pem=ca)
 
 
@@ -103,6 +117,6 @@ def load_identity(path: str | Path) -> Identity:
         doc = json.loads(path.read_text())
     except OSError as exc:
         raise ConfigError(f"cannot read identity file {path}: {exc.strerror or exc}") from exc
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:
         raise ConfigError(f"{path}: not a JSON identity file: {exc}") from exc
     return parse_identity(doc, base=path.parent, source=str(path))
