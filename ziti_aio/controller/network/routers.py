@@ -46,7 +46,7 @@ class ConnectedRouter:
         except trio.WouldBlock:
             log.warning("router %s: push queue full, disconnecting it", self.name)
             self._push_send.close()
-        except trio.ClosedResourceError:
+        except (trio.ClosedResourceError, trio.BrokenResourceError):
             pass
 
     def disconnect(self) -> None:
