@@ -54,6 +54,11 @@ class Link:
         return f"Link({self.id} to {self.peer_id})"
 
     @property
+    def queued_bytes(self) -> int:
+        """Payload bytes waiting in this link's queue."""
+        return self._data_bytes
+
+    @property
     def closed(self) -> bool:
         return self.channel.closed.is_set()
 
