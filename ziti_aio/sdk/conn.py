@@ -6,6 +6,11 @@ after our 24-byte header), FIN on :meth:`ZitiStream.send_eof`, StateClosed on
 :meth:`ZitiStream.receive_some` returns ``b""`` after the peer's FIN and raises
 :class:`trio.BrokenResourceError` when the connection ends without one (StateClosed, a lost
 router channel, a failed decryption): a cut stream never looks like a complete one.
+
+This holds after our own FIN too. A libziti 0.29.3 peer that has received our FIN ends its
+side with StateClosed instead of FIN (zitilib closes the connection once both directions
+are done), and that StateClosed can overtake the Data it still had queued (seen: 16 MiB
+echoed, the tail lost). Such an end is reported as broken, because it may be.
 """
 
 from __future__ import annotations
@@ -32,15 +37,17 @@ class ZitiStream(trio.abc.HalfCloseableStream):
     """One overlay connection on ``router`` as ``conn_id``; made by ``dial`` and ``accept``.
 
     ``keys`` turns on end-to-end encryption: :meth:`start` sends our stream header, and the
-    peer's first Data must be its header.
+    peer's first Data must be its header. ``app_data`` is what the dialer attached to its
+    dial (on accepted streams; e.g. a tunneler's intercepted destination as JSON).
     """
 
     def __init__(self, router: RouterChannel, conn_id: int, inbound: trio.MemoryReceiveChannel[Message], *,
-                 service: str, peer: str, keys: SessionKeys | None = None) -> None:
+                 service: str, peer: str, keys: SessionKeys | None = None, app_data: bytes | None = None) -> None:
         self.router = router
         self.conn_id = conn_id
         self.service = service
         self.peer = peer
+        self.app_data = app_data
         self._inbound = inbound
         self._seq = itertools.count(1)
         self._rx_key = None if keys is None else keys.rx

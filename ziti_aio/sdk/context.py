@@ -44,10 +44,13 @@ class _InvalidSession(Exception):
 class ZitiContext:
     """One logged-in identity. Use :func:`open_context`."""
 
-    def __init__(self, identity: Identity, ctrl: CtrlClient, nursery: trio.Nursery) -> None:
+    def __init__(self, identity: Identity, ctrl: CtrlClient, nursery: trio.Nursery, *,
+                 service_poll_s: float = SERVICE_POLL_INTERVAL_S) -> None:
         self.identity = identity
         self.ctrl = ctrl
         self.services: dict[str, Service] = {}
+        self.service_poll_s = service_poll_s
+        self._services_changed = trio.Event()
         self._nursery = nursery
         self._ssl = identity.ssl_context()
         self._identity_doc: dict[str, Any] = {}
@@ -189,14 +192,22 @@ class ZitiContext:
                 log.warning("%s for %s failed: %s", what, self.identity_name, exc.message)
                 await trio.sleep(RETRY_AFTER_ERROR_S)
 
+    async def wait_services_changed(self) -> None:
+        """Return once :attr:`services` has been replaced by a new listing from the controller."""
+        await self._services_changed.wait()
+
     async def _follow_services(self, last_change: str | None) -> None:
         while True:
-            await trio.sleep(SERVICE_POLL_INTERVAL_S)
+            await trio.sleep(self.service_poll_s)
             try:
                 change = await self.ctrl.last_service_change()
                 if change is None or change != last_change:
-                    self.services = await self.ctrl.services()
+                    services = await self.ctrl.services()
                     last_change = change
+                    if services != self.services:
+                        self.services = services
+                        self._services_changed.set()
+                        self._services_changed = trio.Event()
             except ZitiError as exc:
                 log.warning("listing services for %s failed: %s", self.identity_name, exc.message)
 
@@ -266,16 +277,18 @@ class ZitiContext:
 
 
 @asynccontextmanager
-async def open_context(identity_file: str | Path, *, config_types: Sequence[str] = ()) -> AsyncIterator[ZitiContext]:
+async def open_context(identity_file: str | Path, *, config_types: Sequence[str] = (),
+                       service_poll_s: float = SERVICE_POLL_INTERVAL_S) -> AsyncIterator[ZitiContext]:
     """Load ``identity_file``, log in and yield a :class:`ZitiContext`; clean up on exit.
 
-    ``config_types`` names the service config types to receive (e.g. ``intercept.v1``).
+    ``config_types`` names the service config types to receive (e.g. ``intercept.v1``);
+    ``service_poll_s`` is how often the service list is checked for changes.
     """
     identity = load_identity(identity_file)
     ctrl = CtrlClient(identity, config_types=tuple(config_types))
     try:
         async with trio.open_nursery() as nursery:
-            ctx = ZitiContext(identity, ctrl, nursery)
+            ctx = ZitiContext(identity, ctrl, nursery, service_poll_s=service_poll_s)
             try:
                 await ctx.start()
                 yield ctx

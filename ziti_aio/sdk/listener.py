@@ -220,7 +220,7 @@ class ZitiListener(trio.abc.Listener[ZitiStream]):
             if reply.content_type != EdgeContentType.STATE_CONNECTED:
                 raise ChannelClosed(f"router {router.url} dropped the dial: {reply.body.decode(errors='replace')}")
             stream = ZitiStream(router, conn_id, inbound, service=self.service.name, peer=dial.caller_id or "",
-                                keys=session_keys)
+                                keys=session_keys, app_data=dial.app_data)
             await stream.start()
         except BaseException:
             router.unregister_conn(conn_id)

@@ -1,0 +1,75 @@
+"""Shared pieces of the tunneler tests: echo servers and a TCP client that checks what comes back."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+
+import trio
+
+from ziti_aio.sdk.context import ZitiContext
+
+MIB = 1024 * 1024
+WAIT_S = 30.0
+
+CSDK_ECHO_HOST = """
+    ctx = load()
+    srv = ctx.bind(os.environ["SERVICE"])
+    srv.listen(16)
+    conn, _ = srv.accept()
+    while True:
+        data = conn.recv(1 << 20)
+        if not data:
+            break
+        conn.sendall(data)
+    conn.shutdown(socket.SHUT_WR)
+    conn.close()
+    while not os.path.exists(os.environ["DONE_FILE"]):
+        time.sleep(0.05)
+"""
+
+
+async def echo_through(port: int, size: int, *, seed: int = 1) -> tuple[int, str, str]:
+    """Send ``size`` seeded random bytes to 127.0.0.1:``port`` while reading the echo back.
+
+    Returns ``(bytes echoed, sha256 sent, sha256 received)``; closes once everything came
+    back (libziti drops its last buffered bytes if the far end closes first).
+    """
+    data = random.Random(seed).randbytes(size)
+    got = hashlib.sha256()
+    total = 0
+    stream = await trio.open_tcp_stream("127.0.0.1", port)
+    async with stream, trio.open_nursery() as nursery:
+        nursery.start_soon(stream.send_all, data)
+        while total < size:
+            chunk = await stream.receive_some(1 << 20)
+            if not chunk:
+                break
+            got.update(chunk)
+            total += len(chunk)
+    return total, hashlib.sha256(data).hexdigest(), got.hexdigest()
+
+
+async def sdk_echo_host(ctx: ZitiContext, service: str, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+    """Bind ``service`` with the ziti-aio SDK and echo every connection (half-close aware)."""
+    listener = await ctx.bind(service)
+    task_status.started()
+    async with listener, trio.open_nursery() as nursery:
+        while True:
+            conn = await listener.accept()
+
+            async def echo(conn=conn) -> None:
+                async with conn:
+                    while data := await conn.receive_some(1 << 16):
+                        await conn.send_all(data)
+                    await conn.send_eof()
+
+            nursery.start_soon(echo)
+
+
+async def wait_for(predicate, what: str) -> None:  # type: ignore[no-untyped-def]
+    """Poll (the management API or another process): there is no other signal across processes."""
+    with trio.fail_after(WAIT_S):
+        while not await predicate():
+            await trio.sleep(0.1)
+    del what
