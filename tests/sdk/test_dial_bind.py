@@ -8,7 +8,7 @@ import os
 import pytest
 import trio
 
-from conftest import host_and_dialer
+from sdk_pairs import host_and_dialer
 from ziti_aio.common.errors import ChannelClosed
 from ziti_aio.router.router import EdgeRouter, RouterConfig
 from ziti_aio.sdk import open_context
@@ -93,6 +93,23 @@ async def test_half_close_both_ways(net):
         await stream.aclose()
         with pytest.raises(trio.ClosedResourceError):
             await stream.receive_some()
+
+
+async def test_close_without_fin_after_our_fin_is_still_an_error(net):
+    host_file, dialer_file = await host_and_dialer(net, "svc", encrypted=False)
+    async with open_context(host_file) as host, open_context(dialer_file) as dialer:
+        listener = await host.bind("svc")
+        stream, accepted = await dial_and_accept(dialer, listener, "svc")
+        await stream.send_all(b"request")
+        await stream.send_eof()
+        assert await accepted.receive_some() == b"request"
+        assert await accepted.receive_some() == b""
+        await accepted.send_all(b"response")
+        await accepted.aclose()  # StateClosed, no FIN: what zitilib sends once both sides are done
+        assert await stream.receive_some() == b"response"
+        with pytest.raises(trio.BrokenResourceError, match="without a FIN"):
+            await stream.receive_some()
+        await stream.aclose()
 
 
 @pytest.mark.parametrize("how", ["close-without-fin", "channel-lost"])
