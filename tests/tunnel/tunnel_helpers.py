@@ -73,3 +73,44 @@ async def wait_for(predicate, what: str) -> None:  # type: ignore[no-untyped-def
         while not await predicate():
             await trio.sleep(0.1)
     del what
+
+
+async def configured_service(net, name: str, configs: dict[str, dict], *, encrypted: bool = True) -> str:
+    """A service with one config per ``{config type: data}``; returns the service id."""
+    from ziti_aio.testing.controller import create
+
+    names = []
+    for config_type, data in configs.items():
+        names.append(f"{name}-{config_type}")
+        await create(net.admin, "configs", {"name": names[-1], "configTypeId": config_type, "data": data})
+    return await create(net.admin, "services", {"name": name, "encryptionRequired": encrypted, "configs": names})
+
+
+async def tcp_echo_server(*, task_status=trio.TASK_STATUS_IGNORED) -> None:
+    """A plain TCP echo server on 127.0.0.1 (port 0); started with its port."""
+
+    async def echo(stream: trio.SocketStream) -> None:
+        async with stream:
+            try:
+                while data := await stream.receive_some(1 << 16):
+                    await stream.send_all(data)
+                await stream.send_eof()
+            except trio.BrokenResourceError:
+                pass
+
+    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    task_status.started(listeners[0].socket.getsockname()[1])
+    await trio.serve_listeners(echo, listeners)
+
+
+async def udp_echo_server(*, task_status=trio.TASK_STATUS_IGNORED) -> None:
+    """A UDP echo server on 127.0.0.1 (port 0); started with its port."""
+    import socket
+
+    sock = trio.socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    with sock:
+        await sock.bind(("127.0.0.1", 0))
+        task_status.started(sock.getsockname()[1])
+        while True:
+            data, peer = await sock.recvfrom(65535)
+            await sock.sendto(data, peer)
