@@ -60,9 +60,12 @@ async def sdk_echo_host(ctx: ZitiContext, service: str, *, task_status=trio.TASK
 
             async def echo(conn=conn) -> None:
                 async with conn:
-                    while data := await conn.receive_some(1 << 16):
-                        await conn.send_all(data)
-                    await conn.send_eof()
+                    try:
+                        while data := await conn.receive_some(1 << 16):
+                            await conn.send_all(data)
+                        await conn.send_eof()
+                    except trio.BrokenResourceError:
+                        pass  # the dialer went away (e.g. a proxy process stopped)
 
             nursery.start_soon(echo)
 

@@ -9,13 +9,15 @@ from pathlib import Path
 
 import trio
 
-from ziti_aio.appliance.node_config import NodeConfig, RouterSection
+from ziti_aio.appliance.node_config import NodeConfig, RouterSection, TunnelerSection
 from ziti_aio.appliance.quickstart import admin_password
 from ziti_aio.appliance.supervisor import supervise
 from ziti_aio.common.errors import ConfigError
 from ziti_aio.controller.controller import Controller, ControllerConfig
 from ziti_aio.router.enroll import ROUTER_FILE, enroll_router
 from ziti_aio.router.router import DEFAULT_EDGE_PORT, EdgeRouter, RouterConfig
+from ziti_aio.tunnel.proxy import ProxySpec
+from ziti_aio.tunnel.tunneler import Tunneler, TunnelerConfig, describe_tunneler
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +27,15 @@ def _split(address: str | None, default_port: int) -> tuple[str, int]:
         return "0.0.0.0", default_port
     host, _, port = address.rpartition(":")
     return host.strip("[]"), int(port)
+
+
+def tunneler_config(section: TunnelerSection) -> TunnelerConfig:
+    """The tunneler role's settings from the node's [tunneler] table (its identity file must exist)."""
+    if not section.identity.is_file():
+        raise ConfigError(f"tunneler identity file {section.identity} does not exist (enroll it first)")
+    return TunnelerConfig(identity=section.identity, mode=section.mode,
+                          proxy=tuple(ProxySpec.parse(p) for p in section.proxy),
+                          dns_upstreams=section.dns_upstreams, dns_range=section.dns_range, resolver=section.resolver)
 
 
 def router_home(cfg: NodeConfig, section: RouterSection) -> Path:
@@ -57,8 +68,6 @@ async def run_node(
 ) -> None:
     """Start every configured role under the supervisor; runs until cancelled."""
     started_at = time.monotonic()
-    if cfg.tunneler is not None:
-        raise ConfigError("the [tunneler] role is not in this build yet; remove it from the node config")
     async with trio.open_nursery() as nursery:
         if cfg.controller is not None:
             section = cfg.controller
@@ -80,5 +89,10 @@ async def run_node(
                                              advertised_host=section.advertise or host))
             rinfo = await nursery.start(supervise, f"router {section.name}", router.run)
             out(f"router       {section.name} at {rinfo.edge_address}")
+        if cfg.tunneler is not None:
+            tunneler = Tunneler(tunneler_config(cfg.tunneler))
+            tinfo = await nursery.start(supervise, "tunneler", tunneler.run)
+            for line in describe_tunneler(tinfo):
+                out(line)
         out(f"ready in {time.monotonic() - started_at:.2f} s")
         task_status.started()

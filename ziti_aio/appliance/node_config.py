@@ -17,6 +17,8 @@ DEFAULT_CTRL_PORT = 1280
 DEFAULT_CTRL_CHANNEL_PORT = 6262
 TUNNELER_MODES = ("proxy", "host", "tproxy")
 LOG_FORMATS = ("text", "json")
+DEFAULT_DNS_RANGE = "100.64.0.1/10"
+DEFAULT_RESOLVER = "udp://127.0.0.1:53"
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,8 @@ class TunnelerSection:
     mode: str = "host"
     proxy: tuple[str, ...] = ()
     dns_upstreams: tuple[str, ...] = ()
+    dns_range: str = DEFAULT_DNS_RANGE
+    resolver: str = DEFAULT_RESOLVER
 
 
 @dataclass(frozen=True)
@@ -156,7 +160,9 @@ def parse_node_config(data: dict[str, Any], *, source: str = "node.toml", base: 
         identity = t.path("identity", base, required=True)
         assert identity is not None
         tunneler = TunnelerSection(identity=identity, mode=mode, proxy=t.strings("proxy"),
-                                   dns_upstreams=t.strings("dns_upstreams"))
+                                   dns_upstreams=t.strings("dns_upstreams"),
+                                   dns_range=t.get("dns_range", str, DEFAULT_DNS_RANGE),
+                                   resolver=t.get("resolver", str, DEFAULT_RESOLVER))
         t.done()
     log_format = top.get("log_format", str, "text")
     if log_format not in LOG_FORMATS:

@@ -15,6 +15,7 @@ from ziti_aio.cli import create as _create  # noqa: E402
 from ziti_aio.cli import delete as _delete  # noqa: E402
 from ziti_aio.cli import list_cmd as _list  # noqa: E402
 from ziti_aio.cli import pki as _pki  # noqa: E402
+from ziti_aio.cli import tunnel as _tunnel  # noqa: E402
 from ziti_aio.cli import update as _update  # noqa: E402
 from ziti_aio.cli.enroll import enroll as _enroll  # noqa: E402
 from ziti_aio.cli.login import login as _login  # noqa: E402
@@ -31,6 +32,7 @@ app.command("enroll")(_enroll)
 app.add_typer(_pki.app, name="pki")
 app.command("quickstart")(_quickstart)
 app.command("run")(_run)
+app.add_typer(_tunnel.app, name="tunnel")
 
 
 def main() -> None:

@@ -68,7 +68,19 @@ class Tunneler:
                         ctx, list(cfg.proxy), host=cfg.proxy_host, task_status=task_status))
                     task_status.started({"identity": ctx.identity_name, "mode": cfg.mode, "proxy": ports})
                 elif cfg.mode == "host":
-                    await nursery.start(run_host, ctx)
-                    task_status.started({"identity": ctx.identity_name, "mode": cfg.mode})
+                    hosting = await nursery.start(run_host, ctx)
+                    task_status.started({"identity": ctx.identity_name, "mode": cfg.mode, "hosting": hosting})
                 else:
                     raise ConfigError("tproxy mode is not available in this build")
+
+
+def describe_tunneler(info: dict[str, Any]) -> list[str]:
+    """Readable lines for what a started tunneler reported (proxy ports, hosted services, DNS)."""
+    lines = [f"tunneler     {info['identity']} ({info['mode']} mode)"]
+    for spec, port in (info.get("proxy") or {}).items():
+        lines.append(f"proxy        {spec.rsplit(':', 1)[0]} on 127.0.0.1:{port}")
+    for name in info.get("hosting") or ():
+        lines.append(f"hosting      {name}")
+    if info.get("dns"):
+        lines.append(f"dns          {info['dns']}")
+    return lines
