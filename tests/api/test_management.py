@@ -127,7 +127,7 @@ async def test_relation_lists_follow_policies(admin):
         ("service-policies", {"name": "x", "type": "Both", "semantic": "AnyOf"}, "type"),
         ("service-policies", {"name": "x", "type": "Dial", "identityRoles": ["#all", "#a"]}, "identityRoles"),
         ("service-policies", {"name": "x", "type": "Dial", "identityRoles": ["@nobody"]}, "identityRoles"),
-        ("edge-routers", {"name": "x", "cost": 70000}, "cost"),
+        ("edge-routers", {"name": "x", "cost": 2**31}, "cost"),
         ("configs", {"name": "x", "configTypeId": "nope", "data": {}}, "configTypeId"),
     ],
 )

@@ -11,13 +11,13 @@ import typer
 from ziti_aio.cli.client import CliError, ManagementClient, open_client, reported
 from ziti_aio.cli.options import (
     Configs,
-    Cost,
     EdgeRouterRoles,
     Encryption,
     IdentityRoles,
     JwtOutput,
     Permissions,
     RoleAttributes,
+    RouterCost,
     ServiceRoles,
     encryption,
     json_object,
@@ -147,7 +147,7 @@ def create_edge_router(
     tunneler_enabled: Annotated[bool, typer.Option("-t", "--tunneler-enabled", help="Embed a tunneler.")] = False,
     no_traversal: Annotated[bool, typer.Option("--no-traversal", help="Never route through it.")] = False,
     disabled: Annotated[bool, typer.Option("--disabled", help="Create it disabled.")] = False,
-    cost: Cost = None,
+    cost: RouterCost = None,
 ) -> None:
     """Create an edge router; -o writes its enrollment JWT."""
     body: dict[str, Any] = {"name": name, "roleAttributes": split_csv(role_attributes),
@@ -159,6 +159,21 @@ def create_edge_router(
         _created("edge router", name, ident)
         if jwt_output_file is not None:
             write_jwt(jwt_output_file, client.get("edge-routers", ident).get("enrollmentJwt"), "edge router")
+
+
+@_command("transit-router")
+def create_transit_router(name: str, jwt_output_file: JwtOutput = None, cost: RouterCost = None) -> None:
+    """Create a transit router (a router that only forwards: run it without an edge listener); -o writes
+    its enrollment JWT."""
+    body: dict[str, Any] = {"name": name, "roleAttributes": [], "isTunnelerEnabled": False,
+                            "tags": {"transitRouter": True}}
+    if cost is not None:
+        body["cost"] = cost
+    with open_client() as client:
+        ident = client.create("edge-routers", body)
+        _created("transit router", name, ident)
+        if jwt_output_file is not None:
+            write_jwt(jwt_output_file, client.get("edge-routers", ident).get("enrollmentJwt"), "transit router")
 
 
 def _policy(client: ManagementClient, name: str, sem: str, roles: dict[str, Any]) -> dict[str, Any]:

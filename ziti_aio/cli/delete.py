@@ -27,7 +27,7 @@ def _deleter(noun: Noun) -> Any:
     return delete_entities
 
 
-for _noun in NOUNS:
+for _noun in (n for n in NOUNS if n.deletable):
     app.command(_noun.singular)(_deleter(_noun))
     if _noun.alias:
         app.command(_noun.alias, hidden=True)(_deleter(_noun))

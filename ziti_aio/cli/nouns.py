@@ -15,6 +15,7 @@ class Noun:
     alias: str | None = None
     plural_alias: str | None = None
     named: bool = True
+    deletable: bool = True
 
 
 NOUNS: tuple[Noun, ...] = (
@@ -32,6 +33,8 @@ NOUNS: tuple[Noun, ...] = (
     Noun("terminator", "terminators", "terminator", named=False),
     Noun("api-session", "api-sessions", "api session", named=False),
     Noun("session", "sessions", "session", named=False),
+    Noun("circuit", "circuits", "circuit", named=False),
+    Noun("link", "links", "link", named=False, deletable=False),
 )
 BY_SINGULAR = {n.singular: n for n in NOUNS}
 ATTRIBUTE_LISTS = ("identity-role-attributes", "service-role-attributes", "edge-router-role-attributes")

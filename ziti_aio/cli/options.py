@@ -25,6 +25,9 @@ Encryption = Annotated[str | None, typer.Option("-e", "--encryption", help="End-
 Permissions = Annotated[Csv, typer.Option("--permissions", help="Permissions: p1,p2 (e.g. service.read).")]
 NewName = Annotated[str | None, typer.Option("-n", "--name", help="A new name.")]
 Cost = Annotated[int | None, typer.Option("--cost", min=0, max=65535, help="Routing cost, 0-65535.")]
+MAX_ROUTER_COST = 2**31 - 1
+RouterCost = Annotated[int | None, typer.Option("--cost", min=0, max=MAX_ROUTER_COST,
+                                                help=f"Router cost on paths, 0-{MAX_ROUTER_COST}.")]
 JwtOutput = Annotated[Path | None, typer.Option("-o", "--jwt-output-file", help="Write the enrollment JWT here.")]
 
 ROLE_TARGETS = {"identityRoles": "identities", "serviceRoles": "services", "edgeRouterRoles": "edge-routers"}

@@ -5,13 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
+import click
 import typer
+from typer.core import TyperCommand
 
 from ziti_aio.cli.client import CliError, ManagementClient, open_client, reported
 from ziti_aio.cli.nouns import BY_SINGULAR, display_name
 from ziti_aio.cli.options import (
     Configs,
-    Cost,
+    MAX_ROUTER_COST,
     Csv,
     EdgeRouterRoles,
     Encryption,
@@ -19,6 +21,7 @@ from ziti_aio.cli.options import (
     NewName,
     Permissions,
     RoleAttributes,
+    RouterCost,
     ServiceRoles,
     encryption,
     json_object,
@@ -110,7 +113,7 @@ def update_edge_router(
     id_or_name: IdOrName,
     name: NewName = None,
     role_attributes: RoleAttributes = None,
-    cost: Cost = None,
+    cost: RouterCost = None,
     no_traversal: Annotated[
         bool | None, typer.Option("--no-traversal/--traversal", help="Never route through it / allow it again.")
     ] = None,
@@ -124,6 +127,29 @@ def update_edge_router(
                   disabled=disabled, isTunnelerEnabled=tunneler_enabled)
     with open_client() as client:
         _patch(client, "edge-router", id_or_name, body)
+
+
+class _CobraBoolCommand(TyperCommand):
+    """Takes ``--down=true`` / ``--down=false`` as ziti (cobra) does, for the ``--down/--up`` flag."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        spelled = {"--down=true": "--down", "--down=false": "--up"}
+        return super().parse_args(ctx, [spelled.get(a.lower(), a) for a in args])
+
+
+def update_link(
+    link_id: Annotated[str, typer.Argument(help="The link's id.")],
+    down: Annotated[bool | None, typer.Option("--down/--up", help="Mark the link down (--down=false or --up: "
+                                                                   "usable again).")] = None,
+    static_cost: Annotated[int | None, typer.Option("--static-cost", min=0, max=MAX_ROUTER_COST,
+                                                    help="The link's static cost.")] = None,
+) -> None:
+    """Mark a router link down or up, or set its static cost (ziti's ``fabric update link``)."""
+    with open_client() as client:
+        _patch(client, "link", link_id, _given(down=down, staticCost=static_cost))
+
+
+app.command("link", cls=_CobraBoolCommand)(reported(update_link))
 
 
 def _update_policy(singular: str, id_or_name: str, name: str | None, sem: str | None,

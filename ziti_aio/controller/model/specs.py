@@ -15,6 +15,7 @@ from ziti_aio.controller.model.fields import REQUIRED, Field
 PRECEDENCES = ("default", "required", "failed")
 TERMINATOR_STRATEGIES = ("smartrouting", "weighted", "random", "sticky")
 MAX_COST = 65535
+MAX_ROUTER_COST = 2**31 - 1  # router costs add up along paths as Python ints: no 16-bit ceiling
 
 PERMISSION_TYPES = (
     "auth-policy", "ca", "config", "config-type", "controllers", "edge-router-policy", "enrollment",
@@ -99,7 +100,7 @@ SPECS: dict[str, EntitySpec] = {
             _NAME,
             Field("roleAttributes", f.attributes, []),
             Field("isTunnelerEnabled", f.boolean, False),
-            Field("cost", f.integer(0, MAX_COST), 0),
+            Field("cost", f.integer(0, MAX_ROUTER_COST), 0),
             Field("noTraversal", f.boolean, False),
             Field("disabled", f.boolean, False),
             Field("appData", f.json_object, {}),
