@@ -17,7 +17,7 @@ from typing import Any
 
 import trio
 
-from ziti_aio.common.errors import AuthError, ChannelClosed, ChannelError, ConfigError, NotFoundError, ZitiError
+from ziti_aio.common.errors import ChannelClosed, ChannelError, ConfigError, NotFoundError, ZitiError
 from ziti_aio.sdk.conn import ZitiStream
 from ziti_aio.sdk.ctrl_client import CtrlClient, Service, Session
 from ziti_aio.sdk.identity_file import Identity, load_identity
@@ -170,27 +170,23 @@ class ZitiContext:
     async def session(self, service: Service, session_type: str) -> Session:
         return await self.ctrl.create_session(service, session_type)
 
+    def _refresh_delay(self) -> float:
+        """Seconds until the next refresh: a minute before expiry, or half the lifetime if that is short."""
+        assert self.ctrl.api_session is not None
+        seconds = self.ctrl.api_session.expiration_seconds
+        return max(1.0, seconds - REFRESH_MARGIN_S if seconds > 2 * REFRESH_MARGIN_S else seconds / 2)
+
     async def _keep_api_session(self) -> None:
+        delay = self._refresh_delay()
         while True:
-            assert self.ctrl.api_session is not None
-            seconds = self.ctrl.api_session.expiration_seconds
-            await trio.sleep(max(1.0, seconds - REFRESH_MARGIN_S if seconds > 2 * REFRESH_MARGIN_S else seconds / 2))
+            await trio.sleep(delay)
             try:
-                await self.ctrl.refresh()
-            except AuthError:
-                await self._retrying(self.ctrl.authenticate, "logging in again")
+                await self.ctrl.refresh()  # logs in again if the controller refused the session
             except ZitiError as exc:
                 log.warning("refreshing the API session of %s failed: %s", self.identity_name, exc.message)
-                await trio.sleep(RETRY_AFTER_ERROR_S)
-
-    async def _retrying(self, call: Any, what: str) -> None:
-        while True:
-            try:
-                await call()
-                return
-            except ZitiError as exc:
-                log.warning("%s for %s failed: %s", what, self.identity_name, exc.message)
-                await trio.sleep(RETRY_AFTER_ERROR_S)
+                delay = RETRY_AFTER_ERROR_S
+            else:
+                delay = self._refresh_delay()
 
     async def wait_services_changed(self) -> None:
         """Return once :attr:`services` has been replaced by a new listing from the controller."""
