@@ -3,6 +3,7 @@
 import ssl
 
 import httpx
+import trio
 
 from ziti_aio.testing.quickstart import start_quickstart
 
@@ -36,6 +37,12 @@ async def test_quickstart_starts_routers_and_restarts_on_the_same_home(tmp_path)
             assert [p["name"] for p in policies["data"]] == ["all-endpoints-public-routers"]
             serps = (await admin.get(f"{M}/service-edge-router-policies")).json()["data"]
             assert [p["name"] for p in serps] == ["all-routers-all-services"]
+            with trio.fail_after(20):
+                while not (links := (await admin.get(f"{M}/links")).json()["data"]):
+                    await trio.sleep(0.1)
+            assert len(links) == 1 and links[0]["state"] == "Connected"
+            assert {links[0]["sourceRouter"]["name"], links[0]["destRouter"]["name"]} == {
+                "router-instance-1", "router-instance-2"}
     finally:
         assert qs.stop() == 0
     again = await start_quickstart(home, *ARGS)

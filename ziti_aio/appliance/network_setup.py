@@ -25,11 +25,12 @@ REQUEST_TIMEOUT_S = 30.0
 
 @dataclass(frozen=True)
 class RouterPlan:
-    """One router the quickstart runs: its name, its home and its edge port."""
+    """One router the quickstart runs: its name, its home, its edge and link ports."""
 
     name: str
     home: Path
     edge_port: int
+    link_port: int | None = None
 
 
 class AdminSession:

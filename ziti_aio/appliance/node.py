@@ -85,8 +85,11 @@ async def run_node(
                 raise ConfigError(f"router {section.name!r} needs an edge address: transit-only routers "
                                   "come with the router mesh")
             host, port = _split(section.edge, DEFAULT_EDGE_PORT)
+            link_host, link_port = _split(section.link, 0) if section.link else (host, None)
             router = EdgeRouter(RouterConfig(home=home, edge_bind_host=host, edge_port=port,
-                                             advertised_host=section.advertise or host))
+                                             advertised_host=section.advertise or host, link_port=link_port,
+                                             link_bind_host=link_host,
+                                             link_advertised_host=section.advertise or link_host))
             rinfo = await nursery.start(supervise, f"router {section.name}", router.run)
             out(f"router       {section.name} at {rinfo.edge_address}")
         if cfg.tunneler is not None:

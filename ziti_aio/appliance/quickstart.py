@@ -30,6 +30,7 @@ PASSWORD_FILE = "admin-password"
 DEFAULT_CTRL_PORT = 1280
 DEFAULT_ROUTER_PORT = 3022
 DEFAULT_CTRL_CHANNEL_PORT = 6262
+DEFAULT_LINK_PORT = 4022
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class QuickstartOptions:
     routers: int = 1
     router_address: str = ""
     router_port: int = DEFAULT_ROUTER_PORT
+    link_port: int = DEFAULT_LINK_PORT
     tunneler: bool = True
     trust_domain: str = "ziti-aio"
 
@@ -58,10 +60,12 @@ class QuickstartOptions:
         return self.router_address or self.advertised
 
     def router_plans(self, home: Path) -> list[RouterPlan]:
-        """``router-instance-1`` … with edge ports from ``router_port`` upward (0 stays 0)."""
+        """``router-instance-1`` … with edge (and, for a mesh of 2 or more, link) ports counting
+        up from ``router_port`` and ``link_port``; 0 stays 0 (any free port)."""
         return [
             RouterPlan(f"router-instance-{n}", home / "routers" / f"router-instance-{n}",
-                       self.router_port + n - 1 if self.router_port else 0)
+                       self.router_port + n - 1 if self.router_port else 0,
+                       (self.link_port + n - 1 if self.link_port else 0) if self.routers > 1 else None)
             for n in range(1, self.routers + 1)
         ]
 
@@ -136,7 +140,8 @@ async def run_quickstart(
         for plan in plans:
             router = EdgeRouter(RouterConfig(home=plan.home, edge_bind_host=opts.bind_host, edge_port=plan.edge_port,
                                              advertised_host=opts.router_advertised,
-                                             ctrl_address=info.ctrl_address))
+                                             ctrl_address=info.ctrl_address, link_port=plan.link_port,
+                                             link_bind_host=opts.bind_host))
             routers.append(await nursery.start(supervise, plan.name, router.run))
         for line in summary(opts, info, password, generated, routers):
             out(line)

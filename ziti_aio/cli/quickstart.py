@@ -14,6 +14,7 @@ import typer
 from ziti_aio.appliance.quickstart import (
     DEFAULT_CTRL_CHANNEL_PORT,
     DEFAULT_CTRL_PORT,
+    DEFAULT_LINK_PORT,
     DEFAULT_ROUTER_PORT,
     QuickstartOptions,
     run_quickstart,
@@ -32,13 +33,17 @@ def quickstart(
         help=f"Router control channel port (default {DEFAULT_CTRL_CHANNEL_PORT}; any free port with --ctrl-port 0)"),
     router_address: str = typer.Option("", "--router-address", help="Advertised router address (default: hostname)"),
     router_port: int = typer.Option(DEFAULT_ROUTER_PORT, "--router-port", help="First router edge port"),
+    link_port: int | None = typer.Option(
+        None, "--link-port",
+        help=f"First router link port, with --routers 2 or more (default {DEFAULT_LINK_PORT}; "
+             "any free port with --router-port 0)"),
     username: str = typer.Option("admin", "-u", "--username", help="Admin username"),
     password: str | None = typer.Option(None, "-p", "--password", help="Admin password (default: generated)"),
     routers: int = typer.Option(1, "--routers", help="Number of edge routers to run"),
     no_tunneler: bool = typer.Option(False, "--no-tunneler", help="Do not start the tunneler"),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log at DEBUG"),
 ) -> None:
-    """Start a controller and edge routers (the tunneler comes later) in one process, in seconds."""
+    """Start a controller and edge routers (a full mesh with 2 or more) in one process, in seconds."""
     started_at = time.monotonic()
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -48,7 +53,9 @@ def quickstart(
         home = temp
     if ctrl_channel_port is None:
         ctrl_channel_port = DEFAULT_CTRL_CHANNEL_PORT if ctrl_port else 0
-    opts = QuickstartOptions(home=home, ctrl_address=ctrl_address, ctrl_port=ctrl_port,
+    if link_port is None:
+        link_port = DEFAULT_LINK_PORT if router_port else 0
+    opts = QuickstartOptions(home=home, ctrl_address=ctrl_address, ctrl_port=ctrl_port, link_port=link_port,
                              ctrl_channel_port=ctrl_channel_port, username=username,
                              password=password, routers=routers, router_address=router_address,
                              router_port=router_port, tunneler=not no_tunneler)
