@@ -19,6 +19,7 @@ from ziti_aio.common.errors import ConfigError
 from ziti_aio.sdk.context import open_context
 from ziti_aio.tunnel.host import HOST_CONFIG_TYPES, run_host
 from ziti_aio.tunnel.proxy import ProxySpec, run_proxies
+from ziti_aio.tunnel.tproxy import Tproxy
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,10 @@ class Tunneler:
                     hosting = await nursery.start(run_host, ctx)
                     task_status.started({"identity": ctx.identity_name, "mode": cfg.mode, "hosting": hosting})
                 else:
-                    raise ConfigError("tproxy mode is not available in this build")
+                    tproxy = Tproxy(ctx, dns_range=cfg.dns_range, resolver=cfg.resolver,
+                                    dns_upstreams=cfg.dns_upstreams)
+                    info = await nursery.start(tproxy.run)
+                    task_status.started({"identity": ctx.identity_name, "mode": cfg.mode, **info})
 
 
 def describe_tunneler(info: dict[str, Any]) -> list[str]:
@@ -81,6 +85,8 @@ def describe_tunneler(info: dict[str, Any]) -> list[str]:
         lines.append(f"proxy        {spec.rsplit(':', 1)[0]} on 127.0.0.1:{port}")
     for name in info.get("hosting") or ():
         lines.append(f"hosting      {name}")
+    for name in info.get("intercepting") or ():
+        lines.append(f"intercepting {name}")
     if info.get("dns"):
         lines.append(f"dns          {info['dns']}")
     return lines
