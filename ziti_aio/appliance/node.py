@@ -38,6 +38,15 @@ def tunneler_config(section: TunnelerSection) -> TunnelerConfig:
                           dns_upstreams=section.dns_upstreams, dns_range=section.dns_range, resolver=section.resolver)
 
 
+def router_config(section: RouterSection, home: Path) -> RouterConfig:
+    """A [[router]] table's settings; without ``edge`` the router is transit-only (links, no SDKs)."""
+    host, port = _split(section.edge, DEFAULT_EDGE_PORT)
+    link_host, link_port = _split(section.link, 0) if section.link else (host, None)
+    return RouterConfig(home=home, edge_bind_host=host, edge_port=port if section.edge else None,
+                        advertised_host=section.advertise or host, link_port=link_port, link_bind_host=link_host,
+                        link_advertised_host=section.advertise or link_host)
+
+
 def router_home(cfg: NodeConfig, section: RouterSection) -> Path:
     return cfg.home / "routers" / section.name
 
@@ -53,7 +62,7 @@ async def ensure_router_enrolled(cfg: NodeConfig, section: RouterSection) -> Pat
         jwt = (await trio.to_thread.run_sync(section.jwt.read_text)).strip()
     except OSError as exc:
         raise ConfigError(f"router {section.name!r}: cannot read {section.jwt}: {exc.strerror or exc}") from exc
-    host, _ = _split(section.edge, DEFAULT_EDGE_PORT)
+    host, _ = _split(section.edge or section.link, DEFAULT_EDGE_PORT)
     names = [n for n in dict.fromkeys([section.advertise, host, "localhost", "127.0.0.1"]) if n and n != "0.0.0.0"]
     await enroll_router(jwt, home, names=names)
     log.info("router %s enrolled into %s", section.name, home)
@@ -81,17 +90,12 @@ async def run_node(
             out(f"controller   {info.url} (control channel {info.ctrl_address})")
         for section in cfg.routers:
             home = await ensure_router_enrolled(cfg, section)
-            if section.edge is None:
-                raise ConfigError(f"router {section.name!r} needs an edge address: transit-only routers "
-                                  "come with the router mesh")
-            host, port = _split(section.edge, DEFAULT_EDGE_PORT)
-            link_host, link_port = _split(section.link, 0) if section.link else (host, None)
-            router = EdgeRouter(RouterConfig(home=home, edge_bind_host=host, edge_port=port,
-                                             advertised_host=section.advertise or host, link_port=link_port,
-                                             link_bind_host=link_host,
-                                             link_advertised_host=section.advertise or link_host))
+            router = EdgeRouter(router_config(section, home))
             rinfo = await nursery.start(supervise, f"router {section.name}", router.run)
-            out(f"router       {section.name} at {rinfo.edge_address}")
+            if rinfo.edge_address:
+                out(f"router       {section.name} at {rinfo.edge_address}")
+            else:
+                out(f"router       {section.name} (transit) links at {rinfo.link_address or 'dial only'}")
         if cfg.tunneler is not None:
             tunneler = Tunneler(tunneler_config(cfg.tunneler))
             tinfo = await nursery.start(supervise, "tunneler", tunneler.run)

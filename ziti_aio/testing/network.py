@@ -85,9 +85,13 @@ class RunningNetwork:
         router_id = await create(self.admin, "edge-routers", {"name": name, "roleAttributes": list(attributes),
                                                               "isTunnelerEnabled": True})
         jwt = (await self.get(f"edge-routers/{router_id}"))["enrollmentJwt"]
+        return await self.start_router(name, jwt, link=link)
+
+    async def start_router(self, name: str, jwt: str, *, edge: bool = True, link: bool = True) -> RunningRouter:
+        """Enroll a created router with its JWT and start it; without ``edge`` it is transit-only."""
         home = self.home / "routers" / name
         await enroll_router(jwt, home, names=["127.0.0.1", "localhost"])
-        router = EdgeRouter(RouterConfig(home=home, edge_bind_host="127.0.0.1", edge_port=0,
+        router = EdgeRouter(RouterConfig(home=home, edge_bind_host="127.0.0.1", edge_port=0 if edge else None,
                                          advertised_host="127.0.0.1", link_port=0 if link else None,
                                          link_bind_host="127.0.0.1"))
         scope = trio.CancelScope()
@@ -97,7 +101,7 @@ class RunningNetwork:
                 await router.run(task_status=task_status)
 
         info = await self.nursery.start(run)
-        running = RunningRouter(router_id, name, router, info, scope)
+        running = RunningRouter(info.id, name, router, info, scope)
         self.routers.append(running)
         return running
 
