@@ -1,0 +1,62 @@
+"""ziti-aio benchmarks (issue 7): every metric against a baseline started by this script, same run.
+
+``python bench/run.py [--quick] [--json-only] [--only NAME,...]`` prints one JSON line per metric
+(``metric, value, unit, baseline, baseline_value, ratio, goal``; ``reason`` when the value is null),
+then a readable table. Metrics whose parts do not exist yet report ``null`` with the reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import trio
+
+from bench import controller_bench as ctrl
+from bench.common import FULL, QUICK, Goal, Metric, Suite, pending, run_suites
+
+DATA_PLANE = "needs the edge router/data plane (issue 4)"
+ROUTER_MESH = "needs the router mesh (issue 5)"
+SSH = "ssh -L to the same echo server"
+
+SUITES: tuple[Suite, ...] = (
+    pending(Metric("circuit_mb_s", None, "MB/s", SSH, goal=Goal(">=", 1.0)), DATA_PLANE),
+    pending(Metric("router_cpu_s_per_gb", None, "CPU s/GB", "ssh + sshd CPU s/GB", goal=Goal("<=", 1.0)),
+            DATA_PLANE),
+    pending(Metric("csdk_mb_s", None, "MB/s", SSH), DATA_PLANE),
+    pending(Metric("parallel8_vs_1", None, "MB/s", "one circuit", goal=Goal(">=", 1.3)), DATA_PLANE),
+    pending(Metric("dial_p50_ms", None, "ms", "ssh -L new-connection setup p50", goal=Goal("<=", 1.5)), DATA_PLANE),
+    pending(Metric("dial_p99_ms", None, "ms", "ssh -L new-connection setup p99", goal=Goal("<=", 2.0)), DATA_PLANE),
+    ctrl.QUICKSTART,
+    ctrl.API,
+    pending(Metric("two_hop_vs_one", None, "MB/s", "one-router circuit", goal=Goal(">=", 0.8)), ROUTER_MESH),
+    ctrl.SCALE,
+    pending(Metric("idle_circuit_kib", None, "KiB", "none", goal=Goal("<=", 16, on="value", unit="KiB")),
+            DATA_PLANE),
+    ctrl.IDENTITIES,
+)
+
+# Every metric name -> the suite that measures it.
+REGISTRY: dict[str, Suite] = {name: suite for suite in SUITES for name in suite.names}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="ziti-aio benchmarks against same-run baselines.")
+    parser.add_argument("--quick", action="store_true", help="a few-minute run: short windows, one round")
+    parser.add_argument("--json-only", action="store_true", help="print only the JSON lines")
+    parser.add_argument("--only", default="", help="comma-separated metric names to run (default: all)")
+    args = parser.parse_args()
+    wanted = [n for n in args.only.split(",") if n]
+    unknown = [n for n in wanted if n not in REGISTRY]
+    if unknown:
+        parser.error(f"unknown metric(s): {', '.join(unknown)}; known: {', '.join(REGISTRY)}")
+    suites = [s for s in SUITES if not wanted or set(s.names) & set(wanted)]
+    trio.run(lambda: run_suites(suites, QUICK if args.quick else FULL, json_only=args.json_only))
+
+
+if __name__ == "__main__":
+    main()
