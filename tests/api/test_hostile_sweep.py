@@ -85,7 +85,9 @@ class Sweep:
 
         Nothing else writes between two cases, so the snapshot after one is the one before the next.
         """
-        headers = {}
+        # A fresh connection per case: under load the generator can idle past the server's
+        # keep-alive timeout, and a non-idempotent request on a closed pooled connection fails.
+        headers = {"Connection": "close"}
         if self.token is not None:
             logout = case.method == "DELETE" and case.path == "/current-api-session"
             headers["zt-session"] = self.fresh_token() if logout else self.token

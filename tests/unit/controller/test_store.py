@@ -35,3 +35,19 @@ def test_wal_and_full_sync_are_on(tmp_path):
     SqliteStore(tmp_path / "s.db").close()
     db = sqlite3.connect(tmp_path / "s.db")
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+async def test_owned_index_follows_puts_and_deletes(tmp_path):
+    from ziti_aio.controller.model.model import Model
+
+    model = await Model.open(SqliteStore(tmp_path / "m.db"))
+    a1 = {"id": "a1", "identityId": "i1", "method": "cert"}
+    a2 = {"id": "a2", "identityId": "i1", "method": "updb"}
+    await model.transact(lambda: Command("t", "t", (Put("authenticators", a1), Put("authenticators", a2))))
+    assert {a["id"] for a in model.owned_by("authenticators", "i1")} == {"a1", "a2"}
+    moved = {**a2, "identityId": "i2"}
+    await model.transact(lambda: Command("t", "t", (Put("authenticators", moved), Delete("authenticators", "a1"))))
+    assert model.owned_by("authenticators", "i1") == []
+    assert [a["id"] for a in model.owned_by("authenticators", "i2")] == ["a2"]
+    reopened = await Model.open(SqliteStore(tmp_path / "m.db"))
+    assert [a["id"] for a in reopened.owned_by("authenticators", "i2")] == ["a2"]

@@ -7,7 +7,6 @@ identity) are built once per :class:`Renderer`, so a page of 500 costs one pass.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable
 from functools import cached_property
 from typing import Any
@@ -48,15 +47,6 @@ class Renderer:
         self.config_type_ids = config_type_ids
 
     @cached_property
-    def _by_identity(self) -> dict[str, dict[str, list[Entity]]]:
-        out: dict[str, dict[str, list[Entity]]] = defaultdict(lambda: defaultdict(list))
-        for kind in ("authenticators", "enrollments", "api-sessions"):
-            for e in self.model.all(kind):
-                if e.get("identityId"):
-                    out[e["identityId"]][kind].append(e)
-        return out
-
-    @cached_property
     def _caller_permissions(self) -> dict[str, set[str]]:
         if self.caller_identity_id is None:
             return {}
@@ -69,15 +59,14 @@ class Renderer:
         return out
 
     def _identities(self, e: Entity) -> dict[str, Any]:
-        related = self._by_identity.get(e["id"], {})
         auths: dict[str, Any] = {}
-        for a in related.get("authenticators", ()):
+        for a in self.model.owned_by("authenticators", e["id"]):
             if a["method"] == "cert":
                 auths["cert"] = {"id": a["id"], "fingerprint": a.get("fingerprint")}
             else:
                 auths["updb"] = {"id": a["id"], "username": a.get("username")}
         enrollment: dict[str, Any] = {}
-        for en in related.get("enrollments", ()):
+        for en in self.model.owned_by("enrollments", e["id"]):
             enrollment[en["method"]] = {"id": en["id"], "token": en["token"], "jwt": en["jwt"],
                                         "expiresAt": en["expiresAt"], **({"username": en["username"]}
                                                                          if en.get("username") else {})}
@@ -92,7 +81,7 @@ class Renderer:
             "serviceHostingCosts": e["serviceHostingCosts"], "appData": e.get("appData") or {},
             "permissions": e.get("permissions", []), "disabled": e.get("disabled", False), "disabledAt": None,
             "disabledUntil": None, "sdkInfo": e.get("sdkInfo"), "envInfo": e.get("envInfo"),
-            "hasApiSession": bool(related.get("api-sessions")), "hasEdgeRouterConnection": False,
+            "hasApiSession": bool(self.model.owned["api-sessions"].get(e["id"])), "hasEdgeRouterConnection": False,
             "edgeRouterConnectionStatus": "offline", "isMfaEnabled": False, "authenticators": auths,
             "enrollment": enrollment,
         }

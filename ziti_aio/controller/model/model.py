@@ -48,6 +48,9 @@ INDEXED_FIELDS = (
     ("enrollments", "token"),
 )
 
+# Kinds grouped by the identity they belong to: (kind) -> identity id -> {ids}.
+OWNED_KINDS = ("authenticators", "enrollments", "api-sessions", "sessions")
+
 
 class Model:
     """In-memory entities with name indexes and a policy index; writes via the store."""
@@ -58,6 +61,7 @@ class Model:
         self.names: dict[str, dict[str, str]] = defaultdict(dict)
         self.policy = PolicyIndex()
         self.indexes: dict[tuple[str, str], dict[Any, str]] = {key: {} for key in INDEXED_FIELDS}
+        self.owned: dict[str, dict[str, set[str]]] = {kind: defaultdict(set) for kind in OWNED_KINDS}
         self.last_change_at = now_text()
         self._lock = trio.Lock()
         self._listeners: list[Listener] = []
@@ -99,7 +103,22 @@ class Model:
         ident = self.indexes[(kind, field)].get(value)
         return None if ident is None else self.entities[kind].get(ident)
 
+    def owned_by(self, kind: str, identity_id: str) -> list[Entity]:
+        """Entities of ``kind`` (one of :data:`OWNED_KINDS`) belonging to an identity."""
+        table = self.entities[kind]
+        return [table[i] for i in self.owned[kind].get(identity_id, ()) if i in table]
+
     def _index(self, kind: str, ident: str, old: Entity | None, new: Entity | None) -> None:
+        owned = self.owned.get(kind)
+        if owned is not None:
+            if old is not None and old.get("identityId") is not None:
+                owners = owned.get(old["identityId"])
+                if owners is not None:
+                    owners.discard(ident)
+                    if not owners:
+                        del owned[old["identityId"]]
+            if new is not None and new.get("identityId") is not None:
+                owned[new["identityId"]].add(ident)
         for (ikind, field), index in self.indexes.items():
             if ikind != kind:
                 continue

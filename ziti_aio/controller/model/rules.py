@@ -29,10 +29,10 @@ def _resolve(model: Model, kind: str, field: str, ref: str) -> str:
 def _identity_cleanup(model: Model, identity_id: str) -> list[Change]:
     changes: list[Change] = []
     for kind in ("authenticators", "enrollments"):
-        changes += [Delete(kind, e["id"]) for e in model.where(kind, identityId=identity_id)]
-    for api_session in model.where("api-sessions", identityId=identity_id):
+        changes += [Delete(kind, e["id"]) for e in model.owned_by(kind, identity_id)]
+    for api_session in model.owned_by("api-sessions", identity_id):
         changes += [Delete("api-sessions", api_session["id"]), revocation(api_session["id"], "API_SESSION")]
-    for session in model.where("sessions", identityId=identity_id):
+    for session in model.owned_by("sessions", identity_id):
         changes += session_revocation(session)
     return changes
 
