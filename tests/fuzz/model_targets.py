@@ -150,6 +150,7 @@ def _vocabulary(schema: Any, names: set[str], literals: list[Any]) -> None:
 
 
 def _vocabulary_strategies(schema: Any) -> tuple[st.SearchStrategy[str], st.SearchStrategy[Any]]:
+    """Keys and leaf values drawn from ``schema``'s vocabulary (leaves also from any JSON scalar)."""
     names: set[str] = set()
     literals: list[Any] = ["tcp", "udp", "", "localhost", "10.0.0.0/8", "*.ziti", "1s", 80, 65536, -1]
     _vocabulary(schema, names, literals)
@@ -205,7 +206,7 @@ def config_data_cases() -> st.SearchStrategy[tuple[str, Any]]:
 
 
 def check_config_data(case: tuple[str, Any]) -> None:
-    """Only ValidationError, naming a field under ``data``; accepted data is bounded JSON."""
+    """Only ValidationError, naming a field under ``data``; what is accepted is an object."""
     name, data = case
     try:
         validate_config_data(SCHEMAS[name], data)

@@ -5,14 +5,10 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 
-from .pki_targets import bundle_cases, check_bundle, check_csr, check_jwt, csr_cases, jwt_cases
+from .pki_targets import EXPECTED_WARNINGS, bundle_cases, check_bundle, check_csr, check_jwt, csr_cases, jwt_cases
 from .targets import bounded
 
-# cryptography warns about BER bundles and empty name attributes before it copes; not findings.
-pytestmark = [
-    pytest.mark.filterwarnings("ignore:PKCS#7 certificates could not be parsed as DER:UserWarning"),
-    pytest.mark.filterwarnings("ignore:Attribute's length must be:UserWarning"),
-]
+pytestmark = [pytest.mark.filterwarnings(f"ignore:{warning}:UserWarning") for warning in EXPECTED_WARNINGS]
 
 
 @bounded(300)
