@@ -8,7 +8,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import trio
 import typer
 
 from ziti_aio.appliance.quickstart import (
@@ -19,8 +18,7 @@ from ziti_aio.appliance.quickstart import (
     QuickstartOptions,
     run_quickstart,
 )
-from ziti_aio.cli.signals import run_until_signalled
-from ziti_aio.common.errors import ZitiError
+from ziti_aio.cli.signals import run_service
 
 
 def quickstart(
@@ -60,13 +58,7 @@ def quickstart(
                              password=password, routers=routers, router_address=router_address,
                              router_port=router_port, tunneler=not no_tunneler)
     try:
-        trio.run(run_until_signalled, lambda: run_quickstart(opts, started_at=started_at))
-    except ZitiError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(1) from None
-    except OSError as exc:
-        typer.echo(f"error: {exc.strerror or exc}", err=True)
-        raise typer.Exit(1) from None
+        run_service(lambda: run_quickstart(opts, started_at=started_at))
     finally:
         if temp is not None:
             print(f"removing temporary home {temp}")

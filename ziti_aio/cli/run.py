@@ -5,18 +5,11 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import trio
 import typer
 
 from ziti_aio.appliance.node import run_node
 from ziti_aio.appliance.node_config import load_node_config
-from ziti_aio.cli.signals import run_until_signalled
-from ziti_aio.common.errors import ZitiError
-
-
-async def _run(config: Path) -> None:
-    cfg = load_node_config(config)
-    await run_until_signalled(lambda: run_node(cfg))
+from ziti_aio.cli.signals import run_service
 
 
 def run(
@@ -26,11 +19,7 @@ def run(
     """Run the controller, routers and tunneler that node.toml turns on."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        trio.run(_run, config)
-    except ZitiError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(1) from None
-    except OSError as exc:
-        typer.echo(f"error: {exc.strerror or exc}", err=True)
-        raise typer.Exit(1) from None
+    async def start() -> None:
+        await run_node(load_node_config(config))
+
+    run_service(start)

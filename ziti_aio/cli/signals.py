@@ -6,6 +6,9 @@ import signal
 from collections.abc import Awaitable, Callable
 
 import trio
+import typer
+
+from ziti_aio.common.errors import ZitiError
 
 
 async def run_until_signalled(start: Callable[..., Awaitable[None]]) -> None:
@@ -31,3 +34,15 @@ async def run_until_signalled(start: Callable[..., Awaitable[None]]) -> None:
                 nursery.cancel_scope.cancel(reason="failed")
     if failure:
         raise failure[0]
+
+
+def run_service(start: Callable[[], Awaitable[None]]) -> None:
+    """Run a long-lived command until signalled; our errors become one line and exit code 1."""
+    try:
+        trio.run(run_until_signalled, start)
+    except ZitiError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+    except OSError as exc:
+        typer.echo(f"error: {exc.strerror or exc}", err=True)
+        raise typer.Exit(1) from None

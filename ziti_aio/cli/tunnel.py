@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import trio
 import typer
 
-from ziti_aio.cli.signals import run_until_signalled
+from ziti_aio.cli.signals import run_service
 from ziti_aio.common.errors import ZitiError
 from ziti_aio.tunnel.proxy import ProxySpec
 from ziti_aio.tunnel.tunneler import (
@@ -48,14 +48,7 @@ def _run(config: TunnelerConfig, verbose: bool) -> None:
                 raise group.exceptions[0] from None
             raise
 
-    try:
-        trio.run(run_until_signalled, start)
-    except ZitiError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(1) from None
-    except OSError as exc:
-        typer.echo(f"error: {exc.strerror or exc}", err=True)
-        raise typer.Exit(1) from None
+    run_service(start)
 
 
 def _config(**kwargs: Any) -> TunnelerConfig:

@@ -8,7 +8,6 @@ session-signing.key`` (EC key for API-session and session JWTs).
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from ziti_aio.pki import files
 from ziti_aio.pki.bundle import certs_to_pem
 from ziti_aio.pki.ca import CertAuthority
 from ziti_aio.pki.keys import generate_key, key_to_pem, load_key
+from ziti_aio.pki.names import is_ip
 
 ROOT_CA = "root-ca"
 SIGNER_CA = "intermediate-ca"
@@ -55,14 +55,6 @@ def _covers(cert: x509.Certificate, names: list[str]) -> bool:
     return all(n in have for n in names)
 
 
-def _is_ip(name: str) -> bool:
-    try:
-        ipaddress.ip_address(name)
-    except ValueError:
-        return False
-    return True
-
-
 def ensure_controller_pki(pki_root: Path, *, names: list[str], trust_domain: str) -> ControllerPki:
     """Load the PKI under ``pki_root``, creating what is missing.
 
@@ -91,7 +83,7 @@ def ensure_controller_pki(pki_root: Path, *, names: list[str], trust_domain: str
             server_cert = None
     if server_cert is None:
         server_cert, server_key = signer.issue_server(
-            "controller", dns=[n for n in wanted if not _is_ip(n)], ips=[n for n in wanted if _is_ip(n)],
+            "controller", dns=[n for n in wanted if not is_ip(n)], ips=[n for n in wanted if is_ip(n)],
             key=server_key, spiffe_id=f"spiffe://{trust_domain}/controller/instance-1",
         )
         files.save_leaf(pki_root, SIGNER_CA, SERVER_FILE, server_cert, server_key, signer.certs, overwrite=True)

@@ -35,7 +35,8 @@ def parse_ip(value: IpLike) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
         raise ValidationError(f"not an IP address: {value!r}", field="ip", value=str(value)) from exc
 
 
-def _is_ip(name: str) -> bool:
+def is_ip(name: str) -> bool:
+    """Is ``name`` an IP address literal?"""
     try:
         ipaddress.ip_address(name)
     except ValueError:
@@ -57,7 +58,7 @@ def san_entries(
         if not name or len(name) > 253 or not name.isascii() or any(c.isspace() for c in name):
             raise ValidationError(f"invalid DNS name {name!r}", field="dns", value=name)
         names[name] = None
-        if _is_ip(name):
+        if is_ip(name):
             addrs[ipaddress.ip_address(name)] = None
     for ip in ips:
         addr = parse_ip(ip)
