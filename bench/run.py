@@ -17,10 +17,10 @@ if __package__ in (None, ""):
 import trio
 
 from bench import controller_bench as ctrl
+from bench import mesh_bench as mesh
 from bench.common import FULL, QUICK, Goal, Metric, Suite, pending, run_suites
 
 DATA_PLANE = "needs the edge router/data plane (issue 4)"
-ROUTER_MESH = "needs the router mesh (issue 5)"
 SSH = "ssh -L to the same echo server"
 
 SUITES: tuple[Suite, ...] = (
@@ -33,7 +33,8 @@ SUITES: tuple[Suite, ...] = (
     pending(Metric("dial_p99_ms", None, "ms", "ssh -L new-connection setup p99", goal=Goal("<=", 2.0)), DATA_PLANE),
     ctrl.QUICKSTART,
     ctrl.API,
-    pending(Metric("two_hop_vs_one", None, "MB/s", "one-router circuit", goal=Goal(">=", 0.8)), ROUTER_MESH),
+    mesh.MESH,
+    mesh.PATH_COMPUTE,
     ctrl.SCALE,
     pending(Metric("idle_circuit_kib", None, "KiB", "none", goal=Goal("<=", 16, on="value", unit="KiB")),
             DATA_PLANE),
