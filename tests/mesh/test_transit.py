@@ -50,3 +50,14 @@ def test_node_toml_router_without_edge_is_transit_only(tmp_path):
     assert transit.edge_port is None and (transit.link_bind_host, transit.link_port) == ("10.0.0.2", 4022)
     assert transit.link_advertised_host == "10.0.0.2"
     assert edge.edge_port == 3022 and edge.link_port is None
+
+
+def test_wildcard_binds_advertise_the_host_name(tmp_path):
+    import socket
+
+    (tmp_path / "node.toml").write_text(
+        f'home = "{tmp_path}"\n[[router]]\nname = "w"\nedge = "0.0.0.0:3022"\nlink = "0.0.0.0:4022"\n')
+    (section,) = load_node_config(tmp_path / "node.toml").routers
+    cfg = router_config(section, tmp_path / "w")
+    assert cfg.edge_bind_host == "0.0.0.0" and cfg.link_bind_host == "0.0.0.0"
+    assert cfg.advertised_host == cfg.link_advertised_host == socket.gethostname()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -43,8 +44,13 @@ def router_config(section: RouterSection, home: Path) -> RouterConfig:
     host, port = _split(section.edge, DEFAULT_EDGE_PORT)
     link_host, link_port = _split(section.link, 0) if section.link else (host, None)
     return RouterConfig(home=home, edge_bind_host=host, edge_port=port if section.edge else None,
-                        advertised_host=section.advertise or host, link_port=link_port, link_bind_host=link_host,
-                        link_advertised_host=section.advertise or link_host)
+                        advertised_host=section.advertise or _reachable(host), link_port=link_port,
+                        link_bind_host=link_host, link_advertised_host=section.advertise or _reachable(link_host))
+
+
+def _reachable(bind_host: str) -> str:
+    """What to advertise for a bind address: a wildcard bind is reached at this host's name."""
+    return socket.gethostname() if bind_host in ("", "0.0.0.0", "::") else bind_host
 
 
 def router_home(cfg: NodeConfig, section: RouterSection) -> Path:
