@@ -32,10 +32,12 @@ class Budget:
     warmup_s: float  # load before the window opens (connections, caches)
     rounds: int  # thing and baseline alternate this many times; the median is reported
     process_runs: int  # process start-up timings per median
+    transfer_mib: int  # bytes pushed (and echoed back) through one data-plane transfer
+    idle_circuits: int  # circuits held open for the per-circuit memory figure
 
 
-QUICK = Budget(duration_s=2.0, warmup_s=0.5, rounds=1, process_runs=3)
-FULL = Budget(duration_s=5.0, warmup_s=1.0, rounds=3, process_runs=10)
+QUICK = Budget(duration_s=2.0, warmup_s=0.5, rounds=1, process_runs=3, transfer_mib=64, idle_circuits=500)
+FULL = Budget(duration_s=5.0, warmup_s=1.0, rounds=3, process_runs=10, transfer_mib=128, idle_circuits=1000)
 
 
 @dataclass(frozen=True)
@@ -122,15 +124,6 @@ class Suite:
         return tuple(s.metric for s in self.specs)
 
 
-def pending(spec: Metric, reason: str) -> Suite:
-    """A suite for a metric whose parts do not exist yet: it reports null with ``reason``."""
-
-    async def run(ctx: Context) -> list[Metric]:
-        return [unmeasured(spec, reason)]
-
-    return Suite((spec,), run)
-
-
 async def run_suites(suites: Sequence[Suite], budget: Budget, *, json_only: bool) -> list[Metric]:
     """Run each suite in turn, printing every metric's JSON line as it comes, then the table.
 
@@ -193,6 +186,36 @@ def process_cpu_s(pid: int) -> float:
     """User plus system CPU seconds a (Linux) process has used so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds of ``pid`` and of every live descendant (sshd forks one process per connection)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError):
+            continue
+    tree, grew = {pid}, True
+    while grew:
+        more = {child for child, parent in parents.items() if parent in tree} - tree
+        tree |= more
+        grew = bool(more)
+    total = 0.0
+    for member in tree:
+        try:
+            total += process_cpu_s(member)
+        except OSError:
+            continue
+    return total
+
+
+def rss_kib(pid: int) -> int:
+    """Resident set size of a (Linux) process, KiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
 async def announce_and_wait(info: dict[str, Any]) -> None:

@@ -2,7 +2,7 @@
 
 ``python bench/run.py [--quick] [--json-only] [--only NAME,...]`` prints one JSON line per metric
 (``metric, value, unit, baseline, baseline_value, ratio, goal``; ``reason`` when the value is null),
-then a readable table. Metrics whose parts do not exist yet report ``null`` with the reason.
+then a readable table. A suite that fails reports its metrics as ``null`` with the error as reason.
 """
 
 from __future__ import annotations
@@ -17,27 +17,20 @@ if __package__ in (None, ""):
 import trio
 
 from bench import controller_bench as ctrl
+from bench import dataplane as data
 from bench import mesh_bench as mesh
-from bench.common import FULL, QUICK, Goal, Metric, Suite, pending, run_suites
-
-DATA_PLANE = "needs the edge router/data plane (issue 4)"
-SSH = "ssh -L to the same echo server"
+from bench.common import FULL, QUICK, Suite, run_suites
 
 SUITES: tuple[Suite, ...] = (
-    pending(Metric("circuit_mb_s", None, "MB/s", SSH, goal=Goal(">=", 1.0)), DATA_PLANE),
-    pending(Metric("router_cpu_s_per_gb", None, "CPU s/GB", "ssh + sshd CPU s/GB", goal=Goal("<=", 1.0)),
-            DATA_PLANE),
-    pending(Metric("csdk_mb_s", None, "MB/s", SSH), DATA_PLANE),
-    pending(Metric("parallel8_vs_1", None, "MB/s", "one circuit", goal=Goal(">=", 1.3)), DATA_PLANE),
-    pending(Metric("dial_p50_ms", None, "ms", "ssh -L new-connection setup p50", goal=Goal("<=", 1.5)), DATA_PLANE),
-    pending(Metric("dial_p99_ms", None, "ms", "ssh -L new-connection setup p99", goal=Goal("<=", 2.0)), DATA_PLANE),
+    data.THROUGHPUT,
+    data.CSDK_SUITE,
+    data.DIAL,
     ctrl.QUICKSTART,
     ctrl.API,
     mesh.MESH,
     mesh.PATH_COMPUTE,
     ctrl.SCALE,
-    pending(Metric("idle_circuit_kib", None, "KiB", "none", goal=Goal("<=", 16, on="value", unit="KiB")),
-            DATA_PLANE),
+    data.IDLE_SUITE,
     ctrl.IDENTITIES,
 )
 
