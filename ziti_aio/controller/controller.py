@@ -121,12 +121,20 @@ class Controller:
         network = self.network = Network(model, signer)
         await bootstrap(model, admin_username=cfg.admin_username, admin_password=cfg.admin_password)
         enrollments = Enrollments(model, pki.signer, cfg.trust_domain, pki.ca_bundle)
-        ctx = ApiContext(model=model, crud=crud, access=access, enrollments=enrollments,
-                         cacerts_body=cacerts_body(pki.ca_bundle), instance_id=instance_id,
-                         base_url=state["base_url"], router_state=network.router_state, network=network)
-        self.api = ctx
         ssl_ctx = server_ssl_context(cert_chain=str(pki.server_chain_path), key=str(pki.server_key_path),
                                      client_ca=str(pki.ca_bundle_path))
+
+        def trust_ca(pem: str) -> None:
+            ssl_ctx.load_verify_locations(cadata=pem)
+
+        for ca in model.all("cas"):
+            if ca.get("isVerified"):
+                trust_ca(ca["certPem"])
+        ctx = ApiContext(model=model, crud=crud, access=access, enrollments=enrollments,
+                         cacerts_body=cacerts_body(pki.ca_bundle), instance_id=instance_id,
+                         base_url=state["base_url"], router_state=network.router_state, network=network,
+                         trust_ca=trust_ca)
+        self.api = ctx
         app = create_app(ctx)
         ctrl_ssl = server_context(cert_chain=str(pki.server_chain_path), key=str(pki.server_key_path),
                                   client_ca=str(pki.ca_bundle_path))

@@ -11,6 +11,7 @@ import json
 import logging
 import math
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +57,8 @@ class ApiContext:
     base_url: str
     router_state: RouterState = offline_router
     network: Network | None = None
+    # Adds a verified third-party CA (PEM) to the client certs the API's TLS accepts.
+    trust_ca: Callable[[str], None] = field(default=lambda pem: None)
     version: str = field(default=f"v{__version__}")
 
 

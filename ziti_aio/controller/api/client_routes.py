@@ -10,6 +10,7 @@ from ziti_aio.controller.api.common_routes import add_common_routes
 from ziti_aio.controller.api.envelope import empty, ok
 from ziti_aio.controller.api.listing import page
 from ziti_aio.controller.api.render import Renderer
+from ziti_aio.controller.api.server import PEER_CERT_DER
 from ziti_aio.controller.model.access import Caller
 
 MAX_CSR_BYTES = 64 * 1024
@@ -38,9 +39,12 @@ def client_blueprint(ctx: ApiContext) -> Blueprint:
         if method == "updb":
             await ctx.enrollments.enroll_updb(token, await read_json())
             return empty()
+        if method == "ottca":
+            await ctx.enrollments.enroll_ottca(token, PEER_CERT_DER.get())
+            return empty()
         if method == "erott":
             return ok(await ctx.enrollments.enroll_router(token, await read_json()))
-        raise ValidationError("method must be ott, updb or erott", field="method", value=method)
+        raise ValidationError("method must be ott, ottca, updb or erott", field="method", value=method)
 
     @bp.post("/enroll")
     async def enroll() -> Response:

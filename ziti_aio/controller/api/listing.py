@@ -22,6 +22,7 @@ EXTRA_FIELDS: dict[str, tuple[str, ...]] = {
     "edge-router-policies": ("isSystem",),
     "enrollments": ("edgeRouterId", "token"),
     "authenticators": ("fingerprint",),
+    "cas": ("fingerprint", "isVerified"),
     "api-sessions": ("identityId", "ipAddress", "authenticatorId", "lastActivityAt"),
     "sessions": ("identityId", "serviceId", "apiSessionId", "type"),
     "revocations": ("type", "expiresAt"),

@@ -15,6 +15,7 @@ from ziti_aio.controller.api.permissions import METHOD_ACTION, check_grant, requ
 from ziti_aio.controller.api.relations import RELATIONS
 from ziti_aio.controller.api.render import Renderer
 from ziti_aio.controller.model.access import Caller
+from ziti_aio.controller.model.cas import verify_command
 from ziti_aio.controller.model.fields import now_text, parse_time, timestamp
 from ziti_aio.controller.model.model import revocation, session_revocation
 from ziti_aio.controller.model.specs import SPECS
@@ -147,6 +148,15 @@ def management_blueprint(ctx: ApiContext) -> Blueprint:
         await ctx.model.transact(build)
         return empty()
 
+    @bp.post("/cas/<ident>/verify")
+    async def verify_ca(ident: str) -> Response:
+        found = caller(ctx)
+        require(found, "cas", "update")
+        pem = await request.get_data()
+        await ctx.model.transact(lambda: verify_command(ctx.model, ident, pem, actor=found.identity["id"]))
+        ctx.trust_ca(ctx.model.get("cas", ident)["certPem"])
+        return empty()
+
     @bp.post("/enrollments/<ident>/refresh")
     async def refresh_enrollment(ident: str) -> Response:
         found = authorize("enrollments")
@@ -161,7 +171,7 @@ def management_blueprint(ctx: ApiContext) -> Blueprint:
         def build() -> Command:
             fresh = enroller.new(enrollment["method"], identity_id=enrollment.get("identityId"),
                                  edge_router_id=enrollment.get("edgeRouterId"), username=enrollment.get("username"),
-                                 expires_at=when)
+                                 ca_id=enrollment.get("caId"), expires_at=when)
             fresh.update(id=ident, createdAt=enrollment["createdAt"])
             return Command(found.identity["id"], f"refresh enrollment {ident}", (Put("enrollments", fresh),))
 

@@ -18,6 +18,7 @@ PERMISSION_TYPE: dict[str, str | None] = {
     "enrollments": "enrollment",
     "authenticators": None,
     "terminators": "terminator",
+    "cas": "ca",
     "api-sessions": "ops",
     "sessions": "ops",
     "revocations": "ops",

@@ -70,6 +70,8 @@ class Renderer:
             enrollment[en["method"]] = {"id": en["id"], "token": en["token"], "jwt": en["jwt"],
                                         "expiresAt": en["expiresAt"], **({"username": en["username"]}
                                                                          if en.get("username") else {})}
+            if en.get("caId"):
+                enrollment[en["method"]].update(caId=en["caId"], ca=ref("cas", self.model.maybe("cas", en["caId"])))
         type_ref = {"id": e["typeId"], "name": e["typeId"], "entity": "identity-types",
                     "_links": links("identity-types", e["typeId"])}
         return {
@@ -184,8 +186,15 @@ class Renderer:
             "method": e["method"], "identityId": e["identityId"],
             "identity": ref("identities", self.model.maybe("identities", e["identityId"])),
             "fingerprint": e.get("fingerprint"), "certPem": e.get("certPem"), "username": e.get("username"),
-            "isIssuedByNetwork": e["method"] == "cert", "isExtendRequested": False, "isKeyRollRequested": False,
+            "isIssuedByNetwork": e["method"] == "cert" and not e.get("caId"), "isExtendRequested": False,
+            "isKeyRollRequested": False,
         }
+
+    def _cas(self, e: Entity) -> dict[str, Any]:
+        return {k: e.get(k) for k in (
+            "name", "certPem", "fingerprint", "isVerified", "verificationToken", "isAuthEnabled",
+            "isAutoCaEnrollmentEnabled", "isOttCaEnrollmentEnabled", "identityRoles", "identityNameFormat",
+        )}
 
     def _terminators(self, e: Entity) -> dict[str, Any]:
         return {

@@ -17,6 +17,7 @@ import trio
 
 from ziti_aio.common.errors import AuthError, InvalidAuth, NoEdgeRoutersAvailable, NotFoundError, ValidationError
 from ziti_aio.common.ids import new_id
+from ziti_aio.controller.model.cas import trusted_ca
 from ziti_aio.controller.model.fields import format_time, now_text, parse_time
 from ziti_aio.controller.model.model import Entity, Model, revocation, session_revocation
 from ziti_aio.controller.model.passwords import check_password
@@ -71,6 +72,8 @@ class Access:
     async def login_cert(self, fingerprint: str | None, body: Any, *, ip: str) -> tuple[Entity, str]:
         auth = self.model.lookup("authenticators", "fingerprint", fingerprint) if fingerprint else None
         if auth is None or auth.get("method") != "cert":
+            raise InvalidAuth()
+        if auth.get("caId") and trusted_ca(self.model, auth["caId"], "isAuthEnabled") is None:
             raise InvalidAuth()
         return await self._login(auth, body if isinstance(body, dict) else {}, ip=ip)
 

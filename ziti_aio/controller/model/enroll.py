@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from ziti_aio.common.errors import EnrollmentExpired, InvalidEnrollmentToken, ValidationError
 from ziti_aio.common.ids import new_id
+from ziti_aio.controller.model.cas import issued_by, trusted_ca
 from ziti_aio.controller.model.fields import now_text, parse_time
 from ziti_aio.controller.model.model import Entity, Model
 from ziti_aio.controller.model.passwords import hash_password
@@ -66,6 +67,28 @@ class Enrollments:
 
         await self.model.transact(build)
         return result["chain"]
+
+    async def enroll_ottca(self, token: Any, peer_der: bytes | None) -> None:
+        """Bind the TLS client cert, issued by the enrollment's CA, as the identity's cert authenticator."""
+        if not peer_der:
+            raise ValidationError("ottca enrollment needs a TLS client certificate", field="certificate")
+        cert = x509.load_der_x509_certificate(peer_der)
+
+        def build() -> Command:
+            enrollment = self._pending(token, "ottca")
+            ca = trusted_ca(self.model, enrollment["caId"], "isOttCaEnrollmentEnabled")
+            if ca is None or not issued_by(cert, ca):
+                raise ValidationError("the client certificate is not issued by the enrollment's CA",
+                                      field="certificate")
+            fingerprint = fingerprint_sha1(cert)
+            if self.model.lookup("authenticators", "fingerprint", fingerprint) is not None:
+                raise ValidationError("the client certificate is already in use", field="certificate")
+            auth = self._authenticator(enrollment["identityId"], method="cert", fingerprint=fingerprint,
+                                       certPem=_pem(cert), caId=ca["id"])
+            return Command(enrollment["identityId"], "ottca enrollment",
+                           (Delete("enrollments", enrollment["id"]), Put("authenticators", auth)))
+
+        await self.model.transact(build)
 
     async def enroll_updb(self, token: Any, body: Any) -> None:
         """Set the password of the token's updb enrollment."""

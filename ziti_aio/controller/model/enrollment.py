@@ -30,6 +30,7 @@ class Enroller:
         identity_id: str | None = None,
         edge_router_id: str | None = None,
         username: str | None = None,
+        ca_id: str | None = None,
         expires_at: datetime | None = None,
     ) -> Entity:
         """A fresh enrollment (not yet stored) for an identity or an edge router."""
@@ -47,7 +48,7 @@ class Enroller:
             "identityId": identity_id,
             "edgeRouterId": edge_router_id,
             "username": username,
-            "caId": None,
+            "caId": ca_id,
             "token": token,
             "jwt": self.sign(subject, token, method, expires),
             "expiresAt": format_time(expires),

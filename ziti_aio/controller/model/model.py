@@ -33,7 +33,7 @@ REVOCATION_KEEP_S = 7 * 24 * 3600
 # Kinds whose entities carry a unique name.
 NAMED_KINDS = frozenset({
     "identities", "services", "configs", "config-types", "edge-routers", "service-policies",
-    "edge-router-policies", "service-edge-router-policies", "auth-policies",
+    "edge-router-policies", "service-edge-router-policies", "auth-policies", "cas",
 })
 
 

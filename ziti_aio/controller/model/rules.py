@@ -7,6 +7,7 @@ from typing import Any
 
 from ziti_aio.common.errors import ConflictError, NotFoundError, ValidationError
 from ziti_aio.common.ids import new_id
+from ziti_aio.controller.model.cas import CaRules, trusted_ca
 from ziti_aio.controller.model.config_types import check_schema, validate_config_data
 from ziti_aio.controller.model.crud import KindHooks, NoHooks, referenced_by, refuse_if_referenced
 from ziti_aio.controller.model.enrollment import Enroller
@@ -24,6 +25,16 @@ def _resolve(model: Model, kind: str, field: str, ref: str) -> str:
         return model.find(kind, ref)["id"]
     except NotFoundError:
         raise ValidationError(f"no {kind} with id or name {ref!r}", field=field, value=ref) from None
+
+
+def _ottca(model: Model, field: str, ca_ref: Any) -> str:
+    """The id of a verified CA that allows ottca enrollment, named by id or name."""
+    if not isinstance(ca_ref, str) or not ca_ref:
+        raise ValidationError("must name a CA", field=field, value=ca_ref)
+    ca_id = _resolve(model, "cas", field, ca_ref)
+    if trusted_ca(model, ca_id, "isOttCaEnrollmentEnabled") is None:
+        raise ValidationError("the CA is not verified or does not allow ottca enrollment", field=field, value=ca_ref)
+    return ca_id
 
 
 def _identity_cleanup(model: Model, identity_id: str) -> list[Change]:
@@ -64,9 +75,9 @@ class IdentityRules(NoHooks):
             return [Put("enrollments", self.enroller.new("updb", identity_id=data["id"],
                                                          username=enrollment["updb"]))]
         if "ottca" in enrollment:
-            raise ValidationError("third-party CAs are not supported", field="enrollment.ottca",
-                                  value=enrollment["ottca"])
-        raise ValidationError("expected {\"ott\": true} or {\"updb\": \"<username>\"}",
+            ca_id = _ottca(model, "enrollment.ottca", enrollment["ottca"])
+            return [Put("enrollments", self.enroller.new("ottca", identity_id=data["id"], ca_id=ca_id))]
+        raise ValidationError("expected {\"ott\": true}, {\"updb\": \"<username>\"} or {\"ottca\": \"<caId>\"}",
                               field="enrollment", value=enrollment)
 
     def on_delete(self, model: Model, entity: Entity) -> list[Change]:
@@ -205,7 +216,7 @@ class EnrollmentRules(NoHooks):
         if identity is None:
             raise ValidationError("no such identity", field="identityId", value=data["identityId"])
         if data["method"] == "ottca":
-            raise ValidationError("third-party CAs are not supported", field="method", value="ottca")
+            data["caId"] = _ottca(model, "caId", data.get("caId"))
         if data["method"] == "updb" and not data.get("username"):
             raise ValidationError("updb enrollments need a username", field="username", value=None)
         if old is None:
@@ -213,7 +224,7 @@ class EnrollmentRules(NoHooks):
                 raise ValidationError("the identity already has an enrollment of that method",
                                       field="method", value=other["method"])
             fresh = self.enroller.new(data["method"], identity_id=data["identityId"], username=data.get("username"),
-                                      expires_at=parse_time(data["expiresAt"]))
+                                      ca_id=data.get("caId"), expires_at=parse_time(data["expiresAt"]))
             data.update({k: fresh[k] for k in ("token", "jwt", "edgeRouterId")})
 
 
@@ -266,4 +277,5 @@ def build_rules(enroller: Enroller, hash_password: Any) -> dict[str, KindHooks]:
         "enrollments": EnrollmentRules(enroller),
         "authenticators": AuthenticatorRules(hash_password),
         "terminators": TerminatorRules(),
+        "cas": CaRules(),
     }

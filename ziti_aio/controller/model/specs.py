@@ -130,6 +130,16 @@ SPECS: dict[str, EntitySpec] = {
             Field("edgeRouterRoles", f.roles, []),
             _TAGS,
         )),
+        EntitySpec("cas", "ca", (
+            _NAME,
+            Field("certPem", f.string(max_length=64 * 1024, nonempty=True), REQUIRED),
+            Field("isAuthEnabled", f.boolean, REQUIRED),
+            Field("isAutoCaEnrollmentEnabled", f.boolean, REQUIRED),
+            Field("isOttCaEnrollmentEnabled", f.boolean, REQUIRED),
+            Field("identityRoles", f.attributes, REQUIRED),
+            Field("identityNameFormat", f.string(max_length=1024), None),
+            _TAGS,
+        )),
         EntitySpec("enrollments", "enrollment", (
             Field("method", f.enum("ott", "ottca", "updb"), REQUIRED),
             Field("identityId", f.string(max_length=64, nonempty=True), REQUIRED),
