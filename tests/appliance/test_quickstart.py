@@ -1,10 +1,14 @@
 """The quickstart as a user runs it: a real process, a persistent home, routers that come online."""
 
 import ssl
+import tomllib
 
 import httpx
 import trio
 
+from ziti_aio.appliance.node_config import parse_node_config
+from ziti_aio.common.errors import ZitiError
+from ziti_aio.sdk import open_context
 from ziti_aio.testing.quickstart import start_quickstart
 
 M = "/edge/management/v1"
@@ -50,5 +54,55 @@ async def test_quickstart_starts_routers_and_restarts_on_the_same_home(tmp_path)
         async with await _admin(again.url, home) as admin:
             routers = (await admin.get(f"{M}/edge-routers")).json()["data"]
             assert len(routers) == 2 and all(r["isOnline"] for r in routers)
+    finally:
+        assert again.stop() == 0
+
+
+TUNNELER_ARGS = ("--ctrl-port", "0", "--router-port", "0", "--ctrl-address", "127.0.0.1", "-p", "qs-password")
+
+
+async def _echo_through_demo(identity_path, payload: bytes) -> None:
+    async with open_context(identity_path) as ctx:
+        with trio.fail_after(20):
+            while True:
+                try:
+                    conn = await ctx.dial("demo-echo")
+                    break
+                except ZitiError:
+                    await trio.sleep(0.2)
+            async with conn:
+                await conn.send_all(payload)
+                received = b""
+                while len(received) < len(payload):
+                    received += await conn.receive_some(1 << 16)
+    assert received == payload
+
+
+async def test_quickstart_with_the_tunneler_hosts_the_demo_and_follows_the_echo_port(tmp_path):
+    home = tmp_path / "qs"
+    qs = await start_quickstart(home, *TUNNELER_ARGS)
+    try:
+        client = home / "demo-client.json"
+        assert client.exists() and (home / "tunneler.json").exists()
+        assert f"ziti-aio tunnel proxy demo-echo:7007 -i {client}" in qs.output
+        node = parse_node_config(tomllib.loads((home / "node.toml").read_text()))
+        assert node.home == home.resolve() and node.controller is not None
+        assert [r.name for r in node.routers] == ["router-instance-1"]
+        assert node.tunneler is not None and node.tunneler.mode == "host"
+        await _echo_through_demo(client, b"hello demo " * 1000)
+        async with await _admin(qs.url, home) as admin:
+            host = (await admin.get(f"{M}/configs", params={"filter": 'name="demo-echo-host"'})).json()["data"][0]
+        first_port = host["data"]["port"]
+    finally:
+        assert qs.stop() == 0
+    again = await start_quickstart(home, *TUNNELER_ARGS)
+    try:
+        await _echo_through_demo(client, b"again")
+        async with await _admin(again.url, home) as admin:
+            host = (await admin.get(f"{M}/configs", params={"filter": 'name="demo-echo-host"'})).json()["data"][0]
+            identities = (await admin.get(f"{M}/identities")).json()["data"]
+        assert host["data"]["port"] != first_port
+        names = sorted(i["name"] for i in identities if i["type"]["name"] != "Router" and not i["isAdmin"])
+        assert names == ["demo-client", "quickstart-tunneler"]
     finally:
         assert again.stop() == 0

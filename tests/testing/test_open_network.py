@@ -1,8 +1,12 @@
 """The public harness: open_network starts and stops cleanly; the fixture works for other projects."""
 
-import pytest
+import trio
 
 import ziti_aio.testing
+from ziti_aio.appliance.demo import run_echo_server
+from ziti_aio.common.errors import ZitiError
+from ziti_aio.sdk import open_context
+from ziti_aio.testing.controller import create
 
 pytest_plugins = ["ziti_aio.testing.pytest_plugin"]
 
@@ -16,10 +20,28 @@ async def test_open_network_without_a_home_cleans_up():
     assert not home.exists()
 
 
-async def test_tunneler_is_refused_until_it_exists():
-    with pytest.raises(NotImplementedError):
-        async with ziti_aio.testing.open_network(tunneler=True):
-            pass
+async def test_tunneler_hosts_a_service_with_a_host_config():
+    async with ziti_aio.testing.open_network(routers=1, tunneler=True) as net, trio.open_nursery() as nursery:
+        assert net.tunneler is not None and net.tunneler.info["mode"] == "host"
+        port = await nursery.start(run_echo_server)
+        await create(net.admin, "configs", {"name": "echo-host", "configTypeId": "host.v1",
+                                            "data": {"protocol": "tcp", "address": "127.0.0.1", "port": port}})
+        await create(net.admin, "services", {"name": "echo", "encryptionRequired": True, "configs": ["echo-host"]})
+        await net.allow(net.tunneler.identity.name, "echo", "Bind")
+        client = await net.create_identity("client")
+        await net.allow("client", "echo", "Dial")
+        async with open_context(client.path) as ctx:
+            with trio.fail_after(20):
+                while True:
+                    try:
+                        conn = await ctx.dial("echo")
+                        break
+                    except ZitiError:
+                        await trio.sleep(0.2)
+                async with conn:
+                    await conn.send_all(b"through the tunneler")
+                    assert await conn.receive_some(100) == b"through the tunneler"
+        nursery.cancel_scope.cancel()
 
 
 async def test_fixture_gives_a_working_network(ziti_network):

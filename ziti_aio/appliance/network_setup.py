@@ -67,6 +67,10 @@ class AdminSession:
         self._check(resp, f"reading {kind} {body['name']}")
         return resp.json()["data"]
 
+    async def patch(self, kind: str, entity_id: str, body: dict[str, Any]) -> None:
+        resp = await self.client.patch(f"{MANAGEMENT}/{kind}/{entity_id}", json=body)
+        self._check(resp, f"updating {kind} {entity_id}")
+
     async def fresh_router_jwt(self, router: dict[str, Any]) -> str:
         """The router's enrollment JWT, re-issued if it was used or expired."""
         if router.get("enrollmentJwt"):

@@ -6,6 +6,7 @@ typo never silently turns a role off.
 
 from __future__ import annotations
 
+import json
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -189,3 +190,32 @@ def load_node_config(path: Path) -> NodeConfig:
     except RecursionError:
         raise ConfigError(f"{path}: not valid TOML: nested too deeply") from None
     return parse_node_config(data, source=str(path))
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, Path):
+        value = str(value)
+    if isinstance(value, tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return json.dumps(value)  # JSON strings and integers are valid TOML
+
+
+def _table(header: str, section: object) -> list[str]:
+    lines = [header]
+    for key, value in vars(section).items():
+        if value is not None and value != ():
+            lines.append(f"{key} = {_toml_value(value)}")
+    return lines
+
+
+def render_node_config(cfg: NodeConfig, *, comment: str = "") -> str:
+    """``cfg`` as node.toml text that :func:`parse_node_config` reads back to ``cfg``."""
+    lines = [f"# {line}" for line in comment.splitlines()]
+    lines += [f"home = {_toml_value(cfg.home)}", f"log_format = {_toml_value(cfg.log_format)}"]
+    if cfg.controller is not None:
+        lines += ["", *_table("[controller]", cfg.controller)]
+    for router in cfg.routers:
+        lines += ["", *_table("[[router]]", router)]
+    if cfg.tunneler is not None:
+        lines += ["", *_table("[tunneler]", cfg.tunneler)]
+    return "\n".join(lines) + "\n"

@@ -1,8 +1,10 @@
 """``ziti-aio quickstart``: a whole network on one machine, created on first run, reused after.
 
-The home holds the PKI, the store and the generated admin password, so a restart with the
-same ``--home`` brings back the same network. Roles talk to each other only over their
-real TLS sockets, never by Python calls.
+The home holds the PKI, the store, the generated admin password and the enrolled identity
+files, so a restart with the same ``--home`` brings back the same network. Unless
+``--no-tunneler``, a host-mode tunneler serves the demo service (:mod:`demo`). The roles it
+runs are written to ``<home>/node.toml``. Roles talk to each other only over their real TLS
+sockets, never by Python calls.
 """
 
 from __future__ import annotations
@@ -18,15 +20,25 @@ from pathlib import Path
 
 import trio
 
+from ziti_aio.appliance.demo import DemoFiles, prepare_demo, run_echo_server, try_it
 from ziti_aio.appliance.network_setup import AdminSession, RouterPlan, prepare_routers
+from ziti_aio.appliance.node_config import (
+    ControllerSection,
+    NodeConfig,
+    RouterSection,
+    TunnelerSection,
+    render_node_config,
+)
 from ziti_aio.appliance.supervisor import supervise
 from ziti_aio.common.errors import ConfigError
 from ziti_aio.controller.controller import Controller, ControllerConfig, ControllerInfo
 from ziti_aio.router.router import EdgeRouter, RouterConfig, RouterInfo
+from ziti_aio.tunnel.tunneler import Tunneler, TunnelerConfig
 
 log = logging.getLogger(__name__)
 
 PASSWORD_FILE = "admin-password"
+NODE_FILE = "node.toml"
 DEFAULT_CTRL_PORT = 1280
 DEFAULT_ROUTER_PORT = 3022
 DEFAULT_CTRL_CHANNEL_PORT = 6262
@@ -88,8 +100,21 @@ def admin_password(home: Path, given: str | None) -> tuple[str, bool]:
     return password, True
 
 
+def node_config(opts: QuickstartOptions, home: Path, info: ControllerInfo, plans: list[RouterPlan],
+                routers: list[RouterInfo], demo: DemoFiles | None) -> NodeConfig:
+    """The roles this quickstart runs, as ``ziti-aio run --config`` would read them (ports as bound)."""
+    controller = ControllerSection(address=opts.advertised, port=info.port, ctrl_port=info.ctrl_port,
+                                   bind=opts.bind_host, admin_username=opts.username)
+    sections = tuple(
+        RouterSection(name=plan.name, edge=f"{opts.bind_host}:{router.edge_port}", advertise=opts.router_advertised,
+                      link=f"{opts.bind_host}:{router.link_address.rsplit(':', 1)[1]}" if router.link_address else None)
+        for plan, router in zip(plans, routers, strict=True))
+    tunneler = TunnelerSection(identity=demo.tunneler) if demo else None
+    return NodeConfig(home=home, controller=controller, routers=sections, tunneler=tunneler)
+
+
 def summary(opts: QuickstartOptions, info: ControllerInfo, password: str, generated: bool,
-            routers: list[RouterInfo]) -> list[str]:
+            routers: list[RouterInfo], demo: DemoFiles | None) -> list[str]:
     """The lines printed once everything serves."""
     host_port = f"{opts.advertised}:{info.port}"
     lines = [
@@ -101,8 +126,10 @@ def summary(opts: QuickstartOptions, info: ControllerInfo, password: str, genera
     ]
     for n, router in enumerate(routers, start=1):
         lines.append(f"  router       router-instance-{n} at {router.edge_address}")
-    if opts.tunneler:
-        lines.append("  tunneler     requested: the tunneler role is not in this build yet")
+    if demo is not None:
+        lines.append("  tunneler     quickstart-tunneler (host mode) hosting demo-echo, a loopback echo server")
+        lines += try_it(demo)
+    lines.append(f"  node.toml    {opts.home / NODE_FILE}  (the roles running here)")
     return lines
 
 
@@ -129,11 +156,14 @@ async def run_quickstart(
     async with trio.open_nursery() as nursery:
         info = await nursery.start(supervise, "controller", controller.run)
         plans = opts.router_plans(home)
+        demo = None
         if plans:
             admin = await AdminSession.login(info.url, info.ca_bundle_path, opts.username, password)
             try:
                 router_names = list(dict.fromkeys(["127.0.0.1", "localhost", opts.router_advertised, *names]))
                 await prepare_routers(admin, plans, names=router_names)
+                if opts.tunneler:
+                    demo = await prepare_demo(admin, home, await nursery.start(run_echo_server))
             finally:
                 await admin.aclose()
         routers = []
@@ -143,7 +173,13 @@ async def run_quickstart(
                                              ctrl_address=info.ctrl_address, link_port=plan.link_port,
                                              link_bind_host=opts.bind_host))
             routers.append(await nursery.start(supervise, plan.name, router.run))
-        for line in summary(opts, info, password, generated, routers):
+        if demo is not None:
+            tunneler = Tunneler(TunnelerConfig(identity=demo.tunneler, mode="host"))
+            await nursery.start(supervise, "tunneler", tunneler.run)
+        node = render_node_config(node_config(opts, home, info, plans, routers, demo),
+                                  comment="Written by ziti-aio quickstart: the roles it runs (informational).")
+        await trio.to_thread.run_sync((home / NODE_FILE).write_text, node)
+        for line in summary(opts, info, password, generated, routers, demo):
             out(line)
         out(f"ready in {time.monotonic() - started_at:.2f} s")
         task_status.started(info)

@@ -41,7 +41,7 @@ def quickstart(
     no_tunneler: bool = typer.Option(False, "--no-tunneler", help="Do not start the tunneler"),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log at DEBUG"),
 ) -> None:
-    """Start a controller and edge routers (a full mesh with 2 or more) in one process, in seconds."""
+    """Start a controller, edge routers (a full mesh with 2 or more) and a tunneler hosting a demo service."""
     started_at = time.monotonic()
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -3,7 +3,8 @@
 ``async with ziti_aio.testing.open_network(routers=1) as net:`` starts a controller and edge
 routers in-process over real mTLS on 127.0.0.1 (port 0 everywhere) in a temporary home;
 ``net.create_identity``/``create_service``/``allow`` set things up, and identity files work
-with ``ziti_aio.sdk.open_context`` and the OpenZiti SDKs. The ``ziti_network`` pytest
+with ``ziti_aio.sdk.open_context`` and the OpenZiti SDKs. ``tunneler=True`` adds a host-mode
+tunneler (``net.tunneler``) serving the services with a host.v1 config it may Bind. The ``ziti_network`` pytest
 fixture (plugin ``ziti_aio.testing.pytest_plugin``) gives one per test.
 """
 
@@ -16,25 +17,22 @@ from pathlib import Path
 from typing import Any
 
 from ziti_aio.testing import network as _network
-from ziti_aio.testing.network import RunningNetwork
+from ziti_aio.testing.network import RunningNetwork, RunningTunneler
 
 
 @asynccontextmanager
 async def open_network(home: Path | str | None = None, *, routers: int = 1, tunneler: bool = False,
                        **controller_config: Any) -> AsyncIterator[RunningNetwork]:
-    """Start a whole network; ``home`` defaults to a temporary directory removed afterwards.
-
-    ``tunneler=True`` is refused until the tunneler role exists in this build.
-    """
-    if tunneler:
-        raise NotImplementedError("the tunneler role is not in this build yet")
+    """Start a whole network; ``home`` defaults to a temporary directory removed afterwards."""
     if home is not None:
-        async with _network.open_network(Path(home), routers=routers, **controller_config) as net:
+        async with _network.open_network(Path(home), routers=routers, tunneler=tunneler,
+                                         **controller_config) as net:
             yield net
         return
     with tempfile.TemporaryDirectory(prefix="ziti-aio-net-") as tmp:
-        async with _network.open_network(Path(tmp), routers=routers, **controller_config) as net:
+        async with _network.open_network(Path(tmp), routers=routers, tunneler=tunneler,
+                                         **controller_config) as net:
             yield net
 
 
-__all__ = ["RunningNetwork", "open_network"]
+__all__ = ["RunningNetwork", "RunningTunneler", "open_network"]

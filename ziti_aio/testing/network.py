@@ -19,7 +19,6 @@ over sockets only: each router reaches the controller through its control channe
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -28,14 +27,14 @@ from typing import Any
 
 import httpx
 import trio
-from cryptography.hazmat.primitives.serialization import Encoding
 
-from ziti_aio.pki.csr import create_csr
-from ziti_aio.pki.enrollment_jwt import read_enrollment_jwt
-from ziti_aio.pki.keys import generate_key, key_to_pem
 from ziti_aio.router.enroll import enroll_router
 from ziti_aio.router.router import EdgeRouter, RouterConfig, RouterInfo
-from ziti_aio.testing.controller import CLIENT, MANAGEMENT, RunningController, create, open_controller
+from ziti_aio.sdk.enroll import enroll_identity
+from ziti_aio.testing.controller import MANAGEMENT, RunningController, create, open_controller
+from ziti_aio.tunnel.tunneler import Tunneler, TunnelerConfig
+
+TUNNELER_SERVICE_POLL_S = 0.5
 
 
 @dataclass
@@ -51,6 +50,14 @@ class RunningRouter:
     def stop(self) -> None:
         """Stop this router (its SDK channels and control channel close)."""
         self.scope.cancel()
+
+
+@dataclass
+class RunningTunneler:
+    """A started host-mode tunneler: its identity (attribute ``tunnelers``) and what it reported."""
+
+    identity: Identity
+    info: dict[str, Any]
 
 
 @dataclass
@@ -72,6 +79,7 @@ class RunningNetwork:
     nursery: trio.Nursery
     routers: list[RunningRouter] = field(default_factory=list)
     identities: dict[str, Identity] = field(default_factory=dict)
+    tunneler: RunningTunneler | None = None
 
     async def get(self, path: str) -> Any:
         """``data`` of a management GET (raises on failure)."""
@@ -113,9 +121,18 @@ class RunningNetwork:
         path = self.home / f"{name}.json"
         if enroll:
             jwt = (await self.get(f"identities/{identity_id}"))["enrollment"]["ott"]["jwt"]
-            await enroll_identity(self.controller, jwt, path)
+            await enroll_identity(jwt, path)
         self.identities[name] = Identity(identity_id, name, path)
         return self.identities[name]
+
+    async def start_tunneler(self, name: str = "tunneler") -> RunningTunneler:
+        """Create and enroll ``name`` (attribute ``tunnelers``) and run it as a host-mode tunneler: it
+        binds every service it may Bind that has a host.v1/host.v2 config (polled every 0.5 s)."""
+        identity = await self.create_identity(name, attributes=("tunnelers",))
+        tunneler = Tunneler(TunnelerConfig(identity=identity.path, mode="host",
+                                           service_poll_s=TUNNELER_SERVICE_POLL_S))
+        self.tunneler = RunningTunneler(identity, await self.nursery.start(tunneler.run))
+        return self.tunneler
 
     async def create_service(self, name: str, *, attributes: tuple[str, ...] = (), encryption_required: bool = True,
                              terminator_strategy: str = "smartrouting") -> str:
@@ -132,25 +149,11 @@ class RunningNetwork:
             "identityRoles": ["@" + ident], "serviceRoles": ["@" + svc]})
 
 
-async def enroll_identity(controller: RunningController, jwt: str, path: Path) -> None:
-    """OTT enrollment in Python (key, CSR, ``POST /enroll?method=ott``), written as libziti writes it."""
-    token = read_enrollment_jwt(jwt)["jti"]
-    key = generate_key("ec256")
-    csr = create_csr(key, "identity").public_bytes(Encoding.PEM)
-    async with controller.client() as client:
-        resp = await client.post(f"{CLIENT}/enroll", params={"method": "ott", "token": token}, content=csr,
-                                 headers={"content-type": "application/x-pem-file", "accept": "application/json"})
-        resp.raise_for_status()
-        chain = resp.json()["data"]["cert"]
-    ca = Path(controller.info.ca_bundle_path).read_text()
-    path.write_text(json.dumps({"ztAPI": controller.url,
-                                "id": {"cert": chain, "key": key_to_pem(key).decode(), "ca": ca}}))
-
-
 @asynccontextmanager
-async def open_network(home: Path, *, routers: int = 1, **controller_config: Any) -> AsyncIterator[RunningNetwork]:
-    """Start a controller in ``home`` and ``routers`` routers (``er1``, ``er2``, ...) with the
-    quickstart policies; stop everything on exit."""
+async def open_network(home: Path, *, routers: int = 1, tunneler: bool = False,
+                       **controller_config: Any) -> AsyncIterator[RunningNetwork]:
+    """Start a controller in ``home``, ``routers`` routers (``er1``, ``er2``, ...) with the quickstart
+    policies and, with ``tunneler``, a host-mode tunneler; stop everything on exit."""
     home = Path(home)
     async with open_controller(home / "ctrl", **controller_config) as controller:
         admin = await controller.login()
@@ -162,6 +165,8 @@ async def open_network(home: Path, *, routers: int = 1, **controller_config: Any
                                                                  "serviceRoles": ["#all"], "edgeRouterRoles": ["#all"]})
             for n in range(routers):
                 await net.add_router(f"er{n + 1}")
+            if tunneler:
+                await net.start_tunneler()
             try:
                 yield net
             finally:
