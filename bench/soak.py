@@ -35,6 +35,7 @@ from ziti_aio.testing.network import RunningNetwork, open_network
 PAYLOAD_BYTES = 256
 DIAL_TIMEOUT_S = 30.0
 ECHO_TIMEOUT_S = 30.0
+MAX_SHOWN_FAILURES = 3
 
 
 @dataclass
@@ -110,7 +111,11 @@ async def churn(ctx: ZitiContext, stats: Stats, scopes: list[trio.CancelScope], 
         await trio.sleep(1)
         for index in random.sample(range(len(scopes)), min(per_s, len(scopes))):
             scopes[index].cancel()
-            scopes[index] = await nursery.start(circuit, ctx, stats, ping_s)
+            try:
+                scopes[index] = await nursery.start(circuit, ctx, stats, ping_s)
+            except (trio.TooSlowError, ZitiError) as exc:
+                stats.failures.append(f"a dial failed: {exc!r}")
+                continue
             stats.replaced += 1
 
 
@@ -155,7 +160,9 @@ async def soak(args: argparse.Namespace, home: Path) -> tuple[Stats, list[Sample
 
 def verdict(args: argparse.Namespace, stats: Stats, samples: list[Sample]) -> list[str]:
     """What went wrong (empty when the soak passed)."""
-    problems = sorted(set(stats.failures))
+    distinct = sorted(set(stats.failures))
+    problems = [f"{len(stats.failures)} circuit failures, e.g. {'; '.join(distinct[:MAX_SHOWN_FAILURES])}"] \
+        if distinct else []
     steady = [s for s in samples if s.minute >= args.warmup_minutes]
     if len(steady) < 2:
         return [*problems, f"fewer than two samples after the {args.warmup_minutes} min warm-up"]
