@@ -40,3 +40,31 @@ async def test_expiry_at_the_ends_of_the_calendar(admin):
     assert resp.status_code == 200, resp.text
     resp = await admin.get(f"{MANAGEMENT}/enrollments/{listed.json()['data'][0]['id']}")
     assert resp.json()["data"]["expiresAt"] == "0001-01-01T00:00:00.000000Z"
+
+
+async def test_refusal_before_the_body_is_read_still_answers_with_an_envelope(controller, admin):
+    """A request refused by routing (an id that is not a path segment we serve) with a body the
+    client is still sending gets the JSON error, not a dropped connection."""
+    import socket
+
+    import trio
+
+    token = admin.headers["zt-session"]
+    body = b'{"name": "' + b"x" * 600_000 + b'"}'
+
+    def patch_weird_path() -> bytes:
+        raw = socket.create_connection(("127.0.0.1", controller.info.port))
+        with controller.ssl_context().wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+            tls.sendall(f"PATCH /edge/management/v1/service-policies/%F3%96%A2%95%C2%8A/x/y HTTP/1.1\r\n"
+                        f"Host: x\r\nzt-session: {token}\r\nContent-Type: application/json\r\n"
+                        f"Content-Length: {len(body)}\r\n\r\n".encode())
+            tls.sendall(body)
+            tls.settimeout(10)
+            data = b""
+            while b'"error"' not in data and (chunk := tls.recv(65536)):
+                data += chunk
+            return data
+
+    answer = await trio.to_thread.run_sync(patch_weird_path)
+    assert answer.startswith(b"HTTP/1.1 404")
+    assert b'"NOT_FOUND"' in answer

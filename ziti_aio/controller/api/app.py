@@ -143,6 +143,10 @@ def create_app(ctx: ApiContext) -> Any:
     async def _request_id() -> None:
         g.request_id = secrets.token_hex(8)
         g.caller = None
+        # Read the (size-capped) body before anything can refuse the request: an answer sent
+        # while the client is still uploading makes the server drop the connection, and the
+        # client then sees a broken pipe instead of our error envelope.
+        await request.get_data()
 
     @app.after_request
     async def _headers(response: Response) -> Response:
