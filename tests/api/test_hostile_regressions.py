@@ -43,8 +43,7 @@ async def test_expiry_at_the_ends_of_the_calendar(admin):
 
 
 async def test_refusal_before_the_body_is_read_still_answers_with_an_envelope(controller, admin):
-    """A request refused by routing (an id that is not a path segment we serve) with a body the
-    client is still sending gets the JSON error, not a dropped connection."""
+    """A request refused by routing, carrying a large body, gets the JSON 404 envelope."""
     import socket
 
     import trio
