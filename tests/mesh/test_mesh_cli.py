@@ -54,6 +54,8 @@ async def test_links_circuits_and_router_costs_from_the_cli(tmp_path):
         jwt_file = tmp_path / "t1.jwt"
         await run(tmp_path, "create", "transit-router", "t1", "-o", str(jwt_file))
         assert jwt_file.read_text().count(".") == 2
+        listed = await run(tmp_path, "list", "transit-routers")
+        assert " t1 " in listed and "results: 1-1 of 1" in listed
         await run(tmp_path, "update", "edge-router", "er2", "--cost", "100000", "--no-traversal", "--disabled")
         er2 = await net.get(f"edge-routers/{net.routers[1].id}")
         assert er2["cost"] == 100000 and er2["noTraversal"] is True and er2["disabled"] is True

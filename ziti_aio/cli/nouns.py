@@ -24,6 +24,7 @@ NOUNS: tuple[Noun, ...] = (
     Noun("config", "configs", "config"),
     Noun("config-type", "config-types", "config type"),
     Noun("edge-router", "edge-routers", "edge router", alias="er"),
+    Noun("transit-router", "transit-routers", "transit router"),
     Noun("service-policy", "service-policies", "service policy", alias="sp", plural_alias="sps"),
     Noun("edge-router-policy", "edge-router-policies", "edge router policy", alias="erp", plural_alias="erps"),
     Noun("service-edge-router-policy", "service-edge-router-policies", "service edge router policy",

@@ -54,6 +54,8 @@ COLUMNS: dict[str, list[tuple[str, Cell]]] = {
     "config-types": [ID, NAME, ("TARGET", field("target"))],
     "edge-routers": [ID, NAME, ("IS ONLINE", field("isOnline")), ("IS VERIFIED", field("isVerified")),
                      ("COST", field("cost")), ("TUNNELER", field("isTunnelerEnabled")), ATTRIBUTES],
+    "transit-routers": [ID, NAME, ("IS ONLINE", field("isOnline")), ("IS VERIFIED", field("isVerified")),
+                        ("COST", field("cost")), ("NO TRAVERSAL", field("noTraversal"))],
     "links": [ID, ("SOURCE", ref_name("sourceRouter")), ("DESTINATION", ref_name("destRouter")),
               ("STATE", field("state")), ("COST", field("cost")), ("STATIC COST", field("staticCost")),
               ("DOWN", field("down"))],

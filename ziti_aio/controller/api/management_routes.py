@@ -43,6 +43,49 @@ def management_blueprint(ctx: ApiContext) -> Blueprint:
     def renderer() -> Renderer:
         return Renderer(ctx.model, router_state=ctx.router_state)
 
+    def transit_routers() -> list[dict[str, Any]]:
+        return [r for r in ctx.model.all("edge-routers") if (r.get("tags") or {}).get("transitRouter") is True]
+
+    @bp.get("/transit-routers")
+    async def list_transit_routers() -> Response:
+        authorize("edge-routers")
+        items, meta = page("edge-routers", transit_routers(), request.args)
+        r = renderer()
+        return ok([r.render("edge-routers", e) for e in items], meta)
+
+    @bp.get("/transit-routers/<ident>")
+    async def get_transit_router(ident: str) -> Response:
+        authorize("edge-routers")
+        router = next((r for r in transit_routers() if r["id"] == ident), None)
+        if router is None:
+            raise NotFoundError("transit-routers", ident)
+        return ok(renderer().render("edge-routers", router))
+
+    @bp.delete("/transit-routers/<ident>")
+    async def delete_transit_router(ident: str) -> Response:
+        found = authorize("edge-routers")
+        if not any(r["id"] == ident for r in transit_routers()):
+            raise NotFoundError("transit-routers", ident)
+        await ctx.model.transact(lambda: ctx.crud.build_delete("edge-routers", ident, actor=found.identity["id"]))
+        return empty()
+
+    @bp.post("/transit-routers")
+    async def create_transit_router() -> Response:
+        found = authorize("edge-routers")
+        body = await read_json()
+        if not isinstance(body, dict):
+            raise ValidationError("the request body must be a JSON object", field="body")
+        body = {**body, "isTunnelerEnabled": False, "tags": {**(body.get("tags") or {}), "transitRouter": True}}
+        new_id: dict[str, str] = {}
+
+        def build() -> Command:
+            command, ident = ctx.crud.build_create("edge-routers", body, actor=found.identity["id"])
+            new_id["id"] = ident
+            return command
+
+        await ctx.model.transact(build)
+        return created(new_id["id"], "transit-routers")
+
     @bp.get("/<kind>")
     async def list_entities(kind: str) -> Response:
         authorize(kind)
