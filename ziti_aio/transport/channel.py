@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
 import trio
 
@@ -146,33 +147,44 @@ class Channel:
         await trio.aclose_forcefully(self.stream)
 
 
+@asynccontextmanager
+async def _handshaking(stream: trio.abc.Stream, name: str, timeout_s: float, what: str) -> AsyncIterator[None]:
+    """Bound a hello exchange in time; on any failure close the stream and say what was missing."""
+    try:
+        with trio.fail_after(timeout_s):
+            yield
+    except trio.TooSlowError as exc:
+        await trio.aclose_forcefully(stream)
+        raise ChannelTimeout(f"{name}: no {what} within {timeout_s} s") from exc
+    except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+        await trio.aclose_forcefully(stream)
+        raise ChannelClosed(f"{name}: connection lost before the {what}") from exc
+    except BaseException:
+        await trio.aclose_forcefully(stream)
+        raise
+
+
+async def _next_handshake_event(stream: trio.abc.Stream, conn: ChannelConnection, name: str) -> object:
+    """Read until the handshake produces an event."""
+    while (event := conn.next_event()) is None:
+        data = await stream.receive_some(RECEIVE_BYTES)
+        if not data:
+            raise ChannelClosed(f"{name}: the peer closed during the hello")
+        conn.receive_data(data)
+    return event
+
+
 async def connect_channel(stream: trio.abc.Stream, hello: Message, *, name: str = "",
                           timeout_s: float = HELLO_TIMEOUT_S) -> tuple[Channel, Message]:
     """Initiator: send ``hello`` and wait for a successful Result; returns the channel and the reply."""
     conn = ChannelConnection(initiator=True)
-    try:
-        with trio.fail_after(timeout_s):
-            await stream.send_all(conn.send_hello(hello, now=0.0, timeout_s=math.inf))
-            while True:
-                data = await stream.receive_some(RECEIVE_BYTES)
-                if not data:
-                    raise ChannelClosed(f"{name}: the peer closed during the hello")
-                conn.receive_data(data)
-                event = conn.next_event()
-                if isinstance(event, HelloAccepted):
-                    channel = Channel(stream, conn, name=name)
-                    return channel, event.reply
-                if isinstance(event, HelloRejected):
-                    raise ChannelClosed(f"{name}: hello rejected: {event.reason}")
-    except trio.TooSlowError as exc:
-        await trio.aclose_forcefully(stream)
-        raise ChannelTimeout(f"{name}: no hello reply within {timeout_s} s") from exc
-    except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-        await trio.aclose_forcefully(stream)
-        raise ChannelClosed(f"{name}: connection lost during the hello") from exc
-    except BaseException:
-        await trio.aclose_forcefully(stream)
-        raise
+    async with _handshaking(stream, name, timeout_s, "hello reply"):
+        await stream.send_all(conn.send_hello(hello, now=0.0, timeout_s=math.inf))
+        event = await _next_handshake_event(stream, conn, name)
+        if isinstance(event, HelloRejected):
+            raise ChannelClosed(f"{name}: hello rejected: {event.reason}")
+        assert isinstance(event, HelloAccepted)
+        return Channel(stream, conn, name=name), event.reply
 
 
 async def accept_channel(stream: trio.abc.Stream, check: Callable[[Message], Awaitable[Message]], *,
@@ -182,24 +194,9 @@ async def accept_channel(stream: trio.abc.Stream, check: Callable[[Message], Awa
     ``check`` raising closes the stream without a reply (what makes libziti refresh its session).
     """
     conn = ChannelConnection(initiator=False)
-    try:
-        with trio.fail_after(timeout_s):
-            while True:
-                data = await stream.receive_some(RECEIVE_BYTES)
-                if not data:
-                    raise ChannelClosed(f"{name}: the peer closed before its hello")
-                conn.receive_data(data)
-                event = conn.next_event()
-                if isinstance(event, HelloReceived):
-                    reply = await check(event.message)
-                    await stream.send_all(conn.accept_hello(reply))
-                    return Channel(stream, conn, name=name)
-    except trio.TooSlowError as exc:
-        await trio.aclose_forcefully(stream)
-        raise ChannelTimeout(f"{name}: no hello within {timeout_s} s") from exc
-    except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-        await trio.aclose_forcefully(stream)
-        raise ChannelClosed(f"{name}: connection lost before the hello") from exc
-    except BaseException:
-        await trio.aclose_forcefully(stream)
-        raise
+    async with _handshaking(stream, name, timeout_s, "hello"):
+        event = await _next_handshake_event(stream, conn, name)
+        assert isinstance(event, HelloReceived)
+        reply = await check(event.message)
+        await stream.send_all(conn.accept_hello(reply))
+        return Channel(stream, conn, name=name)
