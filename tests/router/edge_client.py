@@ -15,6 +15,7 @@ import trio
 from ziti_aio.testing.network import Identity, RunningNetwork, RunningRouter, open_network
 from ziti_aio.transport.channel import Channel, connect_channel
 from ziti_aio.transport.tls import client_context, open_tls
+from ziti_aio.transport.tls_stream import TlsStream
 from ziti_aio.wire import edge
 from ziti_aio.wire.channel import hello
 from ziti_aio.wire.frame import Message
@@ -72,7 +73,7 @@ class EdgeClient:
             return await self.inbox.receive()
 
 
-async def tls_to(router: RunningRouter, creds: Credentials | None) -> trio.SSLStream[trio.SocketStream]:
+async def tls_to(router: RunningRouter, creds: Credentials | None) -> TlsStream:
     ctx = client_context(ca=str(creds.ca) if creds else None, cert_chain=str(creds.cert) if creds else None,
                          key=str(creds.key) if creds else None)
     if creds is None:

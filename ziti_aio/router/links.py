@@ -32,6 +32,7 @@ from ziti_aio.router.link_conn import Link
 from ziti_aio.transport.channel import accept_channel, connect_channel
 from ziti_aio.transport.serve import serve_tls
 from ziti_aio.transport.tls import client_context, open_tls, peer_certificate, peer_fingerprint, server_context
+from ziti_aio.transport.tls_stream import TlsStream
 from ziti_aio.wire import ctrl
 from ziti_aio.wire import link as wire
 from ziti_aio.wire.ctrl import CtrlType
@@ -175,7 +176,7 @@ class LinkManager:
 
     # --- accepting --------------------------------------------------------------------------
 
-    async def _accept(self, stream: trio.SSLStream[trio.SocketStream]) -> None:
+    async def _accept(self, stream: TlsStream) -> None:
         fingerprint = peer_fingerprint(stream)
         spiffe = router_spiffe_id(peer_certificate(stream))
         claimed: dict[str, str] = {}

@@ -14,10 +14,11 @@ import trio
 
 from ziti_aio.common.errors import ZitiError
 from ziti_aio.transport.tls import TLS_HANDSHAKE_TIMEOUT_S, handshake
+from ziti_aio.transport.tls_stream import TlsStream
 
 log = logging.getLogger(__name__)
 
-TlsHandler = Callable[[trio.SSLStream[trio.SocketStream]], Awaitable[None]]
+TlsHandler = Callable[[TlsStream], Awaitable[None]]
 
 
 async def serve_tls(handler: TlsHandler, ssl_ctx: ssl.SSLContext, *, host: str, port: int, name: str,
@@ -28,7 +29,7 @@ async def serve_tls(handler: TlsHandler, ssl_ctx: ssl.SSLContext, *, host: str, 
     bound = listeners[0].socket.getsockname()
 
     async def one(tcp: trio.SocketStream) -> None:
-        stream = trio.SSLStream(tcp, ssl_ctx, server_side=True)
+        stream = TlsStream(tcp, ssl_ctx, server_side=True)
         try:
             await handshake(stream, handshake_timeout_s)
             await handler(stream)

@@ -9,6 +9,7 @@ from cryptography import x509
 
 from ziti_aio.common.errors import ChannelClosed, ChannelTimeout
 from ziti_aio.pki.bundle import fingerprint_sha1
+from ziti_aio.transport.tls_stream import TlsStream
 
 TLS_HANDSHAKE_TIMEOUT_S = 15.0
 
@@ -36,18 +37,18 @@ def client_context(*, ca: str | None = None, ca_data: str | None = None, cert_ch
     return ctx
 
 
-def peer_certificate(stream: trio.SSLStream[trio.SocketStream]) -> x509.Certificate | None:
+def peer_certificate(stream: TlsStream) -> x509.Certificate | None:
     """The verified peer certificate of a handshaken TLS stream."""
     der = stream.getpeercert(binary_form=True)
     return None if der is None else x509.load_der_x509_certificate(der)
 
 
-def peer_fingerprint(stream: trio.SSLStream[trio.SocketStream]) -> str | None:
+def peer_fingerprint(stream: TlsStream) -> str | None:
     cert = peer_certificate(stream)
     return None if cert is None else fingerprint_sha1(cert)
 
 
-async def handshake(stream: trio.SSLStream[trio.SocketStream], timeout_s: float = TLS_HANDSHAKE_TIMEOUT_S) -> None:
+async def handshake(stream: TlsStream, timeout_s: float = TLS_HANDSHAKE_TIMEOUT_S) -> None:
     """Complete the TLS handshake or raise :class:`ChannelClosed`/:class:`ChannelTimeout`."""
     try:
         with trio.fail_after(timeout_s):
@@ -59,7 +60,7 @@ async def handshake(stream: trio.SSLStream[trio.SocketStream], timeout_s: float 
 
 
 async def open_tls(host: str, port: int, ctx: ssl.SSLContext, *, server_hostname: str | None = None,
-                   timeout_s: float = TLS_HANDSHAKE_TIMEOUT_S) -> trio.SSLStream[trio.SocketStream]:
+                   timeout_s: float = TLS_HANDSHAKE_TIMEOUT_S) -> TlsStream:
     """Connect and complete a TLS handshake to ``host:port``."""
     try:
         with trio.fail_after(timeout_s):
@@ -68,7 +69,7 @@ async def open_tls(host: str, port: int, ctx: ssl.SSLContext, *, server_hostname
         raise ChannelTimeout(f"connecting to {host}:{port} timed out") from exc
     except OSError as exc:
         raise ChannelClosed(f"cannot connect to {host}:{port}: {exc.strerror or exc}") from exc
-    stream = trio.SSLStream(tcp, ctx, server_hostname=server_hostname or host)
+    stream = TlsStream(tcp, ctx, server_hostname=server_hostname or host)
     try:
         await handshake(stream, timeout_s)
     except BaseException:

@@ -20,6 +20,7 @@ from ziti_aio.controller.network.routers import ConnectedRouter
 from ziti_aio.transport.channel import accept_channel
 from ziti_aio.transport.serve import serve_tls
 from ziti_aio.transport.tls import peer_fingerprint
+from ziti_aio.transport.tls_stream import TlsStream
 from ziti_aio.wire import ctrl
 from ziti_aio.wire.frame import Message
 
@@ -42,7 +43,7 @@ class CtrlListener:
         await serve_tls(self._serve_router, self.ssl_ctx, host=self.host, port=self.port, name="ctrl listener",
                         task_status=task_status)
 
-    async def _serve_router(self, stream: trio.SSLStream[trio.SocketStream]) -> None:
+    async def _serve_router(self, stream: TlsStream) -> None:
         fingerprint = peer_fingerprint(stream)
         found = self.network.model.where("edge-routers", fingerprint=fingerprint) if fingerprint else []
         if not found or found[0].get("disabled"):

@@ -20,6 +20,7 @@ from ziti_aio.router.edge.session import SdkSession
 from ziti_aio.transport.channel import accept_channel
 from ziti_aio.transport.serve import serve_tls
 from ziti_aio.transport.tls import peer_fingerprint
+from ziti_aio.transport.tls_stream import TlsStream
 from ziti_aio.wire.channel import hello_reply, parse_hello
 from ziti_aio.wire.frame import Message
 
@@ -42,7 +43,7 @@ class EdgeListener:
         await serve_tls(self._serve_sdk, self.ssl_ctx, host=self.host, port=self.port,
                         name=f"edge listener {self.dataplane.router_id}", task_status=task_status)
 
-    async def _serve_sdk(self, stream: trio.SSLStream[trio.SocketStream]) -> None:
+    async def _serve_sdk(self, stream: TlsStream) -> None:
         fingerprint = peer_fingerprint(stream)
         proven: dict[str, ApiSessionClaims | str] = {}
 

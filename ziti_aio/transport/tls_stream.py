@@ -1,0 +1,191 @@
+"""TlsStream: TLS over a trio socket that moves whole buffers, not one record at a time.
+
+``trio.SSLStream`` returns at most one TLS record (16 KiB) per ``receive_some`` and reads the
+socket 32 KiB at a time, so relaying a 64 KiB frame costs several trips through the scheduler.
+This stream feeds everything the socket has (up to :data:`SOCKET_READ_BYTES`) to OpenSSL and
+returns every record that is complete in one call; ``send_all`` encrypts the whole buffer and
+writes it with one socket send. Semantics otherwise follow trio's: one receiver at a time,
+sends serialised, :class:`trio.BrokenResourceError` on a TLS error or a cut without close_notify,
+``b""`` after the peer's close_notify.
+"""
+
+from __future__ import annotations
+
+import ssl
+
+import trio
+
+SOCKET_READ_BYTES = 256 * 1024
+DEFAULT_RECEIVE_BYTES = 256 * 1024
+CLOSE_NOTIFY_TIMEOUT_S = 1.0
+
+
+class TlsStream(trio.abc.Stream):
+    """A TLS connection over ``transport``; call :meth:`do_handshake` (or just use it) first."""
+
+    def __init__(self, transport: trio.SocketStream, ctx: ssl.SSLContext, *, server_side: bool = False,
+                 server_hostname: str | None = None) -> None:
+        self.transport_stream = transport
+        self._incoming = ssl.MemoryBIO()
+        self._outgoing = ssl.MemoryBIO()
+        self._ssl = ctx.wrap_bio(self._incoming, self._outgoing, server_side=server_side,
+                                 server_hostname=server_hostname)
+        self._write_lock = trio.StrictFIFOLock()
+        self._receiving = False
+        self._handshake_done = False
+        self._handshake_lock = trio.Lock()
+        self._eof = False
+        self._broken = False
+        self._closed = False
+
+    @property
+    def ssl_object(self) -> ssl.SSLObject:
+        return self._ssl
+
+    def getpeercert(self, binary_form: bool = False):  # type: ignore[no-untyped-def]
+        """The peer's certificate, as :meth:`ssl.SSLObject.getpeercert`."""
+        return self._ssl.getpeercert(binary_form)
+
+    # --- handshake ---------------------------------------------------------------------------
+
+    async def do_handshake(self) -> None:
+        """Complete the handshake (once); :class:`trio.BrokenResourceError` if it fails."""
+        self._check_open()
+        async with self._handshake_lock:
+            if self._handshake_done:
+                await trio.lowlevel.checkpoint()
+                return
+            while True:
+                try:
+                    self._ssl.do_handshake()
+                    break
+                except ssl.SSLWantReadError:
+                    await self._flush()
+                    await self._fill()
+                except ssl.SSLError as exc:
+                    await self._flush_quietly()  # the alert tells the peer why
+                    self._broken = True
+                    raise trio.BrokenResourceError(f"TLS handshake failed: {exc}") from exc
+            await self._flush()
+            self._handshake_done = True
+
+    # --- receiving ---------------------------------------------------------------------------
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+        """Up to ``max_bytes`` of plaintext: everything already decryptable, or wait for more."""
+        if max_bytes is None:
+            max_bytes = DEFAULT_RECEIVE_BYTES
+        if max_bytes < 1:
+            raise ValueError("max_bytes must be >= 1")
+        if self._receiving:
+            raise trio.BusyResourceError("another task is already receiving on this TLS stream")
+        self._receiving = True
+        try:
+            self._check_open()
+            if not self._handshake_done:
+                await self.do_handshake()
+            did_io = False
+            while True:
+                data = self._decrypt(max_bytes)
+                if data or self._eof:
+                    if not did_io:
+                        await trio.lowlevel.checkpoint()
+                    return data
+                if self._outgoing.pending:
+                    await self._flush()  # e.g. a reply to a post-handshake message
+                await self._fill()
+                did_io = True
+        finally:
+            self._receiving = False
+
+    def _decrypt(self, max_bytes: int) -> bytes:
+        chunks: list[bytes] = []
+        wanted = max_bytes
+        while wanted > 0:
+            try:
+                chunk = self._ssl.read(wanted)
+            except ssl.SSLWantReadError:
+                break
+            except ssl.SSLZeroReturnError:
+                self._eof = True
+                break
+            except ssl.SSLError as exc:
+                if chunks:  # hand over what came before the error; it is raised on the next call
+                    break
+                self._broken = True
+                raise trio.BrokenResourceError(f"TLS error: {exc}") from exc
+            if not chunk:
+                self._eof = True
+                break
+            chunks.append(chunk)
+            wanted -= len(chunk)
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    async def _fill(self) -> None:
+        data = await self.transport_stream.receive_some(SOCKET_READ_BYTES)
+        if data:
+            self._incoming.write(data)
+        else:
+            self._incoming.write_eof()
+
+    # --- sending -----------------------------------------------------------------------------
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        """Encrypt all of ``data`` and write it with one socket send."""
+        self._check_open()
+        if not self._handshake_done:
+            await self.do_handshake()
+        async with self._write_lock:
+            self._check_open()
+            try:
+                if len(data):
+                    self._ssl.write(data)
+            except ssl.SSLError as exc:
+                self._broken = True
+                raise trio.BrokenResourceError(f"TLS error: {exc}") from exc
+            await self._write_out()
+
+    async def wait_send_all_might_not_block(self) -> None:
+        async with self._write_lock:
+            await self.transport_stream.wait_send_all_might_not_block()
+
+    async def _flush(self) -> None:
+        async with self._write_lock:
+            await self._write_out()
+
+    async def _write_out(self) -> None:
+        if self._outgoing.pending:
+            await self.transport_stream.send_all(self._outgoing.read())
+        else:
+            await trio.lowlevel.checkpoint()
+
+    async def _flush_quietly(self) -> None:
+        try:
+            with trio.move_on_after(CLOSE_NOTIFY_TIMEOUT_S):
+                await self._flush()
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass
+
+    # --- closing -----------------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise trio.ClosedResourceError("the TLS stream is closed")
+        if self._broken:
+            raise trio.BrokenResourceError("the TLS stream is broken")
+
+    async def aclose(self) -> None:
+        """Send close_notify (best effort, bounded) and close the socket."""
+        if self._closed:
+            await trio.lowlevel.checkpoint()
+            return
+        self._closed = True
+        try:
+            if self._handshake_done and not self._broken:
+                try:
+                    self._ssl.unwrap()
+                except ssl.SSLError:
+                    pass  # unwrap wants the peer's close_notify too; ours is queued already
+                await self._flush_quietly()
+        finally:
+            await self.transport_stream.aclose()
