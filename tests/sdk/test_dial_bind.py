@@ -95,6 +95,24 @@ async def test_half_close_both_ways(net):
             await stream.receive_some()
 
 
+@pytest.mark.parametrize("encrypted", [True, False], ids=["e2e", "plain"])
+async def test_queued_messages_come_out_as_one_read_and_the_fin_after_them(net, encrypted):
+    host_file, dialer_file = await host_and_dialer(net, "svc", encrypted=encrypted)
+    async with open_context(host_file) as host, open_context(dialer_file) as dialer:
+        listener = await host.bind("svc")
+        stream, accepted = await dial_and_accept(dialer, listener, "svc")
+        parts = [bytes([i]) * 1000 for i in range(5)]
+        for part in parts:
+            await stream.send_all(part)  # five Data messages
+        await stream.send_eof()
+        await trio.sleep(0.5)  # all of them queued at the host
+        assert await accepted.receive_some(2500) == b"".join(parts)[:2500]
+        assert await accepted.receive_some() == b"".join(parts)[2500:]
+        assert await accepted.receive_some() == b""
+        await accepted.aclose()
+        await stream.aclose()
+
+
 async def test_close_without_fin_after_our_fin_is_still_an_error(net):
     host_file, dialer_file = await host_and_dialer(net, "svc", encrypted=False)
     async with open_context(host_file) as host, open_context(dialer_file) as dialer:

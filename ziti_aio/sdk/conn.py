@@ -31,6 +31,8 @@ from ziti_aio.wire.frame import Message
 log = logging.getLogger(__name__)
 
 CLOSE_TIMEOUT_S = 5.0
+SEND_BATCH_MESSAGES = 8  # Data messages per TLS write: 256 KiB of plaintext
+DEFAULT_RECEIVE_BYTES = 256 * 1024
 
 
 class ZitiStream(trio.abc.HalfCloseableStream):
@@ -74,8 +76,11 @@ class ZitiStream(trio.abc.HalfCloseableStream):
             await self._send(edge.data(self.conn_id, self._sealer.header(), seq=next(self._seq)))
 
     async def _send(self, msg: Message) -> None:
+        await self._send_many([msg])
+
+    async def _send_many(self, msgs: list[Message]) -> None:
         try:
-            await self.router.send(msg)
+            await self.router.send_many(msgs)
         except ChannelError as exc:
             raise trio.BrokenResourceError(f"{self}: router channel lost: {exc.message}") from exc
 
@@ -95,9 +100,15 @@ class ZitiStream(trio.abc.HalfCloseableStream):
             if self._broken is not None:
                 raise trio.BrokenResourceError(f"{self}: {self._broken}")
             await trio.lowlevel.checkpoint()
+            batch: list[Message] = []
             for chunk in split_plaintext(memoryview(data).cast("B")):
                 body = chunk if self._sealer is None else self._sealer.push(chunk)
-                await self._send(edge.data(self.conn_id, body, seq=next(self._seq)))  # type: ignore[arg-type]
+                batch.append(edge.data(self.conn_id, body, seq=next(self._seq)))  # type: ignore[arg-type]
+                if len(batch) == SEND_BATCH_MESSAGES:
+                    await self._send_many(batch)
+                    batch = []
+            if batch:
+                await self._send_many(batch)
         finally:
             self._sending = False
 
@@ -129,13 +140,37 @@ class ZitiStream(trio.abc.HalfCloseableStream):
                     await trio.lowlevel.checkpoint()
                     return b""
                 self._pending = memoryview(await self._next_payload())
-            if max_bytes is None or max_bytes >= len(self._pending):
+            if max_bytes is None:
+                max_bytes = DEFAULT_RECEIVE_BYTES
+            if len(self._pending) < max_bytes:
+                self._take_queued(max_bytes)
+            if max_bytes >= len(self._pending):
                 out, self._pending = self._pending, memoryview(b"")
             else:
                 out, self._pending = self._pending[:max_bytes], self._pending[max_bytes:]
             return out.obj if len(out) == len(out.obj) else bytes(out)  # type: ignore[return-value]
         finally:
             self._receiving = False
+
+    def _take_queued(self, max_bytes: int) -> None:
+        """Append the plaintext of Data already queued to ``_pending``, up to about ``max_bytes``,
+        so one read (and the write that usually follows it) carries several messages. A close or
+        an error met here is kept for the next call, after the data before it is returned."""
+        parts, total = [self._pending], len(self._pending)
+        while total < max_bytes and not self._eof_received and self._broken is None:
+            try:
+                msg = self._inbound.receive_nowait()
+            except (trio.WouldBlock, trio.EndOfChannel):
+                break
+            try:
+                more = self._open(msg)
+            except trio.BrokenResourceError:
+                break
+            if more:
+                parts.append(memoryview(more))
+                total += len(more)
+        if len(parts) > 1:
+            self._pending = memoryview(b"".join(parts))
 
     async def _next_payload(self) -> bytes:
         """Plaintext of the next Data; ``b""`` after setting EOF; raises if the conn ended badly."""
@@ -145,6 +180,10 @@ class ZitiStream(trio.abc.HalfCloseableStream):
             msg = await self._inbound.receive()
         except trio.EndOfChannel:
             raise self._break("the router channel was lost") from None
+        return self._open(msg)
+
+    def _open(self, msg: Message) -> bytes:
+        """Plaintext of one queued message; ``b""`` for the stream header, a FIN (EOF set) or others."""
         if msg.content_type == EdgeContentType.STATE_CLOSED:
             reason = edge.parse_state_closed(msg).reason or "no reason given"
             raise self._break(f"closed by the peer without a FIN ({reason})")

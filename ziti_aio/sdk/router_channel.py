@@ -93,6 +93,10 @@ class RouterChannel:
     async def send(self, msg: Message) -> None:
         await self.channel.send(msg)
 
+    async def send_many(self, msgs: list[Message]) -> None:
+        """Send ``msgs`` in order with one TLS write."""
+        await self.channel.send_many(msgs)
+
     async def request(self, msg: Message, *, timeout_s: float) -> Message:
         return await self.channel.request(msg, timeout_s=timeout_s)
 
