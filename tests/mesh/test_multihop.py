@@ -116,3 +116,42 @@ async def test_no_path_left_closes_both_ends_cleanly(tmp_path):
                     with pytest.raises(trio.BrokenResourceError, match="no other path"):
                         await end.receive_some()
             assert await net.get("circuits") == []
+
+
+async def test_a_much_cheaper_path_takes_over_a_64_mib_transfer(tmp_path):
+    """Smart rerouting: raising the static cost of the link in use moves the live circuit."""
+    async with three_routers(tmp_path) as net:
+        er1, er2, er3 = (r.id for r in net.routers)
+
+        async def raise_cost(circuits) -> None:  # type: ignore[no-untyped-def]
+            [link_id] = circuits[0]["path"]["links"]
+            await set_link(net, link_id, staticCost=1000)
+            with trio.fail_after(10):
+                while (await net.get("circuits"))[0]["path"]["nodes"] != [er1, er2, er3]:
+                    await trio.sleep(0.02)
+
+        want, got, [circuit] = await upload(net, 64 * MIB, at_mib=16, action=raise_cost)
+        assert got == want
+        assert circuit["path"]["nodes"] == [er1, er3]
+
+
+async def test_a_slightly_cheaper_path_does_not_move_a_circuit_but_a_disabled_router_does(tmp_path):
+    async with three_routers(tmp_path) as net:
+        er1, er2, er3 = (r.id for r in net.routers)
+        links = await net.get("links")
+        direct = link_between(links, er1, er3)["id"]
+        await set_link(net, direct, down=True)
+
+        async def steps(circuits) -> None:  # type: ignore[no-untyped-def]
+            assert circuits[0]["path"]["nodes"] == [er1, er2, er3]
+            await set_link(net, direct, down=False)  # one cost unit cheaper: not worth a move
+            await trio.sleep(2)
+            assert (await net.get("circuits"))[0]["path"]["nodes"] == [er1, er2, er3]
+            resp = await net.admin.patch(f"/edge/management/v1/edge-routers/{er2}", json={"disabled": True})
+            assert resp.status_code == 200, resp.text
+            with trio.fail_after(10):
+                while (await net.get("circuits"))[0]["path"]["nodes"] != [er1, er3]:
+                    await trio.sleep(0.02)
+
+        want, got, _ = await upload(net, 16 * MIB, at_mib=4, action=steps)
+        assert got == want

@@ -124,3 +124,28 @@ def _brute_force(routers, links, src, dst):  # type: ignore[no-untyped-def]
 
     walk(src, {src}, by_id[src].cost)
     return best
+
+
+def test_path_cost_prices_a_live_path_and_refuses_an_unusable_one():
+    routers = [RouterNode("a", 2), RouterNode("b", 3), RouterNode("c", 4), RouterNode("t", 0, no_traversal=True),
+               RouterNode("x", disabled=True)]
+    links = [LinkEdge("ab", "a", "b", 10), LinkEdge("bc", "b", "c", 20), LinkEdge("ac", "a", "c", 7, down=True),
+             LinkEdge("at", "a", "t", 1), LinkEdge("tc", "t", "c", 1), LinkEdge("ax", "a", "x", 1)]
+    graph = Graph(routers, links)
+    assert graph.path_cost(("a", "b", "c"), ("ab", "bc")) == 2 + 3 + 4 + 10 + 20
+    assert graph.path_cost(("c", "b", "a"), ("bc", "ab")) == 39  # links carry both ways
+    assert graph.path_cost(("a",), ()) == 2
+    assert graph.path_cost(("a", "c"), ("ac",)) is None  # down link
+    assert graph.path_cost(("a", "t", "c"), ("at", "tc")) is None  # no-traversal router in the middle
+    assert graph.path_cost(("a", "t"), ("at",)) == 3  # ... but fine as an end
+    assert graph.path_cost(("a", "x"), ("ax",)) is None  # disabled router
+    assert graph.path_cost(("a", "c"), ("ab",)) is None  # link does not join these routers
+    assert graph.path_cost(("a", "b", "c"), ("ab",)) is None  # lengths disagree
+    assert graph.path_cost(("a", "z"), ("az",)) is None  # unknown router
+
+
+def test_searches_are_remembered_per_source_within_one_graph():
+    graph = Graph([RouterNode("a"), RouterNode("b")], mesh("a", "b"))
+    assert graph.search("a") is graph.search("a")
+    assert graph.search("b") is not graph.search("a")
+    assert graph.shortest_path("b", "a").nodes == ("b", "a")

@@ -54,7 +54,5 @@ def link_metrics(network: Network, router: ConnectedRouter, msg: Message) -> Non
         link = network.links.get(ctrl.string(item, "id", max_length=MAX_ID_CHARS))
         if link is None:
             continue
-        if link.src == router.id:
-            link.src_latency_ms = float(latency)
-        elif link.dst == router.id:
-            link.dst_latency_ms = float(latency)
+        if router.id in (link.src, link.dst):
+            network.link_latency(link, router.id, float(latency))

@@ -41,6 +41,7 @@ class Network:
         self.terminators = Terminators()
         self.circuits = Circuits()
         self.routing = Routing(self)
+        self._graph: Graph | None = None
         model.add_listener(self._on_change)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -78,13 +79,21 @@ class Network:
             router.push(msg)
 
     def graph(self) -> Graph:
-        """Online routers and live links, for path selection."""
-        nodes = []
-        for router_id in self.routers.online_ids():
-            e = self.model.maybe("edge-routers", router_id) or {}
-            nodes.append(RouterNode(router_id, int(e.get("cost") or 0), bool(e.get("noTraversal")),
-                                    bool(e.get("disabled"))))
-        return Graph(nodes, self.links.edges())
+        """Online routers and live links, for path selection; rebuilt after any change to them."""
+        if self._graph is None:
+            nodes = []
+            for router_id in self.routers.online_ids():
+                e = self.model.maybe("edge-routers", router_id) or {}
+                nodes.append(RouterNode(router_id, int(e.get("cost") or 0), bool(e.get("noTraversal")),
+                                        bool(e.get("disabled"))))
+            self._graph = Graph(nodes, self.links.edges())
+        return self._graph
+
+    def costs_changed(self, what: str) -> None:
+        """A router's or link's cost or usability changed: new paths for new circuits, and a
+        look at the live ones (moved if they can no longer be used or a much cheaper path exists)."""
+        self._graph = None
+        self.routing.revise(what)
 
     # --- router life ------------------------------------------------------------------------
 
@@ -92,6 +101,7 @@ class Network:
         old = self.routers.add(router)
         if old is not None:
             old.disconnect()
+        self._graph = None
         log.info("router %s (%s) online, edge %s, links %s", router.name, router.id, router.edge_address or "-",
                  router.link_address or "-")
         self._push_roster()
@@ -99,6 +109,7 @@ class Network:
     def disconnected(self, router: ConnectedRouter) -> None:
         if not self.routers.remove(router):
             return
+        self._graph = None
         terminators = self.terminators.remove_router(router.id)
         ended = self.circuits.ending_at(router.id)
         for circuit in ended:
@@ -115,11 +126,15 @@ class Network:
     # --- links ------------------------------------------------------------------------------
 
     def link_up(self, link: Link) -> Link:
-        return self.links.add(link)
+        known = self.links.add(link)
+        if known is link:
+            self.costs_changed(f"link {link.id} came up")
+        return known
 
     def link_gone(self, link_id: str, reason: str) -> Link | None:
         link = self.links.remove(link_id)
         if link is not None:
+            self._graph = None
             log.info("link %s (%s - %s) gone: %s", link.id, link.src, link.dst, reason)
             self.routing.reroute_all(self.circuits.through(link_id=link_id), f"link {link_id} went away")
         return link
@@ -129,13 +144,23 @@ class Network:
         link = self.links.get(link_id)
         if link is None:
             raise NotFoundError("links", link_id)
-        if static_cost is not None:
+        if static_cost is not None and static_cost != link.static_cost:
             link.static_cost = static_cost
+            self.costs_changed(f"link {link_id} has a new static cost")
         if down is not None and down != link.down:
             link.down = down
-            if down:
-                self.routing.reroute_all(self.circuits.through(link_id=link_id), f"link {link_id} was marked down")
+            self.costs_changed(f"link {link_id} was marked {'down' if down else 'up'}")
         return link
+
+    def link_latency(self, link: Link, router_id: str, latency_ms: float) -> None:
+        """One end of ``link`` measured its latency."""
+        cost = link.cost
+        if router_id == link.src:
+            link.src_latency_ms = latency_ms
+        else:
+            link.dst_latency_ms = latency_ms
+        if link.cost != cost:
+            self.costs_changed(f"the latency of link {link.id} changed")
 
     # --- circuits ---------------------------------------------------------------------------
 
@@ -168,6 +193,8 @@ class Network:
                 router = self.routers.get(change.id)
                 if router is not None:
                     router.disconnect()
+            elif change.kind == "edge-routers" and self.routers.get(change.id) is not None:
+                self.costs_changed(f"router {change.id} was updated")
             elif change.kind == "services" and isinstance(change, Delete):
                 for t in self.terminators.for_service(change.id):
                     self.terminators.remove(t.id)

@@ -10,7 +10,7 @@ with fewer hops, then to the link with the smaller id, so a choice is stable.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 
@@ -44,25 +44,59 @@ class Path:
     cost: int
 
 
+Search = dict[str, tuple[int, int, str | None, LinkEdge | None]]
+
+
 class Graph:
-    """Usable routers and links; ask it for costs and shortest paths from one router."""
+    """Usable routers and links; ask it for costs and shortest paths from one router.
+
+    A graph is a snapshot: build a new one when the topology or a cost changes. Searches are
+    remembered per source router, so the dials of one snapshot share them.
+    """
 
     def __init__(self, routers: Iterable[RouterNode], links: Iterable[LinkEdge]) -> None:
         self.routers = {r.id: r for r in routers if not r.disabled}
+        self.links: dict[str, LinkEdge] = {}
         self._adjacent: dict[str, list[tuple[str, LinkEdge]]] = {rid: [] for rid in self.routers}
+        self._searches: dict[str, Search] = {}
         for link in links:
             if link.down or link.cost < 0 or link.src == link.dst:
                 continue
             if link.src in self.routers and link.dst in self.routers:
+                self.links[link.id] = link
                 self._adjacent[link.src].append((link.dst, link))
                 self._adjacent[link.dst].append((link.src, link))
 
-    def search(self, src: str) -> dict[str, tuple[int, int, str | None, LinkEdge | None]]:
-        """Dijkstra from ``src``: for every reachable router, ``(cost, hops, previous router, link)``."""
+    def search(self, src: str) -> Search:
+        """Dijkstra from ``src``: for every reachable router, ``(cost, hops, previous router, link)``.
+
+        The result is shared by later calls with the same ``src``: do not change it.
+        """
+        found = self._searches.get(src)
+        if found is None:
+            found = self._searches[src] = self._search(src)
+        return found
+
+    def path_cost(self, nodes: Sequence[str], links: Sequence[str]) -> int | None:
+        """The cost of an existing path in this graph, or ``None`` if it may no longer be used
+        (a router offline or disabled, a middle router with ``no_traversal``, a link gone or down)."""
+        if len(links) != len(nodes) - 1 or any(n not in self.routers for n in nodes):
+            return None
+        if any(self.routers[n].no_traversal for n in nodes[1:-1]):
+            return None
+        cost = sum(self.routers[n].cost for n in nodes)
+        for i, link_id in enumerate(links):
+            link = self.links.get(link_id)
+            if link is None or {link.src, link.dst} != {nodes[i], nodes[i + 1]}:
+                return None
+            cost += link.cost
+        return cost
+
+    def _search(self, src: str) -> Search:
         start = self.routers.get(src)
         if start is None:
             return {}
-        best: dict[str, tuple[int, int, str | None, LinkEdge | None]] = {src: (start.cost, 0, None, None)}
+        best: Search = {src: (start.cost, 0, None, None)}
         done: set[str] = set()
         heap: list[tuple[int, int, str]] = [(start.cost, 0, src)]
         while heap:
@@ -95,7 +129,7 @@ def _tie(link: LinkEdge, other: LinkEdge | None) -> bool:
     return other is not None and link.id < other.id
 
 
-def path_to(search: dict[str, tuple[int, int, str | None, LinkEdge | None]], dst: str) -> Path | None:
+def path_to(search: Search, dst: str) -> Path | None:
     """Rebuild the path to ``dst`` from a :meth:`Graph.search` result."""
     entry = search.get(dst)
     if entry is None:

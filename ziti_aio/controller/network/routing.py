@@ -1,4 +1,4 @@
-"""Installing multi-hop circuits on their routers, and moving them when their path breaks.
+"""Installing multi-hop circuits on their routers, and moving them when their path breaks or a better one appears.
 
 Set-up (the terminator is on another router than the dialer's): ``ROUTE`` to each transit
 router, then ``ROUTE`` with ``dial`` to the egress router, which Dials the host and answers with
@@ -6,6 +6,11 @@ its key; only then does the ingress router get its reply. A path change installs
 transit routes first, then points both ends at the new first and last links (they resend what
 is unacked), and finally drops the route on routers no longer on the path. A circuit that has
 no path left is closed on its routers, so both applications see a clean close.
+
+Any change of costs or usability (a link up, gone, marked down or re-costed, a latency that
+moved, a router updated, disabled or gone) is followed by a revision of every multi-hop
+circuit: one that may no longer use its path moves, and so does one for which a clearly
+cheaper path now exists (smart rerouting, with hysteresis).
 """
 
 from __future__ import annotations
@@ -32,6 +37,12 @@ log = logging.getLogger(__name__)
 
 ROUTE_TIMEOUT_S = 5.0
 SETUP_TIMEOUT_S = 20.0
+REVISE_DELAY_S = 0.5
+"""Changes arriving together (a router's links going, latencies of several links) make one revision."""
+MIN_GAIN = 0.2
+MIN_COST_DELTA = 15
+"""A usable circuit moves only to a path cheaper by both this fraction of its cost and this many
+cost units (about ms of latency): latency jitter must not make circuits flap between paths."""
 
 
 class Routing:
@@ -40,12 +51,30 @@ class Routing:
     def __init__(self, network: Network) -> None:
         self.network = network
         self._nursery: trio.Nursery | None = None
+        self._revise = trio.Event()
+        self._revise_reasons: list[str] = []
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             task_status.started()
-            await trio.sleep_forever()
+            await self._revise_loop()
+
+    def revise(self, reason: str) -> None:
+        """Costs or usability changed: soon, check every multi-hop circuit's path."""
+        self._revise_reasons.append(reason)
+        self._revise.set()
+
+    async def _revise_loop(self) -> None:
+        while True:
+            await self._revise.wait()
+            await trio.sleep(REVISE_DELAY_S)
+            self._revise = trio.Event()
+            reasons, self._revise_reasons = self._revise_reasons, []
+            reason = reasons[0] if len(reasons) == 1 else f"{reasons[0]} (and {len(reasons) - 1} more changes)"
+            for circuit in self.network.circuits.all():
+                if len(circuit.nodes) > 1:
+                    self._spawn(self._reroute, circuit, reason)
 
     def _spawn(self, fn: Any, *args: Any) -> None:
         if self._nursery is not None:
@@ -106,16 +135,16 @@ class Routing:
         for circuit in circuits:
             self._spawn(self._reroute, circuit, reason)
 
-    def _usable(self, circuit: Circuit) -> bool:
-        if not all(self.network.routers.get(r) is not None for r in circuit.nodes):
-            return False
-        return all((link := self.network.links.get(lid)) is not None and not link.down for lid in circuit.links)
-
     async def _reroute(self, circuit: Circuit, reason: str) -> None:
+        """Move ``circuit`` if its path can no longer be used, or if one cheaper by :data:`MIN_GAIN` exists."""
         async with circuit.lock:
-            if self.network.circuits.get(circuit.id) is not circuit or self._usable(circuit):
+            if self.network.circuits.get(circuit.id) is not circuit:
                 return
-            path = self.network.graph().shortest_path(circuit.nodes[0], circuit.nodes[-1])
+            graph = self.network.graph()
+            cost = graph.path_cost(circuit.nodes, circuit.links)
+            path = graph.shortest_path(circuit.nodes[0], circuit.nodes[-1])
+            if cost is not None and (path is None or cost - path.cost < max(MIN_COST_DELTA, cost * MIN_GAIN)):
+                return
             if path is None:
                 log.info("circuit %s: %s and no other path exists, closing it", circuit.id, reason)
                 self.network.close_circuit(circuit.id, f"{reason}; no other path")
