@@ -8,6 +8,7 @@ hello's API session and have the right type (Dial for Connect, Bind for Bind).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,8 @@ from ziti_aio.common.errors import AuthError, InvalidSession
 
 AUDIENCE = "openziti"
 MAX_TOKEN_CHARS = 8 * 1024
+VERIFIED_CACHE_ENTRIES = 4096
+"""Tokens whose signature was checked, kept so each dial does not pay an ECDSA verify again."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,7 @@ class TokenVerifier:
         self._issuer = issuer
         self.revoked_api_sessions: set[str] = set(revoked_api_sessions)
         self.revoked_sessions: set[str] = set(revoked_sessions)
+        self._verified: dict[tuple[str, str], dict[str, Any]] = {}
 
     def revoke(self, api_sessions: Iterable[str], sessions: Iterable[str]) -> None:
         self.revoked_api_sessions.update(api_sessions)
@@ -61,6 +65,11 @@ class TokenVerifier:
     def _claims(self, token: str, typ: str, error: type[AuthError] | type[InvalidSession]) -> dict[str, Any]:
         if not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS:
             raise error()
+        cached = self._verified.get((token, typ))
+        if cached is not None:
+            if "exp" not in cached or cached["exp"] > time.time():
+                return cached
+            del self._verified[(token, typ)]
         try:
             claims = jwt.decode(token, self._key, algorithms=["ES256"], audience=AUDIENCE, issuer=self._issuer,
                                 options={"require": ["jti", "sub"]})
@@ -69,6 +78,9 @@ class TokenVerifier:
         if claims.get("typ") != typ or not isinstance(claims.get("jti"), str) \
                 or not isinstance(claims.get("sub"), str):
             raise error()
+        if len(self._verified) >= VERIFIED_CACHE_ENTRIES:
+            del self._verified[next(iter(self._verified))]
+        self._verified[(token, typ)] = claims
         return claims
 
     def api_session(self, token: str, fingerprint: str | None) -> ApiSessionClaims:
