@@ -37,6 +37,7 @@ HELLO_TIMEOUT_S = 20.0
 REQUEST_TIMEOUT_S = 10.0
 
 Handler = Callable[[Message], Awaitable[None]]
+BatchHandler = Callable[[list[Message]], Awaitable[None]]
 
 
 class Channel:
@@ -99,14 +100,18 @@ class Channel:
             if self._waiters.pop(msg.sequence, None) is not None:
                 self._conn.cancel_request(msg.sequence)
 
-    async def run(self, handler: Handler) -> None:
+    async def run(self, handler: Handler | None = None, *, batch_handler: BatchHandler | None = None) -> None:
         """Read until the peer closes or misbehaves; then close the stream.
 
-        A :class:`ProtocolError` from the peer's bytes or the handler closes this channel
-        and is logged, not raised: one bad connection never takes a role down.
+        Messages go to ``handler`` one by one, or with ``batch_handler`` as one list per read
+        (everything that one read from the socket completed, in order), so a relay can pass
+        them on with one write. A :class:`ProtocolError` from the peer's bytes or the handler
+        closes this channel and is logged, not raised: one bad connection never takes a role down.
         """
+        if (handler is None) == (batch_handler is None):
+            raise TypeError("give exactly one of handler and batch_handler")
         try:
-            await self._read_loop(handler)
+            await self._read_loop(handler, batch_handler)
         except ProtocolError as exc:
             log.warning("closing channel %s: %s", self.name, exc.message)
         except (trio.BrokenResourceError, trio.ClosedResourceError, ChannelClosed):
@@ -118,7 +123,8 @@ class Channel:
             self._waiters.clear()
             await trio.aclose_forcefully(self.stream)
 
-    async def _read_loop(self, handler: Handler) -> None:
+    async def _read_loop(self, handler: Handler | None, batch_handler: BatchHandler | None) -> None:
+        batch: list[Message] = []
         while True:
             # Drain first: the handshake may have read messages that followed the hello.
             while (event := self._conn.next_event()) is not None:
@@ -135,7 +141,14 @@ class Channel:
                 if msg.content_type == ChannelContentType.LATENCY:
                     await self.send(latency_reply(msg))
                     continue
-                await handler(msg)
+                if handler is not None:
+                    await handler(msg)
+                else:
+                    batch.append(msg)
+            if batch:
+                assert batch_handler is not None
+                await batch_handler(batch)
+                batch = []
             data = await self.stream.receive_some(RECEIVE_BYTES)
             if not data:
                 return

@@ -117,3 +117,33 @@ async def test_garbage_after_hello_closes_only_that_channel(pki):
         assert get_int32(reply.headers, ChannelHeader.REPLY_FOR) == 0
         await ch2.aclose()
         nursery.cancel_scope.cancel()
+
+
+async def test_a_batch_handler_gets_one_reads_messages_together_and_in_order(pki):
+    async with trio.open_nursery() as nursery:
+        batches: list[list[bytes]] = []
+        done = trio.Event()
+
+        async def on_channel(ch, stream):
+            async def batch(msgs):
+                batches.append([m.body for m in msgs])
+                if sum(map(len, batches)) == 20:
+                    done.set()
+            await ch.run(batch_handler=batch)
+
+        port = await _serve(pki, nursery, on_channel)
+        stream = await open_tls("127.0.0.1", port, _client_ctx(pki))
+        ch, _ = await connect_channel(stream, chmsg.hello("good", "t"))
+        await ch.send_many([Message(5000, body=b"%d" % n) for n in range(10)])  # one write
+        for n in range(10, 20):
+            await ch.send(Message(5000, body=b"%d" % n))
+        with trio.fail_after(5):
+            await done.wait()
+        assert [body for b in batches for body in b] == [b"%d" % n for n in range(20)]
+        assert len(batches[0]) == 10
+        with pytest.raises(TypeError):
+            await ch.run()
+        with pytest.raises(TypeError):
+            await ch.run(lambda m: trio.sleep(0), batch_handler=lambda ms: trio.sleep(0))
+        await ch.aclose()
+        nursery.cancel_scope.cancel()

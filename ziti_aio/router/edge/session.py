@@ -49,7 +49,7 @@ class SdkSession:
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
-                await self.channel.run(self.handle)
+                await self.channel.run(batch_handler=self.handle_batch)
                 nursery.cancel_scope.cancel()
         finally:
             self.dataplane.sessions.discard(self)
@@ -95,10 +95,26 @@ class SdkSession:
 
     # --- inbound ----------------------------------------------------------------------------
 
+    async def handle_batch(self, msgs: list[Message]) -> None:
+        """Messages of one read, in order; consecutive Data of one connection are relayed together."""
+        i = 0
+        while i < len(msgs):
+            if msgs[i].content_type != EdgeContentType.DATA:
+                await self.handle(msgs[i])
+                i += 1
+                continue
+            first = edge.parse_data(msgs[i])
+            j = i + 1
+            while j < len(msgs) and msgs[j].content_type == EdgeContentType.DATA \
+                    and edge.parse_data(msgs[j]).conn_id == first.conn_id:
+                j += 1
+            await self._data(first.conn_id, msgs[i:j])
+            i = j
+
     async def handle(self, msg: Message) -> None:
         ctype = msg.content_type
         if ctype == EdgeContentType.DATA:
-            await self._data(msg)
+            await self._data(edge.parse_data(msg).conn_id, [msg])
         elif ctype == EdgeContentType.CONNECT:
             await self._connect(msg)
         elif ctype == EdgeContentType.BIND:
@@ -122,16 +138,16 @@ class SdkSession:
         assert self._nursery is not None
         self._nursery.start_soon(fn, *args)
 
-    async def _data(self, msg: Message) -> None:
-        data = edge.parse_data(msg)
-        conn = self.conns.get(data.conn_id)
+    async def _data(self, conn_id: int, msgs: list[Message]) -> None:
+        """Data messages (already parsed once) of connection ``conn_id``, to its circuit."""
+        conn = self.conns.get(conn_id)
         if conn is None:
-            await self.channel.send(edge.state_closed(data.conn_id, "no such connection"))
+            await self.channel.send(edge.state_closed(conn_id, "no such connection"))
             return
         if conn.circuit is None:
-            log.info("SDK %s: dropped Data on conn %d, not connected yet", self.name, data.conn_id)
+            log.info("SDK %s: dropped %d Data on conn %d, not connected yet", self.name, len(msgs), conn_id)
             return
-        await conn.circuit.forward(conn, msg)
+        await conn.circuit.forward(conn, msgs)
 
     async def _connect(self, msg: Message) -> None:
         connect = edge.parse_connect(msg)

@@ -1,7 +1,7 @@
 """A circuit whose both ends are SDK connections on this router, and the Data relay between them.
 
-Data is forwarded inline from the reader of one SDK channel to the other channel, one frame in
-and one frame out, body untouched (end-to-end encryption stays end to end). The inline send is
+Data is forwarded inline from the reader of one SDK channel to the other channel, the frames
+of one read in one write, bodies untouched (end-to-end encryption stays end to end). The inline send is
 the flow control: a slow reader stops the sender's channel from being read, so the router never
 buffers more than a frame per channel.
 """
@@ -44,15 +44,15 @@ class LocalCircuit:
     def peer_of(self, conn: EdgeConn) -> EdgeConn:
         return self.host if conn is self.dialer else self.dialer
 
-    async def forward(self, conn: EdgeConn, msg: Message) -> None:
-        """Relay one Data (FIN included) from ``conn`` to the other end."""
+    async def forward(self, conn: EdgeConn, msgs: list[Message]) -> None:
+        """Relay Data messages (FIN included) from ``conn`` to the other end, with one write."""
         if not self.ready.is_set():
             await self.ready.wait()
         if self.closed:
             return
         peer = self.peer_of(conn)
         try:
-            await peer.sdk.channel.send(edge.relay_data(msg, peer.conn_id))
+            await peer.sdk.channel.send_many([edge.relay_data(msg, peer.conn_id) for msg in msgs])
         except ChannelError:
             await self.close("the other end went away", origin=peer)
 

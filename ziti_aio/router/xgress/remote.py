@@ -82,12 +82,14 @@ class RemoteEnd:
 
     # --- sending ----------------------------------------------------------------------------
 
-    async def forward(self, conn: EdgeConn, msg: Message) -> None:
-        """One Data from this end's SDK (inline in its reader): wait for the window, send."""
-        while not self.closed and not self.sending.can_send():
-            self._window = trio.Event()
-            await self._window.wait()
-        if not self.closed:
+    async def forward(self, conn: EdgeConn, msgs: list[Message]) -> None:
+        """Data from this end's SDK (inline in its reader): for each, wait for the window, send."""
+        for msg in msgs:
+            while not self.closed and not self.sending.can_send():
+                self._window = trio.Event()
+                await self._window.wait()
+            if self.closed:
+                return
             await self._send(wire.from_edge_data(msg, self.id, self.origin, self.sending.take_seq()))
 
     async def _send(self, payload: Payload) -> None:
