@@ -68,7 +68,7 @@ class Channel:
         async with self._send_lock:
             if self.closed.is_set():
                 raise ChannelClosed(f"channel {self.name} is closed")
-            data = b"".join([self._conn.send(msg) for msg in msgs])
+            data = b"".join([part for msg in msgs for part in self._conn.send_parts(msg)])
             try:
                 await self.stream.send_all(data)
             except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:

@@ -21,7 +21,7 @@ from enum import Enum
 
 from ziti_aio.wire.content import ChannelContentType
 from ziti_aio.wire.errors import WireProtocolError
-from ziti_aio.wire.frame import INT32_MAX, MAX_BODY_BYTES, MAX_HEADERS_BYTES, FrameDecoder, Message, encode
+from ziti_aio.wire.frame import INT32_MAX, MAX_BODY_BYTES, MAX_HEADERS_BYTES, FrameDecoder, Message, encode_parts
 from ziti_aio.wire.headers import ChannelHeader, get_bool, get_int32
 
 MAX_HELLO_HEADERS_BYTES = 16384
@@ -114,14 +114,17 @@ class ChannelConnection:
             raise self._fail(f"cannot {action} in state {self.state.value}")
 
     def _encode(self, msg: Message) -> bytes:
+        return b"".join(self._encode_parts(msg))
+
+    def _encode_parts(self, msg: Message) -> tuple[bytes, bytes]:
         msg.sequence = self._next_sequence
         try:
-            data = encode(msg)
+            parts = encode_parts(msg)
         except WireProtocolError:
             self.state = ChannelState.CLOSED
             raise
         self._next_sequence = 0 if self._next_sequence == INT32_MAX else self._next_sequence + 1
-        return data
+        return parts
 
     # -- sending ---------------------------------------------------------------------------
 
@@ -147,6 +150,11 @@ class ChannelConnection:
         """Encode ``msg`` on the open channel, assigning ``msg.sequence``."""
         self._require(ChannelState.OPEN, "send")
         return self._encode(msg)
+
+    def send_parts(self, msg: Message) -> tuple[bytes, bytes]:
+        """:meth:`send` as (prefix and header block, body), to join several frames in one copy."""
+        self._require(ChannelState.OPEN, "send")
+        return self._encode_parts(msg)
 
     def send_request(self, msg: Message, *, now: float, timeout_s: float) -> bytes:
         """Like :meth:`send`, and expect a reply to ``msg.sequence`` by ``now + timeout_s``."""

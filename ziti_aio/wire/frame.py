@@ -17,6 +17,7 @@ Every length is checked against the decoder's limits before anything is buffered
 from __future__ import annotations
 
 import struct
+from collections import deque
 from dataclasses import dataclass, field
 
 from ziti_aio.wire.errors import WireProtocolError
@@ -27,6 +28,7 @@ PREFIX_BYTES = 20
 HEADER_ENTRY_PREFIX_BYTES = 8
 MAX_HEADERS_BYTES = 64 * 1024
 MAX_BODY_BYTES = 16 * 1024 * 1024
+SMALL_READ_BYTES = 16 * 1024
 INT32_MIN = -(2**31)
 INT32_MAX = 2**31 - 1
 UINT32_MAX = 2**32 - 1
@@ -60,6 +62,12 @@ def encode(msg: Message) -> bytes:
     Error handling: raises :class:`WireProtocolError` if the content type, sequence or a
     header id is not an int32, or a header value or the body is longer than a uint32 allows.
     """
+    return b"".join(encode_parts(msg))
+
+
+def encode_parts(msg: Message) -> tuple[bytes, bytes]:
+    """:func:`encode` as (prefix and header block, body), so frames can be joined without copying
+    a body twice. Same checks and errors as :func:`encode`."""
     _check_int32(msg.content_type, "content type")
     _check_int32(msg.sequence, "sequence")
     parts: list[bytes] = []
@@ -73,7 +81,7 @@ def encode(msg: Message) -> bytes:
     if len(msg.body) > UINT32_MAX or len(header_block) > UINT32_MAX:
         raise WireProtocolError("message too long for a v2 frame")
     prefix = _PREFIX.pack(MAGIC, msg.content_type, msg.sequence, len(header_block), len(msg.body))
-    return b"".join((prefix, header_block, msg.body))
+    return prefix + header_block, msg.body
 
 
 def expect_content_type(msg: Message, content_type: int) -> None:
@@ -110,7 +118,8 @@ class FrameDecoder:
     """Incremental v2 frame decoder: feed bytes with :meth:`receive_data`, take messages
     with :meth:`next_message`.
 
-    Resource handling: memory held is the bytes received and not yet returned. A frame's
+    Resource handling: memory held is the bytes received and not yet returned (and the used
+    part of the oldest read while the rest of it is not: at most one read's worth). A frame's
     claimed header and body lengths are checked against ``max_headers_bytes`` and
     ``max_body_bytes`` as soon as its 20-byte prefix is in, and its header block is parsed as
     soon as that is in, so an oversized or malformed frame fails before its body is buffered.
@@ -123,8 +132,15 @@ class FrameDecoder:
     def __init__(self, *, max_headers_bytes: int = MAX_HEADERS_BYTES, max_body_bytes: int = MAX_BODY_BYTES) -> None:
         self.max_headers_bytes = max_headers_bytes
         self.max_body_bytes = max_body_bytes
-        self._buf = bytearray()
-        self._pos = 0
+        # Large reads are kept as the chunks they came in (no appending into one buffer), so a
+        # body is copied once, out of its chunk; ``_offset`` is what is used of the first one.
+        # Small reads gather in ``_tail`` first: a peer trickling bytes must not cost an object
+        # per byte. The tail joins the chunks only when a complete part needs its bytes.
+        self._chunks: deque[bytes] = deque()
+        self._tail = bytearray()
+        self._offset = 0
+        self._available = 0
+        self._held = 0  # prefix and header bytes of the frame in progress, already taken
         self._prefix: tuple[int, int, int, int] | None = None
         self._headers: dict[int, bytes] | None = None
         self._error: WireProtocolError | None = None
@@ -132,16 +148,23 @@ class FrameDecoder:
     @property
     def buffered_bytes(self) -> int:
         """Bytes received but not yet returned; non-zero at end of stream means a cut frame."""
-        return len(self._buf) - self._pos
+        return self._available + self._held
 
     def receive_data(self, data: bytes | bytearray | memoryview) -> None:
-        """Append bytes read from the peer."""
+        """Append bytes read from the peer (``bytes`` are kept as they are, others copied)."""
         if self._error is not None:
             raise self._error
-        if self._pos and self._pos >= len(self._buf) // 2:
-            del self._buf[: self._pos]
-            self._pos = 0
-        self._buf += data
+        if len(data) >= SMALL_READ_BYTES:
+            self._seal_tail()
+            self._chunks.append(data if type(data) is bytes else bytes(data))
+        else:
+            self._tail += data
+        self._available += len(data)
+
+    def _seal_tail(self) -> None:
+        if self._tail:
+            self._chunks.append(bytes(self._tail))
+            self._tail = bytearray()
 
     def next_message(self) -> Message | None:
         """Return the next complete message, or ``None`` if more bytes are needed."""
@@ -151,36 +174,70 @@ class FrameDecoder:
             return self._next()
         except WireProtocolError as exc:
             self._error = exc
-            self._buf = bytearray()
-            self._pos = 0
+            self._chunks.clear()
+            self._tail = bytearray()
+            self._offset = self._available = self._held = 0
             raise
 
     def _next(self) -> Message | None:
-        available = len(self._buf) - self._pos
         if self._prefix is None:
-            if available < PREFIX_BYTES:
-                self._check_magic(available)
+            if self._available < PREFIX_BYTES:
+                self._check_magic()
                 return None
-            self._prefix = self._read_prefix()
+            self._prefix = self._read_prefix(self._take(PREFIX_BYTES))
+            self._held = PREFIX_BYTES
         content_type, sequence, headers_len, body_len = self._prefix
-        start = self._pos + PREFIX_BYTES
         if self._headers is None:
-            if available < PREFIX_BYTES + headers_len:
+            if self._available < headers_len:
                 return None
-            self._headers = decode_headers(memoryview(self._buf)[start : start + headers_len])
-        if available < PREFIX_BYTES + headers_len + body_len:
+            self._headers = decode_headers(self._take(headers_len))
+            self._held += headers_len
+        if self._available < body_len:
             return None
-        body_start = start + headers_len
-        with memoryview(self._buf) as view:
-            body = bytes(view[body_start : body_start + body_len])
-        msg = Message(content_type, sequence, self._headers, body)
-        self._pos = body_start + body_len
+        msg = Message(content_type, sequence, self._headers, self._take(body_len))
         self._prefix = None
         self._headers = None
+        self._held = 0
         return msg
 
-    def _check_magic(self, available: int) -> None:
-        seen = bytes(self._buf[self._pos : self._pos + min(available, len(MAGIC))])
+    def _take(self, n: int) -> bytes:
+        """Remove and return the next ``n`` received bytes (``n`` <= what is available)."""
+        if n == 0:
+            return b""
+        if n > self._available - len(self._tail):
+            self._seal_tail()
+        first = self._chunks[0]
+        start = self._offset
+        left = len(first) - start
+        self._available -= n
+        if left > n:
+            self._offset += n
+            return first[start : start + n]
+        if left == n:
+            self._chunks.popleft()
+            self._offset = 0
+            return first[start:] if start else first
+        parts = []
+        while n:
+            chunk = self._chunks[0]
+            piece = memoryview(chunk)[self._offset : self._offset + n]
+            parts.append(piece)
+            n -= len(piece)
+            if self._offset + len(piece) == len(chunk):
+                self._chunks.popleft()
+                self._offset = 0
+            else:
+                self._offset += len(piece)
+        return b"".join(parts)
+
+    def _check_magic(self) -> None:
+        self._seal_tail()
+        seen, offset = b"", self._offset
+        for chunk in self._chunks:
+            seen += chunk[offset : offset + len(MAGIC) - len(seen)]
+            offset = 0
+            if len(seen) == len(MAGIC):
+                break
         if not MAGIC.startswith(seen):
             self._raise_bad_magic(seen)
 
@@ -189,8 +246,8 @@ class FrameDecoder:
             raise WireProtocolError("peer does not speak channel v2 (unknown-version answer)")
         raise WireProtocolError(f"bad frame magic {seen.hex(' ')}")
 
-    def _read_prefix(self) -> tuple[int, int, int, int]:
-        magic, content_type, sequence, headers_len, body_len = _PREFIX.unpack_from(self._buf, self._pos)
+    def _read_prefix(self, prefix: bytes) -> tuple[int, int, int, int]:
+        magic, content_type, sequence, headers_len, body_len = _PREFIX.unpack(prefix)
         if magic != MAGIC:
             self._raise_bad_magic(magic)
         if headers_len > self.max_headers_bytes:
