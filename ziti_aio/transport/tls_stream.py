@@ -11,13 +11,33 @@ sends serialised, :class:`trio.BrokenResourceError` on a TLS error or a cut with
 
 from __future__ import annotations
 
+import errno
+import os
 import ssl
+import threading
 
 import trio
 
 SOCKET_READ_BYTES = 256 * 1024
 DEFAULT_RECEIVE_BYTES = 256 * 1024
 CLOSE_NOTIFY_TIMEOUT_S = 1.0
+
+_scratch = threading.local()
+
+
+def _scratch_buffers() -> tuple[memoryview, memoryview]:
+    """This thread's buffers for one socket read and one decryption pass.
+
+    Reads land here and are copied out (into OpenSSL, or as the exact-size result) before
+    anything else can run, so every stream of a thread can share them. Reading into fresh 256 KiB
+    objects instead (what ``recv(n)``/``read(n)`` do) and shrinking them grew the heap without
+    bound under many small messages.
+    """
+    buffers = getattr(_scratch, "buffers", None)
+    if buffers is None:
+        buffers = _scratch.buffers = (memoryview(bytearray(SOCKET_READ_BYTES)),
+                                      memoryview(bytearray(DEFAULT_RECEIVE_BYTES)))
+    return buffers
 
 
 class TlsStream(trio.abc.Stream):
@@ -99,34 +119,51 @@ class TlsStream(trio.abc.Stream):
             self._receiving = False
 
     def _decrypt(self, max_bytes: int) -> bytes:
-        chunks: list[bytes] = []
-        wanted = max_bytes
-        while wanted > 0:
+        out = _scratch_buffers()[1]
+        limit = min(max_bytes, len(out))
+        got = 0
+        while got < limit:
             try:
-                chunk = self._ssl.read(wanted)
+                n = self._ssl.read(limit - got, out[got:limit])
             except ssl.SSLWantReadError:
                 break
             except ssl.SSLZeroReturnError:
                 self._eof = True
                 break
             except ssl.SSLError as exc:
-                if chunks:  # hand over what came before the error; it is raised on the next call
+                if got:  # hand over what came before the error; it is raised on the next call
                     break
                 self._broken = True
                 raise trio.BrokenResourceError(f"TLS error: {exc}") from exc
-            if not chunk:
+            if not n:
                 self._eof = True
                 break
-            chunks.append(chunk)
-            wanted -= len(chunk)
-        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            got += n
+        return bytes(out[:got])
 
     async def _fill(self) -> None:
-        data = await self.transport_stream.receive_some(SOCKET_READ_BYTES)
-        if data:
-            self._incoming.write(data)
+        # The read itself is a plain non-blocking readv into the shared buffer, copied into
+        # OpenSSL at once: trio's recv_into would yield after reading, letting another stream
+        # overwrite the buffer first.
+        buffer = _scratch_buffers()[0]
+        while True:
+            fd = self.transport_stream.socket.fileno()
+            if fd < 0:
+                raise trio.ClosedResourceError("the socket was closed")
+            try:
+                n = os.readv(fd, [buffer])
+                break
+            except BlockingIOError:
+                await trio.lowlevel.wait_readable(fd)
+            except OSError as exc:
+                if exc.errno == errno.EBADF:
+                    raise trio.ClosedResourceError("the socket was closed") from exc
+                raise trio.BrokenResourceError(f"socket error: {exc}") from exc
+        if n:
+            self._incoming.write(buffer[:n])
         else:
             self._incoming.write_eof()
+        await trio.lowlevel.checkpoint()
 
     # --- sending -----------------------------------------------------------------------------
 

@@ -156,3 +156,36 @@ async def test_a_server_the_client_does_not_trust_fails_the_handshake(pki):
             await stream.do_handshake()
         await stream.aclose()
         nursery.cancel_scope.cancel()
+
+
+async def test_streams_reading_at_once_each_get_their_own_bytes(pki):
+    """Reads share one scratch buffer per thread: interleaved streams must never see each other's data."""
+    streams, messages = 4, 400
+
+    async def handler(stream: TlsStream) -> None:
+        tag = await stream.receive_some(1)
+        for n in range(messages):
+            await stream.send_all(tag * 50 + b"%05d" % n)
+            if n % 7 == 0:
+                await trio.sleep(0)
+        await stream.aclose()
+
+    async def client(port: int, tag: bytes, results: dict) -> None:
+        stream = await open_tls("127.0.0.1", port, _client(pki))
+        await stream.send_all(tag)
+        data = b""
+        while chunk := await stream.receive_some():
+            data += chunk
+        results[tag] = data
+        await stream.aclose()
+
+    results: dict[bytes, bytes] = {}
+    async with trio.open_nursery() as nursery:
+        port = await _server(pki, nursery, handler)
+        async with trio.open_nursery() as clients:
+            for i in range(streams):
+                clients.start_soon(client, port, bytes([65 + i]), results)
+        nursery.cancel_scope.cancel()
+    for tag, data in results.items():
+        assert data == b"".join(tag * 50 + b"%05d" % n for n in range(messages))
+    assert len(results) == streams
