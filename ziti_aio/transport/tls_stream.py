@@ -146,6 +146,7 @@ class TlsStream(trio.abc.Stream):
         # OpenSSL at once: trio's recv_into would yield after reading, letting another stream
         # overwrite the buffer first.
         buffer = _scratch_buffers()[0]
+        waited = False
         while True:
             fd = self.transport_stream.socket.fileno()
             if fd < 0:
@@ -155,6 +156,7 @@ class TlsStream(trio.abc.Stream):
                 break
             except BlockingIOError:
                 await trio.lowlevel.wait_readable(fd)
+                waited = True
             except OSError as exc:
                 if exc.errno == errno.EBADF:
                     raise trio.ClosedResourceError("the socket was closed") from exc
@@ -163,7 +165,8 @@ class TlsStream(trio.abc.Stream):
             self._incoming.write(buffer[:n])
         else:
             self._incoming.write_eof()
-        await trio.lowlevel.checkpoint()
+        if not waited:
+            await trio.lowlevel.checkpoint()
 
     # --- sending -----------------------------------------------------------------------------
 
