@@ -4,30 +4,12 @@ import trio
 import pytest
 
 from ziti_aio.common.errors import ChannelClosed, ChannelTimeout
-from ziti_aio.pki.bundle import certs_to_pem
-from ziti_aio.pki.ca import CertAuthority
-from ziti_aio.pki.keys import key_to_pem
 from ziti_aio.transport.channel import accept_channel, connect_channel
 from ziti_aio.transport.tls import client_context, open_tls, peer_fingerprint, server_context
 from ziti_aio.wire import channel as chmsg
 from ziti_aio.wire.content import ChannelContentType
 from ziti_aio.wire.frame import Message, encode
 from ziti_aio.wire.headers import ChannelHeader, get_int32
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory):
-    d = tmp_path_factory.mktemp("pki")
-    root = CertAuthority.create_root("root")
-    server, skey = root.issue_server("server", dns=["localhost"], ips=["127.0.0.1"])
-    client, ckey = root.issue_client("client")
-    rogue_root = CertAuthority.create_root("rogue")
-    rogue, rkey = rogue_root.issue_client("rogue")
-    for name, cert, key in (("server", server, skey), ("client", client, ckey), ("rogue", rogue, rkey)):
-        (d / f"{name}.pem").write_bytes(certs_to_pem([cert]))
-        (d / f"{name}.key").write_bytes(key_to_pem(key))
-    (d / "ca.pem").write_bytes(certs_to_pem([root.cert]))
-    return d
 
 
 async def _serve(pki, nursery, on_channel):
