@@ -271,3 +271,30 @@ async def test_identity_delete_cascades(controller, admin):
     assert (await _list(admin, "api-sessions", filter=f'identityId = "{iid}"'))["data"] == []
     default_admin = (await _list(admin, "identities", filter="isDefaultAdmin = true"))["data"][0]
     assert (await admin.delete(f"{M}/identities/{default_admin['id']}")).status_code == 409
+
+
+async def test_tunneler_flag_on_an_existing_router_creates_renames_and_removes_its_identity(admin):
+    rid = await create(admin, "edge-routers", {"name": "er-t"})
+    assert (await admin.get(f"{M}/identities/{rid}")).status_code == 404
+
+    resp = await admin.patch(f"{M}/edge-routers/{rid}", json={"isTunnelerEnabled": True})
+    assert resp.status_code == 200, resp.text
+    identity = (await admin.get(f"{M}/identities/{rid}")).json()["data"]
+    assert identity["name"] == "er-t" and identity["typeId"] == "Router"
+    system = (await _list(admin, "edge-router-policies", filter='isSystem=true'))["data"]
+    assert [p["identityRoles"] for p in system if p["edgeRouterRoles"] == ["@" + rid]] == [["@" + rid]]
+
+    resp = await admin.patch(f"{M}/edge-routers/{rid}", json={"name": "er-renamed"})
+    assert resp.status_code == 200, resp.text
+    assert (await admin.get(f"{M}/identities/{rid}")).json()["data"]["name"] == "er-renamed"
+
+    await create(admin, "identities", {"name": "taken", "type": "Device", "isAdmin": False})
+    resp = await admin.patch(f"{M}/edge-routers/{rid}", json={"name": "taken"})
+    assert resp.status_code == 400, resp.text  # the router's identity cannot take that name
+    assert (await admin.get(f"{M}/edge-routers/{rid}")).json()["data"]["name"] == "er-renamed"
+
+    resp = await admin.patch(f"{M}/edge-routers/{rid}", json={"isTunnelerEnabled": False})
+    assert resp.status_code == 200, resp.text
+    assert (await admin.get(f"{M}/identities/{rid}")).status_code == 404
+    system = (await _list(admin, "edge-router-policies", filter='isSystem=true'))["data"]
+    assert [p for p in system if p["edgeRouterRoles"] == ["@" + rid]] == []

@@ -30,6 +30,9 @@ class KindHooks(Protocol):
     def on_create(self, model: Model, data: Entity, body: Mapping[str, Any]) -> list[Change]:
         """Changes to apply together with the creation."""
 
+    def on_update(self, model: Model, data: Entity, old: Entity) -> list[Change]:
+        """Changes to apply together with an update (``data`` already prepared)."""
+
     def on_delete(self, model: Model, entity: Entity) -> list[Change]:
         """Changes to apply together with the deletion (cascades); raise to refuse."""
 
@@ -41,6 +44,9 @@ class NoHooks:
         return None
 
     def on_create(self, model: Model, data: Entity, body: Mapping[str, Any]) -> list[Change]:
+        return []
+
+    def on_update(self, model: Model, data: Entity, old: Entity) -> list[Change]:
         return []
 
     def on_delete(self, model: Model, entity: Entity) -> list[Change]:
@@ -111,9 +117,11 @@ class Crud:
                     raise ValidationError("is required", field=fld.name, value=None)
                 data[fld.name] = fld.default_value()
         data["updatedAt"] = now_text()
-        self._hooks(kind).prepare(self.model, data, old)
+        hooks = self._hooks(kind)
+        hooks.prepare(self.model, data, old)
         self._check_name(spec, data, ident)
-        return Command(actor, f"update {spec.singular} {ident}", (Put(kind, data),))
+        changes: list[Change] = [Put(kind, data), *hooks.on_update(self.model, data, old)]
+        return Command(actor, f"update {spec.singular} {ident}", tuple(changes))
 
     def build_delete(self, kind: str, ident: str, *, actor: str) -> Command:
         spec = SPECS.get(kind)

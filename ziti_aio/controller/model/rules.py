@@ -173,16 +173,39 @@ class EdgeRouterRules(NoHooks):
             changes += router_identity(model, data)
         return changes
 
+    def on_update(self, model: Model, data: Entity, old: Entity) -> list[Change]:
+        """Turning the tunneler on creates the router's identity, off deletes it (and with it
+        whatever it could reach); a rename while on renames the identity, as OpenZiti does."""
+        was, now = bool(old.get("isTunnelerEnabled")), bool(data.get("isTunnelerEnabled"))
+        if now and not was:
+            return router_identity(model, data)
+        if was and not now:
+            return _drop_router_identity(model, data["id"])
+        identity = model.maybe("identities", data["id"])
+        if now and data["name"] != old["name"] and identity is not None and identity.get("typeId") == ROUTER_TYPE:
+            if model.by_name("identities", data["name"]) is not None:
+                raise ValidationError("an identity with the router's name already exists", field="name",
+                                      value=data["name"])
+            return [Put("identities", {**identity, "name": data["name"], "updatedAt": now_text()})]
+        return []
+
     def on_delete(self, model: Model, entity: Entity) -> list[Change]:
         rid = entity["id"]
         changes: list[Change] = [Delete("enrollments", e["id"]) for e in model.where("enrollments", edgeRouterId=rid)]
         changes += [Delete("terminators", t["id"]) for t in model.where("terminators", router=rid)]
-        if model.maybe("identities", rid) is not None:
-            changes.append(Delete("identities", rid))
-            changes += _identity_cleanup(model, rid)
-        changes += [Delete("edge-router-policies", p["id"]) for p in model.where("edge-router-policies", isSystem=True)
-                    if p["identityRoles"] == ["@" + rid]]
-        return changes
+        return changes + _drop_router_identity(model, rid)
+
+
+def _drop_router_identity(model: Model, rid: str) -> list[Change]:
+    """Delete a router's own identity (only a Router-type one) and its system edge router policy."""
+    changes: list[Change] = []
+    identity = model.maybe("identities", rid)
+    if identity is not None and identity.get("typeId") == ROUTER_TYPE:
+        changes.append(Delete("identities", rid))
+        changes += _identity_cleanup(model, rid)
+    changes += [Delete("edge-router-policies", p["id"]) for p in model.where("edge-router-policies", isSystem=True)
+                if p["identityRoles"] == ["@" + rid]]
+    return changes
 
 
 def router_identity(model: Model, router: Entity) -> list[Change]:
