@@ -41,8 +41,8 @@ RETRANSMIT_AFTER_S = 2.0
 ACK_INTERVAL_S = 0.01
 """At most one ack per circuit end this often (the first at once): under load one ack covers many
 payloads instead of one each (a 64 MiB transfer: 95 acks, not 2,142), so transit routers carry
-almost only payloads. The 4 MiB window holds
-far more than 10 ms of data, so the sender never waits for an ack that is being held back."""
+almost only payloads. The 4 MiB window holds far more than 10 ms of data, so the sender never
+waits for an ack that is being held back."""
 RETRANSMIT_CHECK_S = 0.5
 LINGER_S = 30.0
 CTRL_NOTICE_TIMEOUT_S = 2.0
