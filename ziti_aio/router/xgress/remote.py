@@ -44,6 +44,7 @@ payloads instead of one each (a 64 MiB transfer: 95 acks, not 2,142), so transit
 almost only payloads. The 4 MiB window holds far more than 10 ms of data, so the sender never
 waits for an ack that is being held back."""
 RETRANSMIT_CHECK_S = 0.5
+DELIVER_BATCH = 8
 LINGER_S = 30.0
 CTRL_NOTICE_TIMEOUT_S = 2.0
 MAX_REASON_BYTES = 1024
@@ -157,24 +158,31 @@ class RemoteEnd:
                                                self.receiving.buffered)))
 
     async def _deliver(self) -> None:
+        """Hand arrived payloads to the SDK in order, up to :data:`DELIVER_BATCH` per write."""
         while True:
-            payload = self.receiving.take()
-            if payload is None:
+            batch: list[Payload] = []
+            end: Payload | None = None
+            while len(batch) < DELIVER_BATCH and (payload := self.receiving.take()) is not None:
+                if payload.xg_flags & XG_END:
+                    end = payload
+                    break
+                batch.append(payload)
+            if batch:
+                if not self.closed:
+                    try:
+                        await self.conn.sdk.channel.send_many(
+                            [wire.to_edge_data(p, self.conn.conn_id) for p in batch])
+                    except ChannelError:
+                        await self.close("the other end went away", origin=self.conn)
+                for p in batch:
+                    self.receiving.delivered(p)
+                self._ack_due.set()
+            if end is not None:
+                await self._far_end_closed(end.body.decode("utf-8", errors="replace"))
+                return
+            if not batch:
                 self._arrived = trio.Event()
                 await self._arrived.wait()
-                continue
-            if payload.xg_flags & XG_END:
-                await self._far_end_closed(payload.body.decode("utf-8", errors="replace"))
-                return
-            if not self.closed:
-                try:
-                    await self.conn.sdk.channel.send(wire.to_edge_data(payload, self.conn.conn_id))
-                except ChannelError:
-                    self.receiving.delivered(payload)
-                    await self.close("the other end went away", origin=self.conn)
-                    continue
-            self.receiving.delivered(payload)
-            self._ack_due.set()
 
     # --- closing ----------------------------------------------------------------------------
 
