@@ -6,7 +6,10 @@ This stream feeds everything the socket has (up to :data:`SOCKET_READ_BYTES`) to
 returns every record that is complete in one call; ``send_all`` encrypts the whole buffer and
 writes it with one socket send. Semantics otherwise follow trio's: one receiver at a time,
 sends serialised, :class:`trio.BrokenResourceError` on a TLS error or a cut without close_notify,
-``b""`` after the peer's close_notify.
+``b""`` after the peer's close_notify. One difference: a cancelled ``send_all`` does not break
+the stream. Its data was encrypted whole and what the socket did not take yet goes out first
+with the next write, so a channel shared by many circuits survives one caller's cancellation
+(with trio's streams that tore a record and closed the channel for every circuit on it).
 """
 
 from __future__ import annotations
@@ -57,6 +60,8 @@ class TlsStream(trio.abc.Stream):
         self._eof = False
         self._broken = False
         self._closed = False
+        self._unsent = bytearray()  # ciphertext taken from OpenSSL, not yet on the socket
+        self._unsent_from = 0
 
     @property
     def ssl_object(self) -> ssl.SSLObject:
@@ -111,8 +116,8 @@ class TlsStream(trio.abc.Stream):
                     if not did_io:
                         await trio.lowlevel.checkpoint()
                     return data
-                if self._outgoing.pending:
-                    await self._flush()  # e.g. a reply to a post-handshake message
+                if not self._write_lock.locked():
+                    self._write_some_now()  # e.g. a reply to a post-handshake message
                 await self._fill()
                 did_io = True
         finally:
@@ -194,10 +199,47 @@ class TlsStream(trio.abc.Stream):
             await self._write_out()
 
     async def _write_out(self) -> None:
-        if self._outgoing.pending:
-            await self.transport_stream.send_all(self._outgoing.read())
-        else:
+        """Write every byte of ciphertext OpenSSL produced. Cancellation-safe: bytes not yet
+        written stay queued and go first next time, so a cancelled send never leaves a torn TLS
+        record behind for the other users of a shared channel."""
+        waited = False
+        self._take_outgoing()
+        while self._unsent_from < len(self._unsent):
+            fd = self.transport_stream.socket.fileno()
+            if fd < 0:
+                raise trio.ClosedResourceError("the socket was closed")
+            try:
+                self._unsent_from += os.write(fd, memoryview(self._unsent)[self._unsent_from:])
+            except BlockingIOError:
+                await trio.lowlevel.wait_writable(fd)
+                waited = True
+            except OSError as exc:
+                self._broken = True
+                if exc.errno == errno.EBADF:
+                    raise trio.ClosedResourceError("the socket was closed") from exc
+                raise trio.BrokenResourceError(f"socket error: {exc}") from exc
+        self._unsent.clear()
+        self._unsent_from = 0
+        if not waited:
             await trio.lowlevel.checkpoint()
+
+    def _take_outgoing(self) -> None:
+        if self._outgoing.pending:
+            if self._unsent_from:
+                del self._unsent[: self._unsent_from]
+                self._unsent_from = 0
+            self._unsent += self._outgoing.read()
+
+    def _write_some_now(self) -> None:
+        """Without waiting (the reader must never block on writing), push out what is queued."""
+        self._take_outgoing()
+        if self._unsent_from < len(self._unsent):
+            fd = self.transport_stream.socket.fileno()
+            try:
+                if fd >= 0:
+                    self._unsent_from += os.write(fd, memoryview(self._unsent)[self._unsent_from:])
+            except OSError:
+                pass  # full (tried again with the next write) or broken (the next write says so)
 
     async def _flush_quietly(self) -> None:
         try:

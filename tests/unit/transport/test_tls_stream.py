@@ -172,3 +172,35 @@ async def test_streams_reading_at_once_each_get_their_own_bytes(pki):
     for tag, data in results.items():
         assert data == b"".join(tag * 50 + b"%05d" % n for n in range(messages))
     assert len(results) == streams
+
+
+async def test_a_send_cancelled_half_way_leaves_the_stream_whole(pki):
+    """A channel is shared by many callers: one caller's cancelled send must not tear a TLS record."""
+    big = os.urandom(16 * 1024 * 1024)
+    start_reading = trio.Event()
+    received = {}
+
+    async def handler(stream: TlsStream) -> None:
+        await start_reading.wait()
+        data = bytearray()
+        while len(data) < len(big) + 5:
+            chunk = await stream.receive_some()
+            if not chunk:
+                break
+            data += chunk
+        received["data"] = bytes(data)
+
+    async with trio.open_nursery() as nursery:
+        port = await _server(pki, nursery, handler)
+        client = await open_tls("127.0.0.1", port, _client(pki))
+        with trio.move_on_after(0.3) as scope:
+            await client.send_all(big)  # the server does not read yet: this blocks and is cancelled
+        assert scope.cancelled_caught
+        start_reading.set()
+        await client.send_all(b"after")
+        with trio.fail_after(20):
+            while "data" not in received:
+                await trio.sleep(0.01)
+        await client.aclose()
+        nursery.cancel_scope.cancel()
+    assert received["data"] == big + b"after"
