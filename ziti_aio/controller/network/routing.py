@@ -52,7 +52,8 @@ class Routing:
         self.network = network
         self._nursery: trio.Nursery | None = None
         self._revise = trio.Event()
-        self._revise_reasons: list[str] = []
+        self._revise_reason = ""
+        self._revise_count = 0
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
@@ -62,7 +63,9 @@ class Routing:
 
     def revise(self, reason: str) -> None:
         """Costs or usability changed: soon, check every multi-hop circuit's path."""
-        self._revise_reasons.append(reason)
+        if not self._revise_count:
+            self._revise_reason = reason
+        self._revise_count += 1
         self._revise.set()
 
     async def _revise_loop(self) -> None:
@@ -70,10 +73,12 @@ class Routing:
             await self._revise.wait()
             await trio.sleep(REVISE_DELAY_S)
             self._revise = trio.Event()
-            reasons, self._revise_reasons = self._revise_reasons, []
-            reason = reasons[0] if len(reasons) == 1 else f"{reasons[0]} (and {len(reasons) - 1} more changes)"
+            reason, more = self._revise_reason, self._revise_count - 1
+            self._revise_count = 0
+            if more:
+                reason += f" (and {more} more changes)"
             for circuit in self.network.circuits.all():
-                if len(circuit.nodes) > 1:
+                if len(circuit.nodes) > 1 and self._move_needed(circuit)[0]:  # a task only for those that move
                     self._spawn(self._reroute, circuit, reason)
 
     def _spawn(self, fn: Any, *args: Any) -> None:
@@ -135,15 +140,22 @@ class Routing:
         for circuit in circuits:
             self._spawn(self._reroute, circuit, reason)
 
+    def _move_needed(self, circuit: Circuit) -> tuple[bool, Path | None]:
+        """Whether ``circuit`` should leave its path, and the cheapest path now (``None``: there is none)."""
+        graph = self.network.graph()
+        cost = graph.path_cost(circuit.nodes, circuit.links)
+        path = graph.shortest_path(circuit.nodes[0], circuit.nodes[-1])
+        if cost is not None and (path is None or cost - path.cost < max(MIN_COST_DELTA, cost * MIN_GAIN)):
+            return False, path
+        return True, path
+
     async def _reroute(self, circuit: Circuit, reason: str) -> None:
         """Move ``circuit`` if its path can no longer be used, or if one cheaper by :data:`MIN_GAIN` exists."""
         async with circuit.lock:
             if self.network.circuits.get(circuit.id) is not circuit:
                 return
-            graph = self.network.graph()
-            cost = graph.path_cost(circuit.nodes, circuit.links)
-            path = graph.shortest_path(circuit.nodes[0], circuit.nodes[-1])
-            if cost is not None and (path is None or cost - path.cost < max(MIN_COST_DELTA, cost * MIN_GAIN)):
+            needed, path = self._move_needed(circuit)
+            if not needed:
                 return
             if path is None:
                 log.info("circuit %s: %s and no other path exists, closing it", circuit.id, reason)
