@@ -112,10 +112,9 @@ class SdkSession:
             i = j
 
     async def handle(self, msg: Message) -> None:
+        """One message other than Data (:meth:`handle_batch` relays those)."""
         ctype = msg.content_type
-        if ctype == EdgeContentType.DATA:
-            await self._data(edge.parse_data(msg).conn_id, [msg])
-        elif ctype == EdgeContentType.CONNECT:
+        if ctype == EdgeContentType.CONNECT:
             await self._connect(msg)
         elif ctype == EdgeContentType.BIND:
             self._spawn(bind, self.dataplane, self, msg, edge.parse_bind(msg))
