@@ -43,6 +43,13 @@ def _scratch_buffers() -> tuple[memoryview, memoryview]:
     return buffers
 
 
+def _stream_error(exc: OSError) -> trio.ClosedResourceError | trio.BrokenResourceError:
+    """A socket error as trio's stream errors say it."""
+    if exc.errno == errno.EBADF:
+        return trio.ClosedResourceError("the socket was closed")
+    return trio.BrokenResourceError(f"socket error: {exc}")
+
+
 class TlsStream(trio.abc.Stream):
     """A TLS connection over ``transport``; call :meth:`do_handshake` (or just use it) first."""
 
@@ -153,9 +160,7 @@ class TlsStream(trio.abc.Stream):
         buffer = _scratch_buffers()[0]
         waited = False
         while True:
-            fd = self.transport_stream.socket.fileno()
-            if fd < 0:
-                raise trio.ClosedResourceError("the socket was closed")
+            fd = self._fd()
             try:
                 n = os.readv(fd, [buffer])
                 break
@@ -163,9 +168,7 @@ class TlsStream(trio.abc.Stream):
                 await trio.lowlevel.wait_readable(fd)
                 waited = True
             except OSError as exc:
-                if exc.errno == errno.EBADF:
-                    raise trio.ClosedResourceError("the socket was closed") from exc
-                raise trio.BrokenResourceError(f"socket error: {exc}") from exc
+                raise _stream_error(exc) from exc
         if n:
             self._incoming.write(buffer[:n])
         else:
@@ -205,9 +208,7 @@ class TlsStream(trio.abc.Stream):
         waited = False
         self._take_outgoing()
         while self._unsent_from < len(self._unsent):
-            fd = self.transport_stream.socket.fileno()
-            if fd < 0:
-                raise trio.ClosedResourceError("the socket was closed")
+            fd = self._fd()
             try:
                 self._unsent_from += os.write(fd, memoryview(self._unsent)[self._unsent_from:])
             except BlockingIOError:
@@ -215,13 +216,17 @@ class TlsStream(trio.abc.Stream):
                 waited = True
             except OSError as exc:
                 self._broken = True
-                if exc.errno == errno.EBADF:
-                    raise trio.ClosedResourceError("the socket was closed") from exc
-                raise trio.BrokenResourceError(f"socket error: {exc}") from exc
+                raise _stream_error(exc) from exc
         self._unsent.clear()
         self._unsent_from = 0
         if not waited:
             await trio.lowlevel.checkpoint()
+
+    def _fd(self) -> int:
+        fd = self.transport_stream.socket.fileno()
+        if fd < 0:
+            raise trio.ClosedResourceError("the socket was closed")
+        return fd
 
     def _take_outgoing(self) -> None:
         if self._outgoing.pending:
