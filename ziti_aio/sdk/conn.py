@@ -1,6 +1,6 @@
 """A connection over the overlay as a trio :class:`~trio.abc.HalfCloseableStream`, plain or e2e encrypted.
 
-Outbound: at most 32 KiB of plaintext per Data (one secretstream push each when encrypted,
+Outbound: at most 64 KiB of plaintext per Data (one secretstream push each when encrypted,
 after our 24-byte header), FIN on :meth:`ZitiStream.send_eof`, StateClosed on
 :meth:`ZitiStream.aclose`. Inbound: the router channel's reader queues this conn's messages;
 :meth:`ZitiStream.receive_some` returns ``b""`` after the peer's FIN and raises
@@ -31,7 +31,7 @@ from ziti_aio.wire.frame import Message
 log = logging.getLogger(__name__)
 
 CLOSE_TIMEOUT_S = 5.0
-SEND_BATCH_MESSAGES = 8  # Data messages per TLS write: 256 KiB of plaintext
+SEND_BATCH_MESSAGES = 4  # Data messages per TLS write: 256 KiB of plaintext
 DEFAULT_RECEIVE_BYTES = 256 * 1024
 
 
@@ -89,7 +89,7 @@ class ZitiStream(trio.abc.HalfCloseableStream):
             raise trio.ClosedResourceError(f"{self} is closed")
 
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
-        """Send ``data`` as Data messages of at most 32 KiB of plaintext each."""
+        """Send ``data`` as Data messages of at most 64 KiB of plaintext each."""
         self._check_open()
         if self._sending:
             raise trio.BusyResourceError("another task is sending on this stream")

@@ -32,7 +32,7 @@ from ziti_aio.wire.headers import EdgeHeader, get_uint32
 log = logging.getLogger(__name__)
 
 CONN_QUEUE_MESSAGES = 32
-"""Inbound messages buffered per connection (32 x 32 KiB = 1 MiB) before the reader blocks."""
+"""Inbound messages buffered per connection (32 x 64 KiB = 2 MiB from ziti-aio peers) before the reader blocks."""
 LATENCY_INTERVAL_S = 60.0
 LATENCY_TIMEOUT_S = 10.0
 MAX_CHANNEL_NAME_CHARS = 36

@@ -16,7 +16,7 @@ import trio
 log = logging.getLogger(__name__)
 
 RELAY_CHUNK_BYTES = 256 * 1024
-"""Largest read per direction; a ZitiStream sends it as 32 KiB Data messages."""
+"""Largest read per direction; a ZitiStream sends it as 64 KiB Data messages."""
 
 
 @dataclass

@@ -9,8 +9,13 @@ protects the stream (wire.md §6; libziti ``library/connect.c`` ``establish_cryp
   pk_host)``, with a fresh key pair per Connect;
 
 so the dialer's tx key is the hoster's rx key and vice versa. Each side's first Data is its
-24-byte stream header; every later Data is one push of at most 32 KiB of plaintext, tag 0,
-no additional data (32 KiB + 17 bytes on the wire). FIN and StateClosed stay in clear.
+24-byte stream header; every later Data is one push, tag 0, no additional data (plaintext + 17
+bytes on the wire). FIN and StateClosed stay in clear.
+
+Sizes: libziti pushes at most 32 KiB per Data, the Go SDK one push per ``Write`` of any size,
+and libziti 0.29.3 opens larger ones (verified: 64 KiB and 1 MiB pushes echoed intact). We push
+at most :data:`MAX_PLAINTEXT_CHUNK_BYTES` (64 KiB: half the per-message work of 32 KiB) and
+open anything a frame can carry.
 
 Error handling: bad keys, a bad header and forged, truncated or reordered ciphertext raise
 :class:`WireProtocolError`; after a failed pull the receiver is broken for good, as libziti
@@ -25,12 +30,13 @@ from dataclasses import dataclass, field
 from nacl import bindings, exceptions
 
 from ziti_aio.wire.errors import WireProtocolError
+from ziti_aio.wire.frame import MAX_BODY_BYTES
 
 KEY_BYTES = bindings.crypto_kx_PUBLIC_KEY_BYTES
 HEADER_BYTES = bindings.crypto_secretstream_xchacha20poly1305_HEADERBYTES
 ABYTES = bindings.crypto_secretstream_xchacha20poly1305_ABYTES
-MAX_PLAINTEXT_CHUNK_BYTES = 32 * 1024
-MAX_CIPHERTEXT_BYTES = MAX_PLAINTEXT_CHUNK_BYTES + ABYTES
+MAX_PLAINTEXT_CHUNK_BYTES = 64 * 1024
+MAX_CIPHERTEXT_BYTES = MAX_BODY_BYTES
 TAG_MESSAGE = bindings.crypto_secretstream_xchacha20poly1305_TAG_MESSAGE
 TAG_FINAL = bindings.crypto_secretstream_xchacha20poly1305_TAG_FINAL
 
@@ -104,7 +110,7 @@ class SecretStreamSender:
         return self._header
 
     def push(self, plaintext: bytes, final: bool = False) -> bytes:
-        """Seal one message of at most 32 KiB; returns ``len(plaintext) + 17`` bytes.
+        """Seal one message of at most 64 KiB; returns ``len(plaintext) + 17`` bytes.
 
         ``final`` tags it TAG_FINAL (libziti never does); nothing may be pushed after it.
         """
@@ -117,7 +123,7 @@ class SecretStreamSender:
         return bindings.crypto_secretstream_xchacha20poly1305_push(self._state, bytes(plaintext), None, tag)
 
     def push_all(self, data: bytes) -> list[bytes]:
-        """Seal ``data`` as consecutive 32 KiB pushes, one ciphertext per Data message."""
+        """Seal ``data`` as consecutive 64 KiB pushes, one ciphertext per Data message."""
         return [self.push(chunk) for chunk in split_plaintext(data)]
 
 
@@ -139,7 +145,7 @@ class SecretStreamReceiver:
     def pull(self, ciphertext: bytes) -> tuple[bytes, int]:
         """Open one Data body; returns ``(plaintext, tag)``.
 
-        Error handling: a body shorter than 17 or longer than 32 KiB + 17 bytes, a forged,
+        Error handling: a body shorter than 17 bytes or longer than a frame body, a forged,
         reordered or replayed one, or anything after TAG_FINAL raises
         :class:`WireProtocolError` and breaks the receiver.
         """

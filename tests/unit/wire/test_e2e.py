@@ -45,17 +45,27 @@ def test_dialer_is_kx_client_and_host_is_kx_server_per_libsodium_definition():
     assert (host_keys.tx, host_keys.rx) == (digest[:32], digest[32:])
 
 
-def test_100_kib_goes_through_in_32_kib_chunks():
+def test_200_kib_goes_through_in_64_kib_chunks():
     host_keys, dialer_keys, _, _ = pair()
-    data = random.Random(7).randbytes(100 * 1024)
+    data = random.Random(7).randbytes(200 * 1024)
     sender = SecretStreamSender(dialer_keys.tx)
     bodies = [sender.header(), *sender.push_all(data)]
-    assert [len(b) for b in bodies] == [24, 32768 + 17, 32768 + 17, 32768 + 17, 4096 + 17]
-    assert max(len(b) for b in bodies) == MAX_CIPHERTEXT_BYTES == 32785
+    assert [len(b) for b in bodies] == [24, 65536 + 17, 65536 + 17, 65536 + 17, 8192 + 17]
+    assert MAX_PLAINTEXT_CHUNK_BYTES == 65536
     receiver = SecretStreamReceiver(host_keys.rx, bodies[0])
     pulled = [receiver.pull(body) for body in bodies[1:]]
     assert all(tag == TAG_MESSAGE for _, tag in pulled)
     assert b"".join(p for p, _ in pulled) == data
+
+
+def test_a_push_larger_than_ours_opens_as_one_message():
+    # The Go SDK pushes a whole Write, whatever its size: a receiver must not cap it at our chunk.
+    host_keys, dialer_keys, _, _ = pair()
+    data = random.Random(8).randbytes(1024 * 1024)
+    state = bindings.crypto_secretstream_xchacha20poly1305_state()
+    header = bindings.crypto_secretstream_xchacha20poly1305_init_push(state, dialer_keys.tx)
+    body = bindings.crypto_secretstream_xchacha20poly1305_push(state, data, None, TAG_MESSAGE)
+    assert SecretStreamReceiver(host_keys.rx, header).pull(body) == (data, TAG_MESSAGE)
 
 
 def test_raw_libsodium_opens_what_the_sender_sealed():
@@ -146,8 +156,8 @@ def test_bad_peer_keys_fail_the_exchange(bad):
         host_session_keys(own, bad)
 
 
-def test_split_plaintext_cuts_at_32_kib():
-    assert [len(c) for c in split_plaintext(bytes(65537))] == [32768, 32768, 1]
+def test_split_plaintext_cuts_at_64_kib():
+    assert [len(c) for c in split_plaintext(bytes(131073))] == [65536, 65536, 1]
     assert list(split_plaintext(b"")) == []
 
 

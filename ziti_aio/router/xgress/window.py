@@ -67,8 +67,13 @@ class ReceiveWindow:
         self.queue: deque[Payload] = deque()
 
     def receive(self, payload: Payload) -> bool:
-        """Accept the next payload in sequence; ``False`` for a duplicate, a gap or an overflow."""
-        if payload.seq != self.next_seq or self.buffered + len(payload.body) > self.limit:
+        """Accept the next payload in sequence; ``False`` for a duplicate, a gap or an overflow.
+
+        The sender may overshoot the window by one payload of any size (an SDK's Data can be
+        up to a frame long), so only a buffer already past window + slack refuses: a payload
+        bigger than the slack must not be refused for ever.
+        """
+        if payload.seq != self.next_seq or self.buffered >= self.limit:
             return False
         self.next_seq += 1
         self.queue.append(payload)
