@@ -8,8 +8,9 @@ er1 and a host that may only use er3, an unencrypted service so the hops, not th
   the end of the host's longest receive stall after it (the first bytes on the new path). The
   baseline is the longest stall of the same transfer with no failure.
 - ``parallel8_multihop_vs_1``: aggregate MB/s of 8 two-hop circuits at once against one.
-- ``path_compute_100_vs_10``: graph build plus shortest path (what a dial costs the controller)
-  in a full mesh of 100 routers against 10.
+- ``path_compute_100_vs_10``: graph build plus shortest path in a full mesh of 100 routers (4,950
+  links) against 10 (45): what a topology or cost change costs the controller; dials between
+  changes reuse the cached graph and its searches.
 """
 
 from __future__ import annotations
