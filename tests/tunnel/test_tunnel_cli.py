@@ -46,6 +46,7 @@ async def test_tunnel_proxy_command(tmp_path):
             await nursery.start(sdk_echo_host, ctx, "echo")
             proc, out = await _start(["tunnel", "proxy", "echo:0", "-i", str(tunneler.path)], "ready")
             try:
+                assert "HTTP Request" not in out, "each controller request logged at INFO"
                 port = int(re.search(r"proxy\s+echo on 127\.0\.0\.1:(\d+)", out).group(1))
                 total, sent, got = await echo_through(port, 1 << 20)
                 assert total == 1 << 20 and got == sent

@@ -35,6 +35,8 @@ Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Log at DEBUG")]
 def _run(config: TunnelerConfig, verbose: bool) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not verbose:  # httpx logs every request at INFO: a line per service poll, for ever
+        logging.getLogger("httpx").setLevel(logging.WARNING)
 
     async def start() -> None:
         try:
