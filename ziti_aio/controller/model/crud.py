@@ -75,7 +75,7 @@ class Crud:
         other = self.model.names[spec.kind].get(data["name"])
         if other is not None and other != own_id:
             raise ValidationError(
-                f"name must be unique: a {spec.singular} named {data['name']!r} already exists",
+                f"name must be unique: {spec.singular} {data['name']!r} already exists",
                 field="name", value=data["name"],
             )
 
