@@ -18,6 +18,7 @@ from contextlib import asynccontextmanager
 import trio
 
 from ziti_aio.common.errors import ChannelClosed, ChannelTimeout, ProtocolError
+from ziti_aio.transport.locks import WriteLock
 from ziti_aio.wire.channel import latency_reply
 from ziti_aio.wire.connection import (
     ChannelConnection,
@@ -47,7 +48,7 @@ class Channel:
         self.stream = stream
         self.name = name
         self._conn = conn
-        self._send_lock = trio.Lock()
+        self._send_lock = WriteLock()
         self._waiters: dict[int, trio.MemorySendChannel[Message]] = {}
         self.closed = trio.Event()
 

@@ -21,6 +21,8 @@ import threading
 
 import trio
 
+from ziti_aio.transport.locks import WriteLock
+
 SOCKET_READ_BYTES = 256 * 1024
 DEFAULT_RECEIVE_BYTES = 256 * 1024
 CLOSE_NOTIFY_TIMEOUT_S = 1.0
@@ -60,7 +62,7 @@ class TlsStream(trio.abc.Stream):
         self._outgoing = ssl.MemoryBIO()
         self._ssl = ctx.wrap_bio(self._incoming, self._outgoing, server_side=server_side,
                                  server_hostname=server_hostname)
-        self._write_lock = trio.StrictFIFOLock()
+        self._write_lock = WriteLock()
         self._receiving = False
         self._handshake_done = False
         self._handshake_lock = trio.Lock()
