@@ -136,7 +136,10 @@ class TlsStream(trio.abc.Stream):
         out = _scratch_buffers()[1]
         limit = min(max_bytes, len(out))
         got = 0
+        incoming = self._incoming
         while got < limit:
+            if not incoming.pending and not incoming.eof and not self._ssl.pending():
+                break  # nothing buffered: a read would only raise SSLWantReadError (costly)
             try:
                 n = self._ssl.read(limit - got, out[got:limit])
             except ssl.SSLWantReadError:
