@@ -41,6 +41,20 @@ Handler = Callable[[Message], Awaitable[None]]
 BatchHandler = Callable[[list[Message]], Awaitable[None]]
 
 
+class _Reply:
+    """The reply a :meth:`Channel.request` waits for: ``message`` stays ``None`` if the channel closed."""
+
+    __slots__ = ("done", "message")
+
+    def __init__(self) -> None:
+        self.done = trio.Event()
+        self.message: Message | None = None
+
+    def resolve(self, message: Message | None) -> None:
+        self.message = message
+        self.done.set()
+
+
 class Channel:
     """One open channel. Create with :func:`connect_channel` or :func:`accept_channel`."""
 
@@ -49,7 +63,7 @@ class Channel:
         self.name = name
         self._conn = conn
         self._send_lock = WriteLock()
-        self._waiters: dict[int, trio.MemorySendChannel[Message]] = {}
+        self._waiters: dict[int, _Reply] = {}
         self.closed = trio.Event()
 
     async def send(self, msg: Message) -> None:
@@ -78,12 +92,12 @@ class Channel:
 
     async def request(self, msg: Message, *, timeout_s: float = REQUEST_TIMEOUT_S) -> Message:
         """Send ``msg`` and wait for the message whose ReplyFor names it."""
-        reply_send, reply_recv = trio.open_memory_channel[Message](1)
+        reply = _Reply()
         async with self._send_lock:
             if self.closed.is_set():
                 raise ChannelClosed(f"channel {self.name} is closed")
             data = self._conn.send_request(msg, now=trio.current_time(), timeout_s=math.inf)
-            self._waiters[msg.sequence] = reply_send
+            self._waiters[msg.sequence] = reply
             try:
                 await self.stream.send_all(data)
             except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
@@ -92,14 +106,15 @@ class Channel:
                 raise ChannelClosed(f"channel {self.name} broke") from exc
         try:
             with trio.fail_after(timeout_s):
-                return await reply_recv.receive()
+                await reply.done.wait()
         except trio.TooSlowError as exc:
             raise ChannelTimeout(f"no reply on channel {self.name} within {timeout_s} s") from exc
-        except trio.EndOfChannel as exc:
-            raise ChannelClosed(f"channel {self.name} closed before the reply") from exc
         finally:
             if self._waiters.pop(msg.sequence, None) is not None:
                 self._conn.cancel_request(msg.sequence)
+        if reply.message is None:
+            raise ChannelClosed(f"channel {self.name} closed before the reply")
+        return reply.message
 
     async def run(self, handler: Handler | None = None, *, batch_handler: BatchHandler | None = None) -> None:
         """Read until the peer closes or misbehaves; then close the stream.
@@ -120,7 +135,7 @@ class Channel:
         finally:
             self.closed.set()
             for waiter in list(self._waiters.values()):
-                waiter.close()
+                waiter.resolve(None)
             self._waiters.clear()
             await trio.aclose_forcefully(self.stream)
 
@@ -132,7 +147,7 @@ class Channel:
                 if isinstance(event, ReplyReceived):
                     waiter = self._waiters.pop(event.request_sequence, None)
                     if waiter is not None:
-                        waiter.send_nowait(event.message)
+                        waiter.resolve(event.message)
                         continue
                     msg = event.message
                 elif isinstance(event, MessageReceived):
