@@ -99,7 +99,8 @@ class ZitiStream(trio.abc.HalfCloseableStream):
         try:
             if self._broken is not None:
                 raise trio.BrokenResourceError(f"{self}: {self._broken}")
-            await trio.lowlevel.checkpoint()
+            if not len(data):
+                await trio.lowlevel.checkpoint()  # otherwise the channel's write is the checkpoint
             batch: list[Message] = []
             for chunk in split_plaintext(memoryview(data).cast("B")):
                 body = chunk if self._sealer is None else self._sealer.push(chunk)
