@@ -1,4 +1,5 @@
 from ziti_aio.common import errors
+from ziti_aio.common import ids
 from ziti_aio.common.ids import new_id
 
 
@@ -24,3 +25,10 @@ def test_ids_are_distinct_and_url_safe():
     ids = {new_id() for _ in range(1000)}
     assert len(ids) == 1000
     assert all(i.isalnum() and len(i) == 10 for i in ids)
+
+
+
+def test_ids_skip_the_bytes_that_would_bias_the_alphabet(monkeypatch):
+    draws = iter([bytes([248, 255, 0, 61, 62, 247] + [1] * 14)])
+    monkeypatch.setattr(ids.secrets, "token_bytes", lambda n: next(draws))
+    assert ids.new_id() == "0Z0Z111111"  # 248 and 255 dropped; 62 and 247 wrap to the ends
