@@ -1,5 +1,6 @@
 """The quickstart as a user runs it: a real process, a persistent home, routers that come online."""
 
+import functools
 import ssl
 import tomllib
 
@@ -7,6 +8,7 @@ import httpx
 import trio
 
 from ziti_aio.appliance.node_config import parse_node_config
+from ziti_aio.appliance.quickstart import QuickstartOptions, run_quickstart
 from ziti_aio.common.errors import ZitiError
 from ziti_aio.sdk import open_context
 from ziti_aio.testing.quickstart import start_quickstart
@@ -106,3 +108,39 @@ async def test_quickstart_with_the_tunneler_hosts_the_demo_and_follows_the_echo_
         assert names == ["demo-client", "quickstart-tunneler"]
     finally:
         assert again.stop() == 0
+
+
+class _Recorder:
+    """Progress and output in one list, to check their order."""
+
+    def __init__(self, events: list) -> None:
+        self.events = events
+
+    def step(self, text: str) -> None:
+        self.events.append(("step", text))
+
+    def done(self) -> None:
+        self.events.append(("done",))
+
+
+async def _start_in_process(opts: QuickstartOptions) -> list:
+    events: list = []
+    async with trio.open_nursery() as nursery:
+        await nursery.start(functools.partial(run_quickstart, opts, out=lambda line: events.append(("out", line)),
+                                              progress=_Recorder(events)))
+        nursery.cancel_scope.cancel()
+    return events
+
+
+async def test_quickstart_shows_its_steps_and_ends_them_before_the_summary(tmp_path):
+    opts = QuickstartOptions(home=tmp_path / "qs", ctrl_address="127.0.0.1", bind_host="127.0.0.1", ctrl_port=0,
+                             ctrl_channel_port=0, router_port=0, link_port=0, routers=2, password="qs-password")
+    first = await _start_in_process(opts)
+    assert [e[1] for e in first if e[0] == "step"] == [
+        "generating the PKI, starting the controller", "enrolling 2 edge routers",
+        "preparing the demo service and its identities", "starting router-instance-1", "starting router-instance-2",
+        "starting the tunneler"]
+    summary_at = next(i for i, e in enumerate(first) if e[0] == "out")
+    assert first[summary_at - 1] == ("done",) and first[summary_at][1] == "ziti-aio quickstart"
+    again = await _start_in_process(opts)
+    assert [e[1] for e in again if e[0] == "step"][:2] == ["starting the controller", "checking the edge routers"]

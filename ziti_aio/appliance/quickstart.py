@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import trio
 
@@ -82,6 +83,26 @@ class QuickstartOptions:
         ]
 
 
+class StartupProgress(Protocol):
+    """Told what the quickstart is doing while it starts (PKI, enrollment, roles)."""
+
+    def step(self, text: str) -> None:
+        """A new step begins (the previous one, if any, is finished)."""
+
+    def done(self) -> None:
+        """Start-up is over (ready or failed): stop showing progress."""
+
+
+class NoProgress:
+    """Shows nothing (not a terminal, or a test)."""
+
+    def step(self, text: str) -> None:
+        pass
+
+    def done(self) -> None:
+        pass
+
+
 def admin_password(home: Path, given: str | None) -> tuple[str, bool]:
     """The admin password: given, kept in the home from an earlier run, or generated.
 
@@ -138,13 +159,24 @@ async def run_quickstart(
     *,
     out: Callable[[str], None] = print,
     started_at: float | None = None,
+    progress: StartupProgress | None = None,
     task_status: trio.TaskStatus[ControllerInfo] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Create what is missing in the home, start every role, print the summary, run until cancelled."""
     started_at = started_at if started_at is not None else time.monotonic()
     if opts.routers < 0:
         raise ConfigError("--routers must be 0 or more")
+    progress = progress or NoProgress()
+    try:
+        await _start_roles(opts, out, started_at, progress, task_status)
+    finally:
+        progress.done()
+
+
+async def _start_roles(opts: QuickstartOptions, out: Callable[[str], None], started_at: float,
+                       progress: StartupProgress, task_status: trio.TaskStatus[ControllerInfo]) -> None:
     home = opts.home.expanduser().resolve()
+    first_run = not (home / "controller").exists()
     home.mkdir(parents=True, exist_ok=True, mode=0o700)
     password, generated = await trio.to_thread.run_sync(admin_password, home, opts.password)
     names = tuple(n for n in {"localhost", socket.gethostname(), opts.advertised} if n)
@@ -154,6 +186,7 @@ async def run_quickstart(
         admin_username=opts.username, admin_password=password, extra_names=names,
     ))
     async with trio.open_nursery() as nursery:
+        progress.step("generating the PKI, starting the controller" if first_run else "starting the controller")
         info = await nursery.start(supervise, "controller", controller.run)
         plans = opts.router_plans(home)
         demo = None
@@ -161,24 +194,30 @@ async def run_quickstart(
             admin = await AdminSession.login(info.url, info.ca_bundle_path, opts.username, password)
             try:
                 router_names = list(dict.fromkeys(["127.0.0.1", "localhost", opts.router_advertised, *names]))
+                progress.step(f"enrolling {len(plans)} edge router{'s' if len(plans) > 1 else ''}" if first_run
+                              else "checking the edge routers")
                 await prepare_routers(admin, plans, names=router_names)
                 if opts.tunneler:
+                    progress.step("preparing the demo service and its identities")
                     demo = await prepare_demo(admin, home, await nursery.start(run_echo_server))
             finally:
                 await admin.aclose()
         routers = []
         for plan in plans:
+            progress.step(f"starting {plan.name}")
             router = EdgeRouter(RouterConfig(home=plan.home, edge_bind_host=opts.bind_host, edge_port=plan.edge_port,
                                              advertised_host=opts.router_advertised,
                                              ctrl_address=info.ctrl_address, link_port=plan.link_port,
                                              link_bind_host=opts.bind_host))
             routers.append(await nursery.start(supervise, plan.name, router.run))
         if demo is not None:
+            progress.step("starting the tunneler")
             tunneler = Tunneler(TunnelerConfig(identity=demo.tunneler, mode="host"))
             await nursery.start(supervise, "tunneler", tunneler.run)
         node = render_node_config(node_config(opts, home, info, plans, routers, demo),
                                   comment="Written by ziti-aio quickstart: the roles it runs (informational).")
         await trio.to_thread.run_sync((home / NODE_FILE).write_text, node)
+        progress.done()
         for line in summary(opts, info, password, generated, routers, demo):
             out(line)
         out(f"ready in {time.monotonic() - started_at:.2f} s")

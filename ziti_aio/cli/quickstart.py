@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -18,6 +19,7 @@ from ziti_aio.appliance.quickstart import (
     QuickstartOptions,
     run_quickstart,
 )
+from ziti_aio.cli.progress import RichProgress
 from ziti_aio.cli.signals import run_service
 
 
@@ -57,8 +59,9 @@ def quickstart(
                              ctrl_channel_port=ctrl_channel_port, username=username,
                              password=password, routers=routers, router_address=router_address,
                              router_port=router_port, tunneler=not no_tunneler)
+    progress = RichProgress() if sys.stderr.isatty() else None
     try:
-        run_service(lambda: run_quickstart(opts, started_at=started_at))
+        run_service(lambda: run_quickstart(opts, started_at=started_at, progress=progress))
     finally:
         if temp is not None:
             print(f"removing temporary home {temp}")

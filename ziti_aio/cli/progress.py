@@ -1,0 +1,40 @@
+"""Start-up progress on a terminal: a rich spinner naming the current step, a ticked line per finished one."""
+
+from __future__ import annotations
+
+import time
+
+from rich.console import Console
+from rich.markup import escape
+from rich.status import Status
+
+
+class RichProgress:
+    """:class:`~ziti_aio.appliance.quickstart.StartupProgress` drawn with rich on ``console`` (stderr by default)."""
+
+    def __init__(self, console: Console | None = None) -> None:
+        self._console = console or Console(stderr=True)
+        self._status: Status | None = None
+        self._current: str | None = None
+        self._since = 0.0
+
+    def step(self, text: str) -> None:
+        self._finish_current()
+        self._current, self._since = text, time.monotonic()
+        if self._status is None:
+            self._status = self._console.status(escape(text))
+            self._status.start()
+        else:
+            self._status.update(escape(text))
+
+    def done(self) -> None:
+        self._finish_current()
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
+
+    def _finish_current(self) -> None:
+        if self._current is not None:
+            took = time.monotonic() - self._since
+            self._console.print(f"[green]✓[/green] {escape(self._current)} [dim]({took:.2f} s)[/dim]")
+            self._current = None
