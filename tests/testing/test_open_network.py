@@ -1,5 +1,6 @@
 """The public harness: open_network starts and stops cleanly; the fixture works for other projects."""
 
+import pytest
 import trio
 
 import ziti_aio.testing
@@ -49,3 +50,26 @@ async def test_fixture_gives_a_working_network(ziti_network):
     assert ident.path.exists()
     services = await ziti_network.get("services")
     assert services == []
+
+
+async def test_context_helper_gives_working_sdk_contexts():
+    async with ziti_aio.testing.open_network(routers=1) as net:
+        await net.create_identity("server")
+        await net.create_identity("client")
+        await net.create_service("svc")
+        await net.allow("server", "svc", "Bind")
+        await net.allow("client", "svc", "Dial")
+        async with net.context("server") as server, net.context("client") as client, trio.open_nursery() as nursery:
+            listener = await server.bind("svc")
+
+            async def answer() -> None:
+                async with await listener.accept() as stream:
+                    await stream.send_all(b"hello " + await stream.receive_some(100))
+
+            nursery.start_soon(answer)
+            with trio.fail_after(20):
+                async with await client.dial("svc") as stream:
+                    await stream.send_all(b"client")
+                    assert await stream.receive_some(100) == b"hello client"
+        with pytest.raises(KeyError, match="nobody"):
+            net.context("nobody")

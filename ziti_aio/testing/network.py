@@ -8,7 +8,9 @@ Usage::
         await net.create_service("echo", encryption_required=True)
         await net.allow("bob", "echo", "Bind")
         await net.allow("alice", "echo", "Dial")
-        # alice.path / bob.path work with the C SDK (openziti.load) and with ziti_aio.sdk
+        async with net.context("alice") as ctx:            # a ziti_aio.sdk context of alice
+            ...
+        # alice.path / bob.path also work with the C SDK (openziti.load)
 
 Routers are created through the management API (edge routers with attribute ``public``,
 tunneler enabled), enrolled with their ``erott`` JWTs over HTTPS and started with edge
@@ -20,7 +22,7 @@ over sockets only: each router reaches the controller through its control channe
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,7 @@ import trio
 
 from ziti_aio.router.enroll import enroll_router
 from ziti_aio.router.router import EdgeRouter, RouterConfig, RouterInfo
+from ziti_aio.sdk import ZitiContext, open_context
 from ziti_aio.sdk.enroll import enroll_identity
 from ziti_aio.testing.controller import MANAGEMENT, RunningController, create, open_controller
 from ziti_aio.tunnel.tunneler import Tunneler, TunnelerConfig
@@ -124,6 +127,13 @@ class RunningNetwork:
             await enroll_identity(jwt, path)
         self.identities[name] = Identity(identity_id, name, path)
         return self.identities[name]
+
+    def context(self, identity: str) -> AbstractAsyncContextManager[ZitiContext]:
+        """An SDK context of the enrolled identity ``identity`` (name): ``async with net.context("alice") as ctx:``."""
+        found = self.identities.get(identity)
+        if found is None:
+            raise KeyError(f"no identity {identity!r} was created on this network")
+        return open_context(found.path)
 
     async def start_tunneler(self, name: str = "tunneler") -> RunningTunneler:
         """Create and enroll ``name`` (attribute ``tunnelers``) and run it as a host-mode tunneler: it
