@@ -1,7 +1,9 @@
 """The quickstart as a user runs it: a real process, a persistent home, routers that come online."""
 
 import functools
+import socket
 import ssl
+import sys
 import tomllib
 
 import httpx
@@ -144,3 +146,18 @@ async def test_quickstart_shows_its_steps_and_ends_them_before_the_summary(tmp_p
     assert first[summary_at - 1] == ("done",) and first[summary_at][1] == "ziti-aio quickstart"
     again = await _start_in_process(opts)
     assert [e[1] for e in again if e[0] == "step"][:2] == ["starting the controller", "checking the edge routers"]
+
+
+async def test_a_port_in_use_is_one_clear_error_not_a_restart_loop(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        for args in (("--ctrl-port", str(port), "--router-port", "0"), ("--ctrl-port", "0", "--router-port", str(port))):
+            with trio.fail_after(60):
+                done = await trio.run_process(
+                    [sys.executable, "-m", "ziti_aio", "quickstart", "--ctrl-address", "127.0.0.1", "--no-tunneler",
+                     *args], capture_stdout=True, capture_stderr=True, check=False)
+            assert done.returncode == 1, done.stderr.decode()
+            assert f"cannot listen on 0.0.0.0:{port}: Address already in use" in done.stderr.decode()
+            assert "Traceback" not in done.stderr.decode()

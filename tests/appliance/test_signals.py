@@ -33,3 +33,13 @@ async def test_errors_are_not_wrapped():
 
     with pytest.raises(ConfigError, match="bad config"):
         await run_until_signalled(broken)
+
+
+async def test_our_error_comes_out_of_a_group():
+    async def broken_in_a_nursery():
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(trio.sleep_forever)
+            raise ConfigError("controller: cannot listen on 0.0.0.0:1280: Address already in use")
+
+    with pytest.raises(ConfigError, match="cannot listen"):
+        await run_until_signalled(broken_in_a_nursery)

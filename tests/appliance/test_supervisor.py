@@ -1,6 +1,8 @@
+import pytest
 import trio
 
 from ziti_aio.appliance.supervisor import RoleStatus, supervise
+from ziti_aio.common.errors import ConfigError
 
 
 async def test_a_crashing_role_is_restarted_while_others_run(autojump_clock):
@@ -34,3 +36,16 @@ async def test_a_crashing_role_is_restarted_while_others_run(autojump_clock):
         assert attempts[2] - attempts[1] > attempts[1] - attempts[0]
         assert len(other_ticks) >= 29
         nursery.cancel_scope.cancel()
+
+
+async def test_a_configuration_error_before_the_first_start_fails_the_start():
+    attempts = []
+
+    async def cannot_bind(task_status=trio.TASK_STATUS_IGNORED):
+        attempts.append(1)
+        async with trio.open_nursery():
+            raise ConfigError("cannot listen on 0.0.0.0:1280: Address already in use")
+
+    with pytest.raises(ConfigError, match="^web: cannot listen"):
+        await supervise("web", cannot_bind)
+    assert attempts == [1]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import signal
+import socket
 import subprocess
 import sys
 
@@ -89,3 +90,19 @@ async def test_bad_arguments_exit_with_a_clear_message(tmp_path):
         assert result.returncode in (1, 2), result
         assert expected in result.stderr, result.stderr
         assert b"Traceback" not in result.stderr
+
+
+async def test_tunnel_proxy_on_a_port_in_use_says_so(tmp_path):
+    async with open_network(tmp_path) as net:
+        await net.create_service("echo")
+        tunneler = await net.create_identity("tunneler")
+        with socket.socket() as busy:
+            busy.bind(("127.0.0.1", 0))
+            busy.listen()
+            port = busy.getsockname()[1]
+            with trio.fail_after(START_TIMEOUT_S):
+                done = await trio.run_process(
+                    [sys.executable, "-m", "ziti_aio", "tunnel", "proxy", f"echo:{port}", "-i", str(tunneler.path)],
+                    capture_stdout=True, capture_stderr=True, check=False)
+        assert done.returncode == 1
+        assert f"error: cannot listen on 127.0.0.1:{port}: Address already in use" in done.stderr.decode()

@@ -1,7 +1,9 @@
 """Supervision: each role is a task in one nursery; a crashed role restarts with backoff.
 
 Shutdown is cancellation (SIGINT/SIGTERM cancel the nursery). A role that fails is logged
-and restarted after a growing delay while the other roles keep running.
+and restarted after a growing delay while the other roles keep running. A role that cannot
+start at all because of its configuration (a port in use, an address not on this host) fails the
+start instead: retrying would never help, and the user needs the reason, not a restart loop.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import trio
+
+from ziti_aio.common.errors import ConfigError, first_error
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +70,9 @@ async def supervise(
             log.warning("role %s stopped by itself; restarting", name)
             status.last_error = "stopped"
         except Exception as exc:
+            config = first_error(exc, ConfigError) if first else None
+            if isinstance(config, ConfigError):
+                raise ConfigError(f"{name}: {config.message}") from exc
             status.last_error = describe(exc)
             log.error("role %s failed: %s", name, status.last_error, exc_info=exc)
         status.running = False

@@ -8,13 +8,14 @@ from collections.abc import Awaitable, Callable
 import trio
 import typer
 
-from ziti_aio.common.errors import ZitiError
+from ziti_aio.common.errors import ZitiError, first_error
 
 
 async def run_until_signalled(start: Callable[..., Awaitable[None]]) -> None:
     """Run ``start()``; the first SIGINT/SIGTERM cancels it, whatever it is doing.
 
-    An error ``start`` raises comes out as itself, not wrapped in an exception group.
+    An error ``start`` raises comes out as itself, not wrapped in an exception group; from a
+    group (roles start in nurseries), our own error inside it comes out.
     """
     failure: list[BaseException] = []
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
@@ -30,7 +31,7 @@ async def run_until_signalled(start: Callable[..., Awaitable[None]]) -> None:
             try:
                 await start()
             except Exception as exc:
-                failure.append(exc)
+                failure.append(first_error(exc, ZitiError) or exc)
                 nursery.cancel_scope.cancel(reason="failed")
     if failure:
         raise failure[0]

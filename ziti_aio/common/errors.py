@@ -30,6 +30,23 @@ class ConfigError(ZitiError):
     default_message = "the configuration is invalid"
 
 
+def listen_failed(host: str, port: int, exc: OSError) -> ConfigError:
+    """A listener that cannot bind ``host:port`` (in use, not an address of this host, not allowed)."""
+    return ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+
+
+def first_error(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
+    """The first ``kind`` inside (possibly nested) exception groups, or ``exc`` itself if it is one."""
+    if isinstance(exc, kind):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = first_error(inner, kind)
+            if found is not None:
+                return found
+    return None
+
+
 class ProtocolError(ZitiError):
     """A peer sent bytes that break the wire protocol; the connection is closed."""
 

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 
 import trio
 
-from ziti_aio.common.errors import ZitiError
+from ziti_aio.common.errors import ZitiError, listen_failed
 from ziti_aio.transport.tls import TLS_HANDSHAKE_TIMEOUT_S, handshake
 from ziti_aio.transport.tls_stream import TlsStream
 
@@ -24,8 +24,12 @@ TlsHandler = Callable[[TlsStream], Awaitable[None]]
 async def serve_tls(handler: TlsHandler, ssl_ctx: ssl.SSLContext, *, host: str, port: int, name: str,
                     handshake_timeout_s: float = TLS_HANDSHAKE_TIMEOUT_S,
                     task_status: trio.TaskStatus[tuple[str, int]] = trio.TASK_STATUS_IGNORED) -> None:
-    """Serve until cancelled; ``task_status`` gets the bound ``(host, port)``."""
-    listeners = await trio.open_tcp_listeners(port, host=host)
+    """Serve until cancelled; ``task_status`` gets the bound ``(host, port)``. A port that cannot be
+    bound is a :class:`ConfigError` naming it."""
+    try:
+        listeners = await trio.open_tcp_listeners(port, host=host)
+    except OSError as exc:
+        raise listen_failed(host, port, exc) from exc
     bound = listeners[0].socket.getsockname()
 
     async def one(tcp: trio.SocketStream) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import trio
 
-from ziti_aio.common.errors import ConfigError, ZitiError
+from ziti_aio.common.errors import ConfigError, ZitiError, listen_failed
 from ziti_aio.sdk.context import ZitiContext
 from ziti_aio.tunnel.relay import relay
 
@@ -50,7 +50,10 @@ class ServiceProxy:
 
     async def run(self, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
         """Listen; ``task_status.started(port)`` with the bound port (useful with port 0)."""
-        listeners = await trio.open_tcp_listeners(self.spec.port, host=self.host)
+        try:
+            listeners = await trio.open_tcp_listeners(self.spec.port, host=self.host)
+        except OSError as exc:
+            raise listen_failed(self.host, self.spec.port, exc) from exc
         port = listeners[0].socket.getsockname()[1]
         log.info("proxy for service %r listening on %s:%d", self.spec.service, self.host, port)
         async with trio.open_nursery() as nursery:

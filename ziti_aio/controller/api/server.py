@@ -9,6 +9,7 @@ hypercorn is pinned; ``tests/unit/controller/test_api_server.py`` fails if this 
 from __future__ import annotations
 
 import contextvars
+import errno
 import ssl
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -18,6 +19,8 @@ from hypercorn.config import Config
 from hypercorn.trio import run as hypercorn_run
 from hypercorn.trio import serve
 from hypercorn.trio.tcp_server import TCPServer
+
+from ziti_aio.common.errors import first_error, listen_failed
 
 PEER_CERT_DER: contextvars.ContextVar[bytes | None] = contextvars.ContextVar("PEER_CERT_DER", default=None)
 TLS_HANDSHAKE_TIMEOUT_S = 15.0
@@ -69,6 +72,9 @@ def server_ssl_context(*, cert_chain: str, key: str, client_ca: str | None) -> s
     return ctx
 
 
+BIND_ERRNOS = frozenset({errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES})
+
+
 async def serve_tls(
     app: Any,
     ssl_context: ssl.SSLContext,
@@ -86,4 +92,10 @@ async def serve_tls(
     config.keep_alive_timeout = 30
     config.graceful_timeout = 1
     config.include_server_header = False
-    await serve(app, config, shutdown_trigger=shutdown_trigger, task_status=task_status)
+    try:
+        await serve(app, config, shutdown_trigger=shutdown_trigger, task_status=task_status)
+    except BaseExceptionGroup as group:  # hypercorn binds inside its own nurseries
+        bind = first_error(group, OSError)
+        if isinstance(bind, OSError) and bind.errno in BIND_ERRNOS:
+            raise listen_failed(host, port, bind) from group
+        raise
