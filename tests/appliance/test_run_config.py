@@ -1,4 +1,4 @@
-"""``ziti-aio run --config``: a controller node and a router-only node, two processes, join up."""
+"""``ziti-aio run --config``: a controller node and a router-only node, two processes, join up and carry a transfer."""
 
 import re
 import ssl
@@ -8,7 +8,12 @@ import sys
 import httpx
 import trio
 
+from ziti_aio.sdk import open_context
+from ziti_aio.sdk.enroll import enroll_identity
+from ziti_aio.testing.controller import create
+
 M = "/edge/management/v1"
+MIB = 1 << 20
 
 
 async def _start(config, marker="ready in"):
@@ -53,6 +58,8 @@ async def test_controller_node_and_router_node_join(tmp_path):
                 assert re.search(r"router\s+r9 at tls://127\.0\.0\.1:\d+", rout)
                 detail = (await admin.get(f"{M}/edge-routers/{rid}")).json()["data"]
                 assert detail["isOnline"] and detail["isVerified"]
+                await _transfer_through(admin, tmp_path)
+                await _reused_jwt_is_refused(tmp_path, jwt)
             finally:
                 router.terminate()
                 assert router.wait(timeout=20) == 0
@@ -62,6 +69,65 @@ async def test_controller_node_and_router_node_join(tmp_path):
     finally:
         ctrl.terminate()
         assert ctrl.wait(timeout=20) == 0
+
+
+async def _transfer_through(admin: httpx.AsyncClient, tmp_path) -> None:
+    """1 MiB echoed end-to-end encrypted between two SDK identities via the router node."""
+    paths = {}
+    for name, kind in (("host", "Bind"), ("client", "Dial")):
+        iid = await create(admin, "identities", {"name": name, "type": "Device", "isAdmin": False,
+                                                  "enrollment": {"ott": True}})
+        jwt = (await admin.get(f"{M}/identities/{iid}")).json()["data"]["enrollment"]["ott"]["jwt"]
+        paths[name] = tmp_path / f"{name}.json"
+        await enroll_identity(jwt, paths[name])
+        paths[kind] = iid
+    svc = await create(admin, "services", {"name": "echo", "encryptionRequired": True})
+    for kind in ("Bind", "Dial"):
+        await create(admin, "service-policies", {"name": kind, "type": kind, "identityRoles": ["@" + paths[kind]],
+                                                 "serviceRoles": ["@" + svc]})
+    await create(admin, "edge-router-policies", {"name": "all", "identityRoles": ["#all"],
+                                                 "edgeRouterRoles": ["#public"]})
+    await create(admin, "service-edge-router-policies", {"name": "all", "serviceRoles": ["#all"],
+                                                         "edgeRouterRoles": ["#all"]})
+    payload = bytes(range(256)) * (MIB // 256)
+    async with open_context(paths["host"]) as host, open_context(paths["client"]) as client, \
+            trio.open_nursery() as nursery:
+        listener = await host.bind("echo")
+
+        async def echo_one() -> None:
+            async with await listener.accept() as stream:
+                while data := await stream.receive_some():
+                    await stream.send_all(data)
+                await stream.send_eof()
+
+        nursery.start_soon(echo_one)
+        with trio.fail_after(60):
+            async with await client.dial("echo") as stream:
+
+                async def send() -> None:
+                    await stream.send_all(payload)
+                    await stream.send_eof()
+
+                nursery.start_soon(send)
+                got = b""
+                while data := await stream.receive_some():
+                    got += data
+        assert got == payload
+
+
+async def _reused_jwt_is_refused(tmp_path, jwt: str) -> None:
+    """A second node enrolling with the router's already used JWT: a clear error, exit 1."""
+    home = tmp_path / "again"
+    home.mkdir()
+    (home / "r9.jwt").write_text(jwt)
+    (tmp_path / "again.toml").write_text(f'home = "{home}"\n[[router]]\nname = "r9"\njwt = "r9.jwt"\n'
+                                         'edge = "127.0.0.1:0"\n')
+    with trio.fail_after(60):
+        done = await trio.run_process([sys.executable, "-m", "ziti_aio", "run", "--config", str(tmp_path / "again.toml")],
+                                      capture_stdout=True, capture_stderr=True, check=False)
+    assert done.returncode == 1
+    assert done.stderr.decode().strip() == \
+        "error: router enrollment refused: INVALID_ENROLLMENT_TOKEN: The supplied token is not valid"
 
 
 async def test_bad_config_exits_non_zero_with_a_clear_message(tmp_path):

@@ -24,12 +24,13 @@ import trio
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from ziti_aio.common.errors import InvalidEnrollmentToken, ZitiError
+from ziti_aio.common.errors import InvalidEnrollmentToken
 from ziti_aio.pki.bundle import certs_to_pem, parse_pkcs7_certs
 from ziti_aio.pki.csr import create_csr
 from ziti_aio.pki.enrollment_jwt import read_enrollment_jwt
 from ziti_aio.pki.files import CERT_MODE, KEY_MODE, write_file
 from ziti_aio.pki.keys import generate_key, key_to_pem
+from ziti_aio.sdk.enroll import EnrollmentRefused, refusal
 from ziti_aio.transport.tls import open_tls, peer_certificate
 
 ENROLL_TIMEOUT_S = 30.0
@@ -124,7 +125,7 @@ async def enroll_router(jwt_text: str, home: Path, *, names: Sequence[str],
             resp = await client.post(f"{issuer}/edge/client/v1/enroll",
                                      params={"method": "erott", "token": claims["jti"]}, json=body)
     if resp.status_code != 200:
-        raise ZitiError(f"router enrollment refused: HTTP {resp.status_code} {resp.text[:500]}")
+        raise EnrollmentRefused(f"router enrollment refused: {refusal(resp).message}")
     certs = resp.json()["data"]
     home = Path(home)
     router = RouterHome(home, claims["sub"], claims["sub"], ctrls[0])

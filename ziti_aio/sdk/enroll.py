@@ -64,7 +64,8 @@ def write_new(path: Path, data: dict[str, Any]) -> None:
         json.dump(data, out, indent=2)
 
 
-def _refusal(resp: httpx.Response) -> EnrollmentRefused:
+def refusal(resp: httpx.Response) -> EnrollmentRefused:
+    """The controller's error envelope (code: message) as an :class:`EnrollmentRefused`."""
     try:
         error = resp.json().get("error") or {}
     except ValueError:
@@ -85,7 +86,7 @@ async def _cacerts_unverified(iss: str) -> tuple[x509.Certificate, str]:
             der = resp.extensions["network_stream"].get_extra_info("ssl_object").getpeercert(True)
             if resp.is_error:
                 await resp.aread()
-                raise _refusal(resp)
+                raise refusal(resp)
             async for chunk in resp.aiter_bytes():
                 body += chunk
                 if len(body) > MAX_BUNDLE_BYTES:
@@ -122,7 +123,7 @@ async def enroll_identity(jwt_text: str, out: Path, *, timeout_s: float = ENROLL
         except httpx.HTTPError as exc:
             raise EnrollmentRefused(f"cannot reach {iss}: {exc}") from exc
     if resp.is_error:
-        raise _refusal(resp)
+        raise refusal(resp)
     cert = (resp.json().get("data") or {}).get("cert")
     if not isinstance(cert, str) or "BEGIN CERTIFICATE" not in cert:
         raise EnrollmentRefused("the controller's enrollment answer holds no certificate")
