@@ -16,6 +16,7 @@ if __package__ in (None, ""):
 
 import trio
 
+from bench import appliance_bench as appliance
 from bench import controller_bench as ctrl
 from bench import dataplane as data
 from bench import mesh_bench as mesh
@@ -26,6 +27,7 @@ SUITES: tuple[Suite, ...] = (
     data.CSDK_SUITE,
     data.DIAL,
     ctrl.QUICKSTART,
+    appliance.APPLIANCE,
     ctrl.API,
     mesh.MESH,
     mesh.PATH_COMPUTE,

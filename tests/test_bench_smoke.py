@@ -10,6 +10,10 @@ ISSUE_7_METRICS = (
     "tunnel_proxy_mb_s",
 )
 
+ISSUE_6_METRICS = (
+    "quickstart_full_ready_s", "quickstart_binary_ready_s", "binary_mib", "binary_cold_start_s", "open_network_up_s",
+)
+
 
 @pytest.fixture
 def bench_run(monkeypatch):
@@ -21,6 +25,10 @@ def bench_run(monkeypatch):
 
 def test_every_issue_7_metric_is_registered(bench_run):
     assert set(ISSUE_7_METRICS) <= set(bench_run.REGISTRY)
+
+
+def test_every_issue_6_appliance_metric_is_registered(bench_run):
+    assert set(ISSUE_6_METRICS) <= set(bench_run.REGISTRY)
 
 
 async def test_a_failing_suite_reports_null_with_the_error(bench_run, capsys):
