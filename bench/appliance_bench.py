@@ -15,7 +15,6 @@ Each against ``python -c 'import ziti_aio'`` in the same run.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -26,9 +25,9 @@ import trio
 
 from bench.baselines import interpreter_import_s
 from bench.common import QUICK, REPO, Context, Goal, Metric, Suite, median, progress, unmeasured
+from bench.controller_bench import quickstart_ready
 from ziti_aio.testing import open_network
 
-READY_TIMEOUT_S = 60.0
 BUILD_TIMEOUT_S = 900.0
 IMPORT = "python -c 'import ziti_aio'"
 
@@ -43,27 +42,7 @@ async def ready_wall_s(command: list[str], home: Path, log: Path) -> float:
     """Seconds from starting a full quickstart with a fresh ``home`` to its ``ready in`` line."""
     argv = [*command, "quickstart", "--home", str(home), "--ctrl-port", "0", "--router-port", "0",
             "--ctrl-address", "127.0.0.1", "-p", "bench-password"]
-    with open(log, "wb") as err:
-        began = time.perf_counter()
-        proc = await trio.lowlevel.open_process(argv, stdout=subprocess.PIPE, stderr=err, cwd=REPO)
-    try:
-        seen = b""
-        with trio.fail_after(READY_TIMEOUT_S):
-            while b"\nready in " not in b"\n" + seen:
-                chunk = await proc.stdout.receive_some(65536)
-                if not chunk:
-                    raise RuntimeError(f"quickstart exited without 'ready in': {log.read_text()[-500:]}")
-                seen += chunk
-        return time.perf_counter() - began
-    finally:
-        with trio.CancelScope(shield=True):
-            proc.send_signal(signal.SIGINT)
-            with trio.move_on_after(READY_TIMEOUT_S):
-                await proc.wait()
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
-            await proc.stdout.aclose()
+    return (await quickstart_ready(argv, log))[0]
 
 
 async def find_binary(ctx: Context) -> Path | str:
