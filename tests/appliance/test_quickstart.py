@@ -121,8 +121,8 @@ class _Recorder:
     def step(self, text: str) -> None:
         self.events.append(("step", text))
 
-    def done(self) -> None:
-        self.events.append(("done",))
+    def done(self, ok: bool = True) -> None:
+        self.events.append(("done", ok))
 
 
 async def _start_in_process(opts: QuickstartOptions) -> list:
@@ -143,7 +143,7 @@ async def test_quickstart_shows_its_steps_and_ends_them_before_the_summary(tmp_p
         "preparing the demo service and its identities", "starting router-instance-1", "starting router-instance-2",
         "starting the tunneler"]
     summary_at = next(i for i, e in enumerate(first) if e[0] == "out")
-    assert first[summary_at - 1] == ("done",) and first[summary_at][1] == "ziti-aio quickstart"
+    assert first[summary_at - 1] == ("done", True) and first[summary_at][1] == "ziti-aio quickstart"
     again = await _start_in_process(opts)
     assert [e[1] for e in again if e[0] == "step"][:2] == ["starting the controller", "checking the edge routers"]
 

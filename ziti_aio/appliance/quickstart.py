@@ -89,8 +89,8 @@ class StartupProgress(Protocol):
     def step(self, text: str) -> None:
         """A new step begins (the previous one, if any, is finished)."""
 
-    def done(self) -> None:
-        """Start-up is over (ready or failed): stop showing progress."""
+    def done(self, ok: bool = True) -> None:
+        """Start-up is over: ready (``ok``) or failed in the current step. Stop showing progress."""
 
 
 class NoProgress:
@@ -99,7 +99,7 @@ class NoProgress:
     def step(self, text: str) -> None:
         pass
 
-    def done(self) -> None:
+    def done(self, ok: bool = True) -> None:
         pass
 
 
@@ -169,8 +169,9 @@ async def run_quickstart(
     progress = progress or NoProgress()
     try:
         await _start_roles(opts, out, started_at, progress, task_status)
-    finally:
-        progress.done()
+    except BaseException:
+        progress.done(ok=False)  # after a successful start this finds nothing left to show
+        raise
 
 
 async def _start_roles(opts: QuickstartOptions, out: Callable[[str], None], started_at: float,

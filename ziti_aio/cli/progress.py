@@ -1,4 +1,5 @@
-"""Start-up progress on a terminal: a rich spinner naming the current step, a ticked line per finished one."""
+"""Start-up progress on a terminal: a rich spinner naming the current step, a ticked line per finished one
+(a crossed one for the step that failed)."""
 
 from __future__ import annotations
 
@@ -27,14 +28,15 @@ class RichProgress:
         else:
             self._status.update(escape(text))
 
-    def done(self) -> None:
-        self._finish_current()
+    def done(self, ok: bool = True) -> None:
+        self._finish_current(ok)
         if self._status is not None:
             self._status.stop()
             self._status = None
 
-    def _finish_current(self) -> None:
+    def _finish_current(self, ok: bool = True) -> None:
         if self._current is not None:
             took = time.monotonic() - self._since
-            self._console.print(f"[green]✓[/green] {escape(self._current)} [dim]({took:.2f} s)[/dim]")
+            mark = "[green]✓[/green]" if ok else "[red]✗[/red]"
+            self._console.print(f"{mark} {escape(self._current)} [dim]({took:.2f} s)[/dim]")
             self._current = None
