@@ -1,5 +1,6 @@
 """``ziti-aio run --config``: a controller node and a router-only node, two processes, join up and carry a transfer."""
 
+import functools
 import re
 import ssl
 import subprocess
@@ -8,6 +9,8 @@ import sys
 import httpx
 import trio
 
+from ziti_aio.appliance.node import run_node
+from ziti_aio.appliance.node_config import load_node_config
 from ziti_aio.sdk import open_context
 from ziti_aio.sdk.enroll import enroll_identity
 from ziti_aio.testing.controller import create
@@ -137,3 +140,29 @@ async def test_bad_config_exits_non_zero_with_a_clear_message(tmp_path):
     assert result.returncode == 1
     assert b"controller.addres" in result.stderr or b"address is required" in result.stderr
     assert b"Traceback" not in result.stderr
+
+
+class _Recorder:
+    def __init__(self, events: list) -> None:
+        self.events = events
+
+    def step(self, text: str) -> None:
+        self.events.append(("step", text))
+
+    def done(self, ok: bool = True) -> None:
+        self.events.append(("done", ok))
+
+
+async def test_a_node_shows_its_start_up_steps_and_ends_each_before_its_line(tmp_path):
+    (tmp_path / "node.toml").write_text(
+        f'home = "{tmp_path / "home"}"\n[controller]\naddress = "127.0.0.1"\nport = 0\nctrl_port = 0\n'
+        'bind = "127.0.0.1"\nadmin_password = "node-admin-pw"\n')
+    events: list = []
+    async with trio.open_nursery() as nursery:
+        await nursery.start(functools.partial(run_node, load_node_config(tmp_path / "node.toml"),
+                                              out=lambda line: events.append(("out", line)),
+                                              progress=_Recorder(events)))
+        nursery.cancel_scope.cancel()
+    assert events[:3] == [("step", "generating the PKI, starting the controller"), ("done", True),
+                          ("out", events[2][1])]
+    assert events[2][1].startswith("controller   https://127.0.0.1:")

@@ -11,6 +11,7 @@ from pathlib import Path
 import trio
 
 from ziti_aio.appliance.node_config import NodeConfig, RouterSection, TunnelerSection
+from ziti_aio.appliance.progress import NoProgress, StartupProgress
 from ziti_aio.appliance.quickstart import admin_password
 from ziti_aio.appliance.supervisor import supervise
 from ziti_aio.common.errors import ConfigError
@@ -79,13 +80,27 @@ async def run_node(
     cfg: NodeConfig,
     *,
     out: Callable[[str], None] = print,
+    progress: StartupProgress | None = None,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Start every configured role under the supervisor; runs until cancelled."""
+    """Start every configured role under the supervisor; runs until cancelled. ``progress`` is told
+    each start-up step (and is done before each role's line goes to ``out``)."""
+    progress = progress or NoProgress()
+    try:
+        await _start_roles(cfg, out, progress, task_status)
+    except BaseException:
+        progress.done(ok=False)  # after a successful start this finds nothing left to show
+        raise
+
+
+async def _start_roles(cfg: NodeConfig, out: Callable[[str], None], progress: StartupProgress,
+                       task_status: trio.TaskStatus[None]) -> None:
     started_at = time.monotonic()
     async with trio.open_nursery() as nursery:
         if cfg.controller is not None:
             section = cfg.controller
+            first_run = not (cfg.home / "controller").exists()
+            progress.step("generating the PKI, starting the controller" if first_run else "starting the controller")
             password, _ = await trio.to_thread.run_sync(admin_password, cfg.home, section.admin_password)
             controller = Controller(ControllerConfig(
                 home=cfg.home / "controller", advertised_address=section.address, port=section.port,
@@ -93,18 +108,24 @@ async def run_node(
                 admin_password=password,
             ))
             info = await nursery.start(supervise, "controller", controller.run)
+            progress.done()
             out(f"controller   {info.url} (control channel {info.ctrl_address})")
         for section in cfg.routers:
+            enrolled = (router_home(cfg, section) / ROUTER_FILE).exists()
+            progress.step(f"starting router {section.name}" if enrolled else f"enrolling router {section.name}")
             home = await ensure_router_enrolled(cfg, section)
             router = EdgeRouter(router_config(section, home))
             rinfo = await nursery.start(supervise, f"router {section.name}", router.run)
+            progress.done()
             if rinfo.edge_address:
                 out(f"router       {section.name} at {rinfo.edge_address}")
             else:
                 out(f"router       {section.name} (transit) links at {rinfo.link_address or 'dial only'}")
         if cfg.tunneler is not None:
+            progress.step("starting the tunneler")
             tunneler = Tunneler(tunneler_config(cfg.tunneler))
             tinfo = await nursery.start(supervise, "tunneler", tunneler.run)
+            progress.done()
             for line in describe_tunneler(tinfo):
                 out(line)
         out(f"ready in {time.monotonic() - started_at:.2f} s")

@@ -17,7 +17,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 import trio
 
@@ -30,6 +29,7 @@ from ziti_aio.appliance.node_config import (
     TunnelerSection,
     render_node_config,
 )
+from ziti_aio.appliance.progress import NoProgress, StartupProgress
 from ziti_aio.appliance.supervisor import supervise
 from ziti_aio.common.errors import ConfigError
 from ziti_aio.controller.controller import Controller, ControllerConfig, ControllerInfo
@@ -81,26 +81,6 @@ class QuickstartOptions:
                        (self.link_port + n - 1 if self.link_port else 0) if self.routers > 1 else None)
             for n in range(1, self.routers + 1)
         ]
-
-
-class StartupProgress(Protocol):
-    """Told what the quickstart is doing while it starts (PKI, enrollment, roles)."""
-
-    def step(self, text: str) -> None:
-        """A new step begins (the previous one, if any, is finished)."""
-
-    def done(self, ok: bool = True) -> None:
-        """Start-up is over: ready (``ok``) or failed in the current step. Stop showing progress."""
-
-
-class NoProgress:
-    """Shows nothing (not a terminal, or a test)."""
-
-    def step(self, text: str) -> None:
-        pass
-
-    def done(self, ok: bool = True) -> None:
-        pass
 
 
 def admin_password(home: Path, given: str | None) -> tuple[str, bool]:

@@ -11,7 +11,7 @@ from rich.status import Status
 
 
 class RichProgress:
-    """:class:`~ziti_aio.appliance.quickstart.StartupProgress` drawn with rich on ``console`` (stderr by default)."""
+    """:class:`~ziti_aio.appliance.progress.StartupProgress` drawn with rich on ``console`` (stderr by default)."""
 
     def __init__(self, console: Console | None = None) -> None:
         self._console = console or Console(stderr=True)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 
 import typer
 
 from ziti_aio.appliance.node import run_node
 from ziti_aio.appliance.node_config import load_node_config
+from ziti_aio.cli.progress import RichProgress
 from ziti_aio.cli.signals import run_service
 
 
@@ -19,7 +21,9 @@ def run(
     """Run the controller, routers and tunneler that node.toml turns on."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    progress = RichProgress() if sys.stderr.isatty() else None
+
     async def start() -> None:
-        await run_node(load_node_config(config))
+        await run_node(load_node_config(config), progress=progress)
 
     run_service(start)
