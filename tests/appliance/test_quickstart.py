@@ -8,6 +8,7 @@ import tomllib
 
 import httpx
 import trio
+from progress_recorder import ProgressRecorder
 
 from ziti_aio.appliance.node_config import parse_node_config
 from ziti_aio.appliance.quickstart import QuickstartOptions, run_quickstart
@@ -112,24 +113,11 @@ async def test_quickstart_with_the_tunneler_hosts_the_demo_and_follows_the_echo_
         assert again.stop() == 0
 
 
-class _Recorder:
-    """Progress and output in one list, to check their order."""
-
-    def __init__(self, events: list) -> None:
-        self.events = events
-
-    def step(self, text: str) -> None:
-        self.events.append(("step", text))
-
-    def done(self, ok: bool = True) -> None:
-        self.events.append(("done", ok))
-
-
 async def _start_in_process(opts: QuickstartOptions) -> list:
     events: list = []
     async with trio.open_nursery() as nursery:
         await nursery.start(functools.partial(run_quickstart, opts, out=lambda line: events.append(("out", line)),
-                                              progress=_Recorder(events)))
+                                              progress=ProgressRecorder(events)))
         nursery.cancel_scope.cancel()
     return events
 

@@ -8,6 +8,7 @@ import sys
 
 import httpx
 import trio
+from progress_recorder import ProgressRecorder
 
 from ziti_aio.appliance.node import run_node
 from ziti_aio.appliance.node_config import load_node_config
@@ -142,17 +143,6 @@ async def test_bad_config_exits_non_zero_with_a_clear_message(tmp_path):
     assert b"Traceback" not in result.stderr
 
 
-class _Recorder:
-    def __init__(self, events: list) -> None:
-        self.events = events
-
-    def step(self, text: str) -> None:
-        self.events.append(("step", text))
-
-    def done(self, ok: bool = True) -> None:
-        self.events.append(("done", ok))
-
-
 async def test_a_node_shows_its_start_up_steps_and_ends_each_before_its_line(tmp_path):
     (tmp_path / "node.toml").write_text(
         f'home = "{tmp_path / "home"}"\n[controller]\naddress = "127.0.0.1"\nport = 0\nctrl_port = 0\n'
@@ -161,7 +151,7 @@ async def test_a_node_shows_its_start_up_steps_and_ends_each_before_its_line(tmp
     async with trio.open_nursery() as nursery:
         await nursery.start(functools.partial(run_node, load_node_config(tmp_path / "node.toml"),
                                               out=lambda line: events.append(("out", line)),
-                                              progress=_Recorder(events)))
+                                              progress=ProgressRecorder(events)))
         nursery.cancel_scope.cancel()
     assert events[:3] == [("step", "generating the PKI, starting the controller"), ("done", True),
                           ("out", events[2][1])]
