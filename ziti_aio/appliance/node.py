@@ -11,7 +11,7 @@ from pathlib import Path
 import trio
 
 from ziti_aio.appliance.node_config import NodeConfig, RouterSection, TunnelerSection
-from ziti_aio.appliance.progress import NoProgress, StartupProgress
+from ziti_aio.appliance.progress import NoProgress, StartupProgress, controller_step, failure_shown
 from ziti_aio.appliance.quickstart import admin_password
 from ziti_aio.appliance.supervisor import supervise
 from ziti_aio.common.errors import ConfigError
@@ -86,11 +86,8 @@ async def run_node(
     """Start every configured role under the supervisor; runs until cancelled. ``progress`` is told
     each start-up step (and is done before each role's line goes to ``out``)."""
     progress = progress or NoProgress()
-    try:
+    with failure_shown(progress):
         await _start_roles(cfg, out, progress, task_status)
-    except BaseException:
-        progress.done(ok=False)  # after a successful start this finds nothing left to show
-        raise
 
 
 async def _start_roles(cfg: NodeConfig, out: Callable[[str], None], progress: StartupProgress,
@@ -100,7 +97,7 @@ async def _start_roles(cfg: NodeConfig, out: Callable[[str], None], progress: St
         if cfg.controller is not None:
             section = cfg.controller
             first_run = not (cfg.home / "controller").exists()
-            progress.step("generating the PKI, starting the controller" if first_run else "starting the controller")
+            progress.step(controller_step(first_run))
             password, _ = await trio.to_thread.run_sync(admin_password, cfg.home, section.admin_password)
             controller = Controller(ControllerConfig(
                 home=cfg.home / "controller", advertised_address=section.address, port=section.port,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Protocol
 
 
@@ -23,3 +25,18 @@ class NoProgress:
 
     def done(self, ok: bool = True) -> None:
         pass
+
+
+def controller_step(first_start: bool) -> str:
+    """The step that starts a controller: its first start also generates the PKI."""
+    return "generating the PKI, starting the controller" if first_start else "starting the controller"
+
+
+@contextmanager
+def failure_shown(progress: StartupProgress) -> Iterator[None]:
+    """End ``progress`` as failed if the block raises (after a finished start-up nothing is left to show)."""
+    try:
+        yield
+    except BaseException:
+        progress.done(ok=False)
+        raise

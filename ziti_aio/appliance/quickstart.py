@@ -29,7 +29,7 @@ from ziti_aio.appliance.node_config import (
     TunnelerSection,
     render_node_config,
 )
-from ziti_aio.appliance.progress import NoProgress, StartupProgress
+from ziti_aio.appliance.progress import NoProgress, StartupProgress, controller_step, failure_shown
 from ziti_aio.appliance.supervisor import supervise
 from ziti_aio.common.errors import ConfigError
 from ziti_aio.controller.controller import Controller, ControllerConfig, ControllerInfo
@@ -147,11 +147,8 @@ async def run_quickstart(
     if opts.routers < 0:
         raise ConfigError("--routers must be 0 or more")
     progress = progress or NoProgress()
-    try:
+    with failure_shown(progress):
         await _start_roles(opts, out, started_at, progress, task_status)
-    except BaseException:
-        progress.done(ok=False)  # after a successful start this finds nothing left to show
-        raise
 
 
 async def _start_roles(opts: QuickstartOptions, out: Callable[[str], None], started_at: float,
@@ -167,7 +164,7 @@ async def _start_roles(opts: QuickstartOptions, out: Callable[[str], None], star
         admin_username=opts.username, admin_password=password, extra_names=names,
     ))
     async with trio.open_nursery() as nursery:
-        progress.step("generating the PKI, starting the controller" if first_run else "starting the controller")
+        progress.step(controller_step(first_run))
         info = await nursery.start(supervise, "controller", controller.run)
         plans = opts.router_plans(home)
         demo = None

@@ -215,7 +215,7 @@ class TlsStream(trio.abc.Stream):
         while self._unsent_from < len(self._unsent):
             fd = self._fd()
             try:
-                self._unsent_from += os.write(fd, memoryview(self._unsent)[self._unsent_from:])
+                self._write_once(fd)
             except BlockingIOError:
                 await trio.lowlevel.wait_writable(fd)
                 waited = True
@@ -244,12 +244,13 @@ class TlsStream(trio.abc.Stream):
         """Without waiting (the reader must never block on writing), push out what is queued."""
         self._take_outgoing()
         if self._unsent_from < len(self._unsent):
-            fd = self.transport_stream.socket.fileno()
             try:
-                if fd >= 0:
-                    self._unsent_from += os.write(fd, memoryview(self._unsent)[self._unsent_from:])
-            except OSError:
-                pass  # full (tried again with the next write) or broken (the next write says so)
+                self._write_once(self._fd())
+            except (OSError, trio.ClosedResourceError):
+                pass  # full (tried again with the next write) or broken/closed (the next write says so)
+
+    def _write_once(self, fd: int) -> None:
+        self._unsent_from += os.write(fd, memoryview(self._unsent)[self._unsent_from:])
 
     async def _flush_quietly(self) -> None:
         try:
