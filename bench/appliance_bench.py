@@ -91,9 +91,9 @@ async def appliance_suite(ctx: Context) -> list[Metric]:
         began = time.perf_counter()
         await trio.run_process([str(binary), "--help"], stdout=subprocess.DEVNULL)
         cold.append(time.perf_counter() - began)
-    return metrics + [replace(BINARY_READY, value=median(ready), baseline_value=base),
-                      replace(BINARY_MIB, value=binary.stat().st_size / (1 << 20)),
-                      replace(COLD_START, value=median(cold), baseline_value=base)]
+    return [*metrics, replace(BINARY_READY, value=median(ready), baseline_value=base),
+            replace(BINARY_MIB, value=binary.stat().st_size / (1 << 20)),
+            replace(COLD_START, value=median(cold), baseline_value=base)]
 
 
 APPLIANCE = Suite((FULL_READY, OPEN_NETWORK, BINARY_READY, BINARY_MIB, COLD_START), appliance_suite)

@@ -9,13 +9,15 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import trio
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 REPO = Path(__file__).resolve().parents[1]
 CHILD_START_TIMEOUT_S = 120.0
@@ -72,7 +74,7 @@ class Goal:
 def _round(value: float | None) -> float | None:
     if value is None or value == 0 or not math.isfinite(value):
         return value
-    return round(value, SIGNIFICANT_DIGITS - 1 - int(math.floor(math.log10(abs(value)))))
+    return round(value, SIGNIFICANT_DIGITS - 1 - math.floor(math.log10(abs(value))))
 
 
 @dataclass(frozen=True)
@@ -166,7 +168,7 @@ def print_table(metrics: Sequence[Metric], out: TextIO = sys.stdout) -> None:
                      "—" if m.ratio is None else f"{m.ratio:.2f}x", m.goal.text() if m.goal else "—", verdict))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for n, row in enumerate(rows):
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip(), file=out)
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)).rstrip(), file=out)
         if n == 0:
             print("  ".join("-" * w for w in widths), file=out)
     notes = [m for m in metrics if m.value is None]

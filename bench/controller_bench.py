@@ -17,13 +17,14 @@ import ssl
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from typing import TYPE_CHECKING
 
 import httpx
 import trio
@@ -46,6 +47,9 @@ from bench.common import (
 from bench.load import LoadResult, Request, Worker, hammer
 from bench.seed import BENCH_PASSWORD, Network, NetworkSpec, User, seed
 from bench.serve_controller import serve_argv
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Awaitable, Callable
 
 CLIENT = "/edge/client/v1"
 HOST = "127.0.0.1"

@@ -28,6 +28,8 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import contextlib
+
 import trio
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -76,7 +78,7 @@ def secretstream_s_per_gb() -> float:
 def _self_signed(directory: Path) -> tuple[Path, Path]:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "floor")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
             .serial_number(x509.random_serial_number()).not_valid_before(now)
             .not_valid_after(now + datetime.timedelta(days=1)).sign(key, hashes.SHA256()))
@@ -100,10 +102,8 @@ def tls_s_per_gb(directory: Path) -> float:
     server = server_ctx.wrap_bio(s_in, s_out, server_side=True)
     for _ in range(4):  # the handshake: a few flights each way
         for side, into, source in ((client, s_in, c_out), (server, c_in, s_out)):
-            try:
+            with contextlib.suppress(ssl.SSLWantReadError):
                 side.do_handshake()
-            except ssl.SSLWantReadError:
-                pass
             into.write(source.read())
     data, buffer = os.urandom(256 * 1024), bytearray(256 * 1024)
     count = PASS_BYTES // len(data)
@@ -130,7 +130,7 @@ async def measure(mib: int, rounds: int) -> None:
             await push_echo(await bench.dial(), size)
             seconds = time.perf_counter() - began
             after = [_user_sys(router), _user_sys(host), os.times()]
-            parts = [(b[0] - a[0], b[1] - a[1]) for a, b in zip(before, after)]
+            parts = [(b[0] - a[0], b[1] - a[1]) for a, b in zip(before, after, strict=False)]
             total = sum(u + s for u, s in parts)
             ours.append(total / gb)
             kernel.append(sum(s for _, s in parts) / gb)

@@ -18,20 +18,32 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
 
-from bench.common import (CHILD_START_TIMEOUT_S, Context, Goal, Metric, Suite, median, open_child, process_cpu_s,
-                          progress, rss_kib)
+from bench.common import (
+    CHILD_START_TIMEOUT_S,
+    Context,
+    Goal,
+    Metric,
+    Suite,
+    median,
+    open_child,
+    process_cpu_s,
+    progress,
+    rss_kib,
+)
 from bench.serve_network import serve_argv
 from bench.ssh_tunnel import SshForward, open_ssh_forward
 from ziti_aio.sdk import ZitiContext, open_context
 from ziti_aio.testing.csdk import csdk_run
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Awaitable, Callable
+    from pathlib import Path
 
 MIB = 1 << 20
 MB = 1e6

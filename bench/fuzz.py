@@ -24,17 +24,21 @@ import tracemalloc
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+import contextlib  # noqa: E402
+
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings  # noqa: E402
 
 from tests.fuzz.pki_targets import EXPECTED_WARNINGS  # noqa: E402
 from tests.fuzz.targets import TARGETS, Target  # noqa: E402
+
+if TYPE_CHECKING:
+    from types import FrameType
 
 FINDINGS = Path(__file__).resolve().parent / "fuzz-findings"
 DEFAULT_SECONDS = 60.0
@@ -117,10 +121,8 @@ def run_target(name: str, target: Target, seconds: float) -> Report:
             _save(report, case, exc)
         report.slowest_s = max(report.slowest_s, time.perf_counter() - start)
 
-    try:
+    with contextlib.suppress(_TimeUp):
         fuzz()
-    except _TimeUp:
-        pass
     return report
 
 

@@ -5,15 +5,18 @@ Cheaper per request than httpx, so the client is not what limits a fast server o
 
 from __future__ import annotations
 
-import ssl
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import h11
 import trio
 
 from bench.common import process_cpu_s
+
+if TYPE_CHECKING:
+    import ssl
+    from collections.abc import Callable
 
 MAX_RESPONSE_BYTES = 4 * 1024 * 1024
 READ_CHUNK_BYTES = 65536

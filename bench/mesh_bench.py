@@ -15,23 +15,27 @@ er1 and a host that may only use er3, an unencrypted service so the hops, not th
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import time
 from collections import deque
-from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
+import trio.lowlevel
 
 from bench.common import Context, Goal, Metric, Suite, median
 from ziti_aio.controller.network.paths import Graph, LinkEdge, RouterNode
 from ziti_aio.sdk import open_context
 from ziti_aio.testing.controller import create
 from ziti_aio.testing.network import RunningNetwork, open_network
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+    from pathlib import Path
 
 TWO_HOP = Metric("two_hop_vs_one", None, "MB/s", "one-hop circuit (er1 -> er3)", goal=Goal(">=", 0.8))
 REROUTE = Metric("reroute_gap_s", None, "s", "longest receive stall without a failure",
@@ -145,7 +149,7 @@ def _resume_after(arrivals: list[float], t0: float) -> float:
 
 
 def _longest_stall(arrivals: list[float]) -> float:
-    return max((b - a for a, b in zip(arrivals, arrivals[1:])), default=0.0)
+    return max((b - a for a, b in itertools.pairwise(arrivals)), default=0.0)
 
 
 async def _reroute_round(mesh: Mesh, size: int) -> tuple[float, float]:
@@ -222,7 +226,7 @@ async def paths_suite(ctx: Context) -> list[Metric]:
     for _ in range(ctx.budget.rounds):
         small.append(_path_us(10, ctx.budget.duration_s / 2))
         large.append(_path_us(100, ctx.budget.duration_s / 2))
-        await trio.sleep(0)
+        await trio.lowlevel.checkpoint()
     return [Metric(PATHS.metric, median(large), PATHS.unit, PATHS.baseline, median(small), PATHS.goal)]
 
 

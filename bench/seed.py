@@ -10,19 +10,22 @@ use, every identity that may dial something is logged in (an API session) with o
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from ziti_aio.common.ids import new_id
-from ziti_aio.controller.controller import Controller
 from ziti_aio.controller.model.fields import now_text
 from ziti_aio.controller.model.passwords import hash_password
 from ziti_aio.controller.store.commands import Change, Command, Put
 from ziti_aio.pki.bundle import fingerprint_sha1
 from ziti_aio.pki.keys import generate_key, key_to_pem
 from ziti_aio.testing.controller import open_controller
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from ziti_aio.controller.controller import Controller
 
 BENCH_PASSWORD = "bench-password"
 BENCH_ROLE = "bench"

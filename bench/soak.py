@@ -22,15 +22,18 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import trio
 
 from ziti_aio.common.errors import ZitiError
 from ziti_aio.sdk import open_context
-from ziti_aio.sdk.context import ZitiContext
-from ziti_aio.sdk.listener import ZitiListener
 from ziti_aio.testing.controller import MANAGEMENT
 from ziti_aio.testing.network import RunningNetwork, open_network
+
+if TYPE_CHECKING:
+    from ziti_aio.sdk.context import ZitiContext
+    from ziti_aio.sdk.listener import ZitiListener
 
 PAYLOAD_BYTES = 256
 DIAL_TIMEOUT_S = 30.0

@@ -12,14 +12,17 @@ import getpass
 import os
 import socket
 import subprocess
-from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import trio
 
 from bench.common import tree_cpu_s
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
 
 SSHD = "/usr/sbin/sshd"
 PRIVSEP_DIR = Path("/run/sshd")  # sshd refuses to start as root without it

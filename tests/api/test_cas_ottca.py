@@ -149,13 +149,11 @@ async def test_unverified_ca_client_certs_are_refused_by_tls(controller, admin, 
 async def test_verified_ca_is_trusted_after_restart(tmp_path):
     ca = CertAuthority.create_root("r")
     home = tmp_path / "ctrl"
-    async with open_controller(home) as running:
-        async with await running.login() as admin:
-            ca_id = await _verified_ca(admin, ca)
-            ident = await create(admin, "identities", {"name": "dev", "type": "Device", "isAdmin": False,
-                                                       "enrollment": {"ottca": ca_id}})
-            token = (await admin.get(f"{M}/identities/{ident}")).json()["data"]["enrollment"]["ottca"]["token"]
+    async with open_controller(home) as running, await running.login() as admin:
+        ca_id = await _verified_ca(admin, ca)
+        ident = await create(admin, "identities", {"name": "dev", "type": "Device", "isAdmin": False,
+                                                   "enrollment": {"ottca": ca_id}})
+        token = (await admin.get(f"{M}/identities/{ident}")).json()["data"]["enrollment"]["ottca"]["token"]
     cert, key = _client_files(tmp_path, ca, "dev")
-    async with open_controller(home) as running:
-        async with running.client(cert=cert, key=key) as device:
-            assert (await device.post(f"/enroll?method=ottca&token={token}")).status_code == 200
+    async with open_controller(home) as running, running.client(cert=cert, key=key) as device:
+        assert (await device.post(f"/enroll?method=ottca&token={token}")).status_code == 200

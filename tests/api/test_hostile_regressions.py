@@ -9,7 +9,7 @@ JSON_HEADERS = {"content-type": "application/json"}
 
 async def test_deeply_nested_body_is_a_validation_error(admin):
     nested = "[" * 100_000 + "]" * 100_000
-    resp = await admin.post(f"{MANAGEMENT}/identities", content='{"name":"deep","appData":{"a":%s}}' % nested,
+    resp = await admin.post(f"{MANAGEMENT}/identities", content=f'{{"name":"deep","appData":{{"a":{nested}}}}}',
                             headers=JSON_HEADERS)
     assert resp.status_code == 400, resp.text
     assert resp.json()["error"]["code"] == "COULD_NOT_VALIDATE"
@@ -17,7 +17,7 @@ async def test_deeply_nested_body_is_a_validation_error(admin):
 
 async def test_nan_and_infinity_are_refused_and_never_stored(admin):
     for constant in ("NaN", "Infinity", "-Infinity", "1e400"):
-        resp = await admin.post(f"{MANAGEMENT}/identities", content='{"name":"n","tags":{"a":%s}}' % constant,
+        resp = await admin.post(f"{MANAGEMENT}/identities", content=f'{{"name":"n","tags":{{"a":{constant}}}}}',
                                 headers=JSON_HEADERS)
         assert resp.status_code == 400, resp.text
     listing = await admin.get(f"{MANAGEMENT}/identities")

@@ -141,7 +141,8 @@ async def test_a_port_in_use_is_one_clear_error_not_a_restart_loop(tmp_path):
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        for args in (("--ctrl-port", str(port), "--router-port", "0"), ("--ctrl-port", "0", "--router-port", str(port))):
+        for args in (("--ctrl-port", str(port), "--router-port", "0"),
+                     ("--ctrl-port", "0", "--router-port", str(port))):
             with trio.fail_after(60):
                 done = await trio.run_process(
                     [sys.executable, "-m", "ziti_aio", "quickstart", "--ctrl-address", "127.0.0.1", "--no-tunneler",

@@ -127,7 +127,8 @@ async def _reused_jwt_is_refused(tmp_path, jwt: str) -> None:
     (tmp_path / "again.toml").write_text(f'home = "{home}"\n[[router]]\nname = "r9"\njwt = "r9.jwt"\n'
                                          'edge = "127.0.0.1:0"\n')
     with trio.fail_after(60):
-        done = await trio.run_process([sys.executable, "-m", "ziti_aio", "run", "--config", str(tmp_path / "again.toml")],
+        again = str(tmp_path / "again.toml")
+        done = await trio.run_process([sys.executable, "-m", "ziti_aio", "run", "--config", again],
                                       capture_stdout=True, capture_stderr=True, check=False)
     assert done.returncode == 1
     assert done.stderr.decode().strip() == \

@@ -46,6 +46,6 @@ async def test_a_configuration_error_before_the_first_start_fails_the_start():
         async with trio.open_nursery():
             raise ConfigError("cannot listen on 0.0.0.0:1280: Address already in use")
 
-    with pytest.raises(ConfigError, match="^web: cannot listen"):
+    with pytest.raises(ConfigError, match=r"^web: cannot listen"):
         await supervise("web", cannot_bind)
     assert attempts == [1]

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
 from typer.testing import CliRunner, Result
@@ -11,6 +10,9 @@ from typer.testing import CliRunner, Result
 from ziti_aio.cli.config_file import CONFIG_DIR_ENV
 from ziti_aio.cli.main import app
 from ziti_aio.testing.controller import MANAGEMENT
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 class Cli:

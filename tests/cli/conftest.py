@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from cli_helpers import Cli
 
 from ziti_aio.testing.controller import ADMIN_PASSWORD, ADMIN_USERNAME
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 @pytest.fixture

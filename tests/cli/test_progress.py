@@ -31,5 +31,6 @@ def test_the_step_that_failed_is_crossed_out():
     progress.step("enrolling 1 edge router")
     progress.step("starting router-instance-1")
     progress.done(ok=False)
-    lines = [line.strip() for line in CONTROL.sub("\n", out.getvalue()).splitlines() if line.strip().startswith(("✓", "✗"))]
+    lines = [line.strip() for line in CONTROL.sub("\n", out.getvalue()).splitlines()
+             if line.strip().startswith(("✓", "✗"))]
     assert [line.split(" (")[0] for line in lines] == ["✓ enrolling 1 edge router", "✗ starting router-instance-1"]

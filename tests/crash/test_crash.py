@@ -11,9 +11,8 @@ import socket
 import ssl
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -24,6 +23,10 @@ from ziti_aio.common.errors import ZitiError
 from ziti_aio.sdk import open_context
 from ziti_aio.testing.controller import MANAGEMENT, create
 from ziti_aio.testing.quickstart import start_quickstart
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+    from pathlib import Path
 
 pytestmark = pytest.mark.slow
 
@@ -140,8 +143,7 @@ async def test_kill_9_keeps_an_enrolled_identity_working(tmp_path):
             listed = (await admin.get(f"{MANAGEMENT}/services", params={"limit": 500})).json()["data"]
             assert sorted(s["id"] for s in listed if s["name"] != "svc") == sorted(acknowledged)
         sent = os.urandom(256 * 1024)
-        async with open_context(host_path) as host, open_context(dialer_path) as dialer, \
-                trio.open_nursery() as nursery:
+        async with open_context(host_path) as host, open_context(dialer_path) as dialer, trio.open_nursery() as nursery:
             await nursery.start(echo_host, await host.bind("svc"))
             async with await dial(dialer) as stream:
                 await stream.send_all(sent)
@@ -264,9 +266,9 @@ async def test_router_killed_mid_transfer_never_yields_wrong_or_truncated_data(t
 
 
 async def test_controller_restart_keeps_running_circuits_flowing(tmp_path):
-    async with two_nodes(tmp_path) as (ctrl, _, url, ca_bundle, host_path, dialer_path):
-        async with open_context(host_path) as host, open_context(dialer_path) as dialer, \
-                trio.open_nursery() as nursery:
+    async with (two_nodes(tmp_path) as (ctrl, _, url, ca_bundle, host_path, dialer_path),
+                open_context(host_path) as host, open_context(dialer_path) as dialer,
+                trio.open_nursery() as nursery):
             await nursery.start(echo_host, await host.bind("svc"))
             stream = await dial(dialer)
             sent, received = hashlib.sha256(), hashlib.sha256()

@@ -8,8 +8,8 @@ config data is drawn from each built-in schema's own vocabulary of property name
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 from datetime import timedelta, timezone
+from functools import cache
 from typing import Any
 
 from hypothesis import strategies as st

@@ -8,6 +8,7 @@ parsed result is usable: a verified JWT has the claims that were signed, a loade
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import math
 from dataclasses import dataclass
@@ -171,10 +172,8 @@ def check_csr(data: bytes | str) -> None:
     except ValidationError:
         return
     requested_sans(csr)
-    try:
+    with contextlib.suppress(ValidationError):
         materials().signer.sign_csr(csr)
-    except ValidationError:
-        pass
 
 
 # --- certificate bundles -----------------------------------------------------------------------

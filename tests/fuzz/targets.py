@@ -6,14 +6,16 @@ The in-suite tests (``test_fuzz_*.py``) run each target for a bounded number of 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 from . import config_targets, model_targets, pki_targets, wire_targets
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 @dataclass(frozen=True)

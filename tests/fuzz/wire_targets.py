@@ -7,10 +7,11 @@ and what was built with our own builders comes back unchanged.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import struct
 from dataclasses import dataclass, fields
-from itertools import takewhile
+from itertools import pairwise, takewhile
 from typing import Any
 
 from hypothesis import strategies as st
@@ -85,7 +86,7 @@ def _cuts(draw: st.DrawFn, stream: bytes) -> tuple[int, ...]:
 
 def _chunks(stream: bytes, cuts: tuple[int, ...]) -> list[bytes]:
     edges = [0, *cuts, len(stream)]
-    return [stream[start:end] for start, end in zip(edges, edges[1:])]
+    return [stream[start:end] for start, end in pairwise(edges)]
 
 
 def _roundtrip(msg: Message) -> Message:
@@ -225,17 +226,13 @@ def _on_event(conn: ChannelConnection, case: ChannelCase, event: Any, outstandin
         msg = event.message
         assert msg.content_type == ChannelContentType.HELLO
         assert len(msg.body) <= MAX_HELLO_BODY_BYTES and _header_block_bytes(msg) <= MAX_HELLO_HEADERS_BYTES
-        try:
+        with contextlib.suppress(WireProtocolError):
             channel.parse_hello(msg)
-        except WireProtocolError:
-            pass
         conn.accept_hello(channel.hello_reply(msg, version="v"))
     elif isinstance(event, HelloAccepted):
         assert case.initiator and conn.state is ChannelState.OPEN and not outstanding
-        try:
+        with contextlib.suppress(WireProtocolError):
             channel.parse_result(event.reply)
-        except WireProtocolError:
-            pass
         for _ in range(case.requests):
             request = Message(ctrl.CtrlType.CREATE_CIRCUIT)
             conn.send_request(request, now=0.0, timeout_s=10.0)
@@ -486,10 +483,8 @@ def check_ctrl(case: tuple[Message, Any]) -> None:
         assert data == expected
     for key in [*list(data)[:4], "absent"]:
         for read in (_read_string, _read_integer, _read_string_list):
-            try:
+            with contextlib.suppress(WireProtocolError):
                 read(data, key)
-            except WireProtocolError:
-                pass
 
 
 def _read_string(data: dict[str, Any], key: str) -> None:
@@ -593,10 +588,8 @@ def check_e2e(case: E2ECase) -> None:
     ciphertexts that arrive unchanged and in order, and refuses everything from the first edit on."""
     dialer, host = _key_pair(case.dialer_seed), _key_pair(case.host_seed)
     for derive in (dialer_session_keys, host_session_keys):
-        try:
+        with contextlib.suppress(WireProtocolError):
             derive(dialer, case.peer_key)
-        except WireProtocolError:
-            pass
     dialer_keys, host_keys = dialer_session_keys(dialer, host.public), host_session_keys(host, dialer.public)
     assert (dialer_keys.tx, dialer_keys.rx) == (host_keys.rx, host_keys.tx)
     sender = SecretStreamSender(dialer_keys.tx)

@@ -7,14 +7,17 @@ outcome from both sides: what the SDK printed and what the management API now sh
 from __future__ import annotations
 
 import json
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import pytest
 
 from ziti_aio.testing.controller import MANAGEMENT, RunningController, create
 from ziti_aio.testing.csdk import csdk_enroll, csdk_run
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import httpx
 
 pytestmark = pytest.mark.interop
 

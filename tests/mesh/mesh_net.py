@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 import trio
 
 from ziti_aio.testing.controller import create
 from ziti_aio.testing.network import RunningNetwork, open_network
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
 
 MIB = 1024 * 1024
 

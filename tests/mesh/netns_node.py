@@ -18,9 +18,9 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import trio
@@ -28,6 +28,9 @@ import trio
 from ziti_aio.cli.enroll import enroll
 from ziti_aio.common.errors import ZitiError
 from ziti_aio.sdk import open_context
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 M = "/edge/management/v1"
 CHUNK = 64 * 1024

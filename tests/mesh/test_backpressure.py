@@ -7,8 +7,8 @@ import os
 
 import pytest
 import trio
-
 from mesh_net import MIB, link_between, set_link, three_routers
+
 from ziti_aio.router.xgress.window import WINDOW_BYTES
 from ziti_aio.sdk import open_context
 

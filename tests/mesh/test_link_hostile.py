@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import ssl
+from typing import TYPE_CHECKING
 
 import pytest
 import trio
@@ -20,7 +21,6 @@ from ziti_aio.pki.files import save_leaf
 from ziti_aio.router.ctrl import parse_address
 from ziti_aio.router.links import router_spiffe_id
 from ziti_aio.sdk import open_context
-from ziti_aio.testing.network import RunningNetwork, RunningRouter
 from ziti_aio.transport.channel import Channel, connect_channel
 from ziti_aio.transport.tls import client_context, open_tls
 from ziti_aio.wire import ctrl
@@ -28,6 +28,9 @@ from ziti_aio.wire import link as wire
 from ziti_aio.wire.ctrl import CtrlType
 from ziti_aio.wire.frame import Message
 from ziti_aio.wire.link import LinkHeader, LinkType
+
+if TYPE_CHECKING:
+    from ziti_aio.testing.network import RunningNetwork, RunningRouter
 
 TIMEOUT_S = 10
 

@@ -6,9 +6,9 @@ import json
 
 import pytest
 import trio
+from mesh_net import three_routers
 from typer.testing import CliRunner
 
-from mesh_net import three_routers
 from ziti_aio.cli.config_file import CONFIG_DIR_ENV
 from ziti_aio.cli.main import app
 from ziti_aio.sdk import open_context

@@ -7,8 +7,8 @@ import os
 
 import pytest
 import trio
-
 from mesh_net import MIB, link_between, set_link, sink, three_routers, wait_links
+
 from ziti_aio.sdk import open_context
 
 
@@ -79,7 +79,7 @@ async def test_marking_the_link_in_use_down_moves_a_64_mib_transfer(tmp_path):
 
 async def test_killing_the_link_in_use_moves_a_64_mib_transfer(tmp_path):
     async with three_routers(tmp_path) as net:
-        er1, _, er3 = (r.id for r in net.routers)
+        _er1, _, _er3 = (r.id for r in net.routers)
 
         async def kill(circuits) -> None:  # type: ignore[no-untyped-def]
             [link_id] = circuits[0]["path"]["links"]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import ssl
-from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import trio
@@ -15,10 +15,14 @@ import trio
 from ziti_aio.testing.network import Identity, RunningNetwork, RunningRouter, open_network
 from ziti_aio.transport.channel import Channel, connect_channel
 from ziti_aio.transport.tls import client_context, open_tls
-from ziti_aio.transport.tls_stream import TlsStream
 from ziti_aio.wire import edge
 from ziti_aio.wire.channel import hello
 from ziti_aio.wire.frame import Message
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from ziti_aio.transport.tls_stream import TlsStream
 
 CLIENT = "/edge/client/v1"
 

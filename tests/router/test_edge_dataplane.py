@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import trio
-
 from edge_client import (
     bind,
     credentials,
@@ -13,6 +12,7 @@ from edge_client import (
     open_edge,
     service_session,
 )
+
 from ziti_aio.wire import edge
 from ziti_aio.wire.content import EdgeContentType
 
@@ -77,7 +77,7 @@ async def test_revoked_api_session_closes_connections_and_refuses_hellos(tmp_pat
     async with edge_network(tmp_path) as (net, nursery):
         _, host, dialer, dial_token = await _pair(net, nursery)
         await dial_and_accept(dialer, host, dial_token=dial_token, conn_id=1, bind_conn_id=7, host_conn_id=2)
-        api_session = [a for a in await net.get("api-sessions") if a["identity"]["name"] == "dialer"][0]
+        api_session = next(a for a in await net.get("api-sessions") if a["identity"]["name"] == "dialer")
         resp = await net.admin.delete(f"/edge/management/v1/api-sessions/{api_session['id']}")
         assert resp.status_code == 200, resp.text
         assert edge.parse_state_closed(await dialer.next()).conn_id == 1

@@ -26,7 +26,6 @@ from ziti_aio.wire.channel import hello
 from ziti_aio.wire.content import EdgeContentType
 from ziti_aio.wire.frame import MAGIC, Message, encode
 
-
 TLS_ALERT = 0x15
 
 

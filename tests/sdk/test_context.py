@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 
 import trio
-
 from sdk_pairs import host_and_dialer
 from test_dial_bind import echo, echo_through
+
 from ziti_aio.sdk import open_context
 from ziti_aio.testing.network import open_network
 

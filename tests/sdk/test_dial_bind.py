@@ -7,8 +7,8 @@ import os
 
 import pytest
 import trio
-
 from sdk_pairs import host_and_dialer
+
 from ziti_aio.common.errors import ChannelClosed
 from ziti_aio.router.router import EdgeRouter, RouterConfig
 from ziti_aio.sdk import open_context
@@ -142,7 +142,7 @@ async def test_host_vanishing_mid_transfer_is_an_error_for_the_dialer(net, how):
         else:
             await accepted.router.aclose()
         received = 0
-        with trio.fail_after(30), pytest.raises(trio.BrokenResourceError, match="without a FIN|channel"):
+        with trio.fail_after(30), pytest.raises(trio.BrokenResourceError, match=r"without a FIN|channel"):
             while True:
                 data = await stream.receive_some()
                 assert data, "a cut stream must not end like a complete one"
@@ -184,7 +184,7 @@ async def test_serve_listeners_and_unbind_on_close(net):
 async def test_dial_without_host_names_the_router_reason(net):
     _, dialer_file = await host_and_dialer(net, "svc", encrypted=True)
     async with open_context(dialer_file) as dialer:
-        with pytest.raises(ChannelClosed, match="refused the dial of 'svc': .+"):
+        with pytest.raises(ChannelClosed, match=r"refused the dial of 'svc': .+"):
             await dialer.dial("svc")
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 import pytest
 import trio
-
 from tunnel_helpers import CSDK_ECHO_HOST, MIB, echo_through, sdk_echo_host, wait_for
+
 from ziti_aio.sdk import open_context
 from ziti_aio.testing.csdk import csdk_run
 from ziti_aio.testing.network import open_network
@@ -99,10 +100,8 @@ async def test_service_without_dial_permission_is_closed_with_a_clear_log(tmp_pa
                 async with stream:
                     await stream.send_all(b"hello")
                     with trio.fail_after(20):
-                        try:
+                        with contextlib.suppress(trio.BrokenResourceError):
                             assert await stream.receive_some(100) == b""
-                        except trio.BrokenResourceError:
-                            pass
             refusals = [r.getMessage() for r in caplog.records if "dial refused" in r.getMessage()]
             assert len(refusals) == 2 and "secret" in refusals[0], refusals
             assert "tunneler" in refusals[0]

@@ -31,7 +31,8 @@ def test_rules_for_hostnames_use_the_dns_range_and_ips_their_own():
     assert "ip daddr 100.64.0.0/10 tcp dport 80-443 meta mark set 0x2a1 tproxy ip to 127.0.0.1:1111" in script
     assert script.startswith("table inet ziti_aio {}\ndelete table inet ziti_aio\n")
     assert ["-A", "ziti_aio_pre", "-p", "udp", "-d", "10.1.0.0/16", "--dport", "80:443", "-j", "TPROXY",
-            "--on-ip", "127.0.0.1", "--on-port", "2222", "--tproxy-mark", "0x2a1/0x2a1"] in iptables_rules(rules, 1, 2222)
+            "--on-ip", "127.0.0.1", "--on-port", "2222",
+            "--tproxy-mark", "0x2a1/0x2a1"] in iptables_rules(rules, 1, 2222)
     pool.set_patterns({"web": spec.addresses})
     ip = pool.address("a.svc")
     assert spec.matches("udp", ip, 443, "a.svc") and not spec.matches("udp", ip, 444, "a.svc")

@@ -15,12 +15,13 @@ import sys
 from pathlib import Path
 
 import trio
+import trio.lowlevel
 from tunnel_helpers import configured_service, udp_echo_server
 
 from ziti_aio.testing.network import open_network
 from ziti_aio.tunnel import dns
-from ziti_aio.tunnel.intercept import Intercept, InterceptRule
 from ziti_aio.tunnel.addresses import PortRange
+from ziti_aio.tunnel.intercept import Intercept, InterceptRule
 from ziti_aio.tunnel.tunneler import Tunneler, TunnelerConfig
 
 BODY = b"hello through the overlay\n"
@@ -106,7 +107,7 @@ async def main(home: Path, backend: str) -> dict:
         found["udp"] = (await udp_ask(str(await resolve("a.echo.ziti")), 7000, b"ping")).decode()
         found["other"] = str(await resolve("www.example.org"))
         scope.cancel()
-        await trio.sleep(0)
+        await trio.lowlevel.checkpoint()
         nursery.cancel_scope.cancel()
     found["after"] = await nft_table() if backend == "nft" else ""
     found["rules_after"] = (await trio.run_process(["ip", "rule"], capture_stdout=True)).stdout.decode()

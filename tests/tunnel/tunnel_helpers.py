@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import random
+from typing import TYPE_CHECKING
 
 import trio
 
-from ziti_aio.sdk.context import ZitiContext
+if TYPE_CHECKING:
+    from ziti_aio.sdk.context import ZitiContext
 
 MIB = 1024 * 1024
 WAIT_S = 30.0

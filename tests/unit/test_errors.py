@@ -1,5 +1,4 @@
-from ziti_aio.common import errors
-from ziti_aio.common import ids
+from ziti_aio.common import errors, ids
 from ziti_aio.common.ids import new_id
 
 

@@ -13,13 +13,17 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import trio
 
-from ziti_aio.appliance.network_setup import AdminSession
 from ziti_aio.common.errors import ZitiError
 from ziti_aio.sdk.enroll import enroll_identity
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from ziti_aio.appliance.network_setup import AdminSession
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +76,7 @@ async def _enrolled(admin: AdminSession, name: str, attribute: str, path: Path) 
     """Identity ``name`` with ``attribute``, enrolled into ``path`` unless that file exists."""
     identity = await admin.ensure("identities", {"name": name, "type": "Device", "isAdmin": False,
                                                  "roleAttributes": [attribute], "enrollment": {"ott": True}})
-    if path.exists():
+    if await trio.Path(path).exists():
         await trio.to_thread.run_sync(_point_at, path, str(admin.client.base_url).rstrip("/"))
         return path
     jwt = ((identity.get("enrollment") or {}).get("ott") or {}).get("jwt")

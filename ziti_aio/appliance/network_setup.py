@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import ssl
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from ziti_aio.common.errors import ZitiError
 from ziti_aio.router.enroll import ROUTER_FILE, enroll_router
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 MANAGEMENT = "/edge/management/v1"
 ERP_NAME = "all-endpoints-public-routers"

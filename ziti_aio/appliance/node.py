@@ -5,12 +5,10 @@ from __future__ import annotations
 import logging
 import socket
 import time
-from collections.abc import Callable
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import trio
 
-from ziti_aio.appliance.node_config import NodeConfig, RouterSection, TunnelerSection
 from ziti_aio.appliance.progress import NoProgress, StartupProgress, controller_step, failure_shown
 from ziti_aio.appliance.quickstart import admin_password
 from ziti_aio.appliance.supervisor import supervise
@@ -20,6 +18,12 @@ from ziti_aio.router.enroll import ROUTER_FILE, enroll_router
 from ziti_aio.router.router import DEFAULT_EDGE_PORT, EdgeRouter, RouterConfig
 from ziti_aio.tunnel.proxy import ProxySpec
 from ziti_aio.tunnel.tunneler import Tunneler, TunnelerConfig, describe_tunneler
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+    from ziti_aio.appliance.node_config import NodeConfig, RouterSection, TunnelerSection
 
 log = logging.getLogger(__name__)
 

@@ -81,7 +81,7 @@ class _Reader:
                 raise ConfigError(f"{self.source}: {self._key(key)} is required")
             return default
         value = self.table[key]
-        if isinstance(value, bool) and kind is int or not isinstance(value, kind):
+        if (isinstance(value, bool) and kind is int) or not isinstance(value, kind):
             expected = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
             raise ConfigError(f"{self.source}: {self._key(key)} must be a {expected}, not {value!r}")
         return value

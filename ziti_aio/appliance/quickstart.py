@@ -14,9 +14,8 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import trio
 
@@ -35,6 +34,10 @@ from ziti_aio.common.errors import ConfigError
 from ziti_aio.controller.controller import Controller, ControllerConfig, ControllerInfo
 from ziti_aio.router.router import EdgeRouter, RouterConfig, RouterInfo
 from ziti_aio.tunnel.tunneler import Tunneler, TunnelerConfig
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
 
 log = logging.getLogger(__name__)
 

@@ -88,7 +88,7 @@ ATTRIBUTE_COLUMNS: list[tuple[str, Cell]] = [("ROLE ATTRIBUTE", _text)]
 
 def _aligned(rows: list[list[str]]) -> list[str]:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return [COLUMN_GAP.join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    return [COLUMN_GAP.join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)).rstrip() for row in rows]
 
 
 def footer(meta: dict[str, Any], shown: int) -> str:

@@ -12,8 +12,8 @@ from typer.core import TyperCommand
 from ziti_aio.cli.client import CliError, ManagementClient, open_client, reported
 from ziti_aio.cli.nouns import BY_SINGULAR, display_name
 from ziti_aio.cli.options import (
-    Configs,
     MAX_ROUTER_COST,
+    Configs,
     Csv,
     EdgeRouterRoles,
     Encryption,

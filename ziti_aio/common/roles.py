@@ -8,10 +8,13 @@ regardless of the semantic.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ziti_aio.common.errors import ValidationError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
 
 ALL = "#all"
 SEMANTICS = ("AllOf", "AnyOf")

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ziti_aio.common.errors import ConfigError
 from ziti_aio.common.ids import new_id
 from ziti_aio.controller.model.config_types import BUILTIN_CONFIG_TYPES
 from ziti_aio.controller.model.fields import now_text
-from ziti_aio.controller.model.model import Model
 from ziti_aio.controller.model.passwords import hash_password
 from ziti_aio.controller.store.commands import Change, Command, Put
+
+if TYPE_CHECKING:
+    from ziti_aio.controller.model.model import Model
 
 DEFAULT_AUTH_POLICY_ID = "default"
 

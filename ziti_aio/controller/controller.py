@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import trio
 
@@ -31,6 +31,9 @@ from ziti_aio.controller.store.sqlite_store import SqliteStore
 from ziti_aio.pki.bundle import cacerts_body
 from ziti_aio.pki.enrollment_jwt import sign_enrollment_jwt
 from ziti_aio.transport.tls import server_context
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +162,7 @@ class Controller:
             now = now_text()
             stale = [r["id"] for r in model.all("revocations") if (r.get("expiresAt") or now) < now]
             if stale:
-                await model.transact(lambda: Command("controller", "prune revocations",
-                                                     tuple(Delete("revocations", i) for i in stale)))
+                pruned = tuple(Delete("revocations", i) for i in stale)
+                await model.transact(lambda pruned=pruned: Command("controller", "prune revocations", pruned))
             if reaped:
                 log.info("expired %d API session(s)", reaped)

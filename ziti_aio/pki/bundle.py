@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -11,6 +11,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 
 from ziti_aio.common.errors import ValidationError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 MAX_BUNDLE_BYTES = 1024 * 1024
 BASE64_LINE_CHARS = 64

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -22,6 +22,9 @@ from ziti_aio.pki.names import (
     subject,
     trust_domain_uri,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 BACKDATE = timedelta(minutes=1)  # tolerate clocks that are a little behind ours
 MAX_DAYS = 36500

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -12,6 +12,9 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from ziti_aio.common.errors import ValidationError
 from ziti_aio.pki.keys import PrivateKey, check_key_type, signature_hash
 from ziti_aio.pki.names import san_entries, subject
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 MAX_CSR_BYTES = 64 * 1024
 MAX_DER_LENGTH_OCTETS = 4

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jwt
-from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from ziti_aio.common.errors import InvalidEnrollmentToken, ValidationError
 from ziti_aio.pki.bundle import fingerprint_sha1
-from ziti_aio.pki.keys import PrivateKey, PublicKey
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from cryptography import x509
+
+    from ziti_aio.pki.keys import PrivateKey, PublicKey
 
 MAX_JWT_CHARS = 16 * 1024
 ALGORITHMS = ("RS256", "ES256", "ES384")

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from ziti_aio.common.errors import ValidationError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 IpLike = str | ipaddress.IPv4Address | ipaddress.IPv6Address
 SPIFFE_SCHEME = "spiffe://"

@@ -9,15 +9,17 @@ hello's API session and have the right type (Dial for Connect, Bind for Bind).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from ziti_aio.common.errors import AuthError, InvalidSession
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 AUDIENCE = "openziti"
 MAX_TOKEN_CHARS = 8 * 1024

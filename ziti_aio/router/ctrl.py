@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
 
 from ziti_aio.common.errors import ChannelClosed, ChannelError, ConfigError, ZitiError
-from ziti_aio.router.enroll import RouterHome
 from ziti_aio.transport.channel import Channel, connect_channel
 from ziti_aio.transport.tls import client_context, open_tls
 from ziti_aio.wire import ctrl
-from ziti_aio.wire.ctrl import CtrlType
 from ziti_aio.wire.frame import Message
+
+if TYPE_CHECKING:
+    from ziti_aio.router.enroll import RouterHome
+    from ziti_aio.wire.ctrl import CtrlType
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +114,5 @@ class CtrlClient:
         channel = self.channel
         if channel is None:
             return
-        try:
+        with contextlib.suppress(ChannelError):
             await channel.send(ctrl.message(ctype, **fields))
-        except ChannelError:
-            pass

@@ -11,20 +11,20 @@ import trio
 
 from ziti_aio.common.errors import ProtocolError, ZitiError
 from ziti_aio.router.auth import TokenVerifier
-from ziti_aio.router.ctrl import CtrlClient
 from ziti_aio.router.edge.binds import register_terminator, unbind
-from ziti_aio.router.edge.conns import EdgeBind
 from ziti_aio.router.forwarder import Forwarder
 from ziti_aio.router.links import LinkManager, parse_peers
 from ziti_aio.router.xgress.routing import handle_route
 from ziti_aio.wire import ctrl
 from ziti_aio.wire.ctrl import CtrlType
-from ziti_aio.wire.frame import Message
 
 if TYPE_CHECKING:
+    from ziti_aio.router.ctrl import CtrlClient
+    from ziti_aio.router.edge.conns import EdgeBind
     from ziti_aio.router.edge.session import SdkSession
     from ziti_aio.router.xgress.circuit import LocalCircuit
     from ziti_aio.router.xgress.remote import RemoteEnd
+    from ziti_aio.wire.frame import Message
 
 log = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import json
 import ssl
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import httpx
@@ -32,6 +32,9 @@ from ziti_aio.pki.files import CERT_MODE, KEY_MODE, write_file
 from ziti_aio.pki.keys import generate_key, key_to_pem
 from ziti_aio.sdk.enroll import EnrollmentRefused, refusal
 from ziti_aio.transport.tls import open_tls, peer_certificate
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 ENROLL_TIMEOUT_S = 30.0
 ROUTER_FILE = "router.json"

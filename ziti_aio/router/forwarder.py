@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ziti_aio.wire import link as wire
-from ziti_aio.wire.frame import Message
 from ziti_aio.wire.link import INITIATOR, LinkType
 
 if TYPE_CHECKING:
     from ziti_aio.router.dataplane import Dataplane
     from ziti_aio.router.link_conn import Link
     from ziti_aio.router.xgress.remote import RemoteEnd
+    from ziti_aio.wire.frame import Message
 
 log = logging.getLogger(__name__)
 

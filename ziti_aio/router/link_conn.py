@@ -13,14 +13,17 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 import trio
 
 from ziti_aio.common.errors import ChannelError, ProtocolError
-from ziti_aio.transport.channel import Channel
 from ziti_aio.wire import link as wire
 from ziti_aio.wire.frame import Message
 from ziti_aio.wire.link import LinkType
+
+if TYPE_CHECKING:
+    from ziti_aio.transport.channel import Channel
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import random
-import ssl
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -27,20 +26,22 @@ from ziti_aio.common.errors import AuthError, ZitiError
 from ziti_aio.common.ids import new_id
 from ziti_aio.pki.names import spiffe_uris
 from ziti_aio.router.ctrl import parse_address
-from ziti_aio.router.enroll import RouterHome
 from ziti_aio.router.link_conn import Link
 from ziti_aio.transport.channel import accept_channel, connect_channel
 from ziti_aio.transport.serve import serve_tls
 from ziti_aio.transport.tls import client_context, open_tls, peer_certificate, peer_fingerprint, server_context
-from ziti_aio.transport.tls_stream import TlsStream
 from ziti_aio.wire import ctrl
 from ziti_aio.wire import link as wire
 from ziti_aio.wire.ctrl import CtrlType
 from ziti_aio.wire.errors import WireProtocolError
-from ziti_aio.wire.frame import Message
 
 if TYPE_CHECKING:
+    import ssl
+
     from ziti_aio.router.dataplane import Dataplane
+    from ziti_aio.router.enroll import RouterHome
+    from ziti_aio.transport.tls_stream import TlsStream
+    from ziti_aio.wire.frame import Message
 
 log = logging.getLogger(__name__)
 

@@ -15,18 +15,22 @@ echoed, the tail lost). Such an end is reported as broken, because it may be.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
+from typing import TYPE_CHECKING
 
 import trio
 
 from ziti_aio.common.errors import ChannelError
-from ziti_aio.sdk.router_channel import RouterChannel
 from ziti_aio.wire import edge
 from ziti_aio.wire.content import EdgeContentType
 from ziti_aio.wire.e2e import SecretStreamReceiver, SecretStreamSender, SessionKeys, split_plaintext
 from ziti_aio.wire.errors import WireProtocolError
-from ziti_aio.wire.frame import Message
+
+if TYPE_CHECKING:
+    from ziti_aio.sdk.router_channel import RouterChannel
+    from ziti_aio.wire.frame import Message
 
 log = logging.getLogger(__name__)
 
@@ -217,8 +221,5 @@ class ZitiStream(trio.abc.HalfCloseableStream):
         self._closed = True
         self.router.unregister_conn(self.conn_id)
         self._inbound.close()
-        with trio.CancelScope(shield=True), trio.move_on_after(CLOSE_TIMEOUT_S):
-            try:
-                await self.router.send(edge.state_closed(self.conn_id, seq=next(self._seq)))
-            except ChannelError:
-                pass
+        with trio.CancelScope(shield=True), trio.move_on_after(CLOSE_TIMEOUT_S), contextlib.suppress(ChannelError):
+            await self.router.send(edge.state_closed(self.conn_id, seq=next(self._seq)))

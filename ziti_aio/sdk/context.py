@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
 
@@ -27,6 +25,10 @@ from ziti_aio.wire import edge
 from ziti_aio.wire.content import EdgeContentType
 from ziti_aio.wire.e2e import dialer_session_keys, generate_key_pair
 from ziti_aio.wire.errors import WireProtocolError
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Sequence
+    from pathlib import Path
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ import json
 import logging
 import platform
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import trio
@@ -26,7 +26,9 @@ from ziti_aio.common.errors import (
     NotFoundError,
     ZitiError,
 )
-from ziti_aio.sdk.identity_file import Identity
+
+if TYPE_CHECKING:
+    from ziti_aio.sdk.identity_file import Identity
 
 log = logging.getLogger(__name__)
 

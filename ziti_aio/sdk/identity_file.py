@@ -11,11 +11,10 @@ Error handling: anything missing, unreadable or not PEM of the right kind raises
 from __future__ import annotations
 
 import json
-import ssl
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from cryptography import x509
@@ -23,6 +22,9 @@ from cryptography import x509
 from ziti_aio.common.errors import ConfigError, ValidationError
 from ziti_aio.pki.keys import load_key
 from ziti_aio.transport.tls import client_context
+
+if TYPE_CHECKING:
+    import ssl
 
 MAX_IDENTITY_FILE_BYTES = 1024 * 1024
 PEM_PREFIX = "pem:"

@@ -10,6 +10,7 @@ the application calls :meth:`ZitiListener.accept`, as zitilib does.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -18,7 +19,6 @@ import trio
 
 from ziti_aio.common.errors import ChannelClosed, ChannelError, ZitiError
 from ziti_aio.sdk.conn import ZitiStream
-from ziti_aio.sdk.ctrl_client import Service, Session
 from ziti_aio.sdk.router_channel import RouterChannel, wait_any
 from ziti_aio.wire import edge
 from ziti_aio.wire.content import EdgeContentType
@@ -29,6 +29,7 @@ from ziti_aio.wire.headers import Precedence
 
 if TYPE_CHECKING:
     from ziti_aio.sdk.context import ZitiContext
+    from ziti_aio.sdk.ctrl_client import Service, Session
 
 log = logging.getLogger(__name__)
 
@@ -251,7 +252,5 @@ class ZitiListener(trio.abc.Listener[ZitiStream]):
 
 
 async def _try_send(router: RouterChannel, msg: Message) -> None:
-    try:
+    with contextlib.suppress(ChannelError):
         await router.send(msg)
-    except ChannelError:
-        pass

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import logging
 import socket
-import ssl
 from collections.abc import Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import trio
@@ -28,6 +28,9 @@ from ziti_aio.wire.content import EdgeContentType
 from ziti_aio.wire.errors import WireProtocolError
 from ziti_aio.wire.frame import Message
 from ziti_aio.wire.headers import EdgeHeader, get_uint32
+
+if TYPE_CHECKING:
+    import ssl
 
 log = logging.getLogger(__name__)
 

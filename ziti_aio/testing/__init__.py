@@ -11,13 +11,15 @@ fixture (plugin ``ziti_aio.testing.pytest_plugin``) gives one per test.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ziti_aio.testing import network as _network
 from ziti_aio.testing.network import RunningNetwork, RunningTunneler
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
 
 
 @asynccontextmanager

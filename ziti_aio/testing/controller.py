@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import ssl
-from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import trio
 
 from ziti_aio.controller.controller import Controller, ControllerConfig, ControllerInfo
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
 
 ADMIN_USERNAME = "admin"
 ADMIN_PASSWORD = "test-admin-password"

@@ -33,10 +33,12 @@ import sys
 import tempfile
 import textwrap
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 REPORT_PREFIX = "ZITI-AIO-REPORT "
 DEFAULT_ENROLL_TIMEOUT_S = 30.0

@@ -21,13 +21,11 @@ over sockets only: each router reaches the controller through its control channe
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import trio
 
 from ziti_aio.router.enroll import enroll_router
@@ -36,6 +34,11 @@ from ziti_aio.sdk import ZitiContext, open_context
 from ziti_aio.sdk.enroll import enroll_identity
 from ziti_aio.testing.controller import MANAGEMENT, RunningController, create, open_controller
 from ziti_aio.tunnel.tunneler import Tunneler, TunnelerConfig
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    import httpx
 
 TUNNELER_SERVICE_POLL_S = 0.5
 

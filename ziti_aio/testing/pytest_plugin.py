@@ -6,11 +6,14 @@ Enable it with ``-p ziti_aio.testing.pytest_plugin`` or ``pytest_plugins =
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 import pytest
 
 from ziti_aio.testing import RunningNetwork, open_network
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
 
 
 @pytest.fixture

@@ -5,11 +5,14 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import trio
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pathlib import Path
 
 READY_TIMEOUT_S = 60.0
 
@@ -38,7 +41,8 @@ async def start_quickstart(home: Path, *args: str, timeout_s: float = READY_TIME
 
     ``command`` is how ``ziti-aio`` is run: by default this interpreter, or e.g. a frozen binary.
     """
-    proc = subprocess.Popen([*command, "quickstart", "--home", str(home), *args],
+    # Popen only forks; the output is read on a thread below.
+    proc = subprocess.Popen([*command, "quickstart", "--home", str(home), *args],  # noqa: ASYNC220
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []
 

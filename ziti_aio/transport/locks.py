@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from types import TracebackType
+from typing import TYPE_CHECKING
 
 import trio
+
+if TYPE_CHECKING:
+    from types import TracebackType
 
 
 class WriteLock:

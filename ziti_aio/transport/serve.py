@@ -7,14 +7,17 @@ certificate, a handler error) is logged and closes that connection only.
 from __future__ import annotations
 
 import logging
-import ssl
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 import trio
 
 from ziti_aio.common.errors import ZitiError, listen_failed
 from ziti_aio.transport.tls import TLS_HANDSHAKE_TIMEOUT_S, handshake
 from ziti_aio.transport.tls_stream import TlsStream
+
+if TYPE_CHECKING:
+    import ssl
 
 log = logging.getLogger(__name__)
 

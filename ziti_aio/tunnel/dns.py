@@ -145,7 +145,8 @@ def build_answer(query: Query, addresses: list[ipaddress.IPv4Address | ipaddress
                  ttl_s: int = 60) -> bytes:
     """A NOERROR response carrying the ``addresses`` that fit the question's type (none is NODATA)."""
     q = query.question
-    records = [a for a in addresses if (a.version == 4 and q.qtype == TYPE_A) or (a.version == 6 and q.qtype == TYPE_AAAA)]
+    records = [a for a in addresses
+               if (a.version == 4 and q.qtype == TYPE_A) or (a.version == 6 and q.qtype == TYPE_AAAA)]
     out = bytearray(_header(query.id, query.flags, RCODE_OK, len(records), 1) + query.raw_question)
     for address in records:
         data = address.packed

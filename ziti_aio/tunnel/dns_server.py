@@ -15,13 +15,16 @@ import ipaddress
 import logging
 import socket
 from collections import OrderedDict
-from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import trio
 
 from ziti_aio.common.errors import ConfigError
 from ziti_aio.tunnel import dns
 from ziti_aio.tunnel.addresses import AddressPattern, IPAddress, normalize_hostname
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 

@@ -14,16 +14,18 @@ import json
 import logging
 import socket
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
 
 from ziti_aio.common.errors import ConfigError, ZitiError
-from ziti_aio.sdk.conn import ZitiStream
-from ziti_aio.sdk.context import ZitiContext
-from ziti_aio.sdk.ctrl_client import Service
 from ziti_aio.tunnel.addresses import AddressPattern, PortRange, parse_patterns, parse_port_ranges
 from ziti_aio.tunnel.relay import relay, relay_datagrams
+
+if TYPE_CHECKING:
+    from ziti_aio.sdk.conn import ZitiStream
+    from ziti_aio.sdk.context import ZitiContext
+    from ziti_aio.sdk.ctrl_client import Service
 
 log = logging.getLogger(__name__)
 

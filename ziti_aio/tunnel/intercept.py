@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import logging
 import shutil
-import subprocess
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import trio
 
 from ziti_aio.common.errors import ConfigError
-from ziti_aio.tunnel.addresses import IPNetwork, PortRange
+
+if TYPE_CHECKING:
+    from ziti_aio.tunnel.addresses import IPNetwork, PortRange
 
 log = logging.getLogger(__name__)
 

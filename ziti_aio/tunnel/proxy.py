@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import trio
 
 from ziti_aio.common.errors import ConfigError, ZitiError, listen_failed
-from ziti_aio.sdk.context import ZitiContext
 from ziti_aio.tunnel.relay import relay
+
+if TYPE_CHECKING:
+    from ziti_aio.sdk.context import ZitiContext
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +73,8 @@ class ServiceProxy:
 
     async def _serve(self, stream: trio.SocketStream, slot: object) -> None:
         try:
-            peer = "%s:%d" % stream.socket.getpeername()[:2]
+            host, port = stream.socket.getpeername()[:2]
+            peer = f"{host}:{port}"
             what = f"proxy {peer} -> {self.spec.service}"
             try:
                 with trio.fail_after(DIAL_DEADLINE_S):

@@ -15,11 +15,11 @@ import logging
 import socket
 import struct
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import trio
 
 from ziti_aio.common.errors import ConfigError, ZitiError
-from ziti_aio.sdk.context import ZitiContext
 from ziti_aio.tunnel.addresses import (
     AddressPattern,
     IPAddress,
@@ -32,6 +32,9 @@ from ziti_aio.tunnel.dns_server import DnsServer, NamePool
 from ziti_aio.tunnel.host import run_host
 from ziti_aio.tunnel.intercept import Intercept, InterceptRule
 from ziti_aio.tunnel.relay import relay
+
+if TYPE_CHECKING:
+    from ziti_aio.sdk.context import ZitiContext
 
 log = logging.getLogger(__name__)
 

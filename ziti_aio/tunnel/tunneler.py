@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
 
@@ -20,6 +19,9 @@ from ziti_aio.sdk.context import open_context
 from ziti_aio.tunnel.host import HOST_CONFIG_TYPES, run_host
 from ziti_aio.tunnel.proxy import ProxySpec, run_proxies
 from ziti_aio.tunnel.tproxy import Tproxy
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 log = logging.getLogger(__name__)
 

@@ -24,13 +24,16 @@ fails the connection (ZITI_CRYPTO_FAIL).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from nacl import bindings, exceptions
 
 from ziti_aio.wire.errors import WireProtocolError
 from ziti_aio.wire.frame import MAX_BODY_BYTES
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 KEY_BYTES = bindings.crypto_kx_PUBLIC_KEY_BYTES
 HEADER_BYTES = bindings.crypto_secretstream_xchacha20poly1305_HEADERBYTES

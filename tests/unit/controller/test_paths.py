@@ -54,7 +54,7 @@ def test_no_traversal_router_is_an_end_but_never_a_middle_hop():
     assert graph.shortest_path("a", "c") is None
     assert graph.shortest_path("a", "b").nodes == ("a", "b")
     assert graph.shortest_path("b", "c").nodes == ("b", "c")
-    longer = Graph(routers + [RouterNode("d")], links + [LinkEdge("ad", "a", "d", 50), LinkEdge("dc", "d", "c", 50)])
+    longer = Graph([*routers, RouterNode("d")], [*links, LinkEdge("ad", "a", "d", 50), LinkEdge("dc", "d", "c", 50)])
     assert longer.shortest_path("a", "c").nodes == ("a", "d", "c")
 
 

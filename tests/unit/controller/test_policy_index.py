@@ -67,7 +67,7 @@ def test_new_entity_matching_existing_policy_gains_access():
 
 
 def test_deleting_policy_removes_access_and_deleting_entity_cleans_up():
-    index, ents = _index()
+    index, _ = _index()
     index.remove("service-policies", "p2")
     assert index.service_permissions("i3") == {}
     index.remove("services", "s1")

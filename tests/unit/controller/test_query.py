@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
 
@@ -14,7 +14,7 @@ from ziti_aio.common.errors import InvalidFilter
 from ziti_aio.controller.model.query import MAX_NESTING_DEPTH, Query, parse_query, run_query
 from ziti_aio.controller.model.query_lexer import MAX_QUERY_CHARS
 
-UTC = timezone.utc
+UTC = UTC
 
 ENTITIES: list[dict[str, Any]] = [
     {

@@ -53,7 +53,7 @@ def test_refuses_to_overwrite_unless_asked(tmp_path, intermediate):
     save_leaf(tmp_path, "ca", "client", first, first_key, ())
     key_file = tmp_path / "ca/keys/client.key"
     key_file.chmod(0o644)
-    with pytest.raises(ConfigError, match="client.cert"):
+    with pytest.raises(ConfigError, match=r"client\.cert"):
         save_leaf(tmp_path, "ca", "client", second, second_key, ())
     assert load_leaf(tmp_path, "ca", "client")[0] == first
     save_leaf(tmp_path, "ca", "client", second, second_key, (), overwrite=True)

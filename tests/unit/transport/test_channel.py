@@ -1,15 +1,20 @@
 """Channel over real TLS on loopback: hello, request/reply, probes, bad peers."""
 
-import trio
 import pytest
+import trio
+import trio.lowlevel
 
 from ziti_aio.common.errors import ChannelClosed, ChannelTimeout
 from ziti_aio.transport.channel import accept_channel, connect_channel
 from ziti_aio.transport.tls import client_context, open_tls, peer_fingerprint, server_context
 from ziti_aio.wire import channel as chmsg
 from ziti_aio.wire.content import ChannelContentType
-from ziti_aio.wire.frame import Message, encode
+from ziti_aio.wire.frame import Message
 from ziti_aio.wire.headers import ChannelHeader, get_int32
+
+
+async def _ignore(message):
+    await trio.lowlevel.checkpoint()
 
 
 async def _serve(pki, nursery, on_channel):
@@ -49,7 +54,7 @@ async def test_hello_request_reply_and_latency_probe(pki):
         stream = await open_tls("127.0.0.1", port, _client_ctx(pki))
         ch, reply = await connect_channel(stream, chmsg.hello("good", "t"), name="cli")
         assert chmsg.parse_result(reply).version == "test"
-        nursery.start_soon(ch.run, lambda m: trio.sleep(0))
+        nursery.start_soon(ch.run, _ignore)
         answer = await ch.request(Message(5000, body=b"ping"))
         assert answer.body == b"echo:ping"
         probe = chmsg.latency_probe(1234)
@@ -63,7 +68,7 @@ async def test_hello_request_reply_and_latency_probe(pki):
 
 async def test_bad_token_closes_without_reply(pki):
     async with trio.open_nursery() as nursery:
-        port = await _serve(pki, nursery, lambda ch, s: ch.run(lambda m: trio.sleep(0)))
+        port = await _serve(pki, nursery, lambda ch, s: ch.run(_ignore))
         stream = await open_tls("127.0.0.1", port, _client_ctx(pki))
         with pytest.raises(ChannelClosed):
             await connect_channel(stream, chmsg.hello("bad", "t"))
@@ -72,7 +77,7 @@ async def test_bad_token_closes_without_reply(pki):
 
 async def test_untrusted_client_cert_is_refused_in_the_handshake(pki):
     async with trio.open_nursery() as nursery:
-        port = await _serve(pki, nursery, lambda ch, s: ch.run(lambda m: trio.sleep(0)))
+        port = await _serve(pki, nursery, lambda ch, s: ch.run(_ignore))
         with pytest.raises((ChannelClosed, ChannelTimeout)):
             stream = await open_tls("127.0.0.1", port, _client_ctx(pki, "rogue"))
             await connect_channel(stream, chmsg.hello("good", "t"), timeout_s=5)
@@ -84,12 +89,12 @@ async def test_garbage_after_hello_closes_only_that_channel(pki):
         closed = trio.Event()
 
         async def on_channel(ch, stream):
-            await ch.run(lambda m: trio.sleep(0))
+            await ch.run(_ignore)
             closed.set()
 
         port = await _serve(pki, nursery, on_channel)
         stream = await open_tls("127.0.0.1", port, _client_ctx(pki))
-        ch, _ = await connect_channel(stream, chmsg.hello("good", "t"))
+        _ch, _ = await connect_channel(stream, chmsg.hello("good", "t"))
         await stream.send_all(b"\x00" * 64)
         with trio.fail_after(5):
             await closed.wait()
@@ -126,6 +131,6 @@ async def test_a_batch_handler_gets_one_reads_messages_together_and_in_order(pki
         with pytest.raises(TypeError):
             await ch.run()
         with pytest.raises(TypeError):
-            await ch.run(lambda m: trio.sleep(0), batch_handler=lambda ms: trio.sleep(0))
+            await ch.run(_ignore, batch_handler=_ignore)
         await ch.aclose()
         nursery.cancel_scope.cancel()

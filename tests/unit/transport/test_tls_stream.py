@@ -5,6 +5,7 @@ import ssl
 
 import pytest
 import trio
+import trio.lowlevel
 
 from ziti_aio.transport.serve import serve_tls
 from ziti_aio.transport.tls import client_context, open_tls, peer_fingerprint, server_context
@@ -150,7 +151,7 @@ async def test_streams_reading_at_once_each_get_their_own_bytes(pki):
         for n in range(messages):
             await stream.send_all(tag * 50 + b"%05d" % n)
             if n % 7 == 0:
-                await trio.sleep(0)
+                await trio.lowlevel.checkpoint()
         await stream.aclose()
 
     async def client(port: int, tag: bytes, results: dict) -> None:

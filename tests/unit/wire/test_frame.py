@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import struct
 import tracemalloc
@@ -34,7 +35,7 @@ def decode_all(data: bytes, cuts: list[int] | None = None, **limits: int) -> lis
     decoder = FrameDecoder(**limits)
     out: list[Message] = []
     edges = [0, *(cuts or []), len(data)]
-    for start, end in zip(edges, edges[1:]):
+    for start, end in itertools.pairwise(edges):
         decoder.receive_data(data[start:end])
         while (msg := decoder.next_message()) is not None:
             out.append(msg)
@@ -255,7 +256,7 @@ def test_hostile_bytes_only_ever_raise_wire_protocol_error_and_allocate_nothing_
     edges = [0, *cuts, len(stream)]
     tracemalloc.start()
     try:
-        for start, end in zip(edges, edges[1:]):
+        for start, end in itertools.pairwise(edges):
             decoder.receive_data(stream[start:end])
             while (msg := decoder.next_message()) is not None:
                 assert len(msg.body) <= MAX_BODY_BYTES

@@ -11,9 +11,8 @@ import json
 import logging
 import math
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from quart import Quart, Response, g, request
 from quart_trio import QuartTrio
@@ -31,10 +30,14 @@ from ziti_aio.common.errors import (
 from ziti_aio.controller.api.envelope import error_response
 from ziti_aio.controller.api.render import RouterState, offline_router
 from ziti_aio.controller.model.access import Access, Caller, api_session_expiry_fields
-from ziti_aio.controller.model.crud import Crud
-from ziti_aio.controller.model.enroll import Enrollments
-from ziti_aio.controller.model.model import Model
-from ziti_aio.controller.network.network import Network
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ziti_aio.controller.model.crud import Crud
+    from ziti_aio.controller.model.enroll import Enrollments
+    from ziti_aio.controller.model.model import Model
+    from ziti_aio.controller.network.network import Network
 
 log = logging.getLogger(__name__)
 

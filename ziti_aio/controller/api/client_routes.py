@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from quart import Blueprint, Response, request
 
 from ziti_aio.common.errors import NotFoundError, ValidationError
@@ -11,7 +13,9 @@ from ziti_aio.controller.api.envelope import empty, ok
 from ziti_aio.controller.api.listing import page
 from ziti_aio.controller.api.render import Renderer
 from ziti_aio.controller.api.server import PEER_CERT_DER
-from ziti_aio.controller.model.access import Caller
+
+if TYPE_CHECKING:
+    from ziti_aio.controller.model.access import Caller
 
 MAX_CSR_BYTES = 64 * 1024
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from cryptography import x509
 from quart import Blueprint, Response, request
 
 from ziti_aio.common.errors import InvalidAuth, ValidationError
@@ -11,10 +12,10 @@ from ziti_aio.controller.api.app import ApiContext, caller, read_json
 from ziti_aio.controller.api.envelope import empty, json_response, ok
 from ziti_aio.controller.api.render import Renderer
 from ziti_aio.controller.model.access import Caller, api_session_expiry_fields
-from ziti_aio.controller.model.model import Entity
 from ziti_aio.pki.bundle import fingerprint_sha1
 
-from cryptography import x509
+if TYPE_CHECKING:
+    from ziti_aio.controller.model.model import Entity
 
 
 def version_data(ctx: ApiContext) -> dict[str, Any]:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from quart import Response
 
-from ziti_aio.common.errors import ZitiError
+if TYPE_CHECKING:
+    from ziti_aio.common.errors import ZitiError
 
 API_VERSION_META = {"apiVersion": "0.0.1", "apiEnrollmentVersion": "0.0.1"}
 JSON = "application/json"

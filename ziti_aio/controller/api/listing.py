@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ziti_aio.common.errors import InvalidFilter, InvalidPagination
-from ziti_aio.controller.model.model import Entity
 from ziti_aio.controller.model.query import parse_query, run_query
 from ziti_aio.controller.model.specs import SPECS
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Mapping
+
+    from ziti_aio.controller.model.model import Entity
 
 LIST_LIMIT_DEFAULT = 10
 LIST_LIMIT_MAX = 500

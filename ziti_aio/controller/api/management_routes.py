@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from quart import Blueprint, Response, request
 
@@ -14,12 +14,14 @@ from ziti_aio.controller.api.listing import page
 from ziti_aio.controller.api.permissions import METHOD_ACTION, check_grant, require
 from ziti_aio.controller.api.relations import RELATIONS
 from ziti_aio.controller.api.render import Renderer
-from ziti_aio.controller.model.access import Caller
 from ziti_aio.controller.model.cas import verify_command
 from ziti_aio.controller.model.fields import now_text, parse_time, timestamp
 from ziti_aio.controller.model.model import revocation, session_revocation
 from ziti_aio.controller.model.specs import SPECS
 from ziti_aio.controller.store.commands import Change, Command, Delete, Put
+
+if TYPE_CHECKING:
+    from ziti_aio.controller.model.access import Caller
 
 READ_ONLY_KINDS = ("api-sessions", "sessions", "revocations")
 ATTRIBUTE_LISTS = {

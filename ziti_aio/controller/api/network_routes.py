@@ -11,7 +11,7 @@ OpenZiti's fabric API does (``sourceRouter``/``destRouter`` refs, ``state``, ``c
 from __future__ import annotations
 
 from itertools import chain
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from quart import Blueprint, Response, request
 
@@ -21,9 +21,11 @@ from ziti_aio.controller.api.envelope import empty, ok
 from ziti_aio.controller.api.listing import page
 from ziti_aio.controller.api.permissions import METHOD_ACTION, require
 from ziti_aio.controller.api.render import Renderer, links, ref
-from ziti_aio.controller.model.model import Entity
 from ziti_aio.controller.network.links import MAX_STATIC_COST, Link
-from ziti_aio.controller.network.network import Network
+
+if TYPE_CHECKING:
+    from ziti_aio.controller.model.model import Entity
+    from ziti_aio.controller.network.network import Network
 
 CIRCUIT_FIELDS = ("serviceId", "clientId", "terminatorId")
 

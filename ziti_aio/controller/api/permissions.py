@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ziti_aio.common.errors import PermissionDenied
-from ziti_aio.controller.model.access import Caller
+
+if TYPE_CHECKING:
+    from ziti_aio.controller.model.access import Caller
 
 # REST collection -> permission entity type; None means admin / admin_readonly only.
 PERMISSION_TYPE: dict[str, str | None] = {

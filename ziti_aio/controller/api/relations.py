@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 from ziti_aio.controller.model.crud import referenced_by
 from ziti_aio.controller.model.model import Model
-from ziti_aio.controller.model.policy_index import PolicyKindIndex
+
+if TYPE_CHECKING:
+    from ziti_aio.controller.model.policy_index import PolicyKindIndex
 
 IdsOf = Callable[[Model, str], Iterable[str]]
 

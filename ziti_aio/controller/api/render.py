@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ziti_aio.controller.model.model import Entity, Model
+if TYPE_CHECKING:
+    from ziti_aio.controller.model.model import Entity, Model
 
 RouterState = Callable[[str], dict[str, Any]]
 

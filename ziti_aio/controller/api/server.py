@@ -11,8 +11,7 @@ from __future__ import annotations
 import contextvars
 import errno
 import ssl
-from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
 from hypercorn.config import Config
@@ -21,6 +20,9 @@ from hypercorn.trio import serve
 from hypercorn.trio.tcp_server import TCPServer
 
 from ziti_aio.common.errors import first_error, listen_failed
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
 
 PEER_CERT_DER: contextvars.ContextVar[bytes | None] = contextvars.ContextVar("PEER_CERT_DER", default=None)
 TLS_HANDSHAKE_TIMEOUT_S = 15.0

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import base64
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ziti_aio.common.errors import EncryptionDataMissing, InvalidSession, NoTerminators, PathUnavailable
 from ziti_aio.common.ids import new_id
 from ziti_aio.controller.network.circuits import Circuit
-from ziti_aio.controller.network.network import Network
 from ziti_aio.controller.network.paths import path_to
-from ziti_aio.controller.network.routers import ConnectedRouter
 from ziti_aio.wire import ctrl
 from ziti_aio.wire.errors import WireProtocolError
-from ziti_aio.wire.frame import Message
+
+if TYPE_CHECKING:
+    from ziti_aio.controller.network.network import Network
+    from ziti_aio.controller.network.routers import ConnectedRouter
+    from ziti_aio.wire.frame import Message
 
 log = logging.getLogger(__name__)
 

@@ -6,12 +6,16 @@ reporter's end, or a link id another pair owns, is a lie and closes its control 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ziti_aio.common.errors import ProtocolError
 from ziti_aio.controller.network.links import Link
-from ziti_aio.controller.network.network import Network
-from ziti_aio.controller.network.routers import ConnectedRouter
 from ziti_aio.wire import ctrl
-from ziti_aio.wire.frame import Message
+
+if TYPE_CHECKING:
+    from ziti_aio.controller.network.network import Network
+    from ziti_aio.controller.network.routers import ConnectedRouter
+    from ziti_aio.wire.frame import Message
 
 MAX_ID_CHARS = 64
 MAX_LINKS_PER_REPORT = 10_000

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from ziti_aio.common.errors import InvalidSession
-from ziti_aio.controller.network.network import Network
-from ziti_aio.controller.network.routers import ConnectedRouter
 from ziti_aio.controller.network.terminators import MAX_COST, PRECEDENCE_RANK, Terminator
 from ziti_aio.wire import ctrl
-from ziti_aio.wire.frame import Message
+
+if TYPE_CHECKING:
+    from ziti_aio.controller.network.network import Network
+    from ziti_aio.controller.network.routers import ConnectedRouter
+    from ziti_aio.wire.frame import Message
 
 log = logging.getLogger(__name__)
 

@@ -8,10 +8,11 @@ when policy allows the identity to dial or bind the service through at least one
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
 
@@ -21,8 +22,10 @@ from ziti_aio.controller.model.cas import trusted_ca
 from ziti_aio.controller.model.fields import format_time, now_text, parse_time
 from ziti_aio.controller.model.model import Entity, Model, revocation, session_revocation
 from ziti_aio.controller.model.passwords import check_password
-from ziti_aio.controller.model.tokens import TokenSigner
 from ziti_aio.controller.store.commands import Change, Command, Delete, Put
+
+if TYPE_CHECKING:
+    from ziti_aio.controller.model.tokens import TokenSigner
 
 DEFAULT_SESSION_TIMEOUT_S = 30 * 60
 MAX_CONFIG_TYPES = 64
@@ -164,10 +167,8 @@ class Access:
         """Delete API sessions past their sliding expiry (with their sessions)."""
         expired = self.expired_api_sessions()
         for api_session in expired:
-            try:
+            with contextlib.suppress(NotFoundError):
                 await self.logout(api_session["id"], actor="controller")
-            except NotFoundError:
-                pass
         return len(expired)
 
     # --- service sessions -----------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.x509.oid import NameOID
@@ -10,9 +12,11 @@ from ziti_aio.common.errors import ValidationError
 from ziti_aio.common.ids import new_token
 from ziti_aio.controller.model.crud import NoHooks
 from ziti_aio.controller.model.fields import now_text
-from ziti_aio.controller.model.model import Entity, Model
 from ziti_aio.controller.store.commands import Change, Command, Delete, Put
 from ziti_aio.pki.bundle import fingerprint_sha1, load_certs_pem
+
+if TYPE_CHECKING:
+    from ziti_aio.controller.model.model import Entity, Model
 
 DEFAULT_IDENTITY_NAME_FORMAT = "[caName]-[commonName]"
 CONTROLLER_SET = ("fingerprint", "isVerified", "verificationToken")

@@ -9,14 +9,16 @@ command exists, so nothing stored changes.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ziti_aio.common.errors import ConflictError, ValidationError
 from ziti_aio.common.ids import new_id
 from ziti_aio.controller.model.fields import now_text
-from ziti_aio.controller.model.model import Entity, Model
 from ziti_aio.controller.model.specs import SPECS, EntitySpec
 from ziti_aio.controller.store.commands import Change, Command, Delete, Put
+
+if TYPE_CHECKING:
+    from ziti_aio.controller.model.model import Entity, Model
 
 READ_ONLY = frozenset({"id", "createdAt", "updatedAt", "_links"})
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -13,12 +13,14 @@ from ziti_aio.common.errors import EnrollmentExpired, InvalidEnrollmentToken, Va
 from ziti_aio.common.ids import new_id
 from ziti_aio.controller.model.cas import issued_by, trusted_ca
 from ziti_aio.controller.model.fields import now_text, parse_time
-from ziti_aio.controller.model.model import Entity, Model
 from ziti_aio.controller.model.passwords import hash_password
 from ziti_aio.controller.store.commands import Change, Command, Delete, Put
 from ziti_aio.pki.bundle import certs_to_pem, fingerprint_sha1
-from ziti_aio.pki.ca import CertAuthority
 from ziti_aio.pki.csr import load_csr
+
+if TYPE_CHECKING:
+    from ziti_aio.controller.model.model import Entity, Model
+    from ziti_aio.pki.ca import CertAuthority
 
 MAX_PASSWORD_LENGTH = 1024
 MIN_PASSWORD_LENGTH = 5

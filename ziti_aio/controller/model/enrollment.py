@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from ziti_aio.common.ids import new_id, new_token
 from ziti_aio.controller.model.fields import format_time, now_text
-from ziti_aio.controller.model.model import Entity
+
+if TYPE_CHECKING:
+    from ziti_aio.controller.model.model import Entity
 
 DEFAULT_ENROLLMENT_DURATION_S = 180 * 60
 

@@ -9,10 +9,10 @@ learn of every applied command (revocations, service-update stamps).
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 import trio
 
@@ -20,7 +20,9 @@ from ziti_aio.common.errors import NotFoundError
 from ziti_aio.controller.model.fields import format_time, now_text
 from ziti_aio.controller.model.policy_index import PolicyIndex
 from ziti_aio.controller.store.commands import Command, Delete, Put
-from ziti_aio.controller.store.sqlite_store import SqliteStore
+
+if TYPE_CHECKING:
+    from ziti_aio.controller.store.sqlite_store import SqliteStore
 
 log = logging.getLogger(__name__)
 

@@ -51,7 +51,7 @@ class PolicyKindIndex:
         semantic = policy.get("semantic", "AllOf")
         rolesets = tuple(parse_roles(policy.get(s.roles_field, []), semantic) for s in self.sides())
         self._rolesets[pid] = rolesets  # type: ignore[assignment]
-        for side, roleset in zip(self.sides(), rolesets):
+        for side, roleset in zip(self.sides(), rolesets, strict=False):
             candidates: Iterable[Entity]
             pool = entities.get(side.entity_kind, {})
             if not roleset.all and not roleset.attributes:

@@ -18,7 +18,7 @@ import contextlib
 import operator
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar
 
@@ -39,7 +39,7 @@ _ORDER_OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": opera
 
 
 def _as_utc(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _coerce(value: Any, literal: Any) -> Any:
@@ -389,7 +389,7 @@ class _Parser:
             options.append("'skip'")
         if not limited:
             options.append("'limit'")
-        return ", ".join(options + ["end of input"])
+        return ", ".join([*options, "end of input"])
 
     def sort_field(self) -> tuple[str, bool]:
         name = self.ident()

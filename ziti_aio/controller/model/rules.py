@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ziti_aio.common.errors import ConflictError, NotFoundError, ValidationError
 from ziti_aio.common.ids import new_id
 from ziti_aio.controller.model.cas import CaRules, trusted_ca
 from ziti_aio.controller.model.config_types import check_schema, validate_config_data
 from ziti_aio.controller.model.crud import KindHooks, NoHooks, referenced_by, refuse_if_referenced
-from ziti_aio.controller.model.enrollment import Enroller
 from ziti_aio.controller.model.fields import now_text, parse_time
 from ziti_aio.controller.model.model import Entity, Model, revocation, session_revocation
 from ziti_aio.controller.store.commands import Change, Delete, Put
 from ziti_aio.pki.bundle import fingerprint_sha1, load_certs_pem
+
+if TYPE_CHECKING:
+    from ziti_aio.controller.model.enrollment import Enroller
 
 ROUTER_TYPE = "Router"
 
@@ -122,10 +124,10 @@ class ConfigTypeRules(NoHooks):
 class ConfigRules(NoHooks):
     def prepare(self, model: Model, data: Entity, old: Entity | None) -> None:
         data["configTypeId"] = _resolve(model, "config-types", "configTypeId", data["configTypeId"])
-        if old is not None and old["configTypeId"] != data["configTypeId"]:
-            if referenced_by(model, "services", "configs", data["id"]):
-                raise ValidationError("the config type of a config in use cannot change",
-                                      field="configTypeId", value=data["configTypeId"])
+        if (old is not None and old["configTypeId"] != data["configTypeId"]
+                and referenced_by(model, "services", "configs", data["id"])):
+            raise ValidationError("the config type of a config in use cannot change",
+                                  field="configTypeId", value=data["configTypeId"])
         schema = model.get("config-types", data["configTypeId"]).get("schema") or {}
         validate_config_data(schema, data["data"])
 
@@ -137,7 +139,8 @@ class ConfigRules(NoHooks):
 class PolicyRules(NoHooks):
     """Role lists: ``@name`` is accepted and stored as ``@id``; unknown ``@`` refs refused."""
 
-    TARGETS = {"identityRoles": "identities", "serviceRoles": "services", "edgeRouterRoles": "edge-routers"}
+    TARGETS: ClassVar[dict[str, str]] = {"identityRoles": "identities", "serviceRoles": "services",
+                                         "edgeRouterRoles": "edge-routers"}
 
     def prepare(self, model: Model, data: Entity, old: Entity | None) -> None:
         for field, kind in self.TARGETS.items():

@@ -69,4 +69,5 @@ class Circuits:
     def through(self, router_id: str | None = None, link_id: str | None = None) -> list[Circuit]:
         """Circuits whose path uses ``router_id`` as a transit hop, or ``link_id``."""
         return [c for c in self._by_id.values()
-                if (router_id is not None and router_id in c.nodes[1:-1]) or (link_id is not None and link_id in c.links)]
+                if (router_id is not None and router_id in c.nodes[1:-1])
+                or (link_id is not None and link_id in c.links)]

@@ -8,21 +8,25 @@ hello is answered. The hello reply carries what the router needs to check tokens
 from __future__ import annotations
 
 import logging
-import ssl
 from functools import partial
+from typing import TYPE_CHECKING
 
 import trio
 
 from ziti_aio.common.errors import ChannelClosed, ProtocolError, ZitiError
 from ziti_aio.controller.handlers import HANDLERS
-from ziti_aio.controller.network.network import Network
 from ziti_aio.controller.network.routers import ConnectedRouter
 from ziti_aio.transport.channel import accept_channel
 from ziti_aio.transport.serve import serve_tls
 from ziti_aio.transport.tls import peer_fingerprint
-from ziti_aio.transport.tls_stream import TlsStream
 from ziti_aio.wire import ctrl
-from ziti_aio.wire.frame import Message
+
+if TYPE_CHECKING:
+    import ssl
+
+    from ziti_aio.controller.network.network import Network
+    from ziti_aio.transport.tls_stream import TlsStream
+    from ziti_aio.wire.frame import Message
 
 log = logging.getLogger(__name__)
 

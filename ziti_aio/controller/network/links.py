@@ -7,12 +7,14 @@ mean of the latencies (ms) its two ends measured; unmeasured ends count as 0.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ziti_aio.controller.model.fields import now_text
 from ziti_aio.controller.network.paths import LinkEdge
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 DEFAULT_STATIC_COST = 1
 MAX_STATIC_COST = 2**31 - 1

@@ -11,13 +11,11 @@ them to another path (:mod:`ziti_aio.controller.network.routing`).
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
 
 from ziti_aio.common.errors import NotFoundError
-from ziti_aio.controller.model.model import Entity, Model
-from ziti_aio.controller.model.tokens import TokenSigner
 from ziti_aio.controller.network.circuits import Circuit, Circuits
 from ziti_aio.controller.network.links import Link, Links
 from ziti_aio.controller.network.paths import Graph, RouterNode
@@ -26,6 +24,10 @@ from ziti_aio.controller.network.routing import Routing
 from ziti_aio.controller.network.terminators import Terminators
 from ziti_aio.controller.store.commands import Command, Delete, Put
 from ziti_aio.wire import ctrl
+
+if TYPE_CHECKING:
+    from ziti_aio.controller.model.model import Entity, Model
+    from ziti_aio.controller.model.tokens import TokenSigner
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,11 @@ with fewer hops, then to the link with the smaller id, so a choice is stable.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
 
 from ziti_aio.common.errors import ChannelClosed
 from ziti_aio.controller.model.fields import now_text
-from ziti_aio.transport.channel import Channel
 from ziti_aio.wire.frame import Message
+
+if TYPE_CHECKING:
+    from ziti_aio.transport.channel import Channel
 
 log = logging.getLogger(__name__)
 

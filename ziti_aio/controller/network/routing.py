@@ -16,22 +16,23 @@ cheaper path now exists (smart rerouting, with hysteresis).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import trio
 
 from ziti_aio.common.errors import ChannelError, CircuitError, PathUnavailable, ZitiError
-from ziti_aio.controller.network.circuits import Circuit
-from ziti_aio.controller.network.paths import Path
-from ziti_aio.controller.network.routers import ConnectedRouter
-from ziti_aio.controller.network.terminators import Terminator
 from ziti_aio.wire import ctrl
 from ziti_aio.wire.ctrl import CtrlType
-from ziti_aio.wire.frame import Message
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from ziti_aio.controller.network.circuits import Circuit
     from ziti_aio.controller.network.network import Network
+    from ziti_aio.controller.network.paths import Path
+    from ziti_aio.controller.network.routers import ConnectedRouter
+    from ziti_aio.controller.network.terminators import Terminator
+    from ziti_aio.wire.frame import Message
 
 log = logging.getLogger(__name__)
 

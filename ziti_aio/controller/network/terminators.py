@@ -12,12 +12,14 @@ costs more likely (weight 1 / (1 + cost)); ``random`` uniformly.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ziti_aio.common.errors import ConflictError
 from ziti_aio.controller.model.fields import now_text
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 MAX_COST = 65535
 PRECEDENCE_RANK = {"required": 0, "default": 1, "failed": 2}

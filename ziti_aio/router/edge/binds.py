@@ -15,12 +15,12 @@ from ziti_aio.common.ids import new_id
 from ziti_aio.router.edge.conns import EdgeBind
 from ziti_aio.wire import edge
 from ziti_aio.wire.ctrl import CtrlType
-from ziti_aio.wire.frame import Message
 from ziti_aio.wire.headers import Precedence
 
 if TYPE_CHECKING:
     from ziti_aio.router.dataplane import Dataplane
     from ziti_aio.router.edge.session import SdkSession
+    from ziti_aio.wire.frame import Message
 
 log = logging.getLogger(__name__)
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import trio
-
-from ziti_aio.wire.edge import Bind
-
 if TYPE_CHECKING:
+    import trio
+
     from ziti_aio.router.edge.session import SdkSession
     from ziti_aio.router.xgress.circuit import LocalCircuit
+    from ziti_aio.wire.edge import Bind
 
 
 @dataclass(eq=False)

@@ -8,21 +8,25 @@ libziti refresh its API session and reconnect.
 from __future__ import annotations
 
 import logging
-import ssl
+from typing import TYPE_CHECKING
 
 import trio
 
 from ziti_aio import __version__
 from ziti_aio.common.errors import AuthError
 from ziti_aio.router.auth import ApiSessionClaims
-from ziti_aio.router.dataplane import Dataplane
 from ziti_aio.router.edge.session import SdkSession
 from ziti_aio.transport.channel import accept_channel
 from ziti_aio.transport.serve import serve_tls
 from ziti_aio.transport.tls import peer_fingerprint
-from ziti_aio.transport.tls_stream import TlsStream
 from ziti_aio.wire.channel import hello_reply, parse_hello
-from ziti_aio.wire.frame import Message
+
+if TYPE_CHECKING:
+    import ssl
+
+    from ziti_aio.router.dataplane import Dataplane
+    from ziti_aio.transport.tls_stream import TlsStream
+    from ziti_aio.wire.frame import Message
 
 log = logging.getLogger(__name__)
 

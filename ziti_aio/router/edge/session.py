@@ -7,23 +7,24 @@ tasks in this session's nursery and die with it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import TYPE_CHECKING
 
 import trio
 
 from ziti_aio.common.errors import ChannelError, InvalidSession, ProtocolError
-from ziti_aio.router.auth import ApiSessionClaims
 from ziti_aio.router.edge.binds import bind, unbind
 from ziti_aio.router.edge.conns import EdgeBind, EdgeConn
 from ziti_aio.router.xgress.dial import dial
-from ziti_aio.transport.channel import Channel
 from ziti_aio.wire import edge
 from ziti_aio.wire.content import EdgeContentType
-from ziti_aio.wire.frame import Message
 
 if TYPE_CHECKING:
+    from ziti_aio.router.auth import ApiSessionClaims
     from ziti_aio.router.dataplane import Dataplane
+    from ziti_aio.transport.channel import Channel
+    from ziti_aio.wire.frame import Message
 
 log = logging.getLogger(__name__)
 
@@ -88,10 +89,8 @@ class SdkSession:
 
     async def send_quietly(self, msg: Message) -> None:
         """Send if the channel is still up; a gone SDK needs no notice."""
-        try:
+        with contextlib.suppress(ChannelError):
             await self.channel.send(msg)
-        except ChannelError:
-            pass
 
     # --- inbound ----------------------------------------------------------------------------
 

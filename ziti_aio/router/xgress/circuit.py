@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING
 import trio
 
 from ziti_aio.common.errors import ChannelError
-from ziti_aio.router.edge.conns import EdgeConn
 from ziti_aio.wire import edge
 from ziti_aio.wire.ctrl import CtrlType
-from ziti_aio.wire.frame import Message
 
 if TYPE_CHECKING:
     from ziti_aio.router.dataplane import Dataplane
+    from ziti_aio.router.edge.conns import EdgeConn
+    from ziti_aio.wire.frame import Message
 
 log = logging.getLogger(__name__)
 

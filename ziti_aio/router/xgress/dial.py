@@ -17,18 +17,18 @@ import trio
 
 from ziti_aio.common.errors import ChannelError, InvalidSession, ProtocolError
 from ziti_aio.router.ctrl import CtrlRefused
-from ziti_aio.router.edge.conns import EdgeBind, EdgeConn
 from ziti_aio.router.forwarder import Route
 from ziti_aio.router.xgress.circuit import LocalCircuit
 from ziti_aio.router.xgress.remote import RemoteEnd
 from ziti_aio.wire import edge
 from ziti_aio.wire.content import EdgeContentType
 from ziti_aio.wire.ctrl import CtrlType
-from ziti_aio.wire.frame import Message
 from ziti_aio.wire.link import INITIATOR
 
 if TYPE_CHECKING:
     from ziti_aio.router.dataplane import Dataplane
+    from ziti_aio.router.edge.conns import EdgeBind, EdgeConn
+    from ziti_aio.wire.frame import Message
 
 log = logging.getLogger(__name__)
 

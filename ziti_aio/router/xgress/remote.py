@@ -24,16 +24,16 @@ from typing import TYPE_CHECKING
 import trio
 
 from ziti_aio.common.errors import ChannelError
-from ziti_aio.router.edge.conns import EdgeConn
 from ziti_aio.router.xgress.window import ReceiveWindow, SendWindow
 from ziti_aio.wire import edge
 from ziti_aio.wire import link as wire
 from ziti_aio.wire.ctrl import CtrlType
-from ziti_aio.wire.frame import Message
 from ziti_aio.wire.link import XG_END, Ack, Payload
 
 if TYPE_CHECKING:
     from ziti_aio.router.dataplane import Dataplane
+    from ziti_aio.router.edge.conns import EdgeConn
+    from ziti_aio.wire.frame import Message
 
 log = logging.getLogger(__name__)
 

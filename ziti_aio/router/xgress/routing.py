@@ -11,6 +11,7 @@ logged and refused.
 from __future__ import annotations
 
 import base64
+import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -20,11 +21,11 @@ from ziti_aio.router.xgress.dial import DialFailed, b64, dial_host
 from ziti_aio.router.xgress.remote import RemoteEnd
 from ziti_aio.wire import ctrl, edge
 from ziti_aio.wire.errors import WireProtocolError
-from ziti_aio.wire.frame import Message
 from ziti_aio.wire.link import TERMINATOR
 
 if TYPE_CHECKING:
     from ziti_aio.router.dataplane import Dataplane
+    from ziti_aio.wire.frame import Message
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,5 @@ async def _egress(dataplane: Dataplane, msg: Message, circuit_id: str, route: Ro
 async def _answer(dataplane: Dataplane, reply: Message) -> None:
     channel = dataplane.ctrl.channel if dataplane.ctrl is not None else None
     if channel is not None:
-        try:
+        with contextlib.suppress(ChannelError):
             await channel.send(reply)
-        except ChannelError:
-            pass

@@ -11,8 +11,10 @@ path change) and anything past a gap are dropped, and the sender resends what is
 from __future__ import annotations
 
 from collections import deque
+from typing import TYPE_CHECKING
 
-from ziti_aio.wire.link import Payload
+if TYPE_CHECKING:
+    from ziti_aio.wire.link import Payload
 
 WINDOW_BYTES = 4 * 1024 * 1024
 SLACK_BYTES = 64 * 1024

@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jsonschema import Draft7Validator, FormatChecker, validators
 from jsonschema.exceptions import SchemaError
@@ -31,6 +30,9 @@ from referencing.exceptions import NoSuchResource, Unresolvable
 from referencing.jsonschema import DRAFT7
 
 from ziti_aio.common.errors import ValidationError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 __all__ = [
     "BUILTIN_CONFIG_TYPES",
