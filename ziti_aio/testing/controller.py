@@ -11,15 +11,17 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import trio
 
+from ziti_aio.common.api_paths import CLIENT, MANAGEMENT
 from ziti_aio.controller.controller import Controller, ControllerConfig, ControllerInfo
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
+__all__ = ["ADMIN_PASSWORD", "ADMIN_USERNAME", "CLIENT", "MANAGEMENT", "RunningController", "create",
+           "open_controller"]
+
 ADMIN_USERNAME = "admin"
 ADMIN_PASSWORD = "test-admin-password"
-MANAGEMENT = "/edge/management/v1"
-CLIENT = "/edge/client/v1"
 
 
 @dataclass
