@@ -14,14 +14,11 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 import typer
-from cryptography import x509
 
 from ziti_aio.cli.config_file import load_login
 from ziti_aio.common.errors import ZitiError
-from ziti_aio.pki.bundle import MAX_BUNDLE_BYTES
 
 MANAGEMENT_PATH = "/edge/management/v1"
-CACERTS_PATH = "/.well-known/est/cacerts"
 REQUEST_TIMEOUT_S = 30.0
 DEFAULT_HTTPS_PORT = 443
 
@@ -123,30 +120,6 @@ def envelope(resp: httpx.Response) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise CliError("the controller answered with JSON that is not an envelope")
     return body
-
-
-def fetch_cacerts_unverified(url: str) -> tuple[x509.Certificate, bytes]:
-    """The server's leaf certificate and the ``cacerts`` body, both from one TLS connection trusting no CA."""
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    body = bytearray()
-    try:
-        with httpx.Client(verify=ctx, timeout=REQUEST_TIMEOUT_S) as http, \
-                http.stream("GET", url + CACERTS_PATH, headers={"Accept": "application/pkcs7-mime"}) as resp:
-            der = resp.extensions["network_stream"].get_extra_info("ssl_object").getpeercert(True)
-            if resp.is_error:
-                resp.read()
-                raise error_from(resp)
-            for chunk in resp.iter_bytes():
-                body += chunk
-                if len(body) > MAX_BUNDLE_BYTES:
-                    raise CliError(f"the CA bundle at {url} is larger than {MAX_BUNDLE_BYTES} bytes")
-    except (httpx.HTTPError, httpx.InvalidURL) as exc:
-        raise CliError(f"cannot reach {url}: {exc}") from exc
-    if not der:
-        raise CliError(f"{url} presented no server certificate")
-    return x509.load_der_x509_certificate(der), bytes(body)
 
 
 def name_filter(name: str) -> str:

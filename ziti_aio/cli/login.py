@@ -10,25 +10,31 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+import trio
 import typer
 
 from ziti_aio.cli.client import (
     ApiError,
     CliError,
     ManagementClient,
-    fetch_cacerts_unverified,
     normalize_url,
     reported,
 )
 from ziti_aio.cli.config_file import SavedLogin, forget_login, load_login, save_login
+from ziti_aio.common.errors import EnrollmentRefused
 from ziti_aio.pki.bundle import MAX_BUNDLE_BYTES, certs_to_pem, load_certs_pem, parse_pkcs7_certs
+from ziti_aio.sdk.bootstrap import fetch_cacerts
 
 FORGET = "forget"
 
 
 def fetch_ca_bundle(url: str) -> str:
     """The controller's CA bundle as PEM, from ``/.well-known/est/cacerts`` over TLS that trusts nothing."""
-    return certs_to_pem(parse_pkcs7_certs(fetch_cacerts_unverified(url)[1])).decode()
+    try:
+        _, body = trio.run(fetch_cacerts, url)
+    except EnrollmentRefused as exc:
+        raise CliError(exc.message) from exc
+    return certs_to_pem(parse_pkcs7_certs(body)).decode()
 
 
 def _ca_file(path: Path) -> str:
