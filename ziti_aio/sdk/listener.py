@@ -28,8 +28,8 @@ from ziti_aio.wire.frame import Message
 from ziti_aio.wire.headers import Precedence
 
 if TYPE_CHECKING:
+    from ziti_aio.sdk.client_api import Service, Session
     from ziti_aio.sdk.context import ZitiContext
-    from ziti_aio.sdk.ctrl_client import Service, Session
 
 log = logging.getLogger(__name__)
 
