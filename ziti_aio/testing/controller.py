@@ -13,6 +13,7 @@ import trio
 
 from ziti_aio.common.api_paths import CLIENT, MANAGEMENT
 from ziti_aio.controller.controller import Controller, ControllerConfig, ControllerInfo
+from ziti_aio.sdk.management import AsyncManagementClient
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -53,18 +54,13 @@ class RunningController:
     async def login(self, username: str = ADMIN_USERNAME, password: str = ADMIN_PASSWORD) -> httpx.AsyncClient:
         """A management client logged in with a password."""
         async with self.client() as anon:
-            resp = await anon.post(f"{MANAGEMENT}/authenticate?method=password",
-                                   json={"username": username, "password": password})
-        resp.raise_for_status()
-        return self.client(token=resp.json()["data"]["token"])
+            token = await AsyncManagementClient(anon).authenticate(username, password)
+        return self.client(token=token)
 
 
 async def create(client: httpx.AsyncClient, kind: str, body: dict[str, Any]) -> str:
-    """Create an entity through the management API; returns its id (raises on failure)."""
-    resp = await client.post(f"{MANAGEMENT}/{kind}", json=body)
-    if resp.status_code != 201:
-        raise AssertionError(f"creating {kind} failed: {resp.status_code} {resp.text}")
-    return resp.json()["data"]["id"]
+    """Create an entity through the management API with ``client``; returns its id (raises on failure)."""
+    return await AsyncManagementClient(client).create(kind, body)
 
 
 @asynccontextmanager
