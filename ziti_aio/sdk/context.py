@@ -111,7 +111,7 @@ class ZitiContext:
         conn_id = self.next_conn_id()
         inbound = router.register_conn(conn_id)
         keys = generate_key_pair() if service.encryption_required else None
-        msg = edge.connect(conn_id, session.token, self.identity_name, public_key=keys and keys.public,
+        msg = edge.connect(conn_id, session.token, self.identity_name, public_key=None if keys is None else keys.public,
                            app_data=app_data)
         try:
             reply = await router.request(msg, timeout_s=DIAL_TIMEOUT_S)

@@ -168,7 +168,7 @@ class ZitiListener(trio.abc.Listener[ZitiStream]):
                 unbound.set()
 
         router.register_bind(self._conn_id, on_message)
-        msg = edge.bind(self._conn_id, token, self._ctx.identity_name, public_key=keys and keys.public,
+        msg = edge.bind(self._conn_id, token, self._ctx.identity_name, public_key=None if keys is None else keys.public,
                         cost=self._cost, precedence=self._precedence)
         try:
             reply = await router.request(msg, timeout_s=BIND_TIMEOUT_S)
