@@ -7,13 +7,13 @@ over the client API, exactly as a router on another host would.
 
 from __future__ import annotations
 
-import ssl
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ziti_aio.common.errors import ZitiError
 from ziti_aio.router.enroll import ROUTER_FILE, enroll_router
 from ziti_aio.sdk.management import AsyncManagementClient, ManagementError
+from ziti_aio.transport.tls import client_context
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -35,7 +35,7 @@ class RouterPlan:
 async def admin_login(url: str, ca_bundle: Path, username: str, password: str) -> AsyncManagementClient:
     """A management client logged in as ``username``, trusting the controller's ``ca_bundle`` file."""
     try:
-        return await AsyncManagementClient.login(url, verify=ssl.create_default_context(cafile=str(ca_bundle)),
+        return await AsyncManagementClient.login(url, verify=client_context(ca=str(ca_bundle)),
                                                  username=username, password=password)
     except ManagementError as exc:
         raise ZitiError(f"the quickstart could not log in as {username!r}: {exc.message}") from exc

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ssl
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,8 +13,10 @@ import trio
 from ziti_aio.common.api_paths import CLIENT, MANAGEMENT
 from ziti_aio.controller.controller import Controller, ControllerConfig, ControllerInfo
 from ziti_aio.sdk.management import AsyncManagementClient
+from ziti_aio.transport.tls import client_context
 
 if TYPE_CHECKING:
+    import ssl
     from collections.abc import AsyncIterator
 
 __all__ = ["ADMIN_PASSWORD", "ADMIN_USERNAME", "CLIENT", "MANAGEMENT", "RunningController", "create",
@@ -39,10 +40,7 @@ class RunningController:
 
     def ssl_context(self, cert: str | None = None, key: str | None = None) -> ssl.SSLContext:
         """Trusts the controller's CA; presents ``cert``/``key`` files when given."""
-        ctx = ssl.create_default_context(cafile=str(self.info.ca_bundle_path))
-        if cert is not None:
-            ctx.load_cert_chain(cert, key)
-        return ctx
+        return client_context(ca=str(self.info.ca_bundle_path), cert_chain=cert, key=key)
 
     def client(self, *, cert: str | None = None, key: str | None = None, token: str | None = None,
                verify: ssl.SSLContext | bool | None = None) -> httpx.AsyncClient:
