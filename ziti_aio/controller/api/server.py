@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextvars
 import errno
-import ssl
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -24,6 +23,7 @@ from ziti_aio.common.errors import first_error, listen_failed
 from ziti_aio.transport.tls import TLS_HANDSHAKE_TIMEOUT_S
 
 if TYPE_CHECKING:
+    import ssl
     from collections.abc import Awaitable, Callable
 
 PEER_CERT_DER: contextvars.ContextVar[bytes | None] = contextvars.ContextVar("PEER_CERT_DER", default=None)
