@@ -18,7 +18,7 @@ import h11
 import trio
 
 from bench.common import announce_and_wait
-from ziti_aio.controller.api.server import server_ssl_context
+from ziti_aio.transport.tls import server_context
 
 READ_CHUNK_BYTES = 65536
 MAX_BODY_BYTES = 1024 * 1024
@@ -71,7 +71,8 @@ class CannedApi:
 
 async def serve_canned(args: argparse.Namespace) -> None:
     api = CannedApi(json.loads(Path(args.responses).read_text()))
-    ssl_ctx = server_ssl_context(cert_chain=args.cert, key=args.key, client_ca=args.client_ca)
+    ssl_ctx = server_context(cert_chain=args.cert, key=args.key, client_ca=args.client_ca, require_client_cert=False,
+                             alpn=["http/1.1"])
     listeners = await trio.open_ssl_over_tcp_listeners(0, ssl_ctx, host="127.0.0.1", https_compatible=True)
     port = listeners[0].transport_listener.socket.getsockname()[1]
     async with trio.open_nursery() as nursery:

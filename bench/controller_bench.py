@@ -47,11 +47,11 @@ from bench.common import (
 from bench.load import LoadResult, Request, Worker, hammer
 from bench.seed import BENCH_PASSWORD, Network, NetworkSpec, User, seed
 from bench.serve_controller import serve_argv
+from ziti_aio.common.api_paths import CLIENT
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
 
-CLIENT = "/edge/client/v1"
 HOST = "127.0.0.1"
 QUICKSTART_PASSWORD = "bench-admin-password"
 QUICKSTART_TIMEOUT_S = 60.0

@@ -30,7 +30,7 @@ import trio.lowlevel
 from bench.common import Context, Goal, Metric, Suite, median
 from ziti_aio.controller.network.paths import Graph, LinkEdge, RouterNode
 from ziti_aio.sdk import open_context
-from ziti_aio.testing.controller import create
+from ziti_aio.testing.controller import MANAGEMENT, create
 from ziti_aio.testing.network import RunningNetwork, open_network
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ class Mesh:
     async def direct(self, *, down: bool) -> str:
         """Mark the er1-er3 link down (two hops) or up (one hop); returns its id."""
         link_id = (await self.links())[frozenset(("er1", "er3"))]
-        resp = await self.net.admin.patch(f"/edge/management/v1/links/{link_id}", json={"down": down})
+        resp = await self.net.admin.patch(f"{MANAGEMENT}/links/{link_id}", json={"down": down})
         resp.raise_for_status()
         return link_id
 

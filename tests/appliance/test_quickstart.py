@@ -12,11 +12,12 @@ from progress_recorder import ProgressRecorder
 
 from ziti_aio.appliance.node_config import parse_node_config
 from ziti_aio.appliance.quickstart import QuickstartOptions, run_quickstart
+from ziti_aio.common.api_paths import MANAGEMENT
 from ziti_aio.common.errors import ZitiError
 from ziti_aio.sdk import open_context
 from ziti_aio.testing.quickstart import start_quickstart
 
-M = "/edge/management/v1"
+M = MANAGEMENT
 ARGS = ("--ctrl-port", "0", "--router-port", "0", "--ctrl-address", "127.0.0.1", "--routers", "2",
         "--no-tunneler", "-p", "qs-password")
 

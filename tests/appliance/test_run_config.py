@@ -12,11 +12,12 @@ from progress_recorder import ProgressRecorder
 
 from ziti_aio.appliance.node import run_node
 from ziti_aio.appliance.node_config import load_node_config
+from ziti_aio.common.api_paths import MANAGEMENT
 from ziti_aio.sdk import open_context
 from ziti_aio.sdk.enroll import enroll_identity
 from ziti_aio.testing.controller import create
 
-M = "/edge/management/v1"
+M = MANAGEMENT
 MIB = 1 << 20
 
 

@@ -26,13 +26,14 @@ import httpx
 import trio
 
 from ziti_aio.cli.enroll import enroll
+from ziti_aio.common.api_paths import MANAGEMENT
 from ziti_aio.common.errors import ZitiError
 from ziti_aio.sdk import open_context
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-M = "/edge/management/v1"
+M = MANAGEMENT
 CHUNK = 64 * 1024
 HALF_BYTES = 4 * 1024 * 1024
 TIMEOUT_S = 30

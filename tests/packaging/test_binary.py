@@ -9,13 +9,14 @@ import httpx
 import pytest
 from cryptography import x509
 
+from ziti_aio.common.api_paths import MANAGEMENT
 from ziti_aio.testing.quickstart import start_quickstart
 
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 BUILD_TIMEOUT_S = 600
-M = "/edge/management/v1"
+M = MANAGEMENT
 QS_ARGS = ("--ctrl-port", "0", "--router-port", "0", "--ctrl-address", "127.0.0.1", "--routers", "1",
            "--no-tunneler", "-p", "pw")
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import httpx
 import trio
 
+from ziti_aio.common.api_paths import CLIENT
 from ziti_aio.testing.network import Identity, RunningNetwork, RunningRouter, open_network
 from ziti_aio.transport.channel import Channel, connect_channel
 from ziti_aio.transport.tls import client_context, open_tls
@@ -23,8 +24,6 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
     from ziti_aio.transport.tls_stream import TlsStream
-
-CLIENT = "/edge/client/v1"
 
 
 @dataclass

@@ -16,16 +16,16 @@ async def test_api_session_is_refreshed_before_it_expires(tmp_path):
     async with open_network(tmp_path, routers=0, session_timeout_s=4) as net:
         alice = await net.create_identity("alice")
         async with open_context(alice.path) as ctx:
-            first = ctx.ctrl.api_session
+            first = ctx.client_api.api_session
             assert 0 < first.expiration_seconds <= 4
             tokens = {first.token}
             with trio.fail_after(20):
                 while len(tokens) < 3:
                     await trio.sleep(0.1)
-                    tokens.add(ctx.ctrl.api_session.token)
-            assert ctx.ctrl.api_session.id == first.id
-            assert await ctx.ctrl.services() == {}
-            assert ctx.ctrl.api_session.id == first.id
+                    tokens.add(ctx.client_api.api_session.token)
+            assert ctx.client_api.api_session.id == first.id
+            assert await ctx.client_api.services() == {}
+            assert ctx.client_api.api_session.id == first.id
 
 
 async def test_service_changes_are_followed(net):

@@ -197,7 +197,8 @@ async def test_revoked_dial_session_is_replaced_once(net):
             async with await dialer.dial("svc") as stream:
                 assert await echo_through(stream, b"one") == hashlib.sha256(b"one").digest()
             [cached] = dialer._dial_sessions.values()
-            resp = await dialer.ctrl._http.delete(f"/sessions/{cached.id}", headers={"zt-session": dialer.ctrl.token})
+            resp = await dialer.client_api._http.delete(f"/sessions/{cached.id}",
+                                                        headers={"zt-session": dialer.client_api.token})
             resp.raise_for_status()
             async with await dialer.dial("svc") as stream:
                 assert await echo_through(stream, b"two") == hashlib.sha256(b"two").digest()

@@ -11,7 +11,7 @@ from tunnel_helpers import MIB, configured_service, tcp_echo_server, udp_echo_se
 
 from ziti_aio.common.errors import ConfigError
 from ziti_aio.sdk import open_context
-from ziti_aio.sdk.ctrl_client import Service
+from ziti_aio.sdk.client_api import Service
 from ziti_aio.testing.csdk import csdk_run
 from ziti_aio.testing.network import open_network
 from ziti_aio.tunnel.host import HostRefused, HostTerminator, host_terminators

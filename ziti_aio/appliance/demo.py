@@ -23,7 +23,7 @@ from ziti_aio.sdk.enroll import enroll_identity
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from ziti_aio.appliance.network_setup import AdminSession
+    from ziti_aio.sdk.management import AsyncManagementClient
 
 log = logging.getLogger(__name__)
 
@@ -72,12 +72,12 @@ def _point_at(path: Path, url: str) -> None:
         path.write_text(json.dumps(data, indent=2))
 
 
-async def _enrolled(admin: AdminSession, name: str, attribute: str, path: Path) -> Path:
+async def _enrolled(admin: AsyncManagementClient, name: str, attribute: str, path: Path) -> Path:
     """Identity ``name`` with ``attribute``, enrolled into ``path`` unless that file exists."""
     identity = await admin.ensure("identities", {"name": name, "type": "Device", "isAdmin": False,
                                                  "roleAttributes": [attribute], "enrollment": {"ott": True}})
     if await trio.Path(path).exists():
-        await trio.to_thread.run_sync(_point_at, path, str(admin.client.base_url).rstrip("/"))
+        await trio.to_thread.run_sync(_point_at, path, admin.url)
         return path
     jwt = ((identity.get("enrollment") or {}).get("ott") or {}).get("jwt")
     if not jwt:
@@ -87,7 +87,7 @@ async def _enrolled(admin: AdminSession, name: str, attribute: str, path: Path) 
     return path
 
 
-async def prepare_demo(admin: AdminSession, home: Path, echo_port: int) -> DemoFiles:
+async def prepare_demo(admin: AsyncManagementClient, home: Path, echo_port: int) -> DemoFiles:
     """Create what the demo needs (once) and point ``demo-echo-host`` at ``echo_port``."""
     host_data = {"protocol": "tcp", "address": "127.0.0.1", "port": echo_port}
     host = await admin.ensure("configs", {"name": HOST_CONFIG, "configTypeId": "host.v1", "data": host_data})

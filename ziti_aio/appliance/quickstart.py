@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import trio
 
 from ziti_aio.appliance.demo import DemoFiles, prepare_demo, run_echo_server, try_it
-from ziti_aio.appliance.network_setup import AdminSession, RouterPlan, prepare_routers
+from ziti_aio.appliance.network_setup import RouterPlan, admin_login, prepare_routers
 from ziti_aio.appliance.node_config import (
     ControllerSection,
     NodeConfig,
@@ -172,7 +172,7 @@ async def _start_roles(opts: QuickstartOptions, out: Callable[[str], None], star
         plans = opts.router_plans(home)
         demo = None
         if plans:
-            admin = await AdminSession.login(info.url, info.ca_bundle_path, opts.username, password)
+            admin = await admin_login(info.url, info.ca_bundle_path, opts.username, password)
             try:
                 router_names = list(dict.fromkeys(["127.0.0.1", "localhost", opts.router_advertised, *names]))
                 progress.step(f"enrolling {len(plans)} edge router{'s' if len(plans) > 1 else ''}" if first_run

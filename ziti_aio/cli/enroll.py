@@ -1,45 +1,31 @@
 """``ziti-aio enroll FILE.jwt``: enroll an identity the way libziti 0.29.3 does and write its identity file.
 
-The ott flow (trust bootstrapped from the token) is :func:`ziti_aio.sdk.enroll.enroll_identity`;
-updb tokens are checked the same way before the password is set.
+Both methods bootstrap trust from the token (:mod:`ziti_aio.sdk.bootstrap`) before anything is sent:
+``ott`` writes the identity file, ``updb`` sets the password (prompted only once the issuer is trusted).
 """
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
-import httpx
 import trio
 import typer
 
-from ziti_aio.cli.client import (
-    REQUEST_TIMEOUT_S,
-    CliError,
-    envelope,
-    fetch_cacerts_unverified,
-    reported,
-    send,
-    trust_context,
-)
-from ziti_aio.pki.bundle import certs_to_pem, parse_pkcs7_certs
+from ziti_aio.cli.client import CliError, reported
+from ziti_aio.common.errors import EnrollmentRefused
 from ziti_aio.pki.enrollment_jwt import MAX_JWT_CHARS, read_enrollment_jwt
-from ziti_aio.sdk.enroll import EnrollmentRefused, enroll_identity, verify_issuer
+from ziti_aio.sdk.bootstrap import bootstrap_trust
+from ziti_aio.sdk.enroll import enroll_identity, enroll_updb
 
-CLIENT_PATH = "/edge/client/v1"
 
-
-def _enroll_updb(text: str, iss: str, claims: dict[str, Any], password: str | None) -> None:
-    leaf, body = fetch_cacerts_unverified(iss)
-    verify_issuer(text, iss, leaf)
-    ca_pem = certs_to_pem(parse_pkcs7_certs(body)).decode()
+def _enroll_updb(text: str, password: str | None) -> None:
+    trusted = trio.run(partial(bootstrap_trust, text, methods=("updb",)))
     if password is None:
         password = typer.prompt("Password", hide_input=True)
-    with httpx.Client(verify=trust_context(ca_pem), timeout=REQUEST_TIMEOUT_S) as http:
-        resp = send(http, "POST", f"{iss}{CLIENT_PATH}/enroll/updb", params={"token": claims["jti"]},
-                    json={"password": password})
-        envelope(resp)
-    typer.echo(f"enrolled identity {claims['sub']}: its password is set")
+    trio.run(enroll_updb, trusted, password)
+    typer.echo(f"enrolled identity {trusted.claims['sub']}: its password is set")
 
 
 @reported
@@ -67,7 +53,7 @@ def enroll(
             name = trio.run(enroll_identity, text, target)
             typer.echo(f"enrolled identity {name}; identity file written to {target}")
         else:
-            _enroll_updb(text, iss, claims, password)
+            _enroll_updb(text, password)
     except EnrollmentRefused as exc:
         raise CliError(exc.message) from exc
     if remove:

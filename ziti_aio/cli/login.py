@@ -10,25 +10,26 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+import trio
 import typer
 
-from ziti_aio.cli.client import (
-    ApiError,
-    CliError,
-    ManagementClient,
-    fetch_cacerts_unverified,
-    normalize_url,
-    reported,
-)
+from ziti_aio.cli.client import CliError, normalize_url, reported, trust_context
 from ziti_aio.cli.config_file import SavedLogin, forget_login, load_login, save_login
+from ziti_aio.common.errors import EnrollmentRefused
 from ziti_aio.pki.bundle import MAX_BUNDLE_BYTES, certs_to_pem, load_certs_pem, parse_pkcs7_certs
+from ziti_aio.sdk.bootstrap import fetch_cacerts
+from ziti_aio.sdk.management import REQUEST_TIMEOUT_S, ManagementClient, ManagementError
 
 FORGET = "forget"
 
 
 def fetch_ca_bundle(url: str) -> str:
     """The controller's CA bundle as PEM, from ``/.well-known/est/cacerts`` over TLS that trusts nothing."""
-    return certs_to_pem(parse_pkcs7_certs(fetch_cacerts_unverified(url)[1])).decode()
+    try:
+        _, body = trio.run(fetch_cacerts, url)
+    except EnrollmentRefused as exc:
+        raise CliError(exc.message) from exc
+    return certs_to_pem(parse_pkcs7_certs(body)).decode()
 
 
 def _ca_file(path: Path) -> str:
@@ -38,18 +39,13 @@ def _ca_file(path: Path) -> str:
 
 
 def _authenticate(url: str, ca_pem: str | None, username: str, password: str) -> str:
-    with ManagementClient(url, ca_pem=ca_pem) as client:
+    with ManagementClient.open(url, verify=trust_context(ca_pem), timeout_s=REQUEST_TIMEOUT_S) as client:
         try:
-            body = client.call("POST", "/authenticate", params={"method": "password"},
-                               json={"username": username, "password": password})
-        except CliError as exc:
-            if not isinstance(exc, ApiError) and "CERTIFICATE_VERIFY_FAILED" in str(exc):
-                raise CliError(f"{exc}; trust the controller's CA with -y or --ca FILE") from exc
+            return client.authenticate(username, password)
+        except ManagementError as exc:
+            if exc.status is None and "CERTIFICATE_VERIFY_FAILED" in exc.message:
+                raise CliError(f"{exc.message}; trust the controller's CA with -y or --ca FILE") from exc
             raise
-    token = (body.get("data") or {}).get("token")
-    if not isinstance(token, str) or not token:
-        raise CliError("the controller's answer holds no session token")
-    return token
 
 
 @reported

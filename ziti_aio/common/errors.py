@@ -144,6 +144,13 @@ class InvalidEnrollmentToken(ZitiError):
     default_message = "The supplied token is not valid"
 
 
+class EnrollmentRefused(ZitiError):
+    """The token's issuer is not trusted, or the controller refused the enrollment."""
+
+    code = "ENROLLMENT_REFUSED"
+    http_status = 400
+
+
 class EnrollmentExpired(ZitiError):
     code = "ENROLLMENT_EXPIRED"
     http_status = 400

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import trio
 
 from ziti_aio.controller.api.app import ApiContext, create_app
-from ziti_aio.controller.api.server import serve_tls, server_ssl_context
+from ziti_aio.controller.api.server import serve_https
 from ziti_aio.controller.bootstrap import bootstrap
 from ziti_aio.controller.model.access import DEFAULT_SESSION_TIMEOUT_S, Access
 from ziti_aio.controller.model.crud import Crud
@@ -124,8 +124,8 @@ class Controller:
         network = self.network = Network(model, signer)
         await bootstrap(model, admin_username=cfg.admin_username, admin_password=cfg.admin_password)
         enrollments = Enrollments(model, pki.signer, cfg.trust_domain, pki.ca_bundle)
-        ssl_ctx = server_ssl_context(cert_chain=str(pki.server_chain_path), key=str(pki.server_key_path),
-                                     client_ca=str(pki.ca_bundle_path))
+        ssl_ctx = server_context(cert_chain=str(pki.server_chain_path), key=str(pki.server_key_path),
+                                 client_ca=str(pki.ca_bundle_path), require_client_cert=False, alpn=["http/1.1"])
 
         def trust_ca(pem: str) -> None:
             ssl_ctx.load_verify_locations(cadata=pem)
@@ -145,7 +145,7 @@ class Controller:
         async with trio.open_nursery() as nursery:
             await nursery.start(network.run)
             _, ctrl_port = await nursery.start(listener.run)
-            binds = await nursery.start(partial(serve_tls, app, ssl_ctx, host=cfg.bind_host, port=cfg.port))
+            binds = await nursery.start(partial(serve_https, app, ssl_ctx, host=cfg.bind_host, port=cfg.port))
             port = int(binds[0].rsplit(":", 1)[1])
             state["base_url"] = ctx.base_url = self.base_url(port)
             info = ControllerInfo(ctx.base_url, port, pki.ca_bundle_path, instance_id, ctrl_port)

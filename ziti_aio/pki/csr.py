@@ -74,7 +74,7 @@ def normalise_der(der: bytes) -> bytes:
     tag, pos, end = _tlv(der, 0)
     if tag != _SEQUENCE or end != len(der):
         raise _bad("not a single DER SEQUENCE")
-    elements = []  # (tag, element start, content start, element end)
+    elements: list[tuple[int, int, int, int]] = []  # (tag, element start, content start, element end)
     while pos < end and len(elements) < 3:
         tag, content, next_pos = _tlv(der, pos)
         elements.append((tag, pos, content, next_pos))

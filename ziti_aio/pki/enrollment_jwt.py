@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from cryptography import x509
+    from jwt.types import Options
 
     from ziti_aio.pki.keys import PrivateKey, PublicKey
 
@@ -79,15 +80,17 @@ def read_enrollment_jwt(text: str, *, verify_with_cert: x509.Certificate | None 
     if not isinstance(text, str) or len(text) > MAX_JWT_CHARS:
         raise InvalidEnrollmentToken("the enrollment token is not a JWT of at most 16 KiB")
     text = text.strip()
-    unchecked = {"verify_exp": False, "verify_nbf": False, "verify_iat": False, "verify_aud": False}
+    unchecked: Options = {"verify_exp": False, "verify_nbf": False, "verify_iat": False, "verify_aud": False}
     try:
         alg = jwt.get_unverified_header(text).get("alg")
         if alg not in ALGORITHMS:
             raise InvalidEnrollmentToken(f"unsupported JWT algorithm {alg!r}")
         if verify_with_cert is None:
-            claims = jwt.decode(text, options={"verify_signature": False, **unchecked})
+            claims = jwt.decode(text, options={**unchecked, "verify_signature": False})
         else:
             public_key = verify_with_cert.public_key()
+            if not isinstance(public_key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
+                raise ValidationError(f"cannot verify with a {type(public_key).__name__}; use RSA, P-256 or P-384")
             claims = jwt.decode(text, public_key, algorithms=[jwt_algorithm(public_key)], options=unchecked)
     except (jwt.PyJWTError, ValidationError, ValueError, TypeError) as exc:
         raise InvalidEnrollmentToken(f"invalid enrollment JWT: {exc}") from exc

@@ -61,7 +61,7 @@ def check_key_type(key: object) -> None:
     raise ValidationError(f"unsupported key type {type(key).__name__}; use RSA or EC keys")
 
 
-def signature_hash(key: PrivateKey) -> hashes.HashAlgorithm:
+def signature_hash(key: PrivateKey) -> hashes.SHA256 | hashes.SHA384 | hashes.SHA512:
     """The digest used when ``key`` signs a certificate or CSR: SHA-384/512 for big curves, else SHA-256."""
     if isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.key_size > 256:
         return hashes.SHA384() if key.curve.key_size == 384 else hashes.SHA512()

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from ziti_aio.common.errors import ChannelClosed, ChannelError, ConfigError, NotFoundError, ZitiError
+from ziti_aio.sdk.client_api import EdgeClientApi, Service, Session
 from ziti_aio.sdk.conn import ZitiStream
-from ziti_aio.sdk.ctrl_client import CtrlClient, Service, Session
 from ziti_aio.sdk.identity_file import Identity, load_identity
 from ziti_aio.sdk.listener import ZitiListener, hosting_terms
 from ziti_aio.sdk.router_channel import RouterChannel, channel_name, connect_router, wait_any
@@ -46,10 +46,10 @@ class _InvalidSession(Exception):
 class ZitiContext:
     """One logged-in identity. Use :func:`open_context`."""
 
-    def __init__(self, identity: Identity, ctrl: CtrlClient, nursery: trio.Nursery, *,
+    def __init__(self, identity: Identity, client_api: EdgeClientApi, nursery: trio.Nursery, *,
                  service_poll_s: float = SERVICE_POLL_INTERVAL_S) -> None:
         self.identity = identity
-        self.ctrl = ctrl
+        self.client_api = client_api
         self.services: dict[str, Service] = {}
         self.service_poll_s = service_poll_s
         self._services_changed = trio.Event()
@@ -66,8 +66,8 @@ class ZitiContext:
 
     @property
     def identity_name(self) -> str:
-        assert self.ctrl.api_session is not None
-        return self.ctrl.api_session.identity_name
+        assert self.client_api.api_session is not None
+        return self.client_api.api_session.identity_name
 
     def next_conn_id(self) -> int:
         """Conn ids come from one counter per context, as in libziti."""
@@ -75,10 +75,10 @@ class ZitiContext:
 
     async def start(self) -> None:
         """Log in, read the identity and the services, start the refresh and polling tasks."""
-        await self.ctrl.authenticate()
-        self._identity_doc = await self.ctrl.current_identity()
-        last_change = await self.ctrl.last_service_change()
-        self.services = await self.ctrl.services()
+        await self.client_api.authenticate()
+        self._identity_doc = await self.client_api.current_identity()
+        last_change = await self.client_api.last_service_change()
+        self.services = await self.client_api.services()
         self._nursery.start_soon(self._keep_api_session)
         self._nursery.start_soon(self._follow_services, last_change)
 
@@ -111,7 +111,7 @@ class ZitiContext:
         conn_id = self.next_conn_id()
         inbound = router.register_conn(conn_id)
         keys = generate_key_pair() if service.encryption_required else None
-        msg = edge.connect(conn_id, session.token, self.identity_name, public_key=keys and keys.public,
+        msg = edge.connect(conn_id, session.token, self.identity_name, public_key=None if keys is None else keys.public,
                            app_data=app_data)
         try:
             reply = await router.request(msg, timeout_s=DIAL_TIMEOUT_S)
@@ -159,7 +159,7 @@ class ZitiContext:
         """The visible service ``name`` (asking the controller if not yet known) with ``permission``."""
         service = self.services.get(name)
         if service is None:
-            service = (await self.ctrl.services(name=name)).get(name)
+            service = (await self.client_api.services(name=name)).get(name)
             if service is None:
                 raise NotFoundError("service", name,
                                     f"service {name!r} does not exist or {self.identity_name!r} may not use it")
@@ -170,12 +170,12 @@ class ZitiContext:
         return service
 
     async def session(self, service: Service, session_type: str) -> Session:
-        return await self.ctrl.create_session(service, session_type)
+        return await self.client_api.create_session(service, session_type)
 
     def _refresh_delay(self) -> float:
         """Seconds until the next refresh: a minute before expiry, or half the lifetime if that is short."""
-        assert self.ctrl.api_session is not None
-        seconds = self.ctrl.api_session.expiration_seconds
+        assert self.client_api.api_session is not None
+        seconds = self.client_api.api_session.expiration_seconds
         return max(1.0, seconds - REFRESH_MARGIN_S if seconds > 2 * REFRESH_MARGIN_S else seconds / 2)
 
     async def _keep_api_session(self) -> None:
@@ -183,7 +183,7 @@ class ZitiContext:
         while True:
             await trio.sleep(delay)
             try:
-                await self.ctrl.refresh()  # logs in again if the controller refused the session
+                await self.client_api.refresh()  # logs in again if the controller refused the session
             except ZitiError as exc:
                 log.warning("refreshing the API session of %s failed: %s", self.identity_name, exc.message)
                 delay = RETRY_AFTER_ERROR_S
@@ -198,9 +198,9 @@ class ZitiContext:
         while True:
             await trio.sleep(self.service_poll_s)
             try:
-                change = await self.ctrl.last_service_change()
+                change = await self.client_api.last_service_change()
                 if change is None or change != last_change:
-                    services = await self.ctrl.services()
+                    services = await self.client_api.services()
                     last_change = change
                     if services != self.services:
                         self.services = services
@@ -247,7 +247,8 @@ class ZitiContext:
     async def _run_router(self, url: str) -> None:
         router = None
         try:
-            router = await connect_router(url, self._ssl, self.ctrl.token, channel_name(next(self._channel_names)))
+            router = await connect_router(url, self._ssl, self.client_api.token,
+                                          channel_name(next(self._channel_names)))
             self._routers[url] = router
         except (ChannelError, ConfigError) as exc:
             self._router_errors[url] = exc.message
@@ -270,8 +271,8 @@ class ZitiContext:
                 await listener.aclose()
             for router in list(self._routers.values()):
                 await router.aclose()
-            await self.ctrl.logout()
-            await self.ctrl.aclose()
+            await self.client_api.logout()
+            await self.client_api.aclose()
 
 
 @asynccontextmanager
@@ -283,10 +284,10 @@ async def open_context(identity_file: str | Path, *, config_types: Sequence[str]
     ``service_poll_s`` is how often the service list is checked for changes.
     """
     identity = load_identity(identity_file)
-    ctrl = CtrlClient(identity, config_types=tuple(config_types))
+    client_api = EdgeClientApi(identity, config_types=tuple(config_types))
     try:
         async with trio.open_nursery() as nursery:
-            ctx = ZitiContext(identity, ctrl, nursery, service_poll_s=service_poll_s)
+            ctx = ZitiContext(identity, client_api, nursery, service_poll_s=service_poll_s)
             try:
                 await ctx.start()
                 yield ctx

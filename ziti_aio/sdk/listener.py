@@ -28,8 +28,8 @@ from ziti_aio.wire.frame import Message
 from ziti_aio.wire.headers import Precedence
 
 if TYPE_CHECKING:
+    from ziti_aio.sdk.client_api import Service, Session
     from ziti_aio.sdk.context import ZitiContext
-    from ziti_aio.sdk.ctrl_client import Service, Session
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +168,7 @@ class ZitiListener(trio.abc.Listener[ZitiStream]):
                 unbound.set()
 
         router.register_bind(self._conn_id, on_message)
-        msg = edge.bind(self._conn_id, token, self._ctx.identity_name, public_key=keys and keys.public,
+        msg = edge.bind(self._conn_id, token, self._ctx.identity_name, public_key=None if keys is None else keys.public,
                         cost=self._cost, precedence=self._precedence)
         try:
             reply = await router.request(msg, timeout_s=BIND_TIMEOUT_S)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ssl
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,15 +10,20 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import trio
 
+from ziti_aio.common.api_paths import CLIENT, MANAGEMENT
 from ziti_aio.controller.controller import Controller, ControllerConfig, ControllerInfo
+from ziti_aio.sdk.management import AsyncManagementClient
+from ziti_aio.transport.tls import client_context
 
 if TYPE_CHECKING:
+    import ssl
     from collections.abc import AsyncIterator
+
+__all__ = ["ADMIN_PASSWORD", "ADMIN_USERNAME", "CLIENT", "MANAGEMENT", "RunningController", "create",
+           "open_controller"]
 
 ADMIN_USERNAME = "admin"
 ADMIN_PASSWORD = "test-admin-password"
-MANAGEMENT = "/edge/management/v1"
-CLIENT = "/edge/client/v1"
 
 
 @dataclass
@@ -36,10 +40,7 @@ class RunningController:
 
     def ssl_context(self, cert: str | None = None, key: str | None = None) -> ssl.SSLContext:
         """Trusts the controller's CA; presents ``cert``/``key`` files when given."""
-        ctx = ssl.create_default_context(cafile=str(self.info.ca_bundle_path))
-        if cert is not None:
-            ctx.load_cert_chain(cert, key)
-        return ctx
+        return client_context(ca=str(self.info.ca_bundle_path), cert_chain=cert, key=key)
 
     def client(self, *, cert: str | None = None, key: str | None = None, token: str | None = None,
                verify: ssl.SSLContext | bool | None = None) -> httpx.AsyncClient:
@@ -51,18 +52,13 @@ class RunningController:
     async def login(self, username: str = ADMIN_USERNAME, password: str = ADMIN_PASSWORD) -> httpx.AsyncClient:
         """A management client logged in with a password."""
         async with self.client() as anon:
-            resp = await anon.post(f"{MANAGEMENT}/authenticate?method=password",
-                                   json={"username": username, "password": password})
-        resp.raise_for_status()
-        return self.client(token=resp.json()["data"]["token"])
+            token = await AsyncManagementClient(anon).authenticate(username, password)
+        return self.client(token=token)
 
 
 async def create(client: httpx.AsyncClient, kind: str, body: dict[str, Any]) -> str:
-    """Create an entity through the management API; returns its id (raises on failure)."""
-    resp = await client.post(f"{MANAGEMENT}/{kind}", json=body)
-    if resp.status_code != 201:
-        raise AssertionError(f"creating {kind} failed: {resp.status_code} {resp.text}")
-    return resp.json()["data"]["id"]
+    """Create an entity through the management API with ``client``; returns its id (raises on failure)."""
+    return await AsyncManagementClient(client).create(kind, body)
 
 
 @asynccontextmanager

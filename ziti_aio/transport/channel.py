@@ -168,7 +168,7 @@ class Channel:
             data = await self.stream.receive_some(RECEIVE_BYTES)
             if not data:
                 return
-            self._conn.receive_data(data)
+            self._conn.receive_data(bytes(data))  # a no-op for the bytes TlsStream returns
 
     async def aclose(self) -> None:
         """Close the stream; the reader (if running) ends."""
@@ -199,7 +199,7 @@ async def _next_handshake_event(stream: trio.abc.Stream, conn: ChannelConnection
         data = await stream.receive_some(RECEIVE_BYTES)
         if not data:
             raise ChannelClosed(f"{name}: the peer closed during the hello")
-        conn.receive_data(data)
+        conn.receive_data(bytes(data))
     return event
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ssl
+from typing import TYPE_CHECKING
 
 import trio
 from cryptography import x509
@@ -11,19 +12,29 @@ from ziti_aio.common.errors import ChannelClosed, ChannelTimeout
 from ziti_aio.pki.bundle import fingerprint_sha1
 from ziti_aio.transport.tls_stream import TlsStream
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
 TLS_HANDSHAKE_TIMEOUT_S = 15.0
 
 
-def server_context(*, cert_chain: str, key: str, client_ca: str, require_client_cert: bool = True) -> ssl.SSLContext:
-    """A TLS 1.2+ server context verifying client certificates against ``client_ca``.
+def server_context(*, cert_chain: str, key: str, client_ca: str | None = None, require_client_cert: bool = True,
+                   alpn: Sequence[str] = ()) -> ssl.SSLContext:
+    """A TLS 1.2+ server context presenting ``cert_chain``/``key`` (files).
 
-    TLS 1.2 stays enabled because libziti 0.29.3 negotiates nothing newer.
+    With ``client_ca`` (file) client certificates are verified against it: required, or only requested
+    when ``require_client_cert`` is false (an HTTPS API also serves clients without one). Without it no
+    client certificate is asked for. ``alpn`` lists the protocols offered. TLS 1.2 stays enabled because
+    libziti 0.29.3 negotiates nothing newer.
     """
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.load_cert_chain(certfile=cert_chain, keyfile=key)
-    ctx.load_verify_locations(cafile=client_ca)
-    ctx.verify_mode = ssl.CERT_REQUIRED if require_client_cert else ssl.CERT_OPTIONAL
+    if client_ca is not None:
+        ctx.load_verify_locations(cafile=client_ca)
+        ctx.verify_mode = ssl.CERT_REQUIRED if require_client_cert else ssl.CERT_OPTIONAL
+    if alpn:
+        ctx.set_alpn_protocols(list(alpn))
     return ctx
 
 

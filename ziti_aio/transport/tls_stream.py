@@ -142,7 +142,8 @@ class TlsStream(trio.abc.Stream):
             if not incoming.pending and not incoming.eof and not self._ssl.pending():
                 break  # nothing buffered: a read would only raise SSLWantReadError (costly)
             try:
-                n = self._ssl.read(limit - got, out[got:limit])
+                # With a buffer, read() returns the count filled; typeshed declares bytes.
+                n: int = self._ssl.read(limit - got, out[got:limit])  # type: ignore[assignment]
             except ssl.SSLWantReadError:
                 break
             except ssl.SSLZeroReturnError:

@@ -23,9 +23,9 @@ from ziti_aio.tunnel.addresses import AddressPattern, PortRange, parse_patterns,
 from ziti_aio.tunnel.relay import relay, relay_datagrams
 
 if TYPE_CHECKING:
+    from ziti_aio.sdk.client_api import Service
     from ziti_aio.sdk.conn import ZitiStream
     from ziti_aio.sdk.context import ZitiContext
-    from ziti_aio.sdk.ctrl_client import Service
 
 log = logging.getLogger(__name__)
 

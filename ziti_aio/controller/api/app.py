@@ -19,6 +19,7 @@ from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
 from ziti_aio import __version__
+from ziti_aio.common import api_paths
 from ziti_aio.common.errors import (
     AuthError,
     BodyTooLarge,
@@ -42,9 +43,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
-CLIENT_BASE = "/edge/client/v1"
-MANAGEMENT_BASE = "/edge/management/v1"
-FABRIC_BASE = "/fabric/v1"
 
 
 @dataclass
@@ -68,13 +66,13 @@ class ApiContext:
 def rewrite_legacy_path(path: str) -> str:
     """OpenZiti's client-API path aliases, which libziti 0.29.3 relies on."""
     if path in ("", "/", "/version"):
-        return f"{CLIENT_BASE}/version"
+        return f"{api_paths.CLIENT}/version"
     if path.startswith("/.well-known/"):
-        return CLIENT_BASE + path
-    if path.startswith("/edge/v1/") or path == "/edge/v1":
-        return CLIENT_BASE + path[len("/edge/v1"):]
+        return api_paths.CLIENT + path
+    if path.startswith(api_paths.LEGACY_CLIENT + "/") or path == api_paths.LEGACY_CLIENT:
+        return api_paths.CLIENT + path[len(api_paths.LEGACY_CLIENT):]
     if not path.startswith(("/edge/", "/fabric/", "/.well-known/", "/health-checks")):
-        return CLIENT_BASE + path
+        return api_paths.CLIENT + path
     return path
 
 
@@ -136,11 +134,11 @@ def create_app(ctx: ApiContext) -> Any:
     app: Quart = QuartTrio(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
-    app.register_blueprint(client_blueprint(ctx), url_prefix=CLIENT_BASE)
+    app.register_blueprint(client_blueprint(ctx), url_prefix=api_paths.CLIENT)
     if ctx.network is not None:
-        app.register_blueprint(network_blueprint(ctx, "network"), url_prefix=MANAGEMENT_BASE)
-        app.register_blueprint(network_blueprint(ctx, "fabric"), url_prefix=FABRIC_BASE)
-    app.register_blueprint(management_blueprint(ctx), url_prefix=MANAGEMENT_BASE)
+        app.register_blueprint(network_blueprint(ctx, "network"), url_prefix=api_paths.MANAGEMENT)
+        app.register_blueprint(network_blueprint(ctx, "fabric"), url_prefix=api_paths.FABRIC)
+    app.register_blueprint(management_blueprint(ctx), url_prefix=api_paths.MANAGEMENT)
 
     @app.before_request
     async def _request_id() -> None:

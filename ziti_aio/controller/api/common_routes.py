@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from cryptography import x509
 from quart import Blueprint, Response, request
 
+from ziti_aio.common import api_paths
 from ziti_aio.common.errors import InvalidAuth, ValidationError
 from ziti_aio.controller.api.app import ApiContext, caller, read_json
 from ziti_aio.controller.api.envelope import empty, json_response, ok
@@ -25,8 +26,8 @@ def version_data(ctx: ApiContext) -> dict[str, Any]:
     return {
         "version": ctx.version, "revision": "ziti-aio", "buildDate": "", "runtimeVersion": "python",
         "apiVersions": {
-            "edge": api("/edge/client/v1"), "edge-client": api("/edge/client/v1"),
-            "edge-management": api("/edge/management/v1"),
+            "edge": api(api_paths.CLIENT), "edge-client": api(api_paths.CLIENT),
+            "edge-management": api(api_paths.MANAGEMENT),
         },
         "capabilities": [],
     }
@@ -64,7 +65,7 @@ def add_common_routes(bp: Blueprint, ctx: ApiContext) -> None:
     async def version() -> Response:
         return ok(version_data(ctx))
 
-    @bp.get("/.well-known/est/cacerts")
+    @bp.get(api_paths.CACERTS)
     async def cacerts() -> Response:
         return Response(ctx.cacerts_body, content_type="application/pkcs7-mime",
                         headers={"Content-Transfer-Encoding": "base64"})

@@ -3,14 +3,14 @@
 hypercorn 0.18 does not put the peer certificate into the ASGI scope. We finish the TLS
 handshake ourselves in a subclass of its (private) per-connection ``TCPServer`` and keep the
 DER certificate in a context variable that the connection's request tasks inherit.
-hypercorn is pinned; ``tests/unit/controller/test_api_server.py`` fails if this stops working.
+If a hypercorn release changes that class, certificate login fails: ``tests/cli/test_cli_enroll.py`` and
+``tests/api/test_cas_ottca.py`` authenticate with ``method=cert``.
 """
 
 from __future__ import annotations
 
 import contextvars
 import errno
-import ssl
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -20,12 +20,13 @@ from hypercorn.trio import serve
 from hypercorn.trio.tcp_server import TCPServer
 
 from ziti_aio.common.errors import first_error, listen_failed
+from ziti_aio.transport.tls import TLS_HANDSHAKE_TIMEOUT_S
 
 if TYPE_CHECKING:
+    import ssl
     from collections.abc import Awaitable, Callable
 
 PEER_CERT_DER: contextvars.ContextVar[bytes | None] = contextvars.ContextVar("PEER_CERT_DER", default=None)
-TLS_HANDSHAKE_TIMEOUT_S = 15.0
 
 
 class _PeerCertTCPServer(TCPServer):
@@ -41,11 +42,11 @@ class _PeerCertTCPServer(TCPServer):
         await super().run()
 
 
-hypercorn_run.TCPServer = _PeerCertTCPServer  # type: ignore[misc]
+hypercorn_run.TCPServer = _PeerCertTCPServer  # type: ignore[attr-defined]
 
 
 class _TlsConfig(Config):
-    """A hypercorn config whose TLS context is built by us (TLS 1.2+, optional client certs)."""
+    """A hypercorn config whose TLS context is built by us (:func:`ziti_aio.transport.tls.server_context`)."""
 
     def __init__(self, ssl_context: ssl.SSLContext) -> None:
         super().__init__()
@@ -59,25 +60,10 @@ class _TlsConfig(Config):
         return True
 
 
-def server_ssl_context(*, cert_chain: str, key: str, client_ca: str | None) -> ssl.SSLContext:
-    """TLS 1.2+ server context; client certs requested (not required) when ``client_ca`` is given.
-
-    libziti 0.29.3 negotiates TLS 1.2 only, so 1.2 stays enabled.
-    """
-    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    ctx.load_cert_chain(certfile=cert_chain, keyfile=key)
-    if client_ca is not None:
-        ctx.load_verify_locations(cafile=client_ca)
-        ctx.verify_mode = ssl.CERT_OPTIONAL
-    ctx.set_alpn_protocols(["http/1.1"])
-    return ctx
-
-
 BIND_ERRNOS = frozenset({errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES})
 
 
-async def serve_tls(
+async def serve_https(
     app: Any,
     ssl_context: ssl.SSLContext,
     *,

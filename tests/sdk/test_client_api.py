@@ -7,13 +7,13 @@ import json
 import pytest
 
 from ziti_aio.common.errors import ControllerUnavailable, InvalidAuth, NoEdgeRoutersAvailable, NotFoundError
-from ziti_aio.sdk import ctrl_client, open_context
+from ziti_aio.sdk import client_api, open_context
 from ziti_aio.testing.controller import MANAGEMENT, create
 from ziti_aio.testing.network import open_network
 
 
 async def test_login_services_in_pages_configs_and_logout(net, monkeypatch):
-    monkeypatch.setattr(ctrl_client, "PAGE_LIMIT", 2)
+    monkeypatch.setattr(client_api, "PAGE_LIMIT", 2)
     alice = await net.create_identity("alice")
     for n in range(5):
         await net.create_service(f"svc{n}", encryption_required=n % 2 == 0)
@@ -34,7 +34,7 @@ async def test_login_services_in_pages_configs_and_logout(net, monkeypatch):
         identity = await net.get(f"identities/{alice.id}")
         assert identity["sdkInfo"]["type"] == "ziti-aio"
         sessions = [s for s in await net.get("api-sessions") if s["identityId"] == alice.id]
-        assert [s["id"] for s in sessions] == [ctx.ctrl.api_session.id]
+        assert [s["id"] for s in sessions] == [ctx.client_api.api_session.id]
         session = await ctx.session(ctx.services["svc0"], "Dial")
         assert session.type == "Dial" and session.router_urls == (net.routers[0].info.edge_address,)
     assert not [s for s in await net.get("api-sessions") if s["identityId"] == alice.id]
@@ -43,13 +43,13 @@ async def test_login_services_in_pages_configs_and_logout(net, monkeypatch):
 async def test_refresh_swaps_token_and_a_revoked_session_logs_in_again(net):
     alice = await net.create_identity("alice")
     async with open_context(alice.path) as ctx:
-        before = ctx.ctrl.api_session
-        refreshed = await ctx.ctrl.refresh()
+        before = ctx.client_api.api_session
+        refreshed = await ctx.client_api.refresh()
         assert refreshed.id == before.id and refreshed.token != before.token
         assert refreshed.expiration_seconds > 60
         (await net.admin.delete(f"{MANAGEMENT}/api-sessions/{before.id}")).raise_for_status()
-        assert await ctx.ctrl.services() == {}
-        assert ctx.ctrl.api_session.id != before.id
+        assert await ctx.client_api.services() == {}
+        assert ctx.client_api.api_session.id != before.id
 
 
 async def test_unknown_or_forbidden_service_is_not_found(net):

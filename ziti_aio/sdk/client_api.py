@@ -1,4 +1,4 @@
-"""The SDK's side of the Edge Client API (api.md §2): login, refresh, services, sessions, logout.
+"""The SDK's side of the Edge Client API (docs/edge-api.md §2): login, refresh, services, sessions, logout.
 
 Every call has a deadline. Error envelopes become the matching :mod:`ziti_aio.common.errors`
 class; an unreachable controller is :class:`ControllerUnavailable`. A call refused for an
@@ -18,6 +18,7 @@ import httpx
 import trio
 
 import ziti_aio
+from ziti_aio.common import api_paths
 from ziti_aio.common.errors import (
     AuthError,
     ControllerUnavailable,
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CLIENT_API_PATH = "/edge/client/v1"
 REQUEST_TIMEOUT_S = 15.0
 PAGE_LIMIT = 500
 MAX_PAGES = 1000
@@ -104,14 +104,14 @@ def _error(resp: httpx.Response, what: str) -> ZitiError:
     return cls(message)
 
 
-class CtrlClient:
+class EdgeClientApi:
     """One identity's HTTPS client for the controller; holds the current API session."""
 
     def __init__(self, identity: Identity, *, config_types: tuple[str, ...] = ()) -> None:
         self.identity = identity
         self.config_types = config_types
         self.api_session: ApiSession | None = None
-        self._http = httpx.AsyncClient(base_url=identity.ztapi + CLIENT_API_PATH, verify=identity.ssl_context(),
+        self._http = httpx.AsyncClient(base_url=identity.ztapi + api_paths.CLIENT, verify=identity.ssl_context(),
                                        timeout=REQUEST_TIMEOUT_S, headers={"Accept": "application/json"})
 
     @property

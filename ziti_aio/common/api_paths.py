@@ -1,0 +1,17 @@
+"""Where OpenZiti's HTTP APIs live on a controller (see docs/edge-api.md §1): one definition for every role."""
+
+CLIENT = "/edge/client/v1"
+"""The Edge Client API: SDK login, services, sessions, enrollment."""
+
+MANAGEMENT = "/edge/management/v1"
+"""The Edge Management API: what admins and the CLI call."""
+
+FABRIC = "/fabric/v1"
+"""The fabric API (circuits, links) as OpenZiti's fabric management exposes it."""
+
+LEGACY_CLIENT = "/edge/v1"
+"""The client API's old prefix, which libziti 0.29.3 still uses."""
+
+CACERTS = "/.well-known/est/cacerts"
+"""The controller's CA bundle (base64 PKCS#7), fetched before anything is trusted."""
+
