@@ -4,7 +4,7 @@ keyed by the SDK's conn ids, and what a connection needs of its circuit (:class:
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from ziti_aio.common.errors import ChannelError
@@ -44,7 +44,6 @@ class EdgeConn:
     sdk: SdkSession
     conn_id: int
     session_id: str
-    bind: EdgeBind | None = None
     circuit: EdgeCircuit | None = None
     setup: trio.CancelScope | None = None
 
@@ -58,7 +57,6 @@ class EdgeBind:
     session_id: str
     service_id: str
     terminator_id: str
-    hosted: set[EdgeConn] = field(default_factory=set)
 
     @property
     def conn_id(self) -> int:
@@ -91,16 +89,13 @@ class SdkSession:
     def forget(self, conn: EdgeConn) -> None:
         if self.conns.get(conn.conn_id) is conn:
             del self.conns[conn.conn_id]
-        if conn.bind is not None:
-            conn.bind.hosted.discard(conn)
 
     def adopt(self, conn_id: int, b: EdgeBind) -> EdgeConn | None:
         """Register a hosted connection the SDK accepted on ``b``; ``None`` if the id is taken."""
         if conn_id in self.conns or conn_id in self.binds:
             return None
-        conn = EdgeConn(self, conn_id, b.session_id, bind=b)
+        conn = EdgeConn(self, conn_id, b.session_id)
         self.conns[conn_id] = conn
-        b.hosted.add(conn)
         return conn
 
     async def send_quietly(self, msg: Message) -> None:

@@ -49,9 +49,6 @@ class CircuitTable:
     def __contains__(self, circuit_id: str) -> bool:
         return circuit_id in self._circuits
 
-    def __len__(self) -> int:
-        return len(self._circuits)
-
     def add(self, circuit: Circuit) -> None:
         """Register a circuit whose ends are both on this router."""
         self._circuits[circuit.id] = circuit

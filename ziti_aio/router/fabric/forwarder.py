@@ -49,7 +49,6 @@ class Forwarder:
         self.circuits = circuits
         self.links = links
         self.routes: dict[str, Route] = {}
-        self.dropped = 0
 
     def set_route(self, circuit_id: str, route: Route) -> bool:
         """Install or replace a route; ``False`` when the table is full."""
@@ -94,5 +93,4 @@ class Forwarder:
             self._drop(circuit_id, f"next link {hop} is gone or full")
 
     def _drop(self, circuit_id: str, why: str) -> None:
-        self.dropped += 1
         log.debug("router %s: dropped a message of circuit %s: %s", self.router_id, circuit_id, why)

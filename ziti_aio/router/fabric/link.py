@@ -45,7 +45,6 @@ class RouterLink:
         self.channel = channel
         self.dialed = dialed
         self.latency_ms: float | None = None
-        self.dropped = 0
         self._priority: deque[Message] = deque()
         self._data: deque[Message] = deque()
         self._data_bytes = 0
@@ -68,7 +67,6 @@ class RouterLink:
     def offer(self, msg: Message) -> bool:
         """Queue a transit message without waiting; ``False`` (dropped) when the queue is full."""
         if self.closed or self._data_bytes >= DATA_QUEUE_BYTES:
-            self.dropped += 1
             return False
         self._push(self._data, msg)
         self._data_bytes += len(msg.body)
