@@ -3,7 +3,8 @@
 The controller's control channel hello reply gives the ES256 public key, the issuer and the
 full revocation list; later revocations arrive as deltas. API-session tokens must carry the
 ``fp`` of the client certificate presented on the TLS connection; session tokens must name the
-hello's API session and have the right type (Dial for Connect, Bind for Bind).
+hello's API session and have the right type (Dial for Connect, Bind for Bind). The claim
+format is :mod:`ziti_aio.pki.tokens`, shared with the controller that signs them.
 """
 
 from __future__ import annotations

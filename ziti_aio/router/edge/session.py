@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from ziti_aio.common.errors import ChannelError
+from ziti_aio.router.fabric.circuits import Circuit
 
 if TYPE_CHECKING:
     import trio
@@ -18,12 +19,9 @@ if TYPE_CHECKING:
     from ziti_aio.wire.frame import Message
 
 
-class EdgeCircuit(Protocol):
-    """The circuit an SDK connection is part of: both ends here (``LocalCircuit``) or this end of a
-    circuit across links (``RemoteEnd``)."""
-
-    @property
-    def id(self) -> str: ...
+class EdgeCircuit(Circuit, Protocol):
+    """A :class:`Circuit` as an SDK connection sees it: both ends here (``LocalCircuit``) or this
+    end of a circuit across links (``RemoteEnd``)."""
 
     async def forward(self, conn: EdgeConn, msgs: list[Message]) -> None:
         """Data from ``conn``'s SDK (inline in its reader), toward the other end."""
