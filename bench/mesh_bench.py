@@ -154,7 +154,7 @@ def _longest_stall(arrivals: list[float]) -> float:
 
 async def _reroute_round(mesh: Mesh, size: int) -> tuple[float, float]:
     """(gap after closing the link in use, longest stall of an undisturbed two-hop transfer)."""
-    er1 = mesh.net.routers[0].router.dataplane.links
+    er1 = mesh.net.routers[0].router.parts.links
     link_id = await mesh.direct(down=False)
     t0 = 0.0
 

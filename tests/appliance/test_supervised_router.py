@@ -60,7 +60,7 @@ async def test_crashed_router_role_restarts_and_carries_traffic_again(tmp_path):
             async def boom():
                 raise RuntimeError("router made to crash")
 
-            router.dataplane.nursery.start_soon(boom)
+            router.parts.nursery.start_soon(boom)
             with trio.fail_after(20):
                 while status.restarts < 1 or not status.running:
                     await trio.sleep(0.05)

@@ -9,7 +9,7 @@ import pytest
 import trio
 from mesh_net import MIB, link_between, set_link, three_routers
 
-from ziti_aio.router.xgress.window import WINDOW_BYTES
+from ziti_aio.router.fabric.window import WINDOW_BYTES
 from ziti_aio.sdk import open_context
 
 TOTAL_BYTES = 256 * MIB
@@ -18,9 +18,9 @@ STALL_S = 3.0
 
 def held_bytes(router) -> int:  # type: ignore[no-untyped-def]
     """Payload bytes a router holds: link queues, unacked payloads and payloads awaiting its SDK."""
-    dataplane = router.router.dataplane
-    queued = sum(link.queued_bytes for link in list(dataplane.links.links.values()))
-    ends = list(dataplane.forwarder.ends.values())
+    parts = router.router.parts
+    queued = sum(link.queued_bytes for link in list(parts.links.links.values()))
+    ends = list(parts.circuits.linked_ends())
     return queued + sum(end.sending.unacked_bytes + end.receiving.buffered for end in ends)
 
 

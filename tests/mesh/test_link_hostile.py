@@ -19,7 +19,7 @@ from ziti_aio.common.errors import ChannelClosed, ChannelError
 from ziti_aio.pki.ca import CertAuthority
 from ziti_aio.pki.files import save_leaf
 from ziti_aio.router.ctrl import parse_address
-from ziti_aio.router.links import router_spiffe_id
+from ziti_aio.router.fabric.links import router_spiffe_id
 from ziti_aio.sdk import open_context
 from ziti_aio.transport.channel import Channel, connect_channel
 from ziti_aio.transport.tls import client_context, open_tls
@@ -136,7 +136,7 @@ async def test_hostile_link_peers_are_refused_or_closed_while_a_transfer_goes_on
                         while data := await stream.receive_some():
                             answer += data
         assert answer == hashlib.sha256(payload).digest()
-        assert er1.router.dataplane.links.get(direct) is not None
+        assert er1.router.parts.links.get(direct) is not None
         await wait_links(net, 3)
 
 
@@ -147,14 +147,14 @@ async def sink_one(listener) -> None:  # type: ignore[no-untyped-def]
 async def test_route_for_an_unknown_circuit_is_ignored_and_logged(tmp_path, caplog):
     async with three_routers(tmp_path) as net:
         er1 = net.routers[0]
-        link_id = next(iter(er1.router.dataplane.links.links))
+        link_id = next(iter(er1.router.parts.links.links))
         channel = net.controller.controller.network.routers.get(er1.id).channel
-        caplog.set_level(logging.WARNING, logger="ziti_aio.router.xgress.routing")
+        caplog.set_level(logging.WARNING, logger="ziti_aio.router.handlers.routes")
         with trio.fail_after(TIMEOUT_S):
             answer = ctrl.parse(await channel.request(ctrl.message(
                 CtrlType.ROUTE, circuitId="no-such-circuit", initiatorLink="", terminatorLink=link_id)))
         assert answer["ok"] is False and answer["code"] == "UNKNOWN_CIRCUIT"
-        assert "no-such-circuit" not in er1.router.dataplane.forwarder.routes
+        assert "no-such-circuit" not in er1.router.parts.forwarder.routes
         assert any("unknown circuit no-such-circuit" in r.getMessage() for r in caplog.records)
         # the router carries on: its control channel is the same one
         assert net.controller.controller.network.routers.get(er1.id).channel is channel
@@ -163,7 +163,7 @@ async def test_route_for_an_unknown_circuit_is_ignored_and_logged(tmp_path, capl
 async def test_router_lying_about_its_links_is_disconnected(tmp_path):
     async with three_routers(tmp_path) as net:
         er1, er2, er3 = net.routers
-        host, port = parse_address(er2.router.dataplane.ctrl.home.ctrl_address)
+        host, port = parse_address(er2.router.parts.ctrl.home.ctrl_address)
         stream = await open_tls(host, port, router_context(net, "er2"))
         channel, _ = await connect_channel(stream, ctrl.hello(edgeAddress="", linkAddress=""), timeout_s=TIMEOUT_S)
         # er2's certificate reports a link between er1 and er3: a lie about who it is

@@ -31,7 +31,7 @@ async def test_three_routers_link_as_a_full_mesh(tmp_path):
         assert len(pairs) == 3
         # one link per pair on the routers too
         for r in net.routers:
-            links = r.router.dataplane.links
+            links = r.router.parts.links
             assert sorted(links.by_peer) == sorted(set(ids) - {r.id})
         # latency gets measured and reported
         with trio.fail_after(10):

@@ -83,7 +83,7 @@ async def test_killing_the_link_in_use_moves_a_64_mib_transfer(tmp_path):
 
         async def kill(circuits) -> None:  # type: ignore[no-untyped-def]
             [link_id] = circuits[0]["path"]["links"]
-            await net.routers[0].router.dataplane.links.get(link_id).aclose()
+            await net.routers[0].router.parts.links.get(link_id).aclose()
             with trio.fail_after(10):
                 while (await net.get("circuits"))[0]["path"]["links"] == [link_id]:
                     await trio.sleep(0.02)

@@ -1,4 +1,9 @@
-"""The router's control channel to the controller: mTLS, hello, requests, reconnect with backoff."""
+"""The router's control channel to the controller: mTLS, hello, requests, reconnect with backoff.
+
+The router's parts see the controller only as a :class:`CtrlNotifier` (requests and notices);
+what the controller sends goes to the ``on_message`` callback (the table in
+:mod:`ziti_aio.router.handlers`).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import trio
 
@@ -26,9 +31,22 @@ HELLO_TIMEOUT_S = 10.0
 REQUEST_TIMEOUT_S = 10.0
 BACKOFF_MIN_S = 0.2
 BACKOFF_MAX_S = 10.0
+CTRL_NOTICE_TIMEOUT_S = 2.0
+"""How long a notice (circuit closed, terminator removed, link down) may wait for the channel."""
 
 OnConnected = Callable[[dict[str, Any]], Awaitable[None]]
 OnMessage = Callable[[Message], Awaitable[None]]
+
+
+class CtrlNotifier(Protocol):
+    """What the router's parts need of the controller: requests with replies, and notices."""
+
+    async def request(self, ctype: CtrlType, *, timeout_s: float = REQUEST_TIMEOUT_S,
+                      **fields: Any) -> dict[str, Any]: ...
+
+    async def send(self, ctype: CtrlType, **fields: Any) -> None: ...
+
+    async def notify(self, ctype: CtrlType, **fields: Any) -> None: ...
 
 
 class CtrlRefused(ZitiError):
@@ -51,26 +69,27 @@ def parse_address(address: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-class CtrlClient:
-    """Keeps one control channel open; :meth:`request` and :meth:`send` use the current one."""
+class CtrlChannel:
+    """Keeps one control channel open; :meth:`request`, :meth:`send`, :meth:`notify` and
+    :meth:`answer` use the current one."""
 
-    def __init__(self, home: RouterHome, *, hello_fields: dict[str, Any], on_connected: OnConnected,
-                 on_message: OnMessage) -> None:
+    def __init__(self, home: RouterHome, *, on_connected: OnConnected, on_message: OnMessage) -> None:
         self.home = home
-        self.hello_fields = hello_fields
         self.on_connected = on_connected
         self.on_message = on_message
         self.channel: Channel | None = None
         self._ssl = client_context(ca=str(home.ca), cert_chain=str(home.cert), key=str(home.key))
 
-    async def run(self, *, task_status: trio.TaskStatus[dict[str, Any]] = trio.TASK_STATUS_IGNORED) -> None:
-        """Connect, and reconnect after every loss; ``task_status`` gets the first hello reply."""
+    async def run(self, hello_fields: dict[str, Any], *,
+                  task_status: trio.TaskStatus[dict[str, Any]] = trio.TASK_STATUS_IGNORED) -> None:
+        """Connect with a hello of ``hello_fields``, and reconnect after every loss; ``task_status``
+        gets the first hello reply."""
         host, port = parse_address(self.home.ctrl_address)
         backoff = BACKOFF_MIN_S
         while True:
             try:
                 stream = await open_tls(host, port, self._ssl)
-                channel, reply = await connect_channel(stream, ctrl.hello(**self.hello_fields),
+                channel, reply = await connect_channel(stream, ctrl.hello(**hello_fields),
                                                        name=f"ctrl:{self.home.id}", timeout_s=HELLO_TIMEOUT_S)
                 fields = ctrl.parse(reply)
             except ZitiError as exc:
@@ -116,3 +135,16 @@ class CtrlClient:
             return
         with contextlib.suppress(ChannelError):
             await channel.send(ctrl.message(ctype, **fields))
+
+    async def notify(self, ctype: CtrlType, **fields: Any) -> None:
+        """:meth:`send`, shielded from cancellation and bounded by :data:`CTRL_NOTICE_TIMEOUT_S`: a
+        notice that something closed still goes out while its sender is torn down."""
+        with trio.CancelScope(shield=True), trio.move_on_after(CTRL_NOTICE_TIMEOUT_S):
+            await self.send(ctype, **fields)
+
+    async def answer(self, reply: Message) -> None:
+        """Send the reply to a request of the controller's (lost if the channel is down)."""
+        channel = self.channel
+        if channel is not None:
+            with contextlib.suppress(ChannelError):
+                await channel.send(reply)

@@ -13,16 +13,28 @@ import logging
 import socket
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import trio
 
 from ziti_aio import __version__
-from ziti_aio.router.ctrl import CtrlClient
-from ziti_aio.router.dataplane import Dataplane
+from ziti_aio.router.ctrl import CtrlChannel
+from ziti_aio.router.edge.auth import Tokens
+from ziti_aio.router.edge.binds import Binds
+from ziti_aio.router.edge.dial import Dialer
+from ziti_aio.router.edge.handlers import EdgeParts
 from ziti_aio.router.edge.listener import EdgeListener
+from ziti_aio.router.edge.sdks import SdkSessions
 from ziti_aio.router.enroll import RouterHome
-from ziti_aio.router.links import LinkManager
+from ziti_aio.router.fabric.circuits import CircuitTable
+from ziti_aio.router.fabric.forwarder import Forwarder
+from ziti_aio.router.fabric.links import LinkManager
+from ziti_aio.router.handlers import on_connected, on_message
+from ziti_aio.router.handlers.parts import RouterParts
 from ziti_aio.transport.tls import server_context
+
+if TYPE_CHECKING:
+    from ziti_aio.wire.frame import Message
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +67,11 @@ class RouterInfo:
 
 
 class EdgeRouter:
-    """Runs one edge router until cancelled."""
+    """Runs one edge router until cancelled; ``parts`` are its parts while it runs."""
 
     def __init__(self, config: RouterConfig) -> None:
         self.config = config
-        self.dataplane: Dataplane | None = None
+        self.parts: RouterParts | None = None
 
     async def run(self, *, task_status: trio.TaskStatus[RouterInfo] = trio.TASK_STATUS_IGNORED) -> None:
         cfg = self.config
@@ -67,24 +79,42 @@ class EdgeRouter:
         if cfg.ctrl_address is not None:
             home = replace(home, ctrl_address=cfg.ctrl_address)
         async with trio.open_nursery() as nursery:
-            dataplane = self.dataplane = Dataplane(home.id, nursery)
-            listen = None if cfg.link_port is None else (cfg.link_bind_host, cfg.link_port)
-            dataplane.links = LinkManager(home, dataplane, listen=listen,
-                                          advertised_host=cfg.link_advertised_host or cfg.advertised_host)
-            link_address = await nursery.start(dataplane.links.run)
+            parts = self.parts = self._build(home, nursery)
+            link_address = await nursery.start(parts.links.run, parts.forwarder.handle)
             info = RouterInfo(home.id, "", 0, "", link_address)
             if cfg.edge_port is not None:
                 edge_ssl = server_context(cert_chain=str(home.server_cert), key=str(home.server_key),
                                           client_ca=str(home.ca))
-                listener = EdgeListener(dataplane, edge_ssl, host=cfg.edge_bind_host, port=cfg.edge_port)
+                listener = EdgeListener(home.id, parts.tokens, parts.sdks, edge_ssl, host=cfg.edge_bind_host,
+                                        port=cfg.edge_port)
                 host, port = await nursery.start(listener.run)
                 advertised = f"[{cfg.advertised_host}]" if ":" in cfg.advertised_host else cfg.advertised_host
                 info = RouterInfo(home.id, host, port, f"tls://{advertised}:{port}", link_address)
-            client = CtrlClient(home, hello_fields={"version": f"v{__version__}", "edgeAddress": info.edge_address,
-                                                    "hostname": socket.gethostname(), "linkAddress": link_address},
-                                on_connected=dataplane.on_ctrl_connected, on_message=dataplane.on_ctrl_message)
-            dataplane.ctrl = client
-            await nursery.start(client.run)
+            hello = {"version": f"v{__version__}", "edgeAddress": info.edge_address, "hostname": socket.gethostname(),
+                     "linkAddress": link_address}
+            await nursery.start(parts.ctrl.run, hello)
             log.info("router %s: edge listener at %s, link listener at %s", home.id, info.edge_address or "-",
                      link_address or "-")
             task_status.started(info)
+
+    def _build(self, home: RouterHome, nursery: trio.Nursery) -> RouterParts:
+        """The router's parts, each given only the parts it uses."""
+        cfg = self.config
+        ctrl = CtrlChannel(home, on_connected=self._on_ctrl_connected, on_message=self._on_ctrl_message)
+        tokens = Tokens()
+        circuits = CircuitTable()
+        listen = None if cfg.link_port is None else (cfg.link_bind_host, cfg.link_port)
+        links = LinkManager(home, ctrl, listen=listen, advertised_host=cfg.link_advertised_host or cfg.advertised_host)
+        forwarder = Forwarder(home.id, circuits, links.links)
+        binds = Binds(home.id, ctrl, tokens)
+        dialer = Dialer(home.id, ctrl=ctrl, binds=binds, circuits=circuits, forwarder=forwarder, nursery=nursery)
+        sdks = SdkSessions(home.id, EdgeParts(tokens, binds, dialer), nursery)
+        return RouterParts(home.id, nursery, ctrl, tokens, sdks, binds, dialer, circuits, forwarder, links)
+
+    async def _on_ctrl_connected(self, fields: dict[str, Any]) -> None:
+        assert self.parts is not None
+        await on_connected(self.parts, fields)
+
+    async def _on_ctrl_message(self, msg: Message) -> None:
+        assert self.parts is not None
+        await on_message(self.parts, msg)

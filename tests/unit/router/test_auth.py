@@ -7,8 +7,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from ziti_aio.common.errors import AuthError, InvalidSession
 from ziti_aio.controller.model.tokens import API_SESSION_TOKEN_LIFETIME_S, TokenSigner
-from ziti_aio.router import auth
-from ziti_aio.router.auth import TokenVerifier
+from ziti_aio.router.edge import auth
+from ziti_aio.router.edge.auth import TokenVerifier
 
 
 @pytest.fixture

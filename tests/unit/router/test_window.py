@@ -1,8 +1,8 @@
-"""End-to-end flow-control windows of multi-hop circuits (router/xgress/window.py)."""
+"""End-to-end flow-control windows of multi-hop circuits (router/fabric/window.py)."""
 
 from __future__ import annotations
 
-from ziti_aio.router.xgress.window import SLACK_BYTES, ReceiveWindow, SendWindow
+from ziti_aio.router.fabric.window import SLACK_BYTES, ReceiveWindow, SendWindow
 from ziti_aio.wire.link import Payload
 
 

@@ -14,7 +14,7 @@ import trio
 
 from ziti_aio import __version__
 from ziti_aio.common.errors import AuthError
-from ziti_aio.router.auth import ApiSessionClaims
+from ziti_aio.router.edge.auth import ApiSessionClaims
 from ziti_aio.router.edge.session import SdkSession
 from ziti_aio.transport.channel import accept_channel
 from ziti_aio.transport.serve import serve_tls
@@ -24,7 +24,8 @@ from ziti_aio.wire.channel import hello_reply, parse_hello
 if TYPE_CHECKING:
     import ssl
 
-    from ziti_aio.router.dataplane import Dataplane
+    from ziti_aio.router.edge.auth import Tokens
+    from ziti_aio.router.edge.sdks import SdkSessions
     from ziti_aio.transport.tls_stream import TlsStream
     from ziti_aio.wire.frame import Message
 
@@ -35,17 +36,20 @@ VERSION_HEADER = f"v{__version__}|ziti-aio|unknown|linux|amd64"
 
 
 class EdgeListener:
-    """Accepts SDK channels for one router."""
+    """Accepts SDK channels for router ``router_id``, checking their hellos with ``tokens``."""
 
-    def __init__(self, dataplane: Dataplane, ssl_ctx: ssl.SSLContext, *, host: str, port: int) -> None:
-        self.dataplane = dataplane
+    def __init__(self, router_id: str, tokens: Tokens, sdks: SdkSessions, ssl_ctx: ssl.SSLContext, *, host: str,
+                 port: int) -> None:
+        self.router_id = router_id
+        self.tokens = tokens
+        self.sdks = sdks
         self.ssl_ctx = ssl_ctx
         self.host = host
         self.port = port
 
     async def run(self, *, task_status: trio.TaskStatus[tuple[str, int]] = trio.TASK_STATUS_IGNORED) -> None:
         await serve_tls(self._serve_sdk, self.ssl_ctx, host=self.host, port=self.port,
-                        name=f"edge listener {self.dataplane.router_id}", task_status=task_status)
+                        name=f"edge listener {self.router_id}", task_status=task_status)
 
     async def _serve_sdk(self, stream: TlsStream) -> None:
         fingerprint = peer_fingerprint(stream)
@@ -53,7 +57,7 @@ class EdgeListener:
 
         async def check(msg: Message) -> Message:
             hello = parse_hello(msg)
-            verifier = self.dataplane.verifier
+            verifier = self.tokens.verifier
             if verifier is None:
                 raise AuthError("the router has not reached its controller yet")
             proven["claims"] = verifier.api_session(hello.token, fingerprint)
@@ -65,5 +69,5 @@ class EdgeListener:
         assert isinstance(claims, ApiSessionClaims)
         name = f"{proven['name']}/{claims.identity_id}"
         channel.name = name
-        log.info("router %s: SDK %s connected", self.dataplane.router_id, name)
-        await SdkSession(channel, claims, name, self.dataplane).run()
+        log.info("router %s: SDK %s connected", self.router_id, name)
+        await self.sdks.serve(SdkSession(channel, claims, name))

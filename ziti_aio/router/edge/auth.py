@@ -3,7 +3,8 @@
 The controller's control channel hello reply gives the ES256 public key, the issuer and the
 full revocation list; later revocations arrive as deltas. API-session tokens must carry the
 ``fp`` of the client certificate presented on the TLS connection; session tokens must name the
-hello's API session and have the right type (Dial for Connect, Bind for Bind).
+hello's API session and have the right type (Dial for Connect, Bind for Bind). The claim
+format is :mod:`ziti_aio.pki.tokens`, shared with the controller that signs them.
 """
 
 from __future__ import annotations
@@ -12,17 +13,15 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from ziti_aio.common.errors import AuthError, InvalidSession
+from ziti_aio.pki import tokens
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-AUDIENCE = "openziti"
-MAX_TOKEN_CHARS = 8 * 1024
 VERIFIED_CACHE_ENTRIES = 4096
 """Tokens whose signature was checked, kept so each dial does not pay an ECDSA verify again."""
 
@@ -65,21 +64,15 @@ class TokenVerifier:
         self.revoked_sessions.update(sessions)
 
     def _claims(self, token: str, typ: str, error: type[AuthError] | type[InvalidSession]) -> dict[str, Any]:
-        if not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS:
-            raise error()
-        cached = self._verified.get((token, typ))
+        cached = self._verified.get((token, typ)) if isinstance(token, str) else None
         if cached is not None:
             if "exp" not in cached or cached["exp"] > time.time():
                 return cached
             del self._verified[(token, typ)]
         try:
-            claims = jwt.decode(token, self._key, algorithms=["ES256"], audience=AUDIENCE, issuer=self._issuer,
-                                options={"require": ["jti", "sub"]})
-        except jwt.PyJWTError as exc:
+            claims = tokens.decode(token, self._key, issuer=self._issuer, typ=typ)
+        except tokens.InvalidToken as exc:
             raise error() from exc
-        if claims.get("typ") != typ or not isinstance(claims.get("jti"), str) \
-                or not isinstance(claims.get("sub"), str):
-            raise error()
         if len(self._verified) >= VERIFIED_CACHE_ENTRIES:
             del self._verified[next(iter(self._verified))]
         self._verified[(token, typ)] = claims
@@ -87,7 +80,7 @@ class TokenVerifier:
 
     def api_session(self, token: str, fingerprint: str | None) -> ApiSessionClaims:
         """Check a hello's token against the TLS client certificate's SHA-1 ``fingerprint``."""
-        claims = self._claims(token, "api-session", AuthError)
+        claims = self._claims(token, tokens.API_SESSION, AuthError)
         if claims["jti"] in self.revoked_api_sessions:
             raise AuthError("the API session was revoked")
         if fingerprint is None or claims.get("fp") != fingerprint:
@@ -96,7 +89,7 @@ class TokenVerifier:
 
     def session(self, token: str, api_session_id: str, session_type: str) -> SessionClaims:
         """Check a Connect's (Dial) or Bind's (Bind) session token for this API session."""
-        claims = self._claims(token, "session", InvalidSession)
+        claims = self._claims(token, tokens.SESSION, InvalidSession)
         if claims["jti"] in self.revoked_sessions or claims.get("apiSessionId") != api_session_id \
                 or api_session_id in self.revoked_api_sessions:
             raise InvalidSession()
@@ -105,3 +98,11 @@ class TokenVerifier:
         identity = claims.get("identityId")
         return SessionClaims(claims["jti"], claims["sub"], api_session_id,
                              identity if isinstance(identity, str) else "", session_type)
+
+
+class Tokens:
+    """The verifier for the controller's current key and revocations: ``None`` until the control
+    channel's first hello reply, replaced on every reconnect."""
+
+    def __init__(self) -> None:
+        self.verifier: TokenVerifier | None = None

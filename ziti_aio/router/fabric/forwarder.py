@@ -17,9 +17,10 @@ from ziti_aio.wire import link as wire
 from ziti_aio.wire.link import INITIATOR, LinkType
 
 if TYPE_CHECKING:
-    from ziti_aio.router.dataplane import Dataplane
-    from ziti_aio.router.link_conn import Link
-    from ziti_aio.router.xgress.remote import RemoteEnd
+    from collections.abc import Mapping
+
+    from ziti_aio.router.fabric.circuits import CircuitTable
+    from ziti_aio.router.fabric.link import RouterLink
     from ziti_aio.wire.frame import Message
 
 log = logging.getLogger(__name__)
@@ -40,13 +41,14 @@ class Route:
 
 
 class Forwarder:
-    """Routes and the circuit ends on this router that are fed by links."""
+    """The routes of router ``router_id``; ``links`` are its live links by id, ``circuits`` hold
+    the ends on this router that the links feed."""
 
-    def __init__(self, dataplane: Dataplane) -> None:
-        self.dataplane = dataplane
+    def __init__(self, router_id: str, circuits: CircuitTable, links: Mapping[str, RouterLink]) -> None:
+        self.router_id = router_id
+        self.circuits = circuits
+        self.links = links
         self.routes: dict[str, Route] = {}
-        self.ends: dict[str, RemoteEnd] = {}
-        self.dropped = 0
 
     def set_route(self, circuit_id: str, route: Route) -> bool:
         """Install or replace a route; ``False`` when the table is full."""
@@ -55,21 +57,19 @@ class Forwarder:
         self.routes[circuit_id] = route
         return True
 
-    def remove(self, circuit_id: str) -> None:
+    def remove_route(self, circuit_id: str) -> None:
         self.routes.pop(circuit_id, None)
-        self.ends.pop(circuit_id, None)
 
-    def next_link(self, circuit_id: str, origin: int) -> Link | None:
+    def next_link(self, circuit_id: str, origin: int) -> RouterLink | None:
         route = self.routes.get(circuit_id)
         if route is None:
             return None
         return self._link(route.toward(origin))
 
-    def _link(self, link_id: str) -> Link | None:
-        links = self.dataplane.links
-        return links.get(link_id) if links is not None and link_id else None
+    def _link(self, link_id: str) -> RouterLink | None:
+        return self.links.get(link_id) if link_id else None
 
-    async def handle(self, link: Link, msg: Message) -> None:
+    async def handle(self, link: RouterLink, msg: Message) -> None:
         """A payload or ack from ``link``: to its local end, or on to the next link."""
         circuit_id, origin = wire.circuit_of(msg)
         route = self.routes.get(circuit_id)
@@ -78,7 +78,7 @@ class Forwarder:
             return
         hop = route.toward(origin)
         if not hop:
-            end = self.ends.get(circuit_id)
+            end = self.circuits.linked(circuit_id)
             if end is None:
                 self._drop(circuit_id, "no local end")
             elif msg.content_type == LinkType.PAYLOAD:
@@ -93,5 +93,4 @@ class Forwarder:
             self._drop(circuit_id, f"next link {hop} is gone or full")
 
     def _drop(self, circuit_id: str, why: str) -> None:
-        self.dropped += 1
-        log.debug("router %s: dropped a message of circuit %s: %s", self.dataplane.router_id, circuit_id, why)
+        log.debug("router %s: dropped a message of circuit %s: %s", self.router_id, circuit_id, why)

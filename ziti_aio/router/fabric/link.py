@@ -33,10 +33,10 @@ DATA_QUEUE_BYTES = 16 * 1024 * 1024
 PRIORITY_QUEUE_MESSAGES = 8192
 WRITE_BATCH_BYTES = 256 * 1024
 
-Handler = Callable[["Link", Message], Awaitable[None]]
+LinkHandler = Callable[["RouterLink", Message], Awaitable[None]]
 
 
-class Link:
+class RouterLink:
     """A link to router ``peer_id``; ``dialed`` when this router dialed it."""
 
     def __init__(self, link_id: str, peer_id: str, channel: Channel, *, dialed: bool) -> None:
@@ -45,7 +45,6 @@ class Link:
         self.channel = channel
         self.dialed = dialed
         self.latency_ms: float | None = None
-        self.dropped = 0
         self._priority: deque[Message] = deque()
         self._data: deque[Message] = deque()
         self._data_bytes = 0
@@ -54,7 +53,7 @@ class Link:
         self._last_answer = trio.current_time()
 
     def __repr__(self) -> str:
-        return f"Link({self.id} to {self.peer_id})"
+        return f"RouterLink({self.id} to {self.peer_id})"
 
     @property
     def queued_bytes(self) -> int:
@@ -68,7 +67,6 @@ class Link:
     def offer(self, msg: Message) -> bool:
         """Queue a transit message without waiting; ``False`` (dropped) when the queue is full."""
         if self.closed or self._data_bytes >= DATA_QUEUE_BYTES:
-            self.dropped += 1
             return False
         self._push(self._data, msg)
         self._data_bytes += len(msg.body)
@@ -90,7 +88,7 @@ class Link:
         queue.append(msg)
         self._wake.set()
 
-    async def run(self, handler: Handler) -> None:
+    async def run(self, handler: LinkHandler) -> None:
         """Read, write and probe until the link dies; then close it."""
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._write)
@@ -104,7 +102,7 @@ class Link:
         self._wake.set()
         self._room.set()
 
-    async def _handle(self, handler: Handler, msg: Message) -> None:
+    async def _handle(self, handler: LinkHandler, msg: Message) -> None:
         ctype = msg.content_type
         if ctype == LinkType.PROBE:
             self.put_priority(wire.probe(wire.probe_time(msg), reply=True))

@@ -19,20 +19,23 @@ ack once the dialer has its StateConnected, so the host's first Data cannot over
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import TYPE_CHECKING
 
 import trio
 
 from ziti_aio.common.errors import ChannelError
-from ziti_aio.router.xgress.window import ReceiveWindow, SendWindow
+from ziti_aio.router.fabric.window import ReceiveWindow, SendWindow
 from ziti_aio.wire import edge
 from ziti_aio.wire import link as wire
 from ziti_aio.wire.ctrl import CtrlType
 from ziti_aio.wire.link import XG_END, Ack, Payload
 
 if TYPE_CHECKING:
-    from ziti_aio.router.dataplane import Dataplane
-    from ziti_aio.router.edge.conns import EdgeConn
+    from ziti_aio.router.ctrl import CtrlNotifier
+    from ziti_aio.router.edge.session import EdgeConn
+    from ziti_aio.router.fabric.circuits import CircuitTable
+    from ziti_aio.router.fabric.forwarder import Forwarder
     from ziti_aio.wire.frame import Message
 
 log = logging.getLogger(__name__)
@@ -46,19 +49,24 @@ waits for an ack that is being held back."""
 RETRANSMIT_CHECK_S = 0.5
 DELIVER_BATCH = 8
 LINGER_S = 30.0
-CTRL_NOTICE_TIMEOUT_S = 2.0
 MAX_REASON_BYTES = 1024
 
 
 class RemoteEnd:
-    """One end of circuit ``circuit_id``; ``origin`` says which (``wire.INITIATOR``/``TERMINATOR``)."""
+    """One end of circuit ``circuit_id``; ``origin`` says which (``wire.INITIATOR``/``TERMINATOR``).
 
-    def __init__(self, circuit_id: str, conn: EdgeConn, origin: int, dataplane: Dataplane, *,
-                 peer_ready: bool) -> None:
+    Whoever sets it up registers it in ``circuits`` (a linked end) and with ``conn``, then calls
+    :meth:`start`; its tasks run in ``nursery`` (they outlive the SDK session's reader)."""
+
+    def __init__(self, circuit_id: str, conn: EdgeConn, origin: int, *, peer_ready: bool, circuits: CircuitTable,
+                 forwarder: Forwarder, ctrl: CtrlNotifier, nursery: trio.Nursery) -> None:
         self.id = circuit_id
         self.conn = conn
         self.origin = origin
-        self.dataplane = dataplane
+        self.circuits = circuits
+        self.forwarder = forwarder
+        self.ctrl = ctrl
+        self.nursery = nursery
         self.sending = SendWindow(peer_ready=peer_ready)
         self.receiving = ReceiveWindow()
         self.closed = False
@@ -69,13 +77,10 @@ class RemoteEnd:
         self._ack_due = trio.Event()
         self._scope = trio.CancelScope()
         self._last_progress = trio.current_time()
-        conn.circuit = self  # type: ignore[assignment]
-        dataplane.circuits[circuit_id] = self  # type: ignore[assignment]
-        dataplane.forwarder.ends[circuit_id] = self
 
     def start(self, *, ack: bool = False) -> None:
         """Run the delivery, ack and retransmit tasks; ``ack`` sends a first ack (opens the far window)."""
-        self.dataplane.nursery.start_soon(self._run)
+        self.nursery.start_soon(self._run)
         if ack:
             self._ack_due.set()
 
@@ -102,14 +107,14 @@ class RemoteEnd:
         if not self.sending.unacked:
             self._last_progress = trio.current_time()
         self.sending.sent(payload)
-        link = self.dataplane.forwarder.next_link(self.id, self.origin)
+        link = self.forwarder.next_link(self.id, self.origin)
         if link is not None:
             await link.put(wire.payload(payload))
 
     async def resend(self) -> None:
         """Send every unacked payload again, and an ack (after a path change or a stall)."""
         self._ack_due.set()
-        link = self.dataplane.forwarder.next_link(self.id, self.origin)
+        link = self.forwarder.next_link(self.id, self.origin)
         if link is None:
             return
         for payload in list(self.sending.unacked):
@@ -117,7 +122,7 @@ class RemoteEnd:
 
     def rerouted(self) -> None:
         if not self.finished:
-            self.dataplane.nursery.start_soon(self.resend)
+            self.nursery.start_soon(self.resend)
 
     async def _retransmit_timer(self) -> None:
         while True:
@@ -152,7 +157,7 @@ class RemoteEnd:
                 await trio.sleep(hold)  # what arrives meanwhile rides on this ack
             self._ack_due = trio.Event()
             last = trio.current_time()
-            link = self.dataplane.forwarder.next_link(self.id, self.origin)
+            link = self.forwarder.next_link(self.id, self.origin)
             if link is not None:
                 link.put_priority(wire.ack(Ack(self.id, self.origin, self.receiving.next_seq,
                                                self.receiving.buffered)))
@@ -163,7 +168,7 @@ class RemoteEnd:
             batch: list[Payload] = []
             end: Payload | None = None
             while len(batch) < DELIVER_BATCH and (payload := self.receiving.take()) is not None:
-                if payload.xg_flags & XG_END:
+                if payload.is_end:
                     end = payload
                     break
                 batch.append(payload)
@@ -187,7 +192,7 @@ class RemoteEnd:
     # --- closing ----------------------------------------------------------------------------
 
     async def _far_end_closed(self, reason: str) -> None:
-        link = self.dataplane.forwarder.next_link(self.id, self.origin)
+        link = self.forwarder.next_link(self.id, self.origin)
         if link is not None:
             link.put_priority(wire.ack(Ack(self.id, self.origin, self.receiving.next_seq, 0)))
         if not self.closed:
@@ -217,7 +222,7 @@ class RemoteEnd:
         end = Payload(self.id, self.origin, self.sending.take_seq(), reason.encode()[:MAX_REASON_BYTES],
                       xg_flags=XG_END)
         self._end_seq = end.seq
-        self.dataplane.nursery.start_soon(self._linger, reason)
+        self.nursery.start_soon(self._linger, reason)
         await self._send(end)
 
     async def _linger(self, reason: str) -> None:
@@ -231,14 +236,7 @@ class RemoteEnd:
         self.closed = True
         self._window.set()
         self._scope.cancel()
-        if self.dataplane.circuits.get(self.id) is self:
-            del self.dataplane.circuits[self.id]
-        if self.dataplane.forwarder.ends.get(self.id) is self:
-            self.dataplane.forwarder.remove(self.id)
+        if self.circuits.remove(self):
+            self.forwarder.remove_route(self.id)
         if notify_ctrl:
-            self.dataplane.nursery.start_soon(self._notify_ctrl, reason)
-
-    async def _notify_ctrl(self, reason: str) -> None:
-        if self.dataplane.ctrl is not None:
-            with trio.move_on_after(CTRL_NOTICE_TIMEOUT_S):
-                await self.dataplane.ctrl.send(CtrlType.CIRCUIT_CLOSED, id=self.id, reason=reason)
+            self.nursery.start_soon(partial(self.ctrl.notify, CtrlType.CIRCUIT_CLOSED, id=self.id, reason=reason))

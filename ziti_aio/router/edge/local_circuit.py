@@ -18,28 +18,28 @@ from ziti_aio.wire import edge
 from ziti_aio.wire.ctrl import CtrlType
 
 if TYPE_CHECKING:
-    from ziti_aio.router.dataplane import Dataplane
-    from ziti_aio.router.edge.conns import EdgeConn
+    from ziti_aio.router.ctrl import CtrlNotifier
+    from ziti_aio.router.edge.session import EdgeConn
+    from ziti_aio.router.fabric.circuits import CircuitTable
     from ziti_aio.wire.frame import Message
 
 log = logging.getLogger(__name__)
 
-CTRL_NOTICE_TIMEOUT_S = 2.0
-
 
 class LocalCircuit:
     """Dialer and hosted connection of one circuit; ``ready`` is set once the dialer got its
-    StateConnected (the host's first Data, its crypto header, must not overtake it)."""
+    StateConnected (the host's first Data, its crypto header, must not overtake it). Whoever
+    sets it up registers it in ``circuits`` and with both connections; it forgets itself on close."""
 
-    def __init__(self, circuit_id: str, dialer: EdgeConn, host: EdgeConn, dataplane: Dataplane) -> None:
+    def __init__(self, circuit_id: str, dialer: EdgeConn, host: EdgeConn, *, circuits: CircuitTable,
+                 ctrl: CtrlNotifier) -> None:
         self.id = circuit_id
         self.dialer = dialer
         self.host = host
-        self.dataplane = dataplane
+        self.circuits = circuits
+        self.ctrl = ctrl
         self.ready = trio.Event()
         self.closed = False
-        dialer.circuit = host.circuit = self
-        dataplane.circuits[circuit_id] = self
 
     def peer_of(self, conn: EdgeConn) -> EdgeConn:
         return self.host if conn is self.dialer else self.dialer
@@ -63,13 +63,12 @@ class LocalCircuit:
             return
         self.closed = True
         self.ready.set()
-        self.dataplane.circuits.pop(self.id, None)
+        self.circuits.remove(self)
         for conn in (self.dialer, self.host):
             conn.sdk.forget(conn)
         log.info("circuit %s closed: %s", self.id, reason)
         for conn in (self.dialer, self.host):
             if conn is not origin:
                 await conn.sdk.send_quietly(edge.state_closed(conn.conn_id, reason))
-        if notify_ctrl and self.dataplane.ctrl is not None:
-            with trio.CancelScope(shield=True), trio.move_on_after(CTRL_NOTICE_TIMEOUT_S):
-                await self.dataplane.ctrl.send(CtrlType.CIRCUIT_CLOSED, id=self.id, reason=reason)
+        if notify_ctrl:
+            await self.ctrl.notify(CtrlType.CIRCUIT_CLOSED, id=self.id, reason=reason)

@@ -26,7 +26,7 @@ from ziti_aio.common.errors import AuthError, ZitiError
 from ziti_aio.common.ids import new_id
 from ziti_aio.pki.names import spiffe_uris
 from ziti_aio.router.ctrl import parse_address
-from ziti_aio.router.link_conn import Link
+from ziti_aio.router.fabric.link import RouterLink
 from ziti_aio.transport.channel import accept_channel, connect_channel
 from ziti_aio.transport.serve import serve_tls
 from ziti_aio.transport.tls import client_context, open_tls, peer_certificate, peer_fingerprint, server_context
@@ -38,8 +38,9 @@ from ziti_aio.wire.errors import WireProtocolError
 if TYPE_CHECKING:
     import ssl
 
-    from ziti_aio.router.dataplane import Dataplane
+    from ziti_aio.router.ctrl import CtrlNotifier
     from ziti_aio.router.enroll import RouterHome
+    from ziti_aio.router.fabric.link import LinkHandler
     from ziti_aio.transport.tls_stream import TlsStream
     from ziti_aio.wire.frame import Message
 
@@ -81,16 +82,17 @@ def router_spiffe_id(cert: x509.Certificate | None) -> str | None:
 class LinkManager:
     """This router's links, by id and by peer."""
 
-    def __init__(self, home: RouterHome, dataplane: Dataplane, *, listen: tuple[str, int] | None,
+    def __init__(self, home: RouterHome, ctrl: CtrlNotifier, *, listen: tuple[str, int] | None,
                  advertised_host: str) -> None:
         self.home = home
-        self.dataplane = dataplane
+        self.ctrl = ctrl
         self.listen = listen
         self.advertised_host = advertised_host
         self.link_address = ""
         self.peers: dict[str, Peer] = {}
-        self.links: dict[str, Link] = {}
-        self.by_peer: dict[str, Link] = {}
+        self.links: dict[str, RouterLink] = {}
+        self.by_peer: dict[str, RouterLink] = {}
+        self._handler: LinkHandler | None = None
         self._dialing: set[str] = set()
         self._nursery: trio.Nursery | None = None
         own = router_spiffe_id(x509.load_pem_x509_certificate(home.cert.read_bytes()))
@@ -98,11 +100,13 @@ class LinkManager:
         self._client_ssl = client_context(ca=str(home.ca), cert_chain=str(home.cert), key=str(home.key))
         self._client_ssl.check_hostname = False
 
-    def get(self, link_id: str) -> Link | None:
+    def get(self, link_id: str) -> RouterLink | None:
         return self.links.get(link_id)
 
-    async def run(self, *, task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED) -> None:
-        """Listen (if configured) and report metrics; ``task_status`` gets the advertised address or ""."""
+    async def run(self, handler: LinkHandler, *, task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED) -> None:
+        """Listen (if configured) and report metrics; every link's payloads and acks go to
+        ``handler``; ``task_status`` gets the advertised address or ""."""
+        self._handler = handler
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             if self.listen is not None:
@@ -155,7 +159,7 @@ class LinkManager:
         finally:
             self._dialing.discard(peer_id)
 
-    async def _dial(self, peer: Peer) -> Link:
+    async def _dial(self, peer: Peer) -> RouterLink:
         host, port = parse_address(peer.link_address)
         stream = await open_tls(host, port, self._client_ssl)
         try:
@@ -170,7 +174,7 @@ class LinkManager:
         if wire.parse_hello_reply(reply) != peer.id:
             await channel.aclose()
             raise AuthError(f"router {peer.id}'s link listener answered with another id")
-        return Link(link_id, peer.id, channel, dialed=True)
+        return RouterLink(link_id, peer.id, channel, dialed=True)
 
     def _expected_spiffe(self, router_id: str) -> str | None:
         return None if self._spiffe_prefix is None else self._spiffe_prefix + router_id
@@ -195,11 +199,11 @@ class LinkManager:
 
         channel = await accept_channel(stream, check, name="link:accepting", timeout_s=HELLO_TIMEOUT_S)
         channel.name = f"link:{claimed['link']}"
-        await self._serve_link(Link(claimed["link"], claimed["router"], channel, dialed=False))
+        await self._serve_link(RouterLink(claimed["link"], claimed["router"], channel, dialed=False))
 
     # --- life of a link ---------------------------------------------------------------------
 
-    async def _serve_link(self, link: Link) -> None:
+    async def _serve_link(self, link: RouterLink) -> None:
         if not self._register(link):
             await link.aclose()
             return
@@ -207,39 +211,36 @@ class LinkManager:
                  "dialed" if link.dialed else "accepted")
         await self.report_up(link)
         try:
-            await link.run(self.dataplane.forwarder.handle)
+            assert self._handler is not None
+            await link.run(self._handler)
         finally:
             with trio.CancelScope(shield=True):
                 await self._unregister(link)
 
-    def _register(self, link: Link) -> bool:
+    def _register(self, link: RouterLink) -> bool:
         """Add ``link``; of two links to one peer the one with the smaller id stays."""
         existing = self.by_peer.get(link.peer_id)
         if existing is not None and not existing.closed:
             if existing.id < link.id:
                 log.info("router %s: duplicate link %s to %s dropped", self.home.id, link.id, link.peer_id)
                 return False
-            self._nursery.start_soon(existing.aclose)  # type: ignore[union-attr]
+            assert self._nursery is not None
+            self._nursery.start_soon(existing.aclose)
         self.links[link.id] = link
         self.by_peer[link.peer_id] = link
         return True
 
-    async def _unregister(self, link: Link) -> None:
+    async def _unregister(self, link: RouterLink) -> None:
         self.links.pop(link.id, None)
         if self.by_peer.get(link.peer_id) is link:
             del self.by_peer[link.peer_id]
         log.info("router %s: link %s to %s down", self.home.id, link.id, link.peer_id)
-        ctrl_client = self.dataplane.ctrl
-        if ctrl_client is not None:
-            with trio.move_on_after(2):
-                await ctrl_client.send(CtrlType.LINK_DOWN, id=link.id, reason="the link closed")
+        await self.ctrl.notify(CtrlType.LINK_DOWN, id=link.id, reason="the link closed")
         self._ensure_dial(link.peer_id)
 
-    async def report_up(self, link: Link) -> None:
-        ctrl_client = self.dataplane.ctrl
-        if ctrl_client is not None:
-            src, dst = (self.home.id, link.peer_id) if link.dialed else (link.peer_id, self.home.id)
-            await ctrl_client.send(CtrlType.LINK_UP, id=link.id, src=src, dst=dst)
+    async def report_up(self, link: RouterLink) -> None:
+        src, dst = (self.home.id, link.peer_id) if link.dialed else (link.peer_id, self.home.id)
+        await self.ctrl.send(CtrlType.LINK_UP, id=link.id, src=src, dst=dst)
 
     async def report_all(self) -> None:
         """After a control channel (re)connect: every live link."""
@@ -249,8 +250,7 @@ class LinkManager:
     async def _report_metrics(self) -> None:
         while True:
             await trio.sleep(METRICS_INTERVAL_S)
-            ctrl_client = self.dataplane.ctrl
             measured = [{"id": link.id, "latencyMs": round(link.latency_ms, 3)}
                         for link in list(self.links.values()) if link.latency_ms is not None]
-            if ctrl_client is not None and measured:
-                await ctrl_client.send(CtrlType.LINK_METRICS, links=measured)
+            if measured:
+                await self.ctrl.send(CtrlType.LINK_METRICS, links=measured)

@@ -1,0 +1,42 @@
+"""What the controller tells a router over the control channel, one module per message family,
+and their dispatch table (as :mod:`ziti_aio.controller.handlers` on the other side)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from ziti_aio.common.errors import ProtocolError
+from ziti_aio.router.fabric.links import parse_peers
+from ziti_aio.router.handlers.parts import RouterParts
+from ziti_aio.router.handlers.revocations import revocations, take_key
+from ziti_aio.router.handlers.routers import routers
+from ziti_aio.router.handlers.routes import close_circuit, route
+from ziti_aio.wire.ctrl import CtrlType
+from ziti_aio.wire.frame import Message
+
+CtrlHandler = Callable[[RouterParts, Message], Awaitable[None]]
+
+HANDLERS: dict[int, CtrlHandler] = {
+    CtrlType.REVOCATIONS: revocations,
+    CtrlType.ROUTERS: routers,
+    CtrlType.ROUTE: route,
+    CtrlType.CLOSE_CIRCUIT: close_circuit,
+}
+
+
+async def on_message(parts: RouterParts, msg: Message) -> None:
+    """One message from the controller, inline in the control channel's reader."""
+    handler = HANDLERS.get(msg.content_type)
+    if handler is None:
+        raise ProtocolError(f"the controller sent unknown content type {msg.content_type}")
+    await handler(parts, msg)
+
+
+async def on_connected(parts: RouterParts, fields: dict[str, Any]) -> None:
+    """A (re)connected control channel: take the key and revocations, re-create terminators,
+    learn the routers to link with and report the links there are."""
+    take_key(parts, fields)
+    await parts.binds.reregister(parts.nursery)
+    parts.links.update_peers(parse_peers(fields))
+    await parts.links.report_all()

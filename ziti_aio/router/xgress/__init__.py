@@ -1,1 +1,0 @@
-"""Circuit forwarding: binds, circuits and the relay of Data between SDK connections."""
