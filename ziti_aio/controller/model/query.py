@@ -405,7 +405,7 @@ class _Parser:
             expected = f"a non-negative integer after {clause!r}"
             raise self.error(f"'none' or {expected}" if allow_all else expected)
         self.advance()
-        return value
+        return int(value)
 
     def or_expr(self) -> Predicate:
         children = [self.and_expr()]
