@@ -9,14 +9,12 @@ from ziti_aio.common.ids import new_id
 from ziti_aio.controller.kinds import Kind
 from ziti_aio.controller.model.config_types import BUILTIN_CONFIG_TYPES
 from ziti_aio.controller.model.fields import now_text
-from ziti_aio.controller.model.passwords import hash_password
-from ziti_aio.controller.model.rules import new_identity
+from ziti_aio.controller.model.passwords import MIN_PASSWORD_LENGTH, hash_password
+from ziti_aio.controller.model.rules import DEFAULT_AUTH_POLICY_ID, new_identity
 from ziti_aio.controller.store.commands import Change, Command, Put
 
 if TYPE_CHECKING:
     from ziti_aio.controller.model.model import Model
-
-DEFAULT_AUTH_POLICY_ID = "default"
 
 
 def seed_changes(model: Model) -> list[Change]:
@@ -31,7 +29,7 @@ def seed_changes(model: Model) -> list[Change]:
         changes.append(Put(Kind.AUTH_POLICIES, {
             "id": DEFAULT_AUTH_POLICY_ID, "name": "Default", "createdAt": now, "updatedAt": now, "tags": {},
             "primary": {"cert": {"allowed": True, "allowExpiredCerts": True},
-                        "updb": {"allowed": True, "minPasswordLength": 5, "maxAttempts": 0},
+                        "updb": {"allowed": True, "minPasswordLength": MIN_PASSWORD_LENGTH, "maxAttempts": 0},
                         "extJwt": {"allowed": False, "allowedSigners": []}},
             "secondary": {"requireTotp": False, "requireExtJwtSigner": None},
         }))
@@ -48,8 +46,7 @@ def admin_changes(model: Model, username: str, password: str | None) -> list[Cha
         raise ConfigError(f"the username {username!r} is already used by another identity")
     now = now_text()
     identity_id = new_id()
-    identity = new_identity(identity_id, "Default Admin", isAdmin=True, isDefaultAdmin=True,
-                            authPolicyId=DEFAULT_AUTH_POLICY_ID)
+    identity = new_identity(identity_id, "Default Admin", isAdmin=True, isDefaultAdmin=True)
     auth = {"id": new_id(), "identityId": identity_id, "method": "updb", "username": username,
             "passwordHash": hash_password(password), "tags": {}, "createdAt": now, "updatedAt": now}
     return [Put(Kind.IDENTITIES, identity), Put(Kind.AUTHENTICATORS, auth)]

@@ -29,7 +29,3 @@ class Kind(StrEnum):
     API_SESSIONS = "api-sessions"
     SESSIONS = "sessions"
     REVOCATIONS = "revocations"
-
-
-# The policy kinds, each relating two kinds through role lists.
-POLICY_KINDS = (Kind.SERVICE_POLICIES, Kind.EDGE_ROUTER_POLICIES, Kind.SERVICE_EDGE_ROUTER_POLICIES)

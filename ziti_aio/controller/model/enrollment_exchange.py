@@ -13,7 +13,7 @@ from ziti_aio.common.ids import new_id
 from ziti_aio.controller.kinds import Kind
 from ziti_aio.controller.model.cas import issued_by, trusted_ca
 from ziti_aio.controller.model.fields import now_text, parse_time
-from ziti_aio.controller.model.passwords import hash_password
+from ziti_aio.controller.model.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, hash_password
 from ziti_aio.controller.store.commands import Change, Command, Delete, Put
 from ziti_aio.pki.bundle import certs_to_pem, fingerprint_sha1
 from ziti_aio.pki.csr import load_csr
@@ -21,9 +21,6 @@ from ziti_aio.pki.csr import load_csr
 if TYPE_CHECKING:
     from ziti_aio.controller.model.model import Entity, Model
     from ziti_aio.pki.ca import CertAuthority
-
-MAX_PASSWORD_LENGTH = 1024
-MIN_PASSWORD_LENGTH = 5
 
 
 def _pem(cert: x509.Certificate) -> str:

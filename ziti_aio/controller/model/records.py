@@ -25,6 +25,7 @@ from ziti_aio.controller.model import rules, views
 from ziti_aio.controller.model.cas import CaRules
 from ziti_aio.controller.model.fields import REQUIRED, Field
 from ziti_aio.controller.model.hooks import NoHooks
+from ziti_aio.controller.model.passwords import MAX_PASSWORD_LENGTH
 from ziti_aio.controller.model.views import base
 
 if TYPE_CHECKING:
@@ -87,16 +88,6 @@ class KindRecord:
     filterable: tuple[str, ...] = ()
     aliases: dict[str, str] = field(default_factory=dict)
 
-    def field(self, name: str) -> Field | None:
-        for fld in self.fields:
-            if fld.name == name:
-                return fld
-        return None
-
-    def defaults(self) -> dict[str, Any]:
-        """Every writable field at its default (``REQUIRED`` ones left out)."""
-        return {fld.name: fld.default_value() for fld in self.fields if not fld.required}
-
     def render(self, ctx: ViewContext, e: Entity) -> dict[str, Any]:
         """The entity as the API shows it: the base fields and exactly the ``shown`` ones."""
         computed = self.view(ctx, e) if self.view is not None else {}
@@ -118,7 +109,7 @@ RECORDS: dict[Kind, KindRecord] = {
                 Field("type", f.enum("User", "Device", "Service", "Router", "Default"), "Default"),
                 Field("isAdmin", f.boolean, False),
                 Field("roleAttributes", f.attributes, []),
-                Field("authPolicyId", f.string(max_length=64), "default"),
+                Field("authPolicyId", f.string(max_length=64), rules.DEFAULT_AUTH_POLICY_ID),
                 Field("externalId", f.string(max_length=1024), None),
                 Field("defaultHostingPrecedence", f.enum(*PRECEDENCES), "default"),
                 Field("defaultHostingCost", f.integer(0, MAX_COST), 0),
@@ -272,7 +263,7 @@ RECORDS: dict[Kind, KindRecord] = {
                 Field("identityId", f.string(max_length=64, nonempty=True), REQUIRED),
                 Field("certPem", f.string(max_length=64 * 1024), None),
                 Field("username", f.string(max_length=1024), None),
-                Field("password", f.string(max_length=1024), None),
+                Field("password", f.string(max_length=MAX_PASSWORD_LENGTH), None),
                 _TAGS,
             ),
             shown=("method", "identityId", "identity", "fingerprint", "certPem", "username", "isIssuedByNetwork",

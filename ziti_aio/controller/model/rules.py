@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from ziti_aio.controller.model.model import Entity, Model
 
 ROUTER_TYPE = "Router"
+# The auth policy every identity has unless it names another (created on first start).
+DEFAULT_AUTH_POLICY_ID = "default"
 
 
 def _resolve(model: Model, kind: Kind, field: str, ref: str) -> str:
@@ -309,9 +311,10 @@ def new_identity(ident: str, name: str, **fields: Any) -> Entity:
     now = now_text()
     return {
         "id": ident, "name": name, "typeId": "Default", "isAdmin": False, "isDefaultAdmin": False,
-        "roleAttributes": [], "authPolicyId": "default", "externalId": None, "defaultHostingPrecedence": "default",
-        "defaultHostingCost": 0, "serviceHostingPrecedences": {}, "serviceHostingCosts": {}, "appData": {},
-        "permissions": [], "disabled": False, "tags": {}, **fields, "createdAt": now, "updatedAt": now,
+        "roleAttributes": [], "authPolicyId": DEFAULT_AUTH_POLICY_ID, "externalId": None,
+        "defaultHostingPrecedence": "default", "defaultHostingCost": 0, "serviceHostingPrecedences": {},
+        "serviceHostingCosts": {}, "appData": {}, "permissions": [], "disabled": False, "tags": {},
+        **fields, "createdAt": now, "updatedAt": now,
     }
 
 
