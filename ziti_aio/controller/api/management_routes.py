@@ -37,8 +37,11 @@ DONE = {"read": "read", "create": "created", "update": "updated", "delete": "del
 
 def collection(name: str) -> Kind:
     """The kind a collection path names; 404 for anything the generic routes do not serve."""
-    kind = Kind._value2member_map_.get(name)
-    if not isinstance(kind, Kind) or not RECORDS[kind].operations:
+    try:
+        kind = Kind(name)
+    except ValueError:
+        kind = None
+    if kind is None or not RECORDS[kind].operations:
         raise NotFoundError(message=f"no such collection: {name}")
     return kind
 

@@ -23,7 +23,7 @@ from ziti_aio.controller.api.permissions import METHOD_ACTION, require
 from ziti_aio.controller.api.render import Renderer
 from ziti_aio.controller.kinds import Kind
 from ziti_aio.controller.model.views import links, ref
-from ziti_aio.controller.network.links import MAX_STATIC_COST, Link
+from ziti_aio.controller.network.links import MAX_STATIC_COST, ReportedLink
 
 if TYPE_CHECKING:
     from ziti_aio.controller.model.model import Entity
@@ -48,7 +48,7 @@ def render_circuit(ctx: ApiContext, network: Network, circuit_id: str) -> dict[s
     }
 
 
-def render_link(ctx: ApiContext, link: Link) -> dict[str, Any]:
+def render_link(ctx: ApiContext, link: ReportedLink) -> dict[str, Any]:
     def router(router_id: str) -> dict[str, Any]:
         found = ref("routers", ctx.model.maybe(Kind.EDGE_ROUTERS, router_id))
         return found or {"id": router_id, "name": router_id, "entity": "routers", "_links": links("routers", router_id)}

@@ -18,7 +18,7 @@ import trio
 from ziti_aio.common.errors import NotFoundError
 from ziti_aio.controller.kinds import Kind
 from ziti_aio.controller.network.circuits import Circuit, Circuits
-from ziti_aio.controller.network.links import Link, Links
+from ziti_aio.controller.network.links import Links, ReportedLink
 from ziti_aio.controller.network.paths import Graph, RouterNode
 from ziti_aio.controller.network.routers import ConnectedRouter, Routers
 from ziti_aio.controller.network.routing import Routing
@@ -128,13 +128,13 @@ class Network:
 
     # --- links ------------------------------------------------------------------------------
 
-    def link_up(self, link: Link) -> Link:
+    def link_up(self, link: ReportedLink) -> ReportedLink:
         known = self.links.add(link)
         if known is link:
             self.costs_changed(f"link {link.id} came up")
         return known
 
-    def link_gone(self, link_id: str, reason: str) -> Link | None:
+    def link_gone(self, link_id: str, reason: str) -> ReportedLink | None:
         link = self.links.remove(link_id)
         if link is not None:
             self._graph = None
@@ -142,7 +142,7 @@ class Network:
             self.routing.reroute_all(self.circuits.through(link_id=link_id), f"link {link_id} went away")
         return link
 
-    def update_link(self, link_id: str, *, down: bool | None = None, static_cost: int | None = None) -> Link:
+    def update_link(self, link_id: str, *, down: bool | None = None, static_cost: int | None = None) -> ReportedLink:
         """An administrator marks a link down (or up) or sets its static cost."""
         link = self.links.get(link_id)
         if link is None:
@@ -155,7 +155,7 @@ class Network:
             self.costs_changed(f"link {link_id} was marked {'down' if down else 'up'}")
         return link
 
-    def link_latency(self, link: Link, router_id: str, latency_ms: float) -> None:
+    def link_latency(self, link: ReportedLink, router_id: str, latency_ms: float) -> None:
         """One end of ``link`` measured its latency."""
         cost = link.cost
         if router_id == link.src:
