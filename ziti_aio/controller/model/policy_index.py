@@ -51,9 +51,10 @@ class PolicyKindIndex:
         self.remove_policy(pid)
         self._policies[pid] = policy
         semantic = policy.get("semantic", "AllOf")
-        rolesets = tuple(parse_roles(policy.get(s.roles_field, []), semantic) for s in self.sides())
-        self._rolesets[pid] = rolesets  # type: ignore[assignment]
-        for side, roleset in zip(self.sides(), rolesets, strict=False):
+        rolesets = (parse_roles(policy.get(self.left.roles_field, []), semantic),
+                    parse_roles(policy.get(self.right.roles_field, []), semantic))
+        self._rolesets[pid] = rolesets
+        for side, roleset in zip(self.sides(), rolesets, strict=True):
             candidates: Iterable[Entity]
             pool = entities.get(side.entity_kind, {})
             if not roleset.all and not roleset.attributes:
