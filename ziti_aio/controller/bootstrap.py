@@ -10,7 +10,7 @@ from ziti_aio.controller.kinds import Kind
 from ziti_aio.controller.model.config_types import BUILTIN_CONFIG_TYPES
 from ziti_aio.controller.model.fields import now_text
 from ziti_aio.controller.model.passwords import MIN_PASSWORD_LENGTH, hash_password
-from ziti_aio.controller.model.rules import DEFAULT_AUTH_POLICY_ID, new_identity
+from ziti_aio.controller.model.rules import DEFAULT_AUTH_POLICY_ID, new_authenticator, new_identity
 from ziti_aio.controller.store.commands import Change, Command, Put
 
 if TYPE_CHECKING:
@@ -44,11 +44,9 @@ def admin_changes(model: Model, username: str, password: str | None) -> list[Cha
         raise ConfigError("the store has no admin yet: an admin password is required on first start")
     if model.lookup(Kind.AUTHENTICATORS, "username", username) is not None:
         raise ConfigError(f"the username {username!r} is already used by another identity")
-    now = now_text()
     identity_id = new_id()
     identity = new_identity(identity_id, "Default Admin", isAdmin=True, isDefaultAdmin=True)
-    auth = {"id": new_id(), "identityId": identity_id, "method": "updb", "username": username,
-            "passwordHash": hash_password(password), "tags": {}, "createdAt": now, "updatedAt": now}
+    auth = new_authenticator(identity_id, method="updb", username=username, passwordHash=hash_password(password))
     return [Put(Kind.IDENTITIES, identity), Put(Kind.AUTHENTICATORS, auth)]
 
 

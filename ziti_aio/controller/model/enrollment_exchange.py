@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Any
 from cryptography import x509
 
 from ziti_aio.common.errors import EnrollmentExpired, InvalidEnrollmentToken, ValidationError
-from ziti_aio.common.ids import new_id
 from ziti_aio.controller.kinds import Kind
 from ziti_aio.controller.model.cas import issued_by, trusted_ca
 from ziti_aio.controller.model.fields import now_text, parse_time
 from ziti_aio.controller.model.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, hash_password
+from ziti_aio.controller.model.rules import new_authenticator
 from ziti_aio.controller.store.commands import Change, Command, Delete, Put
 from ziti_aio.pki.bundle import certs_to_pem, fingerprint_sha1
 from ziti_aio.pki.csr import load_csr
@@ -44,10 +44,6 @@ class EnrollmentExchange:
             raise EnrollmentExpired()
         return enrollment
 
-    def _authenticator(self, identity_id: str, **fields: Any) -> Entity:
-        now = now_text()
-        return {"id": new_id(), "createdAt": now, "updatedAt": now, "tags": {}, "identityId": identity_id, **fields}
-
     async def enroll_ott(self, token: Any, csr_data: bytes | str) -> str:
         """Sign the CSR for the token's identity; returns the client chain PEM."""
         result: dict[str, str] = {}
@@ -58,7 +54,7 @@ class EnrollmentExchange:
             cert = self.signer_ca.sign_csr(load_csr(csr_data),
                                            spiffe_id=f"spiffe://{self.trust_domain}/identity/{identity_id}")
             chain = self.signer_ca.chain_pem(cert).decode()
-            auth = self._authenticator(identity_id, method="cert", fingerprint=fingerprint_sha1(cert),
+            auth = new_authenticator(identity_id, method="cert", fingerprint=fingerprint_sha1(cert),
                                        certPem=_pem(cert))
             result["chain"] = chain
             return Command(identity_id, "ott enrollment", (Delete(Kind.ENROLLMENTS, enrollment["id"]),
@@ -82,7 +78,7 @@ class EnrollmentExchange:
             fingerprint = fingerprint_sha1(cert)
             if self.model.lookup(Kind.AUTHENTICATORS, "fingerprint", fingerprint) is not None:
                 raise ValidationError("the client certificate is already in use", field="certificate")
-            auth = self._authenticator(enrollment["identityId"], method="cert", fingerprint=fingerprint,
+            auth = new_authenticator(enrollment["identityId"], method="cert", fingerprint=fingerprint,
                                        certPem=_pem(cert), caId=ca["id"])
             return Command(enrollment["identityId"], "ottca enrollment",
                            (Delete(Kind.ENROLLMENTS, enrollment["id"]), Put(Kind.AUTHENTICATORS, auth)))
@@ -102,7 +98,7 @@ class EnrollmentExchange:
             current = self._pending(token, "updb")
             if self.model.lookup(Kind.AUTHENTICATORS, "username", current["username"]) is not None:
                 raise ValidationError("the username is taken", field="username", value=current["username"])
-            auth = self._authenticator(current["identityId"], method="updb", username=current["username"],
+            auth = new_authenticator(current["identityId"], method="updb", username=current["username"],
                                        passwordHash=digest)
             return Command(current["identityId"], "updb enrollment",
                            (Delete(Kind.ENROLLMENTS, current["id"]), Put(Kind.AUTHENTICATORS, auth)))

@@ -318,6 +318,12 @@ def new_identity(ident: str, name: str, **fields: Any) -> Entity:
     }
 
 
+def new_authenticator(identity_id: str, **fields: Any) -> Entity:
+    """An authenticator the controller makes itself (an enrollment completed, the default admin's login)."""
+    now = now_text()
+    return {"id": new_id(), "createdAt": now, "updatedAt": now, "tags": {}, "identityId": identity_id, **fields}
+
+
 # --- operations beyond create, update and delete --------------------------------------------
 
 def router_re_enrollment(model: Model, issuer: EnrollmentIssuer, router_id: str) -> list[Change]:
