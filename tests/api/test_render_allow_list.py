@@ -4,6 +4,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from ziti_aio.controller.kinds import Kind
 from ziti_aio.controller.model.records import RECORDS
+from ziti_aio.controller.model.views import OMITTED
 from ziti_aio.controller.store.commands import Command, Put
 from ziti_aio.pki.ca import CertAuthority
 from ziti_aio.testing.controller import CLIENT, MANAGEMENT, create
@@ -83,3 +84,12 @@ def test_a_view_cannot_add_a_field_its_record_does_not_show():
     out = leaky.render(None, entity)
     assert out == {"id": "r1", "createdAt": "t", "updatedAt": "t", "tags": {},
                    "_links": {"self": {"href": "./revocations/r1"}}, "type": "SESSION", "expiresAt": "t2"}
+
+
+def test_a_view_can_leave_a_shown_field_out():
+    record = RECORDS[Kind.REVOCATIONS]
+    sparse = type(record)(record.kind, record.singular, shown=record.shown,
+                          view=lambda ctx, e: {"expiresAt": OMITTED})
+    entity = {"id": "r1", "createdAt": "t", "updatedAt": "t", "type": "SESSION", "expiresAt": "t2"}
+    out = sparse.render(None, entity)
+    assert "expiresAt" not in out and out["type"] == "SESSION"

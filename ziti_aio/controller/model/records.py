@@ -8,8 +8,9 @@ A :class:`KindRecord` is the single place a kind is described:
   (:mod:`.rules`, :mod:`.hooks`): references, dependent records, cascades, refusals.
 - ``shown`` and ``view``: the API's allow-list. ``shown`` names every field rendered besides
   ``id``, ``createdAt``, ``updatedAt``, ``tags`` and ``_links``; the ``view`` computes some of
-  them (:mod:`.views`), the others are copied as stored. A stored field not in ``shown`` never
-  leaves, so a secret (a password hash, a session token) cannot leak by being forgotten.
+  them (:mod:`.views`; ``OMITTED`` leaves one out), the others are copied as stored. A stored
+  field not in ``shown`` never leaves, so a secret (a password hash, a session token) cannot
+  leak by being forgotten.
 - ``operations``: what the generic management routes may do with it.
 """
 
@@ -26,7 +27,7 @@ from ziti_aio.controller.model.cas import CaRules
 from ziti_aio.controller.model.fields import REQUIRED, Field
 from ziti_aio.controller.model.hooks import NoHooks
 from ziti_aio.controller.model.passwords import MAX_PASSWORD_LENGTH
-from ziti_aio.controller.model.views import base
+from ziti_aio.controller.model.views import OMITTED, base
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -92,7 +93,10 @@ class KindRecord:
         """The entity as the API shows it: the base fields and exactly the ``shown`` ones."""
         computed = self.view(ctx, e) if self.view is not None else {}
         out = base(self.kind, e)
-        out.update((name, computed[name] if name in computed else e.get(name)) for name in self.shown)
+        for name in self.shown:
+            value = computed[name] if name in computed else e.get(name)
+            if value is not OMITTED:
+                out[name] = value
         return out
 
 

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 RouterState = Callable[[str], dict[str, Any]]
 # A view: the fields of one entity it computes (the rest of the kind's shown fields are copied).
 View = Callable[["ViewContext", "Entity"], dict[str, Any]]
+# What a view computes for a shown field this entity must not carry at all (rather than ``null``).
+OMITTED: Any = object()
 
 
 def links(kind: str, ident: str) -> dict[str, Any]:
