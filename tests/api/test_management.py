@@ -298,3 +298,20 @@ async def test_tunneler_flag_on_an_existing_router_creates_renames_and_removes_i
     assert (await admin.get(f"{M}/identities/{rid}")).status_code == 404
     system = (await _list(admin, "edge-router-policies", filter='isSystem=true'))["data"]
     assert [p for p in system if p["edgeRouterRoles"] == ["@" + rid]] == []
+
+
+@pytest.mark.parametrize("api", [CLIENT, MANAGEMENT])
+async def test_ending_a_session_from_either_api_records_its_revocation(controller, admin, api):
+    svc = await create(admin, "services", {"name": "web"})
+    await create(admin, "edge-routers", {"name": "er1"})
+    await create(admin, "service-policies", {"name": "dial", "type": "Dial", "identityRoles": ["#all"],
+                                             "serviceRoles": ["#all"]})
+    await create(admin, "edge-router-policies", {"name": "erp", "identityRoles": ["#all"], "edgeRouterRoles": ["#all"]})
+    await create(admin, "service-edge-router-policies", {"name": "serp", "serviceRoles": ["#all"],
+                                                         "edgeRouterRoles": ["#all"]})
+    session = (await admin.post(f"{CLIENT}/sessions", json={"serviceId": svc})).json()["data"]
+    resp = await admin.delete(f"{api}/sessions/{session['id']}")
+    assert resp.status_code == 200, resp.text
+    revocations = (await _list(admin, "revocations", filter='type = "SESSION"'))["data"]
+    assert [r["id"] for r in revocations] == [session["id"]]
+    assert (await admin.get(f"{M}/sessions/{session['id']}")).status_code == 404

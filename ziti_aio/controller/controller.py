@@ -14,14 +14,15 @@ import trio
 from ziti_aio.controller.api.app import ApiContext, create_app
 from ziti_aio.controller.api.server import serve_https
 from ziti_aio.controller.bootstrap import bootstrap
+from ziti_aio.controller.kinds import Kind
 from ziti_aio.controller.model.access import DEFAULT_SESSION_TIMEOUT_S, Access
 from ziti_aio.controller.model.crud import Crud
-from ziti_aio.controller.model.enroll import Enrollments
-from ziti_aio.controller.model.enrollment import DEFAULT_ENROLLMENT_DURATION_S, Enroller
+from ziti_aio.controller.model.enrollment_exchange import EnrollmentExchange
+from ziti_aio.controller.model.enrollment_issuer import DEFAULT_ENROLLMENT_DURATION_S, EnrollmentIssuer
 from ziti_aio.controller.model.fields import now_text
+from ziti_aio.controller.model.hooks import RuleDeps
 from ziti_aio.controller.model.model import Model
 from ziti_aio.controller.model.passwords import hash_password
-from ziti_aio.controller.model.rules import build_rules
 from ziti_aio.controller.model.tokens import TokenSigner
 from ziti_aio.controller.network.ctrl_listener import DEFAULT_CTRL_PORT, CtrlListener
 from ziti_aio.controller.network.network import Network
@@ -117,23 +118,22 @@ class Controller:
                                        subject=subject, token=token, method=method, expires_at=expires,
                                        controllers=[state["ctrl"]] if state["ctrl"] else None)
 
-        enroller = Enroller(sign, cfg.enrollment_duration_s)
-        crud = Crud(model, build_rules(enroller, hash_password))
+        crud = Crud(model, RuleDeps(EnrollmentIssuer(sign, cfg.enrollment_duration_s), hash_password))
         signer = TokenSigner(pki.session_key, "ziti-aio-controller")
         access = Access(model, signer, session_timeout_s=cfg.session_timeout_s)
         network = self.network = Network(model, signer)
         await bootstrap(model, admin_username=cfg.admin_username, admin_password=cfg.admin_password)
-        enrollments = Enrollments(model, pki.signer, cfg.trust_domain, pki.ca_bundle)
+        exchange = EnrollmentExchange(model, pki.signer, cfg.trust_domain, pki.ca_bundle)
         ssl_ctx = server_context(cert_chain=str(pki.server_chain_path), key=str(pki.server_key_path),
                                  client_ca=str(pki.ca_bundle_path), require_client_cert=False, alpn=["http/1.1"])
 
         def trust_ca(pem: str) -> None:
             ssl_ctx.load_verify_locations(cadata=pem)
 
-        for ca in model.all("cas"):
+        for ca in model.all(Kind.CAS):
             if ca.get("isVerified"):
                 trust_ca(ca["certPem"])
-        ctx = ApiContext(model=model, crud=crud, access=access, enrollments=enrollments,
+        ctx = ApiContext(model=model, crud=crud, access=access, enrollment_exchange=exchange,
                          cacerts_body=cacerts_body(pki.ca_bundle), instance_id=instance_id,
                          base_url=state["base_url"], router_state=network.router_state, network=network,
                          trust_ca=trust_ca)
@@ -159,10 +159,15 @@ class Controller:
         while True:
             await trio.sleep(REAP_INTERVAL_S)
             reaped = await access.reap_expired()
-            now = now_text()
-            stale = [r["id"] for r in model.all("revocations") if (r.get("expiresAt") or now) < now]
-            if stale:
-                pruned = tuple(Delete("revocations", i) for i in stale)
-                await model.transact(lambda pruned=pruned: Command("controller", "prune revocations", pruned))
+            await model.transact(partial(_expired_revocations, model))
             if reaped:
                 log.info("expired %d API session(s)", reaped)
+
+
+def _expired_revocations(model: Model) -> Command | None:
+    """Deletes the revocations kept long enough (:data:`~ziti_aio.controller.model.revocations.REVOCATION_KEEP_S`)."""
+    now = now_text()
+    stale = [r["id"] for r in model.all(Kind.REVOCATIONS) if (r.get("expiresAt") or now) < now]
+    if not stale:
+        return None
+    return Command("controller", "prune revocations", tuple(Delete(Kind.REVOCATIONS, i) for i in stale))

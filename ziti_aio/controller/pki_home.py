@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from ziti_aio.pki import files
 from ziti_aio.pki.bundle import certs_to_pem
 from ziti_aio.pki.ca import CertAuthority
-from ziti_aio.pki.keys import generate_key, key_to_pem, load_key
+from ziti_aio.pki.keys import PrivateKey, generate_key, key_to_pem, load_key
 from ziti_aio.pki.names import is_ip
 
 ROOT_CA = "root-ca"
@@ -34,7 +34,7 @@ class ControllerPki:
     root: CertAuthority
     signer: CertAuthority
     server_cert: x509.Certificate
-    server_key: object
+    server_key: PrivateKey
     session_key: ec.EllipticCurvePrivateKey
     server_chain_path: Path
     server_key_path: Path
@@ -96,6 +96,7 @@ def ensure_controller_pki(pki_root: Path, *, names: list[str], trust_domain: str
     bundle_path = pki_root / CA_BUNDLE_FILE
     files.write_file(bundle_path, certs_to_pem([root.cert, signer.cert]), files.CERT_MODE)
     assert isinstance(session_key, ec.EllipticCurvePrivateKey)
+    assert server_key is not None  # loaded with a covering certificate, or issued with a new one
     return ControllerPki(root, signer, server_cert, server_key, session_key,
                          files.chain_path(pki_root, SIGNER_CA, SERVER_FILE),
                          files.key_path(pki_root, SIGNER_CA, SERVER_FILE), bundle_path)

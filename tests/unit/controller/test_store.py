@@ -2,6 +2,8 @@ import sqlite3
 
 import pytest
 
+from ziti_aio.common.errors import ConfigError
+from ziti_aio.controller.kinds import Kind
 from ziti_aio.controller.store.commands import Command, Delete, Put
 from ziti_aio.controller.store.sqlite_store import SqliteStore
 
@@ -27,8 +29,24 @@ def test_a_failing_command_changes_nothing(tmp_path):
 
 
 def test_command_json_round_trip():
-    cmd = Command("me", "why", (Put("k", {"id": "1", "x": [1]}), Delete("k", "2")))
-    assert Command.from_json(cmd.to_json()) == cmd
+    cmd = Command("me", "why", (Put(Kind.CONFIGS, {"id": "1", "x": [1]}), Delete(Kind.SERVICES, "2")))
+    again = Command.from_json(cmd.to_json())
+    assert again == cmd
+    assert all(isinstance(c.kind, Kind) for c in again.changes)
+
+
+def test_a_command_of_an_unknown_kind_is_refused():
+    text = Command("me", "why", (Put(Kind.CONFIGS, {"id": "1"}),)).to_json().replace('"configs"', '"config"')
+    with pytest.raises(ValueError, match="config"):
+        Command.from_json(text)
+
+
+def test_a_store_holding_an_unknown_kind_does_not_load(tmp_path):
+    store = SqliteStore(tmp_path / "s.db")
+    store.apply(Command("me", "seed", (Put(Kind.IDENTITIES, {"id": "a", "name": "A"}),)))
+    store.apply(Command("me", "seed", (Put("edge-router", {"id": "b"}),)))
+    with pytest.raises(ConfigError, match="unknown kind 'edge-router'"):
+        store.load_all()
 
 
 def test_wal_and_full_sync_are_on(tmp_path):

@@ -29,14 +29,14 @@ from ziti_aio.common.errors import (
     ZitiError,
 )
 from ziti_aio.controller.api.envelope import error_response
-from ziti_aio.controller.api.render import RouterState, offline_router
 from ziti_aio.controller.model.access import Access, Caller, api_session_expiry_fields
+from ziti_aio.controller.model.views import RouterState, offline_router
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from ziti_aio.controller.model.crud import Crud
-    from ziti_aio.controller.model.enroll import Enrollments
+    from ziti_aio.controller.model.enrollment_exchange import EnrollmentExchange
     from ziti_aio.controller.model.model import Model
     from ziti_aio.controller.network.network import Network
 
@@ -52,7 +52,7 @@ class ApiContext:
     model: Model
     crud: Crud
     access: Access
-    enrollments: Enrollments
+    enrollment_exchange: EnrollmentExchange
     cacerts_body: bytes
     instance_id: str
     base_url: str

@@ -10,9 +10,11 @@ from ziti_aio.common.errors import NotFoundError, ValidationError
 from ziti_aio.controller.api.app import ApiContext, caller, read_json
 from ziti_aio.controller.api.common_routes import add_common_routes
 from ziti_aio.controller.api.envelope import empty, ok
-from ziti_aio.controller.api.listing import page
+from ziti_aio.controller.api.listing import filterable, page
 from ziti_aio.controller.api.render import Renderer
 from ziti_aio.controller.api.server import PEER_CERT_DER
+from ziti_aio.controller.kinds import Kind
+from ziti_aio.controller.model.views import session_edge_routers
 
 if TYPE_CHECKING:
     from ziti_aio.controller.model.access import Caller
@@ -35,19 +37,19 @@ def client_blueprint(ctx: ApiContext) -> Blueprint:
             data = await request.get_data()
             if len(data) > MAX_CSR_BYTES:
                 raise ValidationError("the CSR is too large", field="csr")
-            chain = await ctx.enrollments.enroll_ott(token, data)
+            chain = await ctx.enrollment_exchange.enroll_ott(token, data)
             if "application/x-pem-file" in request.headers.get("accept", "") \
                     and "application/json" not in request.headers.get("accept", ""):
                 return Response(chain, content_type="application/x-pem-file")
             return ok({"cert": chain})
         if method == "updb":
-            await ctx.enrollments.enroll_updb(token, await read_json())
+            await ctx.enrollment_exchange.enroll_updb(token, await read_json())
             return empty()
         if method == "ottca":
-            await ctx.enrollments.enroll_ottca(token, PEER_CERT_DER.get())
+            await ctx.enrollment_exchange.enroll_ottca(token, PEER_CERT_DER.get())
             return empty()
         if method == "erott":
-            return ok(await ctx.enrollments.enroll_router(token, await read_json()))
+            return ok(await ctx.enrollment_exchange.enroll_router(token, await read_json()))
         raise ValidationError("method must be ott, ottca, updb or erott", field="method", value=method)
 
     @bp.post("/enroll")
@@ -61,11 +63,10 @@ def client_blueprint(ctx: ApiContext) -> Blueprint:
     @bp.get("/current-identity/edge-routers")
     async def my_edge_routers() -> Response:
         found = caller(ctx)
-        ids = ctx.model.policy.identity_edge_routers(found.identity["id"])
-        routers = [ctx.model.entities["edge-routers"][i] for i in ids if i in ctx.model.entities["edge-routers"]]
-        items, meta = page("edge-routers", routers, request.args)
+        routers = ctx.model.pick(Kind.EDGE_ROUTERS, ctx.model.policy.identity_edge_routers(found.identity["id"]))
+        items, meta = page(routers, request.args, filterable(Kind.EDGE_ROUTERS))
         renderer = _renderer(ctx, found)
-        return ok([{**renderer.render("edge-routers", r), **renderer.edge_router_common(r)} for r in items], meta)
+        return ok([renderer.render(Kind.EDGE_ROUTERS, r) for r in items], meta)
 
     @bp.get("/current-api-session/service-updates")
     async def service_updates() -> Response:
@@ -76,42 +77,42 @@ def client_blueprint(ctx: ApiContext) -> Blueprint:
     async def services() -> Response:
         found = caller(ctx)
         visible = ctx.model.policy.service_permissions(found.identity["id"])
-        items, meta = page("services", (ctx.model.entities["services"][i] for i in visible), request.args)
+        items, meta = page(ctx.model.pick(Kind.SERVICES, visible), request.args, filterable(Kind.SERVICES))
         renderer = _renderer(ctx, found)
-        return ok([renderer.render("services", s) for s in items], meta)
+        return ok([renderer.render(Kind.SERVICES, s) for s in items], meta)
 
     @bp.get("/services/<ident>")
     async def service(ident: str) -> Response:
         found = caller(ctx)
         if ident not in ctx.model.policy.service_permissions(found.identity["id"]):
             raise NotFoundError("service", ident)
-        return ok(_renderer(ctx, found).render("services", ctx.model.get("services", ident)))
+        return ok(_renderer(ctx, found).render(Kind.SERVICES, ctx.model.get(Kind.SERVICES, ident)))
 
     @bp.post("/sessions")
     async def create_session() -> Response:
         found = caller(ctx)
         session = await ctx.access.create_session(found, await read_json())
         renderer = _renderer(ctx, found)
-        detail = renderer.render("sessions", session)
+        detail = renderer.render(Kind.SESSIONS, session)
         routers = ctx.access.session_routers(found.identity["id"], session["serviceId"])
-        detail.update(token=session["token"], edgeRouters=renderer.session_edge_routers(routers))
+        detail.update(token=session["token"], edgeRouters=session_edge_routers(renderer, routers))
         return ok(detail, status=201)
 
     @bp.get("/sessions")
     async def my_sessions() -> Response:
         found = caller(ctx)
-        mine = ctx.model.where("sessions", apiSessionId=found.api_session["id"])
-        items, meta = page("sessions", mine, request.args)
+        mine = ctx.model.where(Kind.SESSIONS, apiSessionId=found.api_session["id"])
+        items, meta = page(mine, request.args, filterable(Kind.SESSIONS))
         renderer = _renderer(ctx, found)
-        return ok([{**renderer.render("sessions", s), "token": s["token"]} for s in items], meta)
+        return ok([{**renderer.render(Kind.SESSIONS, s), "token": s["token"]} for s in items], meta)
 
     @bp.delete("/sessions/<ident>")
     async def delete_session(ident: str) -> Response:
         found = caller(ctx)
-        session = ctx.model.maybe("sessions", ident)
+        session = ctx.model.maybe(Kind.SESSIONS, ident)
         if session is None or session["identityId"] != found.identity["id"]:
             raise NotFoundError("session", ident)
-        await ctx.model.transact(lambda: ctx.crud.build_delete("sessions", ident, actor=found.identity["id"]))
+        await ctx.crud.delete(Kind.SESSIONS, ident, actor=found.identity["id"])
         return empty()
 
     return bp

@@ -10,9 +10,11 @@ from quart import Blueprint, Response, request
 from ziti_aio.common import api_paths
 from ziti_aio.common.errors import InvalidAuth, ValidationError
 from ziti_aio.controller.api.app import ApiContext, caller, read_json
-from ziti_aio.controller.api.envelope import empty, json_response, ok
+from ziti_aio.controller.api.envelope import empty, ok
 from ziti_aio.controller.api.render import Renderer
+from ziti_aio.controller.kinds import Kind
 from ziti_aio.controller.model.access import Caller, api_session_expiry_fields
+from ziti_aio.controller.model.views import ref
 from ziti_aio.pki.bundle import fingerprint_sha1
 
 if TYPE_CHECKING:
@@ -36,13 +38,11 @@ def version_data(ctx: ApiContext) -> dict[str, Any]:
 def api_session_detail(ctx: ApiContext, found: Caller | None, api_session: Entity, token: str) -> dict[str, Any]:
     """``currentApiSessionDetail``: every field libziti dereferences is present."""
     renderer = Renderer(ctx.model)
-    detail = renderer.render("api-sessions", api_session)
-    identity = ctx.model.get("identities", api_session["identityId"])
+    detail = renderer.render(Kind.API_SESSIONS, api_session)
+    identity = ctx.model.get(Kind.IDENTITIES, api_session["identityId"])
     detail.update(api_session_expiry_fields(ctx.access, api_session))
     detail.update(
-        token=token,
-        identity={"id": identity["id"], "name": identity["name"], "entity": "identities",
-                  "_links": {"self": {"href": f"./identities/{identity['id']}"}}, "appData": identity.get("appData")},
+        token=token, identity={**(ref(Kind.IDENTITIES, identity) or {}), "appData": identity.get("appData")},
         isCertExtendable=False, isCertExtendRequested=False, isCertKeyRollRequested=False,
         improperClientCertChain=False, permissions=sorted(found.permissions()) if found else [],
     )
@@ -105,8 +105,4 @@ def add_common_routes(bp: Blueprint, ctx: ApiContext) -> None:
     @bp.get("/current-identity")
     async def current_identity() -> Response:
         found = caller(ctx)
-        return ok(Renderer(ctx.model).render("identities", found.identity))
-
-
-def not_found_json() -> Response:
-    return json_response({"error": {"code": "NOT_FOUND", "message": "not found"}, "meta": {}}, 404)
+        return ok(Renderer(ctx.model).render(Kind.IDENTITIES, found.identity))

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from quart import Response
 
+from ziti_aio.controller.model.views import links
+
 if TYPE_CHECKING:
     from ziti_aio.common.errors import ZitiError
 
@@ -29,7 +31,7 @@ def empty() -> Response:
 
 
 def created(ident: str, kind: str) -> Response:
-    return ok({"id": ident, "_links": {"self": {"href": f"./{kind}/{ident}"}}}, status=201)
+    return ok({"id": ident, "_links": links(kind, ident)}, status=201)
 
 
 def error_payload(exc: ZitiError, request_id: str | None = None) -> dict[str, Any]:

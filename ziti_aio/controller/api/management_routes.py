@@ -1,4 +1,8 @@
-"""Edge Management API (``/edge/management/v1``): CRUD, relation lists and operations."""
+"""Edge Management API (``/edge/management/v1``): CRUD, relation lists and operations.
+
+Routes parse the request, check the caller, call one operation of the model
+(:class:`~ziti_aio.controller.model.crud.Crud`) and render the answer; they build no commands.
+"""
 
 from __future__ import annotations
 
@@ -10,217 +14,190 @@ from ziti_aio.common.errors import NotFoundError, ValidationError
 from ziti_aio.controller.api.app import ApiContext, caller, read_json
 from ziti_aio.controller.api.common_routes import add_common_routes
 from ziti_aio.controller.api.envelope import created, empty, ok
-from ziti_aio.controller.api.listing import page
+from ziti_aio.controller.api.listing import Filterable, filterable, page
 from ziti_aio.controller.api.permissions import METHOD_ACTION, check_grant, require
 from ziti_aio.controller.api.relations import RELATIONS
 from ziti_aio.controller.api.render import Renderer
-from ziti_aio.controller.model.cas import verify_command
-from ziti_aio.controller.model.fields import now_text, parse_time, timestamp
-from ziti_aio.controller.model.model import revocation, session_revocation
-from ziti_aio.controller.model.specs import SPECS
-from ziti_aio.controller.store.commands import Change, Command, Delete, Put
+from ziti_aio.controller.kinds import Kind
+from ziti_aio.controller.model.fields import parse_time, timestamp
+from ziti_aio.controller.model.records import RECORDS
 
 if TYPE_CHECKING:
     from ziti_aio.controller.model.access import Caller
+    from ziti_aio.controller.model.model import Entity
 
-READ_ONLY_KINDS = ("api-sessions", "sessions", "revocations")
 ATTRIBUTE_LISTS = {
-    "identity-role-attributes": "identities",
-    "service-role-attributes": "services",
-    "edge-router-role-attributes": "edge-routers",
+    "identity-role-attributes": Kind.IDENTITIES,
+    "service-role-attributes": Kind.SERVICES,
+    "edge-router-role-attributes": Kind.EDGE_ROUTERS,
 }
+TRANSIT_ROUTERS = "transit-routers"
+DONE = {"read": "read", "create": "created", "update": "updated", "delete": "deleted"}
+
+
+def collection(name: str) -> Kind:
+    """The kind a collection path names; 404 for anything the generic routes do not serve."""
+    try:
+        kind = Kind(name)
+    except ValueError:
+        kind = None
+    if kind is None or not RECORDS[kind].operations:
+        raise NotFoundError(message=f"no such collection: {name}")
+    return kind
+
+
+def is_transit_router(router: Entity) -> bool:
+    return (router.get("tags") or {}).get("transitRouter") is True
 
 
 def management_blueprint(ctx: ApiContext) -> Blueprint:
     bp = Blueprint("management", __name__)
     add_common_routes(bp, ctx)
 
-    def authorize(kind: str) -> Caller:
-        if kind not in SPECS and kind not in READ_ONLY_KINDS and kind not in ATTRIBUTE_LISTS:
-            raise NotFoundError(message=f"no such collection: {kind}")
+    def authorize(name: str) -> Caller:
+        """The caller, allowed this request's action on collection ``name``."""
         found = caller(ctx)
-        require(found, kind, METHOD_ACTION[request.method])
+        require(found, name, METHOD_ACTION[request.method])
+        return found
+
+    def operation(kind: Kind, action: str) -> Caller:
+        """The caller of a generic route, when ``kind`` allows ``action`` (404 otherwise)."""
+        found = authorize(kind)
+        if action not in RECORDS[kind].operations:
+            raise NotFoundError(message=f"{kind} cannot be {DONE[action]}")
         return found
 
     def renderer() -> Renderer:
         return Renderer(ctx.model, router_state=ctx.router_state)
 
-    def transit_routers() -> list[dict[str, Any]]:
-        return [r for r in ctx.model.all("edge-routers") if (r.get("tags") or {}).get("transitRouter") is True]
+    def transit_routers() -> list[Entity]:
+        return [r for r in ctx.model.all(Kind.EDGE_ROUTERS) if is_transit_router(r)]
+
+    def transit_router(ident: str) -> Entity:
+        router = ctx.model.maybe(Kind.EDGE_ROUTERS, ident)
+        if router is None or not is_transit_router(router):
+            raise NotFoundError(TRANSIT_ROUTERS, ident)
+        return router
 
     @bp.get("/transit-routers")
     async def list_transit_routers() -> Response:
-        authorize("edge-routers")
-        items, meta = page("edge-routers", transit_routers(), request.args)
+        authorize(Kind.EDGE_ROUTERS)
+        items, meta = page(transit_routers(), request.args, filterable(Kind.EDGE_ROUTERS))
         r = renderer()
-        return ok([r.render("edge-routers", e) for e in items], meta)
+        return ok([r.render(Kind.EDGE_ROUTERS, e) for e in items], meta)
 
     @bp.get("/transit-routers/<ident>")
     async def get_transit_router(ident: str) -> Response:
-        authorize("edge-routers")
-        router = next((r for r in transit_routers() if r["id"] == ident), None)
-        if router is None:
-            raise NotFoundError("transit-routers", ident)
-        return ok(renderer().render("edge-routers", router))
+        authorize(Kind.EDGE_ROUTERS)
+        return ok(renderer().render(Kind.EDGE_ROUTERS, transit_router(ident)))
 
     @bp.delete("/transit-routers/<ident>")
     async def delete_transit_router(ident: str) -> Response:
-        found = authorize("edge-routers")
-        if not any(r["id"] == ident for r in transit_routers()):
-            raise NotFoundError("transit-routers", ident)
-        await ctx.model.transact(lambda: ctx.crud.build_delete("edge-routers", ident, actor=found.identity["id"]))
+        found = authorize(Kind.EDGE_ROUTERS)
+        transit_router(ident)
+        await ctx.crud.delete(Kind.EDGE_ROUTERS, ident, actor=found.identity["id"])
         return empty()
 
     @bp.post("/transit-routers")
     async def create_transit_router() -> Response:
-        found = authorize("edge-routers")
+        found = authorize(Kind.EDGE_ROUTERS)
         body = await read_json()
         if not isinstance(body, dict):
             raise ValidationError("the request body must be a JSON object", field="body")
         body = {**body, "isTunnelerEnabled": False, "tags": {**(body.get("tags") or {}), "transitRouter": True}}
-        new_id: dict[str, str] = {}
+        ident = await ctx.crud.create(Kind.EDGE_ROUTERS, body, actor=found.identity["id"])
+        return created(ident, TRANSIT_ROUTERS)
 
-        def build() -> Command:
-            command, ident = ctx.crud.build_create("edge-routers", body, actor=found.identity["id"])
-            new_id["id"] = ident
-            return command
-
-        await ctx.model.transact(build)
-        return created(new_id["id"], "transit-routers")
-
-    @bp.get("/<kind>")
-    async def list_entities(kind: str) -> Response:
-        authorize(kind)
-        if kind in ATTRIBUTE_LISTS:
-            attrs = sorted({a for e in ctx.model.all(ATTRIBUTE_LISTS[kind]) for a in e.get("roleAttributes", ())})
-            items, meta = page(kind, ({"id": a, "name": a, "createdAt": "", "updatedAt": ""} for a in attrs),
-                               request.args)
+    @bp.get("/<name>")
+    async def list_entities(name: str) -> Response:
+        if name in ATTRIBUTE_LISTS:
+            authorize(name)
+            attrs = sorted({a for e in ctx.model.all(ATTRIBUTE_LISTS[name]) for a in e.get("roleAttributes", ())})
+            items, meta = page(({"id": a, "name": a, "createdAt": "", "updatedAt": ""} for a in attrs),
+                               request.args, Filterable.of())
             return ok([i["name"] for i in items], meta)
-        items, meta = page(kind, ctx.model.all(kind), request.args)
+        kind = collection(name)
+        operation(kind, "read")
+        items, meta = page(ctx.model.all(kind), request.args, filterable(kind))
         r = renderer()
         return ok([r.render(kind, e) for e in items], meta)
 
-    @bp.get("/<kind>/<ident>")
-    async def get_entity(kind: str, ident: str) -> Response:
-        authorize(kind)
+    @bp.get("/<name>/<ident>")
+    async def get_entity(name: str, ident: str) -> Response:
+        kind = collection(name)
+        operation(kind, "read")
         return ok(renderer().render(kind, ctx.model.get(kind, ident)))
 
-    @bp.post("/<kind>")
-    async def create_entity(kind: str) -> Response:
-        found = authorize(kind)
-        if kind not in SPECS:
-            raise NotFoundError(message=f"{kind} cannot be created")
+    @bp.post("/<name>")
+    async def create_entity(name: str) -> Response:
+        kind = collection(name)
+        found = operation(kind, "create")
         body = await read_json()
-        if kind == "identities":
+        if kind == Kind.IDENTITIES:
             check_grant(found, body)
-        new_id: dict[str, str] = {}
+        return created(await ctx.crud.create(kind, body, actor=found.identity["id"]), kind)
 
-        def build() -> Command:
-            command, ident = ctx.crud.build_create(kind, body, actor=found.identity["id"])
-            new_id["id"] = ident
-            return command
-
-        await ctx.model.transact(build)
-        return created(new_id["id"], kind)
-
-    async def _update(kind: str, ident: str, partial: bool) -> Response:
-        found = authorize(kind)
-        if kind not in SPECS:
-            raise NotFoundError(message=f"{kind} cannot be updated")
+    async def _update(name: str, ident: str, partial: bool) -> Response:
+        kind = collection(name)
+        found = operation(kind, "update")
         body = await read_json()
-        if kind == "identities":
+        if kind == Kind.IDENTITIES:
             check_grant(found, body)
-        await ctx.model.transact(
-            lambda: ctx.crud.build_update(kind, ident, body, partial=partial, actor=found.identity["id"]))
+        await ctx.crud.update(kind, ident, body, partial=partial, actor=found.identity["id"])
         return empty()
 
-    @bp.put("/<kind>/<ident>")
-    async def put_entity(kind: str, ident: str) -> Response:
-        return await _update(kind, ident, partial=False)
+    @bp.put("/<name>/<ident>")
+    async def put_entity(name: str, ident: str) -> Response:
+        return await _update(name, ident, partial=False)
 
-    @bp.patch("/<kind>/<ident>")
-    async def patch_entity(kind: str, ident: str) -> Response:
-        return await _update(kind, ident, partial=True)
+    @bp.patch("/<name>/<ident>")
+    async def patch_entity(name: str, ident: str) -> Response:
+        return await _update(name, ident, partial=True)
 
-    @bp.delete("/<kind>/<ident>")
-    async def delete_entity(kind: str, ident: str) -> Response:
-        found = authorize(kind)
-        actor = found.identity["id"]
-
-        def build() -> Command:
-            if kind == "api-sessions":
-                changes: list[Change] = [Delete(kind, ident), revocation(ident, "API_SESSION")]
-                ctx.model.get(kind, ident)
-                for s in ctx.model.where("sessions", apiSessionId=ident):
-                    changes += session_revocation(s)
-                return Command(actor, f"delete api session {ident}", tuple(changes))
-            if kind == "sessions":
-                return Command(actor, f"delete session {ident}", tuple(session_revocation(ctx.model.get(kind, ident))))
-            if kind not in SPECS:
-                raise NotFoundError(message=f"{kind} cannot be deleted")
-            return ctx.crud.build_delete(kind, ident, actor=actor)
-
-        await ctx.model.transact(build)
+    @bp.delete("/<name>/<ident>")
+    async def delete_entity(name: str, ident: str) -> Response:
+        kind = collection(name)
+        found = operation(kind, "delete")
+        await ctx.crud.delete(kind, ident, actor=found.identity["id"])
         return empty()
 
-    @bp.get("/<kind>/<ident>/<relation>")
-    async def list_related(kind: str, ident: str, relation: str) -> Response:
-        authorize(kind)
+    @bp.get("/<name>/<ident>/<relation>")
+    async def list_related(name: str, ident: str, relation: str) -> Response:
+        kind = collection(name)
+        operation(kind, "read")
         target = RELATIONS.get((kind, relation))
         if target is None:
             raise NotFoundError(message=f"no such relation: {kind}/{relation}")
         target_kind, ids_of = target
         ctx.model.get(kind, ident)
-        table = ctx.model.entities[target_kind]
-        items, meta = page(target_kind, (table[i] for i in ids_of(ctx.model, ident) if i in table), request.args)
+        related = ctx.model.pick(target_kind, ids_of(ctx.model, ident))
+        items, meta = page(related, request.args, filterable(target_kind))
         r = renderer()
         return ok([r.render(target_kind, e) for e in items], meta)
 
     @bp.post("/edge-routers/<ident>/re-enroll")
     async def re_enroll_router(ident: str) -> Response:
-        found = authorize("edge-routers")
-        router = ctx.model.get("edge-routers", ident)
-        enroller = ctx.crud.hooks["edge-routers"].enroller  # type: ignore[attr-defined]
-
-        def build() -> Command:
-            changes: list[Change] = [Delete("enrollments", e["id"])
-                                     for e in ctx.model.where("enrollments", edgeRouterId=ident)]
-            changes.append(Put("enrollments", enroller.new("erott", edge_router_id=ident)))
-            changes.append(Put("edge-routers", {**router, "isVerified": False, "fingerprint": None,
-                                                "certPem": None, "updatedAt": now_text()}))
-            return Command(found.identity["id"], f"re-enroll edge router {ident}", tuple(changes))
-
-        await ctx.model.transact(build)
+        found = authorize(Kind.EDGE_ROUTERS)
+        await ctx.crud.re_enroll_router(ident, actor=found.identity["id"])
         return empty()
 
     @bp.post("/cas/<ident>/verify")
     async def verify_ca(ident: str) -> Response:
         found = caller(ctx)
-        require(found, "cas", "update")
-        pem = await request.get_data()
-        await ctx.model.transact(lambda: verify_command(ctx.model, ident, pem, actor=found.identity["id"]))
-        ctx.trust_ca(ctx.model.get("cas", ident)["certPem"])
+        require(found, Kind.CAS, "update")
+        ca = await ctx.crud.verify_ca(ident, await request.get_data(), actor=found.identity["id"])
+        ctx.trust_ca(ca["certPem"])
         return empty()
 
     @bp.post("/enrollments/<ident>/refresh")
     async def refresh_enrollment(ident: str) -> Response:
-        found = authorize("enrollments")
+        found = authorize(Kind.ENROLLMENTS)
         body: Any = await read_json()
         expires = body.get("expiresAt") if isinstance(body, dict) else None
         if not isinstance(expires, str):
             raise ValidationError("is required", field="expiresAt")
         when = parse_time(timestamp("expiresAt", expires))
-        enrollment = ctx.model.get("enrollments", ident)
-        enroller = ctx.crud.hooks["enrollments"].enroller  # type: ignore[attr-defined]
-
-        def build() -> Command:
-            fresh = enroller.new(enrollment["method"], identity_id=enrollment.get("identityId"),
-                                 edge_router_id=enrollment.get("edgeRouterId"), username=enrollment.get("username"),
-                                 ca_id=enrollment.get("caId"), expires_at=when)
-            fresh.update(id=ident, createdAt=enrollment["createdAt"])
-            return Command(found.identity["id"], f"refresh enrollment {ident}", (Put("enrollments", fresh),))
-
-        await ctx.model.transact(build)
+        await ctx.crud.refresh_enrollment(ident, when, actor=found.identity["id"])
         return empty()
 
     return bp

@@ -18,16 +18,19 @@ from quart import Blueprint, Response, request
 from ziti_aio.common.errors import NotFoundError, ValidationError
 from ziti_aio.controller.api.app import ApiContext, caller, read_json
 from ziti_aio.controller.api.envelope import empty, ok
-from ziti_aio.controller.api.listing import page
+from ziti_aio.controller.api.listing import Filterable, filterable, page
 from ziti_aio.controller.api.permissions import METHOD_ACTION, require
-from ziti_aio.controller.api.render import Renderer, links, ref
-from ziti_aio.controller.network.links import MAX_STATIC_COST, Link
+from ziti_aio.controller.api.render import Renderer
+from ziti_aio.controller.kinds import Kind
+from ziti_aio.controller.model.views import links, ref
+from ziti_aio.controller.network.links import MAX_STATIC_COST, ReportedLink
 
 if TYPE_CHECKING:
     from ziti_aio.controller.model.model import Entity
     from ziti_aio.controller.network.network import Network
 
-CIRCUIT_FIELDS = ("serviceId", "clientId", "terminatorId")
+CIRCUIT_FIELDS = Filterable.of("serviceId", "clientId", "terminatorId", "sessionId", "apiSessionId")
+LINK_FIELDS = Filterable.of("sourceRouterId", "destRouterId", "state", "cost", "staticCost", "down")
 
 
 def render_circuit(ctx: ApiContext, network: Network, circuit_id: str) -> dict[str, Any]:
@@ -35,19 +38,19 @@ def render_circuit(ctx: ApiContext, network: Network, circuit_id: str) -> dict[s
     if circuit is None:
         raise NotFoundError("circuits", circuit_id)
     terminator = network.terminators.get(circuit.terminator_id)
-    service = ctx.model.maybe("services", circuit.service_id)
+    service = ctx.model.maybe(Kind.SERVICES, circuit.service_id)
     return {
         **circuit.entity(), "_links": links("circuits", circuit.id),
-        "service": ref("services", service), "clientId": circuit.client_id,
+        "service": ref(Kind.SERVICES, service), "clientId": circuit.client_id,
         "path": {"nodes": list(circuit.nodes), "links": list(circuit.links)},
-        "terminator": {"id": circuit.terminator_id, "_links": links("terminators", circuit.terminator_id),
-                       "entity": "terminators", "name": circuit.terminator_id} if terminator else None,
+        "terminator": {"id": circuit.terminator_id, "_links": links(Kind.TERMINATORS, circuit.terminator_id),
+                       "entity": Kind.TERMINATORS, "name": circuit.terminator_id} if terminator else None,
     }
 
 
-def render_link(ctx: ApiContext, link: Link) -> dict[str, Any]:
+def render_link(ctx: ApiContext, link: ReportedLink) -> dict[str, Any]:
     def router(router_id: str) -> dict[str, Any]:
-        found = ref("routers", ctx.model.maybe("edge-routers", router_id))
+        found = ref("routers", ctx.model.maybe(Kind.EDGE_ROUTERS, router_id))
         return found or {"id": router_id, "name": router_id, "entity": "routers", "_links": links("routers", router_id)}
 
     def ns(ms: float | None) -> int | None:
@@ -77,32 +80,32 @@ def network_blueprint(ctx: ApiContext, name: str) -> Blueprint:
     network = ctx.network
     assert network is not None
 
-    def authorize(kind: str) -> None:
-        require(caller(ctx), "terminators" if kind == "terminators" else "ops", METHOD_ACTION[request.method])
+    def authorize(name: str) -> None:
+        require(caller(ctx), Kind.TERMINATORS if name == Kind.TERMINATORS else "ops", METHOD_ACTION[request.method])
 
     def terminators() -> dict[str, Entity]:
         live = (t.entity() for t in network.terminators)
-        return {e["id"]: e for e in chain(ctx.model.all("terminators"), live)}
+        return {e["id"]: e for e in chain(ctx.model.all(Kind.TERMINATORS), live)}
 
     @bp.get("/terminators")
     async def list_terminators() -> Response:
-        authorize("terminators")
-        items, meta = page("terminators", terminators().values(), request.args)
+        authorize(Kind.TERMINATORS)
+        items, meta = page(terminators().values(), request.args, filterable(Kind.TERMINATORS))
         r = Renderer(ctx.model, router_state=ctx.router_state)
-        return ok([r.render("terminators", e) for e in items], meta)
+        return ok([r.render(Kind.TERMINATORS, e) for e in items], meta)
 
     @bp.get("/terminators/<ident>")
     async def get_terminator(ident: str) -> Response:
-        authorize("terminators")
+        authorize(Kind.TERMINATORS)
         found = terminators().get(ident)
         if found is None:
-            raise NotFoundError("terminators", ident)
-        return ok(Renderer(ctx.model, router_state=ctx.router_state).render("terminators", found))
+            raise NotFoundError(Kind.TERMINATORS, ident)
+        return ok(Renderer(ctx.model, router_state=ctx.router_state).render(Kind.TERMINATORS, found))
 
     @bp.get("/circuits")
     async def list_circuits() -> Response:
         authorize("circuits")
-        items, meta = page("circuits", (c.entity() for c in network.circuits.all()), request.args)
+        items, meta = page((c.entity() for c in network.circuits.all()), request.args, CIRCUIT_FIELDS)
         return ok([render_circuit(ctx, network, e["id"]) for e in items], meta)
 
     @bp.get("/circuits/<ident>")
@@ -120,7 +123,7 @@ def network_blueprint(ctx: ApiContext, name: str) -> Blueprint:
     @bp.get("/links")
     async def list_links() -> Response:
         authorize("links")
-        items, meta = page("links", (link.entity() for link in network.links), request.args)
+        items, meta = page((link.entity() for link in network.links), request.args, LINK_FIELDS)
         return ok([render_link(ctx, found) for e in items if (found := network.links.get(e["id"]))], meta)
 
     @bp.get("/links/<ident>")

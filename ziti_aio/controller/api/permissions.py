@@ -5,27 +5,28 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ziti_aio.common.errors import PermissionDenied
+from ziti_aio.controller.kinds import Kind
 
 if TYPE_CHECKING:
     from ziti_aio.controller.model.access import Caller
 
 # REST collection -> permission entity type; None means admin / admin_readonly only.
 PERMISSION_TYPE: dict[str, str | None] = {
-    "identities": "identity",
-    "services": "service",
-    "configs": "config",
-    "config-types": "config-type",
-    "edge-routers": "router",
-    "service-policies": "service-policy",
-    "edge-router-policies": "edge-router-policy",
-    "service-edge-router-policies": "service-edge-router-policy",
-    "enrollments": "enrollment",
-    "authenticators": None,
-    "terminators": "terminator",
-    "cas": "ca",
-    "api-sessions": "ops",
-    "sessions": "ops",
-    "revocations": "ops",
+    Kind.IDENTITIES: "identity",
+    Kind.SERVICES: "service",
+    Kind.CONFIGS: "config",
+    Kind.CONFIG_TYPES: "config-type",
+    Kind.EDGE_ROUTERS: "router",
+    Kind.SERVICE_POLICIES: "service-policy",
+    Kind.EDGE_ROUTER_POLICIES: "edge-router-policy",
+    Kind.SERVICE_EDGE_ROUTER_POLICIES: "service-edge-router-policy",
+    Kind.ENROLLMENTS: "enrollment",
+    Kind.AUTHENTICATORS: None,
+    Kind.TERMINATORS: "terminator",
+    Kind.CAS: "ca",
+    Kind.API_SESSIONS: "ops",
+    Kind.SESSIONS: "ops",
+    Kind.REVOCATIONS: "ops",
     "identity-role-attributes": "identity",
     "service-role-attributes": "service",
     "edge-router-role-attributes": "router",

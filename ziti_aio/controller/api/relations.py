@@ -5,16 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from ziti_aio.controller.model.crud import referenced_by
-from ziti_aio.controller.model.model import Model
+from ziti_aio.controller.kinds import Kind
 
 if TYPE_CHECKING:
+    from ziti_aio.controller.model.model import Model
     from ziti_aio.controller.model.policy_index import PolicyKindIndex
 
-IdsOf = Callable[[Model, str], Iterable[str]]
+IdsOf = Callable[["Model", str], Iterable[str]]
 
 
-def _policies(index: str, side: str) -> IdsOf:
+def _policies(index: Kind, side: str) -> IdsOf:
     def ids(model: Model, ident: str) -> Iterable[str]:
         kind_index: PolicyKindIndex = model.policy.by_kind[index]
         return kind_index.policies_of(getattr(kind_index, side), ident)
@@ -22,14 +22,15 @@ def _policies(index: str, side: str) -> IdsOf:
     return ids
 
 
-def _members(index: str, side: str) -> IdsOf:
+def _members(index: Kind, side: str) -> IdsOf:
     def ids(model: Model, ident: str) -> Iterable[str]:
-        return getattr(model.policy.by_kind[index], side).members.get(ident, set())
+        members: set[str] = getattr(model.policy.by_kind[index], side).members.get(ident, set())
+        return members
 
     return ids
 
 
-def _across(index: str, side: str) -> IdsOf:
+def _across(index: Kind, side: str) -> IdsOf:
     def ids(model: Model, ident: str) -> Iterable[str]:
         kind_index: PolicyKindIndex = model.policy.by_kind[index]
         return kind_index.related(getattr(kind_index, side), ident)
@@ -37,37 +38,38 @@ def _across(index: str, side: str) -> IdsOf:
     return ids
 
 
-def _where(kind: str, field: str) -> IdsOf:
-    return lambda model, ident: [e["id"] for e in referenced_by(model, kind, field, ident)]
+def _where(kind: Kind, field: str) -> IdsOf:
+    return lambda model, ident: [e["id"] for e in model.referencing(kind, field, ident)]
 
 
-SP, ERP, SERP = "service-policies", "edge-router-policies", "service-edge-router-policies"
+IDN, SVC, ER, CFG = Kind.IDENTITIES, Kind.SERVICES, Kind.EDGE_ROUTERS, Kind.CONFIGS
+SP, ERP, SERP = Kind.SERVICE_POLICIES, Kind.EDGE_ROUTER_POLICIES, Kind.SERVICE_EDGE_ROUTER_POLICIES
 
-# (kind, relation) -> (target kind, ids of related targets)
-RELATIONS: dict[tuple[str, str], tuple[str, IdsOf]] = {
-    ("identities", "services"): ("services", lambda m, i: m.policy.service_permissions(i).keys()),
-    ("identities", "service-policies"): (SP, _policies(SP, "left")),
-    ("identities", "edge-router-policies"): (ERP, _policies(ERP, "left")),
-    ("identities", "edge-routers"): ("edge-routers", _across(ERP, "left")),
-    ("identities", "authenticators"): ("authenticators", _where("authenticators", "identityId")),
-    ("identities", "enrollments"): ("enrollments", _where("enrollments", "identityId")),
-    ("services", "identities"): ("identities", _across(SP, "right")),
-    ("services", "service-policies"): (SP, _policies(SP, "right")),
-    ("services", "service-edge-router-policies"): (SERP, _policies(SERP, "left")),
-    ("services", "edge-routers"): ("edge-routers", _across(SERP, "left")),
-    ("services", "configs"): ("configs", lambda m, i: m.get("services", i)["configs"]),
-    ("services", "terminators"): ("terminators", _where("terminators", "service")),
-    (SP, "identities"): ("identities", _members(SP, "left")),
-    (SP, "services"): ("services", _members(SP, "right")),
-    (ERP, "identities"): ("identities", _members(ERP, "left")),
-    (ERP, "edge-routers"): ("edge-routers", _members(ERP, "right")),
-    (SERP, "services"): ("services", _members(SERP, "left")),
-    (SERP, "edge-routers"): ("edge-routers", _members(SERP, "right")),
-    ("edge-routers", "edge-router-policies"): (ERP, _policies(ERP, "right")),
-    ("edge-routers", "service-edge-router-policies"): (SERP, _policies(SERP, "right")),
-    ("edge-routers", "identities"): ("identities", _across(ERP, "right")),
-    ("edge-routers", "services"): ("services", _across(SERP, "right")),
-    ("edge-routers", "terminators"): ("terminators", _where("terminators", "router")),
-    ("configs", "services"): ("services", _where("services", "configs")),
-    ("config-types", "configs"): ("configs", _where("configs", "configTypeId")),
+# (kind, relation) -> (target kind, ids of related targets); a relation is named by its target's collection.
+RELATIONS: dict[tuple[Kind, str], tuple[Kind, IdsOf]] = {
+    (IDN, SVC): (SVC, lambda m, i: m.policy.service_permissions(i).keys()),
+    (IDN, SP): (SP, _policies(SP, "left")),
+    (IDN, ERP): (ERP, _policies(ERP, "left")),
+    (IDN, ER): (ER, _across(ERP, "left")),
+    (IDN, Kind.AUTHENTICATORS): (Kind.AUTHENTICATORS, _where(Kind.AUTHENTICATORS, "identityId")),
+    (IDN, Kind.ENROLLMENTS): (Kind.ENROLLMENTS, _where(Kind.ENROLLMENTS, "identityId")),
+    (SVC, IDN): (IDN, _across(SP, "right")),
+    (SVC, SP): (SP, _policies(SP, "right")),
+    (SVC, SERP): (SERP, _policies(SERP, "left")),
+    (SVC, ER): (ER, _across(SERP, "left")),
+    (SVC, CFG): (CFG, lambda m, i: m.get(SVC, i)["configs"]),
+    (SVC, Kind.TERMINATORS): (Kind.TERMINATORS, _where(Kind.TERMINATORS, "service")),
+    (SP, IDN): (IDN, _members(SP, "left")),
+    (SP, SVC): (SVC, _members(SP, "right")),
+    (ERP, IDN): (IDN, _members(ERP, "left")),
+    (ERP, ER): (ER, _members(ERP, "right")),
+    (SERP, SVC): (SVC, _members(SERP, "left")),
+    (SERP, ER): (ER, _members(SERP, "right")),
+    (ER, ERP): (ERP, _policies(ERP, "right")),
+    (ER, SERP): (SERP, _policies(SERP, "right")),
+    (ER, IDN): (IDN, _across(ERP, "right")),
+    (ER, SVC): (SVC, _across(SERP, "right")),
+    (ER, Kind.TERMINATORS): (Kind.TERMINATORS, _where(Kind.TERMINATORS, "router")),
+    (CFG, SVC): (SVC, _where(SVC, "configs")),
+    (Kind.CONFIG_TYPES, CFG): (CFG, _where(CFG, "configTypeId")),
 }

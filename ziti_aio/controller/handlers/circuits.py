@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from ziti_aio.common.errors import EncryptionDataMissing, InvalidSession, NoTerminators, PathUnavailable
 from ziti_aio.common.ids import new_id
+from ziti_aio.controller.kinds import Kind
 from ziti_aio.controller.network.circuits import Circuit
 from ziti_aio.controller.network.paths import path_to
 from ziti_aio.wire import ctrl
@@ -33,11 +34,11 @@ def create_circuit(network: Network, router: ConnectedRouter, msg: Message) -> M
     data = ctrl.parse(msg)
     session_id = ctrl.string(data, "sessionId", max_length=MAX_ID_CHARS)
     model = network.model
-    session = model.maybe("sessions", session_id)
+    session = model.maybe(Kind.SESSIONS, session_id)
     if session is None or session["type"] != "Dial":
         raise InvalidSession()
-    identity = model.maybe("identities", session["identityId"])
-    service = model.maybe("services", session["serviceId"])
+    identity = model.maybe(Kind.IDENTITIES, session["identityId"])
+    service = model.maybe(Kind.SERVICES, session["serviceId"])
     if identity is None or identity.get("disabled") or service is None \
             or "Dial" not in model.policy.permissions_for(identity["id"], service["id"]):
         raise InvalidSession()

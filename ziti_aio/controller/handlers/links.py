@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ziti_aio.common.errors import ProtocolError
-from ziti_aio.controller.network.links import Link
+from ziti_aio.controller.network.links import ReportedLink
 from ziti_aio.wire import ctrl
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ def link_up(network: Network, router: ConnectedRouter, msg: Message) -> None:
     other = dst if src == router.id else src
     if network.routers.get(other) is None:
         return
-    known = network.link_up(Link(link_id, src, dst))
+    known = network.link_up(ReportedLink(link_id, src, dst))
     if (known.src, known.dst) != (src, dst):
         raise ProtocolError(f"router {router.name} reported link {link_id} with other ends")
 

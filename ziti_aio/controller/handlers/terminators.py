@@ -6,7 +6,9 @@ import logging
 from typing import TYPE_CHECKING
 
 from ziti_aio.common.errors import InvalidSession
-from ziti_aio.controller.network.terminators import MAX_COST, PRECEDENCE_RANK, Terminator
+from ziti_aio.controller.kinds import Kind
+from ziti_aio.controller.model.records import MAX_COST
+from ziti_aio.controller.network.terminators import PRECEDENCE_RANK, Terminator
 from ziti_aio.wire import ctrl
 
 if TYPE_CHECKING:
@@ -27,10 +29,10 @@ def create_terminator(network: Network, router: ConnectedRouter, msg: Message) -
     precedence = ctrl.string(data, "precedence", max_length=16, default="default")
     if precedence not in PRECEDENCE_RANK:
         precedence = "default"
-    session = network.model.maybe("sessions", session_id)
+    session = network.model.maybe(Kind.SESSIONS, session_id)
     if session is None or session["type"] != "Bind":
         raise InvalidSession()
-    service = network.model.maybe("services", session["serviceId"])
+    service = network.model.maybe(Kind.SERVICES, session["serviceId"])
     if service is None:
         raise InvalidSession("the service no longer exists")
     terminator = Terminator(

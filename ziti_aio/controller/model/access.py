@@ -18,13 +18,15 @@ import trio
 
 from ziti_aio.common.errors import AuthError, InvalidAuth, NoEdgeRoutersAvailable, NotFoundError, ValidationError
 from ziti_aio.common.ids import new_id
+from ziti_aio.controller.kinds import Kind
 from ziti_aio.controller.model.cas import trusted_ca
 from ziti_aio.controller.model.fields import format_time, now_text, parse_time
-from ziti_aio.controller.model.model import Entity, Model, revocation, session_revocation
 from ziti_aio.controller.model.passwords import check_password
+from ziti_aio.controller.model.revocations import api_session_revocation
 from ziti_aio.controller.store.commands import Change, Command, Delete, Put
 
 if TYPE_CHECKING:
+    from ziti_aio.controller.model.model import Entity, Model
     from ziti_aio.controller.model.tokens import TokenSigner
 
 DEFAULT_SESSION_TIMEOUT_S = 30 * 60
@@ -65,7 +67,7 @@ class Access:
         if not isinstance(body, dict) or not isinstance(body.get("username"), str) \
                 or not isinstance(body.get("password"), str):
             raise InvalidAuth()
-        auth = self.model.lookup("authenticators", "username", body["username"])
+        auth = self.model.lookup(Kind.AUTHENTICATORS, "username", body["username"])
         stored = auth.get("passwordHash") if auth else None
         ok = await trio.to_thread.run_sync(check_password, stored or "scrypt$16384$8$1$AAAA$AAAA", body["password"])
         if auth is None or not ok:
@@ -73,7 +75,7 @@ class Access:
         return await self._login(auth, body, ip=ip)
 
     async def login_cert(self, fingerprint: str | None, body: Any, *, ip: str) -> tuple[Entity, str]:
-        auth = self.model.lookup("authenticators", "fingerprint", fingerprint) if fingerprint else None
+        auth = self.model.lookup(Kind.AUTHENTICATORS, "fingerprint", fingerprint) if fingerprint else None
         if auth is None or auth.get("method") != "cert":
             raise InvalidAuth()
         if auth.get("caId") and trusted_ca(self.model, auth["caId"], "isAuthEnabled") is None:
@@ -81,7 +83,7 @@ class Access:
         return await self._login(auth, body if isinstance(body, dict) else {}, ip=ip)
 
     async def _login(self, auth: Entity, body: dict[str, Any], *, ip: str) -> tuple[Entity, str]:
-        identity = self.model.maybe("identities", auth["identityId"])
+        identity = self.model.maybe(Kind.IDENTITIES, auth["identityId"])
         if identity is None or identity.get("disabled"):
             raise InvalidAuth()
         config_types = self._config_type_ids(body.get("configTypes"))
@@ -91,10 +93,10 @@ class Access:
             "authenticatorId": auth["id"], "authMethod": auth["method"], "ipAddress": ip,
             "configTypes": config_types, "lastActivityAt": now,
         }
-        changes: list[Change] = [Put("api-sessions", api_session)]
+        changes: list[Change] = [Put(Kind.API_SESSIONS, api_session)]
         info = {k: body[k] for k in ("sdkInfo", "envInfo") if isinstance(body.get(k), dict)}
         if info:
-            changes.append(Put("identities", {**identity, **info}))
+            changes.append(Put(Kind.IDENTITIES, {**identity, **info}))
         await self.model.transact(lambda: Command(identity["id"], "login", tuple(changes)))
         self._activity[api_session["id"]] = time.time()
         return api_session, self._token(api_session)
@@ -105,7 +107,7 @@ class Access:
         out = []
         for ref in names[:MAX_CONFIG_TYPES]:
             if isinstance(ref, str):
-                ct = self.model.maybe("config-types", ref) or self.model.by_name("config-types", ref)
+                ct = self.model.maybe(Kind.CONFIG_TYPES, ref) or self.model.by_name(Kind.CONFIG_TYPES, ref)
                 if ct is not None and ct["id"] not in out:
                     out.append(ct["id"])
         return out
@@ -117,10 +119,10 @@ class Access:
         if not token:
             raise AuthError()
         claims = self.signer.verify(token, "api-session")
-        api_session = self.model.maybe("api-sessions", claims["jti"])
+        api_session = self.model.maybe(Kind.API_SESSIONS, claims["jti"])
         if api_session is None:
             raise AuthError()
-        identity = self.model.maybe("identities", api_session["identityId"])
+        identity = self.model.maybe(Kind.IDENTITIES, api_session["identityId"])
         if identity is None or identity.get("disabled"):
             raise AuthError()
         now = time.time()
@@ -144,24 +146,22 @@ class Access:
         return self._token(caller.api_session)
 
     def _token(self, api_session: Entity) -> str:
-        auth = self.model.maybe("authenticators", api_session.get("authenticatorId"))
+        auth = self.model.maybe(Kind.AUTHENTICATORS, api_session.get("authenticatorId"))
         fingerprint = auth.get("fingerprint") if auth is not None and auth.get("method") == "cert" else None
         return self.signer.api_session_token(api_session["id"], api_session["identityId"], fingerprint=fingerprint)
 
     async def logout(self, api_session_id: str, *, actor: str) -> None:
         def build() -> Command:
-            changes: list[Change] = [Delete("api-sessions", api_session_id), revocation(api_session_id, "API_SESSION")]
-            for session in self.model.where("sessions", apiSessionId=api_session_id):
-                changes += session_revocation(session)
+            changes = [Delete(Kind.API_SESSIONS, api_session_id), *api_session_revocation(self.model, api_session_id)]
             return Command(actor, "logout", tuple(changes))
 
-        self.model.get("api-sessions", api_session_id)
+        self.model.get(Kind.API_SESSIONS, api_session_id)
         await self.model.transact(build)
         self._activity.pop(api_session_id, None)
 
     def expired_api_sessions(self) -> list[Entity]:
         now = time.time()
-        return [a for a in self.model.all("api-sessions") if now - self.last_activity(a) > self.session_timeout_s]
+        return [a for a in self.model.all(Kind.API_SESSIONS) if now - self.last_activity(a) > self.session_timeout_s]
 
     async def reap_expired(self) -> int:
         """Delete API sessions past their sliding expiry (with their sessions)."""
@@ -183,9 +183,10 @@ class Access:
         if not isinstance(service_id, str):
             raise ValidationError("is required", field="serviceId", value=service_id)
         identity_id = caller.identity["id"]
+        created: list[Entity] = []
 
         def build() -> Command:
-            if self.model.maybe("services", service_id) is None \
+            if self.model.maybe(Kind.SERVICES, service_id) is None \
                     or stype not in self.model.policy.permissions_for(identity_id, service_id):
                 raise NotFoundError("service", service_id)
             if not self.session_routers(identity_id, service_id):
@@ -196,16 +197,15 @@ class Access:
                 "apiSessionId": caller.api_session["id"], "identityId": identity_id, "serviceId": service_id,
             }
             session["token"] = self.signer.session_token(session)
-            return Command(identity_id, f"{stype} session for service {service_id}", (Put("sessions", session),))
+            created.append(session)
+            return Command(identity_id, f"{stype} session for service {service_id}", (Put(Kind.SESSIONS, session),))
 
-        command = await self.model.transact(build)
-        assert command is not None
-        return command.changes[0].data  # type: ignore[union-attr]
+        await self.model.transact(build)
+        return created[0]
 
     def session_routers(self, identity_id: str, service_id: str) -> list[Entity]:
         ids = self.model.policy.session_edge_routers(identity_id, service_id)
-        routers = [self.model.entities["edge-routers"][i] for i in ids if i in self.model.entities["edge-routers"]]
-        return [r for r in routers if not r.get("disabled")]
+        return [r for r in self.model.pick(Kind.EDGE_ROUTERS, ids) if not r.get("disabled")]
 
 
 def api_session_expiry_fields(access: Access, api_session: Entity) -> dict[str, Any]:

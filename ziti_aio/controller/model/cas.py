@@ -10,8 +10,9 @@ from cryptography.x509.oid import NameOID
 
 from ziti_aio.common.errors import ValidationError
 from ziti_aio.common.ids import new_token
-from ziti_aio.controller.model.crud import NoHooks
+from ziti_aio.controller.kinds import Kind
 from ziti_aio.controller.model.fields import now_text
+from ziti_aio.controller.model.hooks import NoHooks
 from ziti_aio.controller.store.commands import Change, Command, Delete, Put
 from ziti_aio.pki.bundle import fingerprint_sha1, load_certs_pem
 
@@ -38,7 +39,7 @@ def issued_by(cert: x509.Certificate, ca: Entity) -> bool:
 
 def trusted_ca(model: Model, ca_id: str | None, flag: str) -> Entity | None:
     """The CA ``ca_id`` if it exists, is verified and has ``flag`` (e.g. ``isAuthEnabled``) set."""
-    ca = model.maybe("cas", ca_id)
+    ca = model.maybe(Kind.CAS, ca_id)
     return ca if ca is not None and ca.get("isVerified") and ca.get(flag) else None
 
 
@@ -56,13 +57,13 @@ class CaRules(NoHooks):
         if not _is_ca(certs[0]):
             raise ValidationError("is not a CA certificate", field="certPem", value=None)
         fingerprint = fingerprint_sha1(certs[0])
-        if any(ca["fingerprint"] == fingerprint for ca in model.all("cas")):
+        if any(ca["fingerprint"] == fingerprint for ca in model.all(Kind.CAS)):
             raise ValidationError("a CA with this certificate already exists", field="certPem", value=fingerprint)
         data.update(fingerprint=fingerprint, isVerified=False, verificationToken=new_token())
         data["identityNameFormat"] = data["identityNameFormat"] or DEFAULT_IDENTITY_NAME_FORMAT
 
     def on_delete(self, model: Model, entity: Entity) -> list[Change]:
-        return [Delete("enrollments", e["id"]) for e in model.where("enrollments", caId=entity["id"])]
+        return [Delete(Kind.ENROLLMENTS, e["id"]) for e in model.where(Kind.ENROLLMENTS, caId=entity["id"])]
 
 
 def _is_ca(cert: x509.Certificate) -> bool:
@@ -72,9 +73,9 @@ def _is_ca(cert: x509.Certificate) -> bool:
         return False
 
 
-def verify_command(model: Model, ca_id: str, pem: bytes, *, actor: str) -> Command:
+def verify_command(model: Model, ca_id: str, pem: bytes | str, *, actor: str) -> Command:
     """Mark a CA verified, given a cert it signed whose CN is its verification token."""
-    ca = model.get("cas", ca_id)
+    ca = model.get(Kind.CAS, ca_id)
     certs = load_certs_pem(pem)
     if len(certs) != 1:
         raise ValidationError("expected exactly one certificate", field="certificate")
@@ -84,4 +85,4 @@ def verify_command(model: Model, ca_id: str, pem: bytes, *, actor: str) -> Comma
     if not issued_by(certs[0], ca):
         raise ValidationError("the certificate is not signed by the CA", field="certificate")
     verified = {**ca, "isVerified": True, "updatedAt": now_text()}
-    return Command(actor, f"verify ca {ca_id}", (Put("cas", verified),))
+    return Command(actor, f"verify ca {ca_id}", (Put(Kind.CAS, verified),))

@@ -1,58 +1,31 @@
-"""Generic create/update/delete for every REST-managed kind.
+"""The management operations: create, update and delete of every kind, and the few others.
 
-A call validates the request body against the kind's :class:`EntitySpec`, lets the kind's
-hooks resolve references and add dependent changes (an identity's enrollment, a deleted
-service's sessions), and returns the :class:`Command` to apply. Bad input raises before any
-command exists, so nothing stored changes.
+A ``build_*`` call validates a request body against the kind's record (:mod:`.records`), lets
+the kind's hooks resolve references and add dependent changes (an identity's enrollment, a
+deleted service's sessions), and returns the :class:`Command` to apply. Bad input raises
+before any command exists, so nothing stored changes. The ``async`` operations build their
+command under the model's write lock and apply it: routes call those, never the store.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from ziti_aio.common.errors import ConflictError, ValidationError
+from ziti_aio.common.errors import ValidationError
 from ziti_aio.common.ids import new_id
+from ziti_aio.controller.kinds import Kind
+from ziti_aio.controller.model.cas import verify_command
 from ziti_aio.controller.model.fields import now_text
-from ziti_aio.controller.model.specs import SPECS, EntitySpec
+from ziti_aio.controller.model.records import RECORDS, KindRecord
+from ziti_aio.controller.model.rules import enrollment_refresh, router_re_enrollment
 from ziti_aio.controller.store.commands import Change, Command, Delete, Put
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
+    from ziti_aio.controller.model.hooks import KindHooks, RuleDeps
     from ziti_aio.controller.model.model import Entity, Model
-
-READ_ONLY = frozenset({"id", "createdAt", "updatedAt", "_links"})
-
-
-class KindHooks(Protocol):
-    """Kind-specific rules around the generic operations."""
-
-    def prepare(self, model: Model, data: Entity, old: Entity | None) -> None:
-        """Resolve references and check cross-field rules on ``data`` (mutable)."""
-
-    def on_create(self, model: Model, data: Entity, body: Mapping[str, Any]) -> list[Change]:
-        """Changes to apply together with the creation."""
-
-    def on_update(self, model: Model, data: Entity, old: Entity) -> list[Change]:
-        """Changes to apply together with an update (``data`` already prepared)."""
-
-    def on_delete(self, model: Model, entity: Entity) -> list[Change]:
-        """Changes to apply together with the deletion (cascades); raise to refuse."""
-
-
-class NoHooks:
-    """Hooks for kinds that need no special rules."""
-
-    def prepare(self, model: Model, data: Entity, old: Entity | None) -> None:
-        return None
-
-    def on_create(self, model: Model, data: Entity, body: Mapping[str, Any]) -> list[Change]:
-        return []
-
-    def on_update(self, model: Model, data: Entity, old: Entity) -> list[Change]:
-        return []
-
-    def on_delete(self, model: Model, entity: Entity) -> list[Change]:
-        return []
 
 
 def _body(body: Any) -> Mapping[str, Any]:
@@ -62,31 +35,31 @@ def _body(body: Any) -> Mapping[str, Any]:
 
 
 class Crud:
-    """Builds commands for the generic REST operations of every kind in :data:`SPECS`."""
+    """Builds and applies the commands of the management operations."""
 
-    def __init__(self, model: Model, hooks: Mapping[str, KindHooks]) -> None:
+    def __init__(self, model: Model, deps: RuleDeps) -> None:
         self.model = model
-        self.hooks = hooks
+        self.deps = deps
+        self.hooks: dict[Kind, KindHooks] = {kind: record.hooks(deps) for kind, record in RECORDS.items()}
 
-    def _hooks(self, kind: str) -> KindHooks:
-        return self.hooks.get(kind) or NoHooks()
-
-    def _check_name(self, spec: EntitySpec, data: Entity, own_id: str | None) -> None:
-        if not spec.named:
+    def _check_name(self, record: KindRecord, data: Entity, own_id: str | None) -> None:
+        if not record.named:
             return
-        other = self.model.names[spec.kind].get(data["name"])
+        other = self.model.names[record.kind].get(data["name"])
         if other is not None and other != own_id:
             raise ValidationError(
-                f"name must be unique: {spec.singular} {data['name']!r} already exists",
+                f"name must be unique: {record.singular} {data['name']!r} already exists",
                 field="name", value=data["name"],
             )
 
-    def build_create(self, kind: str, body: Any, *, actor: str) -> tuple[Command, str]:
+    # --- building commands ------------------------------------------------------------------
+
+    def build_create(self, kind: Kind, body: Any, *, actor: str) -> tuple[Command, str]:
         """Validate a create request; returns the command and the new id."""
-        spec = SPECS[kind]
+        record = RECORDS[kind]
         body = _body(body)
         data: Entity = {}
-        for fld in spec.fields:
+        for fld in record.fields:
             if fld.name in body and body[fld.name] is not None:
                 data[fld.name] = fld.check(fld.name, body[fld.name])
             elif fld.required:
@@ -95,20 +68,20 @@ class Crud:
                 data[fld.name] = fld.default_value()
         now = now_text()
         data.update(id=new_id(), createdAt=now, updatedAt=now)
-        hooks = self._hooks(kind)
+        hooks = self.hooks[kind]
         hooks.prepare(self.model, data, None)
-        self._check_name(spec, data, None)
+        self._check_name(record, data, None)
         changes: list[Change] = [Put(kind, data)]
         changes.extend(hooks.on_create(self.model, data, body))
-        return Command(actor, f"create {spec.singular} {data.get('name', data['id'])}", tuple(changes)), data["id"]
+        return Command(actor, f"create {record.singular} {data.get('name', data['id'])}", tuple(changes)), data["id"]
 
-    def build_update(self, kind: str, ident: str, body: Any, *, partial: bool, actor: str) -> Command:
+    def build_update(self, kind: Kind, ident: str, body: Any, *, partial: bool, actor: str) -> Command:
         """Validate a PUT (``partial=False``: omitted fields reset to defaults) or PATCH."""
-        spec = SPECS[kind]
+        record = RECORDS[kind]
         body = _body(body)
         old = self.model.get(kind, ident)
         data: Entity = dict(old)
-        for fld in spec.fields:
+        for fld in record.fields:
             if fld.name in body:
                 value = body[fld.name]
                 if value is None and fld.required:
@@ -119,32 +92,52 @@ class Crud:
                     raise ValidationError("is required", field=fld.name, value=None)
                 data[fld.name] = fld.default_value()
         data["updatedAt"] = now_text()
-        hooks = self._hooks(kind)
+        hooks = self.hooks[kind]
         hooks.prepare(self.model, data, old)
-        self._check_name(spec, data, ident)
+        self._check_name(record, data, ident)
         changes: list[Change] = [Put(kind, data), *hooks.on_update(self.model, data, old)]
-        return Command(actor, f"update {spec.singular} {ident}", tuple(changes))
+        return Command(actor, f"update {record.singular} {ident}", tuple(changes))
 
-    def build_delete(self, kind: str, ident: str, *, actor: str) -> Command:
-        spec = SPECS.get(kind)
+    def build_delete(self, kind: Kind, ident: str, *, actor: str) -> Command:
+        """Delete an entity with its cascades (a session or API session: with its revocations)."""
         entity = self.model.get(kind, ident)
         changes: list[Change] = [Delete(kind, ident)]
-        changes.extend(self._hooks(kind).on_delete(self.model, entity))
-        noun = spec.singular if spec else kind
-        return Command(actor, f"delete {noun} {ident}", tuple(changes))
+        changes.extend(self.hooks[kind].on_delete(self.model, entity))
+        return Command(actor, f"delete {RECORDS[kind].singular} {ident}", tuple(changes))
 
+    # --- operations -------------------------------------------------------------------------
 
-def referenced_by(model: Model, kind: str, field: str, ident: str) -> list[Entity]:
-    """Entities of ``kind`` whose ``field`` (a value or a list) names ``ident``."""
-    out = []
-    for ent in model.all(kind):
-        value = ent.get(field)
-        if value == ident or (isinstance(value, list) and ident in value):
-            out.append(ent)
-    return out
+    async def create(self, kind: Kind, body: Any, *, actor: str) -> str:
+        """Create an entity from a request body; returns its id."""
+        created: list[str] = []
 
+        def build() -> Command:
+            command, ident = self.build_create(kind, body, actor=actor)
+            created.append(ident)
+            return command
 
-def refuse_if_referenced(model: Model, what: str, refs: list[Entity], by: str) -> None:
-    if refs:
-        names = ", ".join(sorted(r.get("name", r["id"]) for r in refs)[:5])
-        raise ConflictError(f"the {what} is referenced by {by}: {names}")
+        await self.model.transact(build)
+        return created[0]
+
+    async def update(self, kind: Kind, ident: str, body: Any, *, partial: bool, actor: str) -> None:
+        await self.model.transact(lambda: self.build_update(kind, ident, body, partial=partial, actor=actor))
+
+    async def delete(self, kind: Kind, ident: str, *, actor: str) -> None:
+        await self.model.transact(lambda: self.build_delete(kind, ident, actor=actor))
+
+    async def re_enroll_router(self, router_id: str, *, actor: str) -> None:
+        """Give an edge router a new enrollment; it must enroll again before it can connect."""
+        await self.model.transact(lambda: Command(
+            actor, f"re-enroll edge router {router_id}", tuple(router_re_enrollment(self.model, self.deps.issuer,
+                                                                                    router_id))))
+
+    async def refresh_enrollment(self, enrollment_id: str, expires_at: datetime, *, actor: str) -> None:
+        """Replace an enrollment's token and JWT with ones that expire at ``expires_at``."""
+        await self.model.transact(lambda: Command(
+            actor, f"refresh enrollment {enrollment_id}",
+            (enrollment_refresh(self.model, self.deps.issuer, enrollment_id, expires_at),)))
+
+    async def verify_ca(self, ca_id: str, pem: bytes | str, *, actor: str) -> Entity:
+        """Mark a CA verified by a certificate it signed (see :func:`.cas.verify_command`); returns the CA."""
+        await self.model.transact(lambda: verify_command(self.model, ca_id, pem, actor=actor))
+        return self.model.get(Kind.CAS, ca_id)

@@ -58,7 +58,8 @@ def string(*, max_length: int = MAX_STRING_LENGTH, nonempty: bool = False, nulla
 
 def name(field: str, value: Any) -> str:
     """An entity name: a non-empty string of sane length."""
-    return string(max_length=MAX_NAME_LENGTH, nonempty=True)(field, value)
+    checked: str = string(max_length=MAX_NAME_LENGTH, nonempty=True)(field, value)
+    return checked
 
 
 def boolean(field: str, value: Any) -> bool:
@@ -82,7 +83,7 @@ def enum(*choices: str) -> Checker:
     def check(field: str, value: Any) -> str:
         if value not in choices:
             raise ValidationError(f"must be one of {', '.join(choices)}", field=field, value=value)
-        return value
+        return str(value)
 
     return check
 

@@ -11,15 +11,17 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import trio
 
 from ziti_aio.common.errors import NotFoundError
-from ziti_aio.controller.model.fields import format_time, now_text
+from ziti_aio.controller.kinds import Kind
+from ziti_aio.controller.model.fields import now_text
 from ziti_aio.controller.model.policy_index import PolicyIndex
-from ziti_aio.controller.store.commands import Command, Delete, Put
+from ziti_aio.controller.model.records import RECORDS
+from ziti_aio.controller.model.revocations import session_revocation
+from ziti_aio.controller.store.commands import Change, Command, Delete, Put
 
 if TYPE_CHECKING:
     from ziti_aio.controller.store.sqlite_store import SqliteStore
@@ -27,43 +29,35 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Entity = dict[str, Any]
-Listener = Callable[[Command, dict[tuple[str, str], Entity | None]], None]
-
-# How long a revocation is kept: longer than any token it revokes stays usable.
-REVOCATION_KEEP_S = 7 * 24 * 3600
-
-# Kinds whose entities carry a unique name.
-NAMED_KINDS = frozenset({
-    "identities", "services", "configs", "config-types", "edge-routers", "service-policies",
-    "edge-router-policies", "service-edge-router-policies", "auth-policies", "cas",
-})
-
+Previous = dict[tuple[Kind, str], Entity | None]
+Listener = Callable[[Command, Previous], None]
 
 # Entities whose changes can take access away, and the fields that decide it.
-ACCESS_KINDS = frozenset({"identities", "services", "edge-routers"})
+ACCESS_KINDS = frozenset({Kind.IDENTITIES, Kind.SERVICES, Kind.EDGE_ROUTERS})
 ACCESS_FIELDS = ("roleAttributes", "disabled")
-
-# Unique secondary indexes: (kind, field) -> value -> id.
-INDEXED_FIELDS = (
-    ("authenticators", "fingerprint"),
-    ("authenticators", "username"),
-    ("enrollments", "token"),
-)
-
-# Kinds grouped by the identity they belong to: (kind) -> identity id -> {ids}.
-OWNED_KINDS = ("authenticators", "enrollments", "api-sessions", "sessions")
+# Changes to these kinds are not "changes to the network" an SDK should re-read services for.
+SESSION_KINDS = frozenset({Kind.API_SESSIONS, Kind.SESSIONS, Kind.REVOCATIONS})
 
 
 class Model:
-    """In-memory entities with name indexes and a policy index; writes via the store."""
+    """In-memory entities with name indexes and a policy index; writes via the store.
+
+    Every table is a plain dict per :class:`Kind`: a kind that does not exist is a ``KeyError``,
+    never an empty table.
+    """
 
     def __init__(self, store: SqliteStore) -> None:
         self.store = store
-        self.entities: dict[str, dict[str, Entity]] = defaultdict(dict)
-        self.names: dict[str, dict[str, str]] = defaultdict(dict)
+        self.entities: dict[Kind, dict[str, Entity]] = {kind: {} for kind in Kind}
+        # name -> id, for kinds whose entities carry a unique name.
+        self.names: dict[Kind, dict[str, str]] = {r.kind: {} for r in RECORDS.values() if r.named}
         self.policy = PolicyIndex()
-        self.indexes: dict[tuple[str, str], dict[Any, str]] = {key: {} for key in INDEXED_FIELDS}
-        self.owned: dict[str, dict[str, set[str]]] = {kind: defaultdict(set) for kind in OWNED_KINDS}
+        # Unique secondary indexes: (kind, field) -> value -> id.
+        self.indexes: dict[tuple[Kind, str], dict[Any, str]] = {
+            (r.kind, name): {} for r in RECORDS.values() for name in r.unique}
+        # Kinds grouped by the identity they belong to: kind -> identity id -> {ids}.
+        self.owned: dict[Kind, dict[str, set[str]]] = {
+            r.kind: defaultdict(set) for r in RECORDS.values() if r.owned_by_identity}
         self.last_change_at = now_text()
         self._lock = trio.Lock()
         self._listeners: list[Listener] = []
@@ -75,7 +69,7 @@ class Model:
         loaded = await trio.to_thread.run_sync(store.load_all)
         for kind, items in loaded.items():
             model.entities[kind] = items
-            if kind in NAMED_KINDS:
+            if kind in model.names:
                 model.names[kind] = {e["name"]: i for i, e in items.items()}
             for ident, ent in items.items():
                 model._index(kind, ident, None, ent)
@@ -84,33 +78,33 @@ class Model:
 
     # --- reads ----------------------------------------------------------------------------
 
-    def get(self, kind: str, ident: str) -> Entity:
+    def get(self, kind: Kind, ident: str) -> Entity:
         """The entity of ``kind`` with id ``ident``, or :class:`NotFoundError`."""
         try:
             return self.entities[kind][ident]
         except KeyError:
             raise NotFoundError(kind, ident) from None
 
-    def maybe(self, kind: str, ident: str | None) -> Entity | None:
+    def maybe(self, kind: Kind, ident: str | None) -> Entity | None:
         if ident is None:
             return None
         return self.entities[kind].get(ident)
 
-    def by_name(self, kind: str, name: str) -> Entity | None:
+    def by_name(self, kind: Kind, name: str) -> Entity | None:
         ident = self.names[kind].get(name)
         return None if ident is None else self.entities[kind][ident]
 
-    def lookup(self, kind: str, field: str, value: Any) -> Entity | None:
-        """The entity whose indexed ``field`` equals ``value`` (see :data:`INDEXED_FIELDS`)."""
+    def lookup(self, kind: Kind, field: str, value: Any) -> Entity | None:
+        """The entity whose uniquely indexed ``field`` equals ``value`` (the record's ``unique``)."""
         ident = self.indexes[(kind, field)].get(value)
         return None if ident is None else self.entities[kind].get(ident)
 
-    def owned_by(self, kind: str, identity_id: str) -> list[Entity]:
-        """Entities of ``kind`` (one of :data:`OWNED_KINDS`) belonging to an identity."""
+    def owned_by(self, kind: Kind, identity_id: str) -> list[Entity]:
+        """Entities of ``kind`` (a record with ``owned_by_identity``) belonging to an identity."""
         table = self.entities[kind]
         return [table[i] for i in self.owned[kind].get(identity_id, ()) if i in table]
 
-    def _index(self, kind: str, ident: str, old: Entity | None, new: Entity | None) -> None:
+    def _index(self, kind: Kind, ident: str, old: Entity | None, new: Entity | None) -> None:
         owned = self.owned.get(kind)
         if owned is not None:
             if old is not None and old.get("identityId") is not None:
@@ -129,19 +123,33 @@ class Model:
             if new is not None and new.get(field) is not None:
                 index[new[field]] = ident
 
-    def find(self, kind: str, id_or_name: str) -> Entity:
+    def find(self, kind: Kind, id_or_name: str) -> Entity:
         """Look up by id, then by name; :class:`NotFoundError` if neither matches."""
-        ent = self.entities[kind].get(id_or_name) or self.by_name(kind, id_or_name)
+        ent = self.entities[kind].get(id_or_name) or (self.by_name(kind, id_or_name) if kind in self.names else None)
         if ent is None:
             raise NotFoundError(kind, id_or_name)
         return ent
 
-    def all(self, kind: str) -> Iterable[Entity]:
+    def all(self, kind: Kind) -> Iterable[Entity]:
         return self.entities[kind].values()
 
-    def where(self, kind: str, **equals: Any) -> list[Entity]:
+    def pick(self, kind: Kind, ids: Iterable[str]) -> list[Entity]:
+        """The entities of ``kind`` with these ids (ids that do not exist are skipped)."""
+        table = self.entities[kind]
+        return [table[i] for i in ids if i in table]
+
+    def where(self, kind: Kind, **equals: Any) -> list[Entity]:
         """Entities of ``kind`` whose fields equal the given values (a scan; for small kinds)."""
         return [e for e in self.entities[kind].values() if all(e.get(k) == v for k, v in equals.items())]
+
+    def referencing(self, kind: Kind, field: str, ident: str) -> list[Entity]:
+        """Entities of ``kind`` whose ``field`` (a value or a list) names ``ident``."""
+        out = []
+        for ent in self.entities[kind].values():
+            value = ent.get(field)
+            if value == ident or (isinstance(value, list) and ident in value):
+                out.append(ent)
+        return out
 
     # --- writes ---------------------------------------------------------------------------
 
@@ -164,34 +172,35 @@ class Model:
                 await self._apply(follow_up)
             return command
 
-    async def _apply(self, command: Command) -> dict[tuple[str, str], Entity | None]:
+    async def _apply(self, command: Command) -> Previous:
         """Store ``command``, then change memory; returns each changed entity's previous state."""
         await trio.to_thread.run_sync(self.store.apply, command)
-        previous: dict[tuple[str, str], Entity | None] = {}
+        previous: Previous = {}
         for change in command.changes:
             table = self.entities[change.kind]
             old = table.get(change.id)
             previous[(change.kind, change.id)] = old
             self._index(change.kind, change.id, old, change.data if isinstance(change, Put) else None)
+            names = self.names.get(change.kind)
             if isinstance(change, Put):
-                if change.kind in NAMED_KINDS:
+                if names is not None:
                     if old is not None:
-                        self.names[change.kind].pop(old["name"], None)
-                    self.names[change.kind][change.data["name"]] = change.id
+                        names.pop(old["name"], None)
+                    names[change.data["name"]] = change.id
                 table[change.id] = change.data
                 self.policy.put(change.kind, change.data, self.entities)
             elif old is not None:
                 del table[change.id]
-                if change.kind in NAMED_KINDS:
-                    self.names[change.kind].pop(old["name"], None)
+                if names is not None:
+                    names.pop(old["name"], None)
                 self.policy.remove(change.kind, change.id)
-        if any(c.kind not in ("api-sessions", "sessions", "revocations") for c in command.changes):
+        if any(c.kind not in SESSION_KINDS for c in command.changes):
             self.last_change_at = now_text()
         for listener in self._listeners:
             listener(command, previous)
         return previous
 
-    def _revoked_sessions(self, command: Command, previous: dict[tuple[str, str], Entity | None]) -> Command | None:
+    def _revoked_sessions(self, command: Command, previous: Previous) -> Command | None:
         """Sessions whose access a command removed, as a follow-up delete command.
 
         Only a change that can shrink access pays for the pass over every session: see
@@ -199,9 +208,9 @@ class Model:
         """
         if not any(self._may_remove_access(c, previous.get((c.kind, c.id))) for c in command.changes):
             return None
-        changes: list[Put | Delete] = []
-        for sess in list(self.entities["sessions"].values()):
-            identity = self.entities["identities"].get(sess["identityId"])
+        changes: list[Change] = []
+        for sess in list(self.entities[Kind.SESSIONS].values()):
+            identity = self.entities[Kind.IDENTITIES].get(sess["identityId"])
             allowed = (
                 identity is not None
                 and not identity.get("disabled")
@@ -213,7 +222,7 @@ class Model:
             return None
         return Command("controller", "access removed by policy change", tuple(changes))
 
-    def _may_remove_access(self, change: Put | Delete, old: Entity | None) -> bool:
+    def _may_remove_access(self, change: Change, old: Entity | None) -> bool:
         """Any policy change; deleting an identity, service or router; or changing one's
         role attributes or disabled flag. New entities only ever add access."""
         if change.kind in self.policy.by_kind:
@@ -224,16 +233,3 @@ class Model:
             return True
         return any(old.get(f) != change.data.get(f) for f in ACCESS_FIELDS)
 
-
-def revocation(ident: str, rtype: str) -> Put:
-    """A record that token ``ident`` (an API session or session id) is no longer valid."""
-    now = datetime.now(UTC)
-    return Put("revocations", {
-        "id": ident, "type": rtype, "createdAt": format_time(now), "updatedAt": format_time(now),
-        "expiresAt": format_time(now + timedelta(seconds=REVOCATION_KEEP_S)),
-    })
-
-
-def session_revocation(session: Entity) -> list[Put | Delete]:
-    """Delete a session and record its revocation for routers."""
-    return [Delete("sessions", session["id"]), revocation(session["id"], "SESSION")]

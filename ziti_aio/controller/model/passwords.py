@@ -12,6 +12,9 @@ SCRYPT_R = 8
 SCRYPT_P = 1
 SALT_BYTES = 16
 MAX_PASSWORD_BYTES = 1024
+# What a password login (updb) accepts.
+MIN_PASSWORD_LENGTH = 5
+MAX_PASSWORD_LENGTH = 1024
 
 
 def hash_password(password: str) -> str:

@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ziti_aio.common.roles import RoleSet, parse_roles
+from ziti_aio.controller.kinds import Kind
 
 Entity = Mapping[str, Any]
+Entities = Mapping[Kind, Mapping[str, Entity]]
 
 
 @dataclass
@@ -22,7 +24,7 @@ class _Side:
     """One side of a policy kind: which role field selects which entity kind."""
 
     roles_field: str
-    entity_kind: str
+    entity_kind: Kind
     members: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # policy -> entities
     policies: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # entity -> policies
 
@@ -30,7 +32,7 @@ class _Side:
 class PolicyKindIndex:
     """Membership for one policy kind with two sides (e.g. identities and services)."""
 
-    def __init__(self, policy_kind: str, left: tuple[str, str], right: tuple[str, str]) -> None:
+    def __init__(self, policy_kind: Kind, left: tuple[str, Kind], right: tuple[str, Kind]) -> None:
         self.policy_kind = policy_kind
         self.left = _Side(*left)
         self.right = _Side(*right)
@@ -43,15 +45,16 @@ class PolicyKindIndex:
     def policy(self, policy_id: str) -> Entity:
         return self._policies[policy_id]
 
-    def put_policy(self, policy: Entity, entities: Mapping[str, Mapping[str, Entity]]) -> None:
+    def put_policy(self, policy: Entity, entities: Entities) -> None:
         """(Re)evaluate one policy against every entity of both sides."""
         pid = policy["id"]
         self.remove_policy(pid)
         self._policies[pid] = policy
         semantic = policy.get("semantic", "AllOf")
-        rolesets = tuple(parse_roles(policy.get(s.roles_field, []), semantic) for s in self.sides())
-        self._rolesets[pid] = rolesets  # type: ignore[assignment]
-        for side, roleset in zip(self.sides(), rolesets, strict=False):
+        rolesets = (parse_roles(policy.get(self.left.roles_field, []), semantic),
+                    parse_roles(policy.get(self.right.roles_field, []), semantic))
+        self._rolesets[pid] = rolesets
+        for side, roleset in zip(self.sides(), rolesets, strict=True):
             candidates: Iterable[Entity]
             pool = entities.get(side.entity_kind, {})
             if not roleset.all and not roleset.attributes:
@@ -75,7 +78,7 @@ class PolicyKindIndex:
                     if not pols:
                         del side.policies[eid]
 
-    def put_entity(self, kind: str, entity: Entity) -> None:
+    def put_entity(self, kind: Kind, entity: Entity) -> None:
         """(Re)evaluate one entity against every policy of this kind."""
         eid = entity["id"]
         attrs = set(entity.get("roleAttributes", ()))
@@ -88,7 +91,7 @@ class PolicyKindIndex:
                     side.members[pid].add(eid)
                     side.policies[eid].add(pid)
 
-    def remove_entity(self, kind: str, entity_id: str) -> None:
+    def remove_entity(self, kind: Kind, entity_id: str) -> None:
         for side in self.sides():
             if side.entity_kind == kind:
                 self._drop_entity(side, entity_id)
@@ -117,26 +120,26 @@ class PolicyIndex:
 
     def __init__(self) -> None:
         self.service_policies = PolicyKindIndex(
-            "service-policies", ("identityRoles", "identities"), ("serviceRoles", "services")
+            Kind.SERVICE_POLICIES, ("identityRoles", Kind.IDENTITIES), ("serviceRoles", Kind.SERVICES)
         )
         self.edge_router_policies = PolicyKindIndex(
-            "edge-router-policies", ("identityRoles", "identities"), ("edgeRouterRoles", "edge-routers")
+            Kind.EDGE_ROUTER_POLICIES, ("identityRoles", Kind.IDENTITIES), ("edgeRouterRoles", Kind.EDGE_ROUTERS)
         )
         self.service_edge_router_policies = PolicyKindIndex(
-            "service-edge-router-policies", ("serviceRoles", "services"), ("edgeRouterRoles", "edge-routers")
+            Kind.SERVICE_EDGE_ROUTER_POLICIES, ("serviceRoles", Kind.SERVICES), ("edgeRouterRoles", Kind.EDGE_ROUTERS)
         )
         self.by_kind = {
             i.policy_kind: i
             for i in (self.service_policies, self.edge_router_policies, self.service_edge_router_policies)
         }
 
-    def rebuild(self, entities: Mapping[str, Mapping[str, Entity]]) -> None:
+    def rebuild(self, entities: Entities) -> None:
         """Evaluate every stored policy (start-up)."""
         for kind, index in self.by_kind.items():
             for policy in entities.get(kind, {}).values():
                 index.put_policy(policy, entities)
 
-    def put(self, kind: str, entity: Entity, entities: Mapping[str, Mapping[str, Entity]]) -> None:
+    def put(self, kind: Kind, entity: Entity, entities: Entities) -> None:
         """Account for a created or updated entity of any kind."""
         if kind in self.by_kind:
             self.by_kind[kind].put_policy(entity, entities)
@@ -144,7 +147,7 @@ class PolicyIndex:
         for index in self.by_kind.values():
             index.put_entity(kind, entity)
 
-    def remove(self, kind: str, entity_id: str) -> None:
+    def remove(self, kind: Kind, entity_id: str) -> None:
         if kind in self.by_kind:
             self.by_kind[kind].remove_policy(entity_id)
             return

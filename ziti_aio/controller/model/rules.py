@@ -1,4 +1,8 @@
-"""Kind-specific rules: reference resolution, dependent records, cascades and refusals."""
+"""Kind-specific rules: reference resolution, dependent records, cascades and refusals.
+
+Each class is the ``hooks`` of one or more kinds in :mod:`.records`; the functions at the end
+build the commands of the management operations that are not plain create/update/delete.
+"""
 
 from __future__ import annotations
 
@@ -7,24 +11,31 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from ziti_aio.common.errors import ConflictError, NotFoundError, ValidationError
 from ziti_aio.common.ids import new_id
-from ziti_aio.controller.model.cas import CaRules, trusted_ca
+from ziti_aio.controller.kinds import Kind
+from ziti_aio.controller.model.cas import trusted_ca
 from ziti_aio.controller.model.config_types import check_schema, validate_config_data
-from ziti_aio.controller.model.crud import KindHooks, NoHooks, referenced_by, refuse_if_referenced
 from ziti_aio.controller.model.fields import now_text, parse_time
-from ziti_aio.controller.model.model import Entity, Model, revocation, session_revocation
+from ziti_aio.controller.model.hooks import NoHooks
+from ziti_aio.controller.model.revocations import api_session_revocation, revocation, session_revocation
 from ziti_aio.controller.store.commands import Change, Delete, Put
 from ziti_aio.pki.bundle import fingerprint_sha1, load_certs_pem
 
 if TYPE_CHECKING:
-    from ziti_aio.controller.model.enrollment import Enroller
+    from datetime import datetime
+
+    from ziti_aio.controller.model.enrollment_issuer import EnrollmentIssuer
+    from ziti_aio.controller.model.model import Entity, Model
 
 ROUTER_TYPE = "Router"
+# The auth policy every identity has unless it names another (created on first start).
+DEFAULT_AUTH_POLICY_ID = "default"
 
 
-def _resolve(model: Model, kind: str, field: str, ref: str) -> str:
+def _resolve(model: Model, kind: Kind, field: str, ref: str) -> str:
     """An id for ``ref`` given as an id or a name of ``kind``."""
     try:
-        return model.find(kind, ref)["id"]
+        ident: str = model.find(kind, ref)["id"]
+        return ident
     except NotFoundError:
         raise ValidationError(f"no {kind} with id or name {ref!r}", field=field, value=ref) from None
 
@@ -33,27 +44,31 @@ def _ottca(model: Model, field: str, ca_ref: Any) -> str:
     """The id of a verified CA that allows ottca enrollment, named by id or name."""
     if not isinstance(ca_ref, str) or not ca_ref:
         raise ValidationError("must name a CA", field=field, value=ca_ref)
-    ca_id = _resolve(model, "cas", field, ca_ref)
+    ca_id = _resolve(model, Kind.CAS, field, ca_ref)
     if trusted_ca(model, ca_id, "isOttCaEnrollmentEnabled") is None:
         raise ValidationError("the CA is not verified or does not allow ottca enrollment", field=field, value=ca_ref)
     return ca_id
 
 
+def refuse_if_referenced(what: str, refs: list[Entity], by: str) -> None:
+    """A :class:`ConflictError` naming (some of) ``refs`` when there are any."""
+    if refs:
+        names = ", ".join(sorted(str(r.get("name", r["id"])) for r in refs)[:5])
+        raise ConflictError(f"the {what} is referenced by {by}: {names}")
+
+
 def _identity_cleanup(model: Model, identity_id: str) -> list[Change]:
     changes: list[Change] = []
-    for kind in ("authenticators", "enrollments"):
+    for kind in (Kind.AUTHENTICATORS, Kind.ENROLLMENTS):
         changes += [Delete(kind, e["id"]) for e in model.owned_by(kind, identity_id)]
-    for api_session in model.owned_by("api-sessions", identity_id):
-        changes += [Delete("api-sessions", api_session["id"]), revocation(api_session["id"], "API_SESSION")]
-    for session in model.owned_by("sessions", identity_id):
+    for api_session in model.owned_by(Kind.API_SESSIONS, identity_id):
+        changes += [Delete(Kind.API_SESSIONS, api_session["id"]), revocation(api_session["id"], "API_SESSION")]
+    for session in model.owned_by(Kind.SESSIONS, identity_id):
         changes += session_revocation(session)
     return changes
 
 
 class IdentityRules(NoHooks):
-    def __init__(self, enroller: Enroller) -> None:
-        self.enroller = enroller
-
     def prepare(self, model: Model, data: Entity, old: Entity | None) -> None:
         data["typeId"] = ROUTER_TYPE if data.pop("type", None) == ROUTER_TYPE else "Default"
         if old is not None:
@@ -72,13 +87,13 @@ class IdentityRules(NoHooks):
         if not isinstance(enrollment, Mapping):
             raise ValidationError("must be an object", field="enrollment", value=enrollment)
         if enrollment.get("ott") is True:
-            return [Put("enrollments", self.enroller.new("ott", identity_id=data["id"]))]
+            return [Put(Kind.ENROLLMENTS, self.deps.issuer.new("ott", identity_id=data["id"]))]
         if isinstance(enrollment.get("updb"), str) and enrollment["updb"]:
-            return [Put("enrollments", self.enroller.new("updb", identity_id=data["id"],
-                                                         username=enrollment["updb"]))]
+            return [Put(Kind.ENROLLMENTS, self.deps.issuer.new("updb", identity_id=data["id"],
+                                                               username=enrollment["updb"]))]
         if "ottca" in enrollment:
             ca_id = _ottca(model, "enrollment.ottca", enrollment["ottca"])
-            return [Put("enrollments", self.enroller.new("ottca", identity_id=data["id"], ca_id=ca_id))]
+            return [Put(Kind.ENROLLMENTS, self.deps.issuer.new("ottca", identity_id=data["id"], ca_id=ca_id))]
         raise ValidationError("expected {\"ott\": true}, {\"updb\": \"<username>\"} or {\"ottca\": \"<caId>\"}",
                               field="enrollment", value=enrollment)
 
@@ -93,7 +108,7 @@ class ServiceRules(NoHooks):
         ids: list[str] = []
         types: dict[str, str] = {}
         for ref in data["configs"]:
-            config = model.maybe("configs", ref) or model.by_name("configs", ref)
+            config = model.maybe(Kind.CONFIGS, ref) or model.by_name(Kind.CONFIGS, ref)
             if config is None:
                 raise ValidationError(f"no config with id or name {ref!r}", field="configs", value=ref)
             if config["configTypeId"] in types:
@@ -105,9 +120,9 @@ class ServiceRules(NoHooks):
 
     def on_delete(self, model: Model, entity: Entity) -> list[Change]:
         changes: list[Change] = []
-        for session in model.where("sessions", serviceId=entity["id"]):
+        for session in model.where(Kind.SESSIONS, serviceId=entity["id"]):
             changes += session_revocation(session)
-        changes += [Delete("terminators", t["id"]) for t in model.where("terminators", service=entity["id"])]
+        changes += [Delete(Kind.TERMINATORS, t["id"]) for t in model.where(Kind.TERMINATORS, service=entity["id"])]
         return changes
 
 
@@ -116,31 +131,31 @@ class ConfigTypeRules(NoHooks):
         check_schema(data["schema"] or {})
 
     def on_delete(self, model: Model, entity: Entity) -> list[Change]:
-        refuse_if_referenced(model, "config type", referenced_by(model, "configs", "configTypeId", entity["id"]),
+        refuse_if_referenced("config type", model.referencing(Kind.CONFIGS, "configTypeId", entity["id"]),
                              "configs")
         return []
 
 
 class ConfigRules(NoHooks):
     def prepare(self, model: Model, data: Entity, old: Entity | None) -> None:
-        data["configTypeId"] = _resolve(model, "config-types", "configTypeId", data["configTypeId"])
+        data["configTypeId"] = _resolve(model, Kind.CONFIG_TYPES, "configTypeId", data["configTypeId"])
         if (old is not None and old["configTypeId"] != data["configTypeId"]
-                and referenced_by(model, "services", "configs", data["id"])):
+                and model.referencing(Kind.SERVICES, "configs", data["id"])):
             raise ValidationError("the config type of a config in use cannot change",
                                   field="configTypeId", value=data["configTypeId"])
-        schema = model.get("config-types", data["configTypeId"]).get("schema") or {}
+        schema = model.get(Kind.CONFIG_TYPES, data["configTypeId"]).get("schema") or {}
         validate_config_data(schema, data["data"])
 
     def on_delete(self, model: Model, entity: Entity) -> list[Change]:
-        refuse_if_referenced(model, "config", referenced_by(model, "services", "configs", entity["id"]), "services")
+        refuse_if_referenced("config", model.referencing(Kind.SERVICES, "configs", entity["id"]), "services")
         return []
 
 
 class PolicyRules(NoHooks):
     """Role lists: ``@name`` is accepted and stored as ``@id``; unknown ``@`` refs refused."""
 
-    TARGETS: ClassVar[dict[str, str]] = {"identityRoles": "identities", "serviceRoles": "services",
-                                         "edgeRouterRoles": "edge-routers"}
+    TARGETS: ClassVar[dict[str, Kind]] = {"identityRoles": Kind.IDENTITIES, "serviceRoles": Kind.SERVICES,
+                                          "edgeRouterRoles": Kind.EDGE_ROUTERS}
 
     def prepare(self, model: Model, data: Entity, old: Entity | None) -> None:
         for field, kind in self.TARGETS.items():
@@ -159,9 +174,6 @@ class PolicyRules(NoHooks):
 
 
 class EdgeRouterRules(NoHooks):
-    def __init__(self, enroller: Enroller) -> None:
-        self.enroller = enroller
-
     def prepare(self, model: Model, data: Entity, old: Entity | None) -> None:
         for kept in ("fingerprint", "certPem", "isVerified", "hostname", "supportedProtocols", "isTransit"):
             if old is not None and kept in old:
@@ -171,7 +183,7 @@ class EdgeRouterRules(NoHooks):
         data.setdefault("isTransit", False)
 
     def on_create(self, model: Model, data: Entity, body: Mapping[str, Any]) -> list[Change]:
-        changes: list[Change] = [Put("enrollments", self.enroller.new("erott", edge_router_id=data["id"]))]
+        changes: list[Change] = [Put(Kind.ENROLLMENTS, self.deps.issuer.new("erott", edge_router_id=data["id"]))]
         if data["isTunnelerEnabled"]:
             changes += router_identity(model, data)
         return changes
@@ -184,30 +196,31 @@ class EdgeRouterRules(NoHooks):
             return router_identity(model, data)
         if was and not now:
             return _drop_router_identity(model, data["id"])
-        identity = model.maybe("identities", data["id"])
+        identity = model.maybe(Kind.IDENTITIES, data["id"])
         if now and data["name"] != old["name"] and identity is not None and identity.get("typeId") == ROUTER_TYPE:
-            if model.by_name("identities", data["name"]) is not None:
+            if model.by_name(Kind.IDENTITIES, data["name"]) is not None:
                 raise ValidationError("an identity with the router's name already exists", field="name",
                                       value=data["name"])
-            return [Put("identities", {**identity, "name": data["name"], "updatedAt": now_text()})]
+            return [Put(Kind.IDENTITIES, {**identity, "name": data["name"], "updatedAt": now_text()})]
         return []
 
     def on_delete(self, model: Model, entity: Entity) -> list[Change]:
         rid = entity["id"]
-        changes: list[Change] = [Delete("enrollments", e["id"]) for e in model.where("enrollments", edgeRouterId=rid)]
-        changes += [Delete("terminators", t["id"]) for t in model.where("terminators", router=rid)]
+        changes: list[Change] = [Delete(Kind.ENROLLMENTS, e["id"])
+                                 for e in model.where(Kind.ENROLLMENTS, edgeRouterId=rid)]
+        changes += [Delete(Kind.TERMINATORS, t["id"]) for t in model.where(Kind.TERMINATORS, router=rid)]
         return changes + _drop_router_identity(model, rid)
 
 
 def _drop_router_identity(model: Model, rid: str) -> list[Change]:
     """Delete a router's own identity (only a Router-type one) and its system edge router policy."""
     changes: list[Change] = []
-    identity = model.maybe("identities", rid)
+    identity = model.maybe(Kind.IDENTITIES, rid)
     if identity is not None and identity.get("typeId") == ROUTER_TYPE:
-        changes.append(Delete("identities", rid))
+        changes.append(Delete(Kind.IDENTITIES, rid))
         changes += _identity_cleanup(model, rid)
-    changes += [Delete("edge-router-policies", p["id"]) for p in model.where("edge-router-policies", isSystem=True)
-                if p["identityRoles"] == ["@" + rid]]
+    changes += [Delete(Kind.EDGE_ROUTER_POLICIES, p["id"])
+                for p in model.where(Kind.EDGE_ROUTER_POLICIES, isSystem=True) if p["identityRoles"] == ["@" + rid]]
     return changes
 
 
@@ -215,30 +228,22 @@ def router_identity(model: Model, router: Entity) -> list[Change]:
     """A tunneler-enabled router's own identity and the system policy letting it use itself."""
     now = now_text()
     rid = router["id"]
-    if model.by_name("identities", router["name"]) is not None:
+    if model.by_name(Kind.IDENTITIES, router["name"]) is not None:
         raise ValidationError("an identity with the router's name already exists", field="name",
                               value=router["name"])
-    identity = {
-        "id": rid, "name": router["name"], "typeId": ROUTER_TYPE, "isAdmin": False, "isDefaultAdmin": False,
-        "roleAttributes": [], "authPolicyId": "default", "externalId": None, "defaultHostingPrecedence": "default",
-        "defaultHostingCost": 0, "serviceHostingPrecedences": {}, "serviceHostingCosts": {}, "appData": {},
-        "permissions": [], "disabled": False, "tags": {}, "createdAt": now, "updatedAt": now,
-    }
+    identity = new_identity(rid, router["name"], typeId=ROUTER_TYPE)
     policy = {
         "id": new_id(), "name": f"edge-router-{rid}-system", "semantic": "AnyOf", "identityRoles": ["@" + rid],
         "edgeRouterRoles": ["@" + rid], "isSystem": True, "tags": {}, "createdAt": now, "updatedAt": now,
     }
-    return [Put("identities", identity), Put("edge-router-policies", policy)]
+    return [Put(Kind.IDENTITIES, identity), Put(Kind.EDGE_ROUTER_POLICIES, policy)]
 
 
 class EnrollmentRules(NoHooks):
     """Management-created enrollments: fill token and JWT; one pending per identity and method."""
 
-    def __init__(self, enroller: Enroller) -> None:
-        self.enroller = enroller
-
     def prepare(self, model: Model, data: Entity, old: Entity | None) -> None:
-        identity = model.maybe("identities", data["identityId"])
+        identity = model.maybe(Kind.IDENTITIES, data["identityId"])
         if identity is None:
             raise ValidationError("no such identity", field="identityId", value=data["identityId"])
         if data["method"] == "ottca":
@@ -246,32 +251,30 @@ class EnrollmentRules(NoHooks):
         if data["method"] == "updb" and not data.get("username"):
             raise ValidationError("updb enrollments need a username", field="username", value=None)
         if old is None:
-            for other in model.where("enrollments", identityId=data["identityId"], method=data["method"]):
+            for other in model.where(Kind.ENROLLMENTS, identityId=data["identityId"], method=data["method"]):
                 raise ValidationError("the identity already has an enrollment of that method",
                                       field="method", value=other["method"])
-            fresh = self.enroller.new(data["method"], identity_id=data["identityId"], username=data.get("username"),
-                                      ca_id=data.get("caId"), expires_at=parse_time(data["expiresAt"]))
+            fresh = self.deps.issuer.new(data["method"], identity_id=data["identityId"],
+                                         username=data.get("username"), ca_id=data.get("caId"),
+                                         expires_at=parse_time(data["expiresAt"]))
             data.update({k: fresh[k] for k in ("token", "jwt", "edgeRouterId")})
 
 
 class AuthenticatorRules(NoHooks):
-    def __init__(self, hash_password: Any) -> None:
-        self.hash_password = hash_password
-
     def prepare(self, model: Model, data: Entity, old: Entity | None) -> None:
-        if model.maybe("identities", data["identityId"]) is None:
+        if model.maybe(Kind.IDENTITIES, data["identityId"]) is None:
             raise ValidationError("no such identity", field="identityId", value=data["identityId"])
         if data["method"] == "updb":
             if not data.get("username"):
                 raise ValidationError("is required for updb", field="username", value=None)
             password = data.pop("password", None)
             if password:
-                data["passwordHash"] = self.hash_password(password)
+                data["passwordHash"] = self.deps.hash_password(password)
             elif old is None or "passwordHash" not in old:
                 raise ValidationError("is required for updb", field="password", value=None)
             else:
                 data["passwordHash"] = old["passwordHash"]
-            for other in model.where("authenticators", method="updb", username=data["username"]):
+            for other in model.where(Kind.AUTHENTICATORS, method="updb", username=data["username"]):
                 if other["id"] != data["id"]:
                     raise ValidationError("the username is taken", field="username", value=data["username"])
         else:
@@ -284,24 +287,57 @@ class AuthenticatorRules(NoHooks):
 
 class TerminatorRules(NoHooks):
     def prepare(self, model: Model, data: Entity, old: Entity | None) -> None:
-        data["service"] = _resolve(model, "services", "service", data["service"])
-        data["router"] = _resolve(model, "edge-routers", "router", data["router"])
+        data["service"] = _resolve(model, Kind.SERVICES, "service", data["service"])
+        data["router"] = _resolve(model, Kind.EDGE_ROUTERS, "router", data["router"])
 
 
-def build_rules(enroller: Enroller, hash_password: Any) -> dict[str, KindHooks]:
-    """The hooks for every kind with special rules."""
-    policy = PolicyRules()
+class ApiSessionRules(NoHooks):
+    """Deleting an API session is a logout: its sessions end and routers learn of both."""
+
+    def on_delete(self, model: Model, entity: Entity) -> list[Change]:
+        return api_session_revocation(model, entity["id"])
+
+
+class SessionRules(NoHooks):
+    """Deleting a session revokes its token at the routers."""
+
+    def on_delete(self, model: Model, entity: Entity) -> list[Change]:
+        return [revocation(entity["id"], "SESSION")]
+
+
+def new_identity(ident: str, name: str, **fields: Any) -> Entity:
+    """An identity the controller makes itself (the default admin, a router's own identity):
+    the defaults of a created identity, then ``fields``."""
+    now = now_text()
     return {
-        "identities": IdentityRules(enroller),
-        "services": ServiceRules(),
-        "config-types": ConfigTypeRules(),
-        "configs": ConfigRules(),
-        "service-policies": policy,
-        "edge-router-policies": policy,
-        "service-edge-router-policies": policy,
-        "edge-routers": EdgeRouterRules(enroller),
-        "enrollments": EnrollmentRules(enroller),
-        "authenticators": AuthenticatorRules(hash_password),
-        "terminators": TerminatorRules(),
-        "cas": CaRules(),
+        "id": ident, "name": name, "typeId": "Default", "isAdmin": False, "isDefaultAdmin": False,
+        "roleAttributes": [], "authPolicyId": DEFAULT_AUTH_POLICY_ID, "externalId": None,
+        "defaultHostingPrecedence": "default", "defaultHostingCost": 0, "serviceHostingPrecedences": {},
+        "serviceHostingCosts": {}, "appData": {}, "permissions": [], "disabled": False, "tags": {},
+        **fields, "createdAt": now, "updatedAt": now,
     }
+
+
+def new_authenticator(identity_id: str, **fields: Any) -> Entity:
+    """An authenticator the controller makes itself (an enrollment completed, the default admin's login)."""
+    now = now_text()
+    return {"id": new_id(), "createdAt": now, "updatedAt": now, "tags": {}, "identityId": identity_id, **fields}
+
+
+# --- operations beyond create, update and delete --------------------------------------------
+
+def router_re_enrollment(model: Model, issuer: EnrollmentIssuer, router_id: str) -> list[Change]:
+    """A new ``erott`` enrollment for an edge router, replacing any pending one; the router's
+    certificate is forgotten, so it cannot connect until it enrolls again."""
+    router = model.get(Kind.EDGE_ROUTERS, router_id)
+    changes: list[Change] = [Delete(Kind.ENROLLMENTS, e["id"])
+                             for e in model.where(Kind.ENROLLMENTS, edgeRouterId=router_id)]
+    changes.append(Put(Kind.ENROLLMENTS, issuer.new("erott", edge_router_id=router_id)))
+    changes.append(Put(Kind.EDGE_ROUTERS, {**router, "isVerified": False, "fingerprint": None, "certPem": None,
+                                           "updatedAt": now_text()}))
+    return changes
+
+
+def enrollment_refresh(model: Model, issuer: EnrollmentIssuer, enrollment_id: str, expires_at: datetime) -> Put:
+    """The enrollment with a new token and JWT that expire at ``expires_at``."""
+    return Put(Kind.ENROLLMENTS, issuer.renewed(model.get(Kind.ENROLLMENTS, enrollment_id), expires_at))

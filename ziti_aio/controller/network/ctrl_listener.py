@@ -15,6 +15,7 @@ import trio
 
 from ziti_aio.common.errors import ChannelClosed, ProtocolError, ZitiError
 from ziti_aio.controller.handlers import HANDLERS
+from ziti_aio.controller.kinds import Kind
 from ziti_aio.controller.network.routers import ConnectedRouter
 from ziti_aio.transport.channel import accept_channel
 from ziti_aio.transport.serve import serve_tls
@@ -49,7 +50,7 @@ class CtrlListener:
 
     async def _serve_router(self, stream: TlsStream) -> None:
         fingerprint = peer_fingerprint(stream)
-        found = self.network.model.where("edge-routers", fingerprint=fingerprint) if fingerprint else []
+        found = self.network.model.where(Kind.EDGE_ROUTERS, fingerprint=fingerprint) if fingerprint else []
         if not found or found[0].get("disabled"):
             raise ChannelClosed(f"no enabled edge router has certificate fingerprint {fingerprint}")
         entity = found[0]

@@ -22,8 +22,9 @@ STATE_CONNECTED = "Connected"
 
 
 @dataclass
-class Link:
-    """One link: ``src`` dialed ``dst``."""
+class ReportedLink:
+    """One router-to-router link as its routers report it: ``src`` dialed ``dst`` (the routers hold the
+    link itself)."""
 
     id: str
     src: str
@@ -60,25 +61,25 @@ class Links:
     """Live links by id."""
 
     def __init__(self) -> None:
-        self._by_id: dict[str, Link] = {}
+        self._by_id: dict[str, ReportedLink] = {}
 
-    def __iter__(self) -> Iterator[Link]:
+    def __iter__(self) -> Iterator[ReportedLink]:
         return iter(list(self._by_id.values()))
 
     def __len__(self) -> int:
         return len(self._by_id)
 
-    def get(self, link_id: str) -> Link | None:
+    def get(self, link_id: str) -> ReportedLink | None:
         return self._by_id.get(link_id)
 
-    def add(self, link: Link) -> Link:
+    def add(self, link: ReportedLink) -> ReportedLink:
         """Register ``link`` (idempotent: a link reported by both ends is kept once)."""
         return self._by_id.setdefault(link.id, link)
 
-    def remove(self, link_id: str) -> Link | None:
+    def remove(self, link_id: str) -> ReportedLink | None:
         return self._by_id.pop(link_id, None)
 
-    def remove_router(self, router_id: str) -> list[Link]:
+    def remove_router(self, router_id: str) -> list[ReportedLink]:
         """Drop every link of a router (it went offline)."""
         gone = [link for link in self._by_id.values() if router_id in (link.src, link.dst)]
         for link in gone:

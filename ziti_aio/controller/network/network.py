@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from ziti_aio.common.errors import NotFoundError
+from ziti_aio.controller.kinds import Kind
 from ziti_aio.controller.network.circuits import Circuit, Circuits
-from ziti_aio.controller.network.links import Link, Links
+from ziti_aio.controller.network.links import Links, ReportedLink
 from ziti_aio.controller.network.paths import Graph, RouterNode
 from ziti_aio.controller.network.routers import ConnectedRouter, Routers
 from ziti_aio.controller.network.routing import Routing
@@ -26,7 +27,7 @@ from ziti_aio.controller.store.commands import Command, Delete, Put
 from ziti_aio.wire import ctrl
 
 if TYPE_CHECKING:
-    from ziti_aio.controller.model.model import Entity, Model
+    from ziti_aio.controller.model.model import Entity, Model, Previous
     from ziti_aio.controller.model.tokens import TokenSigner
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ class Network:
     def revocations(self) -> dict[str, list[str]]:
         """Every stored revocation id, split by kind, for a router's hello reply."""
         out: dict[str, list[str]] = {"apiSessions": [], "sessions": []}
-        for r in self.model.all("revocations"):
+        for r in self.model.all(Kind.REVOCATIONS):
             out["apiSessions" if r.get("type") == "API_SESSION" else "sessions"].append(r["id"])
         return out
 
@@ -69,7 +70,7 @@ class Network:
         """The online routers, as routers need them to link up."""
         out = []
         for router in self.routers:
-            entity = self.model.maybe("edge-routers", router.id)
+            entity = self.model.maybe(Kind.EDGE_ROUTERS, router.id)
             if entity is not None and entity.get("fingerprint"):
                 out.append({"id": router.id, "name": router.name, "fingerprint": entity["fingerprint"],
                             "linkAddress": router.link_address})
@@ -85,7 +86,7 @@ class Network:
         if self._graph is None:
             nodes = []
             for router_id in self.routers.online_ids():
-                e = self.model.maybe("edge-routers", router_id) or {}
+                e = self.model.maybe(Kind.EDGE_ROUTERS, router_id) or {}
                 nodes.append(RouterNode(router_id, int(e.get("cost") or 0), bool(e.get("noTraversal")),
                                         bool(e.get("disabled"))))
             self._graph = Graph(nodes, self.links.edges())
@@ -127,13 +128,13 @@ class Network:
 
     # --- links ------------------------------------------------------------------------------
 
-    def link_up(self, link: Link) -> Link:
+    def link_up(self, link: ReportedLink) -> ReportedLink:
         known = self.links.add(link)
         if known is link:
             self.costs_changed(f"link {link.id} came up")
         return known
 
-    def link_gone(self, link_id: str, reason: str) -> Link | None:
+    def link_gone(self, link_id: str, reason: str) -> ReportedLink | None:
         link = self.links.remove(link_id)
         if link is not None:
             self._graph = None
@@ -141,7 +142,7 @@ class Network:
             self.routing.reroute_all(self.circuits.through(link_id=link_id), f"link {link_id} went away")
         return link
 
-    def update_link(self, link_id: str, *, down: bool | None = None, static_cost: int | None = None) -> Link:
+    def update_link(self, link_id: str, *, down: bool | None = None, static_cost: int | None = None) -> ReportedLink:
         """An administrator marks a link down (or up) or sets its static cost."""
         link = self.links.get(link_id)
         if link is None:
@@ -154,7 +155,7 @@ class Network:
             self.costs_changed(f"link {link_id} was marked {'down' if down else 'up'}")
         return link
 
-    def link_latency(self, link: Link, router_id: str, latency_ms: float) -> None:
+    def link_latency(self, link: ReportedLink, router_id: str, latency_ms: float) -> None:
         """One end of ``link`` measured its latency."""
         cost = link.cost
         if router_id == link.src:
@@ -185,19 +186,19 @@ class Network:
 
     # --- model changes ----------------------------------------------------------------------
 
-    def _on_change(self, command: Command, previous: dict[tuple[str, str], Entity | None]) -> None:
+    def _on_change(self, command: Command, previous: Previous) -> None:
         api_sessions: list[str] = []
         sessions: list[str] = []
         for change in command.changes:
-            if change.kind == "revocations" and isinstance(change, Put):
+            if change.kind == Kind.REVOCATIONS and isinstance(change, Put):
                 (api_sessions if change.data.get("type") == "API_SESSION" else sessions).append(change.id)
-            elif change.kind == "edge-routers" and isinstance(change, Delete):
+            elif change.kind == Kind.EDGE_ROUTERS and isinstance(change, Delete):
                 router = self.routers.get(change.id)
                 if router is not None:
                     router.disconnect()
-            elif change.kind == "edge-routers" and self.routers.get(change.id) is not None:
+            elif change.kind == Kind.EDGE_ROUTERS and self.routers.get(change.id) is not None:
                 self.costs_changed(f"router {change.id} was updated")
-            elif change.kind == "services" and isinstance(change, Delete):
+            elif change.kind == Kind.SERVICES and isinstance(change, Delete):
                 for t in self.terminators.for_service(change.id):
                     self.terminators.remove(t.id)
         if api_sessions or sessions:

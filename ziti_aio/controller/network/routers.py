@@ -13,6 +13,8 @@ from ziti_aio.controller.model.fields import now_text
 from ziti_aio.wire.frame import Message
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from ziti_aio.transport.channel import Channel
 
 log = logging.getLogger(__name__)
@@ -77,7 +79,7 @@ class Routers:
     def __init__(self) -> None:
         self._by_id: dict[str, ConnectedRouter] = {}
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[ConnectedRouter]:
         return iter(list(self._by_id.values()))
 
     def get(self, router_id: str) -> ConnectedRouter | None:

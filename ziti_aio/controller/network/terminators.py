@@ -19,9 +19,9 @@ from ziti_aio.common.errors import ConflictError
 from ziti_aio.controller.model.fields import now_text
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterator
 
-MAX_COST = 65535
+# Lower wins; the keys are the terminator precedences of :mod:`ziti_aio.controller.model.records`.
 PRECEDENCE_RANK = {"required": 0, "default": 1, "failed": 2}
 BINDING = "edge"
 
@@ -57,7 +57,7 @@ class Terminators:
         self._by_id: dict[str, Terminator] = {}
         self._rng = rng or random.Random()
 
-    def __iter__(self) -> Iterable[Terminator]:  # type: ignore[override]
+    def __iter__(self) -> Iterator[Terminator]:
         return iter(list(self._by_id.values()))
 
     def get(self, terminator_id: str) -> Terminator | None:

@@ -10,24 +10,27 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from ziti_aio.controller.kinds import Kind
+
 
 @dataclass(frozen=True)
 class Put:
     """Create or replace one entity of ``kind`` with ``data`` (which holds ``id``)."""
 
-    kind: str
+    kind: Kind
     data: dict[str, Any]
 
     @property
     def id(self) -> str:
-        return self.data["id"]
+        ident: str = self.data["id"]
+        return ident
 
 
 @dataclass(frozen=True)
 class Delete:
     """Remove one entity of ``kind``; deleting a missing one is a no-op."""
 
-    kind: str
+    kind: Kind
     id: str
 
 
@@ -60,12 +63,12 @@ class Command:
 
     @classmethod
     def from_json(cls, text: str) -> Command:
-        """Inverse of :meth:`to_json`."""
+        """Inverse of :meth:`to_json`; an unknown kind is a :class:`ValueError`."""
         raw = json.loads(text)
         changes: list[Change] = []
         for c in raw["changes"]:
             if c["op"] == "put":
-                changes.append(Put(c["kind"], c["data"]))
+                changes.append(Put(Kind(c["kind"]), c["data"]))
             else:
-                changes.append(Delete(c["kind"], c["id"]))
+                changes.append(Delete(Kind(c["kind"]), c["id"]))
         return cls(raw["actor"], raw["reason"], tuple(changes))

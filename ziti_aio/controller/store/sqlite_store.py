@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ziti_aio.common.errors import ConfigError
+from ziti_aio.controller.kinds import Kind
 from ziti_aio.controller.store.commands import Command, Put
 
 log = logging.getLogger(__name__)
@@ -56,12 +57,17 @@ class SqliteStore:
         elif int(row[0]) != SCHEMA_VERSION:
             raise ConfigError(f"{self.path} has schema version {row[0]}, expected {SCHEMA_VERSION}")
 
-    def load_all(self) -> dict[str, dict[str, dict[str, Any]]]:
-        """Every stored entity, grouped by kind then id."""
-        out: dict[str, dict[str, dict[str, Any]]] = {}
+    def load_all(self) -> dict[Kind, dict[str, dict[str, Any]]]:
+        """Every stored entity, grouped by kind then id; a kind this version does not know is a
+        :class:`ConfigError` (the file was written by another program)."""
+        out: dict[Kind, dict[str, dict[str, Any]]] = {}
         with self._lock:
             for kind, ident, data in self._db.execute("SELECT kind, id, data FROM entities"):
-                out.setdefault(kind, {})[ident] = json.loads(data)
+                try:
+                    known = Kind(kind)
+                except ValueError:
+                    raise ConfigError(f"{self.path} holds entities of an unknown kind {kind!r}") from None
+                out.setdefault(known, {})[ident] = json.loads(data)
         return out
 
     def apply(self, command: Command) -> None:

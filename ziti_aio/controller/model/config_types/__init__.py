@@ -78,10 +78,11 @@ BUILTIN_CONFIG_TYPES: tuple[BuiltinConfigType, ...] = (
 
 
 def _refuse_remote(uri: str) -> Resource[Any]:
-    raise NoSuchResource(ref=uri)
+    # referencing builds its classes with its own attrs wrapper, whose fields mypy cannot see.
+    raise NoSuchResource(ref=uri)  # type: ignore[call-arg]
 
 
-_REGISTRY: Registry[Any] = Registry(retrieve=_refuse_remote).combine(_METASCHEMAS)
+_REGISTRY: Registry[Any] = Registry(retrieve=_refuse_remote).combine(_METASCHEMAS)  # type: ignore[call-arg]
 
 
 def _canonical(value: Any) -> Any:
@@ -183,7 +184,7 @@ def _path(elements: Any) -> str:
 
 
 def _reason(error: SchemaViolation | SchemaError) -> str:
-    text = error.message
+    text = str(error.message)
     return text if len(text) <= _MAX_REASON_CHARS else text[: _MAX_REASON_CHARS - 3] + "..."
 
 
@@ -192,7 +193,7 @@ def _extra_property(error: SchemaViolation) -> str | None:
     patterns = error.schema.get("patternProperties", {})
     for key in error.instance:
         if key not in known and not any(re.search(pattern, key) for pattern in patterns):
-            return key
+            return str(key)
     return None
 
 

@@ -1,4 +1,4 @@
-"""Completing enrollments: one-time tokens exchanged for certificates or passwords."""
+"""Completing enrollments: a one-time token exchanged for a certificate or a password login."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
 
 from ziti_aio.common.errors import EnrollmentExpired, InvalidEnrollmentToken, ValidationError
-from ziti_aio.common.ids import new_id
+from ziti_aio.controller.kinds import Kind
 from ziti_aio.controller.model.cas import issued_by, trusted_ca
 from ziti_aio.controller.model.fields import now_text, parse_time
-from ziti_aio.controller.model.passwords import hash_password
+from ziti_aio.controller.model.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, hash_password
+from ziti_aio.controller.model.rules import new_authenticator
 from ziti_aio.controller.store.commands import Change, Command, Delete, Put
 from ziti_aio.pki.bundle import certs_to_pem, fingerprint_sha1
 from ziti_aio.pki.csr import load_csr
@@ -22,16 +22,13 @@ if TYPE_CHECKING:
     from ziti_aio.controller.model.model import Entity, Model
     from ziti_aio.pki.ca import CertAuthority
 
-MAX_PASSWORD_LENGTH = 1024
-MIN_PASSWORD_LENGTH = 5
-
 
 def _pem(cert: x509.Certificate) -> str:
-    return cert.public_bytes(Encoding.PEM).decode()
+    return certs_to_pem([cert]).decode()
 
 
 @dataclass
-class Enrollments:
+class EnrollmentExchange:
     """Turns valid enrollment tokens into authenticators (identities) or certs (routers)."""
 
     model: Model
@@ -40,16 +37,12 @@ class Enrollments:
     ca_bundle: list[x509.Certificate]
 
     def _pending(self, token: Any, method: str) -> Entity:
-        enrollment = self.model.lookup("enrollments", "token", token) if isinstance(token, str) else None
+        enrollment = self.model.lookup(Kind.ENROLLMENTS, "token", token) if isinstance(token, str) else None
         if enrollment is None or enrollment["method"] != method:
             raise InvalidEnrollmentToken()
         if parse_time(enrollment["expiresAt"]) < datetime.now(UTC):
             raise EnrollmentExpired()
         return enrollment
-
-    def _authenticator(self, identity_id: str, **fields: Any) -> Entity:
-        now = now_text()
-        return {"id": new_id(), "createdAt": now, "updatedAt": now, "tags": {}, "identityId": identity_id, **fields}
 
     async def enroll_ott(self, token: Any, csr_data: bytes | str) -> str:
         """Sign the CSR for the token's identity; returns the client chain PEM."""
@@ -61,11 +54,11 @@ class Enrollments:
             cert = self.signer_ca.sign_csr(load_csr(csr_data),
                                            spiffe_id=f"spiffe://{self.trust_domain}/identity/{identity_id}")
             chain = self.signer_ca.chain_pem(cert).decode()
-            auth = self._authenticator(identity_id, method="cert", fingerprint=fingerprint_sha1(cert),
+            auth = new_authenticator(identity_id, method="cert", fingerprint=fingerprint_sha1(cert),
                                        certPem=_pem(cert))
             result["chain"] = chain
-            return Command(identity_id, "ott enrollment", (Delete("enrollments", enrollment["id"]),
-                                                          Put("authenticators", auth)))
+            return Command(identity_id, "ott enrollment", (Delete(Kind.ENROLLMENTS, enrollment["id"]),
+                                                          Put(Kind.AUTHENTICATORS, auth)))
 
         await self.model.transact(build)
         return result["chain"]
@@ -83,12 +76,12 @@ class Enrollments:
                 raise ValidationError("the client certificate is not issued by the enrollment's CA",
                                       field="certificate")
             fingerprint = fingerprint_sha1(cert)
-            if self.model.lookup("authenticators", "fingerprint", fingerprint) is not None:
+            if self.model.lookup(Kind.AUTHENTICATORS, "fingerprint", fingerprint) is not None:
                 raise ValidationError("the client certificate is already in use", field="certificate")
-            auth = self._authenticator(enrollment["identityId"], method="cert", fingerprint=fingerprint,
+            auth = new_authenticator(enrollment["identityId"], method="cert", fingerprint=fingerprint,
                                        certPem=_pem(cert), caId=ca["id"])
             return Command(enrollment["identityId"], "ottca enrollment",
-                           (Delete("enrollments", enrollment["id"]), Put("authenticators", auth)))
+                           (Delete(Kind.ENROLLMENTS, enrollment["id"]), Put(Kind.AUTHENTICATORS, auth)))
 
         await self.model.transact(build)
 
@@ -103,12 +96,12 @@ class Enrollments:
 
         def build() -> Command:
             current = self._pending(token, "updb")
-            if self.model.lookup("authenticators", "username", current["username"]) is not None:
+            if self.model.lookup(Kind.AUTHENTICATORS, "username", current["username"]) is not None:
                 raise ValidationError("the username is taken", field="username", value=current["username"])
-            auth = self._authenticator(current["identityId"], method="updb", username=current["username"],
+            auth = new_authenticator(current["identityId"], method="updb", username=current["username"],
                                        passwordHash=digest)
             return Command(current["identityId"], "updb enrollment",
-                           (Delete("enrollments", current["id"]), Put("authenticators", auth)))
+                           (Delete(Kind.ENROLLMENTS, current["id"]), Put(Kind.AUTHENTICATORS, auth)))
 
         del enrollment
         await self.model.transact(build)
@@ -125,31 +118,30 @@ class Enrollments:
 
         def build() -> Command:
             enrollment = self._pending(token, "erott")
-            router = self.model.get("edge-routers", enrollment["edgeRouterId"])
+            router = self.model.get(Kind.EDGE_ROUTERS, enrollment["edgeRouterId"])
             rid = router["id"]
             spiffe = f"spiffe://{self.trust_domain}/router/{rid}"
             client = self.signer_ca.sign_csr(load_csr(client_csr), spiffe_id=spiffe)
             server_request = load_csr(server_csr)
-            server = self.signer_ca.sign_csr(server_request, server=True, spiffe_id=spiffe, **_sans(server_request))
+            dns, ips = _sans(server_request)
+            server = self.signer_ca.sign_csr(server_request, server=True, spiffe_id=spiffe, dns=dns, ips=ips)
             result.update(cert=self.signer_ca.chain_pem(client).decode(),
                           serverCert=self.signer_ca.chain_pem(server).decode(),
                           ca=certs_to_pem(self.ca_bundle).decode())
             updated = {**router, "fingerprint": fingerprint_sha1(client), "certPem": _pem(client),
                        "isVerified": True, "updatedAt": now_text()}
-            changes: list[Change] = [Delete("enrollments", enrollment["id"]), Put("edge-routers", updated)]
+            changes: list[Change] = [Delete(Kind.ENROLLMENTS, enrollment["id"]), Put(Kind.EDGE_ROUTERS, updated)]
             return Command(rid, "router enrollment", tuple(changes))
 
         await self.model.transact(build)
         return result
 
 
-def _sans(csr: x509.CertificateSigningRequest) -> dict[str, tuple[str, ...]]:
-    """DNS names and IPs a router asked for in its server CSR."""
+def _sans(csr: x509.CertificateSigningRequest) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The DNS names and IPs a router asked for in its server CSR."""
     try:
         ext = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
-        return {"dns": (), "ips": ()}
-    return {
-        "dns": tuple(ext.get_values_for_type(x509.DNSName)),
-        "ips": tuple(str(ip) for ip in ext.get_values_for_type(x509.IPAddress)),
-    }
+        return (), ()
+    return (tuple(ext.get_values_for_type(x509.DNSName)),
+            tuple(str(ip) for ip in ext.get_values_for_type(x509.IPAddress)))

@@ -1,4 +1,4 @@
-"""Enrollment records and their one-time JWTs."""
+"""Issuing enrollments: a pending enrollment record and its one-time JWT."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ JwtSigner = Callable[[str, str, str, datetime], str]
 
 
 @dataclass(frozen=True)
-class Enroller:
+class EnrollmentIssuer:
     """Creates enrollment records whose JWT is signed by the controller's API server key."""
 
     sign: JwtSigner
@@ -40,7 +40,8 @@ class Enroller:
         expires = expires_at or datetime.now(UTC) + timedelta(seconds=self.duration_s)
         token = new_token()
         subject = identity_id or edge_router_id
-        assert subject is not None
+        if subject is None:
+            raise ValueError("an enrollment is for an identity or an edge router")
         now = now_text()
         return {
             "id": new_id(),
@@ -56,3 +57,11 @@ class Enroller:
             "jwt": self.sign(subject, token, method, expires),
             "expiresAt": format_time(expires),
         }
+
+    def renewed(self, enrollment: Entity, expires_at: datetime) -> Entity:
+        """The same enrollment (id, creation time) with a new token, JWT and expiry."""
+        fresh = self.new(enrollment["method"], identity_id=enrollment.get("identityId"),
+                         edge_router_id=enrollment.get("edgeRouterId"), username=enrollment.get("username"),
+                         ca_id=enrollment.get("caId"), expires_at=expires_at)
+        fresh.update(id=enrollment["id"], createdAt=enrollment["createdAt"])
+        return fresh

@@ -1,0 +1,231 @@
+"""How each kind looks from outside: the fields a view computes rather than copies.
+
+A kind's record (:mod:`.records`) lists every field the API shows, in order; a field its view
+does not compute is copied as stored. Anything else, a view's extra keys included, never
+leaves (:meth:`.records.KindRecord.render`). Per-request look-ups (the caller's services, a
+router's live state) are made once per :class:`ViewContext`, so a page of 500 costs one pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from ziti_aio.controller.kinds import Kind
+
+if TYPE_CHECKING:
+    from ziti_aio.controller.model.model import Entity, Model
+
+RouterState = Callable[[str], dict[str, Any]]
+# A view: the fields of one entity it computes (the rest of the kind's shown fields are copied).
+View = Callable[["ViewContext", "Entity"], dict[str, Any]]
+# What a view computes for a shown field this entity must not carry at all (rather than ``null``).
+OMITTED: Any = object()
+
+
+def links(kind: str, ident: str) -> dict[str, Any]:
+    return {"self": {"href": f"./{kind}/{ident}"}}
+
+
+def ref(kind: str, entity: Entity | None, entity_type: str | None = None) -> dict[str, Any] | None:
+    """OpenZiti's reference to another entity (``None`` when it does not exist)."""
+    if entity is None:
+        return None
+    return {"id": entity["id"], "name": entity.get("name", entity["id"]), "entity": entity_type or kind,
+            "_links": links(kind, entity["id"])}
+
+
+def base(kind: str, e: Entity) -> dict[str, Any]:
+    """The fields every rendered entity has."""
+    return {"id": e["id"], "createdAt": e["createdAt"], "updatedAt": e["updatedAt"], "tags": e.get("tags") or {},
+            "_links": links(kind, e["id"])}
+
+
+def offline_router(router_id: str) -> dict[str, Any]:
+    """The live state of a router that is not connected."""
+    return {"isOnline": False, "supportedProtocols": {}, "syncStatus": "SYNC_UNKNOWN", "versionInfo": None}
+
+
+class ViewContext:
+    """What views may read for one request: the model, routers' live state, the caller."""
+
+    def __init__(self, model: Model, *, router_state: RouterState = offline_router,
+                 caller_identity_id: str | None = None, config_type_ids: list[str] | None = None) -> None:
+        self.model = model
+        self.router_state = router_state
+        self.caller_identity_id = caller_identity_id
+        self.config_type_ids = config_type_ids
+
+    @cached_property
+    def caller_permissions(self) -> dict[str, set[str]]:
+        """service id -> the caller's ``Dial``/``Bind`` permissions."""
+        if self.caller_identity_id is None:
+            return {}
+        return self.model.policy.service_permissions(self.caller_identity_id)
+
+
+# --- identities, services, configs ----------------------------------------------------------
+
+def identity_view(ctx: ViewContext, e: Entity) -> dict[str, Any]:
+    auths: dict[str, Any] = {}
+    for a in ctx.model.owned_by(Kind.AUTHENTICATORS, e["id"]):
+        if a["method"] == "cert":
+            auths["cert"] = {"id": a["id"], "fingerprint": a.get("fingerprint")}
+        else:
+            auths["updb"] = {"id": a["id"], "username": a.get("username")}
+    enrollment: dict[str, Any] = {}
+    for en in ctx.model.owned_by(Kind.ENROLLMENTS, e["id"]):
+        enrollment[en["method"]] = {"id": en["id"], "token": en["token"], "jwt": en["jwt"],
+                                    "expiresAt": en["expiresAt"], **({"username": en["username"]}
+                                                                     if en.get("username") else {})}
+        if en.get("caId"):
+            enrollment[en["method"]].update(caId=en["caId"], ca=ref(Kind.CAS, ctx.model.maybe(Kind.CAS, en["caId"])))
+    return {
+        "type": {"id": e["typeId"], "name": e["typeId"], "entity": "identity-types",
+                 "_links": links("identity-types", e["typeId"])},
+        "isDefaultAdmin": e.get("isDefaultAdmin", False), "appData": e.get("appData") or {},
+        "permissions": e.get("permissions", []), "disabled": e.get("disabled", False), "disabledAt": None,
+        "disabledUntil": None, "hasApiSession": bool(ctx.model.owned[Kind.API_SESSIONS].get(e["id"])),
+        "hasEdgeRouterConnection": False, "edgeRouterConnectionStatus": "offline", "isMfaEnabled": False,
+        "authenticators": auths, "enrollment": enrollment,
+    }
+
+
+def service_configs(ctx: ViewContext, e: Entity) -> dict[str, Any]:
+    """config type name -> data of a service's configs (only the caller's config types, if it chose)."""
+    out: dict[str, Any] = {}
+    for cid in e["configs"]:
+        config = ctx.model.maybe(Kind.CONFIGS, cid)
+        if config is None:
+            continue
+        if ctx.config_type_ids is not None and config["configTypeId"] not in ctx.config_type_ids:
+            continue
+        ctype = ctx.model.maybe(Kind.CONFIG_TYPES, config["configTypeId"])
+        if ctype is not None:
+            out[ctype["name"]] = config["data"]
+    return out
+
+
+def service_view(ctx: ViewContext, e: Entity) -> dict[str, Any]:
+    return {"config": service_configs(ctx, e), "permissions": sorted(ctx.caller_permissions.get(e["id"], ())),
+            "postureQueries": []}
+
+
+def config_view(ctx: ViewContext, e: Entity) -> dict[str, Any]:
+    return {"configType": ref(Kind.CONFIG_TYPES, ctx.model.maybe(Kind.CONFIG_TYPES, e["configTypeId"]))}
+
+
+def config_type_view(ctx: ViewContext, e: Entity) -> dict[str, Any]:
+    return {"schema": e.get("schema") or {}, "target": e.get("target", "service")}
+
+
+# --- edge routers ---------------------------------------------------------------------------
+
+def edge_router_common(ctx: ViewContext, e: Entity) -> dict[str, Any]:
+    """The fields an edge router has in every shape (detail, and a session's router list)."""
+    state = ctx.router_state(e["id"])
+    return {
+        "name": e["name"], "hostname": state.get("hostname", ""), "supportedProtocols":
+        state.get("supportedProtocols") or {}, "syncStatus": state.get("syncStatus", "SYNC_UNKNOWN"),
+        "isOnline": bool(state.get("isOnline")), "cost": e["cost"], "noTraversal": e["noTraversal"],
+        "disabled": e["disabled"], "appData": e.get("appData") or {},
+    }
+
+
+def edge_router_view(ctx: ViewContext, e: Entity) -> dict[str, Any]:
+    pending = next(iter(ctx.model.where(Kind.ENROLLMENTS, edgeRouterId=e["id"])), None)
+    return {
+        **edge_router_common(ctx, e), "isVerified": e.get("isVerified", False),
+        "enrollmentToken": pending["token"] if pending else None,
+        "enrollmentJwt": pending["jwt"] if pending else None,
+        "enrollmentCreatedAt": pending["createdAt"] if pending else None,
+        "enrollmentExpiresAt": pending["expiresAt"] if pending else None,
+        "versionInfo": ctx.router_state(e["id"]).get("versionInfo"),
+        "ctrlChanListeners": e.get("ctrlChanListeners") or {},
+        "unverifiedFingerprint": None, "unverifiedCertPem": None, "interfaces": [],
+    }
+
+
+def session_edge_routers(ctx: ViewContext, routers: list[Entity]) -> list[dict[str, Any]]:
+    """The routers of a new session, in the shape the SDK reads (``urls`` by protocol)."""
+    out = []
+    for r in routers:
+        common = edge_router_common(ctx, r)
+        out.append({**common, "urls": common["supportedProtocols"]})
+    return out
+
+
+# --- policies -------------------------------------------------------------------------------
+
+def _roles_display(ctx: ViewContext, roles: list[str], kind: Kind | None) -> list[dict[str, str]]:
+    """Each role with its display name: ``@id`` shown as ``@name`` when ``kind`` has that entity."""
+    out = []
+    for role in roles:
+        name = role
+        if role.startswith("@") and kind is not None:
+            target = ctx.model.maybe(kind, role[1:])
+            name = "@" + target["name"] if target else role
+        out.append({"role": role, "name": name})
+    return out
+
+
+def _displays(ctx: ViewContext, e: Entity, sides: dict[str, Kind | None]) -> dict[str, Any]:
+    return {field + "Display": _roles_display(ctx, e[field], kind) for field, kind in sides.items()}
+
+
+def service_policy_view(ctx: ViewContext, e: Entity) -> dict[str, Any]:
+    # Posture checks are not stored: their roles are shown as given.
+    return _displays(ctx, e, {"identityRoles": Kind.IDENTITIES, "serviceRoles": Kind.SERVICES,
+                              "postureCheckRoles": None})
+
+
+def edge_router_policy_view(ctx: ViewContext, e: Entity) -> dict[str, Any]:
+    return {**_displays(ctx, e, {"identityRoles": Kind.IDENTITIES, "edgeRouterRoles": Kind.EDGE_ROUTERS}),
+            "isSystem": e.get("isSystem", False)}
+
+
+def service_edge_router_policy_view(ctx: ViewContext, e: Entity) -> dict[str, Any]:
+    return _displays(ctx, e, {"serviceRoles": Kind.SERVICES, "edgeRouterRoles": Kind.EDGE_ROUTERS})
+
+
+# --- enrollment and authentication ----------------------------------------------------------
+
+def enrollment_view(ctx: ViewContext, e: Entity) -> dict[str, Any]:
+    return {"identity": ref(Kind.IDENTITIES, ctx.model.maybe(Kind.IDENTITIES, e.get("identityId"))),
+            "transitRouterId": None}
+
+
+def authenticator_view(ctx: ViewContext, e: Entity) -> dict[str, Any]:
+    return {
+        "identity": ref(Kind.IDENTITIES, ctx.model.maybe(Kind.IDENTITIES, e["identityId"])),
+        "isIssuedByNetwork": e["method"] == "cert" and not e.get("caId"), "isExtendRequested": False,
+        "isKeyRollRequested": False,
+    }
+
+
+def api_session_view(ctx: ViewContext, e: Entity) -> dict[str, Any]:
+    return {
+        "identity": ref(Kind.IDENTITIES, ctx.model.maybe(Kind.IDENTITIES, e["identityId"])),
+        "ipAddress": e.get("ipAddress", ""), "configTypes": e.get("configTypes", []),
+        "cachedLastActivityAt": e.get("lastActivityAt"), "isMfaRequired": False, "isMfaComplete": False,
+        "authQueries": [],
+    }
+
+
+def session_view(ctx: ViewContext, e: Entity) -> dict[str, Any]:
+    return {
+        "service": ref(Kind.SERVICES, ctx.model.maybe(Kind.SERVICES, e["serviceId"])),
+        "apiSession": {"id": e["apiSessionId"], "_links": links(Kind.API_SESSIONS, e["apiSessionId"])},
+    }
+
+
+# --- terminators ----------------------------------------------------------------------------
+
+def terminator_view(ctx: ViewContext, e: Entity) -> dict[str, Any]:
+    return {
+        "serviceId": e["service"], "service": ref(Kind.SERVICES, ctx.model.maybe(Kind.SERVICES, e["service"])),
+        "routerId": e["router"],
+        "router": ref(Kind.EDGE_ROUTERS, ctx.model.maybe(Kind.EDGE_ROUTERS, e["router"])),
+        "identity": e.get("identity") or "", "dynamicCost": 0,
+    }
