@@ -5,6 +5,7 @@ token and with the admin's, plus, as the admin, schemathesis's example and cover
 (boundary values, wrong types, missing fields, unknown parameters, other methods), on random
 ids and on ids of seeded entities. Every answer must be a JSON envelope with a Content-Length,
 never a 5xx, never carry a secret; a refused (4xx) request must leave stored entities as they were.
+OpenZiti's files come from ``ZITI_AIO_OPENAPI_DIR``; without them the sweep skips.
 """
 
 from __future__ import annotations
@@ -12,23 +13,20 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-import schemathesis
 import trio
-import yaml
 from hypothesis import HealthCheck, Phase, settings
 from schemathesis.generation.hypothesis.builder import HypothesisTestConfig, HypothesisTestMode, create_test
 from schemathesis.generation.overrides import Override
 
-from ziti_aio.testing.controller import ADMIN_PASSWORD, ADMIN_USERNAME, CLIENT, MANAGEMENT, RunningController, create
+from ziti_aio.testing.controller import ADMIN_PASSWORD, ADMIN_USERNAME, CLIENT, MANAGEMENT, RunningController
 
-# OpenZiti's own OpenAPI files live in the shared reference folder beside the repository.
-OPENAPI_DIR = Path(os.environ.get("ZITI_AIO_OPENAPI_DIR",
-                                  Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "edge-api"))
+from .openapi import needs_openapi, operations
+from .seeds import SEED_PASSWORD, seed
+
 MANAGEMENT_PATHS = [
     "/identities", "/identities/{id}", "/services", "/services/{id}", "/configs", "/configs/{id}",
     "/config-types", "/config-types/{id}", "/edge-routers", "/edge-routers/{id}", "/service-policies",
@@ -44,13 +42,12 @@ CLIENT_PATHS = [
 # raise ZITI_AIO_SWEEP_EXAMPLES for a deeper local run.
 ADMIN_EXAMPLES = int(os.environ.get("ZITI_AIO_SWEEP_EXAMPLES", "5"))
 ANONYMOUS_EXAMPLES = 3
-SEED_PASSWORD = "sweep-user-password"
 SECRETS = ("scrypt$", "PRIVATE KEY", ADMIN_PASSWORD, SEED_PASSWORD)
 # Kinds and fields a request may legitimately change even when it is refused or only logs in.
 VOLATILE_KINDS = frozenset({"api-sessions", "revocations"})
 VOLATILE_FIELDS = frozenset({"sdkInfo", "envInfo"})
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, needs_openapi]
 
 
 @dataclass
@@ -156,54 +153,6 @@ def _not_json(constant: str) -> None:
 def _short(data: bytes | str | None, limit: int = 300) -> str:
     text = data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data)
     return text if len(text) <= limit else text[:limit] + "..."
-
-
-def _ints(node: Any) -> Any:
-    """The bundles tag some lengths ``!!float``; JSON Schema wants integers there."""
-    if isinstance(node, dict):
-        return {k: _ints(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_ints(v) for v in node]
-    if isinstance(node, float) and node.is_integer():
-        return int(node)
-    return node
-
-
-def operations(file: str, paths: list[str]) -> list[Any]:
-    """The schema's operations on ``paths``, deletes last so seeded entities live longest."""
-    raw = yaml.load((OPENAPI_DIR / file).read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    schema = schemathesis.openapi.from_dict(_ints(raw)).include(path=paths)
-    ops = [result.ok() for result in schema.get_all_operations()]
-    return sorted(ops, key=lambda op: (op.method.upper() == "DELETE", op.path, op.method))
-
-
-async def seed(admin: Any) -> dict[str, str]:
-    """One entity of each kind, so cases also hit existing ids; keyed by collection."""
-    ids = {
-        "identities": await create(admin, "identities", {"name": "sweep-device", "type": "Device",
-                                                         "enrollment": {"ott": True}}),
-        "services": await create(admin, "services", {"name": "sweep-service"}),
-        "config-types": await create(admin, "config-types", {"name": "sweep-config-type", "schema": {}}),
-        "edge-routers": await create(admin, "edge-routers", {"name": "sweep-router"}),
-        "service-policies": await create(admin, "service-policies", {"name": "sweep-dial", "type": "Dial",
-                                                                     "identityRoles": ["#all"],
-                                                                     "serviceRoles": ["#all"]}),
-        "edge-router-policies": await create(admin, "edge-router-policies", {
-            "name": "sweep-erp", "identityRoles": ["#all"], "edgeRouterRoles": ["#all"]}),
-        "service-edge-router-policies": await create(admin, "service-edge-router-policies", {
-            "name": "sweep-serp", "serviceRoles": ["#all"], "edgeRouterRoles": ["#all"]}),
-    }
-    ids["configs"] = await create(admin, "configs", {"name": "sweep-config", "configTypeId": ids["config-types"],
-                                                     "data": {}})
-    ids["terminators"] = await create(admin, "terminators", {
-        "service": ids["services"], "router": ids["edge-routers"], "binding": "transport",
-        "address": "tcp:127.0.0.1:1"})
-    user = await create(admin, "identities", {"name": "sweep-user", "type": "User"})
-    ids["authenticators"] = await create(admin, "authenticators", {
-        "method": "updb", "identityId": user, "username": "sweep-user", "password": SEED_PASSWORD})
-    resp = await admin.get(f"{MANAGEMENT}/enrollments", params={"filter": f'identityId="{ids["identities"]}"'})
-    ids["enrollments"] = resp.json()["data"][0]["id"]
-    return ids
 
 
 async def test_hostile_sweep(controller, admin):
