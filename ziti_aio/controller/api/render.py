@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from ziti_aio.controller.model.model import Entity, Model
 
 RouterState = Callable[[str], dict[str, Any]]
+# What a router that never said its version reports (docs/conformance.md: versionInfo is never null).
+UNKNOWN_VERSION = {"version": "", "revision": "", "buildDate": "", "os": "", "arch": ""}
 
 
 def links(kind: str, ident: str) -> dict[str, Any]:
@@ -131,6 +133,7 @@ class Renderer:
     def _edge_routers(self, e: Entity) -> dict[str, Any]:
         pending = next(iter(self.model.where("enrollments", edgeRouterId=e["id"])), None)
         state = self.router_state(e["id"])
+        version = state.get("versionInfo") or UNKNOWN_VERSION
         return {
             **self.edge_router_common(e), "roleAttributes": e["roleAttributes"],
             "isTunnelerEnabled": e["isTunnelerEnabled"], "isVerified": e.get("isVerified", False),
@@ -139,7 +142,8 @@ class Renderer:
             "enrollmentJwt": pending["jwt"] if pending else None,
             "enrollmentCreatedAt": pending["createdAt"] if pending else None,
             "enrollmentExpiresAt": pending["expiresAt"] if pending else None,
-            "versionInfo": state.get("versionInfo"), "ctrlChanListeners": e.get("ctrlChanListeners") or {},
+            # The schema also requires the version fields at the top level, beside versionInfo.
+            "versionInfo": version, **version, "ctrlChanListeners": e.get("ctrlChanListeners") or {},
             "unverifiedFingerprint": None, "unverifiedCertPem": None, "interfaces": [],
         }
 
