@@ -137,7 +137,7 @@ class Renderer:
         return {
             **self.edge_router_common(e), "roleAttributes": e["roleAttributes"],
             "isTunnelerEnabled": e["isTunnelerEnabled"], "isVerified": e.get("isVerified", False),
-            "fingerprint": e.get("fingerprint"), "certPem": e.get("certPem"),
+            "fingerprint": e.get("fingerprint") or "", "certPem": e.get("certPem"),
             "enrollmentToken": pending["token"] if pending else None,
             "enrollmentJwt": pending["jwt"] if pending else None,
             "enrollmentCreatedAt": pending["createdAt"] if pending else None,
