@@ -85,7 +85,7 @@ class Renderer:
             "serviceHostingPrecedences": e["serviceHostingPrecedences"],
             "serviceHostingCosts": e["serviceHostingCosts"], "appData": e.get("appData") or {},
             "permissions": e.get("permissions", []), "disabled": e.get("disabled", False), "disabledAt": None,
-            "disabledUntil": None, "sdkInfo": e.get("sdkInfo"), "envInfo": e.get("envInfo"),
+            "disabledUntil": None, "sdkInfo": e.get("sdkInfo") or {}, "envInfo": e.get("envInfo") or {},
             "hasApiSession": bool(self.model.owned["api-sessions"].get(e["id"])), "hasEdgeRouterConnection": False,
             "edgeRouterConnectionStatus": "offline", "isMfaEnabled": False, "authenticators": auths,
             "enrollment": enrollment,
