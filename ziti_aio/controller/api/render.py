@@ -77,10 +77,14 @@ class Renderer:
                 enrollment[en["method"]].update(caId=en["caId"], ca=ref("cas", self.model.maybe("cas", en["caId"])))
         type_ref = {"id": e["typeId"], "name": e["typeId"], "entity": "identity-types",
                     "_links": links("identity-types", e["typeId"])}
+        # The only auth policy is OpenZiti's system one, id "default", named "Default" (docs/conformance.md).
+        policy_id = e["authPolicyId"]
+        auth_policy = {"id": policy_id, "name": "Default" if policy_id == "default" else policy_id,
+                       "entity": "auth-policies", "_links": links("auth-policies", policy_id)}
         return {
             "name": e["name"], "type": type_ref, "typeId": e["typeId"], "isAdmin": e["isAdmin"],
             "isDefaultAdmin": e.get("isDefaultAdmin", False), "roleAttributes": e["roleAttributes"],
-            "authPolicyId": e["authPolicyId"], "externalId": e.get("externalId"),
+            "authPolicyId": e["authPolicyId"], "authPolicy": auth_policy, "externalId": e.get("externalId"),
             "defaultHostingPrecedence": e["defaultHostingPrecedence"], "defaultHostingCost": e["defaultHostingCost"],
             "serviceHostingPrecedences": e["serviceHostingPrecedences"],
             "serviceHostingCosts": e["serviceHostingCosts"], "appData": e.get("appData") or {},
