@@ -183,12 +183,15 @@ class Renderer:
         return self._policy(e, {"serviceRoles": "services", "edgeRouterRoles": "edge-routers"})
 
     def _enrollments(self, e: Entity) -> dict[str, Any]:
-        return {
-            "method": e["method"], "identityId": e.get("identityId"),
-            "identity": ref("identities", self.model.maybe("identities", e.get("identityId"))),
-            "edgeRouterId": e.get("edgeRouterId"), "transitRouterId": None, "token": e["token"], "jwt": e["jwt"],
-            "expiresAt": e["expiresAt"], "username": e.get("username"), "caId": e.get("caId"),
+        out = {
+            "method": e["method"], "identityId": e.get("identityId") or "",
+            "edgeRouterId": e.get("edgeRouterId") or "", "transitRouterId": "", "token": e["token"], "jwt": e["jwt"],
+            "expiresAt": e["expiresAt"], "username": e.get("username") or "", "caId": e.get("caId"),
         }
+        # The owner's reference only when there is one (an entityRef is not x-nullable).
+        if e.get("identityId"):
+            out["identity"] = ref("identities", self.model.maybe("identities", e["identityId"]))
+        return out
 
     def _authenticators(self, e: Entity) -> dict[str, Any]:
         return {
