@@ -187,10 +187,16 @@ class Renderer:
             "method": e["method"], "identityId": e.get("identityId") or "",
             "edgeRouterId": e.get("edgeRouterId") or "", "transitRouterId": "", "token": e["token"], "jwt": e["jwt"],
             "expiresAt": e["expiresAt"], "username": e.get("username") or "", "caId": e.get("caId"),
+            # Required by the schema, which declares nothing inside it; OpenZiti's clients ignore it.
+            "details": {},
         }
         # The owner's reference only when there is one (an entityRef is not x-nullable).
-        if e.get("identityId"):
-            out["identity"] = ref("identities", self.model.maybe("identities", e["identityId"]))
+        identity = self.model.maybe("identities", e.get("identityId"))
+        if identity is not None:
+            out["identity"] = ref("identities", identity)
+        router = self.model.maybe("edge-routers", e.get("edgeRouterId"))
+        if router is not None:
+            out["edgeRouter"] = ref("edge-routers", router)
         return out
 
     def _authenticators(self, e: Entity) -> dict[str, Any]:
