@@ -203,7 +203,7 @@ class Renderer:
         return {
             "method": e["method"], "identityId": e["identityId"],
             "identity": ref("identities", self.model.maybe("identities", e["identityId"])),
-            "fingerprint": e.get("fingerprint"), "certPem": e.get("certPem"), "username": e.get("username"),
+            "fingerprint": e.get("fingerprint") or "", "certPem": e.get("certPem") or "", "username": e.get("username") or "",
             "isIssuedByNetwork": e["method"] == "cert" and not e.get("caId"), "isExtendRequested": False,
             "isKeyRollRequested": False,
         }
