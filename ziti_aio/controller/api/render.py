@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 RouterState = Callable[[str], dict[str, Any]]
 # What a router that never said its version reports (docs/conformance.md: versionInfo is never null).
 UNKNOWN_VERSION = {"version": "", "revision": "", "buildDate": "", "os": "", "arch": ""}
+# Stands in for a secret the schema requires (an API session's token outside its own session).
+REDACTED = "[redacted]"
 
 
 def links(kind: str, ident: str) -> dict[str, Any]:
@@ -203,7 +205,8 @@ class Renderer:
         return {
             "method": e["method"], "identityId": e["identityId"],
             "identity": ref("identities", self.model.maybe("identities", e["identityId"])),
-            "fingerprint": e.get("fingerprint") or "", "certPem": e.get("certPem") or "", "username": e.get("username") or "",
+            "fingerprint": e.get("fingerprint") or "", "certPem": e.get("certPem") or "",
+            "username": e.get("username") or "",
             "isIssuedByNetwork": e["method"] == "cert" and not e.get("caId"), "isExtendRequested": False,
             "isKeyRollRequested": False,
         }
@@ -229,7 +232,7 @@ class Renderer:
             "ipAddress": e.get("ipAddress", ""), "configTypes": e.get("configTypes", []),
             "authenticatorId": e.get("authenticatorId"), "lastActivityAt": e.get("lastActivityAt"),
             "cachedLastActivityAt": e.get("lastActivityAt"), "isMfaRequired": False, "isMfaComplete": False,
-            "authQueries": [],
+            "authQueries": [], "token": REDACTED,
         }
 
     def _sessions(self, e: Entity) -> dict[str, Any]:
