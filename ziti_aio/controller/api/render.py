@@ -232,7 +232,7 @@ class Renderer:
             "ipAddress": e.get("ipAddress", ""), "configTypes": e.get("configTypes", []),
             "authenticatorId": e.get("authenticatorId"), "lastActivityAt": e.get("lastActivityAt"),
             "cachedLastActivityAt": e.get("lastActivityAt"), "isMfaRequired": False, "isMfaComplete": False,
-            "authQueries": [], "token": REDACTED,
+            "authQueries": [], "token": REDACTED, "cachedUpdatedAt": e["updatedAt"], "isCertExtendable": False,
         }
 
     def _sessions(self, e: Entity) -> dict[str, Any]:
