@@ -11,6 +11,8 @@ from collections.abc import Callable
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from ziti_aio.controller.model.access import session_routers
+
 if TYPE_CHECKING:
     from ziti_aio.controller.model.model import Entity, Model
 
@@ -241,6 +243,8 @@ class Renderer:
             "identityId": e["identityId"],
             "service": ref("services", self.model.maybe("services", e["serviceId"])),
             "apiSession": {"id": e["apiSessionId"], "_links": links("api-sessions", e["apiSessionId"])},
+            "edgeRouters": self.session_edge_routers(session_routers(self.model, e["identityId"], e["serviceId"])),
+            "token": REDACTED,
         }
 
     def session_edge_routers(self, routers: list[Entity]) -> list[dict[str, Any]]:

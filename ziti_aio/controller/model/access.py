@@ -203,9 +203,14 @@ class Access:
         return command.changes[0].data  # type: ignore[union-attr]
 
     def session_routers(self, identity_id: str, service_id: str) -> list[Entity]:
-        ids = self.model.policy.session_edge_routers(identity_id, service_id)
-        routers = [self.model.entities["edge-routers"][i] for i in ids if i in self.model.entities["edge-routers"]]
-        return [r for r in routers if not r.get("disabled")]
+        return session_routers(self.model, identity_id, service_id)
+
+
+def session_routers(model: Model, identity_id: str, service_id: str) -> list[Entity]:
+    """The enabled edge routers through which ``identity_id`` may reach ``service_id``."""
+    ids = model.policy.session_edge_routers(identity_id, service_id)
+    routers = [model.entities["edge-routers"][i] for i in ids if i in model.entities["edge-routers"]]
+    return [r for r in routers if not r.get("disabled")]
 
 
 def api_session_expiry_fields(access: Access, api_session: Entity) -> dict[str, Any]:
