@@ -47,14 +47,22 @@ def openapi_dir() -> Path:
     return Path(os.environ[OPENAPI_ENV])
 
 
-def _as_go_reads(node: Any) -> Any:
-    """The bundle as OpenZiti's Go code reads it.
+# Keywords that give a ``type: object`` schema a shape; without any, go-swagger reads it as "any value".
+_SHAPING = frozenset({"properties", "additionalProperties", "allOf", "$ref"})
 
-    The bundles tag some lengths ``!!float`` where JSON Schema wants integers. Links are relative
-    (``./identities/<id>``, as OpenZiti's controller writes them), which go-openapi's ``uri`` format
-    accepts and JSON Schema's absolute ``uri`` does not: read ``uri`` as ``uri-reference``.
+
+def _as_go_reads(node: Any) -> Any:
+    """The bundle as OpenZiti's Go code (go-swagger, go-openapi) reads it.
+
+    - The bundles tag some lengths ``!!float`` where JSON Schema wants integers.
+    - Links are relative (``./identities/<id>``, as OpenZiti's controller writes them), which go-openapi's
+      ``uri`` format accepts and JSON Schema's absolute ``uri`` does not: ``uri`` is read as ``uri-reference``.
+    - A bare ``type: object`` is Go's ``interface{}``: tag values (strings, booleans) and config data
+      (lists, numbers) under one are any JSON value, as the schemas' own descriptions say.
     """
     if isinstance(node, dict):
+        if node.get("type") == "object" and not _SHAPING & node.keys():
+            node = {k: v for k, v in node.items() if k != "type"}
         return {k: "uri-reference" if k == "format" and v == "uri" else _as_go_reads(v) for k, v in node.items()}
     if isinstance(node, list):
         return [_as_go_reads(v) for v in node]
@@ -81,6 +89,11 @@ def operation(file: str, method: str, path: str) -> APIOperation:
     return schema(file)[path][method.upper()]
 
 
+# Operations whose declared answer is a mistake in OpenZiti's files, and the operation whose answer
+# they really give: edge-routers/{id}/service-edge-router-policies declares the service-policy list.
+ANSWERS_AS = {("GET", "/edge-routers/{id}/service-edge-router-policies"): ("GET", "/service-edge-router-policies")}
+
+
 def body_problems(op: APIOperation, response: Any) -> list[str]:
     """Why a 2xx answer does not match the response schema OpenZiti declares for ``op`` (empty when it does).
 
@@ -92,6 +105,9 @@ def body_problems(op: APIOperation, response: Any) -> list[str]:
         return []
     if op.responses.find_by_status_code(status) is None:
         return [f"{op.label} answered {status}, which its schema does not declare"]
+    if (op.method.upper(), op.path) in ANSWERS_AS:
+        method, path = ANSWERS_AS[op.method.upper(), op.path]
+        op = op.schema[path][method]
     try:
         op.validate_response(response)
     except FailureGroup as group:

@@ -1,0 +1,185 @@
+"""Response conformance: 2xx bodies match the response schemas of OpenZiti's own OpenAPI files.
+
+OpenZiti's clients (the Go CLI, ZAC) are generated from those files and expect what they declare:
+required fields present, declared types, ``null`` only where a field is ``x-nullable``. The walk below
+reads every GET operation of ``management.yml`` and ``client.yml`` on seeded ids and every write the
+controller implements; the hostile sweep checks the bodies of its fuzzed cases the same way.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from ziti_aio.pki.ca import CertAuthority
+from ziti_aio.testing.controller import ADMIN_PASSWORD, ADMIN_USERNAME, CLIENT, MANAGEMENT, create
+
+from .openapi import body_problems, needs_openapi, operation, schema
+from .seeds import seed
+
+pytestmark = needs_openapi
+
+# GET operations the controller answers (with a 2xx on seeded ids); any other GET it refuses with 404.
+# Listed so that a read that stops answering, or starts answering unchecked, fails here.
+MANAGEMENT_READS = {
+    "/.well-known/est/cacerts", "/api-sessions", "/api-sessions/{id}", "/authenticators", "/authenticators/{id}",
+    "/cas", "/cas/{id}", "/config-types", "/config-types/{id}", "/config-types/{id}/configs", "/configs",
+    "/configs/{id}", "/configs/{id}/services", "/current-api-session", "/current-identity", "/edge-router-policies",
+    "/edge-router-policies/{id}", "/edge-router-policies/{id}/edge-routers", "/edge-router-policies/{id}/identities",
+    "/edge-router-role-attributes", "/edge-routers", "/edge-routers/{id}", "/edge-routers/{id}/edge-router-policies",
+    "/edge-routers/{id}/identities", "/edge-routers/{id}/service-edge-router-policies", "/edge-routers/{id}/services",
+    "/enrollments", "/enrollments/{id}", "/identities", "/identities/{id}", "/identities/{id}/authenticators",
+    "/identities/{id}/edge-router-policies", "/identities/{id}/edge-routers", "/identities/{id}/enrollments",
+    "/identities/{id}/service-policies", "/identities/{id}/services", "/identity-role-attributes", "/revocations",
+    "/service-edge-router-policies", "/service-edge-router-policies/{id}",
+    "/service-edge-router-policies/{id}/edge-routers", "/service-edge-router-policies/{id}/services",
+    "/service-policies", "/service-policies/{id}", "/service-policies/{id}/identities",
+    "/service-policies/{id}/services", "/service-role-attributes", "/services", "/services/{id}",
+    "/services/{id}/configs", "/services/{id}/edge-routers", "/services/{id}/identities",
+    "/services/{id}/service-edge-router-policies", "/services/{id}/service-policies", "/services/{id}/terminators",
+    "/sessions", "/sessions/{id}", "/terminators", "/terminators/{id}", "/transit-routers", "/transit-routers/{id}",
+    "/version",
+}
+CLIENT_READS = {
+    "/.well-known/est/cacerts", "/current-api-session", "/current-api-session/service-updates", "/current-identity",
+    "/current-identity/edge-routers", "/services", "/services/{id}", "/sessions", "/version",
+}
+
+
+def _with_body(resp: httpx.Response, body: Any) -> httpx.Response:
+    """``resp`` as if the controller had answered ``body`` instead."""
+    return _answer(resp.status_code, body, resp.request)
+
+
+def _answer(status: int, body: Any, request: httpx.Request) -> httpx.Response:
+    answer = httpx.Response(status, json=body, request=request)
+    answer.elapsed = timedelta(0)
+    return answer
+
+
+async def test_the_check_rejects_wrong_bodies_and_honours_x_nullable(admin):
+    router = await create(admin, "edge-routers", {"name": "conform-router"})
+    op = operation("management.yml", "GET", "/edge-routers/{id}")
+    resp = await admin.get(f"{MANAGEMENT}/edge-routers/{router}")
+    assert body_problems(op, resp) == []
+    good = resp.json()
+    data = good["data"]
+    assert data["enrollmentJwt"], "a router awaiting enrollment has a JWT"
+    wrong = {
+        "a required field missing": {k: v for k, v in data.items() if k != "isVerified"},
+        "null where the schema says object": {**data, "versionInfo": None},
+        "null where the field is not x-nullable": {**data, "fingerprint": None},
+        "a wrong type": {**data, "cost": "0"},
+        "a wrong type in a nested object": {**data, "versionInfo": {**data["versionInfo"], "os": 1}},
+    }
+    for what, body in wrong.items():
+        assert body_problems(op, _with_body(resp, {**good, "data": body})), f"{what} passed the check"
+    # x-nullable fields may be null, and only those.
+    nullable = {**data, "enrollmentJwt": None, "enrollmentToken": None, "certPem": None, "cost": None}
+    assert body_problems(op, _with_body(resp, {**good, "data": nullable})) == []
+    # A 2xx status the operation does not declare is a mismatch too.
+    assert body_problems(op, _answer(201, good, resp.request))
+
+
+async def _client_session(controller, admin, service: str) -> tuple[httpx.Response, dict[str, str]]:
+    """A dial session for the admin on ``service`` through the client API, and ids of session kinds."""
+    resp = await admin.post(f"{CLIENT}/sessions", json={"serviceId": service, "type": "Dial"})
+    assert resp.status_code == 201, resp.text
+    session = resp.json()["data"]
+    return resp, {"sessions": session["id"], "api-sessions": session["apiSessionId"]}
+
+
+async def _seed_ca(admin) -> str:
+    ca = CertAuthority.create_root("conform root")
+    pem = ca.cert.public_bytes(Encoding.PEM).decode()
+    return await create(admin, "cas", {"name": "conform-ca", "certPem": pem, "isAuthEnabled": True,
+                                       "isAutoCaEnrollmentEnabled": False, "isOttCaEnrollmentEnabled": True,
+                                       "identityRoles": []})
+
+
+async def test_every_read_answers_its_schema(controller, admin):
+    ids = await seed(admin)
+    ids["cas"] = await _seed_ca(admin)
+    session_resp, session_ids = await _client_session(controller, admin, ids["services"])
+    ids.update(session_ids)
+    ids["transit-routers"] = await create(admin, "transit-routers", {"name": "conform-transit"})
+    problems = body_problems(operation("client.yml", "POST", "/sessions"), session_resp)
+    validated: dict[str, set[str]] = {}
+    for file, base, expected in (("management.yml", MANAGEMENT, MANAGEMENT_READS),
+                                 ("client.yml", CLIENT, CLIENT_READS)):
+        answered = validated.setdefault(file, set())
+        for result in schema(file).get_all_operations():
+            op = result.ok()
+            if op.method.upper() != "GET":
+                continue
+            collection = op.path.split("/")[1]
+            path = op.path.replace("{id}", ids.get(collection, "unknown-id"))
+            if re.search(r"\{\w+\}", path):
+                continue
+            resp = await admin.get(base + path)
+            if resp.status_code == 404 and op.path not in expected:
+                continue
+            if not 200 <= resp.status_code < 300:
+                problems.append(f"{file} {op.label}: {resp.status_code} {resp.text[:200]}")
+                continue
+            answered.add(op.path)
+            problems += [f"{file} {p}" for p in body_problems(op, resp)]
+        assert answered == expected, f"{file}: answered {sorted(answered - expected)}, " \
+                                     f"not {sorted(expected - answered)}"
+    assert not problems, f"{len(problems)} mismatches:\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize("kind, body", [
+    ("identities", {"name": "conform-id", "type": "Device", "isAdmin": False}),
+    ("services", {"name": "conform-svc", "encryptionRequired": True}),
+    ("config-types", {"name": "conform-ct"}),
+    ("edge-routers", {"name": "conform-er"}),
+    ("service-policies", {"name": "conform-sp", "type": "Bind", "semantic": "AnyOf"}),
+    ("edge-router-policies", {"name": "conform-erp", "semantic": "AnyOf"}),
+    ("service-edge-router-policies", {"name": "conform-serp", "semantic": "AnyOf"}),
+    ("transit-routers", {"name": "conform-tr"}),
+])
+async def test_create_patch_delete_answer_their_schemas(admin, kind, body):
+    answers = []
+    resp = await admin.post(f"{MANAGEMENT}/{kind}", json=body)
+    answers.append(("POST", f"/{kind}", resp))
+    ident = resp.json()["data"]["id"]
+    if kind != "transit-routers":
+        resp = await admin.patch(f"{MANAGEMENT}/{kind}/{ident}", json={"tags": {"conform": True}})
+        answers.append(("PATCH", f"/{kind}/{{id}}", resp))
+    resp = await admin.delete(f"{MANAGEMENT}/{kind}/{ident}")
+    answers.append(("DELETE", f"/{kind}/{{id}}", resp))
+    for method, path, answer in answers:
+        assert 200 <= answer.status_code < 300, f"{method} {path}: {answer.status_code} {answer.text}"
+        assert body_problems(operation("management.yml", method, path), answer) == []
+
+
+async def test_operations_on_entities_answer_their_schemas(controller, admin):
+    ids = await seed(admin)
+    checks = [
+        ("management.yml", "POST", "/edge-routers/{id}/re-enroll",
+         await admin.post(f"{MANAGEMENT}/edge-routers/{ids['edge-routers']}/re-enroll")),
+        ("management.yml", "POST", "/enrollments/{id}/refresh",
+         await admin.post(f"{MANAGEMENT}/enrollments/{ids['enrollments']}/refresh",
+                          json={"expiresAt": "2099-01-01T00:00:00Z"})),
+    ]
+    for file, base in (("management.yml", MANAGEMENT), ("client.yml", CLIENT)):
+        async with controller.client() as anon:
+            login = await anon.post(f"{base}/authenticate?method=password",
+                                    json={"username": ADMIN_USERNAME, "password": ADMIN_PASSWORD})
+        checks.append((file, "POST", "/authenticate", login))
+        async with controller.client(token=login.json()["data"]["token"]) as own:
+            checks.append((file, "DELETE", "/current-api-session", await own.delete(f"{base}/current-api-session")))
+    _, session_ids = await _client_session(controller, admin, ids["services"])
+    checks.append(("client.yml", "DELETE", "/sessions/{id}",
+                   await admin.delete(f"{CLIENT}/sessions/{session_ids['sessions']}")))
+    problems = []
+    for file, method, path, resp in checks:
+        assert 200 <= resp.status_code < 300, f"{method} {path}: {resp.status_code} {resp.text}"
+        problems += body_problems(operation(file, method, path), resp)
+    assert not problems, "\n".join(problems)
