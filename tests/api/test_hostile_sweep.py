@@ -4,7 +4,8 @@ Every operation the controller implements gets fuzzed positive and negative case
 token and with the admin's, plus, as the admin, schemathesis's example and coverage cases
 (boundary values, wrong types, missing fields, unknown parameters, other methods), on random
 ids and on ids of seeded entities. Every answer must be a JSON envelope with a Content-Length,
-never a 5xx, never carry a secret; a refused (4xx) request must leave stored entities as they were.
+never a 5xx, never carry a secret; a refused (4xx) request must leave stored entities as they were;
+a 2xx body must match the response schema OpenZiti declares for the operation.
 OpenZiti's files come from ``ZITI_AIO_OPENAPI_DIR``; without them the sweep skips.
 """
 
@@ -24,7 +25,7 @@ from schemathesis.generation.overrides import Override
 
 from ziti_aio.testing.controller import ADMIN_PASSWORD, ADMIN_USERNAME, CLIENT, MANAGEMENT, RunningController
 
-from .openapi import needs_openapi, operations
+from .openapi import body_problems, needs_openapi, operations
 from .seeds import SEED_PASSWORD, seed
 
 MANAGEMENT_PATHS = [
@@ -59,6 +60,7 @@ class Sweep:
     seeded: dict[str, str]
     failures: list[str] = field(default_factory=list)
     covered: set[str] = field(default_factory=set)
+    validated: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.session = requests.Session()
@@ -96,7 +98,9 @@ class Sweep:
             # Send the case once more; a second drop fails the sweep.
             resp = case.call(base_url=base_url, session=self.session, headers=headers, verify=self.verify,
                              timeout=30)
-        problems = check_response(resp)
+        problems = check_response(resp) + body_problems(case.operation, resp)
+        if 200 <= resp.status_code < 300:
+            self.validated.add(case.operation.label)
         before, self.stored = self.stored, trio.from_thread.run_sync(self.snapshot)
         if 400 <= resp.status_code < 500:
             changed = sorted(k for k in before.keys() | self.stored.keys() if before.get(k) != self.stored.get(k))
@@ -167,3 +171,6 @@ async def test_hostile_sweep(controller, admin):
             await trio.to_thread.run_sync(sweep.run, controller.url + base, ops, modes, examples)
         failures += sweep.failures
     assert not failures, f"{len(failures)} bad answers:\n" + "\n".join(failures)
+    # The admin's cases reached every read with a 2xx, so each of their bodies was checked.
+    reads = {op.label for _, ops in apis for op in ops if op.method.upper() == "GET"}
+    assert reads <= sweep.validated, f"no 2xx body checked for {sorted(reads - sweep.validated)}"
