@@ -17,6 +17,8 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from ziti_aio.pki.ca import CertAuthority
+from ziti_aio.pki.csr import create_csr
+from ziti_aio.pki.keys import generate_key
 from ziti_aio.testing.controller import ADMIN_PASSWORD, ADMIN_USERNAME, CLIENT, MANAGEMENT, create
 
 from .openapi import body_problems, needs_openapi, operation, schema
@@ -182,4 +184,42 @@ async def test_operations_on_entities_answer_their_schemas(controller, admin):
     for file, method, path, resp in checks:
         assert 200 <= resp.status_code < 300, f"{method} {path}: {resp.status_code} {resp.text}"
         problems += body_problems(operation(file, method, path), resp)
+    assert not problems, "\n".join(problems)
+
+
+async def _enrollment_token(admin, **owner: str) -> str:
+    key, value = next(iter(owner.items()))
+    listed = await admin.get(f"{MANAGEMENT}/enrollments", params={"filter": f'{key}="{value}"'})
+    return listed.json()["data"][0]["token"]
+
+
+def _csr_pem(name: str, **kw: Any) -> str:
+    return create_csr(generate_key("ec256"), name, **kw).public_bytes(Encoding.PEM).decode()
+
+
+async def test_enrollments_answer_their_schemas(controller, admin):
+    device = await create(admin, "identities", {"name": "conform-device", "type": "Device",
+                                                "enrollment": {"ott": True}})
+    user = await create(admin, "identities", {"name": "conform-user", "type": "User",
+                                              "enrollment": {"updb": "conform-user"}})
+    router = await create(admin, "edge-routers", {"name": "conform-enrolled-router"})
+    ott = await _enrollment_token(admin, identityId=device)
+    async with controller.client() as anon:
+        answers = {
+            "/enroll/ott": await anon.post(
+                f"{CLIENT}/enroll", params={"method": "ott", "token": ott}, content=_csr_pem("conform-device"),
+                headers={"content-type": "application/x-pem-file", "accept": "application/json"}),
+            "/enroll/updb": await anon.post(
+                f"{CLIENT}/enroll", params={"method": "updb", "token": await _enrollment_token(admin, identityId=user)},
+                json={"password": "conform-password-1"}),
+            "/enroll/erott": await anon.post(
+                f"{CLIENT}/enroll",
+                params={"method": "erott", "token": await _enrollment_token(admin, edgeRouterId=router)},
+                json={"certCsr": _csr_pem(router), "serverCertCsr": _csr_pem(router, dns=["localhost"])}),
+        }
+    problems = []
+    for path, resp in answers.items():
+        assert resp.status_code == 200, f"{path}: {resp.status_code} {resp.text}"
+        # /enroll?method=X answers what /enroll/X declares.
+        problems += body_problems(operation("client.yml", "POST", path), resp)
     assert not problems, "\n".join(problems)
