@@ -14,12 +14,15 @@ from typing import Any
 
 import httpx
 import pytest
+import trio
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from ziti_aio.pki.ca import CertAuthority
 from ziti_aio.pki.csr import create_csr
 from ziti_aio.pki.keys import generate_key
+from ziti_aio.sdk.context import open_context
 from ziti_aio.testing.controller import ADMIN_PASSWORD, ADMIN_USERNAME, CLIENT, MANAGEMENT, create
+from ziti_aio.testing.network import open_network
 
 from .openapi import body_problems, needs_openapi, operation, schema
 from .seeds import seed
@@ -222,4 +225,43 @@ async def test_enrollments_answer_their_schemas(controller, admin):
         assert resp.status_code == 200, f"{path}: {resp.status_code} {resp.text}"
         # /enroll?method=X answers what /enroll/X declares.
         problems += body_problems(operation("client.yml", "POST", path), resp)
+    assert not problems, "\n".join(problems)
+
+
+async def test_a_live_network_answers_its_schemas(tmp_path):
+    """What only a running network fills in: an online router's version and addresses, an SDK's
+    sdkInfo and envInfo, a certificate login's API session, a hosted service's terminator."""
+    async with open_network(tmp_path, routers=1) as net:
+        admin, router = net.admin, net.routers[0]
+        alice = await net.create_identity("alice")
+        service = await net.create_service("svc")
+        await net.allow("alice", "svc", "Bind")
+        await create(admin, "service-policies", {"name": "all-dial", "type": "Dial", "identityRoles": ["#all"],
+                                                 "serviceRoles": ["#all"]})
+        async with open_context(alice.path) as ctx:
+            listener = await ctx.bind("svc")
+            with trio.fail_after(20):
+                while True:  # the router is online and alice's terminator is in place
+                    if listener.routers and (await net.get(f"edge-routers/{router.id}"))["isOnline"]:
+                        break
+                    await trio.sleep(0.05)
+            dial = await admin.post(f"{CLIENT}/sessions", json={"serviceId": service, "type": "Dial"})
+            assert dial.status_code == 201, dial.text
+            assert dial.json()["data"]["edgeRouters"][0]["urls"], "the online router's addresses"
+            answers = [("client.yml", "POST", "/sessions", dial)]
+            for file, path, ident in (
+                    ("management.yml", "/edge-routers/{id}", router.id),
+                    ("management.yml", "/identities/{id}", alice.id),
+                    ("management.yml", "/api-sessions", ""), ("management.yml", "/sessions", ""),
+                    ("management.yml", "/terminators", ""), ("client.yml", "/services", ""),
+                    ("client.yml", "/current-identity/edge-routers", "")):
+                base = MANAGEMENT if file == "management.yml" else CLIENT
+                answers.append((file, "GET", path, await admin.get(base + path.replace("{id}", ident))))
+        detail = answers[1][3].json()["data"]
+        assert detail["versionInfo"]["version"] and detail["isOnline"], "an online router reports its version"
+        assert answers[2][3].json()["data"]["sdkInfo"], "the SDK reported itself"
+    problems = []
+    for file, method, path, resp in answers:
+        assert resp.status_code in (200, 201), f"{method} {path}: {resp.status_code} {resp.text}"
+        problems += body_problems(operation(file, method, path), resp)
     assert not problems, "\n".join(problems)
