@@ -14,6 +14,7 @@ from ziti_aio.controller.api.listing import page
 from ziti_aio.controller.api.permissions import METHOD_ACTION, check_grant, require
 from ziti_aio.controller.api.relations import RELATIONS
 from ziti_aio.controller.api.render import Renderer
+from ziti_aio.controller.model import fields
 from ziti_aio.controller.model.cas import verify_command
 from ziti_aio.controller.model.fields import now_text, parse_time, timestamp
 from ziti_aio.controller.model.model import revocation, session_revocation
@@ -77,7 +78,8 @@ def management_blueprint(ctx: ApiContext) -> Blueprint:
         body = await read_json()
         if not isinstance(body, dict):
             raise ValidationError("the request body must be a JSON object", field="body")
-        body = {**body, "isTunnelerEnabled": False, "tags": {**(body.get("tags") or {}), "transitRouter": True}}
+        tags = fields.tags("tags", body.get("tags"))
+        body = {**body, "isTunnelerEnabled": False, "tags": {**tags, "transitRouter": True}}
         new_id: dict[str, str] = {}
 
         def build() -> Command:
