@@ -26,19 +26,12 @@ from schemathesis.generation.overrides import Override
 from ziti_aio.testing.controller import ADMIN_PASSWORD, ADMIN_USERNAME, CLIENT, MANAGEMENT, RunningController
 
 from .openapi import body_problems, needs_openapi, operations
-from .seeds import SEED_PASSWORD, seed
+from .seeds import CLIENT_READS, CLIENT_WRITES, MANAGEMENT_READS, MANAGEMENT_WRITES, SEED_PASSWORD, seed
 
-MANAGEMENT_PATHS = [
-    "/identities", "/identities/{id}", "/services", "/services/{id}", "/configs", "/configs/{id}",
-    "/config-types", "/config-types/{id}", "/edge-routers", "/edge-routers/{id}", "/service-policies",
-    "/service-policies/{id}", "/edge-router-policies", "/edge-router-policies/{id}",
-    "/service-edge-router-policies", "/service-edge-router-policies/{id}", "/enrollments", "/enrollments/{id}",
-    "/authenticators", "/authenticators/{id}", "/terminators", "/terminators/{id}", "/api-sessions", "/sessions",
-    "/authenticate", "/current-api-session", "/current-identity", "/version",
-]
-CLIENT_PATHS = [
-    "/authenticate", "/current-api-session", "/current-identity", "/services", "/sessions", "/enroll", "/version",
-]
+# Every operation the controller implements, except the CA bundle (PKCS#7, not a JSON envelope).
+NOT_JSON = frozenset({"/.well-known/est/cacerts"})
+MANAGEMENT_PATHS = sorted((MANAGEMENT_READS | MANAGEMENT_WRITES) - NOT_JSON)
+CLIENT_PATHS = sorted((CLIENT_READS | CLIENT_WRITES) - NOT_JSON)
 # Fuzzed cases per operation and id (the admin also gets every example and coverage case);
 # raise ZITI_AIO_SWEEP_EXAMPLES for a deeper local run.
 ADMIN_EXAMPLES = int(os.environ.get("ZITI_AIO_SWEEP_EXAMPLES", "5"))
