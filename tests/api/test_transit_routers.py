@@ -1,5 +1,7 @@
 """``/transit-routers``: routers that only forward, listed apart from the edge routers they are stored with."""
 
+import pytest
+
 from ziti_aio.testing.controller import MANAGEMENT, create
 
 M = MANAGEMENT
@@ -26,3 +28,10 @@ async def test_transit_router_collection(admin):
 async def test_transit_routers_need_router_permissions(controller):
     async with controller.client() as anon:
         assert (await anon.get(f"{M}/transit-routers")).status_code == 401
+
+
+@pytest.mark.parametrize("tags", ["AAA", [None, None], -1.5])
+async def test_transit_router_with_tags_not_an_object_is_refused(admin, tags):
+    resp = await admin.post(f"{M}/transit-routers", json={"name": "t-bad", "tags": tags})
+    assert resp.status_code == 400 and resp.json()["error"]["cause"]["field"] == "tags"
+    assert (await admin.get(f"{M}/transit-routers")).json()["data"] == []

@@ -14,7 +14,6 @@ from ziti_aio.controller.api.listing import filterable, page
 from ziti_aio.controller.api.render import Renderer
 from ziti_aio.controller.api.server import PEER_CERT_DER
 from ziti_aio.controller.kinds import Kind
-from ziti_aio.controller.model.views import session_edge_routers
 
 if TYPE_CHECKING:
     from ziti_aio.controller.model.access import Caller
@@ -92,11 +91,8 @@ def client_blueprint(ctx: ApiContext) -> Blueprint:
     async def create_session() -> Response:
         found = caller(ctx)
         session = await ctx.access.create_session(found, await read_json())
-        renderer = _renderer(ctx, found)
-        detail = renderer.render(Kind.SESSIONS, session)
-        routers = ctx.access.session_routers(found.identity["id"], session["serviceId"])
-        detail.update(token=session["token"], edgeRouters=session_edge_routers(renderer, routers))
-        return ok(detail, status=201)
+        # The caller's own session: its token is answered in the clear (listings redact it).
+        return ok({**_renderer(ctx, found).render(Kind.SESSIONS, session), "token": session["token"]}, status=201)
 
     @bp.get("/sessions")
     async def my_sessions() -> Response:

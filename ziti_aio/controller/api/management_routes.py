@@ -19,6 +19,7 @@ from ziti_aio.controller.api.permissions import METHOD_ACTION, check_grant, requ
 from ziti_aio.controller.api.relations import RELATIONS
 from ziti_aio.controller.api.render import Renderer
 from ziti_aio.controller.kinds import Kind
+from ziti_aio.controller.model import fields
 from ziti_aio.controller.model.fields import parse_time, timestamp
 from ziti_aio.controller.model.records import RECORDS
 
@@ -104,7 +105,8 @@ def management_blueprint(ctx: ApiContext) -> Blueprint:
         body = await read_json()
         if not isinstance(body, dict):
             raise ValidationError("the request body must be a JSON object", field="body")
-        body = {**body, "isTunnelerEnabled": False, "tags": {**(body.get("tags") or {}), "transitRouter": True}}
+        tags = fields.tags("tags", body.get("tags"))
+        body = {**body, "isTunnelerEnabled": False, "tags": {**tags, "transitRouter": True}}
         ident = await ctx.crud.create(Kind.EDGE_ROUTERS, body, actor=found.identity["id"])
         return created(ident, TRANSIT_ROUTERS)
 

@@ -189,7 +189,7 @@ class Access:
             if self.model.maybe(Kind.SERVICES, service_id) is None \
                     or stype not in self.model.policy.permissions_for(identity_id, service_id):
                 raise NotFoundError("service", service_id)
-            if not self.session_routers(identity_id, service_id):
+            if not self.model.session_routers(identity_id, service_id):
                 raise NoEdgeRoutersAvailable()
             now = now_text()
             session = {
@@ -202,10 +202,6 @@ class Access:
 
         await self.model.transact(build)
         return created[0]
-
-    def session_routers(self, identity_id: str, service_id: str) -> list[Entity]:
-        ids = self.model.policy.session_edge_routers(identity_id, service_id)
-        return [r for r in self.model.pick(Kind.EDGE_ROUTERS, ids) if not r.get("disabled")]
 
 
 def api_session_expiry_fields(access: Access, api_session: Entity) -> dict[str, Any]:

@@ -138,6 +138,11 @@ class Model:
         table = self.entities[kind]
         return [table[i] for i in ids if i in table]
 
+    def session_routers(self, identity_id: str, service_id: str) -> list[Entity]:
+        """The enabled edge routers through which ``identity_id`` may reach ``service_id``."""
+        ids = self.policy.session_edge_routers(identity_id, service_id)
+        return [r for r in self.pick(Kind.EDGE_ROUTERS, ids) if not r.get("disabled")]
+
     def where(self, kind: Kind, **equals: Any) -> list[Entity]:
         """Entities of ``kind`` whose fields equal the given values (a scan; for small kinds)."""
         return [e for e in self.entities[kind].values() if all(e.get(k) == v for k, v in equals.items())]

@@ -22,6 +22,10 @@ RouterState = Callable[[str], dict[str, Any]]
 View = Callable[["ViewContext", "Entity"], dict[str, Any]]
 # What a view computes for a shown field this entity must not carry at all (rather than ``null``).
 OMITTED: Any = object()
+# What a router that never said its version reports (docs/conformance.md: versionInfo is never null).
+UNKNOWN_VERSION = {"version": "", "revision": "", "buildDate": "", "os": "", "arch": ""}
+# Stands in for a secret the schema requires (a token outside its own session).
+REDACTED = "[redacted]"
 
 
 def links(kind: str, ident: str) -> dict[str, Any]:
@@ -81,9 +85,14 @@ def identity_view(ctx: ViewContext, e: Entity) -> dict[str, Any]:
                                                                      if en.get("username") else {})}
         if en.get("caId"):
             enrollment[en["method"]].update(caId=en["caId"], ca=ref(Kind.CAS, ctx.model.maybe(Kind.CAS, en["caId"])))
+    # The only auth policy is OpenZiti's system one, id "default", named "Default" (docs/conformance.md).
+    policy_id = e["authPolicyId"]
     return {
         "type": {"id": e["typeId"], "name": e["typeId"], "entity": "identity-types",
                  "_links": links("identity-types", e["typeId"])},
+        "authPolicy": {"id": policy_id, "name": "Default" if policy_id == "default" else policy_id,
+                       "entity": "auth-policies", "_links": links("auth-policies", policy_id)},
+        "sdkInfo": e.get("sdkInfo") or {}, "envInfo": e.get("envInfo") or {},
         "isDefaultAdmin": e.get("isDefaultAdmin", False), "appData": e.get("appData") or {},
         "permissions": e.get("permissions", []), "disabled": e.get("disabled", False), "disabledAt": None,
         "disabledUntil": None, "hasApiSession": bool(ctx.model.owned[Kind.API_SESSIONS].get(e["id"])),
@@ -135,13 +144,16 @@ def edge_router_common(ctx: ViewContext, e: Entity) -> dict[str, Any]:
 
 def edge_router_view(ctx: ViewContext, e: Entity) -> dict[str, Any]:
     pending = next(iter(ctx.model.where(Kind.ENROLLMENTS, edgeRouterId=e["id"])), None)
+    version = ctx.router_state(e["id"]).get("versionInfo") or UNKNOWN_VERSION
     return {
         **edge_router_common(ctx, e), "isVerified": e.get("isVerified", False),
+        "fingerprint": e.get("fingerprint") or "",
         "enrollmentToken": pending["token"] if pending else None,
         "enrollmentJwt": pending["jwt"] if pending else None,
         "enrollmentCreatedAt": pending["createdAt"] if pending else None,
         "enrollmentExpiresAt": pending["expiresAt"] if pending else None,
-        "versionInfo": ctx.router_state(e["id"]).get("versionInfo"),
+        # The schema also requires the version fields at the top level, beside versionInfo.
+        "versionInfo": version, **version,
         "ctrlChanListeners": e.get("ctrlChanListeners") or {},
         "unverifiedFingerprint": None, "unverifiedCertPem": None, "interfaces": [],
     }
@@ -192,13 +204,21 @@ def service_edge_router_policy_view(ctx: ViewContext, e: Entity) -> dict[str, An
 # --- enrollment and authentication ----------------------------------------------------------
 
 def enrollment_view(ctx: ViewContext, e: Entity) -> dict[str, Any]:
-    return {"identity": ref(Kind.IDENTITIES, ctx.model.maybe(Kind.IDENTITIES, e.get("identityId"))),
-            "transitRouterId": None}
+    # An owner's reference only when there is one (an entityRef is not x-nullable).
+    identity = ref(Kind.IDENTITIES, ctx.model.maybe(Kind.IDENTITIES, e.get("identityId")))
+    router = ref(Kind.EDGE_ROUTERS, ctx.model.maybe(Kind.EDGE_ROUTERS, e.get("edgeRouterId")))
+    return {"identityId": e.get("identityId") or "", "identity": OMITTED if identity is None else identity,
+            "edgeRouterId": e.get("edgeRouterId") or "", "edgeRouter": OMITTED if router is None else router,
+            "transitRouterId": "", "username": e.get("username") or "",
+            # Required by the schema, which declares nothing inside it; OpenZiti's clients ignore it.
+            "details": {}}
 
 
 def authenticator_view(ctx: ViewContext, e: Entity) -> dict[str, Any]:
     return {
         "identity": ref(Kind.IDENTITIES, ctx.model.maybe(Kind.IDENTITIES, e["identityId"])),
+        "fingerprint": e.get("fingerprint") or "", "certPem": e.get("certPem") or "",
+        "username": e.get("username") or "",
         "isIssuedByNetwork": e["method"] == "cert" and not e.get("caId"), "isExtendRequested": False,
         "isKeyRollRequested": False,
     }
@@ -209,7 +229,7 @@ def api_session_view(ctx: ViewContext, e: Entity) -> dict[str, Any]:
         "identity": ref(Kind.IDENTITIES, ctx.model.maybe(Kind.IDENTITIES, e["identityId"])),
         "ipAddress": e.get("ipAddress", ""), "configTypes": e.get("configTypes", []),
         "cachedLastActivityAt": e.get("lastActivityAt"), "isMfaRequired": False, "isMfaComplete": False,
-        "authQueries": [],
+        "authQueries": [], "token": REDACTED, "cachedUpdatedAt": e["updatedAt"], "isCertExtendable": False,
     }
 
 
@@ -217,6 +237,8 @@ def session_view(ctx: ViewContext, e: Entity) -> dict[str, Any]:
     return {
         "service": ref(Kind.SERVICES, ctx.model.maybe(Kind.SERVICES, e["serviceId"])),
         "apiSession": {"id": e["apiSessionId"], "_links": links(Kind.API_SESSIONS, e["apiSessionId"])},
+        "edgeRouters": session_edge_routers(ctx, ctx.model.session_routers(e["identityId"], e["serviceId"])),
+        "token": REDACTED,
     }
 
 
