@@ -1,4 +1,4 @@
-"""The SDK's side of the Edge Client API (api.md §2): login, refresh, services, sessions, logout.
+"""The SDK's side of the Edge Client API (docs/edge-api.md §2): login, refresh, services, sessions, logout.
 
 Every call has a deadline. Error envelopes become the matching :mod:`ziti_aio.common.errors`
 class; an unreachable controller is :class:`ControllerUnavailable`. A call refused for an

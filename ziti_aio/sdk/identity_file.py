@@ -1,4 +1,4 @@
-"""Identity files as OpenZiti SDKs read them (api.md §4).
+"""Identity files as OpenZiti SDKs read them (docs/edge-api.md §4).
 
 ``{"ztAPI": "https://host:port", "id": {"cert": ..., "key": ..., "ca": ...}}``, where each of
 ``cert``, ``key`` and ``ca`` is raw PEM, ``pem:``-prefixed PEM or ``file://<path>`` (a relative

@@ -1,7 +1,7 @@
 """ZitiQL: parse OpenZiti filter text and evaluate it against in-memory entities.
 
 A query is ``<boolExpr> [sort by f [asc|desc], ...] [skip N] [limit N|none]``; see
-``reference/api.md`` §1.4. Entities are reached only through a getter that maps a field
+``docs/edge-api.md`` §1.4. Entities are reached only through a getter that maps a field
 name to its value (a scalar, or a list/tuple for set-valued fields) and raises
 ``KeyError`` for an unknown field.
 
