@@ -14,6 +14,7 @@ from ziti_aio.appliance.node_config import parse_node_config
 from ziti_aio.appliance.quickstart import QuickstartOptions, run_quickstart
 from ziti_aio.common.errors import ZitiError
 from ziti_aio.sdk import open_context
+from ziti_aio.testing import wait_until
 from ziti_aio.testing.quickstart import start_quickstart
 
 M = "/edge/management/v1"
@@ -46,9 +47,7 @@ async def test_quickstart_starts_routers_and_restarts_on_the_same_home(tmp_path)
             assert [p["name"] for p in policies["data"]] == ["all-endpoints-public-routers"]
             serps = (await admin.get(f"{M}/service-edge-router-policies")).json()["data"]
             assert [p["name"] for p in serps] == ["all-routers-all-services"]
-            with trio.fail_after(20):
-                while not (links := (await admin.get(f"{M}/links")).json()["data"]):
-                    await trio.sleep(0.1)
+            links = await wait_until(lambda: _listed(admin, f"{M}/links"), 20, what="the routers' link")
             assert len(links) == 1 and links[0]["state"] == "Connected"
             assert {links[0]["sourceRouter"]["name"], links[0]["destRouter"]["name"]} == {
                 "router-instance-1", "router-instance-2"}
@@ -150,3 +149,7 @@ async def test_a_port_in_use_is_one_clear_error_not_a_restart_loop(tmp_path):
             assert done.returncode == 1, done.stderr.decode()
             assert f"cannot listen on 0.0.0.0:{port}: Address already in use" in done.stderr.decode()
             assert "Traceback" not in done.stderr.decode()
+
+
+async def _listed(admin: httpx.AsyncClient, path: str) -> list[dict]:
+    return (await admin.get(path)).json()["data"]

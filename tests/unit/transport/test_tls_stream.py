@@ -180,6 +180,7 @@ async def test_a_send_cancelled_half_way_leaves_the_stream_whole(pki):
     big = os.urandom(16 * 1024 * 1024)
     start_reading = trio.Event()
     received = {}
+    all_read = trio.Event()
 
     async def handler(stream: TlsStream) -> None:
         await start_reading.wait()
@@ -190,6 +191,7 @@ async def test_a_send_cancelled_half_way_leaves_the_stream_whole(pki):
                 break
             data += chunk
         received["data"] = bytes(data)
+        all_read.set()
 
     async with trio.open_nursery() as nursery:
         port = await _server(pki, nursery, handler)
@@ -200,8 +202,7 @@ async def test_a_send_cancelled_half_way_leaves_the_stream_whole(pki):
         start_reading.set()
         await client.send_all(b"after")
         with trio.fail_after(20):
-            while "data" not in received:
-                await trio.sleep(0.01)
+            await all_read.wait()
         await client.aclose()
         nursery.cancel_scope.cancel()
     assert received["data"] == big + b"after"
