@@ -67,14 +67,15 @@ TUNNELER_ARGS = ("--ctrl-port", "0", "--router-port", "0", "--ctrl-address", "12
 
 async def _echo_through_demo(identity_path, payload: bytes) -> None:
     async with open_context(identity_path) as ctx:
+
+        async def dialed():
+            try:
+                return await ctx.dial("demo-echo")
+            except ZitiError:
+                return None  # the demo host's terminator is not there yet
+
         with trio.fail_after(20):
-            while True:
-                try:
-                    conn = await ctx.dial("demo-echo")
-                    break
-                except ZitiError:
-                    await trio.sleep(0.2)
-            async with conn:
+            async with await wait_until(dialed, 20, what="a dial of demo-echo to succeed") as conn:
                 await conn.send_all(payload)
                 received = b""
                 while len(received) < len(payload):
