@@ -30,6 +30,7 @@ import trio.lowlevel
 from bench.common import Context, Goal, Metric, Suite, median
 from ziti_aio.controller.network.paths import Graph, LinkEdge, RouterNode
 from ziti_aio.sdk import open_context
+from ziti_aio.testing import wait_until
 from ziti_aio.testing.controller import MANAGEMENT, create
 from ziti_aio.testing.network import RunningNetwork, open_network
 
@@ -64,9 +65,12 @@ class Mesh:
     async def links(self) -> dict[frozenset[str], str]:
         """Wait for the full mesh (3 links); link ids by router-name pair."""
         names = {r.id: r.name for r in self.net.routers}
-        with trio.fail_after(LINKS_TIMEOUT_S):
-            while len(found := await self.net.get("links")) != 3:
-                await trio.sleep(0.05)
+
+        async def full_mesh() -> list[dict[str, Any]] | None:
+            found = await self.net.get("links")
+            return found if len(found) == 3 else None
+
+        found = await wait_until(full_mesh, LINKS_TIMEOUT_S, what="the full mesh (3 links)")
         return {frozenset((names[lk["sourceRouter"]["id"]], names[lk["destRouter"]["id"]])): lk["id"]
                 for lk in found}
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build dist/ziti-aio, the one-file binary, from a checkout: packaging/build-binary.sh
 # It uses its own venv (VENV, default build/venv, made with PYTHON, default python3) holding only
-# the runtime dependencies and pyinstaller, so nothing from a development venv ends up bundled.
+# the runtime dependencies and pyinstaller, at the versions of constraints.txt (the set CI tests), so nothing
+# from a development venv ends up bundled.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,7 +10,7 @@ venv="${VENV:-build/venv}"
 if [ ! -x "$venv/bin/python" ]; then
     "${PYTHON:-python3}" -m venv "$venv"
 fi
-"$venv/bin/pip" install -q --disable-pip-version-check . pyinstaller==6.22.3
+"$venv/bin/pip" install -q --disable-pip-version-check -c constraints.txt . pyinstaller
 
 start=$(date +%s)
 "$venv/bin/pyinstaller" --noconfirm --log-level WARN quickstart.spec

@@ -1,4 +1,4 @@
-"""The package map's dependency rules (DESIGN.md), checked by import-linter."""
+"""The package map's dependency rules (docs/design.md), checked by import-linter."""
 
 import subprocess
 import sys

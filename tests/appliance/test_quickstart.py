@@ -15,6 +15,7 @@ from ziti_aio.appliance.quickstart import QuickstartOptions, run_quickstart
 from ziti_aio.common.api_paths import MANAGEMENT
 from ziti_aio.common.errors import ZitiError
 from ziti_aio.sdk import open_context
+from ziti_aio.testing import wait_until
 from ziti_aio.testing.quickstart import start_quickstart
 
 M = MANAGEMENT
@@ -47,9 +48,7 @@ async def test_quickstart_starts_routers_and_restarts_on_the_same_home(tmp_path)
             assert [p["name"] for p in policies["data"]] == ["all-endpoints-public-routers"]
             serps = (await admin.get(f"{M}/service-edge-router-policies")).json()["data"]
             assert [p["name"] for p in serps] == ["all-routers-all-services"]
-            with trio.fail_after(20):
-                while not (links := (await admin.get(f"{M}/links")).json()["data"]):
-                    await trio.sleep(0.1)
+            links = await wait_until(lambda: _listed(admin, f"{M}/links"), 20, what="the routers' link")
             assert len(links) == 1 and links[0]["state"] == "Connected"
             assert {links[0]["sourceRouter"]["name"], links[0]["destRouter"]["name"]} == {
                 "router-instance-1", "router-instance-2"}
@@ -69,14 +68,15 @@ TUNNELER_ARGS = ("--ctrl-port", "0", "--router-port", "0", "--ctrl-address", "12
 
 async def _echo_through_demo(identity_path, payload: bytes) -> None:
     async with open_context(identity_path) as ctx:
+
+        async def dialed():
+            try:
+                return await ctx.dial("demo-echo")
+            except ZitiError:
+                return None  # the demo host's terminator is not there yet
+
         with trio.fail_after(20):
-            while True:
-                try:
-                    conn = await ctx.dial("demo-echo")
-                    break
-                except ZitiError:
-                    await trio.sleep(0.2)
-            async with conn:
+            async with await wait_until(dialed, 20, what="a dial of demo-echo to succeed") as conn:
                 await conn.send_all(payload)
                 received = b""
                 while len(received) < len(payload):
@@ -151,3 +151,7 @@ async def test_a_port_in_use_is_one_clear_error_not_a_restart_loop(tmp_path):
             assert done.returncode == 1, done.stderr.decode()
             assert f"cannot listen on 0.0.0.0:{port}: Address already in use" in done.stderr.decode()
             assert "Traceback" not in done.stderr.decode()
+
+
+async def _listed(admin: httpx.AsyncClient, path: str) -> list[dict]:
+    return (await admin.get(path)).json()["data"]

@@ -15,6 +15,7 @@ from ziti_aio.appliance.node_config import load_node_config
 from ziti_aio.common.api_paths import MANAGEMENT
 from ziti_aio.sdk import open_context
 from ziti_aio.sdk.enroll import enroll_identity
+from ziti_aio.testing import wait_until
 from ziti_aio.testing.controller import create
 
 M = MANAGEMENT
@@ -68,9 +69,11 @@ async def test_controller_node_and_router_node_join(tmp_path):
             finally:
                 router.terminate()
                 assert router.wait(timeout=20) == 0
-            with trio.fail_after(10):
-                while (await admin.get(f"{M}/edge-routers/{rid}")).json()["data"]["isOnline"]:
-                    await trio.sleep(0.05)
+
+            async def offline() -> bool:
+                return not (await admin.get(f"{M}/edge-routers/{rid}")).json()["data"]["isOnline"]
+
+            await wait_until(offline, 10, what="the stopped router to show offline")
     finally:
         ctrl.terminate()
         assert ctrl.wait(timeout=20) == 0

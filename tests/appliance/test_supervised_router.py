@@ -7,6 +7,7 @@ from ziti_aio.common.errors import ZitiError
 from ziti_aio.router.enroll import enroll_router
 from ziti_aio.router.router import EdgeRouter, RouterConfig
 from ziti_aio.sdk import open_context
+from ziti_aio.testing import wait_until
 from ziti_aio.testing.network import open_network
 
 
@@ -61,11 +62,8 @@ async def test_crashed_router_role_restarts_and_carries_traffic_again(tmp_path):
                 raise RuntimeError("router made to crash")
 
             router.parts.nursery.start_soon(boom)
-            with trio.fail_after(20):
-                while status.restarts < 1 or not status.running:
-                    await trio.sleep(0.05)
-                while not (await net.get(f"edge-routers/{router_id}"))["isOnline"]:
-                    await trio.sleep(0.05)
+            await wait_until(lambda: status.restarts >= 1 and status.running, 20, what="the router's restart")
+            await wait_until(lambda: _online(net, router_id), 20, what="the restarted router online")
             assert "router made to crash" in status.last_error
             with trio.fail_after(30):
                 async with trio.open_nursery() as nursery:
@@ -77,3 +75,7 @@ async def test_crashed_router_role_restarts_and_carries_traffic_again(tmp_path):
                         except (trio.BrokenResourceError, ZitiError):
                             await trio.sleep(0.1)
                     assert echoed == b"after the restart"
+
+
+async def _online(net, router_id: str) -> bool:
+    return (await net.get(f"edge-routers/{router_id}"))["isOnline"]

@@ -21,6 +21,7 @@ import trio
 from ziti_aio.cli.enroll import enroll
 from ziti_aio.common.errors import ZitiError
 from ziti_aio.sdk import open_context
+from ziti_aio.testing import wait_until
 from ziti_aio.testing.controller import MANAGEMENT, create
 from ziti_aio.testing.quickstart import start_quickstart
 
@@ -83,12 +84,14 @@ async def populate(admin: httpx.AsyncClient, out_dir: Path, *, erp: bool) -> tup
 
 async def dial(ctx):  # type: ignore[no-untyped-def]
     """Dial ``svc``, retrying while the host's terminator is not there yet."""
-    with trio.fail_after(TIMEOUT_S):
-        while True:
-            try:
-                return await ctx.dial("svc")
-            except ZitiError:
-                await trio.sleep(0.1)
+
+    async def dialed():
+        try:
+            return await ctx.dial("svc")
+        except ZitiError:
+            return None
+
+    return await wait_until(dialed, TIMEOUT_S, what="a dial of svc to succeed")
 
 
 async def echo_host(listener, *, task_status=trio.TASK_STATUS_IGNORED):  # type: ignore[no-untyped-def]
@@ -111,13 +114,13 @@ async def echo_host(listener, *, task_status=trio.TASK_STATUS_IGNORED):  # type:
 
 
 async def wait_router_online(admin: httpx.AsyncClient, name: str) -> None:
-    """Poll until the edge router ``name`` is online (there is no event to wait on from outside)."""
-    with trio.fail_after(TIMEOUT_S):
-        while True:
-            found = (await admin.get(f"{MANAGEMENT}/edge-routers", params={"filter": f'name="{name}"'})).json()
-            if found["data"] and found["data"][0]["isOnline"]:
-                return
-            await trio.sleep(0.1)
+    """Wait until the edge router ``name`` is online (there is no event to wait on from outside)."""
+
+    async def online() -> bool:
+        found = (await admin.get(f"{MANAGEMENT}/edge-routers", params={"filter": f'name="{name}"'})).json()
+        return bool(found["data"] and found["data"][0]["isOnline"])
+
+    await wait_until(online, TIMEOUT_S, what=f"router {name} online")
 
 
 async def test_kill_9_keeps_an_enrolled_identity_working(tmp_path):

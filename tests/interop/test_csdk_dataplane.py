@@ -15,6 +15,7 @@ import random
 import pytest
 import trio
 
+from ziti_aio.testing import wait_until
 from ziti_aio.testing.csdk import CsdkResult, csdk_run
 from ziti_aio.testing.network import Identity, RunningNetwork, open_network
 
@@ -111,13 +112,6 @@ def expected_sha256(index: int, size: int) -> str:
     return digest.hexdigest()
 
 
-async def wait_for(predicate, what: str) -> None:  # type: ignore[no-untyped-def]
-    """Poll the management API (another process's progress has no other signal)."""
-    with trio.fail_after(WAIT_S):
-        while not await predicate():
-            await trio.sleep(0.1)
-    del what
-
 
 async def terminators(net: RunningNetwork, service_id: str) -> list[dict]:
     return [t for t in await net.get("terminators") if t["serviceId"] == service_id]
@@ -146,7 +140,7 @@ async def echo(net: RunningNetwork, service_id: str, host: Identity, client: Ide
     async with trio.open_nursery() as nursery:
         nursery.start_soon(run_host)
         try:
-            await wait_for(lambda: _has_terminator(net, service_id), "the host's terminator")
+            await wait_until(lambda: _has_terminator(net, service_id), WAIT_S, what="the host's terminator")
             if during is not None:
                 nursery.start_soon(during)
             results["dialer"] = await csdk_run(client.path, DIAL, log_level=2, timeout_s=80,
@@ -207,7 +201,7 @@ async def test_deleting_the_dialer_cuts_its_transfer(tmp_path):
         service_id, host, client = await setup(net, encrypted=True)
 
         async def delete_client_mid_transfer() -> None:
-            await wait_for(lambda: _has_circuit(net), "the transfer's circuit")
+            await wait_until(lambda: _has_circuit(net), WAIT_S, what="the transfer's circuit")
             resp = await net.admin.delete(f"/edge/management/v1/identities/{client.id}")
             assert resp.status_code == 200, resp.text
 
@@ -216,7 +210,7 @@ async def test_deleting_the_dialer_cuts_its_transfer(tmp_path):
         assert not dialer_result.timed_out, dialer_result.describe()
         [cut] = dialer_result.reports
         assert cut["bytes"] < size, cut
-        await wait_for(lambda: _no_circuits(net), "the circuit to go")
+        await wait_until(lambda: _no_circuits(net), WAIT_S, what="the circuit to go")
         # The host's side was closed under it too. libziti 0.29.3 sometimes segfaults while shutting
         # down after such an abrupt close (seen in 2 of 12 runs, with and without our changes), so only
         # require that the host process ended rather than hanging on a half-open connection.
@@ -233,8 +227,8 @@ async def test_host_that_vanishes_closes_dialer_and_removes_terminator(tmp_path)
         assert dialer_result.ok, dialer_result.describe()
         [cut] = dialer_result.reports
         assert cut["bytes"] < size, cut
-        await wait_for(lambda: _no_terminators(net, service_id), "the terminator to go")
-        await wait_for(lambda: _no_circuits(net), "the circuit to go")
+        await wait_until(lambda: _no_terminators(net, service_id), WAIT_S, what="the terminator to go")
+        await wait_until(lambda: _no_circuits(net), WAIT_S, what="the circuit to go")
 
 
 async def _has_circuit(net: RunningNetwork) -> bool:

@@ -13,6 +13,7 @@ import pytest
 import trio
 
 from ziti_aio.sdk import open_context
+from ziti_aio.testing import wait_until
 from ziti_aio.testing.csdk import csdk_run
 from ziti_aio.testing.network import open_network
 
@@ -116,9 +117,11 @@ async def test_ziti_aio_dials_a_csdk_host(tmp_path):
                                               env={"DONE_FILE": str(done)}))
 
             nursery.start_soon(run_host)
-            with trio.fail_after(WAIT_S):
-                while not [t for t in await net.get("terminators") if t["serviceId"] == service_id]:
-                    await trio.sleep(0.1)
+
+            async def terminated() -> bool:
+                return any(t["serviceId"] == service_id for t in await net.get("terminators"))
+
+            await wait_until(terminated, WAIT_S, what="the C SDK host's terminator")
             data = payload()
             got = hashlib.sha256()
             async with open_context(client.path) as ctx:

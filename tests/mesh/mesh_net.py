@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import trio
 
+from ziti_aio.testing import wait_until
 from ziti_aio.testing.controller import create
 from ziti_aio.testing.network import RunningNetwork, open_network
 
@@ -18,13 +19,13 @@ MIB = 1024 * 1024
 
 
 async def wait_links(net: RunningNetwork, count: int, *, timeout_s: float = 15.0) -> list[dict]:
-    """Poll the management API until ``count`` links are listed (links come up on their own)."""
-    with trio.fail_after(timeout_s):
-        while True:
-            found = await net.get("links")
-            if len(found) == count:
-                return found
-            await trio.sleep(0.05)
+    """Wait until the management API lists ``count`` links (links come up on their own)."""
+
+    async def listed() -> list[dict] | None:
+        found = await net.get("links")
+        return found if len(found) == count else None
+
+    return await wait_until(listed, timeout_s, what=f"{count} links")
 
 
 def link_between(links: list[dict], a: str, b: str) -> dict:

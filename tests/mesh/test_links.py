@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-import trio
+from mesh_net import wait_links
 
+from ziti_aio.testing import wait_until
 from ziti_aio.testing.network import open_network
-
-
-async def wait_links(net, count, *, timeout_s=15.0):  # type: ignore[no-untyped-def]
-    """Poll the management API until ``count`` links are listed (links come up asynchronously)."""
-    with trio.fail_after(timeout_s):
-        while True:
-            found = await net.get("links")
-            if len(found) == count:
-                return found
-            await trio.sleep(0.05)
 
 
 async def test_three_routers_link_as_a_full_mesh(tmp_path):
@@ -34,10 +25,12 @@ async def test_three_routers_link_as_a_full_mesh(tmp_path):
             links = r.router.parts.links
             assert sorted(links.by_peer) == sorted(set(ids) - {r.id})
         # latency gets measured and reported
-        with trio.fail_after(10):
-            while not all(link["sourceLatency"] is not None or link["destLatency"] is not None
-                          for link in await net.get("links")):
-                await trio.sleep(0.2)
+
+        async def measured() -> bool:
+            return all(link["sourceLatency"] is not None or link["destLatency"] is not None
+                       for link in await net.get("links"))
+
+        await wait_until(measured, 10, what="every link's latency")
 
 
 async def test_router_without_link_listener_dials_the_others(tmp_path):

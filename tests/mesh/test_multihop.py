@@ -10,6 +10,7 @@ import trio
 from mesh_net import MIB, link_between, set_link, sink, three_routers, wait_links
 
 from ziti_aio.sdk import open_context
+from ziti_aio.testing import wait_until
 
 
 async def upload(net, size: int, *, at_mib: int | None = None, action=None):  # type: ignore[no-untyped-def]
@@ -46,9 +47,7 @@ async def test_direct_path_between_first_and_last_router(tmp_path, encrypted):
         assert got == want
         link13 = link_between(await net.get("links"), er1, er3)
         assert circuit["path"] == {"nodes": [er1, er3], "links": [link13["id"]]}
-        with trio.fail_after(10):
-            while await net.get("circuits"):
-                await trio.sleep(0.05)
+        await wait_until(lambda: no_circuits(net), 10, what="the circuit to go")
 
 
 async def test_a_down_link_makes_the_circuit_go_through_the_middle_router(tmp_path):
@@ -69,9 +68,8 @@ async def test_marking_the_link_in_use_down_moves_a_64_mib_transfer(tmp_path):
         async def take_down(circuits) -> None:  # type: ignore[no-untyped-def]
             [link_id] = circuits[0]["path"]["links"]
             await set_link(net, link_id, down=True)
-            with trio.fail_after(10):
-                while (await net.get("circuits"))[0]["path"]["nodes"] != [er1, er2, er3]:
-                    await trio.sleep(0.02)
+            await wait_until(lambda: path_is(net, "nodes", [er1, er2, er3]), 10, interval_s=0.02,
+                             what="the detour through er2")
 
         want, got, _ = await upload(net, 64 * MIB, at_mib=16, action=take_down)
         assert got == want
@@ -84,9 +82,11 @@ async def test_killing_the_link_in_use_moves_a_64_mib_transfer(tmp_path):
         async def kill(circuits) -> None:  # type: ignore[no-untyped-def]
             [link_id] = circuits[0]["path"]["links"]
             await net.routers[0].router.parts.links.get(link_id).aclose()
-            with trio.fail_after(10):
-                while (await net.get("circuits"))[0]["path"]["links"] == [link_id]:
-                    await trio.sleep(0.02)
+
+            async def rerouted() -> bool:
+                return (await net.get("circuits"))[0]["path"]["links"] != [link_id]
+
+            await wait_until(rerouted, 10, interval_s=0.02, what="the circuit off the closed link")
 
         want, got, _ = await upload(net, 64 * MIB, at_mib=16, action=kill)
         assert got == want
@@ -126,9 +126,8 @@ async def test_a_much_cheaper_path_takes_over_a_64_mib_transfer(tmp_path):
         async def raise_cost(circuits) -> None:  # type: ignore[no-untyped-def]
             [link_id] = circuits[0]["path"]["links"]
             await set_link(net, link_id, staticCost=1000)
-            with trio.fail_after(10):
-                while (await net.get("circuits"))[0]["path"]["nodes"] != [er1, er2, er3]:
-                    await trio.sleep(0.02)
+            await wait_until(lambda: path_is(net, "nodes", [er1, er2, er3]), 10, interval_s=0.02,
+                             what="the move to the cheaper path through er2")
 
         want, got, [circuit] = await upload(net, 64 * MIB, at_mib=16, action=raise_cost)
         assert got == want
@@ -149,9 +148,17 @@ async def test_a_slightly_cheaper_path_does_not_move_a_circuit_but_a_disabled_ro
             assert (await net.get("circuits"))[0]["path"]["nodes"] == [er1, er2, er3]
             resp = await net.admin.patch(f"/edge/management/v1/edge-routers/{er2}", json={"disabled": True})
             assert resp.status_code == 200, resp.text
-            with trio.fail_after(10):
-                while (await net.get("circuits"))[0]["path"]["nodes"] != [er1, er3]:
-                    await trio.sleep(0.02)
+            await wait_until(lambda: path_is(net, "nodes", [er1, er3]), 10, interval_s=0.02,
+                             what="the move back to the direct link")
 
         want, got, _ = await upload(net, 16 * MIB, at_mib=4, action=steps)
         assert got == want
+
+
+async def no_circuits(net) -> bool:
+    return not await net.get("circuits")
+
+
+async def path_is(net, key: str, expected: list[str]) -> bool:
+    """The first circuit's path ``nodes`` or ``links`` are ``expected``."""
+    return (await net.get("circuits"))[0]["path"][key] == expected

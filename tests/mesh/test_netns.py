@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from collections import deque
@@ -27,7 +26,7 @@ import trio
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(os.geteuid() != 0 or shutil.which("ip") is None, reason="needs root and iproute2"),
+    pytest.mark.needs_root("ip", "sysctl", why="network namespaces"),
 ]
 
 NODE = str(Path(__file__).with_name("netns_node.py"))

@@ -13,6 +13,7 @@ from edge_client import (
     service_session,
 )
 
+from ziti_aio.testing import wait_until
 from ziti_aio.wire import edge
 from ziti_aio.wire.content import EdgeContentType
 
@@ -98,7 +99,9 @@ async def test_host_disconnect_removes_terminator(tmp_path):
     async with edge_network(tmp_path) as (net, nursery):
         service_id, host, _, _ = await _pair(net, nursery)
         await host.channel.aclose()
-        with trio.fail_after(5):
-            while [t for t in await net.get("terminators") if t["serviceId"] == service_id]:
-                await trio.sleep(0.05)
+
+        async def gone() -> bool:
+            return not any(t["serviceId"] == service_id for t in await net.get("terminators"))
+
+        await wait_until(gone, 5, what="the host's terminator to go")
 

@@ -9,6 +9,7 @@ from sdk_pairs import host_and_dialer
 from test_dial_bind import echo, echo_through
 
 from ziti_aio.sdk import open_context
+from ziti_aio.testing import wait_until
 from ziti_aio.testing.network import open_network
 
 
@@ -19,10 +20,12 @@ async def test_api_session_is_refreshed_before_it_expires(tmp_path):
             first = ctx.client_api.api_session
             assert 0 < first.expiration_seconds <= 4
             tokens = {first.token}
-            with trio.fail_after(20):
-                while len(tokens) < 3:
-                    await trio.sleep(0.1)
-                    tokens.add(ctx.client_api.api_session.token)
+
+            def refreshed_twice() -> bool:
+                tokens.add(ctx.client_api.api_session.token)
+                return len(tokens) >= 3
+
+            await wait_until(refreshed_twice, 20, what="two refreshes of the API session")
             assert ctx.client_api.api_session.id == first.id
             assert await ctx.client_api.services() == {}
             assert ctx.client_api.api_session.id == first.id
@@ -34,9 +37,7 @@ async def test_service_changes_are_followed(net):
         assert ctx.services == {}
         await net.create_service("late")
         await net.allow("alice", "late", "Dial")
-        with trio.fail_after(20):
-            while "late" not in ctx.services:
-                await trio.sleep(0.05)
+        await wait_until(lambda: "late" in ctx.services, 20)
         assert ctx.services["late"].permissions == {"Dial"}
 
 
@@ -46,16 +47,13 @@ async def test_two_routers_bind_on_both_dial_by_latency_and_fail_over(tmp_path):
         addresses = {r.info.edge_address for r in net.routers}
         async with open_context(host_file) as host, open_context(dialer_file) as dialer:
             listener = await host.bind("svc")
-            with trio.fail_after(20):
-                while set(listener.routers) != addresses:
-                    await trio.sleep(0.05)
+            await wait_until(lambda: set(listener.routers) == addresses, 20, what="a bind on both routers")
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(trio.serve_listeners, echo, [listener])
                 async with await dialer.dial("svc") as stream:
                     assert await echo_through(stream, b"one") == hashlib.sha256(b"one").digest()
-                with trio.fail_after(20):
-                    while len([r for r in dialer._routers.values() if r.latency_s is not None]) < 2:
-                        await trio.sleep(0.05)
+                await wait_until(lambda: all(r.latency_s is not None for r in dialer._routers.values()), 20,
+                                 what="both routers' latency")
                 fastest = min(dialer._routers.values(), key=lambda r: r.latency_s)
                 async with await dialer.dial("svc") as stream:
                     assert stream.router is fastest
@@ -63,9 +61,8 @@ async def test_two_routers_bind_on_both_dial_by_latency_and_fail_over(tmp_path):
 
                 stopped = next(r for r in net.routers if r.info.edge_address == fastest.url)
                 stopped.stop()
-                with trio.fail_after(20):
-                    while fastest.url in listener.routers or fastest.usable:
-                        await trio.sleep(0.05)
+                await wait_until(lambda: fastest.url not in listener.routers and not fastest.usable, 20,
+                                 what="the stopped router dropped")
                 async with await dialer.dial("svc") as stream:
                     assert stream.router.url != fastest.url
                     assert await echo_through(stream, b"two") == hashlib.sha256(b"two").digest()

@@ -12,6 +12,7 @@ from sdk_pairs import host_and_dialer
 from ziti_aio.common.errors import ChannelClosed
 from ziti_aio.router.router import EdgeRouter, RouterConfig
 from ziti_aio.sdk import open_context
+from ziti_aio.testing import wait_until
 
 MIB = 1024 * 1024
 
@@ -105,7 +106,8 @@ async def test_queued_messages_come_out_as_one_read_and_the_fin_after_them(net, 
         for part in parts:
             await stream.send_all(part)  # five Data messages
         await stream.send_eof()
-        await trio.sleep(0.5)  # all of them queued at the host
+        queued = 7 if encrypted else 6  # (the stream header,) five Data and the FIN, all queued at the host
+        await wait_until(lambda: accepted._inbound.statistics().current_buffer_used == queued, 10)
         assert await accepted.receive_some(2500) == b"".join(parts)[:2500]
         assert await accepted.receive_some() == b"".join(parts)[2500:]
         assert await accepted.receive_some() == b""
@@ -172,9 +174,11 @@ async def test_serve_listeners_and_unbind_on_close(net):
             assert results == {n: True for n in range(4)}
             nursery.cancel_scope.cancel()
         await listener.aclose()
-        with trio.fail_after(20):
-            while [t for t in await net.get("terminators")]:
-                await trio.sleep(0.05)
+
+        async def no_terminators() -> bool:
+            return not await net.get("terminators")
+
+        await wait_until(no_terminators, 20)
         with pytest.raises(ChannelClosed, match=f"router {net.routers[0].info.edge_address} refused the dial"):
             await dialer.dial("svc")
         with pytest.raises(trio.ClosedResourceError):
@@ -214,15 +218,12 @@ async def test_listener_rebinds_after_router_restart(net):
         async with trio.open_nursery() as nursery:
             nursery.start_soon(trio.serve_listeners, echo, [listener])
             running.stop()
-            with trio.fail_after(20):
-                while listener.routers:
-                    await trio.sleep(0.05)
+            await wait_until(lambda: not listener.routers, 20, what="the listener to lose the stopped router")
             router = EdgeRouter(RouterConfig(home=running.router.config.home, edge_bind_host="127.0.0.1",
                                              edge_port=running.info.edge_port, advertised_host="127.0.0.1"))
             await nursery.start(router.run)
+            await wait_until(lambda: listener.routers, 30, what="the listener to rebind")
             with trio.fail_after(30):
-                while not listener.routers:
-                    await trio.sleep(0.05)
                 async with await dialer.dial("svc") as stream:
                     assert await echo_through(stream, b"again") == hashlib.sha256(b"again").digest()
             nursery.cancel_scope.cancel()

@@ -7,6 +7,7 @@ import ziti_aio.testing
 from ziti_aio.appliance.demo import run_echo_server
 from ziti_aio.common.errors import ZitiError
 from ziti_aio.sdk import open_context
+from ziti_aio.testing import wait_until
 from ziti_aio.testing.controller import create
 
 pytest_plugins = ["ziti_aio.testing.pytest_plugin"]
@@ -32,16 +33,16 @@ async def test_tunneler_hosts_a_service_with_a_host_config():
         client = await net.create_identity("client")
         await net.allow("client", "echo", "Dial")
         async with open_context(client.path) as ctx:
-            with trio.fail_after(20):
-                while True:
-                    try:
-                        conn = await ctx.dial("echo")
-                        break
-                    except ZitiError:
-                        await trio.sleep(0.2)
-                async with conn:
-                    await conn.send_all(b"through the tunneler")
-                    assert await conn.receive_some(100) == b"through the tunneler"
+
+            async def dialed():
+                try:
+                    return await ctx.dial("echo")
+                except ZitiError:
+                    return None  # the tunneler's terminator is not there yet
+
+            async with await wait_until(dialed, 20, what="a dial of echo to succeed") as conn:
+                await conn.send_all(b"through the tunneler")
+                assert await conn.receive_some(100) == b"through the tunneler"
         nursery.cancel_scope.cancel()
 
 

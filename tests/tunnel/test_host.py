@@ -7,11 +7,12 @@ import logging
 
 import pytest
 import trio
-from tunnel_helpers import MIB, configured_service, tcp_echo_server, udp_echo_server, wait_for
+from tunnel_helpers import MIB, WAIT_S, configured_service, tcp_echo_server, udp_echo_server
 
 from ziti_aio.common.errors import ConfigError
 from ziti_aio.sdk import open_context
 from ziti_aio.sdk.client_api import Service
+from ziti_aio.testing import wait_until
 from ziti_aio.testing.csdk import csdk_run
 from ziti_aio.testing.network import open_network
 from ziti_aio.tunnel.host import HostRefused, HostTerminator, host_terminators
@@ -148,7 +149,7 @@ async def test_host_v2_forwarding_udp_and_service_changes(tmp_path, caplog):
             await net.allow("tunneler", "late", "Bind")
             await net.allow("client", "late", "Dial")
             late_id = (await net.get('services?filter=name="late"'))[0]["id"]
-            await wait_for(lambda: _has_terminator(net, late_id), "the late service's terminator")
+            await wait_until(lambda: _has_terminator(net, late_id), WAIT_S, what="the late service's terminator")
             assert await _echo(ctx, "late", b"late") == b"late"
         nursery.cancel_scope.cancel()
 

@@ -7,9 +7,10 @@ import logging
 
 import pytest
 import trio
-from tunnel_helpers import CSDK_ECHO_HOST, MIB, echo_through, sdk_echo_host, wait_for
+from tunnel_helpers import CSDK_ECHO_HOST, MIB, WAIT_S, echo_through, sdk_echo_host
 
 from ziti_aio.sdk import open_context
+from ziti_aio.testing import wait_until
 from ziti_aio.testing.csdk import csdk_run
 from ziti_aio.testing.network import open_network
 from ziti_aio.tunnel.proxy import ProxySpec
@@ -33,22 +34,23 @@ async def test_8_mib_through_proxy_to_a_csdk_host(tmp_path):
         done = tmp_path / "done"
         async with trio.open_nursery() as nursery:
             results = {}
+            host_done = trio.Event()
 
             async def run_host() -> None:
                 results["host"] = await csdk_run(host.path, CSDK_ECHO_HOST, log_level=2, timeout_s=90,
                                                  env={"SERVICE": "echo", "DONE_FILE": str(done)})
+                host_done.set()
 
             nursery.start_soon(run_host)
             try:
-                await wait_for(lambda: _has_terminator(net, service_id), "the C SDK host's terminator")
+                await wait_until(lambda: _has_terminator(net, service_id), WAIT_S, what="the C SDK host's terminator")
                 ports = await _proxy(nursery, tunneler.path, "echo:0")
                 total, sent, got = await echo_through(ports["echo:0"], 8 * MIB)
                 assert total == 8 * MIB and got == sent
             finally:
                 done.touch()
             with trio.fail_after(60):
-                while "host" not in results:
-                    await trio.sleep(0.1)
+                await host_done.wait()
             assert results["host"].ok, results["host"].describe()
             nursery.cancel_scope.cancel()
 

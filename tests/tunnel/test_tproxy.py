@@ -40,19 +40,11 @@ def test_rules_for_hostnames_use_the_dns_range_and_ips_their_own():
     assert all(isinstance(r, InterceptRule) for r in rules)
 
 
-def _can_run() -> str | None:
-    if os.geteuid() != 0:
-        return "needs root (network namespaces, TPROXY rules)"
-    missing = [tool for tool in ("ip", "nft", "curl") if shutil.which(tool) is None]
-    return f"needs {', '.join(missing)}" if missing else None
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("backend", ["nft", "iptables"])
+@pytest.mark.needs_root("ip", "curl", why="network namespaces, TPROXY rules")
+@pytest.mark.parametrize("backend", [pytest.param("nft", marks=pytest.mark.needs_root("nft")),
+                                     pytest.param("iptables", marks=pytest.mark.needs_root("iptables"))])
 async def test_curl_to_an_intercepted_hostname_in_a_namespace(tmp_path, backend):
-    reason = _can_run()
-    if reason is not None or shutil.which(backend) is None:
-        pytest.fail(reason or f"needs {backend}")  # .ci/run installs these; missing means a broken setup
     ns = f"zt-{uuid.uuid4().hex[:8]}"
     etc = Path("/etc/netns") / ns
     try:

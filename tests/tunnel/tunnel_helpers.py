@@ -72,13 +72,6 @@ async def sdk_echo_host(ctx: ZitiContext, service: str, *, task_status=trio.TASK
             nursery.start_soon(echo)
 
 
-async def wait_for(predicate, what: str) -> None:  # type: ignore[no-untyped-def]
-    """Poll (the management API or another process): there is no other signal across processes."""
-    with trio.fail_after(WAIT_S):
-        while not await predicate():
-            await trio.sleep(0.1)
-    del what
-
 
 async def configured_service(net, name: str, configs: dict[str, dict], *, encrypted: bool = True) -> str:
     """A service with one config per ``{config type: data}``; returns the service id."""

@@ -99,13 +99,13 @@ async def _start_roles(cfg: NodeConfig, out: Callable[[str], None], progress: St
     started_at = time.monotonic()
     async with trio.open_nursery() as nursery:
         if cfg.controller is not None:
-            section = cfg.controller
+            ctrl = cfg.controller
             first_run = not (cfg.home / "controller").exists()
             progress.step(controller_step(first_run))
-            password, _ = await trio.to_thread.run_sync(admin_password, cfg.home, section.admin_password)
+            password, _ = await trio.to_thread.run_sync(admin_password, cfg.home, ctrl.admin_password)
             controller = Controller(ControllerConfig(
-                home=cfg.home / "controller", advertised_address=section.address, port=section.port,
-                ctrl_port=section.ctrl_port, bind_host=section.bind, admin_username=section.admin_username,
+                home=cfg.home / "controller", advertised_address=ctrl.address, port=ctrl.port,
+                ctrl_port=ctrl.ctrl_port, bind_host=ctrl.bind, admin_username=ctrl.admin_username,
                 admin_password=password,
             ))
             info = await nursery.start(supervise, "controller", controller.run)

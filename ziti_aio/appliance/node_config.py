@@ -87,13 +87,13 @@ class _Reader:
         return value
 
     def port(self, key: str, default: int) -> int:
-        value = self.get(key, int, default)
+        value: int = self.get(key, int, default)
         if not 0 <= value <= 65535:
             raise ConfigError(f"{self.source}: {self._key(key)} must be a port number (0-65535), not {value}")
         return value
 
     def address(self, key: str) -> str | None:
-        value = self.get(key, str)
+        value: str | None = self.get(key, str)
         if value is not None:
             host, sep, port = value.rpartition(":")
             if not sep or not host or not (port.isascii() and port.isdigit() and len(port) <= 5) or int(port) > 65535:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 
@@ -27,6 +28,9 @@ from ziti_aio.cli.options import (
     write_jwt,
 )
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
 DEFAULT_ENROLLMENT_MINUTES = 30
 POLICY_TYPES = ("Dial", "Bind")
 
@@ -44,10 +48,10 @@ def _created(label: str, name: str | None, ident: str) -> None:
     typer.echo(f"New {label}{' ' + name if name else ''} created with id: {ident}")
 
 
-def _command(name: str, alias: str | None = None) -> Any:
+def _command(name: str, alias: str | None = None) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Register a create command under ``name`` and, hidden, under ziti's short ``alias``."""
 
-    def register(fn: Any) -> Any:
+    def register(fn: Callable[P, R]) -> Callable[P, R]:
         wrapped = reported(fn)
         app.command(name)(wrapped)
         if alias:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, ParamSpec, TypeVar
 
-import click
 import typer
 from typer.core import TyperCommand
 
@@ -30,16 +30,19 @@ from ziti_aio.cli.options import (
     split_csv,
 )
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
 app = typer.Typer(help="Update entities (only the fields given change)", no_args_is_help=True)
 
 IdOrName = Annotated[str, typer.Argument(help="The entity's id or name.")]
 Semantic = Annotated[str | None, typer.Option("--semantic", help="How # roles combine: AnyOf or AllOf.")]
 
 
-def _command(singular: str) -> Any:
+def _command(singular: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Register an update command for ``singular`` and, hidden, under ziti's short alias."""
 
-    def register(fn: Any) -> Any:
+    def register(fn: Callable[P, R]) -> Callable[P, R]:
         wrapped = reported(fn)
         app.command(singular)(wrapped)
         alias = BY_SINGULAR[singular].alias
@@ -132,7 +135,8 @@ def update_edge_router(
 class _CobraBoolCommand(TyperCommand):
     """Takes ``--down=true`` / ``--down=false`` as ziti (cobra) does, for the ``--down/--up`` flag."""
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+    # ctx is typer's private copy of click's Context (typer._click), which typer does not export: Any.
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         spelled = {"--down=true": "--down", "--down=false": "--up"}
         return super().parse_args(ctx, [spelled.get(a.lower(), a) for a in args])
 

@@ -199,11 +199,6 @@ class PathUnavailable(CircuitError):
     default_message = "no path to the service's terminator"
 
 
-class DialTimeout(CircuitError):
-    code = "DIAL_TIMEOUT"
-    default_message = "the dial timed out"
-
-
 class InvalidSession(CircuitError):
     code = "INVALID_SESSION"
     http_status = 401

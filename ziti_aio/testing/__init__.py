@@ -5,7 +5,8 @@ routers in-process over real mTLS on 127.0.0.1 (port 0 everywhere) in a temporar
 ``net.create_identity``/``create_service``/``allow`` set things up, and identity files work
 with ``ziti_aio.sdk.open_context`` and the OpenZiti SDKs. ``tunneler=True`` adds a host-mode
 tunneler (``net.tunneler``) serving the services with a host.v1 config it may Bind. The ``ziti_network`` pytest
-fixture (plugin ``ziti_aio.testing.pytest_plugin``) gives one per test.
+fixture (plugin ``ziti_aio.testing.pytest_plugin``) gives one per test. ``wait_until(predicate, timeout)``
+waits for a state seen only from outside (the management API, another process).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ziti_aio.testing import network as _network
 from ziti_aio.testing.network import RunningNetwork, RunningTunneler
+from ziti_aio.testing.waiting import WaitTimeout, wait_until
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -37,4 +39,4 @@ async def open_network(home: Path | str | None = None, *, routers: int = 1, tunn
             yield net
 
 
-__all__ = ["RunningNetwork", "RunningTunneler", "open_network"]
+__all__ = ["RunningNetwork", "RunningTunneler", "WaitTimeout", "open_network", "wait_until"]

@@ -14,10 +14,11 @@ from ziti_aio.testing import RunningNetwork, open_network
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
+    from pathlib import Path
 
 
 @pytest.fixture
-async def ziti_network(tmp_path) -> AsyncIterator[RunningNetwork]:
+async def ziti_network(tmp_path: Path) -> AsyncIterator[RunningNetwork]:
     """A controller and one edge router on 127.0.0.1, torn down after the test."""
     async with open_network(tmp_path / "ziti-network", routers=1) as net:
         yield net

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from ziti_aio.common.errors import ConfigError
 
@@ -92,7 +92,7 @@ class PortRange:
         if not isinstance(value, dict):
             raise ConfigError(f"a port range must be {{low, high}}, not {value!r}")
         low, high = value.get("low"), value.get("high", value.get("low"))
-        if not all(isinstance(p, int) and not isinstance(p, bool) and 0 <= p <= 65535 for p in (low, high)):
+        if not (_is_port(low) and _is_port(high)):
             raise ConfigError(f"port range {value!r} needs integer low/high within 0-65535")
         if low > high:
             raise ConfigError(f"port range {value!r} has low above high")
@@ -104,3 +104,7 @@ class PortRange:
 
 def parse_port_ranges(values: Iterable[Any]) -> tuple[PortRange, ...]:
     return tuple(PortRange.parse(v) for v in values)
+
+
+def _is_port(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 65535

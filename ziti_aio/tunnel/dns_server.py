@@ -149,7 +149,8 @@ class DnsServer:
             return True, dns.build_error(query.id, dns.RCODE_REFUSED, query=query)
         return False, None
 
-    async def _forward(self, sock: trio.socket.SocketType, packet: bytes, peer: tuple, slot: object) -> None:
+    async def _forward(self, sock: trio.socket.SocketType, packet: bytes, peer: tuple[object, ...],
+                       slot: object) -> None:
         try:
             reply = await self.forward(packet)
             if reply is None:
@@ -200,7 +201,7 @@ class DnsServer:
             self._last_drop_log = now
 
 
-async def _send(sock: trio.socket.SocketType, data: bytes, peer: tuple) -> None:
+async def _send(sock: trio.socket.SocketType, data: bytes, peer: tuple[object, ...]) -> None:
     try:
         await sock.sendto(data, peer)
     except OSError as exc:

@@ -15,7 +15,7 @@ import logging
 import socket
 import struct
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import trio
 
@@ -35,6 +35,9 @@ from ziti_aio.tunnel.relay import relay
 
 if TYPE_CHECKING:
     from ziti_aio.sdk.context import ZitiContext
+
+Address = tuple[str, int]
+"""An IPv4 socket address, ``(ip, port)``."""
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +114,7 @@ class Tproxy:
         self.dns = DnsServer(self.pool, resolver, dns_upstreams)
         self.intercept = intercept or Intercept()
         self.specs: list[InterceptSpec] = []
-        self._flows: dict[tuple, trio.MemorySendChannel[bytes]] = {}
+        self._flows: dict[tuple[Address, Address], trio.MemorySendChannel[bytes]] = {}
 
     def service_for(self, protocol: str, ip_text: str, port: int) -> tuple[str, str | None] | None:
         """``(service, hostname)`` intercepting ``protocol`` to ``ip:port``, if any."""
@@ -124,7 +127,7 @@ class Tproxy:
                 return spec.service, name
         return None
 
-    async def run(self, *, task_status: trio.TaskStatus[dict] = trio.TASK_STATUS_IGNORED) -> None:
+    async def run(self, *, task_status: trio.TaskStatus[dict[str, object]] = trio.TASK_STATUS_IGNORED) -> None:
         await self.intercept.clear()  # whatever a crashed run left behind
         tcp, udp = _transparent(socket.SOCK_STREAM), _transparent(socket.SOCK_DGRAM)
         udp.setsockopt(socket.SOL_IP, IP_RECVORIGDSTADDR, 1)
@@ -158,14 +161,14 @@ class Tproxy:
                                      local_networks=(self.pool.network,))
         log.info("intercepting %s", ", ".join(s.service for s in self.specs) or "nothing")
 
-    def _app_data(self, protocol: str, src: tuple, dst: tuple, name: str | None) -> bytes:
+    def _app_data(self, protocol: str, src: Address, dst: Address, name: str | None) -> bytes:
         data = {"dst_protocol": protocol, "dst_ip": dst[0], "dst_port": str(dst[1]),
                 "src_protocol": protocol, "src_ip": src[0], "src_port": str(src[1])}
         if name is not None:
             data["dst_hostname"] = name
         return json.dumps(data).encode()
 
-    async def _dial(self, protocol: str, src: tuple, dst: tuple) -> trio.abc.Stream | None:
+    async def _dial(self, protocol: str, src: Address, dst: Address) -> trio.abc.Stream | None:
         found = self.service_for(protocol, dst[0], dst[1])
         what = f"{protocol} {src[0]}:{src[1]} -> {dst[0]}:{dst[1]}"
         if found is None:
@@ -186,7 +189,7 @@ class Tproxy:
                 conn, src = await listener.accept()
                 nursery.start_soon(self._serve_tcp, trio.SocketStream(conn), src, conn.getsockname())
 
-    async def _serve_tcp(self, stream: trio.SocketStream, src: tuple, dst: tuple) -> None:
+    async def _serve_tcp(self, stream: trio.SocketStream, src: Address, dst: Address) -> None:
         remote = await self._dial("tcp", src, dst)
         if remote is None:
             await trio.aclose_forcefully(stream)
@@ -196,7 +199,8 @@ class Tproxy:
     async def _receive_udp(self, sock: trio.socket.SocketType) -> None:
         async with trio.open_nursery() as nursery:
             while True:
-                data, ancdata, _, src = await sock.recvmsg(65535, socket.CMSG_SPACE(16))
+                data, ancdata, _, peer = await sock.recvmsg(65535, socket.CMSG_SPACE(16))
+                src = cast("Address", peer)  # an AF_INET socket: (ip, port)
                 dst = next((_sockaddr_in(d) for level, kind, d in ancdata
                             if level == socket.SOL_IP and kind == IP_RECVORIGDSTADDR), None)
                 if dst is None:
@@ -214,7 +218,7 @@ class Tproxy:
                 except (trio.WouldBlock, trio.BrokenResourceError):
                     log.debug("udp %s:%d -> %s:%d: queue full, datagram dropped", *src, *dst)
 
-    async def _serve_udp(self, src: tuple, dst: tuple, queue: trio.MemoryReceiveChannel[bytes]) -> None:
+    async def _serve_udp(self, src: Address, dst: Address, queue: trio.MemoryReceiveChannel[bytes]) -> None:
         """One UDP flow: datagrams to the service, replies sent back from the original destination."""
         try:
             remote = await self._dial("udp", src, dst)
@@ -236,13 +240,14 @@ class Tproxy:
             queue.close()
 
 
-async def _replies(remote: trio.abc.Stream, reply: trio.socket.SocketType, src: tuple, idle: trio.CancelScope) -> None:
+async def _replies(remote: trio.abc.Stream, reply: trio.socket.SocketType, src: Address,
+                   idle: trio.CancelScope) -> None:
     while data := await remote.receive_some(65535):
         idle.deadline = trio.current_time() + UDP_IDLE_TIMEOUT_S
         await reply.sendto(data, src)
     idle.cancel()
 
 
-def _sockaddr_in(raw: bytes) -> tuple[str, int]:
+def _sockaddr_in(raw: bytes) -> Address:
     port, = struct.unpack_from("!H", raw, 2)
     return socket.inet_ntoa(raw[4:8]), port

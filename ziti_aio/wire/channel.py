@@ -1,7 +1,7 @@
 """Typed builders and parsers for the channel-level messages: hello, Result, latency probe.
 
 Builders return a :class:`Message` with sequence 0; the channel assigns the real sequence when
-it sends. Shapes follow wire.md §2-§3 as libziti 0.29.3 sends and checks them.
+it sends. Shapes follow docs/wire.md §2-§3 as libziti 0.29.3 sends and checks them.
 
 Error handling: parsers raise :class:`WireProtocolError` on a wrong content type, a missing
 required header or a malformed value.

@@ -1,7 +1,7 @@
 """End-to-end encryption between a dialer and a hoster, as libziti 0.29.3 does it.
 
 libsodium ``crypto_kx`` derives the session keys and ``crypto_secretstream_xchacha20poly1305``
-protects the stream (wire.md §6; libziti ``library/connect.c`` ``establish_crypto``):
+protects the stream (docs/wire.md §6; libziti ``library/connect.c`` ``establish_crypto``):
 
 - the **hoster** is the kx *server*: ``crypto_kx_server_session_keys(pk_host, sk_host,
   pk_dialer)``, with the key pair of its Bind, shared by every connection accepted from it;

@@ -2,7 +2,7 @@
 
 Builders return a :class:`Message` with sequence 0 (the channel assigns it when sending).
 Parsers check the content type and required headers and return a frozen dataclass. Shapes
-follow wire.md §4-§5 (libziti 0.29.3): ConnId and Seq uint32, ReplyFor int32, PublicKey 32
+follow docs/wire.md §4-§5 (libziti 0.29.3): ConnId and Seq uint32, ReplyFor int32, PublicKey 32
 raw bytes, session token in the body of Connect, Bind, Dial and Unbind.
 
 Error handling: parsers raise :class:`WireProtocolError` on a wrong content type, a missing
@@ -36,7 +36,7 @@ from ziti_aio.wire.headers import (
 
 PUBLIC_KEY_BYTES = 32
 INVALID_SESSION = "Invalid Session"
-"""StateClosed reason libziti treats as "refresh the service session and retry" (quirk 2)."""
+"""StateClosed reason libziti treats as "refresh the service session and retry" (docs/wire.md §7 quirk 2)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,7 +227,7 @@ def parse_state_connected(msg: Message) -> StateConnected:
 
 def state_closed(conn_id: int, reason: str = "", *, reply_for: int | None = None, seq: int | None = None) -> Message:
     """StateClosed. From a router give a real ``reason``: an empty one means "Invalid Session"
-    to libziti (quirk 2). From an SDK the reason is empty and ``seq`` is its edge counter."""
+    to libziti (docs/wire.md §7 quirk 2). From an SDK the reason is empty and ``seq`` is its edge counter."""
     headers = _conn_headers(conn_id, seq)
     _put_optional(headers, ChannelHeader.REPLY_FOR, None if reply_for is None else put_int32(reply_for))
     return Message(EdgeContentType.STATE_CLOSED, headers=headers, body=put_str(reason))
@@ -287,7 +287,7 @@ def dial(
     app_data: bytes | None = None,
     circuit_id: str | None = None,
 ) -> Message:
-    """Router -> hoster Dial on the bind conn id; 1008 is always written (quirk 1)."""
+    """Router -> hoster Dial on the bind conn id; 1008 is always written (docs/wire.md §7 quirk 1)."""
     headers = _conn_headers(bind_conn_id, None)
     headers[EdgeHeader.CALLER_ID] = put_str(caller_id)
     _put_optional(headers, EdgeHeader.PUBLIC_KEY, _checked_key(public_key))

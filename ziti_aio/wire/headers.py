@@ -2,7 +2,7 @@
 
 Writers always produce full-width little-endian integers and ``00``/``01`` bools, which
 both libziti (reads the first min(len, 4) bytes) and Go (demands exact widths) accept.
-Readers demand exact widths, except :func:`get_low_uint`, the rule wire.md gives for Cost and
+Readers demand exact widths, except :func:`get_low_uint`, the rule of docs/wire.md §4 for Cost and
 Precedence, whose width differs between libziti and the Go SDK.
 """
 

@@ -6,6 +6,7 @@ import ssl
 import pytest
 import trio
 import trio.lowlevel
+import trio.testing
 
 from ziti_aio.transport.serve import serve_tls
 from ziti_aio.transport.tls import client_context, open_tls, peer_fingerprint, server_context
@@ -28,16 +29,18 @@ async def _server(pki, nursery, handler) -> int:
 async def test_many_records_arrive_in_one_read_and_a_clean_close_reads_as_eof(pki):
     payload = os.urandom(8 * TLS_RECORD_BYTES)
     got = {}
+    all_sent = trio.Event()
 
     async def handler(stream: TlsStream) -> None:
         got["fp"] = peer_fingerprint(stream)
         await stream.send_all(payload)
         await stream.aclose()  # sends close_notify
+        all_sent.set()
 
     async with trio.open_nursery() as nursery:
         port = await _server(pki, nursery, handler)
         client = await open_tls("127.0.0.1", port, _client(pki))
-        await trio.sleep(0.2)  # let every record reach our socket
+        await all_sent.wait()  # every record is in our socket (loopback delivers at send)
         first = await client.receive_some(1 << 20)
         assert len(first) > TLS_RECORD_BYTES  # several records in one call (trio's SSLStream gives one)
         data = first
@@ -99,7 +102,7 @@ async def test_two_receivers_at_once_is_an_error(pki):
 
         async with trio.open_nursery() as receivers:
             receivers.start_soon(first_receiver)
-            await trio.sleep(0.1)
+            await trio.testing.wait_all_tasks_blocked()  # the first receiver waits in receive_some
             with pytest.raises(trio.BusyResourceError):
                 await client.receive_some()
             await client.aclose()
@@ -180,6 +183,7 @@ async def test_a_send_cancelled_half_way_leaves_the_stream_whole(pki):
     big = os.urandom(16 * 1024 * 1024)
     start_reading = trio.Event()
     received = {}
+    all_read = trio.Event()
 
     async def handler(stream: TlsStream) -> None:
         await start_reading.wait()
@@ -190,6 +194,7 @@ async def test_a_send_cancelled_half_way_leaves_the_stream_whole(pki):
                 break
             data += chunk
         received["data"] = bytes(data)
+        all_read.set()
 
     async with trio.open_nursery() as nursery:
         port = await _server(pki, nursery, handler)
@@ -200,8 +205,7 @@ async def test_a_send_cancelled_half_way_leaves_the_stream_whole(pki):
         start_reading.set()
         await client.send_all(b"after")
         with trio.fail_after(20):
-            while "data" not in received:
-                await trio.sleep(0.01)
+            await all_read.wait()
         await client.aclose()
         nursery.cancel_scope.cancel()
     assert received["data"] == big + b"after"

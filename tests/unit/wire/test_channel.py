@@ -1,4 +1,4 @@
-"""Hello, Result and latency messages against the hex frames of wire.md §8."""
+"""Hello, Result and latency messages against frames built by hand from docs/wire.md §1-§3 (§8)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Edge message builders and parsers against the hex frames of wire.md §8."""
+"""Edge message builders and parsers against frames built by hand from docs/wire.md §1, §4-§5 (§8)."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from ziti_aio.common.errors import ProtocolError
 from ziti_aio.wire.errors import WireProtocolError
 from ziti_aio.wire.frame import MAGIC, MAX_BODY_BYTES, MAX_HEADERS_BYTES, FrameDecoder, Message, decode_headers, encode
 
-# Built by hand from wire.md §1: content type 2, seq 5, headers {1: 07 00 00 00}, body "ok".
+# Built by hand from docs/wire.md §1: content type 2, seq 5, headers {1: 07 00 00 00}, body "ok".
 RESULT_FRAME = bytes.fromhex(
     "03 06 09 0c 02 00 00 00 05 00 00 00 0c 00 00 00 02 00 00 00"
     "01 00 00 00 04 00 00 00 07 00 00 00"

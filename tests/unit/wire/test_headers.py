@@ -1,4 +1,4 @@
-"""Header ids and value codecs, checked against wire.md §1 and §4."""
+"""Header ids and value codecs, checked against docs/wire.md §1 and §4."""
 
 from __future__ import annotations
 
