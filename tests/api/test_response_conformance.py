@@ -15,7 +15,6 @@ from typing import Any
 
 import httpx
 import pytest
-import trio
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from ziti_aio.pki.csr import create_csr
@@ -23,6 +22,7 @@ from ziti_aio.pki.keys import generate_key
 from ziti_aio.sdk.context import open_context
 from ziti_aio.testing.controller import ADMIN_PASSWORD, ADMIN_USERNAME, CLIENT, MANAGEMENT, create
 from ziti_aio.testing.network import open_network
+from ziti_aio.testing.waiting import wait_until
 
 from .openapi import body_problems, needs_openapi, operation, schema
 from .seeds import CLIENT_READS, MANAGEMENT_READS, seed
@@ -194,11 +194,10 @@ async def test_a_live_network_answers_its_schemas(tmp_path):
                                                  "serviceRoles": ["#all"]})
         async with open_context(alice.path) as ctx:
             listener = await ctx.bind("svc")
-            with trio.fail_after(20):
-                while True:  # the router is online and alice's terminator is in place
-                    if listener.routers and (await net.get(f"edge-routers/{router.id}"))["isOnline"]:
-                        break
-                    await trio.sleep(0.05)
+            async def ready() -> bool:
+                return bool(listener.routers) and (await net.get(f"edge-routers/{router.id}"))["isOnline"]
+
+            await wait_until(ready, 20, what="the router online and alice's terminator in place")
             dial = await admin.post(f"{CLIENT}/sessions", json={"serviceId": service, "type": "Dial"})
             assert dial.status_code == 201, dial.text
             assert dial.json()["data"]["edgeRouters"][0]["urls"], "the online router's addresses"
