@@ -20,6 +20,7 @@ from bench import appliance_bench as appliance
 from bench import controller_bench as ctrl
 from bench import dataplane as data
 from bench import mesh_bench as mesh
+from bench import store_bench as store
 from bench.common import FULL, QUICK, Suite, run_suites
 
 SUITES: tuple[Suite, ...] = (
@@ -34,6 +35,7 @@ SUITES: tuple[Suite, ...] = (
     ctrl.SCALE,
     data.IDLE_SUITE,
     ctrl.IDENTITIES,
+    store.WRITES_SUITE,
 )
 
 # Every metric name -> the suite that measures it.

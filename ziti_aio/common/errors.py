@@ -47,6 +47,14 @@ def first_error(exc: BaseException, kind: type[BaseException]) -> BaseException 
     return None
 
 
+class StoreFailed(ZitiError):
+    """The durable store could not commit; the controller must restart to reload it."""
+
+    code = "UNHANDLED"
+    http_status = 503
+    default_message = "the controller's store failed; it must be restarted"
+
+
 class ProtocolError(ZitiError):
     """A peer sent bytes that break the wire protocol; the connection is closed."""
 

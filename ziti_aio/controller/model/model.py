@@ -1,9 +1,13 @@
 """The controller's model: every entity in memory, backed by the durable store.
 
 Reads are served from memory. Writes go through :meth:`Model.transact`: under one lock a
-builder validates against the current state and returns a :class:`Command`; the store
-commits it durably, and only then does memory (names, policy index) change. Listeners
-learn of every applied command (revocations, service-update stamps).
+builder validates against the current state and returns a :class:`Command`, which changes
+memory (names, policy index) at once and joins the queue for the store. Commands queued
+while one transaction is being written go together in the next one (group commit: one fsync
+for many writes), and ``transact`` returns only once its command is durable, so nothing
+acknowledged is lost to ``kill -9``. A store failure breaks the model: memory may be ahead
+of the file, so every later write is refused until the controller restarts and reloads
+(docs/model.md). Listeners learn of every applied command (revocations, stamps).
 """
 
 from __future__ import annotations
@@ -15,16 +19,17 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from ziti_aio.common.errors import NotFoundError
+from ziti_aio.common.errors import NotFoundError, StoreFailed
 from ziti_aio.controller.kinds import Kind
 from ziti_aio.controller.model.fields import now_text
 from ziti_aio.controller.model.policy_index import PolicyIndex
 from ziti_aio.controller.model.records import RECORDS
 from ziti_aio.controller.model.revocations import session_revocation
 from ziti_aio.controller.store.commands import Change, Command, Delete, Put
+from ziti_aio.controller.store.sqlite_store import encode
 
 if TYPE_CHECKING:
-    from ziti_aio.controller.store.sqlite_store import SqliteStore
+    from ziti_aio.controller.store.sqlite_store import Rows, SqliteStore
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +42,8 @@ ACCESS_KINDS = frozenset({Kind.IDENTITIES, Kind.SERVICES, Kind.EDGE_ROUTERS})
 ACCESS_FIELDS = ("roleAttributes", "disabled")
 # Changes to these kinds are not "changes to the network" an SDK should re-read services for.
 SESSION_KINDS = frozenset({Kind.API_SESSIONS, Kind.SESSIONS, Kind.REVOCATIONS})
+# Commands written in one store transaction at most (bounds one fsync's work and its waiters' wait).
+MAX_BATCH_COMMANDS = 256
 
 
 class Model:
@@ -46,8 +53,9 @@ class Model:
     never an empty table.
     """
 
-    def __init__(self, store: SqliteStore) -> None:
+    def __init__(self, store: SqliteStore, *, max_batch_commands: int = MAX_BATCH_COMMANDS) -> None:
         self.store = store
+        self.max_batch_commands = max_batch_commands
         self.entities: dict[Kind, dict[str, Entity]] = {kind: {} for kind in Kind}
         # name -> id, for kinds whose entities carry a unique name.
         self.names: dict[Kind, dict[str, str]] = {r.kind: {} for r in RECORDS.values() if r.named}
@@ -61,11 +69,17 @@ class Model:
         self.last_change_at = now_text()
         self._lock = trio.Lock()
         self._listeners: list[Listener] = []
+        # Group commit: commands applied in memory and waiting for the store, in order.
+        self._unwritten: list[Rows] = []
+        self._queued = 0  # commands ever queued
+        self._written = 0  # commands ever durably written
+        self._writing: trio.Event | None = None  # set when the transaction being written ends
+        self._store_error: BaseException | None = None
 
     @classmethod
-    async def open(cls, store: SqliteStore) -> Model:
+    async def open(cls, store: SqliteStore, *, max_batch_commands: int = MAX_BATCH_COMMANDS) -> Model:
         """Load every stored entity and build the indexes."""
-        model = cls(store)
+        model = cls(store, max_batch_commands=max_batch_commands)
         loaded = await trio.to_thread.run_sync(store.load_all)
         for kind, items in loaded.items():
             model.entities[kind] = items
@@ -163,23 +177,60 @@ class Model:
         self._listeners.append(listener)
 
     async def transact(self, build: Callable[[], Command | None]) -> Command | None:
-        """Build a command against the current state under the write lock, then apply it.
+        """Build a command against the current state under the write lock, apply it, and return
+        once it is durable.
 
-        ``build`` validates and raises on bad input; nothing is stored in that case.
+        ``build`` validates and raises on bad input; nothing changes in that case.
         """
         async with self._lock:
+            self._check_store()
             command = build()
             if command is None or not command.changes:
                 return None
-            previous = await self._apply(command)
+            previous = self._apply(command)
             follow_up = self._revoked_sessions(command, previous)
             if follow_up is not None:
-                await self._apply(follow_up)
-            return command
+                self._apply(follow_up)
+            ticket = self._queued
+        # Shielded: the wait is one fsync long, and an abandoned command must still reach the file.
+        with trio.CancelScope(shield=True):
+            await self._durable(ticket)
+        return command
 
-    async def _apply(self, command: Command) -> Previous:
-        """Store ``command``, then change memory; returns each changed entity's previous state."""
-        await trio.to_thread.run_sync(self.store.apply, command)
+    def _check_store(self) -> None:
+        if self._store_error is not None:
+            raise StoreFailed(f"the store at {self.store.path} failed ({self._store_error}); "
+                              "restart the controller") from self._store_error
+
+    async def _durable(self, ticket: int) -> None:
+        """Wait until the first ``ticket`` queued commands are in the store, writing them if no
+        one else is: whoever finds no transaction in progress writes everything queued so far."""
+        while self._written < ticket:
+            self._check_store()
+            if self._writing is not None:
+                await self._writing.wait()
+                continue
+            batch = self._unwritten[:self.max_batch_commands]
+            del self._unwritten[:len(batch)]
+            writing = self._writing = trio.Event()
+            try:
+                await trio.to_thread.run_sync(self.store.write, batch)
+            except Exception as exc:
+                self._store_error = exc
+                log.critical("the store failed; refusing writes until the controller restarts: %s", exc)
+                self._check_store()
+            else:
+                self._written += len(batch)
+            finally:
+                self._writing = None
+                writing.set()
+
+    def _apply(self, command: Command) -> Previous:
+        """Change memory and queue ``command`` for the store; returns each changed entity's previous state.
+
+        Encoded first: data the store cannot hold fails this command alone, before anything changed."""
+        self._unwritten.append(encode(command))
+        self._queued += 1
         previous: Previous = {}
         for change in command.changes:
             table = self.entities[change.kind]

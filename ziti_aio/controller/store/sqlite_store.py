@@ -1,8 +1,9 @@
 """The embedded SQLite store: one file, WAL, fsync on every commit.
 
-Entities are JSON documents keyed by (kind, id). Every mutation is a :class:`Command`
-applied by :meth:`SqliteStore.apply` in one transaction, so an acknowledged change survives
-``kill -9``. The store knows nothing of entity semantics; the model validates first.
+Entities are JSON documents keyed by (kind, id). Every mutation is a :class:`Command`;
+:meth:`SqliteStore.write` commits a batch of them in one transaction (one fsync), so
+an acknowledged change survives ``kill -9``. The store knows nothing of entity semantics;
+the model validates first and batches (group commit, docs/model.md).
 """
 
 from __future__ import annotations
@@ -12,11 +13,14 @@ import logging
 import sqlite3
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ziti_aio.common.errors import ConfigError
 from ziti_aio.controller.kinds import Kind
 from ziti_aio.controller.store.commands import Command, Put
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +35,16 @@ CREATE TABLE IF NOT EXISTS entities (
     PRIMARY KEY (kind, id)
 ) WITHOUT ROWID;
 """
+
+
+# A command as the store writes it: (kind, id, JSON text) per change, ``None`` for a delete.
+Rows = tuple[tuple[str, str, str | None], ...]
+
+
+def encode(command: Command) -> Rows:
+    """``command``'s changes as rows; raises (``TypeError``, ``ValueError``) on data JSON cannot hold."""
+    return tuple((c.kind, c.id, json.dumps(c.data, separators=(",", ":")) if isinstance(c, Put) else None)
+                 for c in command.changes)
 
 
 class SqliteStore:
@@ -72,24 +86,25 @@ class SqliteStore:
 
     def apply(self, command: Command) -> None:
         """Apply every change of ``command`` in one durable transaction."""
+        self.write((encode(command),))
+
+    def write(self, batch: Sequence[Rows]) -> None:
+        """Write encoded commands, in order, in one durable transaction."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                for change in command.changes:
-                    if isinstance(change, Put):
-                        self._db.execute(
-                            "INSERT OR REPLACE INTO entities (kind, id, data) VALUES (?, ?, ?)",
-                            (change.kind, change.id, json.dumps(change.data, separators=(",", ":"))),
-                        )
-                    else:
-                        self._db.execute(
-                            "DELETE FROM entities WHERE kind = ? AND id = ?", (change.kind, change.id)
-                        )
+                for rows in batch:
+                    for kind, ident, data in rows:
+                        if data is not None:
+                            self._db.execute("INSERT OR REPLACE INTO entities (kind, id, data) VALUES (?, ?, ?)",
+                                             (kind, ident, data))
+                        else:
+                            self._db.execute("DELETE FROM entities WHERE kind = ? AND id = ?", (kind, ident))
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
-        log.debug("applied %d change(s) by %s: %s", len(command.changes), command.actor, command.reason)
+        log.debug("wrote %d command(s) in one transaction", len(batch))
 
     def get_meta(self, key: str) -> str | None:
         """A value from the store's small key/value table."""
