@@ -64,3 +64,12 @@ def test_not_toml_and_missing_file(tmp_path):
 def test_relative_paths_resolve_against_home():
     cfg = parse_node_config({"home": "/h", "tunneler": {"identity": "id.json"}})
     assert cfg.tunneler.identity.as_posix() == "/h/id.json"
+
+
+def test_the_control_channel_shares_the_api_port_unless_given_its_own():
+    shared = parse_node_config({"home": "/h", "controller": {"address": "c"}})
+    assert shared.controller.ctrl_port is None
+    apart = parse_node_config({"home": "/h", "controller": {"address": "c", "ctrl_port": 6262}})
+    assert apart.controller.ctrl_port == 6262
+    with pytest.raises(ConfigError, match=r"controller\.ctrl_port must be a port number"):
+        parse_node_config({"home": "/h", "controller": {"address": "c", "ctrl_port": 70000}})

@@ -125,7 +125,7 @@ async def _start_in_process(opts: QuickstartOptions) -> list:
 
 async def test_quickstart_shows_its_steps_and_ends_them_before_the_summary(tmp_path):
     opts = QuickstartOptions(home=tmp_path / "qs", ctrl_address="127.0.0.1", bind_host="127.0.0.1", ctrl_port=0,
-                             ctrl_channel_port=0, router_port=0, link_port=0, routers=2, password="qs-password")
+                             router_port=0, routers=2, password="qs-password")
     first = await _start_in_process(opts)
     assert [e[1] for e in first if e[0] == "step"] == [
         "generating the PKI, starting the controller", "enrolling 2 edge routers",
@@ -137,20 +137,69 @@ async def test_quickstart_shows_its_steps_and_ends_them_before_the_summary(tmp_p
     assert [e[1] for e in again if e[0] == "step"][:2] == ["starting the controller", "checking the edge routers"]
 
 
-async def test_a_port_in_use_is_one_clear_error_not_a_restart_loop(tmp_path):
-    with socket.socket() as busy:
-        busy.bind(("127.0.0.1", 0))
-        busy.listen()
-        port = busy.getsockname()[1]
-        for args in (("--ctrl-port", str(port), "--router-port", "0"),
-                     ("--ctrl-port", "0", "--router-port", str(port))):
-            with trio.fail_after(60):
-                done = await trio.run_process(
-                    [sys.executable, "-m", "ziti_aio", "quickstart", "--ctrl-address", "127.0.0.1", "--no-tunneler",
-                     *args], capture_stdout=True, capture_stderr=True, check=False)
-            assert done.returncode == 1, done.stderr.decode()
-            assert f"cannot listen on 0.0.0.0:{port}: Address already in use" in done.stderr.decode()
-            assert "Traceback" not in done.stderr.decode()
+def _free_ports(count: int) -> list[int]:
+    """``count`` different ports, free right now."""
+    probes = [socket.socket() for _ in range(count)]
+    try:
+        for probe in probes:
+            probe.bind(("0.0.0.0", 0))
+        return [probe.getsockname()[1] for probe in probes]
+    finally:
+        for probe in probes:
+            probe.close()
+
+
+async def _quickstart_exit(*args: str) -> tuple[int, str]:
+    with trio.fail_after(60):
+        done = await trio.run_process(
+            [sys.executable, "-m", "ziti_aio", "quickstart", "--ctrl-address", "127.0.0.1", "--no-tunneler", *args],
+            capture_stdout=True, capture_stderr=True, check=False)
+    return done.returncode, done.stderr.decode()
+
+
+async def test_ports_in_use_are_reported_all_at_once_naming_their_flags(tmp_path):
+    with socket.socket() as busy_ctrl, socket.socket() as busy_router:
+        for busy in (busy_ctrl, busy_router):
+            busy.bind(("127.0.0.1", 0))
+            busy.listen()
+        ctrl, router = busy_ctrl.getsockname()[1], busy_router.getsockname()[1]
+        code, err = await _quickstart_exit("--home", str(tmp_path / "qs"), "--ctrl-port", str(ctrl),
+                                           "--router-port", str(router))
+    assert code == 2, err
+    assert err.splitlines() == [f"error: port {ctrl} is in use (change it with --ctrl-port)",
+                                f"error: port {router} is in use (change it with --router-port)"]
+    assert not (tmp_path / "qs").exists()  # nothing started, nothing created
+
+
+async def test_a_port_wanted_twice_names_both_users(tmp_path):
+    [port] = _free_ports(1)
+    code, err = await _quickstart_exit("--ctrl-port", str(port + 1), "--router-port", str(port), "--routers", "2")
+    assert code == 2, err
+    assert (f"error: port {port + 1} is wanted by the controller (--ctrl-port) and by router-instance-2 "
+            "(router-instance-2 takes --router-port + 1; change it with --router-port)") in err.splitlines()
+
+
+async def test_two_quickstarts_with_their_own_ports_run_side_by_side(tmp_path):
+    """Each needs two ports (``--ctrl-port``, ``--router-port``): nothing else is fixed, so they never meet."""
+    ports = _free_ports(4)
+    first = await start_quickstart(tmp_path / "a", "--ctrl-port", str(ports[0]), "--router-port", str(ports[1]),
+                                   "--ctrl-address", "127.0.0.1", "--router-address", "127.0.0.1", "-p", "qs-password")
+    try:
+        second = await start_quickstart(tmp_path / "b", "--ctrl-port", str(ports[2]), "--router-port", str(ports[3]),
+                                        "--ctrl-address", "127.0.0.1", "--router-address", "127.0.0.1",
+                                        "-p", "qs-password")
+        try:
+            assert first.url == f"https://127.0.0.1:{ports[0]}" and second.url == f"https://127.0.0.1:{ports[2]}"
+            assert f"router-instance-1 at tls://127.0.0.1:{ports[3]}" in second.output
+            for qs, home in ((first, tmp_path / "a"), (second, tmp_path / "b")):
+                await _echo_through_demo(home / "demo-client.json", b"side by side")
+                async with await _admin(qs.url, home) as admin:
+                    [router] = await _listed(admin, f"{M}/edge-routers")
+                    assert router["isOnline"]
+        finally:
+            assert second.stop() == 0
+    finally:
+        assert first.stop() == 0
 
 
 async def _listed(admin: httpx.AsyncClient, path: str) -> list[dict]:

@@ -125,8 +125,8 @@ async def wait_router_online(admin: httpx.AsyncClient, name: str) -> None:
 
 async def test_kill_9_keeps_an_enrolled_identity_working(tmp_path):
     home = tmp_path / "qs"
-    ports = [str(free_port()) for _ in range(3)]
-    args = ("--ctrl-port", ports[0], "--ctrl-channel-port", ports[1], "--router-port", ports[2],
+    ports = [str(free_port()) for _ in range(2)]
+    args = ("--ctrl-port", ports[0], "--router-port", ports[1],
             "--ctrl-address", "127.0.0.1", "--router-address", "127.0.0.1", "-p", PASSWORD,
             "--routers", "1", "--no-tunneler")
     qs = await start_quickstart(home, *args)

@@ -181,7 +181,8 @@ def _check_node_config(config: NodeConfig, doc: dict[str, Any]) -> None:
     assert config.log_format in LOG_FORMATS and (config.controller or config.routers or config.tunneler)
     if config.controller is not None:
         c = config.controller
-        assert c.address == doc["controller"]["address"] and 0 <= c.port <= 65535 and 0 <= c.ctrl_port <= 65535
+        assert c.address == doc["controller"]["address"] and 0 <= c.port <= 65535 \
+            and (c.ctrl_port is None or 0 <= c.ctrl_port <= 65535)
     names = [r.name for r in config.routers]
     assert names == [table["name"] for table in doc.get("router", [])] and len(set(names)) == len(names)
     for address in (a for r in config.routers for a in (r.edge, r.link) if a is not None):

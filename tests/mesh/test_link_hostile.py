@@ -21,6 +21,7 @@ from ziti_aio.pki.files import save_leaf
 from ziti_aio.router.ctrl import parse_address
 from ziti_aio.router.fabric.links import router_spiffe_id
 from ziti_aio.sdk import open_context
+from ziti_aio.transport import alpn
 from ziti_aio.transport.channel import Channel, connect_channel
 from ziti_aio.transport.tls import client_context, open_tls
 from ziti_aio.wire import ctrl
@@ -35,10 +36,12 @@ if TYPE_CHECKING:
 TIMEOUT_S = 10
 
 
-def router_context(net: RunningNetwork, name: str) -> ssl.SSLContext:
-    """A client context presenting router ``name``'s enrollment certificate."""
+def router_context(net: RunningNetwork, name: str, protocol: str = alpn.LINK) -> ssl.SSLContext:
+    """A client context presenting router ``name``'s enrollment certificate, asking for ``protocol``
+    (links share the edge port, the control channel the API port)."""
     home = net.home / "routers" / name
-    ctx = client_context(ca=str(home / "ca.pem"), cert_chain=str(home / "cert.pem"), key=str(home / "key.pem"))
+    ctx = client_context(ca=str(home / "ca.pem"), cert_chain=str(home / "cert.pem"), key=str(home / "key.pem"),
+                         alpn=[protocol])
     ctx.check_hostname = False
     return ctx
 
@@ -73,7 +76,7 @@ def foreign_router_context(net: RunningNetwork, tmp_path, impersonated: str) -> 
     cert, key = foreign.issue_client("er2", spiffe_id=f"router/{impersonated}")
     save_leaf(tmp_path / "foreign", "ca", "er2", cert, key, foreign.certs)
     ctx = client_context(cert_chain=str(tmp_path / "foreign/ca/certs/er2.chain.pem"),
-                         key=str(tmp_path / "foreign/ca/keys/er2.key"))
+                         key=str(tmp_path / "foreign/ca/keys/er2.key"), alpn=[alpn.LINK])
     ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
     return ctx
 
@@ -84,7 +87,7 @@ def identity_context(net: RunningNetwork, tmp_path, name: str) -> ssl.SSLContext
     for part in ("cert", "key", "ca"):
         (tmp_path / f"{name}.{part}").write_text(ident[part])
     ctx = client_context(ca=str(tmp_path / f"{name}.ca"), cert_chain=str(tmp_path / f"{name}.cert"),
-                         key=str(tmp_path / f"{name}.key"))
+                         key=str(tmp_path / f"{name}.key"), alpn=[alpn.LINK])
     ctx.check_hostname = False
     return ctx
 
@@ -164,7 +167,7 @@ async def test_router_lying_about_its_links_is_disconnected(tmp_path):
     async with three_routers(tmp_path) as net:
         er1, er2, er3 = net.routers
         host, port = parse_address(er2.router.parts.ctrl.home.ctrl_address)
-        stream = await open_tls(host, port, router_context(net, "er2"))
+        stream = await open_tls(host, port, router_context(net, "er2", alpn.CTRL))
         channel, _ = await connect_channel(stream, ctrl.hello(edgeAddress="", linkAddress=""), timeout_s=TIMEOUT_S)
         # er2's certificate reports a link between er1 and er3: a lie about who it is
         await channel.send(ctrl.message(CtrlType.LINK_UP, id="lie", src=er1.id, dst=er3.id))

@@ -20,6 +20,7 @@ from edge_client import (
 
 from ziti_aio.pki.ca import CertAuthority
 from ziti_aio.pki.files import save_leaf
+from ziti_aio.transport import alpn
 from ziti_aio.transport.tls import client_context, open_tls
 from ziti_aio.wire import edge
 from ziti_aio.wire.channel import hello
@@ -164,8 +165,14 @@ async def test_ctrl_listener_refuses_identities_and_garbage(tmp_path):
         await tcp.send_all(b"\x16\x03\x01garbage" * 100)
         assert await _closed_without_reply(tcp)
         creds = credentials(net.identities["other"])
+        # the control channel shares the API port: a client asks for it by its ALPN name
         stream = await open_tls(host, port, client_context(ca=str(creds.ca), cert_chain=str(creds.cert),
-                                                           key=str(creds.key)))
+                                                           key=str(creds.key), alpn=[alpn.CTRL]))
+        assert stream.selected_alpn_protocol() == alpn.CTRL
+        await stream.send_all(encode(Message(0, body=b'{"v":1}')))
+        assert await _closed_without_reply(stream)
+        # without a client certificate (the API port only requests one) the hello is never answered either
+        stream = await open_tls(host, port, client_context(ca=str(creds.ca), alpn=[alpn.CTRL]))
         await stream.send_all(encode(Message(0, body=b'{"v":1}')))
         assert await _closed_without_reply(stream)
         [router] = await net.get("edge-routers")

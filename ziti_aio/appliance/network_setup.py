@@ -24,12 +24,11 @@ SERP_NAME = "all-routers-all-services"
 
 @dataclass(frozen=True)
 class RouterPlan:
-    """One router the quickstart runs: its name, its home, its edge and link ports."""
+    """One router the quickstart runs: its name, its home, its port (SDKs and links)."""
 
     name: str
     home: Path
     edge_port: int
-    link_port: int | None = None
 
 
 async def admin_login(url: str, ca_bundle: Path, username: str, password: str) -> AsyncManagementClient:

@@ -15,7 +15,6 @@ from typing import Any
 from ziti_aio.common.errors import ConfigError
 
 DEFAULT_CTRL_PORT = 1280
-DEFAULT_CTRL_CHANNEL_PORT = 6262
 TUNNELER_MODES = ("proxy", "host", "tproxy")
 LOG_FORMATS = ("text", "json")
 DEFAULT_DNS_RANGE = "100.64.0.1/10"
@@ -24,9 +23,12 @@ DEFAULT_RESOLVER = "udp://127.0.0.1:53"
 
 @dataclass(frozen=True)
 class ControllerSection:
+    """``[controller]``: the API on ``port``; the router control channel shares it unless ``ctrl_port``
+    gives it a port of its own (docs/ports.md)."""
+
     address: str
     port: int = DEFAULT_CTRL_PORT
-    ctrl_port: int = DEFAULT_CTRL_CHANNEL_PORT
+    ctrl_port: int | None = None
     bind: str = "0.0.0.0"
     admin_username: str = "admin"
     admin_password: str | None = None
@@ -34,6 +36,9 @@ class ControllerSection:
 
 @dataclass(frozen=True)
 class RouterSection:
+    """``[[router]]``: SDKs and links share the ``edge`` address unless ``link`` gives links their own;
+    without ``edge`` the router is transit-only."""
+
     name: str
     jwt: Path | None = None
     edge: str | None = None
@@ -87,8 +92,12 @@ class _Reader:
         return value
 
     def port(self, key: str, default: int) -> int:
-        value: int = self.get(key, int, default)
-        if not 0 <= value <= 65535:
+        value = self.optional_port(key)
+        return default if value is None else value
+
+    def optional_port(self, key: str) -> int | None:
+        value: int | None = self.get(key, int)
+        if value is not None and not 0 <= value <= 65535:
             raise ConfigError(f"{self.source}: {self._key(key)} must be a port number (0-65535), not {value}")
         return value
 
@@ -137,7 +146,7 @@ def parse_node_config(data: dict[str, Any], *, source: str = "node.toml", base: 
         c = _Reader(source, "controller", top.get("controller", dict))
         controller = ControllerSection(
             address=c.get("address", str, required=True), port=c.port("port", DEFAULT_CTRL_PORT),
-            ctrl_port=c.port("ctrl_port", DEFAULT_CTRL_CHANNEL_PORT), bind=c.get("bind", str, "0.0.0.0"),
+            ctrl_port=c.optional_port("ctrl_port"), bind=c.get("bind", str, "0.0.0.0"),
             admin_username=c.get("admin_username", str, "admin"), admin_password=c.get("admin_password", str),
         )
         c.done()

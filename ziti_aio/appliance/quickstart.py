@@ -45,25 +45,23 @@ PASSWORD_FILE = "admin-password"
 NODE_FILE = "node.toml"
 DEFAULT_CTRL_PORT = 1280
 DEFAULT_ROUTER_PORT = 3022
-DEFAULT_CTRL_CHANNEL_PORT = 6262
-DEFAULT_LINK_PORT = 4022
+DEFAULT_BIND_HOST = "0.0.0.0"
 
 
 @dataclass(frozen=True)
 class QuickstartOptions:
-    """The quickstart's command-line settings."""
+    """The quickstart's command-line settings. Two ports: the controller's (APIs and the routers'
+    control channel) and the first router's (SDKs and links), docs/ports.md."""
 
     home: Path
     ctrl_address: str = ""
     ctrl_port: int = DEFAULT_CTRL_PORT
-    ctrl_channel_port: int = DEFAULT_CTRL_CHANNEL_PORT
-    bind_host: str = "0.0.0.0"
+    bind_host: str = DEFAULT_BIND_HOST
     username: str = "admin"
     password: str | None = None
     routers: int = 1
     router_address: str = ""
     router_port: int = DEFAULT_ROUTER_PORT
-    link_port: int = DEFAULT_LINK_PORT
     tunneler: bool = True
     trust_domain: str = "ziti-aio"
 
@@ -76,12 +74,10 @@ class QuickstartOptions:
         return self.router_address or self.advertised
 
     def router_plans(self, home: Path) -> list[RouterPlan]:
-        """``router-instance-1`` … with edge (and, for a mesh of 2 or more, link) ports counting
-        up from ``router_port`` and ``link_port``; 0 stays 0 (any free port)."""
+        """``router-instance-1`` … with ports counting up from ``router_port``; 0 stays 0 (any free port)."""
         return [
             RouterPlan(f"router-instance-{n}", home / "routers" / f"router-instance-{n}",
-                       self.router_port + n - 1 if self.router_port else 0,
-                       (self.link_port + n - 1 if self.link_port else 0) if self.routers > 1 else None)
+                       self.router_port + n - 1 if self.router_port else 0)
             for n in range(1, self.routers + 1)
         ]
 
@@ -107,11 +103,10 @@ def admin_password(home: Path, given: str | None) -> tuple[str, bool]:
 def node_config(opts: QuickstartOptions, home: Path, info: ControllerInfo, plans: list[RouterPlan],
                 routers: list[RouterInfo], demo: DemoFiles | None) -> NodeConfig:
     """The roles this quickstart runs, as ``ziti-aio run --config`` would read them (ports as bound)."""
-    controller = ControllerSection(address=opts.advertised, port=info.port, ctrl_port=info.ctrl_port,
-                                   bind=opts.bind_host, admin_username=opts.username)
+    controller = ControllerSection(address=opts.advertised, port=info.port, bind=opts.bind_host,
+                                   admin_username=opts.username)
     sections = tuple(
-        RouterSection(name=plan.name, edge=f"{opts.bind_host}:{router.edge_port}", advertise=opts.router_advertised,
-                      link=f"{opts.bind_host}:{router.link_address.rsplit(':', 1)[1]}" if router.link_address else None)
+        RouterSection(name=plan.name, edge=f"{opts.bind_host}:{router.edge_port}", advertise=opts.router_advertised)
         for plan, router in zip(plans, routers, strict=True))
     tunneler = TunnelerSection(identity=demo.tunneler) if demo else None
     return NodeConfig(home=home, controller=controller, routers=sections, tunneler=tunneler)
@@ -162,8 +157,8 @@ async def _start_roles(opts: QuickstartOptions, out: Callable[[str], None], star
     password, generated = await trio.to_thread.run_sync(admin_password, home, opts.password)
     names = tuple(n for n in {"localhost", socket.gethostname(), opts.advertised} if n)
     controller = Controller(ControllerConfig(
-        home=home / "controller", advertised_address=opts.advertised, port=opts.ctrl_port,
-        ctrl_port=opts.ctrl_channel_port, bind_host=opts.bind_host, trust_domain=opts.trust_domain,
+        home=home / "controller", advertised_address=opts.advertised, port=opts.ctrl_port, bind_host=opts.bind_host,
+        trust_domain=opts.trust_domain,
         admin_username=opts.username, admin_password=password, extra_names=names,
     ))
     async with trio.open_nursery() as nursery:
@@ -187,9 +182,7 @@ async def _start_roles(opts: QuickstartOptions, out: Callable[[str], None], star
         for plan in plans:
             progress.step(f"starting {plan.name}")
             router = EdgeRouter(RouterConfig(home=plan.home, edge_bind_host=opts.bind_host, edge_port=plan.edge_port,
-                                             advertised_host=opts.router_advertised,
-                                             ctrl_address=info.ctrl_address, link_port=plan.link_port,
-                                             link_bind_host=opts.bind_host))
+                                             advertised_host=opts.router_advertised, ctrl_address=info.ctrl_address))
             routers.append(await nursery.start(supervise, plan.name, router.run))
         if demo is not None:
             progress.step("starting the tunneler")

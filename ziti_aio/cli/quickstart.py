@@ -11,10 +11,10 @@ from pathlib import Path
 
 import typer
 
+from ziti_aio.appliance.ports import port_problems, quickstart_ports
 from ziti_aio.appliance.quickstart import (
-    DEFAULT_CTRL_CHANNEL_PORT,
+    DEFAULT_BIND_HOST,
     DEFAULT_CTRL_PORT,
-    DEFAULT_LINK_PORT,
     DEFAULT_ROUTER_PORT,
     QuickstartOptions,
     run_quickstart,
@@ -27,16 +27,12 @@ def quickstart(
     home: Path | None = typer.Option(None, "--home", help="Permanent home (PKI, store, password); "
                                      "default: a temporary directory removed on exit"),
     ctrl_address: str = typer.Option("", "--ctrl-address", help="Advertised controller address (default: hostname)"),
-    ctrl_port: int = typer.Option(DEFAULT_CTRL_PORT, "--ctrl-port", help="Controller API port (0: any free port)"),
-    ctrl_channel_port: int | None = typer.Option(
-        None, "--ctrl-channel-port",
-        help=f"Router control channel port (default {DEFAULT_CTRL_CHANNEL_PORT}; any free port with --ctrl-port 0)"),
+    ctrl_port: int = typer.Option(DEFAULT_CTRL_PORT, "--ctrl-port",
+                                  help="Controller port: the APIs and the routers' control channel (0: any free port)"),
     router_address: str = typer.Option("", "--router-address", help="Advertised router address (default: hostname)"),
-    router_port: int = typer.Option(DEFAULT_ROUTER_PORT, "--router-port", help="First router edge port"),
-    link_port: int | None = typer.Option(
-        None, "--link-port",
-        help=f"First router link port, with --routers 2 or more (default {DEFAULT_LINK_PORT}; "
-             "any free port with --router-port 0)"),
+    router_port: int = typer.Option(DEFAULT_ROUTER_PORT, "--router-port",
+                                    help="First router's port, for SDKs and links; each further router takes the "
+                                         "next one (0: any free port)"),
     username: str = typer.Option("admin", "-u", "--username", help="Admin username"),
     password: str | None = typer.Option(None, "-p", "--password", help="Admin password (default: generated)"),
     routers: int = typer.Option(1, "--routers", help="Number of edge routers to run"),
@@ -47,16 +43,17 @@ def quickstart(
     started_at = time.monotonic()
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    problems = port_problems(quickstart_ports(ctrl_port=ctrl_port, router_port=router_port, routers=routers),
+                             DEFAULT_BIND_HOST)
+    for problem in problems:
+        typer.echo(f"error: {problem}", err=True)
+    if problems:
+        raise typer.Exit(2)
     temp = None
     if home is None:
         temp = Path(tempfile.mkdtemp(prefix="ziti-aio-quickstart-"))
         home = temp
-    if ctrl_channel_port is None:
-        ctrl_channel_port = DEFAULT_CTRL_CHANNEL_PORT if ctrl_port else 0
-    if link_port is None:
-        link_port = DEFAULT_LINK_PORT if router_port else 0
-    opts = QuickstartOptions(home=home, ctrl_address=ctrl_address, ctrl_port=ctrl_port, link_port=link_port,
-                             ctrl_channel_port=ctrl_channel_port, username=username,
+    opts = QuickstartOptions(home=home, ctrl_address=ctrl_address, ctrl_port=ctrl_port, username=username,
                              password=password, routers=routers, router_address=router_address,
                              router_port=router_port, tunneler=not no_tunneler)
     progress = RichProgress() if sys.stderr.isatty() else None

@@ -24,13 +24,14 @@ from ziti_aio.controller.model.hooks import RuleDeps
 from ziti_aio.controller.model.model import Model
 from ziti_aio.controller.model.passwords import hash_password
 from ziti_aio.controller.model.tokens import TokenSigner
-from ziti_aio.controller.network.ctrl_listener import DEFAULT_CTRL_PORT, CtrlListener
+from ziti_aio.controller.network.ctrl_listener import CtrlListener
 from ziti_aio.controller.network.network import Network
 from ziti_aio.controller.pki_home import ControllerPki, ensure_controller_pki
 from ziti_aio.controller.store.commands import Command, Delete
 from ziti_aio.controller.store.sqlite_store import SqliteStore
 from ziti_aio.pki.bundle import cacerts_body
 from ziti_aio.pki.enrollment_jwt import sign_enrollment_jwt
+from ziti_aio.transport import alpn
 from ziti_aio.transport.tls import server_context
 
 if TYPE_CHECKING:
@@ -56,7 +57,13 @@ class ControllerConfig:
     session_timeout_s: int = DEFAULT_SESSION_TIMEOUT_S
     enrollment_duration_s: int = DEFAULT_ENROLLMENT_DURATION_S
     extra_names: tuple[str, ...] = field(default_factory=tuple)
-    ctrl_port: int = DEFAULT_CTRL_PORT
+    ctrl_port: int | None = None
+    """A port of its own for the router control channel (0: any free one); ``None`` or ``port``: the
+    control channel shares the API port (docs/ports.md)."""
+
+    @property
+    def ctrl_shares_api_port(self) -> bool:
+        return self.ctrl_port is None or self.ctrl_port == self.port != 0
 
 
 @dataclass(frozen=True)
@@ -124,8 +131,13 @@ class Controller:
         network = self.network = Network(model, signer)
         await bootstrap(model, admin_username=cfg.admin_username, admin_password=cfg.admin_password)
         exchange = EnrollmentExchange(model, pki.signer, cfg.trust_domain, pki.ca_bundle)
+        # Client certificates are only requested: browsers and SDKs log in without one. The control
+        # channel, when it shares this port, refuses a router without one (CtrlListener.serve_router).
+        listener = CtrlListener(network)
+        alpn_handlers = {alpn.CTRL: listener.serve_router} if cfg.ctrl_shares_api_port else {}
         ssl_ctx = server_context(cert_chain=str(pki.server_chain_path), key=str(pki.server_key_path),
-                                 client_ca=str(pki.ca_bundle_path), require_client_cert=False, alpn=["http/1.1"])
+                                 client_ca=str(pki.ca_bundle_path), require_client_cert=False,
+                                 alpn=[alpn.HTTP, *alpn_handlers])
 
         def trust_ca(pem: str) -> None:
             ssl_ctx.load_verify_locations(cadata=pem)
@@ -139,14 +151,18 @@ class Controller:
                          trust_ca=trust_ca)
         self.api = ctx
         app = create_app(ctx)
-        ctrl_ssl = server_context(cert_chain=str(pki.server_chain_path), key=str(pki.server_key_path),
-                                  client_ca=str(pki.ca_bundle_path))
-        listener = CtrlListener(network, ctrl_ssl, host=cfg.bind_host, port=cfg.ctrl_port)
         async with trio.open_nursery() as nursery:
             await nursery.start(network.run)
-            _, ctrl_port = await nursery.start(listener.run)
-            binds = await nursery.start(partial(serve_https, app, ssl_ctx, host=cfg.bind_host, port=cfg.port))
+            if cfg.ctrl_port is not None and not cfg.ctrl_shares_api_port:
+                ctrl_ssl = server_context(cert_chain=str(pki.server_chain_path), key=str(pki.server_key_path),
+                                          client_ca=str(pki.ca_bundle_path), alpn=[alpn.CTRL])
+                _, ctrl_port = await nursery.start(
+                    partial(listener.run, ctrl_ssl, host=cfg.bind_host, port=cfg.ctrl_port))
+            binds = await nursery.start(partial(serve_https, app, ssl_ctx, host=cfg.bind_host, port=cfg.port,
+                                                alpn_handlers=alpn_handlers))
             port = int(binds[0].rsplit(":", 1)[1])
+            if cfg.ctrl_shares_api_port:
+                ctrl_port = port
             state["base_url"] = ctx.base_url = self.base_url(port)
             info = ControllerInfo(ctx.base_url, port, pki.ca_bundle_path, instance_id, ctrl_port)
             state["ctrl"] = info.ctrl_address

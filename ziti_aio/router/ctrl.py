@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import trio
 
 from ziti_aio.common.errors import ChannelClosed, ChannelError, ConfigError, ZitiError
+from ziti_aio.transport import alpn
 from ziti_aio.transport.channel import Channel, connect_channel
 from ziti_aio.transport.tls import client_context, open_tls
 from ziti_aio.wire import ctrl
@@ -78,7 +79,8 @@ class CtrlChannel:
         self.on_connected = on_connected
         self.on_message = on_message
         self.channel: Channel | None = None
-        self._ssl = client_context(ca=str(home.ca), cert_chain=str(home.cert), key=str(home.key))
+        # the protocol name lets the controller serve its API and the control channel on one port
+        self._ssl = client_context(ca=str(home.ca), cert_chain=str(home.cert), key=str(home.key), alpn=[alpn.CTRL])
 
     async def run(self, hello_fields: dict[str, Any], *,
                   task_status: trio.TaskStatus[dict[str, Any]] = trio.TASK_STATUS_IGNORED) -> None:

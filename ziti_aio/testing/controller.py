@@ -63,9 +63,9 @@ async def create(client: httpx.AsyncClient, kind: str, body: dict[str, Any]) -> 
 
 @asynccontextmanager
 async def open_controller(home: Path, **config: Any) -> AsyncIterator[RunningController]:
-    """Start a controller in ``home`` on 127.0.0.1 (API and control ports 0 unless given); stop it on exit."""
+    """Start a controller in ``home`` on 127.0.0.1 (API port 0 unless given, the control channel on it); stop it
+    on exit."""
     settings: dict[str, Any] = {"advertised_address": "127.0.0.1", "bind_host": "127.0.0.1", "port": 0,
-                                "ctrl_port": 0,
                                 "admin_username": ADMIN_USERNAME, "admin_password": ADMIN_PASSWORD}
     settings.update(config)
     controller = Controller(ControllerConfig(home=Path(home), **settings))

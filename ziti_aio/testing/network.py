@@ -105,9 +105,10 @@ class RunningNetwork:
         """Enroll a created router with its JWT and start it; without ``edge`` it is transit-only."""
         home = self.home / "routers" / name
         await enroll_router(jwt, home, names=["127.0.0.1", "localhost"])
+        # an edge router takes links on its edge port; a transit router has only a link port
         router = EdgeRouter(RouterConfig(home=home, edge_bind_host="127.0.0.1", edge_port=0 if edge else None,
-                                         advertised_host="127.0.0.1", link_port=0 if link else None,
-                                         link_bind_host="127.0.0.1"))
+                                         advertised_host="127.0.0.1", link_port=None if edge else 0,
+                                         link_bind_host="127.0.0.1", listen_links=link))
         scope = trio.CancelScope()
 
         async def run(task_status: trio.TaskStatus[RouterInfo] = trio.TASK_STATUS_IGNORED) -> None:

@@ -39,12 +39,15 @@ def server_context(*, cert_chain: str, key: str, client_ca: str | None = None, r
 
 
 def client_context(*, ca: str | None = None, ca_data: str | None = None, cert_chain: str | None = None,
-                   key: str | None = None) -> ssl.SSLContext:
-    """A TLS client context trusting ``ca`` (file) or ``ca_data`` (PEM), presenting a client cert if given."""
+                   key: str | None = None, alpn: Sequence[str] = ()) -> ssl.SSLContext:
+    """A TLS client context trusting ``ca`` (file) or ``ca_data`` (PEM), presenting a client cert if given,
+    offering the protocols ``alpn`` (:mod:`ziti_aio.transport.alpn`)."""
     ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca, cadata=ca_data)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     if cert_chain is not None:
         ctx.load_cert_chain(certfile=cert_chain, keyfile=key)
+    if alpn:
+        ctx.set_alpn_protocols(list(alpn))
     return ctx
 
 

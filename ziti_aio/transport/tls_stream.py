@@ -81,6 +81,10 @@ class TlsStream(trio.abc.Stream):
         """The peer's certificate, as :meth:`ssl.SSLObject.getpeercert`."""
         return self._ssl.getpeercert(binary_form)
 
+    def selected_alpn_protocol(self) -> str | None:
+        """The protocol negotiated in the handshake (ALPN), or ``None``."""
+        return self._ssl.selected_alpn_protocol()
+
     # --- handshake ---------------------------------------------------------------------------
 
     async def do_handshake(self) -> None:

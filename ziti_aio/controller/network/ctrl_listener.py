@@ -1,5 +1,9 @@
 """The controller's control-channel listener: routers connect here with their client certificate.
 
+By default the control channel shares the API port (routers offer the ``ziti-ctrl`` protocol in
+the handshake, docs/ports.md): the API server hands those connections to :meth:`CtrlListener.serve_router`.
+With a port of its own, :meth:`CtrlListener.run` listens there.
+
 A router is known by its client certificate's SHA-1 fingerprint, which must equal the
 ``fingerprint`` its edge-router entity got at enrollment; anything else is refused before the
 hello is answered. The hello reply carries what the router needs to check tokens offline.
@@ -17,8 +21,9 @@ from ziti_aio.common.errors import ChannelClosed, ProtocolError, ZitiError
 from ziti_aio.controller.handlers import HANDLERS
 from ziti_aio.controller.kinds import Kind
 from ziti_aio.controller.network.routers import ConnectedRouter
+from ziti_aio.transport import alpn
 from ziti_aio.transport.channel import accept_channel
-from ziti_aio.transport.serve import serve_tls
+from ziti_aio.transport.serve import by_alpn, serve_tls
 from ziti_aio.transport.tls import peer_fingerprint
 from ziti_aio.wire import ctrl
 
@@ -31,24 +36,26 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CTRL_PORT = 6262
 HELLO_TIMEOUT_S = 10.0
 
 
 class CtrlListener:
     """Accepts router control channels and dispatches their messages."""
 
-    def __init__(self, network: Network, ssl_ctx: ssl.SSLContext, *, host: str, port: int) -> None:
+    def __init__(self, network: Network) -> None:
         self.network = network
-        self.ssl_ctx = ssl_ctx
-        self.host = host
-        self.port = port
 
-    async def run(self, *, task_status: trio.TaskStatus[tuple[str, int]] = trio.TASK_STATUS_IGNORED) -> None:
-        await serve_tls(self._serve_router, self.ssl_ctx, host=self.host, port=self.port, name="ctrl listener",
-                        task_status=task_status)
+    async def run(self, ssl_ctx: ssl.SSLContext, *, host: str, port: int,
+                  task_status: trio.TaskStatus[tuple[str, int]] = trio.TASK_STATUS_IGNORED) -> None:
+        """Listen on a port of its own (``ssl_ctx`` requires client certificates)."""
+        # routers offer ziti-ctrl; a connection without ALPN is accepted too, as the only protocol here
+        handlers = {alpn.CTRL: self.serve_router, alpn.NONE: self.serve_router}
+        await serve_tls(by_alpn(handlers, name="ctrl listener"), ssl_ctx, host=host, port=port,
+                        name="ctrl listener", task_status=task_status)
 
-    async def _serve_router(self, stream: TlsStream) -> None:
+    async def serve_router(self, stream: TlsStream) -> None:
+        """Serve one router's control channel on a handshaken stream; refused without a known,
+        verified client certificate."""
         fingerprint = peer_fingerprint(stream)
         found = self.network.model.where(Kind.EDGE_ROUTERS, fingerprint=fingerprint) if fingerprint else []
         if not found or found[0].get("disabled"):

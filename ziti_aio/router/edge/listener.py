@@ -1,5 +1,7 @@
 """The edge listener: SDKs connect over TLS with their identity certificate and say hello with
-their API-session token, which is checked here, offline, before the hello is answered.
+their API-session token, which is checked here, offline, before the hello is answered. The router
+owns the port (shared with its link listener by default, docs/ports.md) and hands SDK connections to
+:meth:`EdgeListener.serve_sdk`.
 
 A refused hello is answered by closing the connection (as the Go router does), which makes
 libziti refresh its API session and reconnect.
@@ -10,20 +12,15 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-import trio
-
 from ziti_aio import __version__
 from ziti_aio.common.errors import AuthError
 from ziti_aio.router.edge.auth import ApiSessionClaims
 from ziti_aio.router.edge.session import SdkSession
 from ziti_aio.transport.channel import accept_channel
-from ziti_aio.transport.serve import serve_tls
 from ziti_aio.transport.tls import peer_fingerprint
 from ziti_aio.wire.channel import hello_reply, parse_hello
 
 if TYPE_CHECKING:
-    import ssl
-
     from ziti_aio.router.edge.auth import Tokens
     from ziti_aio.router.edge.sdks import SdkSessions
     from ziti_aio.transport.tls_stream import TlsStream
@@ -38,20 +35,13 @@ VERSION_HEADER = f"v{__version__}|ziti-aio|unknown|linux|amd64"
 class EdgeListener:
     """Accepts SDK channels for router ``router_id``, checking their hellos with ``tokens``."""
 
-    def __init__(self, router_id: str, tokens: Tokens, sdks: SdkSessions, ssl_ctx: ssl.SSLContext, *, host: str,
-                 port: int) -> None:
+    def __init__(self, router_id: str, tokens: Tokens, sdks: SdkSessions) -> None:
         self.router_id = router_id
         self.tokens = tokens
         self.sdks = sdks
-        self.ssl_ctx = ssl_ctx
-        self.host = host
-        self.port = port
 
-    async def run(self, *, task_status: trio.TaskStatus[tuple[str, int]] = trio.TASK_STATUS_IGNORED) -> None:
-        await serve_tls(self._serve_sdk, self.ssl_ctx, host=self.host, port=self.port,
-                        name=f"edge listener {self.router_id}", task_status=task_status)
-
-    async def _serve_sdk(self, stream: TlsStream) -> None:
+    async def serve_sdk(self, stream: TlsStream) -> None:
+        """Serve one SDK's channel on a handshaken stream until it closes."""
         fingerprint = peer_fingerprint(stream)
         proven: dict[str, ApiSessionClaims | str] = {}
 

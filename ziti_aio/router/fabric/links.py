@@ -1,5 +1,6 @@
-"""Links between routers: the link listener, dialing the routers the controller names, one link
-per router pair, and reporting links to the controller.
+"""Links between routers: accepting links (the router owns the port, shared with its edge listener
+by default, docs/ports.md), dialing the routers the controller names, one link per router pair,
+and reporting links to the controller.
 
 Both sides authenticate with their enrollment certificates (network CA): the dialer presents
 its client certificate, the listener its server certificate, and each checks that the other's
@@ -27,17 +28,15 @@ from ziti_aio.common.ids import new_id
 from ziti_aio.pki.names import spiffe_uris
 from ziti_aio.router.ctrl import parse_address
 from ziti_aio.router.fabric.link import RouterLink
+from ziti_aio.transport import alpn
 from ziti_aio.transport.channel import accept_channel, connect_channel
-from ziti_aio.transport.serve import serve_tls
-from ziti_aio.transport.tls import client_context, open_tls, peer_certificate, peer_fingerprint, server_context
+from ziti_aio.transport.tls import client_context, open_tls, peer_certificate, peer_fingerprint
 from ziti_aio.wire import ctrl
 from ziti_aio.wire import link as wire
 from ziti_aio.wire.ctrl import CtrlType
 from ziti_aio.wire.errors import WireProtocolError
 
 if TYPE_CHECKING:
-    import ssl
-
     from ziti_aio.router.ctrl import CtrlNotifier
     from ziti_aio.router.enroll import RouterHome
     from ziti_aio.router.fabric.link import LinkHandler
@@ -82,13 +81,12 @@ def router_spiffe_id(cert: x509.Certificate | None) -> str | None:
 class LinkManager:
     """This router's links, by id and by peer."""
 
-    def __init__(self, home: RouterHome, ctrl: CtrlNotifier, *, listen: tuple[str, int] | None,
-                 advertised_host: str) -> None:
+    def __init__(self, home: RouterHome, ctrl: CtrlNotifier) -> None:
         self.home = home
         self.ctrl = ctrl
-        self.listen = listen
-        self.advertised_host = advertised_host
         self.link_address = ""
+        """Where this router accepts links (``tls:host:port``), set by the router once it listens; "" if
+        it only dials."""
         self.peers: dict[str, Peer] = {}
         self.links: dict[str, RouterLink] = {}
         self.by_peer: dict[str, RouterLink] = {}
@@ -97,31 +95,22 @@ class LinkManager:
         self._nursery: trio.Nursery | None = None
         own = router_spiffe_id(x509.load_pem_x509_certificate(home.cert.read_bytes()))
         self._spiffe_prefix = own.rsplit("/", 1)[0] + "/" if own else None
-        self._client_ssl = client_context(ca=str(home.ca), cert_chain=str(home.cert), key=str(home.key))
+        # the protocol name picks the link listener on a port shared with the edge listener
+        self._client_ssl = client_context(ca=str(home.ca), cert_chain=str(home.cert), key=str(home.key),
+                                          alpn=[alpn.LINK])
         self._client_ssl.check_hostname = False
 
     def get(self, link_id: str) -> RouterLink | None:
         return self.links.get(link_id)
 
-    async def run(self, handler: LinkHandler, *, task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED) -> None:
-        """Listen (if configured) and report metrics; every link's payloads and acks go to
-        ``handler``; ``task_status`` gets the advertised address or ""."""
+    async def run(self, handler: LinkHandler, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Dial peers and report metrics; every link's payloads and acks go to ``handler``. Links can
+        be accepted (:meth:`accept`) once started."""
         self._handler = handler
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
-            if self.listen is not None:
-                ssl_ctx = server_context(cert_chain=str(self.home.server_cert), key=str(self.home.server_key),
-                                         client_ca=str(self.home.ca))
-                _, port = await nursery.start(self._serve, ssl_ctx)
-                host = f"[{self.advertised_host}]" if ":" in self.advertised_host else self.advertised_host
-                self.link_address = f"tls:{host}:{port}"
             nursery.start_soon(self._report_metrics)
-            task_status.started(self.link_address)
-
-    async def _serve(self, ssl_ctx: ssl.SSLContext, *, task_status: trio.TaskStatus[tuple[str, int]]) -> None:
-        assert self.listen is not None
-        await serve_tls(self._accept, ssl_ctx, host=self.listen[0], port=self.listen[1],
-                        name=f"link listener {self.home.id}", task_status=task_status)
+            task_status.started()
 
     # --- peers and dialing ------------------------------------------------------------------
 
@@ -181,7 +170,8 @@ class LinkManager:
 
     # --- accepting --------------------------------------------------------------------------
 
-    async def _accept(self, stream: TlsStream) -> None:
+    async def accept(self, stream: TlsStream) -> None:
+        """Serve a link another router dialed, on a handshaken stream, until it closes."""
         fingerprint = peer_fingerprint(stream)
         spiffe = router_spiffe_id(peer_certificate(stream))
         claimed: dict[str, str] = {}
