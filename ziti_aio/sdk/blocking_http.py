@@ -2,7 +2,9 @@
 
 The CLI makes one to a few requests per run, so what its start costs matters more than features:
 importing httpx loads httpcore, h2, trio, rich and click (about half of a ``ziti-aio list`` run), the
-standard library's client nothing. One keep-alive connection, JSON bodies, query parameters, a timeout.
+standard library's client nothing. One keep-alive connection (a command's calls follow each other within
+the server's idle timeout, so a connection it closed is an error, not retried), JSON bodies, query
+parameters, a timeout.
 """
 
 from __future__ import annotations
@@ -14,10 +16,6 @@ from urllib.parse import urlencode, urlsplit
 
 if TYPE_CHECKING:
     import ssl
-
-# A reused connection the server has closed (idle timeout) fails on its next request like this.
-STALE_CONNECTION = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
-
 
 class HttpFailure(Exception):
     """A request that got no answer: connection, TLS, protocol or timeout failure, or a bad URL."""
@@ -62,15 +60,8 @@ class BlockingHttp:
         target = self._prefix + path + (f"?{urlencode(params)}" if params else "")
         body = None if json is None else jsonlib.dumps(json).encode()
         headers = {**self._headers, **({"Content-Type": "application/json"} if body is not None else {})}
-        reused = self._conn is not None
         try:
-            try:
-                return self._exchange(method, target, body, headers)
-            except STALE_CONNECTION:
-                if not reused:
-                    raise
-                self.close()
-                return self._exchange(method, target, body, headers)
+            return self._exchange(method, target, body, headers)
         except (OSError, http.client.HTTPException) as exc:
             self.close()
             raise HttpFailure(str(exc) or type(exc).__name__) from exc
