@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, ClassVar
 
 import typer
 from typer.core import TyperGroup
+from typer.main import get_command_from_info, get_group_from_info
+from typer.models import CommandInfo, TyperInfo
 
 if TYPE_CHECKING:
     from collections.abc import Collection
@@ -38,15 +40,17 @@ class LazyGroup(TyperGroup):
         return super().get_command(ctx, cmd_name)
 
     def _load(self, name: str) -> _click.Command:
+        """Build the command as ``add_typer`` / ``command`` would have: this group's markup mode is inherited."""
         module, _, attribute = self.lazy[name].partition(":")
         target = getattr(importlib.import_module(module), attribute)
+        command: _click.Command
         if isinstance(target, typer.Typer):
-            command: _click.Command = typer.main.get_group(target)
+            command = get_group_from_info(TyperInfo(target, name=name), pretty_exceptions_short=True,
+                                          suggest_commands=self.suggest_commands,
+                                          rich_markup_mode=self.rich_markup_mode)
         else:
-            single = typer.Typer(rich_markup_mode=self.rich_markup_mode)
-            single.command(name)(target)
-            command = typer.main.get_command(single)
-        command.name = name
+            command = get_command_from_info(CommandInfo(name=name, callback=target), pretty_exceptions_short=True,
+                                            rich_markup_mode=self.rich_markup_mode)
         command.hidden = name in self.hidden_names
         return command
 
