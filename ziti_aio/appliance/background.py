@@ -7,6 +7,8 @@ runs until its process is signalled (SIGTERM or SIGINT stop it cleanly).
 
 ``--exit-with-parent`` asks the Linux kernel to send SIGTERM to the quickstart when the process that
 started it exits (``prctl(PR_SET_PDEATHSIG)``), so a CI job that dies cannot leave a network behind.
+The kernel watches the thread that started it: a multi-threaded parent should start it from a thread
+that lives as long as the network should.
 """
 
 from __future__ import annotations
