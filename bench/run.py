@@ -17,6 +17,7 @@ if __package__ in (None, ""):
 import trio
 
 from bench import appliance_bench as appliance
+from bench import cli_bench
 from bench import controller_bench as ctrl
 from bench import dataplane as data
 from bench import mesh_bench as mesh
@@ -29,6 +30,7 @@ SUITES: tuple[Suite, ...] = (
     data.DIAL,
     ctrl.QUICKSTART,
     appliance.APPLIANCE,
+    cli_bench.CLI,
     ctrl.API,
     mesh.MESH,
     mesh.PATH_COMPUTE,

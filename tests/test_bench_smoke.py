@@ -14,6 +14,8 @@ ISSUE_6_METRICS = (
     "quickstart_full_ready_s", "quickstart_binary_ready_s", "binary_mib", "binary_cold_start_s", "open_network_up_s",
 )
 
+ISSUE_13_METRICS = ("cli_list_s", "quickstart_wall_ready_s")
+
 
 @pytest.fixture
 def bench_run(monkeypatch):
@@ -29,6 +31,10 @@ def test_every_issue_7_metric_is_registered(bench_run):
 
 def test_every_issue_6_appliance_metric_is_registered(bench_run):
     assert set(ISSUE_6_METRICS) <= set(bench_run.REGISTRY)
+
+
+def test_every_issue_13_start_up_metric_is_registered(bench_run):
+    assert set(ISSUE_13_METRICS) <= set(bench_run.REGISTRY)
 
 
 async def test_a_failing_suite_reports_null_with_the_error(bench_run, capsys):

@@ -62,3 +62,38 @@ async def test_an_unreachable_controller_is_one_error():
         async with AsyncManagementClient.open(url, verify=ssl.create_default_context()) as client:
             await client.get("services", "x")
     assert unreachable.value.status is None
+
+
+async def test_the_blocking_client_reports_errors_as_the_async_one_does(controller):
+    def work() -> list[ManagementError]:
+        errors = []
+        with ManagementClient.open(controller.url, verify=controller.ssl_context()) as anonymous:
+            for call in (lambda: anonymous.authenticate(ADMIN_USERNAME, "wrong"),
+                         lambda: anonymous.get("services", "x")):
+                with pytest.raises(ManagementError) as failed:
+                    call()
+                errors.append(failed.value)
+        with pytest.raises(ManagementError, match="cannot reach ftp://x: ") as bad_url:
+            ManagementClient.open("ftp://x", verify=ssl.create_default_context())
+        errors.append(bad_url.value)
+        return errors
+
+    refused, anonymous, bad_url = await trio.to_thread.run_sync(work)
+    assert (refused.status, refused.api_code) == (401, "INVALID_AUTH")
+    assert anonymous.status == 401 and anonymous.message.startswith(f"{anonymous.api_code}: ")
+    assert bad_url.status is None
+
+
+async def test_the_blocking_client_on_an_unreachable_controller():
+    listener = trio.socket.socket()
+    await listener.bind(("127.0.0.1", 0))
+    url = f"https://127.0.0.1:{listener.getsockname()[1]}"
+    listener.close()
+
+    def work() -> None:
+        with ManagementClient.open(url, verify=ssl.create_default_context()) as client:
+            client.get("services", "x")
+
+    with pytest.raises(ManagementError, match=re.escape(f"cannot reach {url}: ")) as unreachable:
+        await trio.to_thread.run_sync(work)
+    assert unreachable.value.status is None

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from ziti_aio.appliance.demo import DemoFiles, prepare_demo, run_echo_server, try_it
+from ziti_aio.appliance.ci_env import ReadyNetwork
+from ziti_aio.appliance.demo import SERVICE, DemoFiles, prepare_demo, run_echo_server, try_it
 from ziti_aio.appliance.network_setup import RouterPlan, admin_login, prepare_routers
 from ziti_aio.appliance.node_config import (
     ControllerSection,
@@ -138,19 +139,24 @@ async def run_quickstart(
     out: Callable[[str], None] = print,
     started_at: float | None = None,
     progress: StartupProgress | None = None,
+    on_ready: Callable[[ReadyNetwork], None] | None = None,
     task_status: trio.TaskStatus[ControllerInfo] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Create what is missing in the home, start every role, print the summary, run until cancelled."""
+    """Create what is missing in the home, start every role, print the summary, run until cancelled.
+
+    ``on_ready`` is called (in a worker thread) once every role serves, before the summary.
+    """
     started_at = started_at if started_at is not None else time.monotonic()
     if opts.routers < 0:
         raise ConfigError("--routers must be 0 or more")
     progress = progress or NoProgress()
     with failure_shown(progress):
-        await _start_roles(opts, out, started_at, progress, task_status)
+        await _start_roles(opts, out, started_at, progress, on_ready, task_status)
 
 
 async def _start_roles(opts: QuickstartOptions, out: Callable[[str], None], started_at: float,
-                       progress: StartupProgress, task_status: trio.TaskStatus[ControllerInfo]) -> None:
+                       progress: StartupProgress, on_ready: Callable[[ReadyNetwork], None] | None,
+                       task_status: trio.TaskStatus[ControllerInfo]) -> None:
     home = opts.home.expanduser().resolve()
     first_run = not (home / "controller").exists()
     home.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -192,6 +198,12 @@ async def _start_roles(opts: QuickstartOptions, out: Callable[[str], None], star
                                   comment="Written by ziti-aio quickstart: the roles it runs (informational).")
         await trio.to_thread.run_sync((home / NODE_FILE).write_text, node)
         progress.done()
+        if on_ready is not None:
+            ready = ReadyNetwork(url=info.url, ca_bundle=info.ca_bundle_path, username=opts.username,
+                                 password=password, home=home, routers=tuple(r.edge_address for r in routers),
+                                 client_identity=demo.client if demo else None,
+                                 demo_service=SERVICE if demo else None)
+            await trio.to_thread.run_sync(on_ready, ready)
         for line in summary(opts, info, password, generated, routers, demo):
             out(line)
         out(f"ready in {time.monotonic() - started_at:.2f} s")

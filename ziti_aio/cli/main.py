@@ -4,35 +4,37 @@ from __future__ import annotations
 
 import typer
 
+from ziti_aio.cli.lazy import lazy_group
+
+# name -> "module:attribute" (a typer app or a command function). Each module is imported only when its
+# command runs, or when --help lists them all, so `ziti-aio list ...` never loads the roles (cli/lazy.py).
+COMMANDS = {
+    "login": "ziti_aio.cli.login:login",
+    "create": "ziti_aio.cli.create:app",
+    "list": "ziti_aio.cli.list_cmd:app",
+    "ls": "ziti_aio.cli.list_cmd:app",
+    "update": "ziti_aio.cli.update:app",
+    "delete": "ziti_aio.cli.delete:app",
+    "enroll": "ziti_aio.cli.enroll:enroll",
+    "pki": "ziti_aio.cli.pki:app",
+    "quickstart": "ziti_aio.cli.quickstart:quickstart",
+    "run": "ziti_aio.cli.run:run",
+    "tunnel": "ziti_aio.cli.tunnel:app",
+}
+HIDDEN = {"ls"}
+
 app = typer.Typer(
     name="ziti-aio",
+    cls=lazy_group(COMMANDS, hidden=HIDDEN),
     no_args_is_help=True,
     add_completion=False,
     help="An OpenZiti-compatible zero-trust overlay network in one program.",
 )
 
-from ziti_aio.cli import create as _create  # noqa: E402
-from ziti_aio.cli import delete as _delete  # noqa: E402
-from ziti_aio.cli import list_cmd as _list  # noqa: E402
-from ziti_aio.cli import pki as _pki  # noqa: E402
-from ziti_aio.cli import tunnel as _tunnel  # noqa: E402
-from ziti_aio.cli import update as _update  # noqa: E402
-from ziti_aio.cli.enroll import enroll as _enroll  # noqa: E402
-from ziti_aio.cli.login import login as _login  # noqa: E402
-from ziti_aio.cli.quickstart import quickstart as _quickstart  # noqa: E402
-from ziti_aio.cli.run import run as _run  # noqa: E402
 
-app.command("login")(_login)
-app.add_typer(_create.app, name="create")
-app.add_typer(_list.app, name="list")
-app.add_typer(_list.app, name="ls", hidden=True)
-app.add_typer(_update.app, name="update")
-app.add_typer(_delete.app, name="delete")
-app.command("enroll")(_enroll)
-app.add_typer(_pki.app, name="pki")
-app.command("quickstart")(_quickstart)
-app.command("run")(_run)
-app.add_typer(_tunnel.app, name="tunnel")
+@app.callback()
+def root() -> None:
+    """Makes ``app`` a group even though every command is registered lazily."""
 
 
 def main() -> None:

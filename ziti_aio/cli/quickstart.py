@@ -7,10 +7,15 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import typer
 
+from ziti_aio.appliance.background import detach as start_detached
+from ziti_aio.appliance.background import exit_with_parent as die_with_parent
+from ziti_aio.appliance.ci_env import remove_ci_env, write_ci_env
 from ziti_aio.appliance.ports import port_problems, quickstart_ports
 from ziti_aio.appliance.quickstart import (
     DEFAULT_BIND_HOST,
@@ -21,6 +26,7 @@ from ziti_aio.appliance.quickstart import (
 )
 from ziti_aio.cli.progress import RichProgress
 from ziti_aio.cli.signals import run_service
+from ziti_aio.common.errors import ZitiError
 
 
 def quickstart(
@@ -38,9 +44,22 @@ def quickstart(
     routers: int = typer.Option(1, "--routers", help="Number of edge routers to run"),
     no_tunneler: bool = typer.Option(False, "--no-tunneler", help="Do not start the tunneler"),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log at DEBUG"),
+    ci_env: Path | None = typer.Option(
+        None, "--ci-env", metavar="FILE",
+        help="Once ready, write the controller URL, CA bundle, admin credentials, a client identity and the "
+             "demo service to FILE as shell variables and to FILE.json (removed on exit)"),
+    exit_with_parent: bool = typer.Option(
+        False, "--exit-with-parent", help="Stop when the process that started this one exits (Linux)"),
+    detach: bool = typer.Option(
+        False, "--detach", help="Run in the background: return once ready, printing its pid"),
 ) -> None:
     """Start a controller, edge routers (a full mesh with 2 or more) and a tunneler hosting a demo service."""
     started_at = time.monotonic()
+    if detach:
+        _detach(exit_with_parent)
+        return
+    if exit_with_parent:
+        _reported(die_with_parent)
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     problems = port_problems(quickstart_ports(ctrl_port=ctrl_port, router_port=router_port, routers=routers),
@@ -58,8 +77,36 @@ def quickstart(
                              router_port=router_port, tunneler=not no_tunneler)
     progress = RichProgress() if sys.stderr.isatty() else None
     try:
-        run_service(lambda: run_quickstart(opts, started_at=started_at, progress=progress))
+        run_service(lambda: run_quickstart(opts, started_at=started_at, progress=progress,
+                                           on_ready=partial(write_ci_env, ci_env) if ci_env else None))
     finally:
+        if ci_env is not None:
+            remove_ci_env(ci_env)
         if temp is not None:
             print(f"removing temporary home {temp}")
             shutil.rmtree(temp, ignore_errors=True)
+
+
+def _reported(step: Callable[[], object]) -> None:
+    """Run ``step``; our error becomes one line on stderr and exit code 1."""
+    try:
+        step()
+    except ZitiError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _detach(exit_with_parent: bool) -> None:
+    """``--detach``: this command again in the background (see appliance/background.py)."""
+    if exit_with_parent:
+        typer.echo("error: --detach and --exit-with-parent exclude each other (a detached quickstart "
+                   "outlives the command that started it)", err=True)
+        raise typer.Exit(2)
+
+    def start() -> None:
+        started = start_detached(sys.argv[1:])
+        typer.echo(started.output.rstrip("\n"))
+        typer.echo(f"running in the background as pid {started.pid} (log: {started.log}); "
+                   f"stop it with: kill {started.pid}")
+
+    _reported(start)

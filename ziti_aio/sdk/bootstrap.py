@@ -50,7 +50,7 @@ async def _read_capped(resp: httpx.Response, url: str) -> bytes:
 async def fetch_cacerts(url: str, *, timeout_s: float = ENROLL_TIMEOUT_S) -> tuple[bytes, bytes]:
     """The leaf certificate (DER) of the TLS server at ``url`` and its ``cacerts`` body, both read on one
     connection that verifies nothing. :class:`EnrollmentRefused` when unreachable, refused or oversized."""
-    probe = ssl.create_default_context()
+    probe = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # no system CAs to load: nothing is verified here
     probe.check_hostname = False
     probe.verify_mode = ssl.CERT_NONE
     try:

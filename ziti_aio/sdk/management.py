@@ -2,31 +2,50 @@
 
 Each call is written once, in :class:`ManagementCalls`, as a generator: it yields the request it needs
 (method, path under the controller's URL, httpx arguments), is sent the response and returns what it
-read. :class:`ManagementClient` drives those generators over a blocking ``httpx.Client`` (the CLI),
-:class:`AsyncManagementClient` over an ``httpx.AsyncClient`` (trio code). Either way an error envelope,
+read. :class:`ManagementClient` drives those generators over a blocking
+:class:`~ziti_aio.sdk.blocking_http.BlockingHttp` (the CLI, whose start must stay cheap),
+:class:`AsyncManagementClient` over an ``httpx.AsyncClient`` (trio code, imported there). Either way an error envelope,
 or a controller that cannot be reached, is one :class:`ManagementError`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import quote
-
-import httpx
 
 from ziti_aio.common import api_paths
 from ziti_aio.common.errors import ZitiError
+from ziti_aio.sdk.blocking_http import BlockingHttp, HttpFailure
 
 if TYPE_CHECKING:
     import ssl
+
+    import httpx
 
 REQUEST_TIMEOUT_S = 30.0
 SESSION_HEADER = "zt-session"
 
 T = TypeVar("T")
+
+
+class Answer(Protocol):
+    """What a call reads of a response (``httpx.Response`` and :class:`BlockingHttp`'s both have it)."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def reason_phrase(self) -> str: ...
+
+    @property
+    def is_error(self) -> bool: ...
+
+    def json(self) -> Any: ...
+
+
 Request = tuple[str, str, dict[str, Any]]
-Call = Generator[Request, httpx.Response, T]
+Call = Generator[Request, Answer, T]
 
 
 class ManagementError(ZitiError):
@@ -42,7 +61,7 @@ class ManagementError(ZitiError):
         self.api_code = api_code
 
 
-def error_from(resp: httpx.Response) -> ManagementError:
+def error_from(resp: Answer) -> ManagementError:
     """A :class:`ManagementError` from an error response, envelope or not (a field's reason included)."""
     try:
         error = resp.json().get("error") or {}
@@ -58,7 +77,7 @@ def error_from(resp: httpx.Response) -> ManagementError:
     return ManagementError(f"{code}: {message}", status=resp.status_code, api_code=code)
 
 
-def envelope(resp: httpx.Response) -> dict[str, Any]:
+def envelope(resp: Answer) -> dict[str, Any]:
     """The JSON body of a successful response; a :class:`ManagementError` otherwise."""
     if resp.is_error:
         raise error_from(resp)
@@ -151,18 +170,21 @@ def _headers(token: str | None) -> dict[str, str]:
 class ManagementClient:
     """Blocking management calls over ``http`` (its ``base_url`` the controller's URL)."""
 
-    def __init__(self, http: httpx.Client) -> None:
+    def __init__(self, http: BlockingHttp) -> None:
         self.http = http
 
     @classmethod
     def open(cls, url: str, *, verify: ssl.SSLContext, token: str | None = None,
              timeout_s: float = REQUEST_TIMEOUT_S) -> ManagementClient:
         """A client of its own for the controller at ``url``; close it with ``with`` or :meth:`close`."""
-        return cls(httpx.Client(base_url=url, verify=verify, headers=_headers(token), timeout=timeout_s))
+        try:
+            return cls(BlockingHttp(url, verify=verify, headers=_headers(token), timeout_s=timeout_s))
+        except HttpFailure as exc:
+            raise unreachable(url, exc) from exc
 
     @property
     def url(self) -> str:
-        return str(self.http.base_url).rstrip("/")
+        return self.http.base_url
 
     def __enter__(self) -> ManagementClient:
         return self
@@ -180,7 +202,7 @@ class ManagementClient:
             while True:
                 try:
                     resp = self.http.request(method, path, **kwargs)
-                except (httpx.HTTPError, httpx.InvalidURL) as exc:
+                except HttpFailure as exc:
                     raise unreachable(self.url, exc) from exc
                 method, path, kwargs = call.send(resp)
         except StopIteration as done:
@@ -226,6 +248,8 @@ class AsyncManagementClient:
     def open(cls, url: str, *, verify: ssl.SSLContext, token: str | None = None,
              timeout_s: float = REQUEST_TIMEOUT_S) -> AsyncManagementClient:
         """A client of its own for the controller at ``url``; close it with ``async with`` or :meth:`aclose`."""
+        import httpx
+
         return cls(httpx.AsyncClient(base_url=url, verify=verify, headers=_headers(token), timeout=timeout_s))
 
     @classmethod
@@ -251,6 +275,8 @@ class AsyncManagementClient:
 
     async def run(self, call: Call[T]) -> T:
         """Drive one call of :class:`ManagementCalls` to its result."""
+        import httpx
+
         try:
             method, path, kwargs = next(call)
             while True:
