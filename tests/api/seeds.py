@@ -34,6 +34,7 @@ MANAGEMENT_READS = frozenset({
 CLIENT_READS = frozenset({
     "/.well-known/est/cacerts", "/current-api-session", "/current-api-session/service-updates", "/current-identity",
     "/current-identity/edge-routers", "/services", "/services/{id}", "/sessions", "/version",
+    "/services/{id}/edge-routers", "/external-jwt-signers",
 })
 # Paths with only writes (POST, PUT, PATCH, DELETE) the controller implements.
 MANAGEMENT_WRITES = frozenset({

@@ -207,12 +207,15 @@ async def test_a_live_network_answers_its_schemas(tmp_path):
                     ("management.yml", "/identities/{id}", alice.id),
                     ("management.yml", "/api-sessions", ""), ("management.yml", "/sessions", ""),
                     ("management.yml", "/terminators", ""), ("client.yml", "/services", ""),
-                    ("client.yml", "/current-identity/edge-routers", "")):
+                    ("client.yml", "/current-identity/edge-routers", ""),
+                    ("client.yml", "/services/{id}/edge-routers", service),
+                    ("client.yml", "/external-jwt-signers", "")):
                 base = MANAGEMENT if file == "management.yml" else CLIENT
                 answers.append((file, "GET", path, await admin.get(base + path.replace("{id}", ident))))
         detail = answers[1][3].json()["data"]
         assert detail["versionInfo"]["version"] and detail["isOnline"], "an online router reports its version"
         assert answers[2][3].json()["data"]["sdkInfo"], "the SDK reported itself"
+        assert answers[-2][3].json()["data"]["edgeRouters"][0]["supportedProtocols"]["tls"], "libziti 1.x dials this"
     problems = []
     for file, method, path, resp in answers:
         assert resp.status_code in (200, 201), f"{method} {path}: {resp.status_code} {resp.text}"

@@ -10,10 +10,11 @@ from ziti_aio.common.errors import NotFoundError, ValidationError
 from ziti_aio.controller.api.app import ApiContext, caller, read_json
 from ziti_aio.controller.api.common_routes import add_common_routes
 from ziti_aio.controller.api.envelope import empty, ok
-from ziti_aio.controller.api.listing import filterable, page
+from ziti_aio.controller.api.listing import Filterable, filterable, page
 from ziti_aio.controller.api.render import Renderer
 from ziti_aio.controller.api.server import PEER_CERT_DER
 from ziti_aio.controller.kinds import Kind
+from ziti_aio.controller.model.views import edge_router_common
 
 if TYPE_CHECKING:
     from ziti_aio.controller.model.access import Caller
@@ -86,6 +87,23 @@ def client_blueprint(ctx: ApiContext) -> Blueprint:
         if ident not in ctx.model.policy.service_permissions(found.identity["id"]):
             raise NotFoundError("service", ident)
         return ok(_renderer(ctx, found).render(Kind.SERVICES, ctx.model.get(Kind.SERVICES, ident)))
+
+    @bp.get("/services/<ident>/edge-routers")
+    async def service_edge_routers(ident: str) -> Response:
+        """The routers the caller may use for ``ident`` (libziti 1.x asks on every bind: docs/sdk-1x.md)."""
+        found = caller(ctx)
+        if ident not in ctx.model.policy.service_permissions(found.identity["id"]):
+            raise NotFoundError("service", ident)
+        routers = ctx.model.session_routers(found.identity["id"], ident)
+        items, meta = page(routers, request.args, filterable(Kind.EDGE_ROUTERS))
+        renderer = _renderer(ctx, found)
+        return ok({"edgeRouters": [edge_router_common(renderer, r) for r in items]}, meta)
+
+    @bp.get("/external-jwt-signers")
+    async def external_jwt_signers() -> Response:
+        """The signers a login page may offer, asked before login (none are configured: docs/sdk-1x.md)."""
+        items, meta = page([], request.args, Filterable.of())
+        return ok(items, meta)
 
     @bp.post("/sessions")
     async def create_session() -> Response:
