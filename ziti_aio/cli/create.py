@@ -190,7 +190,7 @@ def create_service_policy(
     policy_type: Annotated[str, typer.Argument(metavar="Dial|Bind", help="What the identities may do.")],
     identity_roles: IdentityRoles = None,
     service_roles: ServiceRoles = None,
-    semantic_value: Semantic = "AnyOf",
+    semantic_value: Semantic = "AllOf",
 ) -> None:
     """Create a service policy: which identities may dial or bind which services."""
     kind = next((t for t in POLICY_TYPES if t.lower() == policy_type.lower()), None)
