@@ -10,6 +10,7 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 import typer
 
 from ziti_aio.cli.client import CliError, ManagementClient, open_client, reported
+from ziti_aio.cli.help_format import Typer
 from ziti_aio.cli.options import (
     Configs,
     EdgeRouterRoles,
@@ -34,9 +35,9 @@ R = TypeVar("R")
 DEFAULT_ENROLLMENT_MINUTES = 30
 POLICY_TYPES = ("Dial", "Bind")
 
-app = typer.Typer(help="Create entities", no_args_is_help=True)
-enrollment_app = typer.Typer(help="Create an enrollment for an identity", no_args_is_help=True)
-authenticator_app = typer.Typer(help="Create an authenticator for an identity", no_args_is_help=True)
+app = Typer(help="Create entities", no_args_is_help=True)
+enrollment_app = Typer(help="Create an enrollment for an identity", no_args_is_help=True)
+authenticator_app = Typer(help="Create an authenticator for an identity", no_args_is_help=True)
 app.add_typer(enrollment_app, name="enrollment")
 app.add_typer(authenticator_app, name="authenticator")
 

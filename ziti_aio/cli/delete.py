@@ -9,10 +9,11 @@ from typing import Annotated, Any
 import typer
 
 from ziti_aio.cli.client import CliError, ManagementClient, open_client, reported
+from ziti_aio.cli.help_format import Typer
 from ziti_aio.cli.nouns import NOUNS, Noun, display_name
 from ziti_aio.sdk.management import ManagementError
 
-app = typer.Typer(help="Delete entities", no_args_is_help=True)
+app = Typer(help="Delete entities", no_args_is_help=True)
 
 
 def resolve_all(client: ManagementClient, noun: Noun, ids: list[str]) -> list[dict[str, Any]]:

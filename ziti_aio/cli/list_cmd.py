@@ -7,10 +7,11 @@ from urllib.parse import quote
 import typer
 
 from ziti_aio.cli.client import open_client, reported
+from ziti_aio.cli.help_format import Typer
 from ziti_aio.cli.nouns import ATTRIBUTE_LISTS, BY_SINGULAR, NOUNS, RELATED
 from ziti_aio.cli.tables import render
 
-app = typer.Typer(help="List entities (a table, or the API's JSON with -j)", no_args_is_help=True)
+app = Typer(help="List entities (a table, or the API's JSON with -j)", no_args_is_help=True)
 
 Filter = Annotated[str | None, typer.Argument(help='A ZitiQL filter, e.g. \'name contains "x" limit 50\'.')]
 OutputJson = Annotated[bool, typer.Option("-j", "--output-json", help="Print the API's JSON response.")]

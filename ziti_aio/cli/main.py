@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import typer
+from ziti_aio.cli.help_format import Typer
 
-app = typer.Typer(
+app = Typer(
     name="ziti-aio",
     no_args_is_help=True,
     add_completion=False,

@@ -9,6 +9,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
+from ziti_aio.cli.help_format import Typer
 from ziti_aio.common.errors import ZitiError
 from ziti_aio.pki.ca import CertAuthority
 from ziti_aio.pki.files import leaf_paths, load_ca, save_ca, save_leaf
@@ -20,8 +21,8 @@ KEY_HELP = (
 RSA_SIZES = {2048: "rsa2048", 4096: "rsa4096"}
 CURVES = {"P256": "ec256", "P384": "ec384"}
 
-app = typer.Typer(help="Create CAs and certificates", no_args_is_help=True)
-create_app = typer.Typer(
+app = Typer(help="Create CAs and certificates", no_args_is_help=True)
+create_app = Typer(
     help=f"Create a CA, intermediate CA, server or client certificate. {KEY_HELP}", no_args_is_help=True
 )
 app.add_typer(create_app, name="create")

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import trio
 import typer
 
+from ziti_aio.cli.help_format import Typer
 from ziti_aio.cli.signals import run_service
 from ziti_aio.common.errors import ZitiError
 from ziti_aio.tunnel.proxy import ProxySpec
@@ -21,7 +22,7 @@ from ziti_aio.tunnel.tunneler import (
     describe_tunneler,
 )
 
-app = typer.Typer(no_args_is_help=True, help="Run a tunneler: proxy local ports, host services, or intercept.")
+app = Typer(no_args_is_help=True, help="Run a tunneler: proxy local ports, host services, or intercept.")
 
 Identity = Annotated[Path, typer.Option("-i", "--identity", help="Identity file (JSON)")]
 DnsUpstream = Annotated[list[str] | None, typer.Option(

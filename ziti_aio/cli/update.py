@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
-from typer.core import TyperCommand
 
 from ziti_aio.cli.client import CliError, ManagementClient, open_client, reported
+from ziti_aio.cli.help_format import ReadableCommand, Typer
 from ziti_aio.cli.nouns import BY_SINGULAR, display_name
 from ziti_aio.cli.options import (
     MAX_ROUTER_COST,
@@ -33,7 +33,7 @@ from ziti_aio.cli.options import (
 P = ParamSpec("P")
 R = TypeVar("R")
 
-app = typer.Typer(help="Update entities (only the fields given change)", no_args_is_help=True)
+app = Typer(help="Update entities (only the fields given change)", no_args_is_help=True)
 
 IdOrName = Annotated[str, typer.Argument(help="The entity's id or name.")]
 Semantic = Annotated[str | None, typer.Option("--semantic", help="How # roles combine: AnyOf or AllOf.")]
@@ -132,7 +132,7 @@ def update_edge_router(
         _patch(client, "edge-router", id_or_name, body)
 
 
-class _CobraBoolCommand(TyperCommand):
+class _CobraBoolCommand(ReadableCommand):
     """Takes ``--down=true`` / ``--down=false`` as ziti (cobra) does, for the ``--down/--up`` flag."""
 
     # ctx is typer's private copy of click's Context (typer._click), which typer does not export: Any.
