@@ -8,10 +8,12 @@ as click lays out help (nothing cut, text wrapped), with the metavars click user
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, get_args, get_origin
 
 import typer
 from typer.core import TyperArgument, TyperCommand, TyperOption
+from typer.models import CommandFunctionType
 
 TYPE_METAVARS: dict[Any, str] = {str: "TEXT", int: "INTEGER", float: "FLOAT", bool: "BOOLEAN"}
 
@@ -25,7 +27,7 @@ def option_metavar(param: TyperOption) -> str:
         return "PATH"
     if described.is_choice and described.choices:
         return "[" + "|".join(str(c) for c in described.choices) + "]"
-    annotation = described.annotation
+    annotation: Any = described.annotation
     if get_origin(annotation) is list:
         annotation = get_args(annotation)[0]
     return TYPE_METAVARS.get(annotation, "TEXT")
@@ -78,5 +80,5 @@ class Typer(typer.Typer):
         super().__init__(**kwargs)
 
     def command(self, name: str | None = None, *, cls: type[TyperCommand] | None = None,
-                **kwargs: Any) -> Any:
+                **kwargs: Any) -> Callable[[CommandFunctionType], CommandFunctionType]:
         return super().command(name, cls=cls or ReadableCommand, **kwargs)
