@@ -28,6 +28,7 @@ from ziti_aio.cli.options import (
     split_csv,
     write_jwt,
 )
+from ziti_aio.cli.request_options import current, with_request_options
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -45,7 +46,13 @@ Semantic = Annotated[str, typer.Option("--semantic", help="How # roles combine: 
 Duration = Annotated[int, typer.Option("-d", "--duration", min=1, help="Minutes the enrollment stays valid.")]
 
 
+def _with_request_options(fn: Callable[P, R]) -> Callable[P, R]:
+    return with_request_options(fn, tags=True)
+
+
 def _created(label: str, name: str | None, ident: str) -> None:
+    if current().output_json:  # the controller's answer is printed instead
+        return
     typer.echo(f"New {label}{' ' + name if name else ''} created with id: {ident}")
 
 
@@ -53,7 +60,7 @@ def _command(name: str, alias: str | None = None) -> Callable[[Callable[P, R]], 
     """Register a create command under ``name`` and, hidden, under ziti's short ``alias``."""
 
     def register(fn: Callable[P, R]) -> Callable[P, R]:
-        wrapped = reported(fn)
+        wrapped = reported(with_request_options(fn, tags=True))
         app.command(name)(wrapped)
         if alias:
             app.command(alias, hidden=True)(wrapped)
@@ -263,6 +270,7 @@ def _create_enrollment(identity: str, method: str, minutes: int, jwt_output_file
 
 @enrollment_app.command("ott")
 @reported
+@_with_request_options
 def create_enrollment_ott(identity: str, duration: Duration = DEFAULT_ENROLLMENT_MINUTES,
                           jwt_output_file: JwtOutput = None) -> None:
     """Create a one-time-token enrollment for an identity."""
@@ -271,6 +279,7 @@ def create_enrollment_ott(identity: str, duration: Duration = DEFAULT_ENROLLMENT
 
 @enrollment_app.command("updb")
 @reported
+@_with_request_options
 def create_enrollment_updb(identity: str, username: str, duration: Duration = DEFAULT_ENROLLMENT_MINUTES,
                            jwt_output_file: JwtOutput = None) -> None:
     """Create a username/password enrollment for an identity."""
@@ -279,6 +288,7 @@ def create_enrollment_updb(identity: str, username: str, duration: Duration = DE
 
 @authenticator_app.command("updb")
 @reported
+@_with_request_options
 def create_authenticator_updb(identity: str, username: str, password: str) -> None:
     """Give an identity a username and password."""
     with open_client() as client:

@@ -11,6 +11,7 @@ import typer
 from ziti_aio.cli.client import CliError, ManagementClient, open_client, reported
 from ziti_aio.cli.help_format import Typer
 from ziti_aio.cli.nouns import NOUNS, Noun, display_name
+from ziti_aio.cli.request_options import current, with_request_options
 from ziti_aio.sdk.management import ManagementError
 
 app = Typer(help="Delete entities", no_args_is_help=True)
@@ -39,17 +40,17 @@ def resolve_all(client: ManagementClient, noun: Noun, ids: list[str]) -> list[di
 def _deleter(noun: Noun) -> Any:
     what = "ids or names" if noun.named else "ids"
 
-    @reported
     def delete_entities(
         ids: Annotated[list[str], typer.Argument(help=f"The {noun.label} {what}.")],
     ) -> None:
         with open_client() as client:
             for entity in resolve_all(client, noun, ids):
                 client.delete(noun.collection, entity["id"])
-                typer.echo(f"deleted {noun.label} {display_name(noun, entity)}")
+                if not current().output_json:
+                    typer.echo(f"deleted {noun.label} {display_name(noun, entity)}")
 
     delete_entities.__doc__ = f"Delete {noun.collection} by {what}."
-    return delete_entities
+    return reported(with_request_options(delete_entities, tags=False))
 
 
 for _noun in (n for n in NOUNS if n.deletable):

@@ -29,6 +29,7 @@ from ziti_aio.cli.options import (
     semantic,
     split_csv,
 )
+from ziti_aio.cli.request_options import current, with_request_options
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -43,7 +44,7 @@ def _command(singular: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Register an update command for ``singular`` and, hidden, under ziti's short alias."""
 
     def register(fn: Callable[P, R]) -> Callable[P, R]:
-        wrapped = reported(fn)
+        wrapped = reported(with_request_options(fn, tags=True))
         app.command(singular)(wrapped)
         alias = BY_SINGULAR[singular].alias
         if alias:
@@ -58,12 +59,13 @@ def _given(**fields: Any) -> dict[str, Any]:
 
 
 def _patch(client: ManagementClient, singular: str, id_or_name: str, body: dict[str, Any]) -> None:
-    if not body:
+    if not body and current().tags is None:  # --tags alone is an update (the client adds them)
         raise CliError("nothing to update: give at least one option")
     noun = BY_SINGULAR[singular]
     entity = client.find(noun.collection, id_or_name, label=noun.label)
     client.patch(noun.collection, entity["id"], body)
-    typer.echo(f"updated {noun.label} {display_name(noun, entity)}")
+    if not current().output_json:
+        typer.echo(f"updated {noun.label} {display_name(noun, entity)}")
 
 
 def _csv(values: Csv) -> list[str] | None:
@@ -153,7 +155,7 @@ def update_link(
         _patch(client, "link", link_id, _given(down=down, staticCost=static_cost))
 
 
-app.command("link", cls=_CobraBoolCommand)(reported(update_link))
+app.command("link", cls=_CobraBoolCommand)(reported(with_request_options(update_link, tags=False)))
 
 
 def _update_policy(singular: str, id_or_name: str, name: str | None, sem: str | None,
