@@ -13,6 +13,7 @@ from ziti_aio.cli.client import CliError, ManagementClient, open_client, reporte
 from ziti_aio.cli.help_format import Typer
 from ziti_aio.cli.options import (
     Configs,
+    Csv,
     EdgeRouterRoles,
     Encryption,
     IdentityRoles,
@@ -34,6 +35,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 DEFAULT_ENROLLMENT_MINUTES = 30
+MAX_CA_PEM_BYTES = 64 * 1024
 POLICY_TYPES = ("Dial", "Bind")
 
 app = Typer(help="Create entities", no_args_is_help=True)
@@ -251,6 +253,36 @@ def create_terminator(
                 "router": client.find("edge-routers", router, label="edge router")["id"],
                 "address": address, "binding": binding}
         _created("terminator", None, client.create("terminators", body))
+
+
+@_command("ca")
+def create_ca(
+    name: str,
+    cert_file: Annotated[Path, typer.Argument(metavar="PEM_CERT_FILE", help="The CA's certificate (PEM).")],
+    auth: Annotated[bool, typer.Option("-e", "--auth", help="Identities may log in with certificates it signed.")
+                    ] = False,
+    ottca: Annotated[bool, typer.Option("-o", "--ottca", help="Allow one-time-token CA enrollment.")] = False,
+    autoca: Annotated[bool, typer.Option("-u", "--autoca", help="Allow auto CA enrollment.")] = False,
+    role_attributes: Annotated[Csv, typer.Option("-a", "--role-attributes",
+                                                 help="Role attributes enrolling identities get: a,b.")] = None,
+    identity_name_format: Annotated[str | None, typer.Option(
+        "-f", "--identity-name-format", help="Names of identities it enrolls (default [caName]-[commonName]).")
+    ] = None,
+) -> None:
+    """Create a third-party CA for enrollment and login.
+
+    Its certificates are trusted once it is verified (ziti-aio verify ca). Not to be confused with
+    ziti-aio pki create ca, which makes a CA on disk.
+    """
+    if cert_file.stat().st_size > MAX_CA_PEM_BYTES:
+        raise CliError(f"{cert_file} is larger than {MAX_CA_PEM_BYTES} bytes")
+    body: dict[str, Any] = {"name": name, "certPem": cert_file.read_text(), "isAuthEnabled": auth,
+                            "isOttCaEnrollmentEnabled": ottca, "isAutoCaEnrollmentEnabled": autoca,
+                            "identityRoles": split_csv(role_attributes)}
+    if identity_name_format is not None:
+        body["identityNameFormat"] = identity_name_format
+    with open_client() as client:
+        _created("ca", name, client.create("cas", body))
 
 
 def _create_enrollment(identity: str, method: str, minutes: int, jwt_output_file: Path | None,
