@@ -7,7 +7,6 @@ from ziti_aio.cli.help_format import Typer
 app = Typer(
     name="ziti-aio",
     no_args_is_help=True,
-    add_completion=False,
     help="An OpenZiti-compatible zero-trust overlay network in one program.",
 )
 
@@ -17,11 +16,15 @@ from ziti_aio.cli import list_cmd as _list  # noqa: E402
 from ziti_aio.cli import pki as _pki  # noqa: E402
 from ziti_aio.cli import tunnel as _tunnel  # noqa: E402
 from ziti_aio.cli import update as _update  # noqa: E402
+from ziti_aio.cli import verify as _verify  # noqa: E402
+from ziti_aio.cli import version as _version  # noqa: E402
+from ziti_aio.cli.edge import EdgeGroup  # noqa: E402
 from ziti_aio.cli.enroll import enroll as _enroll  # noqa: E402
 from ziti_aio.cli.login import login as _login  # noqa: E402
 from ziti_aio.cli.quickstart import quickstart as _quickstart  # noqa: E402
 from ziti_aio.cli.run import run as _run  # noqa: E402
 
+app.callback()(_version.root_options)
 app.command("login")(_login)
 app.add_typer(_create.app, name="create")
 app.add_typer(_list.app, name="list")
@@ -33,6 +36,10 @@ app.add_typer(_pki.app, name="pki")
 app.command("quickstart")(_quickstart)
 app.command("run")(_run)
 app.add_typer(_tunnel.app, name="tunnel")
+app.add_typer(_verify.app, name="verify")
+app.add_typer(Typer(cls=EdgeGroup, help="The same commands as above, for docs that say 'ziti edge ...'."),
+              name="edge")
+app.command("version")(_version.version)
 
 
 def main() -> None:
