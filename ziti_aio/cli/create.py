@@ -91,7 +91,16 @@ def create_identity(
         str, typer.Option("-p", "--default-hosting-precedence", help="default, required or failed.")
     ] = "default",
 ) -> None:
-    """Create an identity with a one-time-token (or --updb) enrollment."""
+    """Create an identity to enroll.
+
+    It gets a one-time-token enrollment (with --updb: a username/password one); -o writes its JWT for
+    ziti-aio enroll or an SDK.
+
+    \b
+    Examples:
+      ziti-aio create identity alice -o alice.jwt -a clients
+      ziti-aio create identity bob --updb bob
+    """
     body: dict[str, Any] = {
         "name": name, "type": "Default", "isAdmin": admin, "roleAttributes": split_csv(role_attributes),
         "authPolicyId": auth_policy, "defaultHostingPrecedence": default_hosting_precedence,
@@ -117,7 +126,13 @@ def create_service(
         str | None, typer.Option("--terminator-strategy", help="smartrouting, weighted, random or sticky.")
     ] = None,
 ) -> None:
-    """Create a service."""
+    """Create a service.
+
+    \b
+    Examples:
+      ziti-aio create service echo -a echo
+      ziti-aio create service echo -c echo-intercept,echo-host -e OFF
+    """
     body: dict[str, Any] = {"name": name, "roleAttributes": split_csv(role_attributes),
                             "configs": split_csv(configs), "encryptionRequired": encryption(encryption_flag or "ON")}
     if terminator_strategy is not None:
@@ -163,7 +178,10 @@ def create_edge_router(
     disabled: Annotated[bool, typer.Option("--disabled", help="Create it disabled.")] = False,
     cost: RouterCost = None,
 ) -> None:
-    """Create an edge router; -o writes its enrollment JWT."""
+    """Create an edge router.
+
+    -o writes its enrollment JWT.
+    """
     body: dict[str, Any] = {"name": name, "roleAttributes": split_csv(role_attributes),
                             "isTunnelerEnabled": tunneler_enabled, "noTraversal": no_traversal, "disabled": disabled}
     if cost is not None:
@@ -177,8 +195,10 @@ def create_edge_router(
 
 @_command("transit-router")
 def create_transit_router(name: str, jwt_output_file: JwtOutput = None, cost: RouterCost = None) -> None:
-    """Create a transit router (a router that only forwards: run it without an edge listener); -o writes
-    its enrollment JWT."""
+    """Create a transit router (forwarding only).
+
+    Run it without an edge listener; -o writes its enrollment JWT.
+    """
     body: dict[str, Any] = {"name": name, "roleAttributes": [], "isTunnelerEnabled": False,
                             "tags": {"transitRouter": True}}
     if cost is not None:
@@ -202,7 +222,18 @@ def create_service_policy(
     service_roles: ServiceRoles = None,
     semantic_value: Semantic = "AllOf",
 ) -> None:
-    """Create a service policy: which identities may dial or bind which services."""
+    """Create a service policy (who may Dial/Bind).
+
+    Which identities may dial (use) or bind (host) which services. --semantic AllOf (the default, as in
+    ziti) matches identities and services that have every # role given; AnyOf those that have one.
+
+    \b
+    Examples:
+      ziti-aio create service-policy echo-dial Dial \\
+          --identity-roles '#clients' --service-roles '#echo'
+      ziti-aio create sp echo-bind Bind --identity-roles @server \\
+          --service-roles @echo --semantic AnyOf
+    """
     kind = next((t for t in POLICY_TYPES if t.lower() == policy_type.lower()), None)
     if kind is None:
         raise CliError(f"the policy type must be Dial or Bind, not {policy_type!r}")
@@ -219,7 +250,10 @@ def create_edge_router_policy(
     identity_roles: IdentityRoles = None,
     semantic_value: Semantic = "AnyOf",
 ) -> None:
-    """Create an edge router policy: which identities may use which edge routers."""
+    """Create an edge router policy.
+
+    Which identities may use which edge routers.
+    """
     with open_client() as client:
         body = _policy(client, name, semantic_value, {"edgeRouterRoles": edge_router_roles or [],
                                                        "identityRoles": identity_roles or []})
@@ -233,7 +267,10 @@ def create_service_edge_router_policy(
     service_roles: ServiceRoles = None,
     semantic_value: Semantic = "AnyOf",
 ) -> None:
-    """Create a service edge router policy: which services may use which edge routers."""
+    """Create a service edge router policy.
+
+    Which services may use which edge routers.
+    """
     with open_client() as client:
         body = _policy(client, name, semantic_value, {"edgeRouterRoles": edge_router_roles or [],
                                                        "serviceRoles": service_roles or []})
@@ -247,7 +284,10 @@ def create_terminator(
     address: Annotated[str, typer.Argument(help="Where the router dials, e.g. tcp:localhost:8080.")],
     binding: Annotated[str, typer.Option("--binding", help="The router's xgress binding.")] = "transport",
 ) -> None:
-    """Create a terminator: where a router connects a service's circuits."""
+    """Create a terminator.
+
+    Where a router connects a service's circuits.
+    """
     with open_client() as client:
         body = {"service": client.find("services", service, label="service")["id"],
                 "router": client.find("edge-routers", router, label="edge router")["id"],
@@ -269,8 +309,9 @@ def create_ca(
         "-f", "--identity-name-format", help="Names of identities it enrolls (default [caName]-[commonName]).")
     ] = None,
 ) -> None:
-    """Create a third-party CA for enrollment and login.
+    """Create a third-party CA.
 
+    Identities may then enroll or log in with certificates it signed.
     Its certificates are trusted once it is verified (ziti-aio verify ca). Not to be confused with
     ziti-aio pki create ca, which makes a CA on disk.
     """

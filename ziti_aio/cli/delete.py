@@ -49,7 +49,8 @@ def _deleter(noun: Noun) -> Any:
                 if not current().output_json:
                     typer.echo(f"deleted {noun.label} {display_name(noun, entity)}")
 
-    delete_entities.__doc__ = f"Delete {noun.collection} by {what}."
+    delete_entities.__doc__ = (f"Delete {noun.collection}.\n\nBy {what}; all are looked up first, and nothing is "
+                               "deleted if one is not found.")
     return reported(with_request_options(delete_entities, tags=False))
 
 

@@ -22,4 +22,5 @@ class EdgeGroup(TyperGroup):
         return [name for name in EDGE_COMMANDS if (cmd := root.get_command(ctx, name)) is not None and not cmd.hidden]
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
-        return ctx.find_root().command.get_command(ctx, cmd_name) if cmd_name in EDGE_COMMANDS else None
+        root = ctx.find_root().command
+        return root.get_command(ctx, cmd_name) if cmd_name in EDGE_COMMANDS and root is not self else None

@@ -49,7 +49,7 @@ def _related_lister(singular: str) -> Any:
                                params=_params(filter_text))
             _show(relation, body)
 
-    list_related.__doc__ = f"List the entities related to one {noun.label}."
+    list_related.__doc__ = f"List related entities.\n\nThe entities related to one {noun.label}."
     return reported(with_request_options(list_related, tags=False))
 
 

@@ -68,7 +68,17 @@ def login(
     yes: Annotated[bool, typer.Option("-y", "--yes", help="Fetch and trust the controller's CA bundle.")] = False,
     ca: Annotated[Path | None, typer.Option("--ca", help="PEM file of the CA(s) to trust.")] = None,
 ) -> None:
-    """Log in to a controller's management API and save the session for later commands."""
+    """Log in to a controller.
+
+    The session is saved for later commands. Without a host: the saved login's controller, else asked
+    for (default localhost:1280).
+
+    \b
+    Examples:
+      ziti-aio login localhost:1280 -u admin -y
+      ziti-aio login https://ctrl.example.com:1280 -u admin --ca ca.pem
+      ziti-aio login forget
+    """
     if host == FORGET:
         typer.echo("removed the saved login" if forget_login() else "there was no saved login")
         return

@@ -154,7 +154,10 @@ def create_server(
     spiffe_id: SpiffeId = None,
     allow_overwrite: AllowOverwrite = False,
 ) -> None:
-    """Create a server certificate (serverAuth and clientAuth) signed by --ca-name."""
+    """Create a server certificate.
+
+    For serverAuth and clientAuth, signed by --ca-name.
+    """
     with _reported():
         _check_overwrite(pki_root, ca_name, server_file, allow_overwrite)
         ca = load_ca(pki_root, ca_name)
@@ -183,7 +186,10 @@ def create_client(
     spiffe_id: SpiffeId = None,
     allow_overwrite: AllowOverwrite = False,
 ) -> None:
-    """Create a client certificate (clientAuth) signed by --ca-name."""
+    """Create a client certificate.
+
+    For clientAuth, signed by --ca-name.
+    """
     with _reported():
         _check_overwrite(pki_root, ca_name, client_file, allow_overwrite)
         ca = load_ca(pki_root, ca_name)

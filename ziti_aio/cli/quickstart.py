@@ -43,7 +43,15 @@ def quickstart(
     no_tunneler: bool = typer.Option(False, "--no-tunneler", help="Do not start the tunneler"),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log at DEBUG"),
 ) -> None:
-    """Start a controller, edge routers (a full mesh with 2 or more) and a tunneler hosting a demo service."""
+    """Start a whole network here, now.
+
+    A controller, edge routers (a full mesh with 2 or more) and a tunneler hosting a demo service.
+
+    \b
+    Examples:
+      ziti-aio quickstart
+      ziti-aio quickstart --home ~/.ziti-aio -p secret --routers 2
+    """
     started_at = time.monotonic()
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -69,7 +69,10 @@ def proxy(
     poll: PollRate = DEFAULT_SERVICE_POLL_S,
     verbose: Verbose = False,
 ) -> None:
-    """Listen on local TCP ports and carry each connection over its service."""
+    """Proxy local TCP ports to services.
+
+    Each connection to a port is carried over its service.
+    """
     try:
         specs = tuple(ProxySpec.parse(s) for s in services)
     except ZitiError as exc:
@@ -80,7 +83,10 @@ def proxy(
 
 @app.command("host")
 def host(identity: Identity, poll: PollRate = DEFAULT_SERVICE_POLL_S, verbose: Verbose = False) -> None:
-    """Host every service this identity may Bind that has a host.v1/host.v2 config."""
+    """Host services.
+
+    Every service this identity may Bind that has a host.v1/host.v2 config.
+    """
     _run(_config(identity=identity, mode="host", service_poll_s=poll), verbose)
 
 
@@ -93,6 +99,9 @@ def tproxy(
     poll: PollRate = DEFAULT_SERVICE_POLL_S,
     verbose: Verbose = False,
 ) -> None:
-    """Intercept intercept.v1 addresses (TPROXY rules + DNS; Linux, root) and host host.v1/v2 services."""
+    """Intercept and host services (Linux, root).
+
+    Intercepts intercept.v1 addresses (TPROXY rules and DNS) and hosts host.v1/v2 services.
+    """
     _run(_config(identity=identity, mode="tproxy", dns_upstreams=tuple(dns_upstream or ()), dns_range=dns_range,
                  resolver=resolver, service_poll_s=poll), verbose)

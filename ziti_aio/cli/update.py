@@ -75,7 +75,10 @@ def _csv(values: Csv) -> list[str] | None:
 @_command("identity")
 def update_identity(id_or_name: IdOrName, name: NewName = None, role_attributes: RoleAttributes = None,
                     permissions: Permissions = None) -> None:
-    """Rename an identity or change its role attributes or permissions."""
+    """Change an identity.
+
+    Its name, role attributes or permissions.
+    """
     with open_client() as client:
         _patch(client, "identity", id_or_name,
                _given(name=name, roleAttributes=_csv(role_attributes), permissions=_csv(permissions)))
@@ -92,7 +95,10 @@ def update_service(
         str | None, typer.Option("--terminator-strategy", help="smartrouting, weighted, random or sticky.")
     ] = None,
 ) -> None:
-    """Change a service's name, role attributes, configs, encryption or terminator strategy."""
+    """Change a service.
+
+    Its name, role attributes, configs, encryption or terminator strategy.
+    """
     body = _given(name=name, roleAttributes=_csv(role_attributes), configs=_csv(configs),
                   encryptionRequired=None if encryption_flag is None else encryption(encryption_flag),
                   terminatorStrategy=terminator_strategy)
@@ -127,7 +133,10 @@ def update_edge_router(
         bool | None, typer.Option("--tunneler-enabled/--tunneler-disabled", "-t", help="Embedded tunneler on/off.")
     ] = None,
 ) -> None:
-    """Change an edge router's name, role attributes, cost, traversal, state or tunneler."""
+    """Change an edge router.
+
+    Its name, role attributes, cost, traversal, state or tunneler.
+    """
     body = _given(name=name, roleAttributes=_csv(role_attributes), cost=cost, noTraversal=no_traversal,
                   disabled=disabled, isTunnelerEnabled=tunneler_enabled)
     with open_client() as client:
@@ -150,7 +159,10 @@ def update_link(
     static_cost: Annotated[int | None, typer.Option("--static-cost", min=0, max=MAX_ROUTER_COST,
                                                     help="The link's static cost.")] = None,
 ) -> None:
-    """Mark a router link down or up, or set its static cost (ziti's ``fabric update link``)."""
+    """Mark a router link down or up.
+
+    Or set its static cost (ziti: fabric update link).
+    """
     with open_client() as client:
         _patch(client, "link", link_id, _given(down=down, staticCost=static_cost))
 
@@ -169,7 +181,10 @@ def _update_policy(singular: str, id_or_name: str, name: str | None, sem: str | 
 @_command("service-policy")
 def update_service_policy(id_or_name: IdOrName, name: NewName = None, identity_roles: IdentityRoles = None,
                           service_roles: ServiceRoles = None, semantic_value: Semantic = None) -> None:
-    """Rename a service policy or change its roles or semantic."""
+    """Change a service policy.
+
+    Its name, roles or semantic.
+    """
     _update_policy("service-policy", id_or_name, name, semantic_value,
                    {"identityRoles": identity_roles, "serviceRoles": service_roles})
 
@@ -177,7 +192,10 @@ def update_service_policy(id_or_name: IdOrName, name: NewName = None, identity_r
 @_command("edge-router-policy")
 def update_edge_router_policy(id_or_name: IdOrName, name: NewName = None, edge_router_roles: EdgeRouterRoles = None,
                               identity_roles: IdentityRoles = None, semantic_value: Semantic = None) -> None:
-    """Rename an edge router policy or change its roles or semantic."""
+    """Change an edge router policy.
+
+    Its name, roles or semantic.
+    """
     _update_policy("edge-router-policy", id_or_name, name, semantic_value,
                    {"edgeRouterRoles": edge_router_roles, "identityRoles": identity_roles})
 
@@ -186,6 +204,9 @@ def update_edge_router_policy(id_or_name: IdOrName, name: NewName = None, edge_r
 def update_service_edge_router_policy(id_or_name: IdOrName, name: NewName = None,
                                       edge_router_roles: EdgeRouterRoles = None,
                                       service_roles: ServiceRoles = None, semantic_value: Semantic = None) -> None:
-    """Rename a service edge router policy or change its roles or semantic."""
+    """Change a service edge router policy.
+
+    Its name, roles or semantic.
+    """
     _update_policy("service-edge-router-policy", id_or_name, name, semantic_value,
                    {"edgeRouterRoles": edge_router_roles, "serviceRoles": service_roles})
