@@ -49,7 +49,8 @@ Duration = Annotated[int, typer.Option("-d", "--duration", min=1, help="Minutes 
 
 
 def _with_request_options(fn: Callable[P, R]) -> Callable[P, R]:
-    return with_request_options(fn, tags=True)
+    """The request flags without --tags: ziti's enrollment and authenticator commands take no tags."""
+    return with_request_options(fn, tags=False)
 
 
 def _created(label: str, name: str | None, ident: str) -> None:
