@@ -1,8 +1,9 @@
 """The CLI's connection to the Edge Management API, and how its failures reach the user.
 
-The client is :class:`ziti_aio.sdk.management.ManagementClient`, for the saved login. :func:`reported`
-prints every failure as one line on stderr (``error: <code>: <message>`` for API errors) and exits with
-status 1, never a traceback.
+The client is a :class:`ziti_aio.sdk.management.ManagementClient` for the saved login that applies the running
+command's request flags (:mod:`ziti_aio.cli.request_options`): its timeout, its tags on what it creates or
+updates, and the JSON it prints of each change sent and answered. :func:`reported` prints every failure as one
+line on stderr (``error: <code>: <message>`` for API errors) and exits with status 1, never a traceback.
 """
 
 from __future__ import annotations
