@@ -102,3 +102,24 @@ def test_addresses_are_normalized(given, url):
 def test_bad_addresses_are_refused(bad):
     with pytest.raises(CliError, match="not a controller address"):
         normalize_url(bad)
+
+
+async def test_login_without_host_uses_the_saved_controller(cli, controller):
+    await cli("login", controller.url, "-u", ADMIN_USERNAME, "-p", ADMIN_PASSWORD, "-y")
+
+    result = await cli("login", "-u", ADMIN_USERNAME, "-p", ADMIN_PASSWORD)
+
+    assert f"using controller {controller.url}" in result.output
+    await cli("list", "identities")
+
+
+async def test_login_without_host_or_saved_login_asks_with_a_default(cli, controller):
+    address = controller.url.removeprefix("https://")
+    result = await cli("login", "-u", ADMIN_USERNAME, "-p", ADMIN_PASSWORD, "-y", input=address + "\n")
+
+    assert "Controller host[:port] [localhost:1280]:" in result.output
+    assert json.loads((cli.config_dir / "cli.json").read_text())["url"] == controller.url
+
+    await cli("login", "forget")
+    result = await cli("login", "-u", ADMIN_USERNAME, "-p", "wrong", input="\n", code=1)
+    assert "https://localhost:1280" in result.stderr

@@ -19,10 +19,10 @@ async def test_service_policy_converts_names_to_ids(logged_in, admin):
     policy = await find(admin, "service-policies", "echo-dial")
     assert created_id(result, "service policy", "echo-dial") == policy["id"]
     assert policy["identityRoles"] == [f"@{alice['id']}", f"@{bob['id']}"]
-    assert (policy["serviceRoles"], policy["semantic"], policy["type"]) == (["#echo"], "AnyOf", "Dial")
+    assert (policy["serviceRoles"], policy["semantic"], policy["type"]) == (["#echo"], "AllOf", "Dial")
 
     table = (await logged_in("list", "sps")).output.splitlines()
-    assert table[1].split()[:4] == [policy["id"], "echo-dial", "Dial", "AnyOf"]
+    assert table[1].split()[:4] == [policy["id"], "echo-dial", "Dial", "AllOf"]
     assert "@alice, @bob" in table[1] and "#echo" in table[1]
     visible = (await logged_in("list", "identity", "services", "alice")).output
     assert echo["id"] in visible
@@ -31,9 +31,9 @@ async def test_service_policy_converts_names_to_ids(logged_in, admin):
     assert "echo-dial" in (await logged_in("list", "service", "service-policies", "echo")).output
 
     await logged_in("update", "service-policy", "echo-dial", "--identity-roles", "#clients",
-                    "--semantic", "allof", "-n", "echo-dial-2")
+                    "--semantic", "anyof", "-n", "echo-dial-2")
     policy = (await admin.get(f"{MANAGEMENT}/service-policies/{policy['id']}")).json()["data"]
-    assert (policy["name"], policy["identityRoles"], policy["semantic"]) == ("echo-dial-2", ["#clients"], "AllOf")
+    assert (policy["name"], policy["identityRoles"], policy["semantic"]) == ("echo-dial-2", ["#clients"], "AnyOf")
     assert policy["serviceRoles"] == ["#echo"]
 
     result = await logged_in("create", "sp", "bad", "Bind", "--identity-roles", "@ghost", code=1)
@@ -95,3 +95,19 @@ async def test_service_edge_router_policies(logged_in, admin):
 
     await logged_in("delete", "serp", "echo-anywhere")
     assert (await admin.get(f"{MANAGEMENT}/service-edge-router-policies")).json()["data"] == []
+
+
+async def test_service_policy_semantic_defaults_to_all_of_as_ziti(logged_in, admin):
+    """ziti's ``create service-policy`` defaults to AllOf: '#a,#b' grants only identities that have both."""
+    await logged_in("create", "identity", "both", "-a", "a,b")
+    await logged_in("create", "identity", "only-a", "-a", "a")
+    await logged_in("create", "service", "svc", "-a", "svc")
+    await logged_in("create", "sp", "narrow", "Dial", "--identity-roles", "#a,#b", "--service-roles", "#svc")
+
+    assert (await find(admin, "service-policies", "narrow"))["semantic"] == "AllOf"
+    assert "svc" in (await logged_in("list", "identity", "services", "both")).output
+    assert "svc" not in (await logged_in("list", "identity", "services", "only-a")).output
+    await logged_in("create", "erp", "erp-default")
+    await logged_in("create", "serp", "serp-default")
+    assert (await find(admin, "edge-router-policies", "erp-default"))["semantic"] == "AnyOf"
+    assert (await find(admin, "service-edge-router-policies", "serp-default"))["semantic"] == "AnyOf"

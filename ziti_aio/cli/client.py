@@ -1,26 +1,31 @@
 """The CLI's connection to the Edge Management API, and how its failures reach the user.
 
-The client is :class:`ziti_aio.sdk.management.ManagementClient`, for the saved login. :func:`reported`
-prints every failure as one line on stderr (``error: <code>: <message>`` for API errors) and exits with
-status 1, never a traceback.
+The client is a :class:`ziti_aio.sdk.management.ManagementClient` for the saved login that applies the running
+command's request flags (:mod:`ziti_aio.cli.request_options`): its timeout, its tags on what it creates or
+updates, and the JSON it prints of each change sent and answered. :func:`reported` prints every failure as one
+line on stderr (``error: <code>: <message>`` for API errors) and exits with status 1, never a traceback.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import ssl
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
 import typer
 
 from ziti_aio.cli.config_file import load_login
+from ziti_aio.cli.request_options import current
 from ziti_aio.common.errors import ZitiError
-from ziti_aio.sdk.management import REQUEST_TIMEOUT_S, ManagementClient, ManagementError
+from ziti_aio.sdk.management import ManagementClient, ManagementError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
+
+    from ziti_aio.sdk.blocking_http import Response
 
 __all__ = ["CliError", "ManagementClient", "normalize_url", "open_client", "reported", "trust_context"]
 
@@ -81,6 +86,42 @@ def trust_context(ca_pem: str | None) -> ssl.SSLContext:
         raise CliError(f"the saved CA bundle is unusable: {exc}") from exc
 
 
+def _changes(method: str, path: str) -> bool:
+    return method != "GET" and not path.endswith("/authenticate")
+
+
+def _pretty(content: bytes) -> str:
+    try:
+        return json.dumps(json.loads(content), indent=2)
+    except ValueError:
+        return content.decode(errors="replace")
+
+
+def _show_request(method: str, path: str, body: bytes | None) -> None:
+    if current().output_request_json and _changes(method, path) and body:
+        typer.echo(_pretty(body))
+
+
+def _show_response(method: str, path: str, response: Response) -> None:
+    if current().output_json and _changes(method, path):
+        typer.echo(_pretty(response.content))
+
+
+class CliClient(ManagementClient):
+    """The management client of a command: what it creates or updates gets the command's ``--tags``."""
+
+    def create(self, collection: str, body: dict[str, Any]) -> str:
+        return super().create(collection, _tagged(body))
+
+    def patch(self, collection: str, ident: str, body: dict[str, Any]) -> None:
+        super().patch(collection, ident, _tagged(body))
+
+
+def _tagged(body: dict[str, Any]) -> dict[str, Any]:
+    tags = current().tags
+    return body if tags is None else {**body, "tags": tags}
+
+
 @contextmanager
 def open_client() -> Iterator[ManagementClient]:
     """A client for the saved login (a :class:`CliError` when there is none); a refused session says how to
@@ -88,8 +129,10 @@ def open_client() -> Iterator[ManagementClient]:
     login = load_login()
     if login is None:
         raise CliError("not logged in: run ziti-aio login HOST[:PORT] -u USER -p PASSWORD [-y]")
-    with ManagementClient.open(login.url, verify=trust_context(login.ca or None), token=login.token,
-                               timeout_s=REQUEST_TIMEOUT_S) as client:
+    options = current()
+    with CliClient.open(login.url, verify=trust_context(login.ca or None), token=login.token,
+                        timeout_s=options.timeout_s) as client:
+        client.http.on_request, client.http.on_response = _show_request, _show_response
         try:
             yield client
         except ManagementError as exc:

@@ -10,8 +10,10 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 import typer
 
 from ziti_aio.cli.client import CliError, ManagementClient, open_client, reported
+from ziti_aio.cli.help_format import Typer
 from ziti_aio.cli.options import (
     Configs,
+    Csv,
     EdgeRouterRoles,
     Encryption,
     IdentityRoles,
@@ -27,16 +29,18 @@ from ziti_aio.cli.options import (
     split_csv,
     write_jwt,
 )
+from ziti_aio.cli.request_options import current, with_request_options
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 DEFAULT_ENROLLMENT_MINUTES = 30
+MAX_CA_PEM_BYTES = 64 * 1024
 POLICY_TYPES = ("Dial", "Bind")
 
-app = typer.Typer(help="Create entities", no_args_is_help=True)
-enrollment_app = typer.Typer(help="Create an enrollment for an identity", no_args_is_help=True)
-authenticator_app = typer.Typer(help="Create an authenticator for an identity", no_args_is_help=True)
+app = Typer(help="Create entities", no_args_is_help=True)
+enrollment_app = Typer(help="Create an enrollment for an identity", no_args_is_help=True)
+authenticator_app = Typer(help="Create an authenticator for an identity", no_args_is_help=True)
 app.add_typer(enrollment_app, name="enrollment")
 app.add_typer(authenticator_app, name="authenticator")
 
@@ -44,7 +48,14 @@ Semantic = Annotated[str, typer.Option("--semantic", help="How # roles combine: 
 Duration = Annotated[int, typer.Option("-d", "--duration", min=1, help="Minutes the enrollment stays valid.")]
 
 
+def _with_request_options(fn: Callable[P, R]) -> Callable[P, R]:
+    """The request flags without --tags: ziti's enrollment and authenticator commands take no tags."""
+    return with_request_options(fn, tags=False)
+
+
 def _created(label: str, name: str | None, ident: str) -> None:
+    if current().output_json:  # the controller's answer is printed instead
+        return
     typer.echo(f"New {label}{' ' + name if name else ''} created with id: {ident}")
 
 
@@ -52,7 +63,7 @@ def _command(name: str, alias: str | None = None) -> Callable[[Callable[P, R]], 
     """Register a create command under ``name`` and, hidden, under ziti's short ``alias``."""
 
     def register(fn: Callable[P, R]) -> Callable[P, R]:
-        wrapped = reported(fn)
+        wrapped = reported(with_request_options(fn, tags=True))
         app.command(name)(wrapped)
         if alias:
             app.command(alias, hidden=True)(wrapped)
@@ -81,7 +92,16 @@ def create_identity(
         str, typer.Option("-p", "--default-hosting-precedence", help="default, required or failed.")
     ] = "default",
 ) -> None:
-    """Create an identity with a one-time-token (or --updb) enrollment."""
+    """Create an identity to enroll.
+
+    It gets a one-time-token enrollment (with --updb: a username/password one); -o writes its JWT for
+    ziti-aio enroll or an SDK.
+
+    \b
+    Examples:
+      ziti-aio create identity alice -o alice.jwt -a clients
+      ziti-aio create identity bob --updb bob
+    """
     body: dict[str, Any] = {
         "name": name, "type": "Default", "isAdmin": admin, "roleAttributes": split_csv(role_attributes),
         "authPolicyId": auth_policy, "defaultHostingPrecedence": default_hosting_precedence,
@@ -107,7 +127,13 @@ def create_service(
         str | None, typer.Option("--terminator-strategy", help="smartrouting, weighted, random or sticky.")
     ] = None,
 ) -> None:
-    """Create a service."""
+    """Create a service.
+
+    \b
+    Examples:
+      ziti-aio create service echo -a echo
+      ziti-aio create service echo -c echo-intercept,echo-host -e OFF
+    """
     body: dict[str, Any] = {"name": name, "roleAttributes": split_csv(role_attributes),
                             "configs": split_csv(configs), "encryptionRequired": encryption(encryption_flag or "ON")}
     if terminator_strategy is not None:
@@ -153,7 +179,10 @@ def create_edge_router(
     disabled: Annotated[bool, typer.Option("--disabled", help="Create it disabled.")] = False,
     cost: RouterCost = None,
 ) -> None:
-    """Create an edge router; -o writes its enrollment JWT."""
+    """Create an edge router.
+
+    -o writes its enrollment JWT.
+    """
     body: dict[str, Any] = {"name": name, "roleAttributes": split_csv(role_attributes),
                             "isTunnelerEnabled": tunneler_enabled, "noTraversal": no_traversal, "disabled": disabled}
     if cost is not None:
@@ -167,8 +196,10 @@ def create_edge_router(
 
 @_command("transit-router")
 def create_transit_router(name: str, jwt_output_file: JwtOutput = None, cost: RouterCost = None) -> None:
-    """Create a transit router (a router that only forwards: run it without an edge listener); -o writes
-    its enrollment JWT."""
+    """Create a transit router (forwarding only).
+
+    Run it without an edge listener; -o writes its enrollment JWT.
+    """
     body: dict[str, Any] = {"name": name, "roleAttributes": [], "isTunnelerEnabled": False,
                             "tags": {"transitRouter": True}}
     if cost is not None:
@@ -190,9 +221,20 @@ def create_service_policy(
     policy_type: Annotated[str, typer.Argument(metavar="Dial|Bind", help="What the identities may do.")],
     identity_roles: IdentityRoles = None,
     service_roles: ServiceRoles = None,
-    semantic_value: Semantic = "AnyOf",
+    semantic_value: Semantic = "AllOf",
 ) -> None:
-    """Create a service policy: which identities may dial or bind which services."""
+    """Create a service policy (who may Dial/Bind).
+
+    Which identities may dial (use) or bind (host) which services. --semantic AllOf (the default, as in
+    ziti) matches identities and services that have every # role given; AnyOf those that have one.
+
+    \b
+    Examples:
+      ziti-aio create service-policy echo-dial Dial \\
+          --identity-roles '#clients' --service-roles '#echo'
+      ziti-aio create sp echo-bind Bind --identity-roles @server \\
+          --service-roles @echo --semantic AnyOf
+    """
     kind = next((t for t in POLICY_TYPES if t.lower() == policy_type.lower()), None)
     if kind is None:
         raise CliError(f"the policy type must be Dial or Bind, not {policy_type!r}")
@@ -209,7 +251,10 @@ def create_edge_router_policy(
     identity_roles: IdentityRoles = None,
     semantic_value: Semantic = "AnyOf",
 ) -> None:
-    """Create an edge router policy: which identities may use which edge routers."""
+    """Create an edge router policy.
+
+    Which identities may use which edge routers.
+    """
     with open_client() as client:
         body = _policy(client, name, semantic_value, {"edgeRouterRoles": edge_router_roles or [],
                                                        "identityRoles": identity_roles or []})
@@ -223,7 +268,10 @@ def create_service_edge_router_policy(
     service_roles: ServiceRoles = None,
     semantic_value: Semantic = "AnyOf",
 ) -> None:
-    """Create a service edge router policy: which services may use which edge routers."""
+    """Create a service edge router policy.
+
+    Which services may use which edge routers.
+    """
     with open_client() as client:
         body = _policy(client, name, semantic_value, {"edgeRouterRoles": edge_router_roles or [],
                                                        "serviceRoles": service_roles or []})
@@ -237,12 +285,46 @@ def create_terminator(
     address: Annotated[str, typer.Argument(help="Where the router dials, e.g. tcp:localhost:8080.")],
     binding: Annotated[str, typer.Option("--binding", help="The router's xgress binding.")] = "transport",
 ) -> None:
-    """Create a terminator: where a router connects a service's circuits."""
+    """Create a terminator.
+
+    Where a router connects a service's circuits.
+    """
     with open_client() as client:
         body = {"service": client.find("services", service, label="service")["id"],
                 "router": client.find("edge-routers", router, label="edge router")["id"],
                 "address": address, "binding": binding}
         _created("terminator", None, client.create("terminators", body))
+
+
+@_command("ca")
+def create_ca(
+    name: str,
+    cert_file: Annotated[Path, typer.Argument(metavar="PEM_CERT_FILE", help="The CA's certificate (PEM).")],
+    auth: Annotated[bool, typer.Option("-e", "--auth", help="Identities may log in with certificates it signed.")
+                    ] = False,
+    ottca: Annotated[bool, typer.Option("-o", "--ottca", help="Allow one-time-token CA enrollment.")] = False,
+    autoca: Annotated[bool, typer.Option("-u", "--autoca", help="Allow auto CA enrollment.")] = False,
+    role_attributes: Annotated[Csv, typer.Option("-a", "--role-attributes",
+                                                 help="Role attributes enrolling identities get: a,b.")] = None,
+    identity_name_format: Annotated[str | None, typer.Option(
+        "-f", "--identity-name-format", help="Names of identities it enrolls (default [caName]-[commonName]).")
+    ] = None,
+) -> None:
+    """Create a third-party CA.
+
+    Identities may then enroll or log in with certificates it signed.
+    Its certificates are trusted once it is verified (ziti-aio verify ca). Not to be confused with
+    ziti-aio pki create ca, which makes a CA on disk.
+    """
+    if cert_file.stat().st_size > MAX_CA_PEM_BYTES:
+        raise CliError(f"{cert_file} is larger than {MAX_CA_PEM_BYTES} bytes")
+    body: dict[str, Any] = {"name": name, "certPem": cert_file.read_text(), "isAuthEnabled": auth,
+                            "isOttCaEnrollmentEnabled": ottca, "isAutoCaEnrollmentEnabled": autoca,
+                            "identityRoles": split_csv(role_attributes)}
+    if identity_name_format is not None:
+        body["identityNameFormat"] = identity_name_format
+    with open_client() as client:
+        _created("ca", name, client.create("cas", body))
 
 
 def _create_enrollment(identity: str, method: str, minutes: int, jwt_output_file: Path | None,
@@ -262,6 +344,7 @@ def _create_enrollment(identity: str, method: str, minutes: int, jwt_output_file
 
 @enrollment_app.command("ott")
 @reported
+@_with_request_options
 def create_enrollment_ott(identity: str, duration: Duration = DEFAULT_ENROLLMENT_MINUTES,
                           jwt_output_file: JwtOutput = None) -> None:
     """Create a one-time-token enrollment for an identity."""
@@ -270,6 +353,7 @@ def create_enrollment_ott(identity: str, duration: Duration = DEFAULT_ENROLLMENT
 
 @enrollment_app.command("updb")
 @reported
+@_with_request_options
 def create_enrollment_updb(identity: str, username: str, duration: Duration = DEFAULT_ENROLLMENT_MINUTES,
                            jwt_output_file: JwtOutput = None) -> None:
     """Create a username/password enrollment for an identity."""
@@ -278,6 +362,7 @@ def create_enrollment_updb(identity: str, username: str, duration: Duration = DE
 
 @authenticator_app.command("updb")
 @reported
+@_with_request_options
 def create_authenticator_updb(identity: str, username: str, password: str) -> None:
     """Give an identity a username and password."""
     with open_client() as client:

@@ -35,7 +35,15 @@ def enroll(
     password: Annotated[str | None, typer.Option("-p", "--password", help="Password for updb tokens.")] = None,
     remove: Annotated[bool, typer.Option("--rm", help="Delete the JWT file after enrolling.")] = False,
 ) -> None:
-    """Enroll an identity from its JWT (ott: write an identity file; updb: set its password)."""
+    """Enroll an identity from its JWT.
+
+    ott tokens: write the identity file (FILE.json unless -o); updb tokens: set its password.
+
+    \b
+    Examples:
+      ziti-aio enroll alice.jwt
+      ziti-aio enroll alice.jwt -o ~/alice.json --rm
+    """
     if jwt_file.stat().st_size > MAX_JWT_CHARS:
         raise CliError(f"{jwt_file} is too large to be an enrollment token")
     text = jwt_file.read_text().strip()

@@ -15,6 +15,8 @@ from typer.core import TyperGroup
 from typer.main import get_command_from_info, get_group_from_info
 from typer.models import CommandInfo, TyperInfo
 
+from ziti_aio.cli.help_format import ReadableCommand
+
 if TYPE_CHECKING:
     from collections.abc import Collection
 
@@ -49,8 +51,8 @@ class LazyGroup(TyperGroup):
                                           suggest_commands=self.suggest_commands,
                                           rich_markup_mode=self.rich_markup_mode)
         else:
-            command = get_command_from_info(CommandInfo(name=name, callback=target), pretty_exceptions_short=True,
-                                            rich_markup_mode=self.rich_markup_mode)
+            command = get_command_from_info(CommandInfo(name=name, callback=target, cls=ReadableCommand),
+                                            pretty_exceptions_short=True, rich_markup_mode=self.rich_markup_mode)
         command.hidden = name in self.hidden_names
         return command
 

@@ -7,17 +7,19 @@ from urllib.parse import quote
 import typer
 
 from ziti_aio.cli.client import open_client, reported
+from ziti_aio.cli.help_format import Typer
 from ziti_aio.cli.nouns import ATTRIBUTE_LISTS, BY_SINGULAR, NOUNS, RELATED
+from ziti_aio.cli.request_options import current, with_request_options
 from ziti_aio.cli.tables import render
 
-app = typer.Typer(help="List entities (a table, or the API's JSON with -j)", no_args_is_help=True)
+app = Typer(help="List entities (a table, or the API's JSON with -j)", no_args_is_help=True)
 
-Filter = Annotated[str | None, typer.Argument(help='A ZitiQL filter, e.g. \'name contains "x" limit 50\'.')]
-OutputJson = Annotated[bool, typer.Option("-j", "--output-json", help="Print the API's JSON response.")]
+Filter = Annotated[str | None, typer.Argument(metavar="FILTER",
+                                              help='A ZitiQL filter, e.g. \'name contains "x" limit 50\'.')]
 
 
-def _show(collection: str, body: dict[str, Any], as_json: bool) -> None:
-    typer.echo(json.dumps(body, indent=2) if as_json else render(collection, body))
+def _show(collection: str, body: dict[str, Any]) -> None:
+    typer.echo(json.dumps(body, indent=2) if current().output_json else render(collection, body))
 
 
 def _params(filter_text: str | None) -> dict[str, str] | None:
@@ -25,33 +27,30 @@ def _params(filter_text: str | None) -> dict[str, str] | None:
 
 
 def _lister(collection: str) -> Any:
-    @reported
-    def list_entities(filter_text: Filter = None, output_json: OutputJson = False) -> None:
+    def list_entities(filter_text: Filter = None) -> None:
         with open_client() as client:
-            _show(collection, client.call("GET", f"/{collection}", params=_params(filter_text)), output_json)
+            _show(collection, client.call("GET", f"/{collection}", params=_params(filter_text)))
 
     list_entities.__doc__ = f"List {collection}."
-    return list_entities
+    return reported(with_request_options(list_entities, tags=False))
 
 
 def _related_lister(singular: str) -> Any:
     noun = BY_SINGULAR[singular]
 
-    @reported
     def list_related(
         relation: Annotated[str, typer.Argument(help="Related entities, e.g. services, identities, edge-routers.")],
         id_or_name: Annotated[str, typer.Argument(help=f"The {noun.label}'s id or name.")],
         filter_text: Filter = None,
-        output_json: OutputJson = False,
     ) -> None:
         with open_client() as client:
             ident = client.find(noun.collection, id_or_name, label=noun.label)["id"]
             body = client.call("GET", f"/{noun.collection}/{quote(ident, safe='')}/{quote(relation, safe='')}",
                                params=_params(filter_text))
-            _show(relation, body, output_json)
+            _show(relation, body)
 
-    list_related.__doc__ = f"List the entities related to one {noun.label}."
-    return list_related
+    list_related.__doc__ = f"List related entities.\n\nThe entities related to one {noun.label}."
+    return reported(with_request_options(list_related, tags=False))
 
 
 for _noun in NOUNS:

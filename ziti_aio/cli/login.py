@@ -1,4 +1,4 @@
-"""``ziti-aio login HOST[:PORT] -u USER -p PASS [-y]`` and ``ziti-aio login forget``.
+"""``ziti-aio login [HOST[:PORT]] -u USER -p PASS [-y]`` and ``ziti-aio login forget``.
 
 Trust works as ``ziti edge login``: the server certificate must verify against the CA saved
 for that address, the ``--ca`` file, or the system roots; ``-y`` instead fetches the
@@ -14,13 +14,14 @@ import trio
 import typer
 
 from ziti_aio.cli.client import CliError, normalize_url, reported, trust_context
-from ziti_aio.cli.config_file import SavedLogin, forget_login, load_login, save_login
+from ziti_aio.cli.config_file import SavedLogin, config_path, forget_login, load_login, save_login
 from ziti_aio.common.errors import EnrollmentRefused
 from ziti_aio.pki.bundle import MAX_BUNDLE_BYTES, certs_to_pem, load_certs_pem, parse_pkcs7_certs
 from ziti_aio.sdk.bootstrap import fetch_cacerts
 from ziti_aio.sdk.management import REQUEST_TIMEOUT_S, ManagementClient, ManagementError
 
 FORGET = "forget"
+DEFAULT_CONTROLLER = "localhost:1280"
 
 
 def fetch_ca_bundle(url: str) -> str:
@@ -48,21 +49,40 @@ def _authenticate(url: str, ca_pem: str | None, username: str, password: str) ->
             raise
 
 
+def _saved_or_asked_host() -> str:
+    """As ``ziti login`` without a host: the saved login's controller, else asked for (default localhost:1280)."""
+    saved = load_login()
+    if saved is not None:
+        typer.echo(f"using controller {saved.url} from {config_path()}")
+        return saved.url
+    return str(typer.prompt("Controller host[:port]", default=DEFAULT_CONTROLLER))
+
+
 @reported
 def login(
-    host: Annotated[str, typer.Argument(
-        metavar="HOST[:PORT]", help="Controller address, e.g. localhost:1280 or https://ctrl:1280; "
-                                    "'forget' removes the saved login.")],
+    host: Annotated[str | None, typer.Argument(
+        metavar="HOST[:PORT]", help="Controller address, e.g. localhost:1280 or https://ctrl:1280 (default: the "
+                                    "saved login's, else asked for); 'forget' removes the saved login.")] = None,
     username: Annotated[str | None, typer.Option("-u", "--username", help="Admin username.")] = None,
     password: Annotated[str | None, typer.Option("-p", "--password", help="Password (prompted if missing).")] = None,
     yes: Annotated[bool, typer.Option("-y", "--yes", help="Fetch and trust the controller's CA bundle.")] = False,
     ca: Annotated[Path | None, typer.Option("--ca", help="PEM file of the CA(s) to trust.")] = None,
 ) -> None:
-    """Log in to a controller's management API and save the session for later commands."""
+    """Log in to a controller.
+
+    The session is saved for later commands. Without a host: the saved login's controller, else asked
+    for (default localhost:1280).
+
+    \b
+    Examples:
+      ziti-aio login localhost:1280 -u admin -y
+      ziti-aio login https://ctrl.example.com:1280 -u admin --ca ca.pem
+      ziti-aio login forget
+    """
     if host == FORGET:
         typer.echo("removed the saved login" if forget_login() else "there was no saved login")
         return
-    url = normalize_url(host)
+    url = normalize_url(host if host is not None else _saved_or_asked_host())
     if ca is not None:
         ca_pem: str | None = _ca_file(ca)
     elif yes:

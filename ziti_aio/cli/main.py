@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import typer
-
+from ziti_aio.cli.help_format import Typer
 from ziti_aio.cli.lazy import lazy_group
+from ziti_aio.cli.version import root_options
 
 # name -> "module:attribute" (a typer app or a command function). Each module is imported only when its
 # command runs, or when --help lists them all, so `ziti-aio list ...` never loads the roles (cli/lazy.py).
@@ -20,21 +20,19 @@ COMMANDS = {
     "quickstart": "ziti_aio.cli.quickstart:quickstart",
     "run": "ziti_aio.cli.run:run",
     "tunnel": "ziti_aio.cli.tunnel:app",
+    "verify": "ziti_aio.cli.verify:app",
+    "edge": "ziti_aio.cli.edge:app",
+    "version": "ziti_aio.cli.version:version",
 }
 HIDDEN = {"ls"}
 
-app = typer.Typer(
+app = Typer(
     name="ziti-aio",
     cls=lazy_group(COMMANDS, hidden=HIDDEN),
     no_args_is_help=True,
-    add_completion=False,
     help="An OpenZiti-compatible zero-trust overlay network in one program.",
 )
-
-
-@app.callback()
-def root() -> None:
-    """Makes ``app`` a group even though every command is registered lazily."""
+app.callback()(root_options)
 
 
 def main() -> None:

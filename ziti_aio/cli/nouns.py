@@ -29,6 +29,7 @@ NOUNS: tuple[Noun, ...] = (
     Noun("edge-router-policy", "edge-router-policies", "edge router policy", alias="erp", plural_alias="erps"),
     Noun("service-edge-router-policy", "service-edge-router-policies", "service edge router policy",
          alias="serp", plural_alias="serps"),
+    Noun("ca", "cas", "ca"),
     Noun("enrollment", "enrollments", "enrollment", named=False),
     Noun("authenticator", "authenticators", "authenticator", named=False),
     Noun("terminator", "terminators", "terminator", named=False),

@@ -9,6 +9,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
+from ziti_aio.cli.help_format import Typer
 from ziti_aio.common.errors import ZitiError
 from ziti_aio.pki.ca import CertAuthority
 from ziti_aio.pki.files import leaf_paths, load_ca, save_ca, save_leaf
@@ -20,8 +21,8 @@ KEY_HELP = (
 RSA_SIZES = {2048: "rsa2048", 4096: "rsa4096"}
 CURVES = {"P256": "ec256", "P384": "ec384"}
 
-app = typer.Typer(help="Create CAs and certificates", no_args_is_help=True)
-create_app = typer.Typer(
+app = Typer(help="Create CAs and certificates", no_args_is_help=True)
+create_app = Typer(
     help=f"Create a CA, intermediate CA, server or client certificate. {KEY_HELP}", no_args_is_help=True
 )
 app.add_typer(create_app, name="create")
@@ -153,7 +154,10 @@ def create_server(
     spiffe_id: SpiffeId = None,
     allow_overwrite: AllowOverwrite = False,
 ) -> None:
-    """Create a server certificate (serverAuth and clientAuth) signed by --ca-name."""
+    """Create a server certificate.
+
+    For serverAuth and clientAuth, signed by --ca-name.
+    """
     with _reported():
         _check_overwrite(pki_root, ca_name, server_file, allow_overwrite)
         ca = load_ca(pki_root, ca_name)
@@ -182,7 +186,10 @@ def create_client(
     spiffe_id: SpiffeId = None,
     allow_overwrite: AllowOverwrite = False,
 ) -> None:
-    """Create a client certificate (clientAuth) signed by --ca-name."""
+    """Create a client certificate.
+
+    For clientAuth, signed by --ca-name.
+    """
     with _reported():
         _check_overwrite(pki_root, ca_name, client_file, allow_overwrite)
         ca = load_ca(pki_root, ca_name)

@@ -53,7 +53,15 @@ def quickstart(
     detach: bool = typer.Option(
         False, "--detach", help="Run in the background: return once ready, printing its pid"),
 ) -> None:
-    """Start a controller, edge routers (a full mesh with 2 or more) and a tunneler hosting a demo service."""
+    """Start a whole network here, now.
+
+    A controller, edge routers (a full mesh with 2 or more) and a tunneler hosting a demo service.
+
+    \b
+    Examples:
+      ziti-aio quickstart
+      ziti-aio quickstart --home ~/.ziti-aio -p secret --routers 2
+    """
     started_at = time.monotonic()
     if detach:
         _detach(exit_with_parent)

@@ -18,7 +18,10 @@ def run(
     config: Path = typer.Option(..., "--config", "-c", help="The node's TOML file"),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log at DEBUG"),
 ) -> None:
-    """Run the controller, routers and tunneler that node.toml turns on."""
+    """Run the roles node.toml turns on.
+
+    The controller, routers and tunneler of this host.
+    """
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     progress = RichProgress() if sys.stderr.isatty() else None

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import trio
 import typer
 
+from ziti_aio.cli.help_format import Typer
 from ziti_aio.cli.signals import run_service
 from ziti_aio.common.errors import ZitiError
 from ziti_aio.tunnel.proxy import ProxySpec
@@ -21,7 +22,7 @@ from ziti_aio.tunnel.tunneler import (
     describe_tunneler,
 )
 
-app = typer.Typer(no_args_is_help=True, help="Run a tunneler: proxy local ports, host services, or intercept.")
+app = Typer(no_args_is_help=True, help="Run a tunneler: proxy local ports, host services, or intercept.")
 
 Identity = Annotated[Path, typer.Option("-i", "--identity", help="Identity file (JSON)")]
 DnsUpstream = Annotated[list[str] | None, typer.Option(
@@ -68,7 +69,10 @@ def proxy(
     poll: PollRate = DEFAULT_SERVICE_POLL_S,
     verbose: Verbose = False,
 ) -> None:
-    """Listen on local TCP ports and carry each connection over its service."""
+    """Proxy local TCP ports to services.
+
+    Each connection to a port is carried over its service.
+    """
     try:
         specs = tuple(ProxySpec.parse(s) for s in services)
     except ZitiError as exc:
@@ -79,7 +83,10 @@ def proxy(
 
 @app.command("host")
 def host(identity: Identity, poll: PollRate = DEFAULT_SERVICE_POLL_S, verbose: Verbose = False) -> None:
-    """Host every service this identity may Bind that has a host.v1/host.v2 config."""
+    """Host services.
+
+    Every service this identity may Bind that has a host.v1/host.v2 config.
+    """
     _run(_config(identity=identity, mode="host", service_poll_s=poll), verbose)
 
 
@@ -92,6 +99,9 @@ def tproxy(
     poll: PollRate = DEFAULT_SERVICE_POLL_S,
     verbose: Verbose = False,
 ) -> None:
-    """Intercept intercept.v1 addresses (TPROXY rules + DNS; Linux, root) and host host.v1/v2 services."""
+    """Intercept and host services (Linux, root).
+
+    Intercepts intercept.v1 addresses (TPROXY rules and DNS) and hosts host.v1/v2 services.
+    """
     _run(_config(identity=identity, mode="tproxy", dns_upstreams=tuple(dns_upstream or ()), dns_range=dns_range,
                  resolver=resolver, service_poll_s=poll), verbose)

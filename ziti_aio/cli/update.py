@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
-from typer.core import TyperCommand
 
 from ziti_aio.cli.client import CliError, ManagementClient, open_client, reported
+from ziti_aio.cli.help_format import ReadableCommand, Typer
 from ziti_aio.cli.nouns import BY_SINGULAR, display_name
 from ziti_aio.cli.options import (
     MAX_ROUTER_COST,
@@ -29,11 +29,12 @@ from ziti_aio.cli.options import (
     semantic,
     split_csv,
 )
+from ziti_aio.cli.request_options import current, with_request_options
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
-app = typer.Typer(help="Update entities (only the fields given change)", no_args_is_help=True)
+app = Typer(help="Update entities (only the fields given change)", no_args_is_help=True)
 
 IdOrName = Annotated[str, typer.Argument(help="The entity's id or name.")]
 Semantic = Annotated[str | None, typer.Option("--semantic", help="How # roles combine: AnyOf or AllOf.")]
@@ -43,7 +44,7 @@ def _command(singular: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Register an update command for ``singular`` and, hidden, under ziti's short alias."""
 
     def register(fn: Callable[P, R]) -> Callable[P, R]:
-        wrapped = reported(fn)
+        wrapped = reported(with_request_options(fn, tags=True))
         app.command(singular)(wrapped)
         alias = BY_SINGULAR[singular].alias
         if alias:
@@ -58,12 +59,13 @@ def _given(**fields: Any) -> dict[str, Any]:
 
 
 def _patch(client: ManagementClient, singular: str, id_or_name: str, body: dict[str, Any]) -> None:
-    if not body:
+    if not body and current().tags is None:  # --tags alone is an update (the client adds them)
         raise CliError("nothing to update: give at least one option")
     noun = BY_SINGULAR[singular]
     entity = client.find(noun.collection, id_or_name, label=noun.label)
     client.patch(noun.collection, entity["id"], body)
-    typer.echo(f"updated {noun.label} {display_name(noun, entity)}")
+    if not current().output_json:
+        typer.echo(f"updated {noun.label} {display_name(noun, entity)}")
 
 
 def _csv(values: Csv) -> list[str] | None:
@@ -73,7 +75,10 @@ def _csv(values: Csv) -> list[str] | None:
 @_command("identity")
 def update_identity(id_or_name: IdOrName, name: NewName = None, role_attributes: RoleAttributes = None,
                     permissions: Permissions = None) -> None:
-    """Rename an identity or change its role attributes or permissions."""
+    """Change an identity.
+
+    Its name, role attributes or permissions.
+    """
     with open_client() as client:
         _patch(client, "identity", id_or_name,
                _given(name=name, roleAttributes=_csv(role_attributes), permissions=_csv(permissions)))
@@ -90,7 +95,10 @@ def update_service(
         str | None, typer.Option("--terminator-strategy", help="smartrouting, weighted, random or sticky.")
     ] = None,
 ) -> None:
-    """Change a service's name, role attributes, configs, encryption or terminator strategy."""
+    """Change a service.
+
+    Its name, role attributes, configs, encryption or terminator strategy.
+    """
     body = _given(name=name, roleAttributes=_csv(role_attributes), configs=_csv(configs),
                   encryptionRequired=None if encryption_flag is None else encryption(encryption_flag),
                   terminatorStrategy=terminator_strategy)
@@ -125,14 +133,17 @@ def update_edge_router(
         bool | None, typer.Option("--tunneler-enabled/--tunneler-disabled", "-t", help="Embedded tunneler on/off.")
     ] = None,
 ) -> None:
-    """Change an edge router's name, role attributes, cost, traversal, state or tunneler."""
+    """Change an edge router.
+
+    Its name, role attributes, cost, traversal, state or tunneler.
+    """
     body = _given(name=name, roleAttributes=_csv(role_attributes), cost=cost, noTraversal=no_traversal,
                   disabled=disabled, isTunnelerEnabled=tunneler_enabled)
     with open_client() as client:
         _patch(client, "edge-router", id_or_name, body)
 
 
-class _CobraBoolCommand(TyperCommand):
+class _CobraBoolCommand(ReadableCommand):
     """Takes ``--down=true`` / ``--down=false`` as ziti (cobra) does, for the ``--down/--up`` flag."""
 
     # ctx is typer's private copy of click's Context (typer._click), which typer does not export: Any.
@@ -148,12 +159,15 @@ def update_link(
     static_cost: Annotated[int | None, typer.Option("--static-cost", min=0, max=MAX_ROUTER_COST,
                                                     help="The link's static cost.")] = None,
 ) -> None:
-    """Mark a router link down or up, or set its static cost (ziti's ``fabric update link``)."""
+    """Mark a router link down or up.
+
+    Or set its static cost (ziti: fabric update link).
+    """
     with open_client() as client:
         _patch(client, "link", link_id, _given(down=down, staticCost=static_cost))
 
 
-app.command("link", cls=_CobraBoolCommand)(reported(update_link))
+app.command("link", cls=_CobraBoolCommand)(reported(with_request_options(update_link, tags=False)))
 
 
 def _update_policy(singular: str, id_or_name: str, name: str | None, sem: str | None,
@@ -167,7 +181,10 @@ def _update_policy(singular: str, id_or_name: str, name: str | None, sem: str | 
 @_command("service-policy")
 def update_service_policy(id_or_name: IdOrName, name: NewName = None, identity_roles: IdentityRoles = None,
                           service_roles: ServiceRoles = None, semantic_value: Semantic = None) -> None:
-    """Rename a service policy or change its roles or semantic."""
+    """Change a service policy.
+
+    Its name, roles or semantic.
+    """
     _update_policy("service-policy", id_or_name, name, semantic_value,
                    {"identityRoles": identity_roles, "serviceRoles": service_roles})
 
@@ -175,7 +192,10 @@ def update_service_policy(id_or_name: IdOrName, name: NewName = None, identity_r
 @_command("edge-router-policy")
 def update_edge_router_policy(id_or_name: IdOrName, name: NewName = None, edge_router_roles: EdgeRouterRoles = None,
                               identity_roles: IdentityRoles = None, semantic_value: Semantic = None) -> None:
-    """Rename an edge router policy or change its roles or semantic."""
+    """Change an edge router policy.
+
+    Its name, roles or semantic.
+    """
     _update_policy("edge-router-policy", id_or_name, name, semantic_value,
                    {"edgeRouterRoles": edge_router_roles, "identityRoles": identity_roles})
 
@@ -184,6 +204,9 @@ def update_edge_router_policy(id_or_name: IdOrName, name: NewName = None, edge_r
 def update_service_edge_router_policy(id_or_name: IdOrName, name: NewName = None,
                                       edge_router_roles: EdgeRouterRoles = None,
                                       service_roles: ServiceRoles = None, semantic_value: Semantic = None) -> None:
-    """Rename a service edge router policy or change its roles or semantic."""
+    """Change a service edge router policy.
+
+    Its name, roles or semantic.
+    """
     _update_policy("service-edge-router-policy", id_or_name, name, semantic_value,
                    {"edgeRouterRoles": edge_router_roles, "serviceRoles": service_roles})

@@ -16,6 +16,9 @@ from urllib.parse import urlencode, urlsplit
 
 if TYPE_CHECKING:
     import ssl
+    from collections.abc import Callable
+
+# Observers of the exchanges (the CLI's --output-request-json / -j): (method, path, JSON body or None).
 
 class HttpFailure(Exception):
     """A request that got no answer: connection, TLS, protocol or timeout failure, or a bad URL."""
@@ -53,6 +56,10 @@ class BlockingHttp:
         self._host, self._port = parts.hostname, port
         self._verify, self._headers, self._timeout_s = verify, headers, timeout_s
         self._conn: http.client.HTTPSConnection | None = None
+        # Observers (the CLI's --output-request-json and -j): called with the method, the path and
+        # the JSON body before a request is sent, and with the method, the path and the answer after.
+        self.on_request: Callable[[str, str, bytes | None], None] | None = None
+        self.on_response: Callable[[str, str, Response], None] | None = None
 
     def request(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None
                 ) -> Response:
@@ -60,11 +67,16 @@ class BlockingHttp:
         target = self._prefix + path + (f"?{urlencode(params)}" if params else "")
         body = None if json is None else jsonlib.dumps(json).encode()
         headers = {**self._headers, **({"Content-Type": "application/json"} if body is not None else {})}
+        if self.on_request is not None:
+            self.on_request(method, path, body)
         try:
-            return self._exchange(method, target, body, headers)
+            answer = self._exchange(method, target, body, headers)
         except (OSError, http.client.HTTPException) as exc:
             self.close()
             raise HttpFailure(str(exc) or type(exc).__name__) from exc
+        if self.on_response is not None:
+            self.on_response(method, path, answer)
+        return answer
 
     def _exchange(self, method: str, target: str, body: bytes | None, headers: dict[str, str]) -> Response:
         if self._conn is None:

@@ -136,6 +136,12 @@ class ManagementCalls:
     def delete(self, collection: str, ident: str) -> Call[None]:
         yield from self.call("DELETE", _entity(collection, ident))
 
+    def verify_ca(self, ident: str, cert_pem: str) -> Call[None]:
+        """Prove possession of a CA's key: POST a certificate it signed for its verification token (PEM text)."""
+        resp = yield "POST", api_paths.MANAGEMENT + _entity("cas", ident) + "/verify", {
+            "content": cert_pem.encode(), "headers": {"Content-Type": "text/plain"}}
+        envelope(resp)
+
     def find_named(self, collection: str, name: str) -> Call[dict[str, Any] | None]:
         """The entity called ``name``, or ``None``."""
         found = (yield from self.call("GET", f"/{collection}", params={"filter": name_filter(name)}))["data"]
@@ -228,6 +234,9 @@ class ManagementClient:
     def delete(self, collection: str, ident: str) -> None:
         self.run(CALLS.delete(collection, ident))
 
+    def verify_ca(self, ident: str, cert_pem: str) -> None:
+        self.run(CALLS.verify_ca(ident, cert_pem))
+
     def find_named(self, collection: str, name: str) -> dict[str, Any] | None:
         return self.run(CALLS.find_named(collection, name))
 
@@ -307,6 +316,9 @@ class AsyncManagementClient:
 
     async def delete(self, collection: str, ident: str) -> None:
         await self.run(CALLS.delete(collection, ident))
+
+    async def verify_ca(self, ident: str, cert_pem: str) -> None:
+        await self.run(CALLS.verify_ca(ident, cert_pem))
 
     async def find_named(self, collection: str, name: str) -> dict[str, Any] | None:
         return await self.run(CALLS.find_named(collection, name))
