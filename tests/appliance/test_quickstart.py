@@ -148,7 +148,7 @@ async def test_a_port_in_use_is_one_clear_error_not_a_restart_loop(tmp_path):
                 done = await trio.run_process(
                     [sys.executable, "-m", "ziti_aio", "quickstart", "--ctrl-address", "127.0.0.1", "--no-tunneler",
                      *args], capture_stdout=True, capture_stderr=True, check=False)
-            assert done.returncode == 1, done.stderr.decode()
+            assert done.returncode == 2, done.stderr.decode()
             assert f"cannot listen on 0.0.0.0:{port}: Address already in use" in done.stderr.decode()
             assert "Traceback" not in done.stderr.decode()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import socket
 import time
@@ -102,7 +103,8 @@ async def _start_roles(cfg: NodeConfig, out: Callable[[str], None], progress: St
             ctrl = cfg.controller
             first_run = not (cfg.home / "controller").exists()
             progress.step(controller_step(first_run))
-            password, _ = await trio.to_thread.run_sync(admin_password, cfg.home, ctrl.admin_password)
+            password, _ = await trio.to_thread.run_sync(functools.partial(
+                admin_password, cfg.home, ctrl.admin_password, option="controller.admin_password"))
             controller = Controller(ControllerConfig(
                 home=cfg.home / "controller", advertised_address=ctrl.address, port=ctrl.port,
                 ctrl_port=ctrl.ctrl_port, bind_host=ctrl.bind, admin_username=ctrl.admin_username,

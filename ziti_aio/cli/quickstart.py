@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import shutil
 import sys
@@ -19,8 +20,9 @@ from ziti_aio.appliance.quickstart import (
     QuickstartOptions,
     run_quickstart,
 )
+from ziti_aio.appliance.validate import check_quickstart
 from ziti_aio.cli.progress import RichProgress
-from ziti_aio.cli.signals import run_service
+from ziti_aio.cli.signals import exit_on_config_error, run_service, say
 
 
 def quickstart(
@@ -47,22 +49,23 @@ def quickstart(
     started_at = time.monotonic()
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    temp = None
-    if home is None:
-        temp = Path(tempfile.mkdtemp(prefix="ziti-aio-quickstart-"))
-        home = temp
     if ctrl_channel_port is None:
         ctrl_channel_port = DEFAULT_CTRL_CHANNEL_PORT if ctrl_port else 0
     if link_port is None:
         link_port = DEFAULT_LINK_PORT if router_port else 0
-    opts = QuickstartOptions(home=home, ctrl_address=ctrl_address, ctrl_port=ctrl_port, link_port=link_port,
+    opts = QuickstartOptions(home=home or Path(), ctrl_address=ctrl_address, ctrl_port=ctrl_port, link_port=link_port,
                              ctrl_channel_port=ctrl_channel_port, username=username,
                              password=password, routers=routers, router_address=router_address,
-                             router_port=router_port, tunneler=not no_tunneler)
+                             router_port=router_port, tunneler=not no_tunneler, temporary_home=home is None)
+    exit_on_config_error(lambda: check_quickstart(opts))  # before a temporary home is made for nothing
+    temp = None
+    if home is None:
+        temp = Path(tempfile.mkdtemp(prefix="ziti-aio-quickstart-"))
+        opts = dataclasses.replace(opts, home=temp)
     progress = RichProgress() if sys.stderr.isatty() else None
     try:
         run_service(lambda: run_quickstart(opts, started_at=started_at, progress=progress))
     finally:
-        if temp is not None:
-            print(f"removing temporary home {temp}")
+        if temp is not None:  # also after SIGHUP/SIGTERM: run_service returns normally then
             shutil.rmtree(temp, ignore_errors=True)
+            say(f"removed temporary home {temp}")
