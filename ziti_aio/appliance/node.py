@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from ziti_aio.appliance.progress import NoProgress, StartupProgress, controller_step, failure_shown
+from ziti_aio.appliance.progress import (
+    NoProgress,
+    StartupProgress,
+    controller_step,
+    failure_shown,
+    print_flushed,
+)
 from ziti_aio.appliance.quickstart import admin_password
 from ziti_aio.appliance.supervisor import supervise
 from ziti_aio.common.errors import ConfigError
@@ -84,7 +90,7 @@ async def ensure_router_enrolled(cfg: NodeConfig, section: RouterSection) -> Pat
 async def run_node(
     cfg: NodeConfig,
     *,
-    out: Callable[[str], None] = print,
+    out: Callable[[str], None] = print_flushed,
     progress: StartupProgress | None = None,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:

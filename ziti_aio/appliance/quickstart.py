@@ -28,7 +28,13 @@ from ziti_aio.appliance.node_config import (
     TunnelerSection,
     render_node_config,
 )
-from ziti_aio.appliance.progress import NoProgress, StartupProgress, controller_step, failure_shown
+from ziti_aio.appliance.progress import (
+    NoProgress,
+    StartupProgress,
+    controller_step,
+    failure_shown,
+    print_flushed,
+)
 from ziti_aio.appliance.supervisor import supervise
 from ziti_aio.appliance.validate import check_quickstart, prepare_home
 from ziti_aio.common.errors import ConfigError
@@ -149,7 +155,7 @@ def summary(opts: QuickstartOptions, info: ControllerInfo, password: str, genera
 async def run_quickstart(
     opts: QuickstartOptions,
     *,
-    out: Callable[[str], None] = print,
+    out: Callable[[str], None] = print_flushed,
     started_at: float | None = None,
     progress: StartupProgress | None = None,
     task_status: trio.TaskStatus[ControllerInfo] = trio.TASK_STATUS_IGNORED,
