@@ -14,6 +14,7 @@ from ziti_aio.appliance.node_config import parse_node_config
 from ziti_aio.appliance.quickstart import PASSWORD_FILE, admin_password
 from ziti_aio.appliance.validate import check_node, prepare_home
 from ziti_aio.common.errors import ConfigError
+from ziti_aio.testing.quickstart import start_quickstart
 
 QUICK = ("--ctrl-port", "0", "--router-port", "0", "--no-tunneler")
 
@@ -78,6 +79,10 @@ def test_a_home_keeps_its_password_and_says_where(tmp_path):
         f"(in {tmp_path / PASSWORD_FILE}); leave out -p/--password to use it, or start a new network in another home")
     generated, new = admin_password(tmp_path / "other", None)
     assert new and (tmp_path / "other" / PASSWORD_FILE).read_text() == generated + "\n"
+    legacy = tmp_path / "legacy"  # started before homes kept a given password: nothing to compare, nothing written
+    (legacy / "controller").mkdir(parents=True)
+    assert admin_password(legacy, "given-password") == ("given-password", False)
+    assert not (legacy / PASSWORD_FILE).exists()
 
 
 def _node(tmp_path, toml):
@@ -163,3 +168,27 @@ async def test_a_signal_stops_the_quickstart_and_removes_its_temporary_home(tmp_
     assert f"stopping ({signum.name})" in output.decode()
     assert f"removed temporary home {tmp_path / home}" in output.decode()
     assert _temporary_homes(tmp_path) == []
+
+
+async def test_a_home_restarted_with_another_password_is_told_where_its_password_is(tmp_path):
+    home = tmp_path / "qs"
+    first = await start_quickstart(home, *QUICK, "--ctrl-address", "127.0.0.1", "-p", "first-password")
+    assert first.stop() == 0
+    done = await _ziti_aio("quickstart", *QUICK, "--home", str(home), "-p", "other-password", tmp_path=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.decode() == (
+        f"error: -p/--password: the home {home} keeps the admin password set on its first start "
+        f"(in {home / PASSWORD_FILE}); leave out -p/--password to use it, or start a new network in another home\n")
+    # a password file that no longer matches the store (edited by hand): the login error says where it is
+    (home / PASSWORD_FILE).write_text("edited-by-hand\n")
+    done = await _ziti_aio("quickstart", *QUICK, "--home", str(home), "--ctrl-address", "127.0.0.1",
+                           tmp_path=tmp_path)
+    assert done.returncode == 1
+    assert done.stderr.decode() == (
+        "error: the quickstart could not log in as 'admin': INVALID_AUTH: The authentication request failed; "
+        "the admin's password is the one it got on the home's first start"
+        f" (kept in {home / PASSWORD_FILE})\n")
+    (home / PASSWORD_FILE).write_text("first-password\n")
+    again = await start_quickstart(home, *QUICK, "--ctrl-address", "127.0.0.1")
+    assert "admin        admin / first-password\n" in again.output
+    assert again.stop() == 0

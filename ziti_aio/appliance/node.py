@@ -19,6 +19,7 @@ from ziti_aio.appliance.progress import (
 )
 from ziti_aio.appliance.quickstart import admin_password
 from ziti_aio.appliance.supervisor import supervise
+from ziti_aio.appliance.validate import check_node, prepare_home
 from ziti_aio.common.errors import ConfigError
 from ziti_aio.controller.controller import Controller, ControllerConfig
 from ziti_aio.router.enroll import ROUTER_FILE, enroll_router
@@ -43,9 +44,7 @@ def _split(address: str | None, default_port: int) -> tuple[str, int]:
 
 
 def tunneler_config(section: TunnelerSection) -> TunnelerConfig:
-    """The tunneler role's settings from the node's [tunneler] table (its identity file must exist)."""
-    if not section.identity.is_file():
-        raise ConfigError(f"tunneler identity file {section.identity} does not exist (enroll it first)")
+    """The tunneler role's settings from the node's [tunneler] table (checked by :func:`check_node`)."""
     return TunnelerConfig(identity=section.identity, mode=section.mode,
                           proxy=tuple(ProxySpec.parse(p) for p in section.proxy),
                           dns_upstreams=section.dns_upstreams, dns_range=section.dns_range, resolver=section.resolver)
@@ -92,10 +91,14 @@ async def run_node(
     *,
     out: Callable[[str], None] = print_flushed,
     progress: StartupProgress | None = None,
+    source: str = "node.toml",
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Start every configured role under the supervisor; runs until cancelled. ``progress`` is told
-    each start-up step (and is done before each role's line goes to ``out``)."""
+    """Check ``cfg`` (read from ``source``) and its home, then start every configured role under the
+    supervisor; runs until cancelled. ``progress`` is told each start-up step (and is done before each
+    role's line goes to ``out``)."""
+    await trio.to_thread.run_sync(check_node, cfg, source)
+    await trio.to_thread.run_sync(prepare_home, f"{source}: home", cfg.home)
     progress = progress or NoProgress()
     with failure_shown(progress):
         await _start_roles(cfg, out, progress, task_status)

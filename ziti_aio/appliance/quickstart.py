@@ -37,7 +37,7 @@ from ziti_aio.appliance.progress import (
 )
 from ziti_aio.appliance.supervisor import supervise
 from ziti_aio.appliance.validate import check_quickstart, prepare_home
-from ziti_aio.common.errors import ConfigError
+from ziti_aio.common.errors import ConfigError, ZitiError
 from ziti_aio.controller.controller import Controller, ControllerConfig, ControllerInfo
 from ziti_aio.router.router import EdgeRouter, RouterConfig, RouterInfo
 from ziti_aio.tunnel.tunneler import Tunneler, TunnelerConfig
@@ -109,6 +109,8 @@ def admin_password(home: Path, given: str | None, *, option: str = "-p/--passwor
                 f"{option}: the home {home} keeps the admin password set on its first start (in {path}); "
                 f"leave out {option} to use it, or start a new network in another home")
         return kept, False
+    if given and (home / "controller").exists():  # a home from before homes kept a given password
+        return given, False
     password = given or secrets.token_urlsafe(12)
     home.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -185,7 +187,12 @@ async def _start_roles(opts: QuickstartOptions, out: Callable[[str], None], star
         plans = opts.router_plans(home)
         demo = None
         if plans:
-            admin = await admin_login(info.url, info.ca_bundle_path, opts.username, password)
+            try:
+                admin = await admin_login(info.url, info.ca_bundle_path, opts.username, password)
+            except ZitiError as exc:
+                kept = home / PASSWORD_FILE
+                raise ZitiError(f"{exc.message}; the admin's password is the one it got on the home's first start"
+                                + (f" (kept in {kept})" if kept.exists() else "")) from exc
             try:
                 router_names = list(dict.fromkeys(["127.0.0.1", "localhost", opts.router_advertised, *names]))
                 progress.step(f"enrolling {len(plans)} edge router{'s' if len(plans) > 1 else ''}" if first_run

@@ -6,12 +6,10 @@ import logging
 import sys
 from pathlib import Path
 
-import trio
 import typer
 
 from ziti_aio.appliance.node import run_node
 from ziti_aio.appliance.node_config import load_node_config
-from ziti_aio.appliance.validate import check_node, prepare_home
 from ziti_aio.cli.progress import RichProgress
 from ziti_aio.cli.signals import run_service
 
@@ -26,9 +24,6 @@ def run(
     progress = RichProgress() if sys.stderr.isatty() else None
 
     async def start() -> None:
-        cfg = load_node_config(config)
-        await trio.to_thread.run_sync(check_node, cfg, str(config))
-        await trio.to_thread.run_sync(prepare_home, f"{config}: home", cfg.home)
-        await run_node(cfg, progress=progress)
+        await run_node(load_node_config(config), progress=progress, source=str(config))
 
     run_service(start)
