@@ -38,7 +38,7 @@ def _temporary_homes(tmp_path):
     (("--ctrl-port", "70000"), "error: --ctrl-port 70000 is not a port number (0-65535; 0 picks any free port)"),
     (("--router-port", "-1"), "error: --router-port -1 is not a port number"),
     (("--routers", "-1"), "error: --routers -1 must be 0 or more"),
-    (("-p", "abc"), "error: -p/--password must be at least 5 characters"),
+    (("-u", ""), "error: -u/--username must not be empty"),
 ])
 async def test_a_bad_quickstart_flag_is_one_line_and_exit_2(tmp_path, args, message):
     done = await _ziti_aio("quickstart", *QUICK, *args, tmp_path=tmp_path)
@@ -93,8 +93,7 @@ def _node(tmp_path, toml):
     ('[controller]\naddress = "bad host!"\n',
      "n.toml: controller.address 'bad host!' is not a host name or IP address"),
     ('[controller]\naddress = "c"\nbind = "-x"\n', "n.toml: controller.bind '-x' is not a host name or IP address"),
-    ('[controller]\naddress = "c"\nadmin_password = "abc"\n',
-     "n.toml: controller.admin_password must be at least 5 characters"),
+    ('[controller]\naddress = "c"\nadmin_username = " "\n', "n.toml: controller.admin_username must not be empty"),
     ('[[router]]\nname = "r"\njwt = "r.jwt"\nedge = "0.0.0.0:3022"\nadvertise = "a b"\n',
      "n.toml: router[0].advertise 'a b' is not a host name or IP address"),
     ('[[router]]\nname = "r"\njwt = "r.jwt"\nedge = "no host!:3022"\n',

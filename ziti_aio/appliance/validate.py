@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ziti_aio.common.errors import ConfigError
-from ziti_aio.controller.model.passwords import MIN_PASSWORD_LENGTH
 from ziti_aio.router.enroll import ROUTER_FILE
 from ziti_aio.tunnel.dns_server import parse_host_port
 from ziti_aio.tunnel.proxy import ProxySpec
@@ -66,12 +65,6 @@ def check_port(what: str, value: int) -> None:
         raise ConfigError(f"{what} {value} is not a port number (0-{MAX_PORT}; 0 picks any free port)")
 
 
-def check_password(what: str, value: str | None) -> None:
-    """An admin password must be long enough for the controller's password policy."""
-    if value is not None and len(value) < MIN_PASSWORD_LENGTH:
-        raise ConfigError(f"{what} must be at least {MIN_PASSWORD_LENGTH} characters")
-
-
 def check_quickstart(opts: QuickstartOptions) -> None:
     """Every quickstart flag, before the home is touched."""
     for flag, attr in _QUICKSTART_PORTS:
@@ -88,7 +81,6 @@ def check_quickstart(opts: QuickstartOptions) -> None:
             check_resolves(flag, value)
     if not opts.username.strip():
         raise ConfigError("-u/--username must not be empty")
-    check_password("-p/--password", opts.password)
 
 
 def check_node(cfg: NodeConfig, source: str) -> None:
@@ -98,7 +90,6 @@ def check_node(cfg: NodeConfig, source: str) -> None:
         check_host(f"{source}: controller.bind", cfg.controller.bind)
         if not cfg.controller.admin_username.strip():
             raise ConfigError(f"{source}: controller.admin_username must not be empty")
-        check_password(f"{source}: controller.admin_password", cfg.controller.admin_password)
     for n, router in enumerate(cfg.routers):
         key = f"{source}: router[{n}]"
         for name, value in (("edge", router.edge), ("link", router.link)):
