@@ -1,8 +1,9 @@
 """Settings checked before anything starts: each problem is one :class:`ConfigError` naming the flag or
 the node.toml key, the value and what to do, so a bad setting never reaches a role's restart loop.
 
-``quickstart`` and ``run --config`` call :func:`check_quickstart` / :func:`check_node` first, then
-:func:`prepare_home`; node.toml's types and unknown keys are already checked when it is read
+``run_quickstart`` and ``run_node`` call :func:`check_quickstart` / :func:`check_node` first, then
+:func:`prepare_home` (the ``quickstart`` command also checks its flags before it makes a temporary
+home); node.toml's types and unknown keys are already checked when it is read
 (:mod:`ziti_aio.appliance.node_config`).
 """
 
