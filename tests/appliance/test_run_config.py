@@ -143,7 +143,7 @@ async def test_bad_config_exits_non_zero_with_a_clear_message(tmp_path):
     (tmp_path / "bad.toml").write_text('home = "/x"\n[controller]\naddres = "a"\n')
     result = await trio.run_process([sys.executable, "-m", "ziti_aio", "run", "--config", str(tmp_path / "bad.toml")],
                                     capture_stdout=True, capture_stderr=True, check=False)
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert b"controller.addres" in result.stderr or b"address is required" in result.stderr
     assert b"Traceback" not in result.stderr
 

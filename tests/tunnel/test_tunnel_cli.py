@@ -56,6 +56,32 @@ async def test_tunnel_proxy_command(tmp_path):
             nursery.cancel_scope.cancel()
 
 
+async def test_tunnel_proxy_reports_at_start_a_service_it_cannot_dial(tmp_path):
+    async with open_network(tmp_path) as net:
+        await net.create_service("echo")
+        await net.create_service("hosted-only")
+        tunneler = await net.create_identity("tunneler")
+        await net.allow("tunneler", "echo", "Dial")
+        await net.allow("tunneler", "hosted-only", "Bind")
+        proc, out = await _start(["tunnel", "proxy", "nosuch:0", "echo:0", "hosted-only:0", "-i", str(tunneler.path)],
+                                 "ready")
+        try:
+            warnings = [line.strip() for line in out.splitlines() if line.startswith("  warning")]
+            assert warnings == [
+                "warning    service 'nosuch' does not exist or 'tunneler' may not use it: connections to port "
+                f"{_port(out, 'nosuch')} are closed until it can (check the service name and a Dial service policy "
+                "for this identity)",
+                "warning    identity 'tunneler' has no Dial permission on service 'hosted-only': connections to port "
+                f"{_port(out, 'hosted-only')} are closed until it can (check the service name and a Dial service "
+                "policy for this identity)"], out
+        finally:
+            assert await _stop(proc) == 0
+
+
+def _port(out: str, service: str) -> int:
+    return int(re.search(rf"proxy\s+{service} on 127\.0\.0\.1:(\d+)", out).group(1))
+
+
 async def test_run_config_with_a_host_mode_tunneler(tmp_path):
     async with open_network(tmp_path) as net, trio.open_nursery() as nursery:
         port = await nursery.start(tcp_echo_server)
@@ -104,5 +130,5 @@ async def test_tunnel_proxy_on_a_port_in_use_says_so(tmp_path):
                 done = await trio.run_process(
                     [sys.executable, "-m", "ziti_aio", "tunnel", "proxy", f"echo:{port}", "-i", str(tunneler.path)],
                     capture_stdout=True, capture_stderr=True, check=False)
-        assert done.returncode == 1
+        assert done.returncode == 2
         assert f"error: cannot listen on 127.0.0.1:{port}: Address already in use" in done.stderr.decode()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import socket
 import time
@@ -9,9 +10,16 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from ziti_aio.appliance.progress import NoProgress, StartupProgress, controller_step, failure_shown
+from ziti_aio.appliance.progress import (
+    NoProgress,
+    StartupProgress,
+    controller_step,
+    failure_shown,
+    print_flushed,
+)
 from ziti_aio.appliance.quickstart import admin_password
 from ziti_aio.appliance.supervisor import supervise
+from ziti_aio.appliance.validate import check_node, prepare_home
 from ziti_aio.common.errors import ConfigError
 from ziti_aio.controller.controller import Controller, ControllerConfig
 from ziti_aio.router.enroll import ROUTER_FILE, enroll_router
@@ -36,9 +44,7 @@ def _split(address: str | None, default_port: int) -> tuple[str, int]:
 
 
 def tunneler_config(section: TunnelerSection) -> TunnelerConfig:
-    """The tunneler role's settings from the node's [tunneler] table (its identity file must exist)."""
-    if not section.identity.is_file():
-        raise ConfigError(f"tunneler identity file {section.identity} does not exist (enroll it first)")
+    """The tunneler role's settings from the node's [tunneler] table (checked by :func:`check_node`)."""
     return TunnelerConfig(identity=section.identity, mode=section.mode,
                           proxy=tuple(ProxySpec.parse(p) for p in section.proxy),
                           dns_upstreams=section.dns_upstreams, dns_range=section.dns_range, resolver=section.resolver)
@@ -83,12 +89,16 @@ async def ensure_router_enrolled(cfg: NodeConfig, section: RouterSection) -> Pat
 async def run_node(
     cfg: NodeConfig,
     *,
-    out: Callable[[str], None] = print,
+    out: Callable[[str], None] = print_flushed,
     progress: StartupProgress | None = None,
+    source: str = "node.toml",
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Start every configured role under the supervisor; runs until cancelled. ``progress`` is told
-    each start-up step (and is done before each role's line goes to ``out``)."""
+    """Check ``cfg`` (read from ``source``) and its home, then start every configured role under the
+    supervisor; runs until cancelled. ``progress`` is told each start-up step (and is done before each
+    role's line goes to ``out``)."""
+    await trio.to_thread.run_sync(check_node, cfg, source)
+    await trio.to_thread.run_sync(prepare_home, f"{source}: home", cfg.home)
     progress = progress or NoProgress()
     with failure_shown(progress):
         await _start_roles(cfg, out, progress, task_status)
@@ -102,7 +112,8 @@ async def _start_roles(cfg: NodeConfig, out: Callable[[str], None], progress: St
             ctrl = cfg.controller
             first_run = not (cfg.home / "controller").exists()
             progress.step(controller_step(first_run))
-            password, _ = await trio.to_thread.run_sync(admin_password, cfg.home, ctrl.admin_password)
+            password, _ = await trio.to_thread.run_sync(functools.partial(
+                admin_password, cfg.home, ctrl.admin_password, option="controller.admin_password"))
             controller = Controller(ControllerConfig(
                 home=cfg.home / "controller", advertised_address=ctrl.address, port=ctrl.port,
                 ctrl_port=ctrl.ctrl_port, bind_host=ctrl.bind, admin_username=ctrl.admin_username,

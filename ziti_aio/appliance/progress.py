@@ -42,3 +42,8 @@ def failure_shown(progress: StartupProgress) -> Iterator[None]:
     except BaseException:
         progress.done(ok=False)
         raise
+
+
+def print_flushed(line: str) -> None:
+    """Print a start-up line at once, also into a pipe (a script waiting for ``ready in`` sees it then)."""
+    print(line, flush=True)

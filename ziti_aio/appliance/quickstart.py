@@ -29,9 +29,16 @@ from ziti_aio.appliance.node_config import (
     TunnelerSection,
     render_node_config,
 )
-from ziti_aio.appliance.progress import NoProgress, StartupProgress, controller_step, failure_shown
+from ziti_aio.appliance.progress import (
+    NoProgress,
+    StartupProgress,
+    controller_step,
+    failure_shown,
+    print_flushed,
+)
 from ziti_aio.appliance.supervisor import supervise
-from ziti_aio.common.errors import ConfigError
+from ziti_aio.appliance.validate import check_quickstart, prepare_home
+from ziti_aio.common.errors import ConfigError, ZitiError
 from ziti_aio.controller.controller import Controller, ControllerConfig, ControllerInfo
 from ziti_aio.router.router import EdgeRouter, RouterConfig, RouterInfo
 from ziti_aio.tunnel.tunneler import Tunneler, TunnelerConfig
@@ -65,6 +72,7 @@ class QuickstartOptions:
     router_port: int = DEFAULT_ROUTER_PORT
     tunneler: bool = True
     trust_domain: str = "ziti-aio"
+    temporary_home: bool = False
 
     @property
     def advertised(self) -> str:
@@ -83,22 +91,29 @@ class QuickstartOptions:
         ]
 
 
-def admin_password(home: Path, given: str | None) -> tuple[str, bool]:
-    """The admin password: given, kept in the home from an earlier run, or generated.
+def admin_password(home: Path, given: str | None, *, option: str = "-p/--password") -> tuple[str, bool]:
+    """The admin password: kept in the home since its first start, else given, else generated.
 
-    Returns it and whether it was generated now. The file is created 0600.
+    The home keeps the password the admin was created with (file created 0600), so later starts log in
+    with it; ``given`` differing from it is a :class:`ConfigError` naming ``option`` and that file.
+    Returns the password and whether it was generated now.
     """
     path = home / PASSWORD_FILE
-    if given:
-        return given, False
     if path.exists():
-        return path.read_text().strip(), False
-    password = secrets.token_urlsafe(12)
+        kept = path.read_text().strip()
+        if given and given != kept:
+            raise ConfigError(
+                f"{option}: the home {home} keeps the admin password set on its first start (in {path}); "
+                f"leave out {option} to use it, or start a new network in another home")
+        return kept, False
+    if given and (home / "controller").exists():  # a home from before homes kept a given password
+        return given, False
+    password = given or secrets.token_urlsafe(12)
     home.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(password + "\n")
-    return password, True
+    return password, not given
 
 
 def node_config(opts: QuickstartOptions, home: Path, info: ControllerInfo, plans: list[RouterPlan],
@@ -120,8 +135,10 @@ def summary(opts: QuickstartOptions, info: ControllerInfo, password: str, genera
     lines = [
         "ziti-aio quickstart",
         f"  controller   {info.url}  (Edge Client and Management APIs)",
-        f"  home         {opts.home}",
-        f"  admin        {opts.username} / {password}" + ("  (generated; kept in the home)" if generated else ""),
+        f"  home         {opts.home}" + ("  (temporary: removed on exit)" if opts.temporary_home else ""),
+        f"  admin        {opts.username} / {password}" + (
+            "  (generated)" if generated and opts.temporary_home else
+            f"  (generated; kept in {opts.home / PASSWORD_FILE})" if generated else ""),
         f"  log in with  ziti-aio login {host_port} -u {opts.username} -p '{password}' -y",
     ]
     for n, router in enumerate(routers, start=1):
@@ -136,7 +153,7 @@ def summary(opts: QuickstartOptions, info: ControllerInfo, password: str, genera
 async def run_quickstart(
     opts: QuickstartOptions,
     *,
-    out: Callable[[str], None] = print,
+    out: Callable[[str], None] = print_flushed,
     started_at: float | None = None,
     progress: StartupProgress | None = None,
     on_ready: Callable[[ReadyNetwork], None] | None = None,
@@ -147,8 +164,7 @@ async def run_quickstart(
     ``on_ready`` is called (in a worker thread) once every role serves, before the summary.
     """
     started_at = started_at if started_at is not None else time.monotonic()
-    if opts.routers < 0:
-        raise ConfigError("--routers must be 0 or more")
+    await trio.to_thread.run_sync(check_quickstart, opts)
     progress = progress or NoProgress()
     with failure_shown(progress):
         await _start_roles(opts, out, started_at, progress, on_ready, task_status)
@@ -157,9 +173,8 @@ async def run_quickstart(
 async def _start_roles(opts: QuickstartOptions, out: Callable[[str], None], started_at: float,
                        progress: StartupProgress, on_ready: Callable[[ReadyNetwork], None] | None,
                        task_status: trio.TaskStatus[ControllerInfo]) -> None:
-    home = opts.home.expanduser().resolve()
+    home = await trio.to_thread.run_sync(prepare_home, "--home", opts.home)
     first_run = not (home / "controller").exists()
-    home.mkdir(parents=True, exist_ok=True, mode=0o700)
     password, generated = await trio.to_thread.run_sync(admin_password, home, opts.password)
     names = tuple(n for n in {"localhost", socket.gethostname(), opts.advertised} if n)
     controller = Controller(ControllerConfig(
@@ -173,7 +188,12 @@ async def _start_roles(opts: QuickstartOptions, out: Callable[[str], None], star
         plans = opts.router_plans(home)
         demo = None
         if plans:
-            admin = await admin_login(info.url, info.ca_bundle_path, opts.username, password)
+            try:
+                admin = await admin_login(info.url, info.ca_bundle_path, opts.username, password)
+            except ZitiError as exc:
+                kept = home / PASSWORD_FILE
+                raise ZitiError(f"{exc.message}; the admin's password is the one it got on the home's first start"
+                                + (f" (kept in {kept})" if kept.exists() else "")) from exc
             try:
                 router_names = list(dict.fromkeys(["127.0.0.1", "localhost", opts.router_advertised, *names]))
                 progress.step(f"enrolling {len(plans)} edge router{'s' if len(plans) > 1 else ''}" if first_run

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import shutil
 import sys
@@ -24,8 +25,9 @@ from ziti_aio.appliance.quickstart import (
     QuickstartOptions,
     run_quickstart,
 )
+from ziti_aio.appliance.validate import check_quickstart
 from ziti_aio.cli.progress import RichProgress
-from ziti_aio.cli.signals import run_service
+from ziti_aio.cli.signals import exit_on_config_error, run_service, say
 from ziti_aio.common.errors import ZitiError
 
 
@@ -76,13 +78,14 @@ def quickstart(
         typer.echo(f"error: {problem}", err=True)
     if problems:
         raise typer.Exit(2)
+    opts = QuickstartOptions(home=home or Path(), ctrl_address=ctrl_address, ctrl_port=ctrl_port, username=username,
+                             password=password, routers=routers, router_address=router_address,
+                             router_port=router_port, tunneler=not no_tunneler, temporary_home=home is None)
+    exit_on_config_error(lambda: check_quickstart(opts))  # before a temporary home is made for nothing
     temp = None
     if home is None:
         temp = Path(tempfile.mkdtemp(prefix="ziti-aio-quickstart-"))
-        home = temp
-    opts = QuickstartOptions(home=home, ctrl_address=ctrl_address, ctrl_port=ctrl_port, username=username,
-                             password=password, routers=routers, router_address=router_address,
-                             router_port=router_port, tunneler=not no_tunneler)
+        opts = dataclasses.replace(opts, home=temp)
     progress = RichProgress() if sys.stderr.isatty() else None
     try:
         run_service(lambda: run_quickstart(opts, started_at=started_at, progress=progress,
@@ -90,9 +93,9 @@ def quickstart(
     finally:
         if ci_env is not None:
             remove_ci_env(ci_env)
-        if temp is not None:
-            print(f"removing temporary home {temp}")
+        if temp is not None:  # also after SIGHUP/SIGTERM: run_service returns normally then
             shutil.rmtree(temp, ignore_errors=True)
+            say(f"removed temporary home {temp}")
 
 
 def _reported(step: Callable[[], object]) -> None:

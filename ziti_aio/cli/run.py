@@ -27,6 +27,6 @@ def run(
     progress = RichProgress() if sys.stderr.isatty() else None
 
     async def start() -> None:
-        await run_node(load_node_config(config), progress=progress)
+        await run_node(load_node_config(config), progress=progress, source=str(config))
 
     run_service(start)

@@ -61,12 +61,14 @@ class BlockingHttp:
         self.on_request: Callable[[str, str, bytes | None], None] | None = None
         self.on_response: Callable[[str, str, Response], None] | None = None
 
-    def request(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None
-                ) -> Response:
-        """``method`` ``path`` (under the base URL) with an optional JSON body and query parameters."""
+    def request(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None,
+                content: bytes | None = None, headers: dict[str, str] | None = None) -> Response:
+        """``method`` ``path`` (under the base URL) with an optional body (JSON, or ``content`` as is, its type
+        in ``headers``) and query parameters."""
         target = self._prefix + path + (f"?{urlencode(params)}" if params else "")
-        body = None if json is None else jsonlib.dumps(json).encode()
-        headers = {**self._headers, **({"Content-Type": "application/json"} if body is not None else {})}
+        body = content if json is None else jsonlib.dumps(json).encode()
+        headers = {**self._headers, **({"Content-Type": "application/json"} if json is not None else {}),
+                   **(headers or {})}
         if self.on_request is not None:
             self.on_request(method, path, body)
         try:

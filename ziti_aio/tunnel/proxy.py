@@ -3,7 +3,8 @@
 Every accepted TCP connection dials the service through the SDK (one overlay connection per
 TCP connection) and is relayed both ways with half-close. A dial that fails (no Dial
 permission, no terminator, no router) closes that one TCP connection with a log line saying
-why; the listener keeps serving.
+why; the listener keeps serving. A service the identity cannot see or dial at start is
+reported then (:func:`dial_problems`), not only when something connects.
 """
 
 from __future__ import annotations
@@ -99,3 +100,19 @@ async def run_proxies(ctx: ZitiContext, specs: list[ProxySpec], *, host: str = "
         for spec in specs:
             ports[f"{spec.service}:{spec.port}"] = await nursery.start(ServiceProxy(ctx, spec, host=host).run)
         task_status.started(ports)
+
+
+async def dial_problems(ctx: ZitiContext, specs: list[ProxySpec]) -> dict[str, str]:
+    """Why each proxied service this identity cannot see or dial now cannot be dialed, by service name.
+
+    Its listener still serves: a policy created later makes it work without a restart.
+    """
+    problems = {}
+    for spec in specs:
+        try:
+            await ctx.service(spec.service, "Dial")
+        except ZitiError as exc:
+            problems[spec.service] = exc.message
+            log.warning("proxy for service %r: %s; connections are closed until it can dial", spec.service,
+                        exc.message)
+    return problems

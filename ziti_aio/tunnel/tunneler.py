@@ -17,7 +17,7 @@ import trio
 from ziti_aio.common.errors import ConfigError
 from ziti_aio.sdk.context import open_context
 from ziti_aio.tunnel.host import HOST_CONFIG_TYPES, run_host
-from ziti_aio.tunnel.proxy import ProxySpec, run_proxies
+from ziti_aio.tunnel.proxy import ProxySpec, dial_problems, run_proxies
 from ziti_aio.tunnel.tproxy import Tproxy
 
 if TYPE_CHECKING:
@@ -69,7 +69,9 @@ class Tunneler:
                 if cfg.mode == "proxy":
                     ports = await nursery.start(lambda task_status: run_proxies(
                         ctx, list(cfg.proxy), host=cfg.proxy_host, task_status=task_status))
-                    task_status.started({"identity": ctx.identity_name, "mode": cfg.mode, "proxy": ports})
+                    problems = await dial_problems(ctx, list(cfg.proxy))
+                    task_status.started({"identity": ctx.identity_name, "mode": cfg.mode, "proxy": ports,
+                                         "cannot_dial": problems})
                 elif cfg.mode == "host":
                     hosting = await nursery.start(run_host, ctx)
                     task_status.started({"identity": ctx.identity_name, "mode": cfg.mode, "hosting": hosting})
@@ -84,7 +86,11 @@ def describe_tunneler(info: dict[str, Any]) -> list[str]:
     """Readable lines for what a started tunneler reported (proxy ports, hosted services, DNS)."""
     lines = [f"tunneler     {info['identity']} ({info['mode']} mode)"]
     for spec, port in (info.get("proxy") or {}).items():
-        lines.append(f"proxy        {spec.rsplit(':', 1)[0]} on 127.0.0.1:{port}")
+        service = spec.rsplit(":", 1)[0]
+        lines.append(f"proxy        {service} on 127.0.0.1:{port}")
+        if problem := (info.get("cannot_dial") or {}).get(service):
+            lines.append(f"  warning    {problem}: connections to port {port} are closed until it can "
+                         "(check the service name and a Dial service policy for this identity)")
     for name in info.get("hosting") or ():
         lines.append(f"hosting      {name}")
     for name in info.get("intercepting") or ():
