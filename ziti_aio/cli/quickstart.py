@@ -72,16 +72,17 @@ def quickstart(
         _reported(die_with_parent)
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    opts = QuickstartOptions(home=home or Path(), ctrl_address=ctrl_address, ctrl_port=ctrl_port, username=username,
+                             password=password, routers=routers, router_address=router_address,
+                             router_port=router_port, tunneler=not no_tunneler, temporary_home=home is None)
+    # Before a temporary home is made for nothing: the values first, then every port clash at once.
+    exit_on_config_error(lambda: check_quickstart(opts))
     problems = port_problems(quickstart_ports(ctrl_port=ctrl_port, router_port=router_port, routers=routers),
                              DEFAULT_BIND_HOST)
     for problem in problems:
         typer.echo(f"error: {problem}", err=True)
     if problems:
         raise typer.Exit(2)
-    opts = QuickstartOptions(home=home or Path(), ctrl_address=ctrl_address, ctrl_port=ctrl_port, username=username,
-                             password=password, routers=routers, router_address=router_address,
-                             router_port=router_port, tunneler=not no_tunneler, temporary_home=home is None)
-    exit_on_config_error(lambda: check_quickstart(opts))  # before a temporary home is made for nothing
     temp = None
     if home is None:
         temp = Path(tempfile.mkdtemp(prefix="ziti-aio-quickstart-"))
