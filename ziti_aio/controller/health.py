@@ -1,8 +1,8 @@
 """The controller's health checks, as OpenZiti's ``/health-checks`` answers them (docs/operations.md).
 
 Each check runs when asked (they are cheap) and reports ``id``, ``healthy``, when it ran and how
-long it took, plus a ``details`` object of counts. Details never name identities or routers: the
-endpoint answers anyone, as OpenZiti's does.
+long it took, a ``details`` object of counts and, when it failed, ``err``. Details never name
+identities or routers: the endpoint answers anyone, as OpenZiti's does.
 """
 
 from __future__ import annotations
@@ -30,39 +30,46 @@ class HealthChecks:
         self.model = model
         self.network = network
 
-    async def run(self) -> dict[str, Any]:
-        """``{"healthy": bool, "checks": [...]}``: healthy when every check is."""
+    async def run(self, *, short: bool = False) -> dict[str, Any]:
+        """``{"healthy": bool, "checks": [...]}``: healthy when every check is; ``short`` keeps only
+        each check's ``id`` and ``healthy``."""
         checks = [await _timed("store.read", self._store)]
         if self.network is not None:
             checks.append(await _timed("routers.connected", self._routers))
+        if short:
+            checks = [{"id": c["id"], "healthy": c["healthy"]} for c in checks]
         return {"healthy": all(c["healthy"] for c in checks), "checks": checks}
 
-    async def _store(self) -> tuple[bool, dict[str, Any]]:
+    async def _store(self) -> tuple[dict[str, Any], str | None]:
         """A real read of the store's file, and no earlier write failure."""
         failed = self.model.store_error
         try:
             with trio.fail_after(STORE_READ_TIMEOUT_S):
                 entities = await trio.to_thread.run_sync(self.model.store.count_entities, abandon_on_cancel=True)
         except trio.TooSlowError:
-            return False, {"error": f"reading the store took more than {STORE_READ_TIMEOUT_S:g} s"}
+            return {}, f"reading the store took more than {STORE_READ_TIMEOUT_S:g} s"
         except Exception as exc:
-            return False, {"error": f"reading the store failed: {exc}"}
+            return {}, f"reading the store failed: {exc}"
         if failed is not None:
-            return False, {"entities": entities, "error": f"a write to the store failed: {failed}"}
-        return True, {"entities": entities}
+            return {"entities": entities}, f"a write to the store failed: {failed}"
+        return {"entities": entities}, None
 
-    async def _routers(self) -> tuple[bool, dict[str, Any]]:
+    async def _routers(self) -> tuple[dict[str, Any], str | None]:
         """Healthy while the network can carry traffic: some enabled router is online, or none exists yet."""
         assert self.network is not None
         enabled = {r["id"] for r in self.model.all(Kind.EDGE_ROUTERS) if not r.get("disabled")}
         online = len(enabled & self.network.routers.online_ids())
-        return online > 0 or not enabled, {"online": online, "enabled": len(enabled)}
+        details = {"online": online, "enabled": len(enabled)}
+        return details, None if online > 0 or not enabled else "no enabled edge router is online"
 
 
 async def _timed(check_id: str, check: Any) -> dict[str, Any]:
     at = datetime.now(UTC)
     started = time.perf_counter()
-    healthy, details = await check()
+    details, err = await check()
     took = time.perf_counter() - started
-    return {"id": check_id, "healthy": healthy, "lastCheckTime": at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-            "lastCheckDuration": f"{took * 1000:.3f}ms", "details": details}
+    out = {"id": check_id, "healthy": err is None, "lastCheckTime": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+           "lastCheckDuration": f"{took * 1000:.3f}ms", "details": details}
+    if err is not None:
+        out["err"] = err
+    return out

@@ -27,7 +27,7 @@ def ops_blueprint(ctx: ApiContext) -> Blueprint:
     checks = HealthChecks(ctx.model, ctx.network)
 
     async def health() -> Response:
-        result = await checks.run()
+        result = await checks.run(short=request.args.get("type") == "short")
         return ok(result, status=200 if result["healthy"] else 503)
 
     for path in HEALTH_PATHS:
