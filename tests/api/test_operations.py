@@ -119,6 +119,7 @@ async def test_metrics_count_requests_and_logins_without_secrets(net):
         assert good.status_code == 200
         token = good.headers["zt-session"]
         await anon.post("/edge/client/v1/authenticate?method=bogus-method", json={})
+        assert (await anon.request("BOGUSVERB", "/edge/no-such-path-secret")).status_code == 404
     assert (await net.admin.get(f"/edge/management/v1/identities/{identity.id}")).status_code == 200
     text = (await net.admin.get("/metrics")).text
     after = samples(text)
@@ -136,7 +137,8 @@ async def test_metrics_count_requests_and_logins_without_secrets(net):
     assert after[("ziti_api_request_duration_seconds_count", route)] >= 1
     assert after[("ziti_api_sessions_active", ())] >= before[("ziti_api_sessions_active", ())] + 1
     assert after[("ziti_routers_online", ())] == 1 and after[("ziti_routers_enabled", ())] == 1
-    for secret in ("wrong-secret", token, identity.id, "bogus-method"):
+    assert delta("ziti_api_requests_total", method="other", route="unmatched", status="404") == 1
+    for secret in ("wrong-secret", token, identity.id, "bogus-method", "BOGUSVERB", "no-such-path-secret"):
         assert secret not in text
 
 

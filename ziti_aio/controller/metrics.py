@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 LOGIN_METHODS = frozenset({"password", "cert", "ext-jwt", "mfa"})
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # Seconds; an API call or a circuit set-up is a few ms on a LAN and seconds when something is wrong.
 LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -53,9 +54,10 @@ class ControllerMetrics:
         self.registry.register(_LiveState(model, network))
 
     def request(self, method: str, route: str | None, status: int, duration_s: float) -> None:
-        """One answered API request; ``route`` is the matched template (``None``: nothing matched)."""
+        """One answered API request; ``route`` is the matched template (``None``: nothing matched), and a
+        method no API has is counted as ``other`` (labels stay a closed set whatever callers send)."""
         template = route or "unmatched"
-        self.requests.labels(method, template, str(status)).inc()
+        self.requests.labels(method if method in HTTP_METHODS else "other", template, str(status)).inc()
         self.request_latency.labels(template).observe(duration_s)
 
     def login(self, method: str, success: bool) -> None:
