@@ -17,6 +17,21 @@ async def gauges(net) -> dict[str, float]:
             if not s.labels}
 
 
+async def test_link_latency_per_link_and_end(tmp_path):
+    async with three_routers(tmp_path) as net:
+        links = {lk["id"] for lk in await net.get("links")}
+
+        async def measured():
+            resp = await net.admin.get("/metrics")
+            families = text_string_to_metric_families(resp.text)
+            found = {(s.labels["link"], s.labels["end"]): s.value
+                     for family in families if family.name == "ziti_link_latency_seconds" for s in family.samples}
+            return found if {link for link, _ in found} == links else None
+
+        found = await wait_until(measured, 15)
+        assert all(0 <= value < 1 for value in found.values())
+
+
 async def test_multi_hop_circuit_is_counted_when_set_up(tmp_path):
     async with three_routers(tmp_path) as net, net.context("host") as host, net.context("dialer") as dialer:
         before = await gauges(net)

@@ -3,7 +3,8 @@
 Events (requests, logins, circuit set-ups) are counted as they happen; what is live (routers
 online, links, circuits, sessions) is read from the network and the model when scraped, so it
 can never drift from what the APIs list. Labels hold only route templates, status codes, login
-methods and outcomes: never an identity, a name, a token or anything else a caller chose.
+methods and outcomes, error codes and link ids: never an identity, a name, a token or anything else
+a caller chose.
 """
 
 from __future__ import annotations
@@ -96,6 +97,13 @@ class _LiveState:
         yield _gauge("ziti_routers_online", "Edge routers with a control channel to this controller",
                      len(network.routers.online_ids()))
         yield _gauge("ziti_links", "Router-to-router links reported up", len(network.links))
+        latency = GaugeMetricFamily("ziti_link_latency_seconds", "Round-trip latency each end of a link measured",
+                                    labels=["link", "end"])
+        for link in network.links:
+            for end, ms in (("source", link.src_latency_ms), ("dest", link.dst_latency_ms)):
+                if ms is not None:
+                    latency.add_metric([link.id, end], ms / 1000)
+        yield latency
         yield _gauge("ziti_circuits_active", "Circuits currently set up", len(network.circuits))
         yield _gauge("ziti_terminators", "Terminators of hosted services", len(network.terminators))
 
