@@ -43,7 +43,9 @@ async def test_health_checks_report_the_store_and_the_routers(net):
             data = resp.json()["data"]
             assert data["healthy"] is True
             checks = {c["id"]: c for c in data["checks"]}
-            assert set(checks) == {"store.read", "routers.connected"}
+            assert set(checks) == {"store.read", "routers.connected", "controller.certificate"}
+            assert checks["controller.certificate"]["healthy"] is True
+            assert checks["controller.certificate"]["details"]["daysLeft"] > 300
             assert checks["store.read"]["healthy"] and checks["store.read"]["details"]["entities"] > 0
             assert checks["routers.connected"]["details"] == {"online": 1, "enabled": 1}
             assert checks["store.read"]["lastCheckTime"].endswith("Z")
@@ -65,7 +67,8 @@ async def test_health_checks_report_the_store_and_the_routers(net):
         assert checks["store.read"]["healthy"] is True and "err" not in checks["store.read"]
         short = (await anon.get("/health-checks?type=short")).json()["data"]
         assert short == {"healthy": False, "checks": [{"id": "store.read", "healthy": True},
-                                                      {"id": "routers.connected", "healthy": False}]}
+                                                      {"id": "routers.connected", "healthy": False},
+                                                      {"id": "controller.certificate", "healthy": True}]}
 
 
 async def test_health_check_reads_the_store_file(net):

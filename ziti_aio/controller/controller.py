@@ -151,7 +151,8 @@ class Controller:
         ctx = ApiContext(model=model, crud=crud, access=access, enrollment_exchange=exchange,
                          cacerts_body=cacerts_body(pki.ca_bundle), instance_id=instance_id,
                          base_url=state["base_url"], router_state=network.router_state, network=network,
-                         trust_ca=trust_ca, metrics=metrics)
+                         trust_ca=trust_ca, metrics=metrics,
+                         server_cert_expires=pki.server_cert.not_valid_after_utc)
         self.api = ctx
         app = create_app(ctx)
         async with trio.open_nursery() as nursery:

@@ -26,9 +26,10 @@ STORE_READ_TIMEOUT_S = 5.0
 class HealthChecks:
     """Runs the checks of one controller."""
 
-    def __init__(self, model: Model, network: Network | None) -> None:
+    def __init__(self, model: Model, network: Network | None, server_cert_expires: datetime | None = None) -> None:
         self.model = model
         self.network = network
+        self.server_cert_expires = server_cert_expires
 
     async def run(self, *, short: bool = False) -> dict[str, Any]:
         """``{"healthy": bool, "checks": [...]}``: healthy when every check is; ``short`` keeps only
@@ -36,6 +37,8 @@ class HealthChecks:
         checks = [await _timed("store.read", self._store)]
         if self.network is not None:
             checks.append(await _timed("routers.connected", self._routers))
+        if self.server_cert_expires is not None:
+            checks.append(await _timed("controller.certificate", self._certificate))
         if short:
             checks = [{"id": c["id"], "healthy": c["healthy"]} for c in checks]
         return {"healthy": all(c["healthy"] for c in checks), "checks": checks}
@@ -61,6 +64,15 @@ class HealthChecks:
         online = len(enabled & self.network.routers.online_ids())
         details = {"online": online, "enabled": len(enabled)}
         return details, None if online > 0 or not enabled else "no enabled edge router is online"
+
+
+    async def _certificate(self) -> tuple[dict[str, Any], str | None]:
+        """The HTTPS server certificate every client and router checks is still valid."""
+        assert self.server_cert_expires is not None
+        left_s = (self.server_cert_expires - datetime.now(UTC)).total_seconds()
+        details = {"notAfter": self.server_cert_expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                   "daysLeft": int(left_s / 86400)}
+        return details, None if left_s > 0 else "the controller's server certificate has expired"
 
 
 async def _timed(check_id: str, check: Any) -> dict[str, Any]:

@@ -37,6 +37,7 @@ from ziti_aio.controller.model.views import RouterState, offline_router
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from datetime import datetime
 
     from ziti_aio.controller.model.crud import Crud
     from ziti_aio.controller.model.enrollment_exchange import EnrollmentExchange
@@ -66,6 +67,7 @@ class ApiContext:
     trust_ca: Callable[[str], None] = field(default=lambda pem: None)
     version: str = field(default=f"v{__version__}")
     metrics: ControllerMetrics = field(default_factory=ControllerMetrics)
+    server_cert_expires: datetime | None = None
 
 
 def rewrite_legacy_path(path: str) -> str:

@@ -24,7 +24,7 @@ METRICS_PATH = "/metrics"
 def ops_blueprint(ctx: ApiContext) -> Blueprint:
     """Health checks for anyone (load balancers ask without credentials); metrics for admins."""
     bp = Blueprint("ops", __name__)
-    checks = HealthChecks(ctx.model, ctx.network)
+    checks = HealthChecks(ctx.model, ctx.network, ctx.server_cert_expires)
 
     async def health() -> Response:
         result = await checks.run(short=request.args.get("type") == "short")
