@@ -23,6 +23,7 @@ COMMANDS = {
     "verify": "ziti_aio.cli.verify:app",
     "edge": "ziti_aio.cli.edge:app",
     "version": "ziti_aio.cli.version:version",
+    "status": "ziti_aio.cli.status:status",
 }
 HIDDEN = {"ls"}
 

@@ -15,6 +15,7 @@ from ziti_aio.controller.api.app import ApiContext, create_app
 from ziti_aio.controller.api.server import serve_https
 from ziti_aio.controller.bootstrap import bootstrap
 from ziti_aio.controller.kinds import Kind
+from ziti_aio.controller.metrics import ControllerMetrics
 from ziti_aio.controller.model.access import DEFAULT_SESSION_TIMEOUT_S, Access
 from ziti_aio.controller.model.crud import Crud
 from ziti_aio.controller.model.enrollment_exchange import EnrollmentExchange
@@ -128,7 +129,9 @@ class Controller:
         crud = Crud(model, RuleDeps(EnrollmentIssuer(sign, cfg.enrollment_duration_s), hash_password))
         signer = TokenSigner(pki.session_key, "ziti-aio-controller")
         access = Access(model, signer, session_timeout_s=cfg.session_timeout_s)
-        network = self.network = Network(model, signer)
+        metrics = ControllerMetrics()
+        network = self.network = Network(model, signer, metrics)
+        metrics.watch(model, network)
         await bootstrap(model, admin_username=cfg.admin_username, admin_password=cfg.admin_password)
         exchange = EnrollmentExchange(model, pki.signer, cfg.trust_domain, pki.ca_bundle)
         # Client certificates are only requested: browsers and SDKs log in without one. The control
@@ -148,7 +151,8 @@ class Controller:
         ctx = ApiContext(model=model, crud=crud, access=access, enrollment_exchange=exchange,
                          cacerts_body=cacerts_body(pki.ca_bundle), instance_id=instance_id,
                          base_url=state["base_url"], router_state=network.router_state, network=network,
-                         trust_ca=trust_ca)
+                         trust_ca=trust_ca, metrics=metrics,
+                         server_cert_expires=pki.server_cert.not_valid_after_utc)
         self.api = ctx
         app = create_app(ctx)
         async with trio.open_nursery() as nursery:

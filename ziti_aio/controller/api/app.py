@@ -11,6 +11,7 @@ import json
 import logging
 import math
 import secrets
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -29,11 +30,14 @@ from ziti_aio.common.errors import (
     ZitiError,
 )
 from ziti_aio.controller.api.envelope import error_response
+from ziti_aio.controller.kinds import Kind
+from ziti_aio.controller.metrics import ControllerMetrics
 from ziti_aio.controller.model.access import Access, Caller, api_session_expiry_fields
 from ziti_aio.controller.model.views import RouterState, offline_router
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from datetime import datetime
 
     from ziti_aio.controller.model.crud import Crud
     from ziti_aio.controller.model.enrollment_exchange import EnrollmentExchange
@@ -43,6 +47,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
+COLLECTIONS = frozenset(kind.value for kind in Kind)
 
 
 @dataclass
@@ -61,6 +66,8 @@ class ApiContext:
     # Adds a verified third-party CA (PEM) to the client certs the API's TLS accepts.
     trust_ca: Callable[[str], None] = field(default=lambda pem: None)
     version: str = field(default=f"v{__version__}")
+    metrics: ControllerMetrics = field(default_factory=ControllerMetrics)
+    server_cert_expires: datetime | None = None
 
 
 def rewrite_legacy_path(path: str) -> str:
@@ -71,7 +78,7 @@ def rewrite_legacy_path(path: str) -> str:
         return api_paths.CLIENT + path
     if path.startswith(api_paths.LEGACY_CLIENT + "/") or path == api_paths.LEGACY_CLIENT:
         return api_paths.CLIENT + path[len(api_paths.LEGACY_CLIENT):]
-    if not path.startswith(("/edge/", "/fabric/", "/.well-known/", "/health-checks")):
+    if not path.startswith(("/edge/", "/fabric/", "/.well-known/", "/health-checks", "/metrics")):
         return api_paths.CLIENT + path
     return path
 
@@ -125,11 +132,25 @@ def caller(ctx: ApiContext) -> Caller:
     return found
 
 
+def _count(metrics: ControllerMetrics, status: int) -> None:
+    """Metrics of the answered request: its route template (never the path a caller typed) and, for a
+    login, its method and outcome."""
+    rule = request.url_rule.rule if request.url_rule is not None else None
+    name = (request.view_args or {}).get("name")
+    if rule is not None and name in COLLECTIONS:
+        # the generic management routes: the collection is part of the route (a closed set of names)
+        rule = rule.replace("<name>", name)
+    metrics.request(request.method, rule, status, time.perf_counter() - g.get("started", time.perf_counter()))
+    if rule is not None and rule.endswith("/authenticate") and request.method == "POST":
+        metrics.login(request.args.get("method", ""), status == 200)
+
+
 def create_app(ctx: ApiContext) -> Any:
     """The ASGI application serving both APIs (wrapped for legacy client paths)."""
     from ziti_aio.controller.api.client_routes import client_blueprint
     from ziti_aio.controller.api.management_routes import management_blueprint
     from ziti_aio.controller.api.network_routes import network_blueprint
+    from ziti_aio.controller.api.ops_routes import ops_blueprint
 
     app: Quart = QuartTrio(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
@@ -139,10 +160,12 @@ def create_app(ctx: ApiContext) -> Any:
         app.register_blueprint(network_blueprint(ctx, "network"), url_prefix=api_paths.MANAGEMENT)
         app.register_blueprint(network_blueprint(ctx, "fabric"), url_prefix=api_paths.FABRIC)
     app.register_blueprint(management_blueprint(ctx), url_prefix=api_paths.MANAGEMENT)
+    app.register_blueprint(ops_blueprint(ctx))
 
     @app.before_request
     async def _request_id() -> None:
         g.request_id = secrets.token_hex(8)
+        g.started = time.perf_counter()
         g.caller = None
         # Read the (size-capped) body before anything can refuse the request: an answer sent
         # while the client is still uploading makes the server drop the connection, and the
@@ -158,6 +181,7 @@ def create_app(ctx: ApiContext) -> Any:
             expiry = api_session_expiry_fields(ctx.access, found.api_session)
             response.headers["expiration-seconds"] = str(expiry["expirationSeconds"])
             response.headers["expires-at"] = expiry["expiresAt"]
+        _count(ctx.metrics, response.status_code)
         return response
 
     @app.errorhandler(ZitiError)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import base64
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
-from ziti_aio.common.errors import EncryptionDataMissing, InvalidSession, NoTerminators, PathUnavailable
+from ziti_aio.common.errors import EncryptionDataMissing, InvalidSession, NoTerminators, PathUnavailable, ZitiError
 from ziti_aio.common.ids import new_id
 from ziti_aio.controller.kinds import Kind
 from ziti_aio.controller.network.circuits import Circuit
@@ -25,6 +26,20 @@ MAX_ID_CHARS = 64
 
 
 def create_circuit(network: Network, router: ConnectedRouter, msg: Message) -> Message | None:
+    """:func:`_create_circuit`, counted in the controller's metrics (a multi-router set-up counts itself
+    when it ends, in ``Routing``)."""
+    started = time.perf_counter()
+    try:
+        answer = _create_circuit(network, router, msg, started)
+    except ZitiError as exc:
+        network.metrics.circuit_failed(exc.code)
+        raise
+    if answer is not None:
+        network.metrics.circuit_created(time.perf_counter() - started)
+    return answer
+
+
+def _create_circuit(network: Network, router: ConnectedRouter, msg: Message, started: float) -> Message | None:
     """Check the Dial session against current policy, pick a terminator, record the circuit.
 
     The terminator is chosen by the service's strategy over terminator cost + path cost from the
@@ -63,7 +78,7 @@ def create_circuit(network: Network, router: ConnectedRouter, msg: Message) -> M
     network.circuits.add(circuit)
     log.info("circuit %s: %s -> %s via %s", circuit.id, identity["name"], service["name"], circuit.nodes)
     if len(path.nodes) > 1:
-        network.routing.set_up(router, msg, circuit, terminator, peer)
+        network.routing.set_up(router, msg, circuit, terminator, peer, started=started)
         return None
     return ctrl.reply(msg, circuitId=circuit.id, path={"nodes": circuit.nodes, "links": []},
                       terminator={"id": terminator.id, "routerId": terminator.router_id,

@@ -75,12 +75,16 @@ class Access:
         return await self._login(auth, body, ip=ip)
 
     async def login_cert(self, fingerprint: str | None, body: Any, *, ip: str) -> tuple[Entity, str]:
+        return await self._login(self.cert_authenticator(fingerprint), body if isinstance(body, dict) else {}, ip=ip)
+
+    def cert_authenticator(self, fingerprint: str | None) -> Entity:
+        """The cert authenticator a client certificate (by SHA-1 fingerprint) may log in with."""
         auth = self.model.lookup(Kind.AUTHENTICATORS, "fingerprint", fingerprint) if fingerprint else None
         if auth is None or auth.get("method") != "cert":
             raise InvalidAuth()
         if auth.get("caId") and trusted_ca(self.model, auth["caId"], "isAuthEnabled") is None:
             raise InvalidAuth()
-        return await self._login(auth, body if isinstance(body, dict) else {}, ip=ip)
+        return auth
 
     async def _login(self, auth: Entity, body: dict[str, Any], *, ip: str) -> tuple[Entity, str]:
         identity = self.model.maybe(Kind.IDENTITIES, auth["identityId"])

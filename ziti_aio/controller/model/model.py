@@ -197,6 +197,11 @@ class Model:
             await self._durable(ticket)
         return command
 
+    @property
+    def store_error(self) -> BaseException | None:
+        """Why the store broke, or ``None`` while writes reach it."""
+        return self._store_error
+
     def _check_store(self) -> None:
         if self._store_error is not None:
             raise StoreFailed(f"the store at {self.store.path} failed ({self._store_error}); "

@@ -17,6 +17,7 @@ import trio
 
 from ziti_aio.common.errors import NotFoundError
 from ziti_aio.controller.kinds import Kind
+from ziti_aio.controller.metrics import ControllerMetrics
 from ziti_aio.controller.network.circuits import Circuit, Circuits
 from ziti_aio.controller.network.links import Links, ReportedLink
 from ziti_aio.controller.network.paths import Graph, RouterNode
@@ -36,9 +37,10 @@ log = logging.getLogger(__name__)
 class Network:
     """Routers, links, terminators and circuits, kept current with the model."""
 
-    def __init__(self, model: Model, signer: TokenSigner) -> None:
+    def __init__(self, model: Model, signer: TokenSigner, metrics: ControllerMetrics | None = None) -> None:
         self.model = model
         self.signer = signer
+        self.metrics = metrics or ControllerMetrics()
         self.routers = Routers()
         self.links = Links()
         self.terminators = Terminators()

@@ -16,6 +16,7 @@ cheaper path now exists (smart rerouting, with hysteresis).
 from __future__ import annotations
 
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -105,13 +106,14 @@ class Routing:
     # --- set-up -----------------------------------------------------------------------------
 
     def set_up(self, ingress: ConnectedRouter, request: Message, circuit: Circuit, terminator: Terminator,
-               data: dict[str, Any]) -> None:
+               data: dict[str, Any], *, started: float) -> None:
         """Install ``circuit`` (already on its path) and then answer the ingress router's ``request``;
-        ``data`` is the request's checked fields (``callerId``, base64 ``publicKey`` and ``appData``)."""
-        self._spawn(self._set_up, ingress, request, circuit, terminator, data)
+        ``data`` is the request's checked fields (``callerId``, base64 ``publicKey`` and ``appData``);
+        ``started`` (``time.perf_counter()``) is when the request arrived, for the dial latency metric."""
+        self._spawn(self._set_up, ingress, request, circuit, terminator, data, started)
 
     async def _set_up(self, ingress: ConnectedRouter, request: Message, circuit: Circuit, terminator: Terminator,
-                      data: dict[str, Any]) -> None:
+                      data: dict[str, Any], started: float) -> None:
         nodes, links = tuple(circuit.nodes), tuple(circuit.links)
         dial = {"terminatorId": terminator.id, "callerId": data.get("callerId") or "",
                 "publicKey": data.get("publicKey"), "appData": data.get("appData")}
@@ -125,9 +127,11 @@ class Routing:
                                     terminator={"id": terminator.id, "routerId": terminator.router_id,
                                                 "address": terminator.address},
                                     terminatorLink=links[0], hostKey=egress.get("hostKey"))
+            self.network.metrics.circuit_created(time.perf_counter() - started)
         except (ZitiError, trio.TooSlowError) as exc:
             message = exc.message if isinstance(exc, ZitiError) else "setting up the path timed out"
             log.info("circuit %s: set-up failed: %s", circuit.id, message)
+            self.network.metrics.circuit_failed(exc.code if isinstance(exc, ZitiError) else CircuitError.code)
             self.network.close_circuit(circuit.id, message)
             answer = ctrl.error_reply(request, CircuitError.code, message)
         try:

@@ -60,6 +60,9 @@ class Terminators:
     def __iter__(self) -> Iterator[Terminator]:
         return iter(list(self._by_id.values()))
 
+    def __len__(self) -> int:
+        return len(self._by_id)
+
     def get(self, terminator_id: str) -> Terminator | None:
         return self._by_id.get(terminator_id)
 

@@ -117,6 +117,12 @@ class SqliteStore:
         with self._lock:
             self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
+    def count_entities(self) -> int:
+        """How many entities the file holds: a real read, for the health check."""
+        with self._lock:
+            row = self._db.execute("SELECT count(*) FROM entities").fetchone()
+        return int(row[0])
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
