@@ -61,7 +61,7 @@ class Goal:
 
     def text(self) -> str:
         if self.on == "ratio":
-            return f"{self.op}{self.target:.1f}x"
+            return f"{self.op}{self.target:g}x"
         return f"{self.op}{self.target:g} {self.unit}"
 
     def met(self, metric: Metric) -> bool | None:

@@ -62,7 +62,10 @@ PROXY_LINE = re.compile(rb"on 127\.0\.0\.1:(\d+)")
 
 CIRCUIT = Metric("circuit_mb_s", None, "MB/s", SSH, goal=Goal(">=", 1.0))
 ROUTER_CPU = Metric("router_cpu_s_per_gb", None, "CPU s/GB", "ssh + sshd CPU s/GB", goal=Goal("<=", 1.0))
-PARALLEL8 = Metric("parallel8_vs_1", None, "MB/s", "one circuit", goal=Goal(">=", 1.3))
+# 8 circuits on 2 busy cores can only share them (issue 19): no collapse, no starvation.
+PARALLEL8 = Metric("parallel8_aggregate", None, "MB/s", "one circuit alone, same window", goal=Goal(">=", 0.95))
+FAIRNESS = Metric("parallel8_slowest_share", None, "x equal share", "none (the slowest of 8 / their mean)",
+                  goal=Goal(">=", 0.8, on="value", unit="x"))
 TUNNEL_PROXY = Metric("tunnel_proxy_mb_s", None, "MB/s", SSH, goal=Goal(">=", 1.0))
 CSDK = Metric("csdk_mb_s", None, "MB/s", SSH)
 DIAL_P50 = Metric("dial_p50_ms", None, "ms", "ssh -L new-connection setup p50", goal=Goal("<=", 1.5))
@@ -91,6 +94,24 @@ async def push_echo(stream: trio.abc.HalfCloseableStream, size: int) -> float:
                 raise RuntimeError(f"the echo ended after {got} of {size} bytes")
             got += len(data)
     return time.perf_counter() - began
+
+
+async def echo_for(stream: trio.abc.HalfCloseableStream, seconds: float) -> int:
+    """Push and read the echo for ``seconds``; the bytes echoed back in that time (the stream is then closed)."""
+    got = 0
+
+    async def send() -> None:
+        block = memoryview(_BLOCK)
+        while True:
+            await stream.send_all(block)
+
+    with trio.move_on_after(seconds):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(send)
+            while data := await stream.receive_some(READ_BYTES):
+                got += len(data)
+    await trio.aclose_forcefully(stream)
+    return got
 
 
 async def first_echo_s(connect: Callable[[], Awaitable[trio.abc.HalfCloseableStream]]) -> float:
@@ -167,7 +188,9 @@ def mb_s(size: int, seconds: float) -> float:
 
 async def measure_throughput(ctx: Context) -> list[Metric]:
     size = ctx.budget.transfer_mib * MIB
-    ziti_mb_s, ssh_mb_s, ziti_cpu, ssh_cpu, par_mb_s, proxy_mb_s, proxy_ssh_mb_s = [], [], [], [], [], [], []
+    ziti_mb_s, ssh_mb_s, ziti_cpu, ssh_cpu, proxy_mb_s, proxy_ssh_mb_s = [], [], [], [], [], []
+    alone_mb_s, par_mb_s, slowest_share = [], [], []
+    window_s = ctx.budget.duration_s
     async with open_bench(ctx) as bench, \
             open_tunnel_proxy(bench.network["dialer"], ctx.workdir / "proxy.log") as proxy_port:
         for n in range(ctx.budget.rounds):
@@ -180,12 +203,18 @@ async def measure_throughput(ctx: Context) -> list[Metric]:
             cpu = bench.ssh.cpu_s()
             ssh_mb_s.append(mb_s(size, await push_echo(stream, size)))
             ssh_cpu.append((bench.ssh.cpu_s() - cpu) / (2 * size / GB))
+            alone_mb_s.append(mb_s(await echo_for(await bench.dial(), window_s), window_s))
             streams = [await bench.dial() for _ in range(PARALLEL)]
-            began = time.perf_counter()
+            echoed = [0] * PARALLEL
+
+            async def one(n: int, stream: trio.abc.HalfCloseableStream, echoed: list[int]) -> None:
+                echoed[n] = await echo_for(stream, window_s)
+
             async with trio.open_nursery() as nursery:
-                for stream in streams:
-                    nursery.start_soon(push_echo, stream, size // PARALLEL)
-            par_mb_s.append(mb_s(size, time.perf_counter() - began))
+                for n, stream in enumerate(streams):
+                    nursery.start_soon(one, n, stream, echoed)
+            par_mb_s.append(mb_s(sum(echoed), window_s))
+            slowest_share.append(min(echoed) / (sum(echoed) / PARALLEL))
             proxy_mb_s.append(mb_s(size, await push_echo(await bench.tcp(proxy_port), size)))
             proxy_ssh_mb_s.append(mb_s(size, await push_echo(await bench.tcp(), size)))
     one = median(ziti_mb_s)
@@ -193,7 +222,9 @@ async def measure_throughput(ctx: Context) -> list[Metric]:
         Metric(CIRCUIT.metric, one, CIRCUIT.unit, CIRCUIT.baseline, median(ssh_mb_s), CIRCUIT.goal),
         Metric(ROUTER_CPU.metric, median(ziti_cpu), ROUTER_CPU.unit, ROUTER_CPU.baseline, median(ssh_cpu),
                ROUTER_CPU.goal),
-        Metric(PARALLEL8.metric, median(par_mb_s), PARALLEL8.unit, PARALLEL8.baseline, one, PARALLEL8.goal),
+        Metric(PARALLEL8.metric, median(par_mb_s), PARALLEL8.unit, PARALLEL8.baseline, median(alone_mb_s),
+               PARALLEL8.goal),
+        Metric(FAIRNESS.metric, median(slowest_share), FAIRNESS.unit, FAIRNESS.baseline, goal=FAIRNESS.goal),
         Metric(TUNNEL_PROXY.metric, median(proxy_mb_s), TUNNEL_PROXY.unit, TUNNEL_PROXY.baseline,
                median(proxy_ssh_mb_s), TUNNEL_PROXY.goal),
     ]
@@ -315,7 +346,7 @@ async def measure_idle(ctx: Context) -> list[Metric]:
     return [Metric(IDLE.metric, (after - before) / count, IDLE.unit, baseline, None, IDLE.goal)]
 
 
-THROUGHPUT = Suite((CIRCUIT, ROUTER_CPU, PARALLEL8, TUNNEL_PROXY), measure_throughput)
+THROUGHPUT = Suite((CIRCUIT, ROUTER_CPU, PARALLEL8, FAIRNESS, TUNNEL_PROXY), measure_throughput)
 CSDK_SUITE = Suite((CSDK,), measure_csdk)
 DIAL = Suite((DIAL_P50, DIAL_P99), measure_dial)
 IDLE_SUITE = Suite((IDLE,), measure_idle)

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 ISSUE_7_METRICS = (
-    "circuit_mb_s", "router_cpu_s_per_gb", "csdk_mb_s", "parallel8_vs_1", "dial_p50_ms", "dial_p99_ms",
+    "circuit_mb_s", "router_cpu_s_per_gb", "csdk_mb_s", "dial_p50_ms", "dial_p99_ms",
     "quickstart_ready_s", "api_ops_s", "two_hop_vs_one", "scale_services", "idle_circuit_kib",
     "tunnel_proxy_mb_s",
 )
@@ -15,6 +15,8 @@ ISSUE_6_METRICS = (
 )
 
 ISSUE_13_METRICS = ("cli_list_s", "quickstart_wall_ready_s")
+
+ISSUE_19_METRICS = ("parallel8_aggregate", "parallel8_slowest_share", "writes_per_s")
 
 
 @pytest.fixture
@@ -35,6 +37,7 @@ def test_every_issue_6_appliance_metric_is_registered(bench_run):
 
 def test_every_issue_13_start_up_metric_is_registered(bench_run):
     assert set(ISSUE_13_METRICS) <= set(bench_run.REGISTRY)
+    assert set(ISSUE_19_METRICS) <= set(bench_run.REGISTRY)
 
 
 async def test_a_failing_suite_reports_null_with_the_error(bench_run, capsys):
