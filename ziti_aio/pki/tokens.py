@@ -10,6 +10,7 @@ sides use; expiry beyond ``exp``, revocation and caching are theirs.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 import jwt
@@ -22,6 +23,8 @@ ALGORITHM = "ES256"
 API_SESSION = "api-session"
 SESSION = "session"
 MAX_TOKEN_CHARS = 8 * 1024
+VERIFIED_CACHE_ENTRIES = 4096
+"""Tokens whose signature was checked, kept so each request or dial does not pay an ECDSA verify again."""
 
 
 class InvalidToken(ValueError):
@@ -61,3 +64,32 @@ def decode(token: object, key: ec.EllipticCurvePublicKey, *, issuer: str, typ: s
     if claims.get("typ") != typ or not isinstance(claims.get("jti"), str) or not isinstance(claims.get("sub"), str):
         raise InvalidToken(f"not a {typ} token")
     return claims
+
+
+class VerifiedTokens:
+    """:func:`decode` with a bounded memory of tokens already verified (oldest forgotten first).
+
+    Only the signature and claims check is remembered: ``exp`` is checked again on every use, and
+    revocation and sliding expiry stay the caller's.
+    """
+
+    def __init__(self, key: ec.EllipticCurvePublicKey, issuer: str, *,
+                 max_entries: int = VERIFIED_CACHE_ENTRIES) -> None:
+        self._key = key
+        self._issuer = issuer
+        self._max_entries = max_entries
+        self._verified: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def decode(self, token: object, typ: str) -> dict[str, Any]:
+        """The claims of a valid ``typ`` token, or :class:`InvalidToken`."""
+        key = (token, typ) if isinstance(token, str) else None
+        cached = self._verified.get(key) if key is not None else None
+        if cached is not None:
+            if "exp" not in cached or cached["exp"] > time.time():
+                return cached
+            del self._verified[(str(token), typ)]
+        claims = decode(token, self._key, issuer=self._issuer, typ=typ)
+        if len(self._verified) >= self._max_entries:
+            del self._verified[next(iter(self._verified))]
+        self._verified[(str(token), typ)] = claims
+        return claims

@@ -60,3 +60,31 @@ def test_malformed_claims_are_refused(key, claims):
 def test_what_is_not_a_token_is_refused(key, token):
     with pytest.raises(tokens.InvalidToken):
         tokens.decode(token, key.public_key(), issuer=ISSUER, typ=tokens.SESSION)
+
+
+def test_a_verified_token_is_remembered_but_its_expiry_still_counts(key, monkeypatch):
+    verified = tokens.VerifiedTokens(key.public_key(), ISSUER)
+    now = int(time.time())
+    token = tokens.encode(tokens.api_session_claims(ISSUER, "as1", "id1", issued=now, expires=now + 60), key)
+    calls = []
+    real_decode = tokens.decode
+    monkeypatch.setattr(tokens, "decode", lambda *a, **k: calls.append(1) or real_decode(*a, **k))
+    assert verified.decode(token, tokens.API_SESSION)["jti"] == "as1"
+    assert verified.decode(token, tokens.API_SESSION)["jti"] == "as1"
+    assert calls == [1], "the second use verified the signature again"
+    with pytest.raises(tokens.InvalidToken):  # remembered as an api-session token, not as a session token
+        verified.decode(token, tokens.SESSION)
+    monkeypatch.setattr(time, "time", lambda: now + 61)  # past exp: the memory must not answer for it
+    verified.decode(token, tokens.API_SESSION)  # (PyJWT reads the real clock, so this verify passes)
+    assert len(calls) == 3, "an expired token was answered from memory"
+
+
+def test_the_memory_of_verified_tokens_is_bounded(key):
+    verified = tokens.VerifiedTokens(key.public_key(), ISSUER, max_entries=3)
+    now = int(time.time())
+    for n in range(10):
+        token = tokens.encode(tokens.api_session_claims(ISSUER, f"as{n}", "id", issued=now, expires=now + 60), key)
+        verified.decode(token, tokens.API_SESSION)
+    assert len(verified._verified) == 3
+    with pytest.raises(tokens.InvalidToken):
+        verified.decode("not.a.token", tokens.API_SESSION)

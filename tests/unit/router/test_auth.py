@@ -7,7 +7,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from ziti_aio.common.errors import AuthError, InvalidSession
 from ziti_aio.controller.model.tokens import API_SESSION_TOKEN_LIFETIME_S, TokenSigner
-from ziti_aio.router.edge import auth
 from ziti_aio.router.edge.auth import TokenVerifier
 
 
@@ -67,11 +66,3 @@ def test_forged_and_foreign_tokens_are_refused_and_not_remembered(signer):
     verifier.api_session(api, "ab")
     with pytest.raises(InvalidSession):
         verifier.session(api, "a1", "Dial")
-
-
-def test_the_cache_is_bounded(signer, monkeypatch):
-    monkeypatch.setattr(auth, "VERIFIED_CACHE_ENTRIES", 3)
-    verifier = verifier_for(signer)
-    for n in range(10):
-        verifier.session(dial_token(signer, f"s{n}"), "a1", "Dial")
-    assert len(verifier._verified) == 3

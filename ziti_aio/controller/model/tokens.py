@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -47,9 +48,14 @@ class TokenSigner:
             self.issuer, session["id"], session["serviceId"], api_session_id=session["apiSessionId"],
             identity_id=session["identityId"], session_type=session["type"], issued=int(time.time())), self.key)
 
+    @cached_property
+    def _verified(self) -> tokens.VerifiedTokens:
+        return tokens.VerifiedTokens(self.key.public_key(), self.issuer)
+
     def verify(self, token: str, typ: str) -> dict[str, Any]:
-        """The claims of a token this controller signed, or :class:`AuthError`."""
+        """The claims of a token this controller signed, or :class:`AuthError` (a token verified before is
+        not verified again: every API request carries one)."""
         try:
-            return tokens.decode(token, self.key.public_key(), issuer=self.issuer, typ=typ)
+            return self._verified.decode(token, typ)
         except tokens.InvalidToken as exc:
             raise AuthError() from exc

@@ -9,7 +9,6 @@ format is :mod:`ziti_aio.pki.tokens`, shared with the controller that signs them
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -21,10 +20,6 @@ from ziti_aio.pki import tokens
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
-
-VERIFIED_CACHE_ENTRIES = 4096
-"""Tokens whose signature was checked, kept so each dial does not pay an ECDSA verify again."""
-
 
 @dataclass(frozen=True)
 class ApiSessionClaims:
@@ -53,30 +48,19 @@ class TokenVerifier:
         key = load_pem_public_key(public_key_pem.encode())
         if not isinstance(key, ec.EllipticCurvePublicKey):
             raise AuthError("the controller's token key is not an EC key")
-        self._key = key
-        self._issuer = issuer
+        self._tokens = tokens.VerifiedTokens(key, issuer)
         self.revoked_api_sessions: set[str] = set(revoked_api_sessions)
         self.revoked_sessions: set[str] = set(revoked_sessions)
-        self._verified: dict[tuple[str, str], dict[str, Any]] = {}
 
     def revoke(self, api_sessions: Iterable[str], sessions: Iterable[str]) -> None:
         self.revoked_api_sessions.update(api_sessions)
         self.revoked_sessions.update(sessions)
 
     def _claims(self, token: str, typ: str, error: type[AuthError] | type[InvalidSession]) -> dict[str, Any]:
-        cached = self._verified.get((token, typ)) if isinstance(token, str) else None
-        if cached is not None:
-            if "exp" not in cached or cached["exp"] > time.time():
-                return cached
-            del self._verified[(token, typ)]
         try:
-            claims = tokens.decode(token, self._key, issuer=self._issuer, typ=typ)
+            return self._tokens.decode(token, typ)
         except tokens.InvalidToken as exc:
             raise error() from exc
-        if len(self._verified) >= VERIFIED_CACHE_ENTRIES:
-            del self._verified[next(iter(self._verified))]
-        self._verified[(token, typ)] = claims
-        return claims
 
     def api_session(self, token: str, fingerprint: str | None) -> ApiSessionClaims:
         """Check a hello's token against the TLS client certificate's SHA-1 ``fingerprint``."""
