@@ -30,10 +30,13 @@ from ziti_aio.common.errors import (
 )
 from ziti_aio.controller.api.envelope import error_response
 from ziti_aio.controller.model.access import Access, Caller, api_session_expiry_fields
+from ziti_aio.controller.model.fields import now_text
 from ziti_aio.controller.model.views import RouterState, offline_router
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+    from cryptography import x509
 
     from ziti_aio.controller.model.crud import Crud
     from ziti_aio.controller.model.enrollment_exchange import EnrollmentExchange
@@ -61,6 +64,11 @@ class ApiContext:
     # Adds a verified third-party CA (PEM) to the client certs the API's TLS accepts.
     trust_ca: Callable[[str], None] = field(default=lambda pem: None)
     version: str = field(default=f"v{__version__}")
+    # The TLS server certificate, whose key signs enrollment JWTs (GET /enroll/jwks, /controllers).
+    server_cert: x509.Certificate | None = None
+    # The network JWT (GET /network-jwts), signed once on first use.
+    network_jwt: Callable[[], str] | None = None
+    started_at: str = field(default_factory=now_text)
 
 
 def rewrite_legacy_path(path: str) -> str:
