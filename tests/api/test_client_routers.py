@@ -1,5 +1,7 @@
 """Edge Client API reads a current libziti (1.x) makes that 0.29.3 did not (docs/sdk-1x.md)."""
 
+import json
+
 import jwt
 from cryptography.hazmat.primitives.serialization import Encoding
 
@@ -157,6 +159,7 @@ async def test_informational_reads_say_what_is_served(controller, admin):
         specs = (await anonymous.get(f"{CLIENT}/specs")).json()["data"]
         detail = await anonymous.get(f"{CLIENT}/specs/edge-management")
         missing = await anonymous.get(f"{CLIENT}/specs/nosuch")
+        body = await anonymous.get(f"{CLIENT}/specs/edge-client/spec")
     assert "OIDC_AUTH" not in version["capabilities"], "no OIDC login is served (docs/sdk-1x.md §1.2)"
     assert "edge-oidc" not in version["apiVersions"]
     assert set(capabilities) == {"OIDC_AUTH", "HA_CONTROLLER"}, "the enumeration, not what is enabled"
@@ -164,3 +167,8 @@ async def test_informational_reads_say_what_is_served(controller, admin):
     assert [s["id"] for s in specs] == ["edge-client"]
     assert detail.json()["data"]["name"] == "edge-management"
     assert missing.status_code == 404
+    outline = json.loads(body.json()["data"])
+    assert outline["basePath"] == CLIENT
+    assert set(outline["paths"]["/sessions/{id}"]) == {"get", "delete"}
+    assert "/current-identity/mfa" not in outline["paths"], "only what is served"
+    assert not any(p.startswith("/identities") for p in outline["paths"]), "no management path"

@@ -6,11 +6,13 @@ OpenZiti answers these on the Edge Client and Management APIs alike (docs/sdk-1x
 
 from __future__ import annotations
 
+import json
+import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.serialization import Encoding
-from quart import Blueprint, Response, request
+from quart import Blueprint, Response, current_app, request
 
 from ziti_aio.common import api_paths
 from ziti_aio.common.errors import NotFoundError
@@ -51,6 +53,22 @@ def _spec(ctx: ApiContext, ident: str) -> Entity:
             "_links": {**links("specs", ident), "spec": {"href": f"./specs/{ident}/spec"}}}
 
 
+def served_spec(ident: str, version: str) -> dict[str, Any]:
+    """A Swagger 2.0 outline of API ``ident`` as this controller serves it: its paths and methods, no schemas
+    (OpenZiti's own document would claim operations we do not answer)."""
+    prefix = API_PATHS[ident]
+    paths: dict[str, dict[str, Any]] = {}
+    for rule in current_app.url_map.iter_rules():
+        if not rule.rule.startswith(prefix + "/"):
+            continue
+        path = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: "{" + ("id" if m[1] == "ident" else m[1]) + "}",
+                      rule.rule[len(prefix):])
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            paths.setdefault(path, {})[method.lower()] = {"responses": {"default": {"description": "an envelope"}}}
+    return {"swagger": "2.0", "info": {"title": f"ziti-aio {ident}", "version": version}, "basePath": prefix,
+            "paths": dict(sorted(paths.items()))}
+
+
 def add_informational_routes(bp: Blueprint, ctx: ApiContext, api: str) -> None:
     """Register the routes on ``bp``, the blueprint of ``api`` (``edge-client`` or ``edge-management``)."""
 
@@ -81,3 +99,10 @@ def add_informational_routes(bp: Blueprint, ctx: ApiContext, api: str) -> None:
         if ident not in API_PATHS:
             raise NotFoundError("spec", ident)
         return ok(_spec(ctx, ident))
+
+    @bp.get("/specs/<ident>/spec")
+    async def spec_body(ident: str) -> Response:
+        """The outline as a JSON string in ``data`` (the declared ``specBodyDetail``)."""
+        if ident not in API_PATHS:
+            raise NotFoundError("spec", ident)
+        return ok(json.dumps(served_spec(ident, ctx.version), indent=2))
