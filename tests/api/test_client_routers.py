@@ -172,3 +172,11 @@ async def test_informational_reads_say_what_is_served(controller, admin):
     assert set(outline["paths"]["/sessions/{id}"]) == {"get", "delete"}
     assert "/current-identity/mfa" not in outline["paths"], "only what is served"
     assert not any(p.startswith("/identities") for p in outline["paths"]), "no management path"
+
+
+async def test_each_api_root_answers_its_version(controller):
+    async with controller.client() as anonymous:
+        for base in (CLIENT, MANAGEMENT):
+            root = await anonymous.get(f"{base}/")
+            assert root.status_code == 200, f"{base}: {root.text}"
+            assert root.json()["data"] == (await anonymous.get(f"{base}/version")).json()["data"]

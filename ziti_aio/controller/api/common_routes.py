@@ -64,8 +64,10 @@ def add_common_routes(bp: Blueprint, ctx: ApiContext, api: str) -> None:
     ``edge-management``)."""
     add_informational_routes(bp, ctx, api)
 
+    @bp.get("/")
     @bp.get("/version")
     async def version() -> Response:
+        """``/version``, also at the API's root (OpenZiti's ``listRoot``)."""
         return ok(version_data(ctx))
 
     @bp.get(api_paths.CACERTS)
