@@ -104,6 +104,12 @@ async def test_terminators_are_listed_for_a_usable_service_only(controller, admi
         assert (terminator["serviceId"], terminator["routerId"], terminator["identity"]) == (usable, router, "host-a")
         assert "address" not in terminator, "a client does not learn where the service is hosted"
         assert listed.json()["meta"]["pagination"]["totalCount"] == 1
+        by_identity = await client.get(f"{CLIENT}/services/{usable}/terminators",
+                                       params={"filter": 'identity="host-a"'})
+        assert len(by_identity.json()["data"]) == 1
+        probe = await client.get(f"{CLIENT}/services/{usable}/terminators",
+                                 params={"filter": 'address="tcp:10.0.0.1:80"'})
+        assert probe.status_code == 400, "the address cannot be probed through a filter"
         for other in (hidden, "nosuch"):
             refused = await client.get(f"{CLIENT}/services/{other}/terminators")
             assert refused.status_code == 404, f"{other}: {refused.text}"

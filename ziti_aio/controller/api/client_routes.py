@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 MAX_CSR_BYTES = 64 * 1024
 CLIENT_TERMINATOR_FIELDS = frozenset({"id", "createdAt", "updatedAt", "tags", "_links", "serviceId", "service",
                                       "routerId", "identity"})
+CLIENT_TERMINATOR_FILTERS = Filterable.of("identity", aliases={"serviceId": "service", "routerId": "router"})
 
 
 def _renderer(ctx: ApiContext, found: Caller) -> Renderer:
@@ -130,7 +131,8 @@ def client_blueprint(ctx: ApiContext) -> Blueprint:
         if ident not in ctx.model.policy.service_permissions(found.identity["id"]):
             raise NotFoundError("service", ident)
         terminators = ctx.model.referencing(Kind.TERMINATORS, "service", ident)
-        items, meta = page(terminators, request.args, filterable(Kind.TERMINATORS))
+        # Filters and sorts see only the fields shown: a filter on the address would reveal it.
+        items, meta = page(terminators, request.args, CLIENT_TERMINATOR_FILTERS)
         renderer = _renderer(ctx, found)
         return ok([{k: v for k, v in renderer.render(Kind.TERMINATORS, t).items() if k in CLIENT_TERMINATOR_FIELDS}
                    for t in items], meta)
