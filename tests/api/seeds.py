@@ -29,12 +29,15 @@ MANAGEMENT_READS = frozenset({
     "/services/{id}/configs", "/services/{id}/edge-routers", "/services/{id}/identities",
     "/services/{id}/service-edge-router-policies", "/services/{id}/service-policies", "/services/{id}/terminators",
     "/sessions", "/sessions/{id}", "/terminators", "/terminators/{id}", "/transit-routers", "/transit-routers/{id}",
-    "/version",
+    "/version", "/controllers", "/enumerated-capabilities", "/network-jwts", "/specs", "/specs/{id}",
+    "/specs/{id}/spec", "/",
 })
 CLIENT_READS = frozenset({
     "/.well-known/est/cacerts", "/current-api-session", "/current-api-session/service-updates", "/current-identity",
     "/current-identity/edge-routers", "/services", "/services/{id}", "/sessions", "/version",
-    "/services/{id}/edge-routers", "/external-jwt-signers",
+    "/services/{id}/edge-routers", "/external-jwt-signers", "/controllers", "/sessions/{id}",
+    "/services/{id}/terminators", "/enumerated-capabilities", "/protocols", "/network-jwts", "/enroll/jwks", "/specs",
+    "/specs/{id}", "/specs/{id}/spec", "/",
 })
 # Paths with only writes (POST, PUT, PATCH, DELETE) the controller implements.
 MANAGEMENT_WRITES = frozenset({
@@ -81,4 +84,5 @@ async def seed(admin: Any) -> dict[str, str]:
     ids["api-sessions"] = login.json()["data"]["id"]
     session = await admin.post(f"{CLIENT}/sessions", json={"serviceId": ids["services"], "type": "Dial"})
     ids["sessions"] = session.json()["data"]["id"]
+    ids["specs"] = "edge-client"
     return ids

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,7 +31,7 @@ from ziti_aio.controller.pki_home import ControllerPki, ensure_controller_pki
 from ziti_aio.controller.store.commands import Command, Delete
 from ziti_aio.controller.store.sqlite_store import SqliteStore
 from ziti_aio.pki.bundle import cacerts_body
-from ziti_aio.pki.enrollment_jwt import sign_enrollment_jwt
+from ziti_aio.pki.enrollment_jwt import sign_enrollment_jwt, sign_network_jwt
 from ziti_aio.transport import alpn
 from ziti_aio.transport.tls import server_context
 
@@ -126,6 +126,10 @@ class Controller:
                                        subject=subject, token=token, method=method, expires_at=expires,
                                        controllers=[state["ctrl"]] if state["ctrl"] else None)
 
+        @cache
+        def network_jwt() -> str:
+            return sign_network_jwt(key=pki.server_key, cert=pki.server_cert, issuer=state["base_url"])
+
         crud = Crud(model, RuleDeps(EnrollmentIssuer(sign, cfg.enrollment_duration_s), hash_password))
         signer = TokenSigner(pki.session_key, "ziti-aio-controller")
         access = Access(model, signer, session_timeout_s=cfg.session_timeout_s)
@@ -151,8 +155,7 @@ class Controller:
         ctx = ApiContext(model=model, crud=crud, access=access, enrollment_exchange=exchange,
                          cacerts_body=cacerts_body(pki.ca_bundle), instance_id=instance_id,
                          base_url=state["base_url"], router_state=network.router_state, network=network,
-                         trust_ca=trust_ca, metrics=metrics,
-                         server_cert_expires=pki.server_cert.not_valid_after_utc)
+                         trust_ca=trust_ca, metrics=metrics, server_cert=pki.server_cert, network_jwt=network_jwt)
         self.api = ctx
         app = create_app(ctx)
         async with trio.open_nursery() as nursery:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import uuid
 from typing import TYPE_CHECKING, Any
 
 import jwt
@@ -23,6 +24,8 @@ MAX_JWT_CHARS = 16 * 1024
 ALGORITHMS = ("RS256", "ES256", "ES384")
 _EC_ALGORITHMS = {"secp256r1": "ES256", "secp384r1": "ES384"}
 _STRING_CLAIMS = ("iss", "sub", "jti", "em")
+NETWORK_METHOD = "network"
+NETWORK_AUDIENCE = "openziti-enroller"
 
 
 def jwt_algorithm(key: PrivateKey | PublicKey) -> str:
@@ -66,6 +69,33 @@ def sign_enrollment_jwt(
     if controllers is not None:
         claims["ctrls"] = list(controllers)
     return jwt.encode(claims, key, algorithm=jwt_algorithm(key), headers={"kid": fingerprint_sha1(cert)})
+
+
+def sign_network_jwt(*, key: PrivateKey, cert: x509.Certificate, issuer: str) -> str:
+    """The network JWT (docs/sdk-1x.md §4.4): names the controller, enrolls no one, never expires.
+
+    Claims ``iss`` = ``sub`` = ``issuer``, a random ``jti``, ``em: network``, ``aud: [openziti-enroller]``;
+    signed like enrollment JWTs so a client can check it against the server certificate.
+    """
+    if key.public_key() != cert.public_key():
+        raise ValidationError("the signing key does not belong to the certificate")
+    claims = {"iss": issuer, "sub": issuer, "jti": str(uuid.uuid4()), "em": NETWORK_METHOD,
+              "aud": [NETWORK_AUDIENCE]}
+    return jwt.encode(claims, key, algorithm=jwt_algorithm(key), headers={"kid": fingerprint_sha1(cert)})
+
+
+def enrollment_jwks(cert: x509.Certificate) -> dict[str, Any]:
+    """The JWKS of the key that signs enrollment JWTs: one public JWK, ``kid`` as in their headers."""
+    public_key = cert.public_key()
+    jwk: dict[str, Any]
+    if isinstance(public_key, rsa.RSAPublicKey):
+        jwk = jwt.algorithms.RSAAlgorithm.to_jwk(public_key, as_dict=True)
+    elif isinstance(public_key, ec.EllipticCurvePublicKey):
+        jwk = jwt.algorithms.ECAlgorithm.to_jwk(public_key, as_dict=True)
+    else:
+        raise ValidationError(f"cannot sign enrollment JWTs with a {type(public_key).__name__}")
+    jwk.update(kid=fingerprint_sha1(cert), use="sig", alg=jwt_algorithm(public_key))
+    return {"keys": [jwk]}
 
 
 def read_enrollment_jwt(text: str, *, verify_with_cert: x509.Certificate | None = None) -> dict[str, Any]:

@@ -16,7 +16,13 @@ from hypothesis import strategies as st
 
 from ziti_aio.common.errors import InvalidEnrollmentToken, ValidationError
 from ziti_aio.pki.bundle import fingerprint_sha1
-from ziti_aio.pki.enrollment_jwt import MAX_JWT_CHARS, read_enrollment_jwt, sign_enrollment_jwt
+from ziti_aio.pki.enrollment_jwt import (
+    MAX_JWT_CHARS,
+    enrollment_jwks,
+    read_enrollment_jwt,
+    sign_enrollment_jwt,
+    sign_network_jwt,
+)
 from ziti_aio.pki.keys import generate_key
 
 EXPIRES = datetime(2031, 5, 6, 7, 8, 9, tzinfo=UTC)
@@ -173,3 +179,26 @@ def test_structured_tokens_are_either_complete_or_refused(alg, claims):
     assert alg in ("RS256", "ES256", "ES384")
     assert all(isinstance(read[name], str) for name in ("iss", "sub", "jti", "em"))
     assert not isinstance(read["exp"], bool) and math.isfinite(read["exp"])
+
+
+@pytest.mark.parametrize("kind", ["rsa2048", "ec256"])
+def test_the_jwks_verifies_what_the_certificate_signs(intermediate, kind):
+    cert, key = intermediate.issue_server(f"jwks-{kind}", dns=("jwks.test",), key_kind=kind)
+    [jwk] = enrollment_jwks(cert)["keys"]
+    assert "d" not in jwk, "public only"
+    token = sign(key, cert)
+    assert jwk["kid"] == jwt.get_unverified_header(token)["kid"] == fingerprint_sha1(cert)
+    claims = jwt.decode(token, jwt.PyJWK(jwk).key, algorithms=[jwk["alg"]], options={"verify_aud": False})
+    assert claims["jti"] == "tok-1"
+
+
+def test_network_jwt_claims_and_foreign_key(intermediate, server):
+    cert, key = server
+    header, claims = segments(sign_network_jwt(key=key, cert=cert, issuer=ISSUER))
+    assert header["kid"] == fingerprint_sha1(cert)
+    assert claims.keys() == {"iss", "sub", "jti", "em", "aud"}, "no exp: it never expires"
+    assert (claims["iss"], claims["sub"], claims["em"], claims["aud"]) == (ISSUER, ISSUER, "network",
+                                                                            ["openziti-enroller"])
+    _, other_key = intermediate.issue_server("other-net", key_kind="rsa2048")
+    with pytest.raises(ValidationError):
+        sign_network_jwt(key=other_key, cert=cert, issuer=ISSUER)

@@ -33,11 +33,13 @@ from ziti_aio.controller.api.envelope import error_response
 from ziti_aio.controller.kinds import Kind
 from ziti_aio.controller.metrics import ControllerMetrics
 from ziti_aio.controller.model.access import Access, Caller, api_session_expiry_fields
+from ziti_aio.controller.model.fields import now_text
 from ziti_aio.controller.model.views import RouterState, offline_router
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from datetime import datetime
+
+    from cryptography import x509
 
     from ziti_aio.controller.model.crud import Crud
     from ziti_aio.controller.model.enrollment_exchange import EnrollmentExchange
@@ -67,7 +69,12 @@ class ApiContext:
     trust_ca: Callable[[str], None] = field(default=lambda pem: None)
     version: str = field(default=f"v{__version__}")
     metrics: ControllerMetrics = field(default_factory=ControllerMetrics)
-    server_cert_expires: datetime | None = None
+    # The TLS server certificate, whose key signs enrollment JWTs (GET /enroll/jwks, /controllers) and
+    # whose expiry a health check watches.
+    server_cert: x509.Certificate | None = None
+    # The network JWT (GET /network-jwts), signed once on first use.
+    network_jwt: Callable[[], str] | None = None
+    started_at: str = field(default_factory=now_text)
 
 
 def rewrite_legacy_path(path: str) -> str:

@@ -3,23 +3,30 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from quart import Blueprint, Response, request
 
 from ziti_aio.common.errors import NotFoundError, ValidationError
 from ziti_aio.controller.api.app import ApiContext, caller, read_json
 from ziti_aio.controller.api.common_routes import add_common_routes
-from ziti_aio.controller.api.envelope import empty, ok
+from ziti_aio.controller.api.envelope import empty, json_response, ok
+from ziti_aio.controller.api.informational_routes import CLIENT_API
 from ziti_aio.controller.api.listing import Filterable, filterable, page
 from ziti_aio.controller.api.render import Renderer
 from ziti_aio.controller.api.server import PEER_CERT_DER
 from ziti_aio.controller.kinds import Kind
 from ziti_aio.controller.model.views import edge_router_common
+from ziti_aio.pki.enrollment_jwt import enrollment_jwks
 
 if TYPE_CHECKING:
     from ziti_aio.controller.model.access import Caller
+    from ziti_aio.controller.model.model import Entity
 
 MAX_CSR_BYTES = 64 * 1024
+CLIENT_TERMINATOR_FIELDS = frozenset({"id", "createdAt", "updatedAt", "tags", "_links", "serviceId", "service",
+                                      "routerId", "identity"})
+CLIENT_TERMINATOR_FILTERS = Filterable.of("identity", aliases={"serviceId": "service", "routerId": "router"})
 
 
 def _renderer(ctx: ApiContext, found: Caller) -> Renderer:
@@ -29,7 +36,15 @@ def _renderer(ctx: ApiContext, found: Caller) -> Renderer:
 
 def client_blueprint(ctx: ApiContext) -> Blueprint:
     bp = Blueprint("client", __name__)
-    add_common_routes(bp, ctx)
+
+    def _own_session(found: Caller, ident: str) -> Entity:
+        """The caller's session ``ident``; another identity's is not there (404)."""
+        session = ctx.model.maybe(Kind.SESSIONS, ident)
+        if session is None or session["identityId"] != found.identity["id"]:
+            raise NotFoundError("session", ident)
+        return session
+
+    add_common_routes(bp, ctx, CLIENT_API)
 
     async def _enroll(method: str) -> Response:
         token = request.args.get("token")
@@ -59,6 +74,15 @@ def client_blueprint(ctx: ApiContext) -> Blueprint:
     @bp.post("/enroll/<method>")
     async def enroll_method(method: str) -> Response:
         return await _enroll(method)
+
+    @bp.get("/enroll/jwks")
+    async def enrollment_jwks_route() -> Response:
+        """The key enrollment JWTs are signed with, as a bare JWKS (no envelope, as OpenZiti)."""
+        return json_response(enrollment_jwks(ctx.server_cert) if ctx.server_cert else {"keys": []})
+
+    @bp.get("/protocols")
+    async def protocols() -> Response:
+        return ok({"https": {"address": urlsplit(ctx.base_url).netloc}})
 
     @bp.get("/current-identity/edge-routers")
     async def my_edge_routers() -> Response:
@@ -99,6 +123,20 @@ def client_blueprint(ctx: ApiContext) -> Blueprint:
         renderer = _renderer(ctx, found)
         return ok({"edgeRouters": [edge_router_common(renderer, r) for r in items]}, meta)
 
+    @bp.get("/services/<ident>/terminators")
+    async def service_terminators(ident: str) -> Response:
+        """The terminators of a service the caller may use (``terminatorClientDetail``: no address, no router
+        details)."""
+        found = caller(ctx)
+        if ident not in ctx.model.policy.service_permissions(found.identity["id"]):
+            raise NotFoundError("service", ident)
+        terminators = ctx.model.referencing(Kind.TERMINATORS, "service", ident)
+        # Filters and sorts see only the fields shown: a filter on the address would reveal it.
+        items, meta = page(terminators, request.args, CLIENT_TERMINATOR_FILTERS)
+        renderer = _renderer(ctx, found)
+        return ok([{k: v for k, v in renderer.render(Kind.TERMINATORS, t).items() if k in CLIENT_TERMINATOR_FIELDS}
+                   for t in items], meta)
+
     @bp.get("/external-jwt-signers")
     async def external_jwt_signers() -> Response:
         """The signers a login page may offer, asked before login (none are configured: docs/sdk-1x.md)."""
@@ -120,12 +158,17 @@ def client_blueprint(ctx: ApiContext) -> Blueprint:
         renderer = _renderer(ctx, found)
         return ok([{**renderer.render(Kind.SESSIONS, s), "token": s["token"]} for s in items], meta)
 
+    @bp.get("/sessions/<ident>")
+    async def my_session(ident: str) -> Response:
+        """One of the caller's sessions, token included (libziti re-reads its routers: docs/sdk-1x.md §4.4)."""
+        found = caller(ctx)
+        session = _own_session(found, ident)
+        return ok({**_renderer(ctx, found).render(Kind.SESSIONS, session), "token": session["token"]})
+
     @bp.delete("/sessions/<ident>")
     async def delete_session(ident: str) -> Response:
         found = caller(ctx)
-        session = ctx.model.maybe(Kind.SESSIONS, ident)
-        if session is None or session["identityId"] != found.identity["id"]:
-            raise NotFoundError("session", ident)
+        _own_session(found, ident)
         await ctx.crud.delete(Kind.SESSIONS, ident, actor=found.identity["id"])
         return empty()
 

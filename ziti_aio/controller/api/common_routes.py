@@ -11,6 +11,7 @@ from ziti_aio.common import api_paths
 from ziti_aio.common.errors import InvalidAuth, ValidationError
 from ziti_aio.controller.api.app import ApiContext, caller, read_json
 from ziti_aio.controller.api.envelope import empty, ok
+from ziti_aio.controller.api.informational_routes import add_informational_routes
 from ziti_aio.controller.api.render import Renderer
 from ziti_aio.controller.kinds import Kind
 from ziti_aio.controller.model.access import Caller, api_session_expiry_fields
@@ -58,11 +59,15 @@ def peer_fingerprint() -> str | None:
     return fingerprint_sha1(x509.load_der_x509_certificate(der))
 
 
-def add_common_routes(bp: Blueprint, ctx: ApiContext) -> None:
-    """Register the routes both APIs have."""
+def add_common_routes(bp: Blueprint, ctx: ApiContext, api: str) -> None:
+    """Register the routes both APIs have on ``bp``, the blueprint of ``api`` (``edge-client`` or
+    ``edge-management``)."""
+    add_informational_routes(bp, ctx, api)
 
+    @bp.get("/")
     @bp.get("/version")
     async def version() -> Response:
+        """``/version``, also at the API's root (OpenZiti's ``listRoot``)."""
         return ok(version_data(ctx))
 
     @bp.get(api_paths.CACERTS)

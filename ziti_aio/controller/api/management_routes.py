@@ -14,6 +14,7 @@ from ziti_aio.common.errors import NotFoundError, ValidationError
 from ziti_aio.controller.api.app import ApiContext, caller, read_json
 from ziti_aio.controller.api.common_routes import add_common_routes
 from ziti_aio.controller.api.envelope import created, empty, ok
+from ziti_aio.controller.api.informational_routes import MANAGEMENT_API
 from ziti_aio.controller.api.listing import Filterable, filterable, page
 from ziti_aio.controller.api.permissions import METHOD_ACTION, check_grant, require
 from ziti_aio.controller.api.relations import RELATIONS
@@ -53,7 +54,7 @@ def is_transit_router(router: Entity) -> bool:
 
 def management_blueprint(ctx: ApiContext) -> Blueprint:
     bp = Blueprint("management", __name__)
-    add_common_routes(bp, ctx)
+    add_common_routes(bp, ctx, MANAGEMENT_API)
 
     def authorize(name: str) -> Caller:
         """The caller, allowed this request's action on collection ``name``."""

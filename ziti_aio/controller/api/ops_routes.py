@@ -24,7 +24,8 @@ METRICS_PATH = "/metrics"
 def ops_blueprint(ctx: ApiContext) -> Blueprint:
     """Health checks for anyone (load balancers ask without credentials); metrics for admins."""
     bp = Blueprint("ops", __name__)
-    checks = HealthChecks(ctx.model, ctx.network, ctx.server_cert_expires)
+    expires = ctx.server_cert.not_valid_after_utc if ctx.server_cert is not None else None
+    checks = HealthChecks(ctx.model, ctx.network, expires)
 
     async def health() -> Response:
         result = await checks.run(short=request.args.get("type") == "short")
