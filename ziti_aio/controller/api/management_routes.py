@@ -21,8 +21,10 @@ from ziti_aio.controller.api.relations import RELATIONS
 from ziti_aio.controller.api.render import Renderer
 from ziti_aio.controller.kinds import Kind
 from ziti_aio.controller.model import fields
+from ziti_aio.controller.model.disabling import MAX_DISABLE_MINUTES
 from ziti_aio.controller.model.fields import parse_time, timestamp
 from ziti_aio.controller.model.records import RECORDS
+from ziti_aio.controller.model.views import policy_advice
 
 if TYPE_CHECKING:
     from ziti_aio.controller.model.access import Caller
@@ -183,6 +185,31 @@ def management_blueprint(ctx: ApiContext) -> Blueprint:
         found = authorize(Kind.EDGE_ROUTERS)
         await ctx.crud.re_enroll_router(ident, actor=found.identity["id"])
         return empty()
+
+    @bp.post("/identities/<ident>/disable")
+    async def disable_identity(ident: str) -> Response:
+        found = caller(ctx)
+        require(found, Kind.IDENTITIES, "update")
+        body: Any = await read_json()
+        minutes = body.get("durationMinutes") if isinstance(body, dict) else None
+        if not isinstance(minutes, int) or isinstance(minutes, bool) or not 0 <= minutes <= MAX_DISABLE_MINUTES:
+            raise ValidationError(f"must be a whole number of minutes from 0 (until enabled) to {MAX_DISABLE_MINUTES}",
+                                  field="durationMinutes", value=minutes)
+        await ctx.crud.disable_identity(ident, minutes, actor=found.identity["id"])
+        return empty()
+
+    @bp.post("/identities/<ident>/enable")
+    async def enable_identity(ident: str) -> Response:
+        found = caller(ctx)
+        require(found, Kind.IDENTITIES, "update")
+        await ctx.crud.enable_identity(ident, actor=found.identity["id"])
+        return empty()
+
+    @bp.get("/identities/<ident>/policy-advice/<service_id>")
+    async def get_policy_advice(ident: str, service_id: str) -> Response:
+        authorize(Kind.SERVICES)
+        identity, service = ctx.model.get(Kind.IDENTITIES, ident), ctx.model.get(Kind.SERVICES, service_id)
+        return ok(policy_advice(renderer(), identity, service))
 
     @bp.post("/cas/<ident>/verify")
     async def verify_ca(ident: str) -> Response:

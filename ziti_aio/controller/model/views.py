@@ -13,6 +13,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from ziti_aio.controller.kinds import Kind
+from ziti_aio.controller.model.disabling import is_disabled
 
 if TYPE_CHECKING:
     from ziti_aio.controller.model.model import Entity, Model
@@ -94,8 +95,8 @@ def identity_view(ctx: ViewContext, e: Entity) -> dict[str, Any]:
                        "entity": "auth-policies", "_links": links("auth-policies", policy_id)},
         "sdkInfo": e.get("sdkInfo") or {}, "envInfo": e.get("envInfo") or {},
         "isDefaultAdmin": e.get("isDefaultAdmin", False), "appData": e.get("appData") or {},
-        "permissions": e.get("permissions", []), "disabled": e.get("disabled", False), "disabledAt": None,
-        "disabledUntil": None, "hasApiSession": bool(ctx.model.owned[Kind.API_SESSIONS].get(e["id"])),
+        "permissions": e.get("permissions", []), "disabled": is_disabled(e), "disabledAt": e.get("disabledAt"),
+        "disabledUntil": e.get("disabledUntil"), "hasApiSession": bool(ctx.model.owned[Kind.API_SESSIONS].get(e["id"])),
         "hasEdgeRouterConnection": False, "edgeRouterConnectionStatus": "offline", "isMfaEnabled": False,
         "authenticators": auths, "enrollment": enrollment,
     }
@@ -250,4 +251,24 @@ def terminator_view(ctx: ViewContext, e: Entity) -> dict[str, Any]:
         "routerId": e["router"],
         "router": ref(Kind.EDGE_ROUTERS, ctx.model.maybe(Kind.EDGE_ROUTERS, e["router"])),
         "identity": e.get("identity") or "", "dynamicCost": 0,
+    }
+
+
+# --- policy advice --------------------------------------------------------------------------
+
+def policy_advice(ctx: ViewContext, identity: Entity, service: Entity) -> dict[str, Any]:
+    """Why ``identity`` may or may not dial or bind ``service``: its permissions from service
+    policies, the routers each side reaches through edge router and service edge router policies,
+    and the routers they share with whether each is online (OpenZiti's ``policyAdvice``)."""
+    policy = ctx.model.policy
+    permissions = policy.permissions_for(identity["id"], service["id"])
+    common = ctx.model.pick(Kind.EDGE_ROUTERS, sorted(policy.session_edge_routers(identity["id"], service["id"])))
+    return {
+        "identityId": identity["id"], "identity": ref(Kind.IDENTITIES, identity),
+        "serviceId": service["id"], "service": ref(Kind.SERVICES, service),
+        "isDialAllowed": "Dial" in permissions, "isBindAllowed": "Bind" in permissions,
+        "identityRouterCount": len(policy.identity_edge_routers(identity["id"])),
+        "serviceRouterCount": len(policy.service_edge_routers(service["id"])),
+        "commonRouters": [{**(ref(Kind.EDGE_ROUTERS, r) or {}),
+                           "isOnline": bool(ctx.router_state(r["id"]).get("isOnline"))} for r in common],
     }
