@@ -22,6 +22,7 @@ MANAGEMENT_READS = frozenset({
     "/enrollments", "/enrollments/{id}", "/identities", "/identities/{id}", "/identities/{id}/authenticators",
     "/identities/{id}/edge-router-policies", "/identities/{id}/edge-routers", "/identities/{id}/enrollments",
     "/identities/{id}/service-policies", "/identities/{id}/services", "/identities/{id}/policy-advice/{serviceId}",
+    "/identities/{id}/service-configs",
     "/identity-role-attributes", "/revocations",
     "/service-edge-router-policies", "/service-edge-router-policies/{id}",
     "/service-edge-router-policies/{id}/edge-routers", "/service-edge-router-policies/{id}/services",
@@ -67,6 +68,8 @@ async def seed(admin: Any) -> dict[str, str]:
     }
     ids["configs"] = await create(admin, "configs", {"name": "sweep-config", "configTypeId": ids["config-types"],
                                                      "data": {}})
+    await admin.post(f"{MANAGEMENT}/identities/{ids['identities']}/service-configs",
+                     json=[{"serviceId": ids["services"], "configId": ids["configs"]}])
     ids["terminators"] = await create(admin, "terminators", {
         "service": ids["services"], "router": ids["edge-routers"], "binding": "transport",
         "address": "tcp:127.0.0.1:1"})

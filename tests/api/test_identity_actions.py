@@ -132,3 +132,69 @@ async def test_policy_advice_names_permissions_and_common_routers(admin):
 
     assert (await admin.get(f"{M}/identities/{alice}/policy-advice/nope")).status_code == 404
     assert (await admin.get(f"{M}/identities/nope/policy-advice/{svc}")).status_code == 404
+
+
+async def _svc_with_config(admin):
+    ctype = await create(admin, "config-types", {"name": "addr.v1", "schema": {}})
+    router_type = await create(admin, "config-types", {"name": "router-only.v1", "schema": {}, "target": "router"})
+    base = await create(admin, "configs", {"name": "base", "configTypeId": ctype, "data": {"host": "base"}})
+    mine = await create(admin, "configs", {"name": "mine", "configTypeId": ctype, "data": {"host": "mine"}})
+    other = await create(admin, "configs", {"name": "other", "configTypeId": ctype, "data": {"host": "other"}})
+    wrong = await create(admin, "configs", {"name": "wrong", "configTypeId": router_type, "data": {}})
+    svc = await create(admin, "services", {"name": "cfg-svc", "configs": [base]})
+    await create(admin, "service-policies", {"name": "all-dial", "type": "Dial", "identityRoles": ["#all"],
+                                             "serviceRoles": ["#all"]})
+    return svc, base, mine, other, wrong
+
+
+async def _seen_config(controller, name: str, svc: str):
+    async with controller.client() as anon:
+        login = await anon.post(f"{CLIENT}/authenticate?method=password",
+                                json={"username": name, "password": PASSWORD, "configTypes": ["addr.v1"]})
+    async with controller.client(token=login.json()["data"]["token"]) as client:
+        return (await client.get(f"{CLIENT}/services/{svc}")).json()["data"]["config"]
+
+
+async def test_service_configs_override_a_service_config_for_one_identity(controller, admin):
+    svc, _, mine, other, _ = await _svc_with_config(admin)
+    user, bystander = await _user(admin, "cfg-user"), await _user(admin, "cfg-other")
+    url = f"{M}/identities/{user}/service-configs"
+    assert (await admin.get(url)).json()["data"] == []
+    resp = await admin.post(url, json=[{"serviceId": svc, "configId": mine}])
+    assert resp.status_code == 200 and resp.json() == {"data": {}, "meta": {}}, resp.text
+    [listed] = (await admin.get(url)).json()["data"]
+    assert (listed["serviceId"], listed["configId"], listed["service"]["name"], listed["config"]["name"]) == (
+        svc, mine, "cfg-svc", "mine")
+    assert await _seen_config(controller, "cfg-user", svc) == {"addr.v1": {"host": "mine"}}
+    assert await _seen_config(controller, "cfg-other", svc) == {"addr.v1": {"host": "base"}}, bystander
+
+    # A second config of the same type replaces the first; removing a pair it does not hold changes nothing.
+    await admin.post(url, json=[{"serviceId": svc, "configId": other}])
+    assert [c["configId"] for c in (await admin.get(url)).json()["data"]] == [other]
+    await admin.request("DELETE", url, json=[{"serviceId": svc, "configId": mine}])
+    assert [c["configId"] for c in (await admin.get(url)).json()["data"]] == [other]
+    await admin.request("DELETE", url, json=[{"serviceId": svc, "configId": other}])
+    assert (await admin.get(url)).json()["data"] == []
+    await admin.post(url, json=[{"serviceId": svc, "configId": mine}])
+    assert (await admin.delete(url)).status_code == 200, "no body: every override goes"
+    assert (await admin.get(url)).json()["data"] == []
+    assert await _seen_config(controller, "cfg-user", svc) == {"addr.v1": {"host": "base"}}
+
+
+async def test_bad_service_config_requests_change_nothing(controller, admin):
+    svc, _, mine, other, wrong = await _svc_with_config(admin)
+    user = await _user(admin, "cfg-bad")
+    url = f"{M}/identities/{user}/service-configs"
+    await admin.post(url, json=[{"serviceId": svc, "configId": mine}])
+    before = dict(controller.controller.model.get(Kind.IDENTITIES, user))
+    for body in ({"serviceId": svc, "configId": other}, [{"serviceId": svc}],
+                 [{"serviceId": "nope", "configId": other}], [{"serviceId": svc, "configId": "nope"}],
+                 [{"serviceId": svc, "configId": wrong}],
+                 [{"serviceId": svc, "configId": other}, {"serviceId": svc, "configId": mine}], [1], None):
+        resp = await admin.post(url, json=body)
+        assert resp.status_code == 400, (body, resp.text)
+        assert controller.controller.model.get(Kind.IDENTITIES, user) == before
+    assert (await admin.request("DELETE", url, json={"serviceId": svc})).status_code == 400
+    assert (await admin.post(f"{M}/identities/nope/service-configs", json=[])).status_code == 404
+    assert (await admin.get(f"{M}/identities/nope/service-configs")).status_code == 404
+    assert controller.controller.model.get(Kind.IDENTITIES, user) == before

@@ -24,7 +24,7 @@ from ziti_aio.controller.model import fields
 from ziti_aio.controller.model.disabling import MAX_DISABLE_MINUTES
 from ziti_aio.controller.model.fields import parse_time, timestamp
 from ziti_aio.controller.model.records import RECORDS
-from ziti_aio.controller.model.views import policy_advice
+from ziti_aio.controller.model.views import identity_service_configs, policy_advice
 
 if TYPE_CHECKING:
     from ziti_aio.controller.model.access import Caller
@@ -210,6 +210,25 @@ def management_blueprint(ctx: ApiContext) -> Blueprint:
         authorize(Kind.SERVICES)
         identity, service = ctx.model.get(Kind.IDENTITIES, ident), ctx.model.get(Kind.SERVICES, service_id)
         return ok(policy_advice(renderer(), identity, service))
+
+    @bp.get("/identities/<ident>/service-configs")
+    async def list_service_configs(ident: str) -> Response:
+        authorize(Kind.IDENTITIES)
+        return ok(identity_service_configs(renderer(), ctx.model.get(Kind.IDENTITIES, ident)))
+
+    @bp.post("/identities/<ident>/service-configs")
+    async def assign_service_configs(ident: str) -> Response:
+        found = caller(ctx)
+        require(found, Kind.IDENTITIES, "update")
+        await ctx.crud.assign_service_configs(ident, await read_json(), actor=found.identity["id"])
+        return empty()
+
+    @bp.delete("/identities/<ident>/service-configs")
+    async def remove_service_configs(ident: str) -> Response:
+        found = caller(ctx)
+        require(found, Kind.IDENTITIES, "update")
+        await ctx.crud.remove_service_configs(ident, await read_json(), actor=found.identity["id"])
+        return empty()
 
     @bp.post("/cas/<ident>/verify")
     async def verify_ca(ident: str) -> Response:

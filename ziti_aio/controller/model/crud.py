@@ -20,6 +20,7 @@ from ziti_aio.controller.model.disabling import disabling, enabling
 from ziti_aio.controller.model.fields import now_text
 from ziti_aio.controller.model.records import RECORDS, KindRecord
 from ziti_aio.controller.model.rules import enrollment_refresh, router_re_enrollment
+from ziti_aio.controller.model.service_configs import assigning, removing
 from ziti_aio.controller.store.commands import Change, Command, Delete, Put
 
 if TYPE_CHECKING:
@@ -152,3 +153,13 @@ class Crud:
         """Lift an identity's disable."""
         await self.model.transact(lambda: Command(actor, f"enable identity {identity_id}",
                                                   (enabling(self.model, identity_id),)))
+
+    async def assign_service_configs(self, identity_id: str, body: Any, *, actor: str) -> None:
+        """Set an identity's config overrides for services (see :mod:`.service_configs`)."""
+        await self.model.transact(lambda: Command(actor, f"assign service configs to identity {identity_id}",
+                                                  (assigning(self.model, identity_id, body),)))
+
+    async def remove_service_configs(self, identity_id: str, body: Any, *, actor: str) -> None:
+        """Remove the named config overrides of an identity, or all of them when none are named."""
+        await self.model.transact(lambda: Command(actor, f"remove service configs of identity {identity_id}",
+                                                  (removing(self.model, identity_id, body),)))

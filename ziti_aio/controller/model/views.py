@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ziti_aio.controller.kinds import Kind
 from ziti_aio.controller.model.disabling import is_disabled
+from ziti_aio.controller.model.service_configs import overrides
 
 if TYPE_CHECKING:
     from ziti_aio.controller.model.model import Entity, Model
@@ -69,6 +70,12 @@ class ViewContext:
             return {}
         return self.model.policy.service_permissions(self.caller_identity_id)
 
+    @cached_property
+    def caller_overrides(self) -> dict[str, dict[str, str]]:
+        """service id -> config type id -> config id: the caller's own service configs."""
+        identity = self.model.maybe(Kind.IDENTITIES, self.caller_identity_id)
+        return overrides(identity) if identity is not None else {}
+
 
 # --- identities, services, configs ----------------------------------------------------------
 
@@ -103,9 +110,16 @@ def identity_view(ctx: ViewContext, e: Entity) -> dict[str, Any]:
 
 
 def service_configs(ctx: ViewContext, e: Entity) -> dict[str, Any]:
-    """config type name -> data of a service's configs (only the caller's config types, if it chose)."""
+    """config type name -> data of a service's configs (only the caller's config types, if it chose),
+    the caller's own overrides replacing the service's config of their type."""
     out: dict[str, Any] = {}
+    chosen = {}
     for cid in e["configs"]:
+        config = ctx.model.maybe(Kind.CONFIGS, cid)
+        if config is not None:
+            chosen[config["configTypeId"]] = cid
+    chosen.update(ctx.caller_overrides.get(e["id"], {}))
+    for cid in chosen.values():
         config = ctx.model.maybe(Kind.CONFIGS, cid)
         if config is None:
             continue
@@ -272,3 +286,16 @@ def policy_advice(ctx: ViewContext, identity: Entity, service: Entity) -> dict[s
         "commonRouters": [{**(ref(Kind.EDGE_ROUTERS, r) or {}),
                            "isOnline": bool(ctx.router_state(r["id"]).get("isOnline"))} for r in common],
     }
+
+
+def identity_service_configs(ctx: ViewContext, identity: Entity) -> list[dict[str, Any]]:
+    """An identity's service config overrides as OpenZiti lists them (``serviceConfigDetail``)."""
+    out = []
+    for service_id, types in overrides(identity).items():
+        service = ctx.model.maybe(Kind.SERVICES, service_id)
+        for config_id in types.values():
+            config = ctx.model.maybe(Kind.CONFIGS, config_id)
+            if service is not None and config is not None:
+                out.append({"serviceId": service_id, "service": ref(Kind.SERVICES, service),
+                            "configId": config_id, "config": ref(Kind.CONFIGS, config)})
+    return out
