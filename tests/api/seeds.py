@@ -21,7 +21,9 @@ MANAGEMENT_READS = frozenset({
     "/edge-routers/{id}/identities", "/edge-routers/{id}/service-edge-router-policies", "/edge-routers/{id}/services",
     "/enrollments", "/enrollments/{id}", "/identities", "/identities/{id}", "/identities/{id}/authenticators",
     "/identities/{id}/edge-router-policies", "/identities/{id}/edge-routers", "/identities/{id}/enrollments",
-    "/identities/{id}/service-policies", "/identities/{id}/services", "/identity-role-attributes", "/revocations",
+    "/identities/{id}/service-policies", "/identities/{id}/services", "/identities/{id}/policy-advice/{serviceId}",
+    "/identities/{id}/service-configs",
+    "/identity-role-attributes", "/revocations",
     "/service-edge-router-policies", "/service-edge-router-policies/{id}",
     "/service-edge-router-policies/{id}/edge-routers", "/service-edge-router-policies/{id}/services",
     "/service-policies", "/service-policies/{id}", "/service-policies/{id}/identities",
@@ -42,6 +44,7 @@ CLIENT_READS = frozenset({
 # Paths with only writes (POST, PUT, PATCH, DELETE) the controller implements.
 MANAGEMENT_WRITES = frozenset({
     "/authenticate", "/cas/{id}/verify", "/edge-routers/{id}/re-enroll", "/enrollments/{id}/refresh",
+    "/identities/{id}/disable", "/identities/{id}/enable",
 })
 CLIENT_WRITES = frozenset({"/authenticate", "/enroll", "/enroll/ott", "/enroll/updb", "/enroll/erott",
                            "/sessions/{id}"})
@@ -65,6 +68,8 @@ async def seed(admin: Any) -> dict[str, str]:
     }
     ids["configs"] = await create(admin, "configs", {"name": "sweep-config", "configTypeId": ids["config-types"],
                                                      "data": {}})
+    await admin.post(f"{MANAGEMENT}/identities/{ids['identities']}/service-configs",
+                     json=[{"serviceId": ids["services"], "configId": ids["configs"]}])
     ids["terminators"] = await create(admin, "terminators", {
         "service": ids["services"], "router": ids["edge-routers"], "binding": "transport",
         "address": "tcp:127.0.0.1:1"})

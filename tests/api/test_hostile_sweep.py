@@ -107,7 +107,8 @@ class Sweep:
                                  f"-> {resp.status_code} {_short(resp.content)!r}")
 
     def run(self, base_url: str, operations: list[Any], modes: list[HypothesisTestMode], examples: int) -> None:
-        """Each operation with schemathesis's ``modes``; ``{id}`` operations also on a seeded entity's id.
+        """Each operation with schemathesis's ``modes``; ``{id}`` operations also on a seeded entity's id
+        (and ``{serviceId}`` on the seeded service's).
 
         A route both APIs share gets its example and coverage cases once, fuzzed cases on each API.
         """
@@ -119,7 +120,8 @@ class Sweep:
             op_modes = [HypothesisTestMode.FUZZING] if op.label in self.covered else modes
             self.covered.add(op.label)
             seeded = self.seeded.get(op.path.split("/")[1]) if "{id}" in op.path else None
-            runs = [({"id": seeded}, op_modes), ({}, [HypothesisTestMode.FUZZING])] if seeded else [({}, op_modes)]
+            known = {"id": seeded, **({"serviceId": self.seeded["services"]} if "{serviceId}" in op.path else {})}
+            runs = [(known, op_modes), ({}, [HypothesisTestMode.FUZZING])] if seeded else [({}, op_modes)]
             for path_parameters, run_modes in runs:
                 config = HypothesisTestConfig(project=op.schema.config, modes=run_modes, settings=hypothesis_settings,
                                               override=Override(path_parameters=path_parameters))

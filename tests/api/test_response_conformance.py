@@ -76,7 +76,7 @@ async def test_every_read_answers_its_schema(controller, admin):
             if op.method.upper() != "GET":
                 continue
             collection = op.path.split("/")[1]
-            path = op.path.replace("{id}", ids.get(collection, "unknown-id"))
+            path = op.path.replace("{id}", ids.get(collection, "unknown-id")).replace("{serviceId}", ids["services"])
             if re.search(r"\{\w+\}", path):
                 continue
             resp = await admin.get(base + path)
@@ -122,6 +122,16 @@ async def test_operations_on_entities_answer_their_schemas(controller, admin):
     checks = [
         ("management.yml", "POST", "/edge-routers/{id}/re-enroll",
          await admin.post(f"{MANAGEMENT}/edge-routers/{ids['edge-routers']}/re-enroll")),
+        ("management.yml", "POST", "/identities/{id}/disable",
+         await admin.post(f"{MANAGEMENT}/identities/{ids['identities']}/disable", json={"durationMinutes": 5})),
+        ("management.yml", "POST", "/identities/{id}/enable",
+         await admin.post(f"{MANAGEMENT}/identities/{ids['identities']}/enable")),
+        ("management.yml", "POST", "/identities/{id}/service-configs",
+         await admin.post(f"{MANAGEMENT}/identities/{ids['identities']}/service-configs",
+                          json=[{"serviceId": ids["services"], "configId": ids["configs"]}])),
+        ("management.yml", "DELETE", "/identities/{id}/service-configs",
+         await admin.request("DELETE", f"{MANAGEMENT}/identities/{ids['identities']}/service-configs",
+                             json=[{"serviceId": ids["services"], "configId": ids["configs"]}])),
         ("management.yml", "POST", "/enrollments/{id}/refresh",
          await admin.post(f"{MANAGEMENT}/enrollments/{ids['enrollments']}/refresh",
                           json={"expiresAt": "2099-01-01T00:00:00Z"})),

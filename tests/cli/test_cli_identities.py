@@ -139,3 +139,46 @@ async def test_api_sessions_sessions_and_role_attributes(logged_in, admin):
 
     remaining = (await logged_in("list", "api-sessions")).output
     assert other in remaining and mine not in remaining
+
+
+async def test_disable_and_enable_an_identity(logged_in, admin):
+    await logged_in("create", "identity", "dora")
+    result = await logged_in("update", "identity", "dora", "--disable", "--duration-minutes", "30")
+    assert result.output.strip() == "disabled identity dora"
+    dora = await find(admin, "identities", "dora")
+    assert dora["disabled"] is True and dora["disabledUntil"] is not None
+    await logged_in("update", "identity", "dora", "--disable")
+    assert (await find(admin, "identities", "dora"))["disabledUntil"] is None
+    result = await logged_in("update", "identity", "dora", "--enable", "-a", "back")
+    assert result.output.splitlines() == ["updated identity dora", "enabled identity dora"]
+    dora = await find(admin, "identities", "dora")
+    assert (dora["disabled"], dora["roleAttributes"]) == (False, ["back"])
+    result = await logged_in("update", "identity", "dora", "--disable", "--enable", code=1)
+    assert "not both" in result.stderr
+    result = await logged_in("update", "identity", "dora", "--duration-minutes", "5", code=1)
+    assert "goes with --disable" in result.stderr
+    assert (await find(admin, "identities", "dora"))["disabled"] is False
+
+
+async def test_policy_advice_explains_what_is_missing(logged_in, admin):
+    await logged_in("create", "identity", "pat", "-a", "staff")
+    await logged_in("create", "service", "web", "-a", "apps")
+    result = await logged_in("policy-advice", "pat", "web")
+    lines = result.output.splitlines()
+    assert lines[0] == "ERROR: pat -> web" and lines[1] == "  dial: no, bind: no"
+    assert "  - no service policy lets the identity dial or bind the service" in lines
+    assert "  - no edge router policy gives the identity an edge router" in lines
+
+    await logged_in("create", "service-policy", "d", "Dial", "--identity-roles", "#staff", "--service-roles", "#apps")
+    await logged_in("create", "edge-router", "er", "-a", "edge")
+    await logged_in("create", "edge-router-policy", "erp", "--identity-roles", "#staff", "--edge-router-roles", "#edge")
+    await logged_in("create", "service-edge-router-policy", "serp", "--service-roles", "#apps",
+                    "--edge-router-roles", "#edge")
+    lines = (await logged_in("policy-advice", "pat", "web")).output.splitlines()
+    assert lines == ["ERROR: pat -> web", "  dial: yes, bind: no",
+                     "  edge routers: 1 for the identity, 1 for the service, 1 shared, 0 of them online",
+                     "  - every edge router they share is offline"]
+    as_json = json.loads((await logged_in("policy-advice", "pat", "web", "-j")).output)
+    assert as_json["data"]["commonRouters"][0]["name"] == "er"
+    result = await logged_in("policy-advice", "pat", "nope", code=1)
+    assert "nope" in result.stderr

@@ -95,6 +95,27 @@ async def test_revoked_api_session_closes_connections_and_refuses_hellos(tmp_pat
             raise AssertionError("a revoked API session's hello was accepted")
 
 
+async def test_disabling_an_identity_cuts_its_live_connections(tmp_path):
+    async with edge_network(tmp_path) as (net, nursery):
+        _, host, dialer, dial_token = await _pair(net, nursery)
+        await dial_and_accept(dialer, host, dial_token=dial_token, conn_id=1, bind_conn_id=7, host_conn_id=2)
+        dialer_id = net.identities["dialer"].id
+        resp = await net.admin.post(f"/edge/management/v1/identities/{dialer_id}/disable",
+                                    json={"durationMinutes": 0})
+        assert resp.status_code == 200, resp.text
+        assert edge.parse_state_closed(await dialer.next()).conn_id == 1
+        assert edge.parse_state_closed(await host.next()).conn_id == 2
+        with trio.fail_after(5):
+            await dialer.channel.closed.wait()
+        assert await net.get("circuits") == []
+        try:
+            await login(net, credentials(net.identities["dialer"]))
+        except Exception as exc:
+            assert "401" in str(exc), exc
+        else:
+            raise AssertionError("a disabled identity logged in")
+
+
 async def test_host_disconnect_removes_terminator(tmp_path):
     async with edge_network(tmp_path) as (net, nursery):
         service_id, host, _, _ = await _pair(net, nursery)

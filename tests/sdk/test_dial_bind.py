@@ -227,3 +227,22 @@ async def test_listener_rebinds_after_router_restart(net):
                 async with await dialer.dial("svc") as stream:
                     assert await echo_through(stream, b"again") == hashlib.sha256(b"again").digest()
             nursery.cancel_scope.cancel()
+
+
+async def test_disabling_the_dialer_cuts_its_stream_and_its_next_dial(net):
+    host_file, dialer_file = await host_and_dialer(net, "svc", encrypted=True)
+    async with open_context(host_file) as host, open_context(dialer_file) as dialer:
+        listener = await host.bind("svc")
+        stream, accepted = await dial_and_accept(dialer, listener, "svc")
+        await stream.send_all(b"before")
+        assert await accepted.receive_some() == b"before"
+        resp = await net.admin.post(f"/edge/management/v1/identities/{net.identities['dialer'].id}/disable",
+                                    json={"durationMinutes": 0})
+        assert resp.status_code == 200, resp.text
+        with trio.fail_after(30), pytest.raises(trio.BrokenResourceError):
+            await stream.receive_some()
+        with trio.fail_after(30), pytest.raises(trio.BrokenResourceError):
+            await accepted.receive_some()
+        # Its revoked API session: routers refuse its hello (or, logging in anew, the controller its login).
+        with trio.fail_after(30), pytest.raises(Exception, match=r"closed during the hello|401|UNAUTHORIZED"):
+            await dialer.dial("svc")

@@ -28,4 +28,4 @@ class EdgeGroup(TyperGroup):
         return root.get_command(ctx, cmd_name) if cmd_name in EDGE_COMMANDS and root is not self else None
 
 
-app = Typer(cls=EdgeGroup, help="The same commands as above, for docs that say 'ziti edge ...'.")
+app = Typer(cls=EdgeGroup, help="The commands above, for docs that say 'ziti edge ...'.")

@@ -24,6 +24,7 @@ COMMANDS = {
     "edge": "ziti_aio.cli.edge:app",
     "version": "ziti_aio.cli.version:version",
     "status": "ziti_aio.cli.status:status",
+    "policy-advice": "ziti_aio.cli.policy_advice:policy_advice",
 }
 HIDDEN = {"ls"}
 

@@ -22,7 +22,7 @@ from ziti_aio.tunnel.tunneler import (
     describe_tunneler,
 )
 
-app = Typer(no_args_is_help=True, help="Run a tunneler: proxy local ports, host services, or intercept.")
+app = Typer(no_args_is_help=True, help="Run a tunneler: proxy ports, host services, or intercept.")
 
 Identity = Annotated[Path, typer.Option("-i", "--identity", help="Identity file (JSON)")]
 DnsUpstream = Annotated[list[str] | None, typer.Option(

@@ -73,15 +73,34 @@ def _csv(values: Csv) -> list[str] | None:
 
 
 @_command("identity")
-def update_identity(id_or_name: IdOrName, name: NewName = None, role_attributes: RoleAttributes = None,
-                    permissions: Permissions = None) -> None:
+def update_identity(
+    id_or_name: IdOrName, name: NewName = None, role_attributes: RoleAttributes = None,
+    permissions: Permissions = None,
+    disable: Annotated[bool, typer.Option("--disable", help="Refuse its logins and end its sessions.")] = False,
+    duration_minutes: Annotated[int | None, typer.Option(
+        "--duration-minutes", min=0, help="With --disable: for this many minutes (default 0: until enabled).")] = None,
+    enable: Annotated[bool, typer.Option("--enable", help="Lift a disable.")] = False,
+) -> None:
     """Change an identity.
 
-    Its name, role attributes or permissions.
+    Its name, role attributes or permissions; --disable (for --duration-minutes, or until --enable) refuses
+    its logins and ends its API sessions and live connections.
     """
+    if disable and enable:
+        raise CliError("give --disable or --enable, not both")
+    if duration_minutes is not None and not disable:
+        raise CliError("--duration-minutes goes with --disable")
+    body = _given(name=name, roleAttributes=_csv(role_attributes), permissions=_csv(permissions))
     with open_client() as client:
-        _patch(client, "identity", id_or_name,
-               _given(name=name, roleAttributes=_csv(role_attributes), permissions=_csv(permissions)))
+        if not (disable or enable) or body or current().tags is not None:
+            _patch(client, "identity", id_or_name, body)
+        if disable or enable:
+            identity = client.find("identities", id_or_name, label="identity")
+            action = "disable" if disable else "enable"
+            client.call("POST", f"/identities/{identity['id']}/{action}",
+                        json={"durationMinutes": duration_minutes or 0} if disable else None)
+            if not current().output_json:
+                typer.echo(f"{action}d identity {identity['name']}")
 
 
 @_command("service")

@@ -21,8 +21,10 @@ from ziti_aio.controller.api.relations import RELATIONS
 from ziti_aio.controller.api.render import Renderer
 from ziti_aio.controller.kinds import Kind
 from ziti_aio.controller.model import fields
+from ziti_aio.controller.model.disabling import MAX_DISABLE_MINUTES
 from ziti_aio.controller.model.fields import parse_time, timestamp
 from ziti_aio.controller.model.records import RECORDS
+from ziti_aio.controller.model.views import identity_service_configs, policy_advice
 
 if TYPE_CHECKING:
     from ziti_aio.controller.model.access import Caller
@@ -182,6 +184,50 @@ def management_blueprint(ctx: ApiContext) -> Blueprint:
     async def re_enroll_router(ident: str) -> Response:
         found = authorize(Kind.EDGE_ROUTERS)
         await ctx.crud.re_enroll_router(ident, actor=found.identity["id"])
+        return empty()
+
+    @bp.post("/identities/<ident>/disable")
+    async def disable_identity(ident: str) -> Response:
+        found = caller(ctx)
+        require(found, Kind.IDENTITIES, "update")
+        body: Any = await read_json()
+        minutes = body.get("durationMinutes") if isinstance(body, dict) else None
+        if not isinstance(minutes, int) or isinstance(minutes, bool) or not 0 <= minutes <= MAX_DISABLE_MINUTES:
+            raise ValidationError(f"must be a whole number of minutes from 0 (until enabled) to {MAX_DISABLE_MINUTES}",
+                                  field="durationMinutes", value=minutes)
+        await ctx.crud.disable_identity(ident, minutes, actor=found.identity["id"])
+        return empty()
+
+    @bp.post("/identities/<ident>/enable")
+    async def enable_identity(ident: str) -> Response:
+        found = caller(ctx)
+        require(found, Kind.IDENTITIES, "update")
+        await ctx.crud.enable_identity(ident, actor=found.identity["id"])
+        return empty()
+
+    @bp.get("/identities/<ident>/policy-advice/<service_id>")
+    async def get_policy_advice(ident: str, service_id: str) -> Response:
+        authorize(Kind.SERVICES)
+        identity, service = ctx.model.get(Kind.IDENTITIES, ident), ctx.model.get(Kind.SERVICES, service_id)
+        return ok(policy_advice(renderer(), identity, service))
+
+    @bp.get("/identities/<ident>/service-configs")
+    async def list_service_configs(ident: str) -> Response:
+        authorize(Kind.IDENTITIES)
+        return ok(identity_service_configs(renderer(), ctx.model.get(Kind.IDENTITIES, ident)))
+
+    @bp.post("/identities/<ident>/service-configs")
+    async def assign_service_configs(ident: str) -> Response:
+        found = caller(ctx)
+        require(found, Kind.IDENTITIES, "update")
+        await ctx.crud.assign_service_configs(ident, await read_json(), actor=found.identity["id"])
+        return empty()
+
+    @bp.delete("/identities/<ident>/service-configs")
+    async def remove_service_configs(ident: str) -> Response:
+        found = caller(ctx)
+        require(found, Kind.IDENTITIES, "update")
+        await ctx.crud.remove_service_configs(ident, await read_json(), actor=found.identity["id"])
         return empty()
 
     @bp.post("/cas/<ident>/verify")

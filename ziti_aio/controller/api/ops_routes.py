@@ -13,6 +13,7 @@ from ziti_aio.controller.api.envelope import ok
 from ziti_aio.controller.health import HealthChecks
 from ziti_aio.controller.kinds import Kind
 from ziti_aio.controller.metrics import CONTENT_TYPE
+from ziti_aio.controller.model.disabling import is_disabled
 
 if TYPE_CHECKING:
     from ziti_aio.controller.api.app import ApiContext
@@ -51,7 +52,7 @@ def _require_admin(ctx: ApiContext) -> None:
         return
     auth = ctx.access.cert_authenticator(peer_fingerprint())
     identity = ctx.model.maybe(Kind.IDENTITIES, auth["identityId"])
-    if identity is None or identity.get("disabled"):
+    if identity is None or is_disabled(identity):
         raise AuthError()
     if not (identity.get("isAdmin") or identity.get("isDefaultAdmin")):
         raise PermissionDenied()

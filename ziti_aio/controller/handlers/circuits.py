@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from ziti_aio.common.errors import EncryptionDataMissing, InvalidSession, NoTerminators, PathUnavailable, ZitiError
 from ziti_aio.common.ids import new_id
 from ziti_aio.controller.kinds import Kind
+from ziti_aio.controller.model.disabling import is_disabled
 from ziti_aio.controller.network.circuits import Circuit
 from ziti_aio.controller.network.paths import path_to
 from ziti_aio.wire import ctrl
@@ -54,7 +55,7 @@ def _create_circuit(network: Network, router: ConnectedRouter, msg: Message, sta
         raise InvalidSession()
     identity = model.maybe(Kind.IDENTITIES, session["identityId"])
     service = model.maybe(Kind.SERVICES, session["serviceId"])
-    if identity is None or identity.get("disabled") or service is None \
+    if identity is None or is_disabled(identity) or service is None \
             or "Dial" not in model.policy.permissions_for(identity["id"], service["id"]):
         raise InvalidSession()
     if service.get("encryptionRequired") and not data.get("encrypted"):

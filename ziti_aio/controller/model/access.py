@@ -20,6 +20,7 @@ from ziti_aio.common.errors import AuthError, InvalidAuth, NoEdgeRoutersAvailabl
 from ziti_aio.common.ids import new_id
 from ziti_aio.controller.kinds import Kind
 from ziti_aio.controller.model.cas import trusted_ca
+from ziti_aio.controller.model.disabling import is_disabled
 from ziti_aio.controller.model.fields import format_time, now_text, parse_time
 from ziti_aio.controller.model.passwords import check_password
 from ziti_aio.controller.model.revocations import api_session_revocation
@@ -88,7 +89,7 @@ class Access:
 
     async def _login(self, auth: Entity, body: dict[str, Any], *, ip: str) -> tuple[Entity, str]:
         identity = self.model.maybe(Kind.IDENTITIES, auth["identityId"])
-        if identity is None or identity.get("disabled"):
+        if identity is None or is_disabled(identity):
             raise InvalidAuth()
         config_types = self._config_type_ids(body.get("configTypes"))
         now = now_text()
@@ -127,7 +128,7 @@ class Access:
         if api_session is None:
             raise AuthError()
         identity = self.model.maybe(Kind.IDENTITIES, api_session["identityId"])
-        if identity is None or identity.get("disabled"):
+        if identity is None or is_disabled(identity):
             raise AuthError()
         now = time.time()
         if now - self.last_activity(api_session) > self.session_timeout_s:

@@ -16,9 +16,11 @@ from ziti_aio.common.errors import ValidationError
 from ziti_aio.common.ids import new_id
 from ziti_aio.controller.kinds import Kind
 from ziti_aio.controller.model.cas import verify_command
+from ziti_aio.controller.model.disabling import disabling, enabling
 from ziti_aio.controller.model.fields import now_text
 from ziti_aio.controller.model.records import RECORDS, KindRecord
 from ziti_aio.controller.model.rules import enrollment_refresh, router_re_enrollment
+from ziti_aio.controller.model.service_configs import assigning, removing
 from ziti_aio.controller.store.commands import Change, Command, Delete, Put
 
 if TYPE_CHECKING:
@@ -141,3 +143,23 @@ class Crud:
         """Mark a CA verified by a certificate it signed (see :func:`.cas.verify_command`); returns the CA."""
         await self.model.transact(lambda: verify_command(self.model, ca_id, pem, actor=actor))
         return self.model.get(Kind.CAS, ca_id)
+
+    async def disable_identity(self, identity_id: str, minutes: int, *, actor: str) -> None:
+        """Disable an identity for ``minutes`` (0: until enabled); its API sessions and sessions end."""
+        await self.model.transact(lambda: Command(
+            actor, f"disable identity {identity_id}", tuple(disabling(self.model, identity_id, minutes))))
+
+    async def enable_identity(self, identity_id: str, *, actor: str) -> None:
+        """Lift an identity's disable."""
+        await self.model.transact(lambda: Command(actor, f"enable identity {identity_id}",
+                                                  (enabling(self.model, identity_id),)))
+
+    async def assign_service_configs(self, identity_id: str, body: Any, *, actor: str) -> None:
+        """Set an identity's config overrides for services (see :mod:`.service_configs`)."""
+        await self.model.transact(lambda: Command(actor, f"assign service configs to identity {identity_id}",
+                                                  (assigning(self.model, identity_id, body),)))
+
+    async def remove_service_configs(self, identity_id: str, body: Any, *, actor: str) -> None:
+        """Remove the named config overrides of an identity, or all of them when none are named."""
+        await self.model.transact(lambda: Command(actor, f"remove service configs of identity {identity_id}",
+                                                  (removing(self.model, identity_id, body),)))

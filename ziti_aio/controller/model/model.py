@@ -21,6 +21,7 @@ import trio
 
 from ziti_aio.common.errors import NotFoundError, StoreFailed
 from ziti_aio.controller.kinds import Kind
+from ziti_aio.controller.model.disabling import is_disabled
 from ziti_aio.controller.model.fields import now_text
 from ziti_aio.controller.model.policy_index import PolicyIndex
 from ziti_aio.controller.model.records import RECORDS
@@ -39,7 +40,7 @@ Listener = Callable[[Command, Previous], None]
 
 # Entities whose changes can take access away, and the fields that decide it.
 ACCESS_KINDS = frozenset({Kind.IDENTITIES, Kind.SERVICES, Kind.EDGE_ROUTERS})
-ACCESS_FIELDS = ("roleAttributes", "disabled")
+ACCESS_FIELDS = ("roleAttributes", "disabled", "disabledAt")
 # Changes to these kinds are not "changes to the network" an SDK should re-read services for.
 SESSION_KINDS = frozenset({Kind.API_SESSIONS, Kind.SESSIONS, Kind.REVOCATIONS})
 # Commands written in one store transaction at most (bounds one fsync's work and its waiters' wait).
@@ -274,7 +275,7 @@ class Model:
             identity = self.entities[Kind.IDENTITIES].get(sess["identityId"])
             allowed = (
                 identity is not None
-                and not identity.get("disabled")
+                and not is_disabled(identity)
                 and sess["type"] in self.policy.permissions_for(sess["identityId"], sess["serviceId"])
             )
             if not allowed:

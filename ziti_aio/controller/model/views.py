@@ -13,6 +13,8 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from ziti_aio.controller.kinds import Kind
+from ziti_aio.controller.model.disabling import is_disabled
+from ziti_aio.controller.model.service_configs import overrides
 
 if TYPE_CHECKING:
     from ziti_aio.controller.model.model import Entity, Model
@@ -68,6 +70,12 @@ class ViewContext:
             return {}
         return self.model.policy.service_permissions(self.caller_identity_id)
 
+    @cached_property
+    def caller_overrides(self) -> dict[str, dict[str, str]]:
+        """service id -> config type id -> config id: the caller's own service configs."""
+        identity = self.model.maybe(Kind.IDENTITIES, self.caller_identity_id)
+        return overrides(identity) if identity is not None else {}
+
 
 # --- identities, services, configs ----------------------------------------------------------
 
@@ -94,17 +102,24 @@ def identity_view(ctx: ViewContext, e: Entity) -> dict[str, Any]:
                        "entity": "auth-policies", "_links": links("auth-policies", policy_id)},
         "sdkInfo": e.get("sdkInfo") or {}, "envInfo": e.get("envInfo") or {},
         "isDefaultAdmin": e.get("isDefaultAdmin", False), "appData": e.get("appData") or {},
-        "permissions": e.get("permissions", []), "disabled": e.get("disabled", False), "disabledAt": None,
-        "disabledUntil": None, "hasApiSession": bool(ctx.model.owned[Kind.API_SESSIONS].get(e["id"])),
+        "permissions": e.get("permissions", []), "disabled": is_disabled(e), "disabledAt": e.get("disabledAt"),
+        "disabledUntil": e.get("disabledUntil"), "hasApiSession": bool(ctx.model.owned[Kind.API_SESSIONS].get(e["id"])),
         "hasEdgeRouterConnection": False, "edgeRouterConnectionStatus": "offline", "isMfaEnabled": False,
         "authenticators": auths, "enrollment": enrollment,
     }
 
 
 def service_configs(ctx: ViewContext, e: Entity) -> dict[str, Any]:
-    """config type name -> data of a service's configs (only the caller's config types, if it chose)."""
+    """config type name -> data of a service's configs (only the caller's config types, if it chose),
+    the caller's own overrides replacing the service's config of their type."""
     out: dict[str, Any] = {}
+    chosen = {}
     for cid in e["configs"]:
+        config = ctx.model.maybe(Kind.CONFIGS, cid)
+        if config is not None:
+            chosen[config["configTypeId"]] = cid
+    chosen.update(ctx.caller_overrides.get(e["id"], {}))
+    for cid in chosen.values():
         config = ctx.model.maybe(Kind.CONFIGS, cid)
         if config is None:
             continue
@@ -251,3 +266,36 @@ def terminator_view(ctx: ViewContext, e: Entity) -> dict[str, Any]:
         "router": ref(Kind.EDGE_ROUTERS, ctx.model.maybe(Kind.EDGE_ROUTERS, e["router"])),
         "identity": e.get("identity") or "", "dynamicCost": 0,
     }
+
+
+# --- policy advice --------------------------------------------------------------------------
+
+def policy_advice(ctx: ViewContext, identity: Entity, service: Entity) -> dict[str, Any]:
+    """Why ``identity`` may or may not dial or bind ``service``: its permissions from service
+    policies, the routers each side reaches through edge router and service edge router policies,
+    and the routers they share with whether each is online (OpenZiti's ``policyAdvice``)."""
+    policy = ctx.model.policy
+    permissions = policy.permissions_for(identity["id"], service["id"])
+    common = ctx.model.pick(Kind.EDGE_ROUTERS, sorted(policy.session_edge_routers(identity["id"], service["id"])))
+    return {
+        "identityId": identity["id"], "identity": ref(Kind.IDENTITIES, identity),
+        "serviceId": service["id"], "service": ref(Kind.SERVICES, service),
+        "isDialAllowed": "Dial" in permissions, "isBindAllowed": "Bind" in permissions,
+        "identityRouterCount": len(policy.identity_edge_routers(identity["id"])),
+        "serviceRouterCount": len(policy.service_edge_routers(service["id"])),
+        "commonRouters": [{**(ref(Kind.EDGE_ROUTERS, r) or {}),
+                           "isOnline": bool(ctx.router_state(r["id"]).get("isOnline"))} for r in common],
+    }
+
+
+def identity_service_configs(ctx: ViewContext, identity: Entity) -> list[dict[str, Any]]:
+    """An identity's service config overrides as OpenZiti lists them (``serviceConfigDetail``)."""
+    out = []
+    for service_id, types in overrides(identity).items():
+        service = ctx.model.maybe(Kind.SERVICES, service_id)
+        for config_id in types.values():
+            config = ctx.model.maybe(Kind.CONFIGS, config_id)
+            if service is not None and config is not None:
+                out.append({"serviceId": service_id, "service": ref(Kind.SERVICES, service),
+                            "configId": config_id, "config": ref(Kind.CONFIGS, config)})
+    return out
