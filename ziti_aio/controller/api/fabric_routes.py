@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from quart import Blueprint, Response, request
 
-from ziti_aio.common.errors import ValidationError
+from ziti_aio.common.errors import NotInHaMode, ValidationError
 from ziti_aio.controller.api.app import ApiContext, caller, read_json
 from ziti_aio.controller.api.database import DatabaseOps
 from ziti_aio.controller.api.envelope import created, empty, json_response, ok
@@ -252,7 +252,7 @@ def fabric_blueprint(ctx: ApiContext) -> Blueprint:
 
     @bp.post("/inspections")
     async def inspect() -> Response:
-        authorize("ops")
+        authorize("inspections")
         body = _object(await read_json(), frozenset({"appRegex", "requestedValues"}), "inspect")
         if not isinstance(body.get("appRegex"), str) or not isinstance(body.get("requestedValues"), list):
             raise ValidationError("an inspect request needs appRegex (text) and requestedValues (a list)",
@@ -262,31 +262,41 @@ def fabric_blueprint(ctx: ApiContext) -> Blueprint:
 
     @bp.post("/database")
     async def snapshot() -> Response:
-        authorize("ops")
+        authorize("database")
         await database.snapshot(None)
         return empty()
 
     @bp.post("/database/snapshot")
     async def snapshot_with_path() -> Response:
-        authorize("ops")
+        authorize("database")
         body = _object(await read_json() or {}, frozenset({"path"}), "snapshot")
         return ok({"path": str(await database.snapshot(body.get("path")))})
 
     @bp.post("/database/check-data-integrity")
     async def check_integrity() -> Response:
-        authorize("ops")
+        authorize("database")
         await database.check(fix=False)
         return ok({}, status=202)
 
     @bp.post("/database/fix-data-integrity")
     async def fix_integrity() -> Response:
-        authorize("ops")
+        authorize("database")
         await database.check(fix=True)
         return ok({}, status=202)
 
     @bp.get("/database/data-integrity-results")
     async def integrity_results() -> Response:
-        authorize("ops")
+        authorize("database")
         return ok(database.results())
+
+    # --- cluster: one controller, no HA yet ---------------------------------------------------
+
+    @bp.get("/cluster/list-members")
+    @bp.post("/cluster/add-member")
+    @bp.post("/cluster/remove-member")
+    @bp.post("/cluster/transfer-leadership")
+    async def cluster() -> Response:
+        authorize("cluster")
+        raise NotInHaMode()
 
     return bp
