@@ -31,11 +31,12 @@ ANSWERED = frozenset({
     "DELETE /routers/{id}", "GET /routers/{id}/terminators",
     "GET /terminators", "POST /terminators", "GET /terminators/{id}", "PUT /terminators/{id}",
     "PATCH /terminators/{id}", "DELETE /terminators/{id}",
-    "GET /links", "GET /circuits", "POST /inspections",
+    "GET /links", "DELETE /links/{id}", "GET /circuits", "POST /inspections",
     "POST /database", "POST /database/snapshot", "POST /database/check-data-integrity",
     "POST /database/fix-data-integrity", "GET /database/data-integrity-results",
 })
-LIVE = frozenset({"GET /links/{id}", "PATCH /links/{id}", "GET /circuits/{id}", "DELETE /circuits/{id}"})
+LIVE = frozenset({"GET /links/{id}", "PATCH /links/{id}", "DELETE /links/{id}", "GET /circuits/{id}",
+                  "DELETE /circuits/{id}"})
 # Answered as OpenZiti answers them on a controller without HA: 400 SERVER_NOT_RUNNING_IN_HA_MODE.
 NOT_SUPPORTED = frozenset({"GET /cluster/list-members", "POST /cluster/add-member", "POST /cluster/remove-member",
                            "POST /cluster/transfer-leadership"})
@@ -103,7 +104,7 @@ async def test_every_fabric_operation_answers_its_schema(controller, admin):
     assert answered == ANSWERED, f"answered {sorted(answered - ANSWERED)}, not {sorted(ANSWERED - answered)}"
     assert refused == NOT_SUPPORTED
     assert not problems, "\n".join(problems)
-    assert len(ops) == 37 and len(ANSWERED | LIVE | NOT_SUPPORTED) == 36, "all but DELETE /links/{id} answer"
+    assert len(ops) == 37 and len(ANSWERED | LIVE | NOT_SUPPORTED) == 37, "every operation answers"
 
 
 async def test_fabric_routers_and_services_are_the_edge_ones(controller, admin):
@@ -225,6 +226,18 @@ async def test_a_live_network_through_the_fabric_api(tmp_path):
                         assert await end.receive_some() == b"", "no more data after the circuit is gone"
             assert (await admin.get(f"{FABRIC}/circuits")).json()["data"] == []
         assert (await admin.get(f"{FABRIC}/links/{link['id']}")).json()["data"]["staticCost"] == 4
+        answers.append(("DELETE", "/links/{id}", await admin.delete(f"{FABRIC}/links/{link['id']}")))
+        assert (await admin.get(f"{FABRIC}/links/{link['id']}")).status_code == 404
+
+        async def relinked() -> list[dict] | None:
+            found = await one_link()
+            return found if found and found[0]["id"] != link["id"] else None
+
+        [again] = await wait_until(relinked, 20, what="the routers to link again")
+        assert {again["sourceRouter"]["id"], again["destRouter"]["id"]} == \
+            {link["sourceRouter"]["id"], link["destRouter"]["id"]}
+        for r in net.routers:
+            assert link["id"] not in r.router.parts.links.links, "the routers closed the deleted link"
     for method, path, resp in answers:
         assert 200 <= resp.status_code < 300, f"{method} {path}: {resp.status_code} {resp.text}"
     if needs_fabric_openapi.args[0]:

@@ -6,7 +6,7 @@ declares.
 ``DELETE .../circuits/{id}`` closes a circuit on its routers. ``.../links`` lists router links as
 OpenZiti's fabric API does (``sourceRouter``/``destRouter`` refs, ``state``, ``cost``,
 ``staticCost``, ``down``, latencies in ns); ``PATCH .../links/{id}`` takes ``down`` and
-``staticCost``.
+``staticCost``; ``DELETE .../links/{id}`` has the routers close the link and dial again.
 """
 
 from __future__ import annotations
@@ -159,6 +159,13 @@ def network_blueprint(ctx: ApiContext, name: str) -> Blueprint:
         if found is None:
             raise NotFoundError("links", ident)
         return ok(link_shown(found))
+
+    @bp.delete("/links/<ident>")
+    async def delete_link(ident: str) -> Response:
+        authorize("links")
+        # As OpenZiti, the answer is empty whether the link was known or not.
+        network.fault_link(ident, "deleted by an administrator")
+        return empty()
 
     @bp.patch("/links/<ident>")
     async def patch_link(ident: str) -> Response:
