@@ -122,6 +122,29 @@ async def test_fabric_routers_and_services_are_the_edge_ones(controller, admin):
         "tcp:127.0.0.1:1"
 
 
+async def test_a_fabric_put_replaces_only_the_fabric_fields(controller, admin):
+    ids = await _seed(admin)
+    router = await create(admin, "edge-routers", {"name": "fab-edge", "roleAttributes": ["east"], "cost": 9,
+                                                  "isTunnelerEnabled": True})
+    service = await create(admin, "services", {"name": "fab-encrypted", "roleAttributes": ["web"],
+                                               "encryptionRequired": False, "maxIdleTimeMillis": 5})
+    for path, body in ((f"/routers/{router}", {"name": "fab-edge-2", "noTraversal": True}),
+                       (f"/routers/{ids['routers']}", {"name": "fab-router-2", "tags": {"k": "v"}}),
+                       (f"/services/{service}", {"name": "fab-encrypted-2"})):
+        resp = await admin.put(FABRIC + path, json=body)
+        assert resp.status_code == 200, resp.text
+    edge = (await admin.get(f"{MANAGEMENT}/edge-routers/{router}")).json()["data"]
+    assert (edge["name"], edge["noTraversal"], edge["cost"]) == ("fab-edge-2", True, 0)
+    assert edge["roleAttributes"] == ["east"] and edge["isTunnelerEnabled"] is True
+    transit = (await admin.get(f"{MANAGEMENT}/transit-routers/{ids['routers']}")).json()["data"]
+    assert transit["name"] == "fab-router-2" and transit["tags"]["k"] == "v", "still a transit router"
+    svc = (await admin.get(f"{MANAGEMENT}/services/{service}")).json()["data"]
+    assert (svc["name"], svc["maxIdleTimeMillis"], svc["encryptionRequired"], svc["roleAttributes"]) == \
+        ("fab-encrypted-2", 0, False, ["web"])
+    resp = await admin.put(f"{FABRIC}/services/{service}", json={"terminatorStrategy": "random"})
+    assert resp.status_code == 400 and resp.json()["error"]["cause"]["field"] == "name"
+
+
 @pytest.mark.parametrize("path, body", [
     ("/routers", {"name": "fab-bad", "cost": 0, "noTraversal": False, "fingerprint": "ab:cd"}),
     ("/routers", {"name": "fab-bad", "cost": 70000, "noTraversal": False}),

@@ -28,11 +28,15 @@ if TYPE_CHECKING:
     from ziti_aio.controller.model.model import Entity
 
 ROUTERS = "routers"
-# What a fabric router body may set (routerCreate / routerUpdate); the rest of an edge router stays.
-ROUTER_FIELDS = frozenset({"name", "cost", "noTraversal", "disabled", "tags", "ctrlChanListeners"})
+# What a fabric router body may set (routerCreate / routerUpdate), with the value a PUT without it
+# sets; the rest of an edge router (role attributes, tunneler, app data) is not the fabric's to change.
+ROUTER_DEFAULTS: dict[str, Any] = {"cost": 0, "noTraversal": False, "disabled": False, "tags": {},
+                                   "ctrlChanListeners": {}}
+ROUTER_FIELDS = frozenset({"name", *ROUTER_DEFAULTS})
 # fabric.yml bounds a router's cost to 16 bits (the management API allows more).
 MAX_FABRIC_ROUTER_COST = 65535
-SERVICE_FIELDS = frozenset({"name", "terminatorStrategy", "maxIdleTimeMillis", "tags"})
+SERVICE_DEFAULTS: dict[str, Any] = {"terminatorStrategy": "smartrouting", "maxIdleTimeMillis": 0, "tags": {}}
+SERVICE_FIELDS = frozenset({"name", *SERVICE_DEFAULTS})
 
 
 def _base(e: Entity, collection: str) -> dict[str, Any]:
@@ -86,11 +90,20 @@ def _object(body: Any, allowed: frozenset[str], what: str) -> dict[str, Any]:
     return body
 
 
+def replacing(body: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
+    """A PUT body as a partial update of the fabric's fields only: ``name`` is required, the other
+    fabric fields it leaves out go back to their defaults, fields the fabric does not show stay."""
+    if "name" not in body:
+        raise ValidationError("name is required", field="name")
+    return {**defaults, **body}
+
+
 def router_body(body: Any, stored: Entity | None) -> dict[str, Any]:
     """A fabric router create/update body as an edge router body.
 
     Routers join by enrolling, so a body may only repeat the fingerprint already known (an update
-    as OpenZiti's CLI sends it), never set one; ``id`` is taken on create only as the id we choose.
+    as OpenZiti's CLI sends it), never set one. A create's ``id`` is not kept: ids are the
+    controller's to choose, and the answer gives the new one (docs/fabric.md).
     """
     body = _object(body, ROUTER_FIELDS | {"id", "fingerprint"}, "router")
     known = (stored or {}).get("fingerprint") or ""
@@ -149,9 +162,11 @@ def fabric_blueprint(ctx: ApiContext) -> Blueprint:
         found = authorize(Kind.EDGE_ROUTERS)
         stored = ctx.model.get(Kind.EDGE_ROUTERS, ident)
         body = router_body(await read_json(), stored)
+        if not partial:
+            body = replacing(body, ROUTER_DEFAULTS)
         if "tags" in body and (stored.get("tags") or {}).get("transitRouter") is True:
             body["tags"] = {**fields.tags("tags", body["tags"]), "transitRouter": True}
-        await ctx.crud.update(Kind.EDGE_ROUTERS, ident, body, partial=partial, actor=found.identity["id"])
+        await ctx.crud.update(Kind.EDGE_ROUTERS, ident, body, partial=True, actor=found.identity["id"])
         return empty()
 
     @bp.put("/routers/<ident>")
@@ -196,7 +211,9 @@ def fabric_blueprint(ctx: ApiContext) -> Blueprint:
     async def update_service(ident: str, partial: bool) -> Response:
         found = authorize(Kind.SERVICES)
         body = _object(await read_json(), SERVICE_FIELDS, "service")
-        await ctx.crud.update(Kind.SERVICES, ident, body, partial=partial, actor=found.identity["id"])
+        if not partial:
+            body = replacing(body, SERVICE_DEFAULTS)
+        await ctx.crud.update(Kind.SERVICES, ident, body, partial=True, actor=found.identity["id"])
         return empty()
 
     @bp.put("/services/<ident>")
