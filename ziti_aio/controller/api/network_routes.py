@@ -80,7 +80,7 @@ def link_update(body: Any) -> dict[str, Any]:
 
 def network_blueprint(ctx: ApiContext, name: str) -> Blueprint:
     """Routes for terminators and circuits (register before the generic management routes); under the
-    fabric prefix (``name == "fabric"``) terminators take the fabric shape."""
+    fabric prefix (``name == "fabric"``) terminators, circuits and links take fabric.yml's shapes."""
     bp = Blueprint(name, __name__)
     network = ctx.network
     assert network is not None
