@@ -195,10 +195,17 @@ async def test_a_snapshot_is_a_sqlite_copy_with_the_same_entities(controller, ad
 
 
 async def test_only_an_admin_may_snapshot(controller, admin):
-    await create(admin, "identities", {"name": "fab-user", "type": "User", "isAdmin": False})
+    user = await create(admin, "identities", {"name": "fab-user", "type": "User", "isAdmin": False,
+                                              "permissions": ["router", "service"]})
+    await create(admin, "authenticators", {"method": "updb", "identityId": user, "username": "fab-user",
+                                           "password": "fab-user-password"})
     async with controller.client() as anon:
-        resp = await anon.post(f"{FABRIC}/database/snapshot", json={"path": "anon"})
-    assert resp.status_code == 401
+        assert (await anon.post(f"{FABRIC}/database/snapshot", json={"path": "anon"})).status_code == 401
+    async with await controller.login("fab-user", "fab-user-password") as operator:
+        assert (await operator.get(f"{FABRIC}/routers")).status_code == 200, "a router permission reads routers"
+        for path in ("/database/snapshot", "/database", "/inspections"):
+            resp = await operator.post(FABRIC + path, json={"path": "mine"} if path.endswith("snapshot") else None)
+            assert resp.status_code == 401 and resp.json()["error"]["code"] == "UNAUTHORIZED", f"{path}: {resp.text}"
     assert not (controller.home / "snapshots").exists()
 
 
