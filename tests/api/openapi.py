@@ -1,8 +1,8 @@
 """OpenZiti's own OpenAPI files as schemathesis schemas, and the check of an answer's body against them.
 
 The files are not part of the repository: ``ZITI_AIO_OPENAPI_DIR`` names a folder holding OpenZiti's
-``management.yml`` and ``client.yml`` (the flattened edge-api bundles). Tests that need them skip, saying
-why, when the variable is unset or the folder lacks the files.
+``management.yml`` and ``client.yml`` (the flattened edge-api bundles) and ``fabric.yml``. Tests that need
+them skip, saying why, when the variable is unset or the folder lacks the files.
 """
 
 from __future__ import annotations
@@ -24,12 +24,12 @@ OPENAPI_ENV = "ZITI_AIO_OPENAPI_DIR"
 OPENAPI_FILES = ("management.yml", "client.yml")
 
 
-def _unusable() -> str | None:
-    """Why ``ZITI_AIO_OPENAPI_DIR`` cannot be used, or None when it can."""
+def _unusable(files: tuple[str, ...] = OPENAPI_FILES) -> str | None:
+    """Why ``ZITI_AIO_OPENAPI_DIR`` cannot be used for ``files``, or None when it can."""
     raw = os.environ.get(OPENAPI_ENV)
     if not raw:
-        return f"{OPENAPI_ENV} is not set (it names the folder holding OpenZiti's {' and '.join(OPENAPI_FILES)})"
-    missing = [name for name in OPENAPI_FILES if not (Path(raw) / name).is_file()]
+        return f"{OPENAPI_ENV} is not set (it names the folder holding OpenZiti's {' and '.join(files)})"
+    missing = [name for name in files if not (Path(raw) / name).is_file()]
     if missing:
         return f"{OPENAPI_ENV}={raw} has no {', '.join(missing)}"
     return None
@@ -37,6 +37,9 @@ def _unusable() -> str | None:
 
 # Marks a test (or module) that needs OpenZiti's OpenAPI files; it skips, saying why, without them.
 needs_openapi = pytest.mark.skipif(_unusable() is not None, reason=_unusable() or "")
+# The same for OpenZiti's ``fabric.yml``.
+needs_fabric_openapi = pytest.mark.skipif(_unusable(("fabric.yml",)) is not None,
+                                          reason=_unusable(("fabric.yml",)) or "")
 
 
 def openapi_dir() -> Path:
@@ -73,7 +76,7 @@ def _as_go_reads(node: Any) -> Any:
 
 @functools.cache
 def schema(file: str) -> BaseSchema:
-    """One of OpenZiti's bundles (``management.yml`` or ``client.yml``), loaded once per run."""
+    """One of OpenZiti's bundles (``management.yml``, ``client.yml``, ``fabric.yml``), loaded once per run."""
     raw = yaml.load((openapi_dir() / file).read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     return schemathesis.openapi.from_dict(_as_go_reads(raw))
 

@@ -7,7 +7,7 @@ MANAGEMENT = "/edge/management/v1"
 """The Edge Management API: what admins and the CLI call."""
 
 FABRIC = "/fabric/v1"
-"""The fabric API (circuits, links) as OpenZiti's fabric management exposes it."""
+"""The Fabric API: routers, services, terminators, links, circuits, inspections and the database."""
 
 LEGACY_CLIENT = "/edge/v1"
 """The client API's old prefix, which libziti 0.29.3 still uses."""

@@ -179,6 +179,14 @@ class ControllerUnavailable(ZitiError):
     default_message = "the controller is unavailable"
 
 
+class NotInHaMode(ZitiError):
+    """A cluster operation on a controller that runs alone (OpenZiti answers the same, docs/fabric.md)."""
+
+    code = "SERVER_NOT_RUNNING_IN_HA_MODE"
+    http_status = 400
+    default_message = "The server is not running in HA mode. HA operations are not permitted"
+
+
 class UnsupportedMedia(ZitiError):
     code = "UNSUPPORTED_MEDIA"
     http_status = 415

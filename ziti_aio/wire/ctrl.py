@@ -26,6 +26,8 @@ Messages:
   ``{v, routers: [{id, name, fingerprint, linkAddress}]}``, whom to link with and whom to accept.
 - ``LINK_UP`` / ``LINK_DOWN`` (router -> controller): ``{v, id, src, dst}`` / ``{v, id, reason}``.
 - ``LINK_METRICS`` (router -> controller): ``{v, links: [{id, latencyMs}]}``.
+- ``FAULT_LINK`` (controller -> router): ``{v, id}``, an administrator deleted the link: the router
+  closes it (reporting ``LINK_DOWN``) and dials its peer again.
 - ``ROUTE`` (controller -> router, request): ``{v, circuitId, initiatorLink, terminatorLink}``,
   where to forward the circuit's payloads from each end ("" = the end is on this router); the
   egress router's first one carries ``dial: {terminatorId, callerId, publicKey, appData}``
@@ -66,6 +68,7 @@ class CtrlType(IntEnum):
     LINK_DOWN = 20009
     LINK_METRICS = 20010
     ROUTE = 20011
+    FAULT_LINK = 20012
 
 
 def _body(fields: dict[str, Any]) -> bytes:

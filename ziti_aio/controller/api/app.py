@@ -155,6 +155,7 @@ def _count(metrics: ControllerMetrics, status: int) -> None:
 def create_app(ctx: ApiContext) -> Any:
     """The ASGI application serving both APIs (wrapped for legacy client paths)."""
     from ziti_aio.controller.api.client_routes import client_blueprint
+    from ziti_aio.controller.api.fabric_routes import fabric_blueprint
     from ziti_aio.controller.api.management_routes import management_blueprint
     from ziti_aio.controller.api.network_routes import network_blueprint
     from ziti_aio.controller.api.ops_routes import ops_blueprint
@@ -163,6 +164,7 @@ def create_app(ctx: ApiContext) -> Any:
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
     app.register_blueprint(client_blueprint(ctx), url_prefix=api_paths.CLIENT)
+    app.register_blueprint(fabric_blueprint(ctx), url_prefix=api_paths.FABRIC)
     if ctx.network is not None:
         app.register_blueprint(network_blueprint(ctx, "network"), url_prefix=api_paths.MANAGEMENT)
         app.register_blueprint(network_blueprint(ctx, "fabric"), url_prefix=api_paths.FABRIC)

@@ -144,6 +144,17 @@ class Network:
             self.routing.reroute_all(self.circuits.through(link_id=link_id), f"link {link_id} went away")
         return link
 
+    def fault_link(self, link_id: str, reason: str) -> None:
+        """An administrator deleted a link: forget it (its circuits are rerouted) and tell its two routers
+        to close it; they dial each other again (docs/fabric.md). An unknown link is nothing to do."""
+        link = self.link_gone(link_id, reason)
+        if link is None:
+            return
+        for router_id in (link.src, link.dst):
+            router = self.routers.get(router_id)
+            if router is not None:
+                router.push(ctrl.message(ctrl.CtrlType.FAULT_LINK, id=link_id))
+
     def update_link(self, link_id: str, *, down: bool | None = None, static_cost: int | None = None) -> ReportedLink:
         """An administrator marks a link down (or up) or sets its static cost."""
         link = self.links.get(link_id)

@@ -123,6 +123,21 @@ class SqliteStore:
             row = self._db.execute("SELECT count(*) FROM entities").fetchone()
         return int(row[0])
 
+    def backup(self, target: Path) -> None:
+        """Copy the whole store, consistently, into a new SQLite file ``target`` (SQLite's backup API)."""
+        copy = sqlite3.connect(target)
+        try:
+            with self._lock:
+                self._db.backup(copy)
+        finally:
+            copy.close()
+
+    def integrity_problems(self) -> list[str]:
+        """What SQLite's ``integrity_check`` finds wrong with the file (empty when it is sound)."""
+        with self._lock:
+            rows = [str(row[0]) for row in self._db.execute("PRAGMA integrity_check")]
+        return [] if rows == ["ok"] else rows
+
     def close(self) -> None:
         with self._lock:
             self._db.close()

@@ -10,7 +10,7 @@ from ziti_aio.common.errors import ProtocolError
 from ziti_aio.router.fabric.links import parse_peers
 from ziti_aio.router.handlers.parts import RouterParts
 from ziti_aio.router.handlers.revocations import revocations, take_key
-from ziti_aio.router.handlers.routers import routers
+from ziti_aio.router.handlers.routers import fault_link, routers
 from ziti_aio.router.handlers.routes import close_circuit, route
 from ziti_aio.wire.ctrl import CtrlType
 from ziti_aio.wire.frame import Message
@@ -22,6 +22,7 @@ HANDLERS: dict[int, CtrlHandler] = {
     CtrlType.ROUTERS: routers,
     CtrlType.ROUTE: route,
     CtrlType.CLOSE_CIRCUIT: close_circuit,
+    CtrlType.FAULT_LINK: fault_link,
 }
 
 

@@ -1,10 +1,12 @@
-"""``ROUTERS``: the controller's list of online routers, which this router links with."""
+"""``ROUTERS``: the controller's list of online routers, which this router links with; ``FAULT_LINK``:
+close one link (it is dialed again)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from ziti_aio.router.fabric.links import parse_peers
+from ziti_aio.router.handlers.routes import MAX_ID_CHARS
 from ziti_aio.wire import ctrl
 
 if TYPE_CHECKING:
@@ -14,3 +16,9 @@ if TYPE_CHECKING:
 
 async def routers(parts: RouterParts, msg: Message) -> None:
     parts.links.update_peers(parse_peers(ctrl.parse(msg)))
+
+
+async def fault_link(parts: RouterParts, msg: Message) -> None:
+    link = parts.links.get(ctrl.string(ctrl.parse(msg), "id", max_length=MAX_ID_CHARS))
+    if link is not None:
+        parts.nursery.start_soon(link.aclose)
