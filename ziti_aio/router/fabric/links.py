@@ -107,10 +107,14 @@ class LinkManager:
         """Dial peers and report metrics; every link's payloads and acks go to ``handler``. Links can
         be accepted (:meth:`accept`) once started."""
         self._handler = handler
-        async with trio.open_nursery() as nursery:
-            self._nursery = nursery
-            nursery.start_soon(self._report_metrics)
-            task_status.started()
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                nursery.start_soon(self._report_metrics)
+                task_status.started()
+        finally:
+            # Accepted links outlive this nursery by a moment at shutdown: they must not redial into it.
+            self._nursery = None
 
     # --- peers and dialing ------------------------------------------------------------------
 
