@@ -1,0 +1,107 @@
+"""Events reach a JSON-lines file sink from a real network: entity changes, sessions, circuits,
+routers and links (docs/events.md)."""
+
+from __future__ import annotations
+
+import json
+
+import trio
+
+from ziti_aio.common.events_config import EVENT_TYPES, EventFileConfig
+from ziti_aio.sdk import open_context
+from ziti_aio.testing import wait_until
+from ziti_aio.testing.network import open_network
+
+SECRET_KEYS = {"password", "passwordHash", "hash", "salt", "token", "jwt", "enrollmentJwt", "verificationToken"}
+
+
+def read_events(path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def find(path, namespace: str, **fields) -> list[dict]:
+    return [e for e in read_events(path) if e["namespace"] == namespace
+            and all(e.get(k) == v for k, v in fields.items())]
+
+
+def keys_of(value) -> set[str]:
+    if isinstance(value, dict):
+        return set(value) | {k for v in value.values() for k in keys_of(v)}
+    if isinstance(value, list):
+        return {k for v in value for k in keys_of(v)}
+    return set()
+
+
+async def echo(listener) -> None:
+    while True:
+        stream = await listener.accept()
+        async with stream:
+            try:
+                while data := await stream.receive_some():
+                    await stream.send_all(data)
+            except trio.BrokenResourceError:
+                pass  # the dialer closed without a FIN
+
+
+async def test_every_event_type_reaches_the_file_sink(tmp_path):
+    log = tmp_path / "events" / "all.log"
+    sink = EventFileConfig(types=EVENT_TYPES, file=log)
+    async with open_network(tmp_path / "net", routers=1, events=(sink,)) as net:
+        # entityChange: the bootstrap admin and a new identity, without secrets
+        ident = await net.create_identity("alice")
+        created = await wait_until(
+            lambda: [e for e in find(log, "entityChange", entityType="identities", eventType="created")
+                     if e["finalState"]["id"] == ident.id], 10, what="alice's entityChange")
+        assert created[0]["initialState"] is None and created[0]["finalState"]["name"] == "alice"
+        assert created[0]["metadata"]["author"]["id"] and created[0]["eventId"]
+        resp = await net.admin.patch(f"/edge/management/v1/identities/{ident.id}", json={"roleAttributes": ["x"]})
+        resp.raise_for_status()
+        [updated] = await wait_until(
+            lambda: [e for e in find(log, "entityChange", entityType="identities", eventType="updated")
+                     if e["finalState"]["roleAttributes"] == ["x"]], 10, what="alice's update")
+        assert updated["initialState"]["roleAttributes"] == [] and updated["finalState"]["id"] == ident.id
+        for event in find(log, "entityChange"):
+            assert not keys_of(event) & SECRET_KEYS, event
+        assert find(log, "apiSession", event_type="created")
+        # router online
+        assert find(log, "router", event_type="router-online", router_id=net.routers[0].id, router_online=True)
+
+        # a dial: session created, circuit created then deleted
+        host_file = (await net.create_identity("host")).path
+        await net.create_service("echo")
+        await net.allow("host", "echo", "Bind")
+        await net.allow("alice", "echo", "Dial")
+        async with open_context(host_file) as host, open_context(ident.path) as dialer, \
+                trio.open_nursery() as nursery:
+            listener = await host.bind("echo")
+            nursery.start_soon(echo, listener)
+            async with await dialer.dial("echo") as stream:
+                await stream.send_all(b"ping")
+                assert await stream.receive_some() == b"ping"
+                await wait_until(lambda: find(log, "circuit", event_type="created"), 10, what="circuit created")
+            await wait_until(lambda: find(log, "circuit", event_type="deleted"), 10, what="circuit deleted")
+            nursery.cancel_scope.cancel()
+        [up] = find(log, "circuit", event_type="created")
+        assert up["client_id"] == ident.id and up["path"]["nodes"] == [net.routers[0].id]
+        assert up["creation_timespan"] > 0 and up["terminator_id"]
+        [down] = find(log, "circuit", event_type="deleted")
+        assert down["circuit_id"] == up["circuit_id"] and down["duration"] > 0
+        assert find(log, "session", event_type="created", identity_id=ident.id, session_type="Dial")
+
+        # a second router: a link comes up; stopping it: link fault and router offline
+        er2 = await net.add_router("er2")
+        await wait_until(lambda: find(log, "link", event_type="connected"), 15, what="link up")
+        er2.stop()
+        await wait_until(lambda: find(log, "router", event_type="router-offline", router_id=er2.id), 15,
+                         what="er2 offline")
+        await wait_until(lambda: find(log, "link", event_type="fault"), 10, what="link fault")
+
+        # an identity deleted: entityChange deleted with its last state
+        resp = await net.admin.delete(f"/edge/management/v1/identities/{ident.id}")
+        resp.raise_for_status()
+        await wait_until(lambda: [e for e in find(log, "entityChange", eventType="deleted", entityType="identities")
+                                  if e["initialState"]["id"] == ident.id], 10, what="alice deleted")
+        for event in read_events(log):
+            assert event["event_src_id"] and event["timestamp"].endswith("Z")
