@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import json
 
-import trio
+from event_flows import dial_once
 
 from ziti_aio.common.events_config import EVENT_TYPES, EventFileConfig
-from ziti_aio.sdk import open_context
 from ziti_aio.testing import wait_until
 from ziti_aio.testing.network import open_network
 
@@ -32,17 +31,6 @@ def keys_of(value) -> set[str]:
     if isinstance(value, list):
         return {k for v in value for k in keys_of(v)}
     return set()
-
-
-async def echo(listener) -> None:
-    while True:
-        stream = await listener.accept()
-        async with stream:
-            try:
-                while data := await stream.receive_some():
-                    await stream.send_all(data)
-            except trio.BrokenResourceError:
-                pass  # the dialer closed without a FIN
 
 
 async def test_every_event_type_reaches_the_file_sink(tmp_path):
@@ -69,20 +57,11 @@ async def test_every_event_type_reaches_the_file_sink(tmp_path):
         assert find(log, "router", event_type="router-online", router_id=net.routers[0].id, router_online=True)
 
         # a dial: session created, circuit created then deleted
-        host_file = (await net.create_identity("host")).path
-        await net.create_service("echo")
-        await net.allow("host", "echo", "Bind")
-        await net.allow("alice", "echo", "Dial")
-        async with open_context(host_file) as host, open_context(ident.path) as dialer, \
-                trio.open_nursery() as nursery:
-            listener = await host.bind("echo")
-            nursery.start_soon(echo, listener)
-            async with await dialer.dial("echo") as stream:
-                await stream.send_all(b"ping")
-                assert await stream.receive_some() == b"ping"
-                await wait_until(lambda: find(log, "circuit", event_type="created"), 10, what="circuit created")
-            await wait_until(lambda: find(log, "circuit", event_type="deleted"), 10, what="circuit deleted")
-            nursery.cancel_scope.cancel()
+        async def created() -> None:
+            await wait_until(lambda: find(log, "circuit", event_type="created"), 10, what="circuit created")
+
+        await dial_once(net, "alice", "echo", while_open=created)
+        await wait_until(lambda: find(log, "circuit", event_type="deleted"), 10, what="circuit deleted")
         [up] = find(log, "circuit", event_type="created")
         assert up["client_id"] == ident.id and up["path"]["nodes"] == [net.routers[0].id]
         assert up["creation_timespan"] > 0 and up["terminator_id"]

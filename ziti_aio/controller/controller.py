@@ -169,7 +169,8 @@ class Controller:
         ctx = ApiContext(model=model, crud=crud, access=access, enrollment_exchange=exchange,
                          cacerts_body=cacerts_body(pki.ca_bundle), instance_id=instance_id,
                          base_url=state["base_url"], router_state=network.router_state, network=network,
-                         trust_ca=trust_ca, metrics=metrics, server_cert=pki.server_cert, network_jwt=network_jwt)
+                         trust_ca=trust_ca, metrics=metrics, events=events, server_cert=pki.server_cert,
+                         network_jwt=network_jwt)
         self.api = ctx
         app = create_app(ctx)
         async with trio.open_nursery() as nursery:
