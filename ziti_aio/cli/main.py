@@ -24,6 +24,7 @@ COMMANDS = {
     "edge": "ziti_aio.cli.edge:app",
     "version": "ziti_aio.cli.version:version",
     "status": "ziti_aio.cli.status:status",
+    "stream": "ziti_aio.cli.stream:app",
 }
 HIDDEN = {"ls"}
 
