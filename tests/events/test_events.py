@@ -84,3 +84,20 @@ async def test_every_event_type_reaches_the_file_sink(tmp_path):
                                   if e["initialState"]["id"] == ident.id], 10, what="alice deleted")
         for event in read_events(log):
             assert event["event_src_id"] and event["timestamp"].endswith("Z")
+
+
+async def test_a_subscriber_that_never_reads_does_not_slow_the_controller(tmp_path):
+    async with open_network(tmp_path, routers=0) as net:
+        bus = net.controller.controller.events
+        slow = bus.subscribe("never reads", ["entityChange", "alert"], size=2)
+        for n in range(5):
+            await net.create_identity(f"user{n}", enroll=False)
+        assert slow.delivered == 2 and slow.dropped > 0
+        lost = slow.dropped
+        # the API and the other subscribers carry on; once it reads, it learns what it lost
+        first, second = slow.receive_nowait(), slow.receive_nowait()
+        assert {first.namespace, second.namespace} == {"entityChange"}
+        await net.create_identity("after", enroll=False)
+        alert = slow.receive_nowait().to_json()
+        assert alert["namespace"] == "alert" and alert["details"]["dropped"] == lost
+        assert slow.receive_nowait().to_json()["namespace"] == "entityChange"
