@@ -11,6 +11,7 @@ from event_flows import dial_once
 from trio_websocket import ConnectionClosed, ConnectionRejected, open_websocket_url
 
 from ziti_aio.common import api_paths
+from ziti_aio.sdk.identity_file import load_identity
 from ziti_aio.testing.network import open_network
 
 
@@ -49,6 +50,21 @@ async def test_refused_without_an_admin_session_or_with_an_unknown_type(net):
         async with stream(net, "circuits"):
             pass
     assert info.value.status_code == 400 and b"circuits" in info.value.body
+
+
+async def test_refused_for_a_non_admin(net):
+    await net.create_identity("plain")
+    identity = load_identity(net.identities["plain"].path)
+    cert, key = net.home / "plain.cert", net.home / "plain.key"
+    cert.write_text(identity.cert_pem)
+    key.write_text(identity.key_pem)
+    async with net.controller.client(cert=str(cert), key=str(key)) as device:
+        login = await device.post("/edge/client/v1/authenticate?method=cert", json={})
+        token = login.headers["zt-session"]
+    with pytest.raises(ConnectionRejected) as info:
+        async with stream(net, token=token):
+            pass
+    assert info.value.status_code == 401 and b"UNAUTHORIZED" in info.value.body  # as OpenZiti answers a non-admin
 
 
 async def test_events_arrive_on_the_types_subscribed(net):
