@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from event_flows import dial_once
 
+from ziti_aio.common.errors import ZitiError
 from ziti_aio.common.events_config import EVENT_TYPES, EventFileConfig
+from ziti_aio.sdk import open_context
 from ziti_aio.testing import wait_until
 from ziti_aio.testing.network import open_network
 
@@ -68,6 +71,17 @@ async def test_every_event_type_reaches_the_file_sink(tmp_path):
         [down] = find(log, "circuit", event_type="deleted")
         assert down["circuit_id"] == up["circuit_id"] and down["duration"] > 0
         assert find(log, "session", event_type="created", identity_id=ident.id, session_type="Dial")
+
+        # a dial of a service nobody hosts: circuit failed, naming the dialer and the service
+        dark = await net.create_service("dark")
+        await net.allow("alice", "dark", "Dial")
+        async with open_context(ident.path) as dialer:
+            with pytest.raises(ZitiError):
+                await dialer.dial("dark")
+        [failed] = await wait_until(lambda: find(log, "circuit", event_type="failed"), 10, what="circuit failed")
+        assert failed["failure_cause"] == "NO_TERMINATORS"
+        assert (failed["client_id"], failed["service_id"]) == (ident.id, dark)
+        assert not find(log, "circuit", event_type="deleted", service_id=dark)
 
         # a second router: a link comes up; stopping it: link fault and router offline
         er2 = await net.add_router("er2")

@@ -32,7 +32,9 @@ def create_circuit(network: Network, router: ConnectedRouter, msg: Message) -> M
     try:
         answer, circuit = _create_circuit(network, router, msg, started)
     except ZitiError as exc:
-        network.circuit_failed(exc.code, exc.message)
+        session = network.model.maybe(Kind.SESSIONS, _session_id(msg)) or {}
+        network.circuit_failed(exc.code, exc.message, client_id=session.get("identityId", ""),
+                               service_id=session.get("serviceId", ""))
         raise
     if answer is not None:
         network.circuit_created(circuit, time.perf_counter() - started)
@@ -84,6 +86,14 @@ def _create_circuit(network: Network, router: ConnectedRouter, msg: Message,
     return ctrl.reply(msg, circuitId=circuit.id, path={"nodes": circuit.nodes, "links": []},
                       terminator={"id": terminator.id, "routerId": terminator.router_id,
                                   "address": terminator.address}), circuit
+
+
+def _session_id(msg: Message) -> str | None:
+    """The request's session id, if it has a readable one (for the ``failed`` event of a refused dial)."""
+    try:
+        return ctrl.string(ctrl.parse(msg), "sessionId", max_length=MAX_ID_CHARS)
+    except (WireProtocolError, ZitiError):
+        return None
 
 
 def _base64(data: dict[str, Any], key: str) -> str | None:
