@@ -73,7 +73,8 @@ async def test_events_arrive_on_the_types_subscribed(net):
         created = await next_event(ws, "entityChange", eventType="created", entityType="identities")
         assert created["finalState"]["id"] == ident.id
         await dial_once(net, "alice", "echo")
-        # in the order they happen: the Dial session, then its circuit
+        # in the order they happen: alice's login, her Dial session, then its circuit
+        await next_event(ws, "apiSession", event_type="created", identity_id=ident.id)
         await next_event(ws, "session", event_type="created", identity_id=ident.id, session_type="Dial")
         up = await next_event(ws, "circuit", event_type="created")
         down = await next_event(ws, "circuit", event_type="deleted")
