@@ -1,6 +1,8 @@
+import tomllib
+
 import pytest
 
-from ziti_aio.appliance.node_config import load_node_config, parse_node_config
+from ziti_aio.appliance.node_config import load_node_config, parse_node_config, render_node_config
 from ziti_aio.common.errors import ConfigError
 
 GOOD = """
@@ -41,6 +43,14 @@ def test_issue_example_parses(tmp_path):
         ('home = "/h"\n', "no role is configured"),
         ('[controller]\naddress = "x"\n', "home is required"),
         ('home = "/h"\n[[router]]\nname = "a"\nedgee = "1:2"\n', "unknown key 'router[0].edgee'"),
+        ('home = "/h"\n[controller]\naddress = "x"\n[[controller.events]]\ntypes = ["circuits"]\nfile = "e"\n',
+         "controller.events[0].types names an unknown event type 'circuits'"),
+        ('home = "/h"\n[controller]\naddress = "x"\n[[controller.events]]\ntypes = ["link"]\nfile = "e"\n'
+         'handler = "kafka"\n', "unknown key 'controller.events[0].handler'"),
+        ('home = "/h"\n[controller]\naddress = "x"\n[[controller.events]]\ntypes = ["link"]\n',
+         "controller.events[0].file is required"),
+        ('home = "/h"\n[controller]\naddress = "x"\n[[controller.events]]\ntypes = []\nfile = "e"\n',
+         "controller.events[0].types must name at least one event type"),
     ],
 )
 def test_bad_configs_name_file_key_and_expectation(tmp_path, text, message):
@@ -73,3 +83,13 @@ def test_the_control_channel_shares_the_api_port_unless_given_its_own():
     assert apart.controller.ctrl_port == 6262
     with pytest.raises(ConfigError, match=r"controller\.ctrl_port must be a port number"):
         parse_node_config({"home": "/h", "controller": {"address": "c", "ctrl_port": 70000}})
+
+
+def test_event_files_parse_and_render_back():
+    text = ('home = "/h"\n[controller]\naddress = "c"\n[[controller.events]]\ntypes = ["circuit", "link"]\n'
+            'file = "events/net.log"\nmax_mib = 2\nkeep = 3\n')
+    cfg = parse_node_config(tomllib.loads(text))
+    [sink] = cfg.controller.events
+    assert sink.types == ("circuit", "link") and sink.file.as_posix() == "/h/events/net.log"
+    assert (sink.max_mib, sink.keep) == (2, 3)
+    assert parse_node_config(tomllib.loads(render_node_config(cfg))) == cfg

@@ -64,6 +64,7 @@ async def test_a_down_link_makes_the_circuit_go_through_the_middle_router(tmp_pa
 async def test_marking_the_link_in_use_down_moves_a_64_mib_transfer(tmp_path):
     async with three_routers(tmp_path) as net:
         er1, er2, er3 = (r.id for r in net.routers)
+        circuit_events = net.controller.controller.events.subscribe("test", ["circuit"])
 
         async def take_down(circuits) -> None:  # type: ignore[no-untyped-def]
             [link_id] = circuits[0]["path"]["links"]
@@ -73,6 +74,10 @@ async def test_marking_the_link_in_use_down_moves_a_64_mib_transfer(tmp_path):
 
         want, got, _ = await upload(net, 64 * MIB, at_mib=16, action=take_down)
         assert got == want
+        # the move is a circuit pathUpdated event with the new path (docs/events.md)
+        events = [circuit_events.receive_nowait().to_json() for _ in range(circuit_events.queued)]
+        assert [e["event_type"] for e in events][:2] == ["created", "pathUpdated"]
+        assert events[1]["path"]["nodes"] == [er1, er2, er3] and events[1]["link_count"] == 2
 
 
 async def test_killing_the_link_in_use_moves_a_64_mib_transfer(tmp_path):

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ziti_aio.common.errors import ConfigError
+from ziti_aio.common.events_config import DEFAULT_KEEP, DEFAULT_MAX_MIB, EVENT_TYPES, EventFileConfig
 
 DEFAULT_CTRL_PORT = 1280
 TUNNELER_MODES = ("proxy", "host", "tproxy")
@@ -32,6 +33,7 @@ class ControllerSection:
     bind: str = "0.0.0.0"
     admin_username: str = "admin"
     admin_password: str | None = None
+    events: tuple[EventFileConfig, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -148,6 +150,7 @@ def parse_node_config(data: dict[str, Any], *, source: str = "node.toml", base: 
             address=c.get("address", str, required=True), port=c.port("port", DEFAULT_CTRL_PORT),
             ctrl_port=c.optional_port("ctrl_port"), bind=c.get("bind", str, "0.0.0.0"),
             admin_username=c.get("admin_username", str, "admin"), admin_password=c.get("admin_password", str),
+            events=tuple(_event_file(source, n, table, base) for n, table in enumerate(c.get("events", list, []))),
         )
         c.done()
     routers = []
@@ -184,6 +187,25 @@ def parse_node_config(data: dict[str, Any], *, source: str = "node.toml", base: 
                       log_format=log_format)
 
 
+def _event_file(source: str, n: int, table: Any, base: Path) -> EventFileConfig:
+    """One ``[[controller.events]]`` table (docs/events.md)."""
+    e = _Reader(source, f"controller.events[{n}]", table)
+    types = e.strings("types")
+    for t in types:
+        if t not in EVENT_TYPES:
+            raise ConfigError(f"{source}: controller.events[{n}].types names an unknown event type {t!r} "
+                              f"(known: {', '.join(EVENT_TYPES)})")
+    if not types:
+        raise ConfigError(f"{source}: controller.events[{n}].types must name at least one event type")
+    file = e.path("file", base, required=True)
+    assert file is not None
+    max_mib, keep = e.get("max_mib", int, DEFAULT_MAX_MIB), e.get("keep", int, DEFAULT_KEEP)
+    if max_mib < 1 or keep < 0:
+        raise ConfigError(f"{source}: controller.events[{n}]: max_mib must be >= 1 and keep >= 0")
+    e.done()
+    return EventFileConfig(types=types, file=file, max_mib=max_mib, keep=keep)
+
+
 def load_node_config(path: Path) -> NodeConfig:
     """Read and validate a node.toml file."""
     try:
@@ -212,6 +234,8 @@ def _toml_value(value: object) -> str:
 def _table(header: str, section: object) -> list[str]:
     lines = [header]
     for key, value in vars(section).items():
+        if key == "events":
+            continue  # its own [[controller.events]] tables, after this one
         if value is not None and value != ():
             lines.append(f"{key} = {_toml_value(value)}")
     return lines
@@ -223,6 +247,8 @@ def render_node_config(cfg: NodeConfig, *, comment: str = "") -> str:
     lines += [f"home = {_toml_value(cfg.home)}", f"log_format = {_toml_value(cfg.log_format)}"]
     if cfg.controller is not None:
         lines += ["", *_table("[controller]", cfg.controller)]
+        for sink in cfg.controller.events:
+            lines += ["", *_table("[[controller.events]]", sink)]
     for router in cfg.routers:
         lines += ["", *_table("[[router]]", router)]
     if cfg.tunneler is not None:

@@ -25,6 +25,7 @@ COMMANDS = {
     "version": "ziti_aio.cli.version:version",
     "status": "ziti_aio.cli.status:status",
     "policy-advice": "ziti_aio.cli.policy_advice:policy_advice",
+    "stream": "ziti_aio.cli.stream:app",
 }
 HIDDEN = {"ls"}
 

@@ -6,6 +6,9 @@ CLIENT = "/edge/client/v1"
 MANAGEMENT = "/edge/management/v1"
 """The Edge Management API: what admins and the CLI call."""
 
+EVENTS = MANAGEMENT + "/events"
+"""The controller's live event stream (a websocket, admins only; docs/events.md)."""
+
 FABRIC = "/fabric/v1"
 """The Fabric API: routers, services, terminators, links, circuits, inspections and the database."""
 

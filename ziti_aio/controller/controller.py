@@ -14,6 +14,9 @@ import trio
 from ziti_aio.controller.api.app import ApiContext, create_app
 from ziti_aio.controller.api.server import serve_https
 from ziti_aio.controller.bootstrap import bootstrap
+from ziti_aio.controller.events.bus import EventBus
+from ziti_aio.controller.events.entity_changes import watch_model
+from ziti_aio.controller.events.file_sink import JsonLinesFile, run_file_sink
 from ziti_aio.controller.kinds import Kind
 from ziti_aio.controller.metrics import ControllerMetrics
 from ziti_aio.controller.model.access import DEFAULT_SESSION_TIMEOUT_S, Access
@@ -38,6 +41,8 @@ from ziti_aio.transport.tls import server_context
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from ziti_aio.common.events_config import EventFileConfig
+
 log = logging.getLogger(__name__)
 
 REAP_INTERVAL_S = 60.0
@@ -61,6 +66,8 @@ class ControllerConfig:
     ctrl_port: int | None = None
     """A port of its own for the router control channel (0: any free one); ``None`` or ``port``: the
     control channel shares the API port (docs/ports.md)."""
+    events: tuple[EventFileConfig, ...] = ()
+    """Event file sinks (docs/events.md)."""
 
     @property
     def ctrl_shares_api_port(self) -> bool:
@@ -93,6 +100,7 @@ class Controller:
         self.pki: ControllerPki | None = None
         self.api: ApiContext | None = None
         self.network: Network | None = None
+        self.events: EventBus | None = None
 
     def base_url(self, port: int) -> str:
         host = self.config.advertised_address
@@ -134,7 +142,13 @@ class Controller:
         signer = TokenSigner(pki.session_key, "ziti-aio-controller")
         access = Access(model, signer, session_timeout_s=cfg.session_timeout_s)
         metrics = ControllerMetrics()
-        network = self.network = Network(model, signer, metrics)
+        events = self.events = EventBus(instance_id)
+        watch_model(model, events)
+        # subscribed before bootstrap, so a file sink also records the first run's entities
+        file_sinks = [(events.subscribe(f"file {sink.file}", sink.types),
+                       JsonLinesFile(sink.file, max_bytes=sink.max_mib * 1024 * 1024, keep=sink.keep))
+                      for sink in cfg.events]
+        network = self.network = Network(model, signer, metrics, events)
         metrics.watch(model, network)
         await bootstrap(model, admin_username=cfg.admin_username, admin_password=cfg.admin_password)
         exchange = EnrollmentExchange(model, pki.signer, cfg.trust_domain, pki.ca_bundle)
@@ -155,10 +169,13 @@ class Controller:
         ctx = ApiContext(model=model, crud=crud, access=access, enrollment_exchange=exchange,
                          cacerts_body=cacerts_body(pki.ca_bundle), instance_id=instance_id,
                          base_url=state["base_url"], router_state=network.router_state, network=network,
-                         trust_ca=trust_ca, metrics=metrics, server_cert=pki.server_cert, network_jwt=network_jwt)
+                         trust_ca=trust_ca, metrics=metrics, events=events, server_cert=pki.server_cert,
+                         network_jwt=network_jwt)
         self.api = ctx
         app = create_app(ctx)
         async with trio.open_nursery() as nursery:
+            for sub, sink in file_sinks:
+                nursery.start_soon(run_file_sink, sub, sink, name=sub.name)
             await nursery.start(network.run)
             if cfg.ctrl_port is not None and not cfg.ctrl_shares_api_port:
                 ctrl_ssl = server_context(cert_chain=str(pki.server_chain_path), key=str(pki.server_key_path),

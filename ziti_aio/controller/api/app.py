@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
     from cryptography import x509
 
+    from ziti_aio.controller.events.bus import EventBus
     from ziti_aio.controller.model.crud import Crud
     from ziti_aio.controller.model.enrollment_exchange import EnrollmentExchange
     from ziti_aio.controller.model.model import Model
@@ -65,6 +66,7 @@ class ApiContext:
     base_url: str
     router_state: RouterState = offline_router
     network: Network | None = None
+    events: EventBus | None = None
     # Adds a verified third-party CA (PEM) to the client certs the API's TLS accepts.
     trust_ca: Callable[[str], None] = field(default=lambda pem: None)
     version: str = field(default=f"v{__version__}")
@@ -127,14 +129,20 @@ async def read_json() -> Any:
         raise ValidationError("the request body is not valid JSON", field="body") from exc
 
 
-def caller(ctx: ApiContext) -> Caller:
-    """The authenticated caller, from ``zt-session`` or ``Authorization: Bearer``."""
-    token = request.headers.get("zt-session")
+def session_token(headers: Any) -> str | None:
+    """The API session token of a request's (or websocket handshake's) ``zt-session`` or
+    ``Authorization: Bearer`` header."""
+    token: str | None = headers.get("zt-session")
     if not token:
-        auth = request.headers.get("authorization", "")
+        auth = headers.get("authorization", "")
         if auth.lower().startswith("bearer "):
             token = auth[7:].strip()
-    found = ctx.access.resolve(token)
+    return token
+
+
+def caller(ctx: ApiContext) -> Caller:
+    """The authenticated caller, from ``zt-session`` or ``Authorization: Bearer``."""
+    found = ctx.access.resolve(session_token(request.headers))
     g.caller = found
     return found
 
@@ -155,6 +163,7 @@ def _count(metrics: ControllerMetrics, status: int) -> None:
 def create_app(ctx: ApiContext) -> Any:
     """The ASGI application serving both APIs (wrapped for legacy client paths)."""
     from ziti_aio.controller.api.client_routes import client_blueprint
+    from ziti_aio.controller.api.events_routes import events_blueprint
     from ziti_aio.controller.api.fabric_routes import fabric_blueprint
     from ziti_aio.controller.api.management_routes import management_blueprint
     from ziti_aio.controller.api.network_routes import network_blueprint
@@ -170,6 +179,8 @@ def create_app(ctx: ApiContext) -> Any:
         app.register_blueprint(network_blueprint(ctx, "fabric"), url_prefix=api_paths.FABRIC)
     app.register_blueprint(management_blueprint(ctx), url_prefix=api_paths.MANAGEMENT)
     app.register_blueprint(ops_blueprint(ctx))
+    if ctx.events is not None:
+        app.register_blueprint(events_blueprint(ctx, ctx.events))
 
     @app.before_request
     async def _request_id() -> None:

@@ -31,16 +31,19 @@ def create_circuit(network: Network, router: ConnectedRouter, msg: Message) -> M
     when it ends, in ``Routing``)."""
     started = time.perf_counter()
     try:
-        answer = _create_circuit(network, router, msg, started)
+        answer, circuit = _create_circuit(network, router, msg, started)
     except ZitiError as exc:
-        network.metrics.circuit_failed(exc.code)
+        session = network.model.maybe(Kind.SESSIONS, _session_id(msg)) or {}
+        network.circuit_failed(exc.code, exc.message, client_id=session.get("identityId", ""),
+                               service_id=session.get("serviceId", ""))
         raise
     if answer is not None:
-        network.metrics.circuit_created(time.perf_counter() - started)
+        network.circuit_created(circuit, time.perf_counter() - started)
     return answer
 
 
-def _create_circuit(network: Network, router: ConnectedRouter, msg: Message, started: float) -> Message | None:
+def _create_circuit(network: Network, router: ConnectedRouter, msg: Message,
+                    started: float) -> tuple[Message | None, Circuit]:
     """Check the Dial session against current policy, pick a terminator, record the circuit.
 
     The terminator is chosen by the service's strategy over terminator cost + path cost from the
@@ -80,10 +83,18 @@ def _create_circuit(network: Network, router: ConnectedRouter, msg: Message, sta
     log.info("circuit %s: %s -> %s via %s", circuit.id, identity["name"], service["name"], circuit.nodes)
     if len(path.nodes) > 1:
         network.routing.set_up(router, msg, circuit, terminator, peer, started=started)
-        return None
+        return None, circuit
     return ctrl.reply(msg, circuitId=circuit.id, path={"nodes": circuit.nodes, "links": []},
                       terminator={"id": terminator.id, "routerId": terminator.router_id,
-                                  "address": terminator.address})
+                                  "address": terminator.address}), circuit
+
+
+def _session_id(msg: Message) -> str | None:
+    """The request's session id, if it has a readable one (for the ``failed`` event of a refused dial)."""
+    try:
+        return ctrl.string(ctrl.parse(msg), "sessionId", max_length=MAX_ID_CHARS)
+    except (WireProtocolError, ZitiError):
+        return None
 
 
 def _base64(data: dict[str, Any], key: str) -> str | None:
@@ -105,7 +116,7 @@ def circuit_closed(network: Network, router: ConnectedRouter, msg: Message) -> N
     circuit = network.circuits.get(circuit_id)
     if circuit is None or router.id not in circuit.routers:
         return
-    network.circuits.remove(circuit_id)
+    network.forget_circuit(circuit_id)
     reason = ctrl.string(data, "reason", max_length=1024, default="closed")
     for other in circuit.routers - {router.id}:
         peer = network.routers.get(other)

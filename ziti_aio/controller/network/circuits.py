@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,9 @@ class Circuit:
     nodes: list[str]
     links: list[str] = field(default_factory=list)
     created_at: str = field(default_factory=now_text)
+    started_ns: int = field(default_factory=time.monotonic_ns, repr=False, compare=False)
+    established: bool = False
+    """Whether its dialer got the answer (then its end is a ``deleted`` event, docs/events.md)."""
     lock: trio.Lock = field(default_factory=trio.Lock, repr=False, compare=False)
 
     @property
@@ -33,6 +37,9 @@ class Circuit:
     def ends(self) -> set[str]:
         """The initiator's and the terminator's routers."""
         return {self.nodes[0], self.nodes[-1]}
+
+    def age_ns(self) -> int:
+        return time.monotonic_ns() - self.started_ns
 
     def entity(self) -> dict[str, Any]:
         """The flat record listings filter and sort on."""

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from ziti_aio.common.errors import NotFoundError
+from ziti_aio.controller.events.bus import EventBus
+from ziti_aio.controller.events.types import CircuitEvent, LinkEvent, RouterEvent
 from ziti_aio.controller.kinds import Kind
 from ziti_aio.controller.metrics import ControllerMetrics
 from ziti_aio.controller.network.circuits import Circuit, Circuits
@@ -37,10 +39,12 @@ log = logging.getLogger(__name__)
 class Network:
     """Routers, links, terminators and circuits, kept current with the model."""
 
-    def __init__(self, model: Model, signer: TokenSigner, metrics: ControllerMetrics | None = None) -> None:
+    def __init__(self, model: Model, signer: TokenSigner, metrics: ControllerMetrics | None = None,
+                 events: EventBus | None = None) -> None:
         self.model = model
         self.signer = signer
         self.metrics = metrics or ControllerMetrics()
+        self.events = events or EventBus()
         self.routers = Routers()
         self.links = Links()
         self.terminators = Terminators()
@@ -107,6 +111,7 @@ class Network:
         if old is not None:
             old.disconnect()
         self._graph = None
+        self.events.publish(RouterEvent(router_id=router.id, online=True))
         log.info("router %s (%s) online, edge %s, links %s", router.name, router.id, router.edge_address or "-",
                  router.link_address or "-")
         self._push_roster()
@@ -118,9 +123,12 @@ class Network:
         terminators = self.terminators.remove_router(router.id)
         ended = self.circuits.ending_at(router.id)
         for circuit in ended:
-            self.circuits.remove(circuit.id)
+            self.forget_circuit(circuit.id)
             self._tell_path(circuit, router.id, "a router on the path went offline")
         links = self.links.remove_router(router.id)
+        for link in links:
+            self._link_event("fault", link)
+        self.events.publish(RouterEvent(router_id=router.id, online=False))
         self.routing.reroute_all(self.circuits.through(router_id=router.id), "a transit router went offline")
         for link in links:
             self.routing.reroute_all(self.circuits.through(link_id=link.id), f"link {link.id} went away")
@@ -133,13 +141,19 @@ class Network:
     def link_up(self, link: ReportedLink) -> ReportedLink:
         known = self.links.add(link)
         if known is link:
+            self._link_event("connected", link)
             self.costs_changed(f"link {link.id} came up")
         return known
+
+    def _link_event(self, event_type: str, link: ReportedLink) -> None:
+        self.events.publish(LinkEvent(event_type=event_type, link_id=link.id, src_router_id=link.src,
+                                      dst_router_id=link.dst, cost=link.cost))
 
     def link_gone(self, link_id: str, reason: str) -> ReportedLink | None:
         link = self.links.remove(link_id)
         if link is not None:
             self._graph = None
+            self._link_event("fault", link)
             log.info("link %s (%s - %s) gone: %s", link.id, link.src, link.dst, reason)
             self.routing.reroute_all(self.circuits.through(link_id=link_id), f"link {link_id} went away")
         return link
@@ -180,9 +194,43 @@ class Network:
 
     # --- circuits ---------------------------------------------------------------------------
 
+    def circuit_created(self, circuit: Circuit, duration_s: float) -> None:
+        """A circuit's dialer got its answer: count it and publish ``circuit`` ``created``."""
+        self.metrics.circuit_created(duration_s)
+        circuit.established = True
+        self._circuit_event("created", circuit, creation_timespan_ns=int(duration_s * 1e9))
+
+    def circuit_failed(self, code: str, cause: str, circuit: Circuit | None = None, *,
+                       client_id: str = "", service_id: str = "") -> None:
+        """A dial failed: count it and publish ``circuit`` ``failed``."""
+        self.metrics.circuit_failed(code)
+        if circuit is not None:
+            self._circuit_event("failed", circuit, failure_cause=code)
+        else:
+            self.events.publish(CircuitEvent(event_type="failed", circuit_id="", client_id=client_id,
+                                             service_id=service_id, failure_cause=code))
+        log.debug("dial failed (%s): %s", code, cause)
+
+    def circuit_moved(self, circuit: Circuit) -> None:
+        self._circuit_event("pathUpdated", circuit)
+
+    def _circuit_event(self, event_type: str, circuit: Circuit, **extra: Any) -> None:
+        if self.events.wants("circuit"):
+            self.events.publish(CircuitEvent(
+                event_type=event_type, circuit_id=circuit.id, client_id=circuit.client_id,
+                service_id=circuit.service_id, terminator_id=circuit.terminator_id, nodes=tuple(circuit.nodes),
+                links=tuple(circuit.links), **extra))
+
+    def forget_circuit(self, circuit_id: str) -> Circuit | None:
+        """Drop a circuit from memory; one its dialer had (``created``) is published as ``deleted``."""
+        circuit = self.circuits.remove(circuit_id)
+        if circuit is not None and circuit.established:
+            self._circuit_event("deleted", circuit, duration_ns=circuit.age_ns())
+        return circuit
+
     def close_circuit(self, circuit_id: str, reason: str) -> Circuit | None:
         """Forget a circuit and tell the routers on its path to close it."""
-        circuit = self.circuits.remove(circuit_id)
+        circuit = self.forget_circuit(circuit_id)
         if circuit is not None:
             self._tell_path(circuit, None, reason)
         return circuit

@@ -127,11 +127,12 @@ class Routing:
                                     terminator={"id": terminator.id, "routerId": terminator.router_id,
                                                 "address": terminator.address},
                                     terminatorLink=links[0], hostKey=egress.get("hostKey"))
-            self.network.metrics.circuit_created(time.perf_counter() - started)
+            self.network.circuit_created(circuit, time.perf_counter() - started)
         except (ZitiError, trio.TooSlowError) as exc:
             message = exc.message if isinstance(exc, ZitiError) else "setting up the path timed out"
             log.info("circuit %s: set-up failed: %s", circuit.id, message)
-            self.network.metrics.circuit_failed(exc.code if isinstance(exc, ZitiError) else CircuitError.code)
+            self.network.circuit_failed(exc.code if isinstance(exc, ZitiError) else CircuitError.code, message,
+                                        circuit)
             self.network.close_circuit(circuit.id, message)
             answer = ctrl.error_reply(request, CircuitError.code, message)
         try:
@@ -181,6 +182,7 @@ class Routing:
             await self._route(path.nodes[0], circuit.id, "", path.links[0])
             await self._route(path.nodes[-1], circuit.id, path.links[-1], "")
         circuit.nodes, circuit.links = list(path.nodes), list(path.links)
+        self.network.circuit_moved(circuit)
         for router_id in old - set(path.nodes):
             self.network.tell(router_id, circuit.id, "the circuit moved to another path")
 

@@ -1,0 +1,76 @@
+"""``ziti-aio stream events``: follow the controller's live event stream (docs/events.md) with the
+saved login, one line per event; ``-j`` prints each event's JSON as it came."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from typing import Annotated, Any
+
+import trio
+import typer
+from trio_websocket import ConnectionClosed, ConnectionRejected, HandshakeError, open_websocket_url
+
+from ziti_aio.cli.client import CliError, reported, trust_context
+from ziti_aio.cli.config_file import load_login
+from ziti_aio.cli.help_format import Typer
+from ziti_aio.common import api_paths
+
+app = Typer(help="Follow live output of the controller", no_args_is_help=True)
+
+
+def events_url(base_url: str, types: str | None) -> str:
+    """The websocket URL of the event stream on the controller at ``base_url``."""
+    url = "wss://" + base_url.removeprefix("https://") + api_paths.EVENTS
+    return url + f"?types={types}" if types else url
+
+
+def describe(event: dict[str, Any]) -> str:
+    """One readable line for an event: when, what, and its main ids."""
+    kind = event.get("namespace", "?")
+    what = event.get("event_type") or event.get("eventType") or ""
+    if kind == "entityChange":
+        state = event.get("finalState") or event.get("initialState") or {}
+        detail = f"{event.get('entityType')} {state.get('name') or state.get('id', '')}"
+    elif kind == "circuit":
+        nodes = (event.get("path") or {}).get("nodes")
+        detail = f"{event.get('circuit_id')} service {event.get('service_id')} path {nodes}"
+    elif kind == "alert":
+        detail = str(event.get("message", ""))
+    else:
+        detail = " ".join(f"{k}={v}" for k, v in event.items() if k.endswith("_id") and k != "event_src_id" and v)
+    return f"{event.get('timestamp', '')} {kind} {what} {detail}".rstrip()
+
+
+async def follow(url: str, token: str, ca: str | None, as_json: bool) -> None:
+    try:
+        async with open_websocket_url(url, trust_context(ca), extra_headers=[(b"zt-session", token.encode())]) as ws:
+            while True:
+                message = await ws.get_message()
+                typer.echo(message if as_json else describe(json.loads(message)))
+    except ConnectionRejected as exc:
+        try:
+            error = json.loads(exc.body or b"{}").get("error", {}).get("message", "")
+        except ValueError:
+            error = ""
+        raise CliError(f"the controller refused the event stream (HTTP {exc.status_code}) {error}".rstrip()) from exc
+    except ConnectionClosed as exc:
+        raise CliError(f"the controller closed the event stream: {exc.reason}") from exc
+    except (HandshakeError, OSError) as exc:
+        raise CliError(f"cannot reach the event stream at {url}: {exc}") from exc
+
+
+def events(types: Annotated[str | None, typer.Option("--types", "-t", help="Comma-separated event types "
+                                                     "(entityChange, circuit, router, link, session, apiSession, "
+                                                     "alert); default: all.")] = None,
+           output_json: Annotated[bool, typer.Option("-j", "--output-json", help="Print each event's JSON.")]
+           = False) -> None:
+    """Print the controller's events as they happen, until interrupted."""
+    login = load_login()
+    if login is None:
+        raise CliError("not logged in: run ziti-aio login HOST[:PORT] -u USER -p PASSWORD [-y]")
+    with contextlib.suppress(KeyboardInterrupt):
+        trio.run(follow, events_url(login.url, types), login.token, login.ca or None, output_json)
+
+
+app.command("events")(reported(events))
