@@ -63,13 +63,14 @@ class CircuitEvent(Event):
     failure_cause: str | None = None
 
     def fields(self) -> dict[str, Any]:
+        # OpenZiti's circuit event format version 2; ingress/egress ids name OpenZiti's xgress
+        # instances, which have no counterpart here, so they are empty (as in its failed events).
         out: dict[str, Any] = {
-            "event_type": self.event_type, "circuit_id": self.circuit_id, "client_id": self.client_id,
-            "service_id": self.service_id, "terminator_id": self.terminator_id,
-            "path": {"nodes": list(self.nodes), "links": list(self.links),
-                     "ingress_id": self.nodes[0] if self.nodes else "",
-                     "egress_id": self.nodes[-1] if self.nodes else ""},
-            "link_count": len(self.links)}
+            "version": 2, "event_type": self.event_type, "circuit_id": self.circuit_id,
+            "client_id": self.client_id, "service_id": self.service_id, "terminator_id": self.terminator_id,
+            "instance_id": "",
+            "path": {"nodes": list(self.nodes), "links": list(self.links), "ingress_id": "", "egress_id": ""},
+            "link_count": len(self.links), "tags": {}}
         if self.creation_timespan_ns is not None:
             out["creation_timespan"] = self.creation_timespan_ns
         if self.duration_ns is not None:
