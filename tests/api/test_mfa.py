@@ -13,6 +13,8 @@ from ziti_aio.controller.kinds import Kind
 from ziti_aio.controller.model.mfa import MAX_FAILURES
 from ziti_aio.testing.controller import CLIENT, MANAGEMENT, create
 
+from .openapi import body_problems, needs_openapi, operation
+
 M = MANAGEMENT
 PASSWORD = "mfa-user-password"
 
@@ -197,3 +199,33 @@ async def test_policy_requiring_totp_lets_the_identity_enroll_in_its_partial_ses
         assert (await partial.get(f"{CLIENT}/services")).status_code == 401
         await _enroll(partial)
         assert (await partial.get(f"{CLIENT}/services")).status_code == 200
+
+
+@needs_openapi
+async def test_mfa_operations_answer_their_schemas(controller, admin):
+    user = await _user(admin, "hank")
+    checks = []
+    for file, base in (("client.yml", CLIENT), ("management.yml", M)):
+        login = await _login(controller, "hank")
+        async with controller.client(token=login["token"]) as hank:
+            enroll = await hank.post(f"{base}/current-identity/mfa")
+            checks.append((file, "POST", "/current-identity/mfa", enroll))
+            checks.append((file, "GET", "/current-identity/mfa", await hank.get(f"{base}/current-identity/mfa")))
+            codes = Codes(parse_qs(urlsplit(enroll.json()["data"]["provisioningUrl"]).query)["secret"][0])
+            checks.append((file, "POST", "/current-identity/mfa/verify",
+                           await hank.post(f"{base}/current-identity/mfa/verify", json={"code": codes.next()})))
+            checks.append((file, "GET", "/current-identity/mfa/recovery-codes", await hank.request(
+                "GET", f"{base}/current-identity/mfa/recovery-codes", headers={"mfa-validation-code": codes.next()})))
+            if file == "client.yml":
+                checks.append((file, "POST", "/current-api-session/totp-token", await hank.post(
+                    f"{base}/current-api-session/totp-token", json={"code": codes.next()})))
+        async with controller.client(token=(await _login(controller, "hank"))["token"]) as partial:
+            checks.append((file, "POST", "/authenticate/mfa",
+                           await partial.post(f"{base}/authenticate/mfa", json={"code": codes.next()})))
+        checks.append(("management.yml", "DELETE", "/identities/{id}/mfa",
+                       await admin.delete(f"{M}/identities/{user}/mfa")))
+    problems = []
+    for file, method, path, resp in checks:
+        assert 200 <= resp.status_code < 300, f"{file} {method} {path}: {resp.status_code} {resp.text}"
+        problems += body_problems(operation(file, method, path), resp)
+    assert not problems, "\n".join(problems)
