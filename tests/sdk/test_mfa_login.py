@@ -24,8 +24,8 @@ async def _enroll_mfa(path) -> pyotp.TOTP:
         headers = {"zt-session": login.json()["data"]["token"]}
         enroll = await http.post("/current-identity/mfa", headers=headers)
         totp = pyotp.TOTP(parse_qs(urlsplit(enroll.json()["data"]["provisioningUrl"]).query)["secret"][0])
-        step = totp.timecode(time.time()) - 1
-        verify = await http.post("/current-identity/mfa/verify", headers=headers, json={"code": totp.generate_otp(step)})
+        code = totp.generate_otp(totp.timecode(time.time()) - 1)
+        verify = await http.post("/current-identity/mfa/verify", headers=headers, json={"code": code})
         assert verify.status_code == 200, verify.text
         await http.delete("/current-api-session", headers=headers)
     return totp
