@@ -8,6 +8,7 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 
+from ziti_aio.cli.auth_policy import CobraBoolCommand, update_auth_policy
 from ziti_aio.cli.client import CliError, ManagementClient, open_client, reported
 from ziti_aio.cli.help_format import ReadableCommand, Typer
 from ziti_aio.cli.nouns import BY_SINGULAR, display_name
@@ -35,6 +36,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 app = Typer(help="Update entities (only the fields given change)", no_args_is_help=True)
+app.command("auth-policy", cls=CobraBoolCommand)(reported(with_request_options(update_auth_policy, tags=True)))
 
 IdOrName = Annotated[str, typer.Argument(help="The entity's id or name.")]
 Semantic = Annotated[str | None, typer.Option("--semantic", help="How # roles combine: AnyOf or AllOf.")]
