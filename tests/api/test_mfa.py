@@ -129,6 +129,9 @@ async def test_a_code_works_once(controller, admin):
         again = await other.post(f"{CLIENT}/authenticate/mfa", json={"code": fresh})
         assert again.status_code == 400, "the same code in another session is a replay too"
         assert (await other.get(f"{CLIENT}/services")).status_code == 401
+    metrics = (await admin.get("/metrics")).text
+    assert 'ziti_logins_total{method="mfa",outcome="success"} 1.0' in metrics
+    assert 'ziti_logins_total{method="mfa",outcome="failure"} 2.0' in metrics
 
 
 async def test_recovery_codes_and_rate_limit(controller, admin):

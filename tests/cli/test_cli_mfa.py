@@ -97,7 +97,10 @@ async def test_auth_policy_nouns(logged_in, admin):
 
     listed = await logged_in("list", "auth-policies")
     assert "strict" in listed.output and "Default" in listed.output
-    await logged_in("create", "identity", "bound", "--auth-policy", "strict")
+    await logged_in("create", "identity", "bound")
+    await logged_in("update", "identity", "bound", "--auth-policy", "strict")
+    bound = (await admin.get(f"{MANAGEMENT}/identities", params={"filter": 'name="bound"'})).json()["data"][0]
+    assert bound["authPolicyId"] == ident
     busy = await logged_in("delete", "auth-policy", "strict", code=1)
     assert "CONFLICT" in busy.stderr
     await logged_in("delete", "identity", "bound")

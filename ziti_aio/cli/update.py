@@ -82,17 +82,19 @@ def update_identity(
     duration_minutes: Annotated[int | None, typer.Option(
         "--duration-minutes", min=0, help="With --disable: for this many minutes (default 0: until enabled).")] = None,
     enable: Annotated[bool, typer.Option("--enable", help="Lift a disable.")] = False,
+    auth_policy: Annotated[str | None, typer.Option("-P", "--auth-policy", help="Auth policy id or name.")] = None,
 ) -> None:
     """Change an identity.
 
-    Its name, role attributes or permissions; --disable (for --duration-minutes, or until --enable) refuses
+    Its name, role attributes, permissions or auth policy; --disable (for --duration-minutes, or until --enable) refuses
     its logins and ends its API sessions and live connections.
     """
     if disable and enable:
         raise CliError("give --disable or --enable, not both")
     if duration_minutes is not None and not disable:
         raise CliError("--duration-minutes goes with --disable")
-    body = _given(name=name, roleAttributes=_csv(role_attributes), permissions=_csv(permissions))
+    body = _given(name=name, roleAttributes=_csv(role_attributes), permissions=_csv(permissions),
+                  authPolicyId=auth_policy)
     with open_client() as client:
         if not (disable or enable) or body or current().tags is not None:
             _patch(client, "identity", id_or_name, body)

@@ -159,6 +159,8 @@ def _count(metrics: ControllerMetrics, status: int) -> None:
     metrics.request(request.method, rule, status, time.perf_counter() - g.get("started", time.perf_counter()))
     if rule is not None and rule.endswith("/authenticate") and request.method == "POST":
         metrics.login(request.args.get("method", ""), status == 200)
+    elif rule is not None and rule.endswith("/authenticate/mfa") and request.method == "POST":
+        metrics.login("mfa", status == 200)
 
 
 def create_app(ctx: ApiContext) -> Any:
