@@ -4,10 +4,21 @@ updb lockout after repeated wrong passwords)."""
 
 from __future__ import annotations
 
-import pytest
+from datetime import UTC, datetime, timedelta
 
+import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from ziti_aio.common.errors import InvalidAuth
 from ziti_aio.controller.kinds import Kind
-from ziti_aio.controller.model.auth_policies import DEFAULT_PRIMARY, DEFAULT_SECONDARY
+from ziti_aio.controller.model.access import cert_expired_authenticator
+from ziti_aio.controller.model.auth_policies import (
+    DEFAULT_PRIMARY,
+    DEFAULT_SECONDARY,
+    check_primary_allowed,
+    completed_policy,
+)
+from ziti_aio.pki.ca import CertAuthority
 from ziti_aio.testing.controller import CLIENT, MANAGEMENT, create
 
 M = MANAGEMENT
@@ -120,3 +131,17 @@ async def test_updb_lockout_after_max_attempts(controller, admin):
     assert (await _login(controller, "guesser")).status_code == 401, "locked out, even with the right password"
     await admin.post(f"{M}/identities/{user}/enable")
     assert (await _login(controller, "guesser")).status_code == 200
+
+
+def test_allow_expired_certs_decides_for_an_expired_certificate():
+    ca = CertAuthority.create_root("policy root", now=datetime.now(UTC) - timedelta(days=30))
+    expired, _ = ca.issue_client("old-device", days=1, now=datetime.now(UTC) - timedelta(days=10))
+    current, _ = ca.issue_client("new-device", days=1)
+    auth = {"method": "cert", "certPem": expired.public_bytes(Encoding.PEM).decode()}
+    assert cert_expired_authenticator(auth) is True
+    assert cert_expired_authenticator({**auth, "certPem": current.public_bytes(Encoding.PEM).decode()}) is False
+    strict = completed_policy({"primary": {"cert": {"allowExpiredCerts": False}}})
+    with pytest.raises(InvalidAuth):
+        check_primary_allowed(strict, "cert", cert_expired=True)
+    check_primary_allowed(strict, "cert", cert_expired=False)
+    check_primary_allowed(completed_policy({}), "cert", cert_expired=True)

@@ -14,6 +14,7 @@ from ziti_aio.common import api_paths
 from ziti_aio.common.errors import InvalidAuth, MfaInvalidToken
 from ziti_aio.sdk import open_context
 from ziti_aio.sdk.identity_file import load_identity
+from ziti_aio.testing.controller import MANAGEMENT, create
 
 
 async def _enroll_mfa(path) -> pyotp.TOTP:
@@ -58,3 +59,15 @@ async def test_the_sdk_answers_the_mfa_auth_query_from_its_provider(net):
         assert [(s["isMfaRequired"], s["isMfaComplete"]) for s in mine] == [(True, True)], \
             "one full session: the refused logins logged out"
     assert [q["typeId"] for q in asked] == ["MFA"]
+
+
+async def test_a_policy_without_cert_logins_refuses_the_sdk(net):
+    bob = await net.create_identity("bob")
+    policy = await create(net.admin, "auth-policies", {"name": "no-certs", "primary": {"cert": {"allowed": False}},
+                                                       "secondary": {}})
+    async with open_context(bob.path):
+        pass
+    (await net.admin.patch(f"{MANAGEMENT}/identities/{bob.id}", json={"authPolicyId": policy})).raise_for_status()
+    with pytest.raises(InvalidAuth):
+        async with open_context(bob.path):
+            pass

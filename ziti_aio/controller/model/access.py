@@ -122,7 +122,7 @@ class Access:
         identity = self.model.maybe(Kind.IDENTITIES, auth["identityId"])
         if identity is None or is_disabled(identity):
             raise InvalidAuth()
-        check_primary_allowed(policy_of(self.model, identity), auth["method"], cert_expired=_cert_expired(auth))
+        check_primary_allowed(policy_of(self.model, identity), auth["method"], cert_expired=cert_expired_authenticator(auth))
         config_types = self._config_type_ids(body.get("configTypes"))
         now = now_text()
         api_session = {
@@ -246,7 +246,7 @@ class Access:
         return created[0]
 
 
-def _cert_expired(auth: Entity) -> bool:
+def cert_expired_authenticator(auth: Entity) -> bool:
     """Whether a cert authenticator's certificate is past its end (always ``False`` for other methods)."""
     if auth.get("method") != "cert" or not auth.get("certPem"):
         return False
