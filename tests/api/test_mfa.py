@@ -103,6 +103,8 @@ async def test_enrollment_partial_session_and_mfa_login(controller, admin):
         assert (await partial.post(f"{CLIENT}/sessions", json={"serviceId": "x", "type": "Dial"})).status_code == 401
         current = await partial.get(f"{CLIENT}/current-api-session")
         assert current.status_code == 200 and current.json()["data"]["authQueries"][0]["typeId"] == "MFA"
+        odd = await partial.post(f"{CLIENT}/authenticate/mfa", json={"code": "１２３４５６"})
+        assert odd.status_code == 400 and odd.json()["error"]["code"] == "MFA_INVALID_TOKEN"
         wrong = await partial.post(f"{CLIENT}/authenticate/mfa", json={"code": "123456"})
         assert wrong.status_code == 400 and wrong.json()["error"]["code"] == "MFA_INVALID_TOKEN"
         assert (await partial.get(f"{CLIENT}/services")).status_code == 401

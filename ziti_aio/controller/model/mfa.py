@@ -100,7 +100,9 @@ def code_of(body: Any, header: str | None = None) -> str:
     code = body.get("code") if isinstance(body, dict) else None
     if not isinstance(code, str):
         code = header or ""
-    return code.strip()[:MAX_CODE_INPUT]
+    code = code.strip()[:MAX_CODE_INPUT]
+    # Codes are ASCII; anything else is simply wrong (and constant-time comparison takes ASCII only).
+    return code if code.isascii() else ""
 
 
 class MfaManager:
