@@ -32,22 +32,25 @@ MANAGEMENT_READS = frozenset({
     "/services/{id}/service-edge-router-policies", "/services/{id}/service-policies", "/services/{id}/terminators",
     "/sessions", "/sessions/{id}", "/terminators", "/terminators/{id}", "/transit-routers", "/transit-routers/{id}",
     "/version", "/controllers", "/enumerated-capabilities", "/network-jwts", "/specs", "/specs/{id}",
-    "/specs/{id}/spec", "/",
+    "/specs/{id}/spec", "/", "/auth-policies", "/auth-policies/{id}", "/current-identity/mfa",
+    "/current-identity/mfa/qr-code",
 })
 CLIENT_READS = frozenset({
     "/.well-known/est/cacerts", "/current-api-session", "/current-api-session/service-updates", "/current-identity",
     "/current-identity/edge-routers", "/services", "/services/{id}", "/sessions", "/version",
     "/services/{id}/edge-routers", "/external-jwt-signers", "/controllers", "/sessions/{id}",
     "/services/{id}/terminators", "/enumerated-capabilities", "/protocols", "/network-jwts", "/enroll/jwks", "/specs",
-    "/specs/{id}", "/specs/{id}/spec", "/",
+    "/specs/{id}", "/specs/{id}/spec", "/", "/current-identity/mfa", "/current-identity/mfa/qr-code",
 })
 # Paths with only writes (POST, PUT, PATCH, DELETE) the controller implements.
 MANAGEMENT_WRITES = frozenset({
     "/authenticate", "/cas/{id}/verify", "/edge-routers/{id}/re-enroll", "/enrollments/{id}/refresh",
-    "/identities/{id}/disable", "/identities/{id}/enable",
+    "/identities/{id}/disable", "/identities/{id}/enable", "/authenticate/mfa", "/identities/{id}/mfa",
+    "/current-identity/mfa/verify",
 })
 CLIENT_WRITES = frozenset({"/authenticate", "/enroll", "/enroll/ott", "/enroll/updb", "/enroll/erott",
-                           "/sessions/{id}"})
+                           "/sessions/{id}", "/authenticate/mfa", "/current-api-session/totp-token",
+                           "/current-identity/mfa/verify"})
 
 
 async def seed(admin: Any) -> dict[str, str]:
@@ -90,4 +93,8 @@ async def seed(admin: Any) -> dict[str, str]:
     session = await admin.post(f"{CLIENT}/sessions", json={"serviceId": ids["services"], "type": "Dial"})
     ids["sessions"] = session.json()["data"]["id"]
     ids["specs"] = "edge-client"
+    ids["auth-policies"] = await create(admin, "auth-policies", {
+        "name": "sweep-policy", "primary": {"updb": {"maxAttempts": 5}}, "secondary": {"requireTotp": False}})
+    # The admin's MFA enrollment, started and never verified: its reads answer, its logins stay full.
+    await admin.post(f"{CLIENT}/current-identity/mfa")
     return ids

@@ -176,7 +176,7 @@ async def test_informational_reads_say_what_is_served(controller, admin):
     outline = json.loads(body.json()["data"])
     assert outline["basePath"] == CLIENT
     assert set(outline["paths"]["/sessions/{id}"]) == {"get", "delete"}
-    assert "/current-identity/mfa" not in outline["paths"], "only what is served"
+    assert set(outline["paths"]["/current-identity/mfa"]) == {"get", "post", "delete"}, "what is served"
     assert not any(p.startswith("/identities") for p in outline["paths"]), "no management path"
 
 

@@ -28,8 +28,8 @@ from ziti_aio.testing.controller import ADMIN_PASSWORD, ADMIN_USERNAME, CLIENT, 
 from .openapi import body_problems, needs_openapi, operations
 from .seeds import CLIENT_READS, CLIENT_WRITES, MANAGEMENT_READS, MANAGEMENT_WRITES, SEED_PASSWORD, seed
 
-# Every operation the controller implements, except the CA bundle (PKCS#7, not a JSON envelope).
-NOT_JSON = frozenset({"/.well-known/est/cacerts"})
+# Every operation the controller implements, except the CA bundle (PKCS#7) and the MFA QR code (PNG).
+NOT_JSON = frozenset({"/.well-known/est/cacerts", "/current-identity/mfa/qr-code"})
 # Operations whose success is declared as a bare JSON object, not a {data, meta} envelope (errors still are).
 BARE_JSON = frozenset({"/enroll/jwks"})
 MANAGEMENT_PATHS = sorted((MANAGEMENT_READS | MANAGEMENT_WRITES) - NOT_JSON)

@@ -9,8 +9,10 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 
+from ziti_aio.cli.auth_policy import CobraBoolCommand, create_auth_policy
 from ziti_aio.cli.client import CliError, ManagementClient, open_client, reported
 from ziti_aio.cli.help_format import Typer
+from ziti_aio.cli.mfa import create_mfa
 from ziti_aio.cli.options import (
     Configs,
     Csv,
@@ -43,6 +45,8 @@ enrollment_app = Typer(help="Create an enrollment for an identity", no_args_is_h
 authenticator_app = Typer(help="Create an authenticator for an identity", no_args_is_help=True)
 app.add_typer(enrollment_app, name="enrollment")
 app.add_typer(authenticator_app, name="authenticator")
+app.command("auth-policy", cls=CobraBoolCommand)(reported(with_request_options(create_auth_policy, tags=True)))
+app.command("mfa")(reported(with_request_options(create_mfa, tags=False)))
 
 Semantic = Annotated[str, typer.Option("--semantic", help="How # roles combine: AnyOf or AllOf.")]
 Duration = Annotated[int, typer.Option("-d", "--duration", min=1, help="Minutes the enrollment stays valid.")]
@@ -87,7 +91,7 @@ def create_identity(
     admin: Annotated[bool, typer.Option("-A", "--admin", help="Give the identity admin rights.")] = False,
     updb: Annotated[str | None, typer.Option("--updb", help="Enroll by username/password, not by OTT.")] = None,
     permissions: Permissions = None,
-    auth_policy: Annotated[str, typer.Option("-P", "--auth-policy", help="Auth policy id.")] = "default",
+    auth_policy: Annotated[str, typer.Option("-P", "--auth-policy", help="Auth policy id or name.")] = "default",
     default_hosting_precedence: Annotated[
         str, typer.Option("-p", "--default-hosting-precedence", help="default, required or failed.")
     ] = "default",

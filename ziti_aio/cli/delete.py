@@ -10,6 +10,7 @@ import typer
 
 from ziti_aio.cli.client import CliError, ManagementClient, open_client, reported
 from ziti_aio.cli.help_format import Typer
+from ziti_aio.cli.mfa import delete_mfa
 from ziti_aio.cli.nouns import NOUNS, Noun, display_name
 from ziti_aio.cli.request_options import current, with_request_options
 from ziti_aio.sdk.management import ManagementError
@@ -54,6 +55,7 @@ def _deleter(noun: Noun) -> Any:
     return reported(with_request_options(delete_entities, tags=False))
 
 
+app.command("mfa")(reported(with_request_options(delete_mfa, tags=False)))
 for _noun in (n for n in NOUNS if n.deletable):
     app.command(_noun.singular)(_deleter(_noun))
     if _noun.alias:

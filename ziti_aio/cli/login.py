@@ -1,12 +1,14 @@
-"""``ziti-aio login [HOST[:PORT]] -u USER -p PASS [-y]`` and ``ziti-aio login forget``.
+"""``ziti-aio login [HOST[:PORT]] -u USER -p PASS [-y] [--totp CODE]`` and ``ziti-aio login forget``.
 
 Trust works as ``ziti edge login``: the server certificate must verify against the CA saved
 for that address, the ``--ca`` file, or the system roots; ``-y`` instead fetches the
-controller's ``/.well-known/est/cacerts`` unverified, saves it and trusts it from then on.
+controller's ``/.well-known/est/cacerts`` unverified, saves it and trusts it from then on. An
+identity with MFA is asked for its TOTP code (``--totp``, or a prompt on a terminal: docs/mfa.md §5).
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -39,10 +41,19 @@ def _ca_file(path: Path) -> str:
     return certs_to_pem(load_certs_pem(path.read_bytes())).decode()
 
 
-def _authenticate(url: str, ca_pem: str | None, username: str, password: str) -> str:
+def _totp_code(given: str | None) -> str:
+    """The TOTP code the controller asked for: ``--totp``, else asked for on a terminal."""
+    if given is not None:
+        return given
+    if sys.stdin.isatty():
+        return str(typer.prompt("TOTP code"))
+    raise CliError("the login needs a TOTP code (MFA): give --totp CODE")
+
+
+def _authenticate(url: str, ca_pem: str | None, username: str, password: str, totp: str | None = None) -> str:
     with ManagementClient.open(url, verify=trust_context(ca_pem), timeout_s=REQUEST_TIMEOUT_S) as client:
         try:
-            return client.authenticate(username, password)
+            return client.authenticate(username, password, lambda: _totp_code(totp))
         except ManagementError as exc:
             if exc.status is None and "CERTIFICATE_VERIFY_FAILED" in exc.message:
                 raise CliError(f"{exc.message}; trust the controller's CA with -y or --ca FILE") from exc
@@ -67,6 +78,8 @@ def login(
     password: Annotated[str | None, typer.Option("-p", "--password", help="Password (prompted if missing).")] = None,
     yes: Annotated[bool, typer.Option("-y", "--yes", help="Fetch and trust the controller's CA bundle.")] = False,
     ca: Annotated[Path | None, typer.Option("--ca", help="PEM file of the CA(s) to trust.")] = None,
+    totp: Annotated[str | None, typer.Option("--totp", help="TOTP code, for an identity with MFA (prompted on "
+                                                           "a terminal if needed and missing).")] = None,
 ) -> None:
     """Log in to a controller.
 
@@ -77,6 +90,7 @@ def login(
     Examples:
       ziti-aio login localhost:1280 -u admin -y
       ziti-aio login https://ctrl.example.com:1280 -u admin --ca ca.pem
+      ziti-aio login localhost:1280 -u alice --totp 123456
       ziti-aio login forget
     """
     if host == FORGET:
@@ -95,6 +109,6 @@ def login(
         username = typer.prompt("Username")
     if password is None:
         password = typer.prompt("Password", hide_input=True)
-    token = _authenticate(url, ca_pem, username, password)
+    token = _authenticate(url, ca_pem, username, password, totp)
     path = save_login(SavedLogin(url=url, token=token, ca=ca_pem or ""))
     typer.echo(f"logged in to {url} as {username} (saved in {path})")

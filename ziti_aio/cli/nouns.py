@@ -30,6 +30,7 @@ NOUNS: tuple[Noun, ...] = (
     Noun("service-edge-router-policy", "service-edge-router-policies", "service edge router policy",
          alias="serp", plural_alias="serps"),
     Noun("ca", "cas", "ca"),
+    Noun("auth-policy", "auth-policies", "auth policy"),
     Noun("enrollment", "enrollments", "enrollment", named=False),
     Noun("authenticator", "authenticators", "authenticator", named=False),
     Noun("terminator", "terminators", "terminator", named=False),

@@ -8,6 +8,7 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 
+from ziti_aio.cli.auth_policy import CobraBoolCommand, update_auth_policy
 from ziti_aio.cli.client import CliError, ManagementClient, open_client, reported
 from ziti_aio.cli.help_format import ReadableCommand, Typer
 from ziti_aio.cli.nouns import BY_SINGULAR, display_name
@@ -35,6 +36,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 app = Typer(help="Update entities (only the fields given change)", no_args_is_help=True)
+app.command("auth-policy", cls=CobraBoolCommand)(reported(with_request_options(update_auth_policy, tags=True)))
 
 IdOrName = Annotated[str, typer.Argument(help="The entity's id or name.")]
 Semantic = Annotated[str | None, typer.Option("--semantic", help="How # roles combine: AnyOf or AllOf.")]
@@ -80,17 +82,19 @@ def update_identity(
     duration_minutes: Annotated[int | None, typer.Option(
         "--duration-minutes", min=0, help="With --disable: for this many minutes (default 0: until enabled).")] = None,
     enable: Annotated[bool, typer.Option("--enable", help="Lift a disable.")] = False,
+    auth_policy: Annotated[str | None, typer.Option("-P", "--auth-policy", help="Auth policy id or name.")] = None,
 ) -> None:
     """Change an identity.
 
-    Its name, role attributes or permissions; --disable (for --duration-minutes, or until --enable) refuses
+    Its name, role attributes, permissions or auth policy; --disable (for --duration-minutes, or until --enable) refuses
     its logins and ends its API sessions and live connections.
     """
     if disable and enable:
         raise CliError("give --disable or --enable, not both")
     if duration_minutes is not None and not disable:
         raise CliError("--duration-minutes goes with --disable")
-    body = _given(name=name, roleAttributes=_csv(role_attributes), permissions=_csv(permissions))
+    body = _given(name=name, roleAttributes=_csv(role_attributes), permissions=_csv(permissions),
+                  authPolicyId=auth_policy)
     with open_client() as client:
         if not (disable or enable) or body or current().tags is not None:
             _patch(client, "identity", id_or_name, body)

@@ -103,6 +103,32 @@ class PermissionDenied(AuthError):
     default_message = "The caller does not have the permission required for this request"
 
 
+class MfaInvalidToken(ZitiError):
+    """A TOTP or recovery code that is wrong, expired or already used (docs/mfa.md)."""
+
+    code = "MFA_INVALID_TOKEN"
+    http_status = 400
+    default_message = "An invalid token/code was provided"
+
+
+class MfaExists(ZitiError):
+    code = "MFA_EXISTS"
+    http_status = 409
+    default_message = "An MFA record already exists, try removing it"
+
+
+class MfaNotEnrolled(ZitiError):
+    code = "MFA_NOT_ENROLLED"
+    http_status = 400
+    default_message = "The current identity is not enrolled in MFA"
+
+
+class RateLimited(ZitiError):
+    code = "RATE_LIMITED"
+    http_status = 429
+    default_message = "The resource is rate limited and the rate limit has been exceeded. Please try again later"
+
+
 class NotFoundError(ZitiError):
     code = "NOT_FOUND"
     http_status = 404

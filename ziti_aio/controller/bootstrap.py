@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING
 from ziti_aio.common.errors import ConfigError
 from ziti_aio.common.ids import new_id
 from ziti_aio.controller.kinds import Kind
+from ziti_aio.controller.model.auth_policies import DEFAULT_AUTH_POLICY_ID, completed_policy, default_auth_policy
 from ziti_aio.controller.model.config_types import BUILTIN_CONFIG_TYPES
 from ziti_aio.controller.model.fields import now_text
-from ziti_aio.controller.model.passwords import MIN_PASSWORD_LENGTH, hash_password
-from ziti_aio.controller.model.rules import DEFAULT_AUTH_POLICY_ID, new_authenticator, new_identity
+from ziti_aio.controller.model.passwords import hash_password
+from ziti_aio.controller.model.rules import new_authenticator, new_identity
 from ziti_aio.controller.store.commands import Change, Command, Put
 
 if TYPE_CHECKING:
@@ -25,14 +26,12 @@ def seed_changes(model: Model) -> list[Change]:
         if model.maybe(Kind.CONFIG_TYPES, ct.id) is None and model.by_name(Kind.CONFIG_TYPES, ct.name) is None:
             changes.append(Put(Kind.CONFIG_TYPES, {"id": ct.id, "name": ct.name, "schema": ct.schema,
                                                 "target": ct.target, "tags": {}, "createdAt": now, "updatedAt": now}))
-    if model.maybe(Kind.AUTH_POLICIES, DEFAULT_AUTH_POLICY_ID) is None:
-        changes.append(Put(Kind.AUTH_POLICIES, {
-            "id": DEFAULT_AUTH_POLICY_ID, "name": "Default", "createdAt": now, "updatedAt": now, "tags": {},
-            "primary": {"cert": {"allowed": True, "allowExpiredCerts": True},
-                        "updb": {"allowed": True, "minPasswordLength": MIN_PASSWORD_LENGTH, "maxAttempts": 0},
-                        "extJwt": {"allowed": False, "allowedSigners": []}},
-            "secondary": {"requireTotp": False, "requireExtJwtSigner": None},
-        }))
+    stored = model.maybe(Kind.AUTH_POLICIES, DEFAULT_AUTH_POLICY_ID)
+    if stored is None:
+        changes.append(Put(Kind.AUTH_POLICIES, default_auth_policy(now)))
+    elif (complete := completed_policy(stored)) != stored:
+        # A store from before auth policies were managed holds only some of the fields.
+        changes.append(Put(Kind.AUTH_POLICIES, complete))
     return changes
 
 

@@ -23,13 +23,20 @@ from ziti_aio.common.errors import (
     AuthError,
     ControllerUnavailable,
     InvalidAuth,
+    MfaInvalidToken,
     NoEdgeRoutersAvailable,
     NotFoundError,
+    RateLimited,
     ZitiError,
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from ziti_aio.sdk.identity_file import Identity
+
+    # Asked for a TOTP code when the controller's login answer carries an MFA auth query (given the query).
+    TotpProvider = Callable[[dict[str, Any]], Awaitable[str]]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +51,8 @@ _ERRORS: dict[str, type[ZitiError]] = {
     "INVALID_AUTHENTICATION": InvalidAuth,
     "NOT_FOUND": NotFoundError,
     "NO_EDGE_ROUTERS_AVAILABLE": NoEdgeRoutersAvailable,
+    "MFA_INVALID_TOKEN": MfaInvalidToken,
+    "RATE_LIMITED": RateLimited,
 }
 
 
@@ -107,9 +116,11 @@ def _error(resp: httpx.Response, what: str) -> ZitiError:
 class EdgeClientApi:
     """One identity's HTTPS client for the controller; holds the current API session."""
 
-    def __init__(self, identity: Identity, *, config_types: tuple[str, ...] = ()) -> None:
+    def __init__(self, identity: Identity, *, config_types: tuple[str, ...] = (),
+                 totp_provider: TotpProvider | None = None) -> None:
         self.identity = identity
         self.config_types = config_types
+        self.totp_provider = totp_provider
         self.api_session: ApiSession | None = None
         self._http = httpx.AsyncClient(base_url=identity.ztapi + api_paths.CLIENT, verify=identity.ssl_context(),
                                        timeout=REQUEST_TIMEOUT_S, headers={"Accept": "application/json"})
@@ -156,8 +167,28 @@ class EdgeClientApi:
         resp = await self._send("POST", "/authenticate", auth=False, params={"method": "cert"}, json=body)
         if resp.is_error:
             raise _error(resp, f"authenticating at {self.identity.ztapi}")
-        self.api_session = _api_session(resp.json()["data"])
+        data = resp.json()["data"]
+        self.api_session = _api_session(data)
+        try:
+            for query in data.get("authQueries") or ():
+                await self._answer(query)
+        except ZitiError:
+            # A session left waiting for its code is of no use to anyone.
+            await self.logout()
+            raise
         return self.api_session
+
+    async def _answer(self, query: dict[str, Any]) -> None:
+        """Answer one of the login's auth queries: a TOTP code from ``totp_provider`` (docs/mfa.md §5)."""
+        where = f"authenticating at {self.identity.ztapi}"
+        if query.get("typeId") not in ("MFA", "TOTP") or query.get("provider") != "ziti":
+            raise InvalidAuth(f"{where}: the controller asks for {query.get('typeId')!r}, which this SDK cannot answer")
+        if self.totp_provider is None:
+            raise InvalidAuth(f"{where}: the identity needs a TOTP code (MFA) and no totp_provider was given")
+        code = await self.totp_provider(query)
+        resp = await self._send("POST", "/authenticate/mfa", json={"code": code})
+        if resp.is_error:
+            raise _error(resp, f"{where}: the TOTP code")
 
     async def refresh(self) -> ApiSession:
         """``GET /current-api-session``: extends the session and swaps in the returned token."""

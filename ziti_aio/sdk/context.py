@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Sequence
     from pathlib import Path
 
+    from ziti_aio.sdk.client_api import TotpProvider
+
 log = logging.getLogger(__name__)
 
 DIAL_TIMEOUT_S = 15.0
@@ -277,14 +279,16 @@ class ZitiContext:
 
 @asynccontextmanager
 async def open_context(identity_file: str | Path, *, config_types: Sequence[str] = (),
-                       service_poll_s: float = SERVICE_POLL_INTERVAL_S) -> AsyncIterator[ZitiContext]:
+                       service_poll_s: float = SERVICE_POLL_INTERVAL_S,
+                       totp_provider: TotpProvider | None = None) -> AsyncIterator[ZitiContext]:
     """Load ``identity_file``, log in and yield a :class:`ZitiContext`; clean up on exit.
 
     ``config_types`` names the service config types to receive (e.g. ``intercept.v1``);
-    ``service_poll_s`` is how often the service list is checked for changes.
+    ``service_poll_s`` is how often the service list is checked for changes; ``totp_provider``
+    gives a TOTP code when the identity's login needs one (MFA), else such a login fails.
     """
     identity = load_identity(identity_file)
-    client_api = EdgeClientApi(identity, config_types=tuple(config_types))
+    client_api = EdgeClientApi(identity, config_types=tuple(config_types), totp_provider=totp_provider)
     try:
         async with trio.open_nursery() as nursery:
             ctx = ZitiContext(identity, client_api, nursery, service_poll_s=service_poll_s)

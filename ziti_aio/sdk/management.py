@@ -10,7 +10,7 @@ or a controller that cannot be reached, is one :class:`ManagementError`.
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import quote
 
@@ -114,13 +114,22 @@ class ManagementCalls:
         resp = yield method, api_paths.MANAGEMENT + path, {"json": json, "params": params}
         return envelope(resp)
 
-    def authenticate(self, username: str, password: str) -> Call[str]:
-        """A new API session's token, by username and password."""
+    def authenticate(self, username: str, password: str, totp: Callable[[], str] | None = None) -> Call[str]:
+        """A new API session's token, by username and password; when the controller asks for a TOTP code
+        (an MFA auth query), ``totp`` gives it (docs/mfa.md §5)."""
         body = yield from self.call("POST", "/authenticate", params={"method": "password"},
                                     json={"username": username, "password": password})
-        token = (body.get("data") or {}).get("token")
+        data = body.get("data") or {}
+        token = data.get("token")
         if not isinstance(token, str) or not token:
             raise ManagementError("the controller's answer holds no session token")
+        for query in data.get("authQueries") or ():
+            if query.get("typeId") not in ("MFA", "TOTP") or totp is None:
+                raise ManagementError(f"the login needs {query.get('typeId')!r} (a TOTP code for MFA), which was "
+                                      "not given", api_code="AUTH_QUERY")
+            resp = yield "POST", api_paths.MANAGEMENT + "/authenticate/mfa", {
+                "json": {"code": totp()}, "headers": {SESSION_HEADER: token}}
+            envelope(resp)
         return token
 
     def create(self, collection: str, body: dict[str, Any]) -> Call[str]:
@@ -219,8 +228,8 @@ class ManagementClient:
              ) -> dict[str, Any]:
         return self.run(CALLS.call(method, path, json=json, params=params))
 
-    def authenticate(self, username: str, password: str) -> str:
-        return self.run(CALLS.authenticate(username, password))
+    def authenticate(self, username: str, password: str, totp: Callable[[], str] | None = None) -> str:
+        return self.run(CALLS.authenticate(username, password, totp))
 
     def create(self, collection: str, body: dict[str, Any]) -> str:
         return self.run(CALLS.create(collection, body))

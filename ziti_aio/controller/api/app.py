@@ -140,9 +140,10 @@ def session_token(headers: Any) -> str | None:
     return token
 
 
-def caller(ctx: ApiContext) -> Caller:
-    """The authenticated caller, from ``zt-session`` or ``Authorization: Bearer``."""
-    found = ctx.access.resolve(session_token(request.headers))
+def caller(ctx: ApiContext, *, allow_partial: bool = False) -> Caller:
+    """The authenticated caller, from ``zt-session`` or ``Authorization: Bearer``; an API session still
+    waiting for its TOTP code only where ``allow_partial`` (docs/mfa.md §2)."""
+    found = ctx.access.resolve(session_token(request.headers), allow_partial=allow_partial)
     g.caller = found
     return found
 
@@ -158,6 +159,8 @@ def _count(metrics: ControllerMetrics, status: int) -> None:
     metrics.request(request.method, rule, status, time.perf_counter() - g.get("started", time.perf_counter()))
     if rule is not None and rule.endswith("/authenticate") and request.method == "POST":
         metrics.login(request.args.get("method", ""), status == 200)
+    elif rule is not None and rule.endswith("/authenticate/mfa") and request.method == "POST":
+        metrics.login("mfa", status == 200)
 
 
 def create_app(ctx: ApiContext) -> Any:
@@ -166,6 +169,7 @@ def create_app(ctx: ApiContext) -> Any:
     from ziti_aio.controller.api.events_routes import events_blueprint
     from ziti_aio.controller.api.fabric_routes import fabric_blueprint
     from ziti_aio.controller.api.management_routes import management_blueprint
+    from ziti_aio.controller.api.mfa_routes import mfa_blueprint
     from ziti_aio.controller.api.network_routes import network_blueprint
     from ziti_aio.controller.api.ops_routes import ops_blueprint
 
@@ -178,6 +182,8 @@ def create_app(ctx: ApiContext) -> Any:
         app.register_blueprint(network_blueprint(ctx, "network"), url_prefix=api_paths.MANAGEMENT)
         app.register_blueprint(network_blueprint(ctx, "fabric"), url_prefix=api_paths.FABRIC)
     app.register_blueprint(management_blueprint(ctx), url_prefix=api_paths.MANAGEMENT)
+    app.register_blueprint(mfa_blueprint(ctx, "client-mfa", client=True), url_prefix=api_paths.CLIENT)
+    app.register_blueprint(mfa_blueprint(ctx, "management-mfa", client=False), url_prefix=api_paths.MANAGEMENT)
     app.register_blueprint(ops_blueprint(ctx))
     if ctx.events is not None:
         app.register_blueprint(events_blueprint(ctx, ctx.events))

@@ -88,14 +88,14 @@ def add_common_routes(bp: Blueprint, ctx: ApiContext, api: str) -> None:
             raise InvalidAuth(f"authentication method {method!r} is not enabled")
         else:
             raise ValidationError("method must be password or cert", field="method", value=method)
-        found = ctx.access.resolve(token)
+        found = ctx.access.resolve(token, allow_partial=True)
         response = ok(api_session_detail(ctx, found, api_session, token))
         response.headers["zt-session"] = token
         return response
 
     @bp.get("/current-api-session")
     async def current_api_session() -> Response:
-        found = caller(ctx)
+        found = caller(ctx, allow_partial=True)
         token = ctx.access.refreshed_token(found)
         response = ok(api_session_detail(ctx, found, found.api_session, token))
         response.headers["zt-session"] = token
@@ -103,7 +103,7 @@ def add_common_routes(bp: Blueprint, ctx: ApiContext, api: str) -> None:
 
     @bp.delete("/current-api-session")
     async def logout() -> Response:
-        found = caller(ctx)
+        found = caller(ctx, allow_partial=True)
         await ctx.access.logout(found.api_session["id"], actor=found.identity["id"])
         return empty()
 

@@ -9,6 +9,7 @@ when policy allows the identity to dial or bind the service through at least one
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,16 +20,21 @@ import trio
 from ziti_aio.common.errors import AuthError, InvalidAuth, NoEdgeRoutersAvailable, NotFoundError, ValidationError
 from ziti_aio.common.ids import new_id
 from ziti_aio.controller.kinds import Kind
+from ziti_aio.controller.model.auth_policies import check_primary_allowed, policy_of
 from ziti_aio.controller.model.cas import trusted_ca
-from ziti_aio.controller.model.disabling import is_disabled
+from ziti_aio.controller.model.disabling import disabling, is_disabled
 from ziti_aio.controller.model.fields import format_time, now_text, parse_time
+from ziti_aio.controller.model.mfa import MfaManager, is_partial, mfa_required
 from ziti_aio.controller.model.passwords import check_password
 from ziti_aio.controller.model.revocations import api_session_revocation
 from ziti_aio.controller.store.commands import Change, Command, Delete, Put
+from ziti_aio.pki.bundle import load_certs_pem
 
 if TYPE_CHECKING:
     from ziti_aio.controller.model.model import Entity, Model
     from ziti_aio.controller.model.tokens import TokenSigner
+
+log = logging.getLogger(__name__)
 
 DEFAULT_SESSION_TIMEOUT_S = 30 * 60
 MAX_CONFIG_TYPES = 64
@@ -61,6 +67,9 @@ class Access:
         self.signer = signer
         self.session_timeout_s = session_timeout_s
         self._activity: dict[str, float] = {}
+        self.mfa = MfaManager(model)
+        # Consecutive wrong passwords per updb authenticator, for the auth policy's lockout (docs/mfa.md §3).
+        self._bad_passwords: dict[str, int] = {}
 
     # --- logins ---------------------------------------------------------------------------
 
@@ -71,9 +80,31 @@ class Access:
         auth = self.model.lookup(Kind.AUTHENTICATORS, "username", body["username"])
         stored = auth.get("passwordHash") if auth else None
         ok = await trio.to_thread.run_sync(check_password, stored or "scrypt$16384$8$1$AAAA$AAAA", body["password"])
-        if auth is None or not ok:
+        if auth is None:
             raise InvalidAuth()
+        if not ok:
+            await self._bad_password(auth)
+            raise InvalidAuth()
+        self._bad_passwords.pop(auth["id"], None)
         return await self._login(auth, body, ip=ip)
+
+    async def _bad_password(self, auth: Entity) -> None:
+        """Count a wrong password; at the policy's ``maxAttempts`` the identity is disabled for
+        ``lockoutDurationMinutes`` (0: until an admin enables it), as OpenZiti locks it out."""
+        identity = self.model.maybe(Kind.IDENTITIES, auth["identityId"])
+        if identity is None or identity.get("isDefaultAdmin"):
+            return
+        rules = policy_of(self.model, identity)["primary"]["updb"]
+        failures = self._bad_passwords.get(auth["id"], 0) + 1
+        self._bad_passwords[auth["id"]] = failures
+        if not rules.get("maxAttempts") or failures < rules["maxAttempts"]:
+            return
+        self._bad_passwords.pop(auth["id"], None)
+        minutes = int(rules.get("lockoutDurationMinutes") or 0)
+        log.warning("identity %s locked out for %s after %d wrong passwords", identity["id"],
+                    f"{minutes} minutes" if minutes else "until enabled", failures)
+        await self.model.transact(lambda: Command("controller", f"lock out identity {identity['id']}",
+                                                  tuple(disabling(self.model, identity["id"], minutes))))
 
     async def login_cert(self, fingerprint: str | None, body: Any, *, ip: str) -> tuple[Entity, str]:
         return await self._login(self.cert_authenticator(fingerprint), body if isinstance(body, dict) else {}, ip=ip)
@@ -91,12 +122,16 @@ class Access:
         identity = self.model.maybe(Kind.IDENTITIES, auth["identityId"])
         if identity is None or is_disabled(identity):
             raise InvalidAuth()
+        check_primary_allowed(policy_of(self.model, identity), auth["method"],
+                              cert_expired=cert_expired_authenticator(auth))
         config_types = self._config_type_ids(body.get("configTypes"))
         now = now_text()
         api_session = {
             "id": new_id(), "createdAt": now, "updatedAt": now, "tags": {}, "identityId": identity["id"],
             "authenticatorId": auth["id"], "authMethod": auth["method"], "ipAddress": ip,
             "configTypes": config_types, "lastActivityAt": now,
+            # Partial until a TOTP code is given (POST /authenticate/mfa): docs/mfa.md §2.
+            "isMfaRequired": mfa_required(self.model, identity), "isMfaComplete": False,
         }
         changes: list[Change] = [Put(Kind.API_SESSIONS, api_session)]
         info = {k: body[k] for k in ("sdkInfo", "envInfo") if isinstance(body.get(k), dict)}
@@ -119,8 +154,9 @@ class Access:
 
     # --- requests -------------------------------------------------------------------------
 
-    def resolve(self, token: str | None) -> Caller:
-        """The caller behind a ``zt-session`` token, refreshing its sliding expiry."""
+    def resolve(self, token: str | None, *, allow_partial: bool = False) -> Caller:
+        """The caller behind a ``zt-session`` token, refreshing its sliding expiry. An API session still
+        waiting for its TOTP code is refused unless ``allow_partial`` (the MFA routes: docs/mfa.md §2)."""
         if not token:
             raise AuthError()
         claims = self.signer.verify(token, "api-session")
@@ -133,6 +169,8 @@ class Access:
         now = time.time()
         if now - self.last_activity(api_session) > self.session_timeout_s:
             raise AuthError("the API session has expired")
+        if not allow_partial and is_partial(api_session):
+            raise AuthError("the API session is partially authenticated: answer its authQueries first")
         self._activity[api_session["id"]] = now
         return Caller(identity, api_session, token)
 
@@ -207,6 +245,14 @@ class Access:
 
         await self.model.transact(build)
         return created[0]
+
+
+def cert_expired_authenticator(auth: Entity) -> bool:
+    """Whether a cert authenticator's certificate is past its end (always ``False`` for other methods)."""
+    if auth.get("method") != "cert" or not auth.get("certPem"):
+        return False
+    certs = load_certs_pem(str(auth["certPem"]).encode())
+    return bool(certs) and certs[0].not_valid_after_utc < datetime.now(UTC)
 
 
 def api_session_expiry_fields(access: Access, api_session: Entity) -> dict[str, Any]:

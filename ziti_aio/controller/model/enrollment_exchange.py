@@ -10,6 +10,7 @@ from cryptography import x509
 
 from ziti_aio.common.errors import EnrollmentExpired, InvalidEnrollmentToken, ValidationError
 from ziti_aio.controller.kinds import Kind
+from ziti_aio.controller.model.auth_policies import identity_password_check
 from ziti_aio.controller.model.cas import issued_by, trusted_ca
 from ziti_aio.controller.model.fields import now_text, parse_time
 from ziti_aio.controller.model.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, hash_password
@@ -92,6 +93,7 @@ class EnrollmentExchange:
             raise ValidationError(f"must be {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters",
                                   field="password")
         enrollment = self._pending(token, "updb")
+        identity_password_check(self.model, enrollment["identityId"], password)
         digest = hash_password(password)
 
         def build() -> Command:

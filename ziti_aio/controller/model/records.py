@@ -23,6 +23,12 @@ from ziti_aio.common.errors import ValidationError
 from ziti_aio.controller.kinds import Kind
 from ziti_aio.controller.model import fields as f
 from ziti_aio.controller.model import rules, views
+from ziti_aio.controller.model.auth_policies import (
+    DEFAULT_AUTH_POLICY_ID,
+    AuthPolicyRules,
+    check_primary,
+    check_secondary,
+)
 from ziti_aio.controller.model.cas import CaRules
 from ziti_aio.controller.model.fields import REQUIRED, Field
 from ziti_aio.controller.model.hooks import NoHooks
@@ -113,7 +119,7 @@ RECORDS: dict[Kind, KindRecord] = {
                 Field("type", f.enum("User", "Device", "Service", "Router", "Default"), "Default"),
                 Field("isAdmin", f.boolean, False),
                 Field("roleAttributes", f.attributes, []),
-                Field("authPolicyId", f.string(max_length=64), rules.DEFAULT_AUTH_POLICY_ID),
+                Field("authPolicyId", f.string(max_length=1024, nonempty=True), DEFAULT_AUTH_POLICY_ID),
                 Field("externalId", f.string(max_length=1024), None),
                 Field("defaultHostingPrecedence", f.enum(*PRECEDENCES), "default"),
                 Field("defaultHostingCost", f.integer(0, MAX_COST), 0),
@@ -295,9 +301,14 @@ RECORDS: dict[Kind, KindRecord] = {
             aliases={"serviceId": "service", "routerId": "router"},
         ),
         KindRecord(
-            Kind.AUTH_POLICIES, "auth-policy", named=True, operations=HIDDEN,
+            Kind.AUTH_POLICIES, "auth-policy", named=True, hooks=AuthPolicyRules,
+            fields=(_NAME, Field("primary", check_primary, REQUIRED), Field("secondary", check_secondary, REQUIRED),
+                    _TAGS),
             shown=("name", "primary", "secondary"),
         ),
+        # One per identity that started TOTP enrollment; holds the secret, so nothing of it is shown
+        # (the MFA routes render what they may: docs/mfa.md).
+        KindRecord(Kind.MFAS, "mfa", operations=HIDDEN, owned_by_identity=True, shown=("identityId", "isVerified")),
         KindRecord(
             Kind.API_SESSIONS, "api-session", hooks=rules.ApiSessionRules, operations=READ_DELETE,
             owned_by_identity=True,

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from ziti_aio.common.errors import ConflictError, NotFoundError, ValidationError
 from ziti_aio.common.ids import new_id
 from ziti_aio.controller.kinds import Kind
+from ziti_aio.controller.model.auth_policies import DEFAULT_AUTH_POLICY_ID, identity_password_check
 from ziti_aio.controller.model.cas import trusted_ca
 from ziti_aio.controller.model.config_types import check_schema, validate_config_data
 from ziti_aio.controller.model.fields import now_text, parse_time
@@ -27,8 +28,6 @@ if TYPE_CHECKING:
     from ziti_aio.controller.model.model import Entity, Model
 
 ROUTER_TYPE = "Router"
-# The auth policy every identity has unless it names another (created on first start).
-DEFAULT_AUTH_POLICY_ID = "default"
 
 
 def _resolve(model: Model, kind: Kind, field: str, ref: str) -> str:
@@ -59,7 +58,7 @@ def refuse_if_referenced(what: str, refs: list[Entity], by: str) -> None:
 
 def _identity_cleanup(model: Model, identity_id: str) -> list[Change]:
     changes: list[Change] = []
-    for kind in (Kind.AUTHENTICATORS, Kind.ENROLLMENTS):
+    for kind in (Kind.AUTHENTICATORS, Kind.ENROLLMENTS, Kind.MFAS):
         changes += [Delete(kind, e["id"]) for e in model.owned_by(kind, identity_id)]
     for api_session in model.owned_by(Kind.API_SESSIONS, identity_id):
         changes += [Delete(Kind.API_SESSIONS, api_session["id"]), revocation(api_session["id"], "API_SESSION")]
@@ -71,6 +70,7 @@ def _identity_cleanup(model: Model, identity_id: str) -> list[Change]:
 class IdentityRules(NoHooks):
     def prepare(self, model: Model, data: Entity, old: Entity | None) -> None:
         data["typeId"] = ROUTER_TYPE if data.pop("type", None) == ROUTER_TYPE else "Default"
+        data["authPolicyId"] = _resolve(model, Kind.AUTH_POLICIES, "authPolicyId", data["authPolicyId"])
         if old is not None:
             if old.get("typeId") == ROUTER_TYPE:
                 data["typeId"] = ROUTER_TYPE
@@ -269,6 +269,7 @@ class AuthenticatorRules(NoHooks):
                 raise ValidationError("is required for updb", field="username", value=None)
             password = data.pop("password", None)
             if password:
+                identity_password_check(model, data["identityId"], password)
                 data["passwordHash"] = self.deps.hash_password(password)
             elif old is None or "passwordHash" not in old:
                 raise ValidationError("is required for updb", field="password", value=None)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ziti_aio.controller.kinds import Kind
 from ziti_aio.controller.model.disabling import is_disabled
+from ziti_aio.controller.model.mfa import auth_queries, is_mfa_enabled
 from ziti_aio.controller.model.service_configs import overrides
 
 if TYPE_CHECKING:
@@ -93,18 +94,19 @@ def identity_view(ctx: ViewContext, e: Entity) -> dict[str, Any]:
                                                                      if en.get("username") else {})}
         if en.get("caId"):
             enrollment[en["method"]].update(caId=en["caId"], ca=ref(Kind.CAS, ctx.model.maybe(Kind.CAS, en["caId"])))
-    # The only auth policy is OpenZiti's system one, id "default", named "Default" (docs/conformance.md).
     policy_id = e["authPolicyId"]
+    policy = ctx.model.maybe(Kind.AUTH_POLICIES, policy_id)
     return {
         "type": {"id": e["typeId"], "name": e["typeId"], "entity": "identity-types",
                  "_links": links("identity-types", e["typeId"])},
-        "authPolicy": {"id": policy_id, "name": "Default" if policy_id == "default" else policy_id,
+        "authPolicy": {"id": policy_id, "name": policy["name"] if policy else policy_id,
                        "entity": "auth-policies", "_links": links("auth-policies", policy_id)},
         "sdkInfo": e.get("sdkInfo") or {}, "envInfo": e.get("envInfo") or {},
         "isDefaultAdmin": e.get("isDefaultAdmin", False), "appData": e.get("appData") or {},
         "permissions": e.get("permissions", []), "disabled": is_disabled(e), "disabledAt": e.get("disabledAt"),
         "disabledUntil": e.get("disabledUntil"), "hasApiSession": bool(ctx.model.owned[Kind.API_SESSIONS].get(e["id"])),
-        "hasEdgeRouterConnection": False, "edgeRouterConnectionStatus": "offline", "isMfaEnabled": False,
+        "hasEdgeRouterConnection": False, "edgeRouterConnectionStatus": "offline",
+        "isMfaEnabled": is_mfa_enabled(ctx.model, e["id"]),
         "authenticators": auths, "enrollment": enrollment,
     }
 
@@ -243,8 +245,9 @@ def api_session_view(ctx: ViewContext, e: Entity) -> dict[str, Any]:
     return {
         "identity": ref(Kind.IDENTITIES, ctx.model.maybe(Kind.IDENTITIES, e["identityId"])),
         "ipAddress": e.get("ipAddress", ""), "configTypes": e.get("configTypes", []),
-        "cachedLastActivityAt": e.get("lastActivityAt"), "isMfaRequired": False, "isMfaComplete": False,
-        "authQueries": [], "token": REDACTED, "cachedUpdatedAt": e["updatedAt"], "isCertExtendable": False,
+        "cachedLastActivityAt": e.get("lastActivityAt"), "isMfaRequired": bool(e.get("isMfaRequired")),
+        "isMfaComplete": bool(e.get("isMfaComplete")), "authQueries": auth_queries(ctx.model, e),
+        "token": REDACTED, "cachedUpdatedAt": e["updatedAt"], "isCertExtendable": False,
     }
 
 
