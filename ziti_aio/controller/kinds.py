@@ -26,6 +26,7 @@ class Kind(StrEnum):
     TERMINATORS = "terminators"
     CAS = "cas"
     AUTH_POLICIES = "auth-policies"
+    EXTERNAL_JWT_SIGNERS = "external-jwt-signers"
     API_SESSIONS = "api-sessions"
     SESSIONS = "sessions"
     REVOCATIONS = "revocations"

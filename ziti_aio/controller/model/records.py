@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from ziti_aio.common.errors import ValidationError
 from ziti_aio.controller.kinds import Kind
+from ziti_aio.controller.model import external_jwt_signers as ejs
 from ziti_aio.controller.model import fields as f
 from ziti_aio.controller.model import rules, views
 from ziti_aio.controller.model.cas import CaRules
@@ -129,7 +130,7 @@ RECORDS: dict[Kind, KindRecord] = {
                    "disabledAt", "disabledUntil",
                    "sdkInfo", "envInfo", "hasApiSession", "hasEdgeRouterConnection", "edgeRouterConnectionStatus",
                    "isMfaEnabled", "authenticators", "enrollment"),
-            view=views.identity_view,
+            view=views.identity_view, unique=("externalId",),
             filterable=("typeId", "isDefaultAdmin", "disabled"), aliases={"type": "typeId"},
         ),
         KindRecord(
@@ -297,6 +298,10 @@ RECORDS: dict[Kind, KindRecord] = {
         KindRecord(
             Kind.AUTH_POLICIES, "auth-policy", named=True, operations=HIDDEN,
             shown=("name", "primary", "secondary"),
+        ),
+        KindRecord(
+            Kind.EXTERNAL_JWT_SIGNERS, "external-jwt-signer", named=True, hooks=ejs.ExternalJwtSignerRules,
+            fields=ejs.FIELDS, shown=ejs.SHOWN, view=ejs.signer_view,
         ),
         KindRecord(
             Kind.API_SESSIONS, "api-session", hooks=rules.ApiSessionRules, operations=READ_DELETE,
