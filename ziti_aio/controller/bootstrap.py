@@ -30,7 +30,8 @@ def seed_changes(model: Model) -> list[Change]:
             "id": DEFAULT_AUTH_POLICY_ID, "name": "Default", "createdAt": now, "updatedAt": now, "tags": {},
             "primary": {"cert": {"allowed": True, "allowExpiredCerts": True},
                         "updb": {"allowed": True, "minPasswordLength": MIN_PASSWORD_LENGTH, "maxAttempts": 0},
-                        "extJwt": {"allowed": False, "allowedSigners": []}},
+                        # OpenZiti's default policy allows ext-jwt from every signer (docs/external-jwt.md).
+                        "extJwt": {"allowed": True, "allowedSigners": []}},
             "secondary": {"requireTotp": False, "requireExtJwtSigner": None},
         }))
     return changes

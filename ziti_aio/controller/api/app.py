@@ -129,6 +129,12 @@ async def read_json() -> Any:
         raise ValidationError("the request body is not valid JSON", field="body") from exc
 
 
+def bearer_token(headers: Any) -> str | None:
+    """The token of an ``Authorization: Bearer`` header."""
+    auth = headers.get("authorization", "")
+    return auth[7:].strip() or None if auth.lower().startswith("bearer ") else None
+
+
 def session_token(headers: Any) -> str | None:
     """The API session token of a request's (or websocket handshake's) ``zt-session`` or
     ``Authorization: Bearer`` header."""
