@@ -170,6 +170,7 @@ def create_app(ctx: ApiContext) -> Any:
     """The ASGI application serving both APIs (wrapped for legacy client paths)."""
     from ziti_aio.controller.api.client_routes import client_blueprint
     from ziti_aio.controller.api.events_routes import events_blueprint
+    from ziti_aio.controller.api.ext_jwt_routes import ext_jwt_blueprint
     from ziti_aio.controller.api.fabric_routes import fabric_blueprint
     from ziti_aio.controller.api.management_routes import management_blueprint
     from ziti_aio.controller.api.network_routes import network_blueprint
@@ -178,6 +179,8 @@ def create_app(ctx: ApiContext) -> Any:
     app: Quart = QuartTrio(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
+    # before the client blueprint: its /enroll/<method> would otherwise take /enroll/token
+    app.register_blueprint(ext_jwt_blueprint(ctx), url_prefix=api_paths.CLIENT)
     app.register_blueprint(client_blueprint(ctx), url_prefix=api_paths.CLIENT)
     app.register_blueprint(fabric_blueprint(ctx), url_prefix=api_paths.FABRIC)
     if ctx.network is not None:
