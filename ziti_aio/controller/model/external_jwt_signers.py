@@ -112,7 +112,10 @@ class ExternalJwtSignerRules(NoHooks):
                                       value=data["issuer"])
         data.update(fingerprint=None, commonName=None, notBefore=None, notAfter=None)
         if data.get("certPem"):
-            certs = load_certs_pem(data["certPem"].encode())
+            try:
+                certs = load_certs_pem(data["certPem"].encode())
+            except ValidationError:
+                certs = []
             if not certs:
                 raise ValidationError("is not a PEM certificate", field="certPem", value=None)
             cert = certs[0]
