@@ -30,6 +30,8 @@ NOUNS: tuple[Noun, ...] = (
     Noun("service-edge-router-policy", "service-edge-router-policies", "service edge router policy",
          alias="serp", plural_alias="serps"),
     Noun("ca", "cas", "ca"),
+    Noun("ext-jwt-signer", "external-jwt-signers", "external jwt signer", alias="external-jwt-signer",
+         plural_alias="ext-jwt-signers"),
     Noun("enrollment", "enrollments", "enrollment", named=False),
     Noun("authenticator", "authenticators", "authenticator", named=False),
     Noun("terminator", "terminators", "terminator", named=False),
