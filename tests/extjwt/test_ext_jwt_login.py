@@ -151,6 +151,13 @@ async def test_disabled_signer_disabled_identity_and_auth_policy_refuse(controll
     await admin.patch(f"{MANAGEMENT}/identities/{alice}", json={"authPolicyId": "no-ext-jwt"})
     _refused(await ext_jwt_login(controller, token), words="auth policy")
     await admin.patch(f"{MANAGEMENT}/identities/{alice}", json={"authPolicyId": "default"})
+    allowing = {**policy, "id": "only-this-signer", "name": "only-this-signer",
+                "primary": {**policy["primary"], "extJwt": {"allowed": True, "allowedSigners": [signer]}}}
+    await model.transact(lambda: Command("test", "policy", (Put(Kind.AUTH_POLICIES, allowing),)))
+    await admin.patch(f"{MANAGEMENT}/identities/{alice}", json={"authPolicyId": "only-this-signer"})
+    assert (await ext_jwt_login(controller, token)).status_code == 200
+    in_use = await admin.delete(f"{MANAGEMENT}/external-jwt-signers/{signer}")
+    assert in_use.status_code == 409 and "only-this-signer" in in_use.json()["error"]["message"]
 
     await admin.post(f"{MANAGEMENT}/identities/{alice}/disable", json={"durationMinutes": 0})
     _refused(await ext_jwt_login(controller, token), words="disabled")

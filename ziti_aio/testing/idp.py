@@ -18,13 +18,16 @@ import json
 import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
 import jwt
 import trio
-from cryptography.hazmat.primitives import serialization
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID
 
 from ziti_aio.common.ids import new_id
 from ziti_aio.controller.api.server import serve_https
@@ -36,8 +39,6 @@ from ziti_aio.transport.tls import server_context
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
     from pathlib import Path
-
-    from cryptography import x509
 
 DEFAULT_AUDIENCE = "ziti-aio"
 Mode = Literal["up", "down", "slow"]
@@ -73,16 +74,10 @@ def _new_key(alg: str) -> IdpKey:
 
 
 def _self_signed(key: SigningKey, name: str) -> x509.Certificate:
-    from datetime import UTC, datetime, timedelta
-
-    from cryptography import x509 as x
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.x509.oid import NameOID
-
-    subject = x.Name([x.NameAttribute(NameOID.COMMON_NAME, f"test-idp {name}")])
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"test-idp {name}")])
     now = datetime.now(UTC)
-    return (x.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
-            .serial_number(x.random_serial_number()).not_valid_before(now - timedelta(minutes=5))
+    return (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(minutes=5))
             .not_valid_after(now + timedelta(days=1)).sign(key, hashes.SHA256()))
 
 

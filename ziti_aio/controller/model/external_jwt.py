@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import jwt
 import trio
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from ziti_aio.common.errors import ExtJwtRefused
 from ziti_aio.controller.kinds import Kind
@@ -141,8 +142,6 @@ class Verified:
 
 
 def _key_fits(key: Any, alg: str) -> bool:
-    from cryptography.hazmat.primitives.asymmetric import ec, rsa
-
     if alg.startswith(("RS", "PS")):
         return isinstance(key, rsa.RSAPublicKey)
     return isinstance(key, ec.EllipticCurvePublicKey)

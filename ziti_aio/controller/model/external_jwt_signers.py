@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from cryptography.x509.oid import NameOID
 
-from ziti_aio.common.errors import ValidationError
+from ziti_aio.common.errors import ConflictError, ValidationError
 from ziti_aio.controller.kinds import Kind
 from ziti_aio.controller.model import fields as f
 from ziti_aio.controller.model.fields import REQUIRED, Field, format_time
@@ -23,6 +23,7 @@ from ziti_aio.pki.bundle import fingerprint_sha1, load_certs_pem
 if TYPE_CHECKING:
     from ziti_aio.controller.model.model import Entity, Model
     from ziti_aio.controller.model.views import ViewContext
+    from ziti_aio.controller.store.commands import Change
 
 TARGET_TOKENS = ("ACCESS", "ID")
 DEFAULT_CLAIMS_PROPERTY = "sub"
@@ -126,6 +127,15 @@ class ExternalJwtSignerRules(NoHooks):
             if not data.get("kid"):
                 data["kid"] = data["fingerprint"]
         self._check_enrollment(model, data)
+
+    def on_delete(self, model: Model, entity: Entity) -> list[Change]:
+        """An auth policy that names the signer keeps it (OpenZiti refuses the delete too)."""
+        users = [p for p in model.all(Kind.AUTH_POLICIES)
+                 if entity["id"] in (((p.get("primary") or {}).get("extJwt") or {}).get("allowedSigners") or [])]
+        if users:
+            names = ", ".join(sorted(str(p.get("name", p["id"])) for p in users)[:5])
+            raise ConflictError(f"the external jwt signer is referenced by auth policies: {names}")
+        return []
 
     @staticmethod
     def _check_enrollment(model: Model, data: Entity) -> None:
