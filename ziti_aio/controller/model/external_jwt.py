@@ -55,7 +55,7 @@ def jwks_ssl_context(ca_file: str | None = None) -> ssl.SSLContext:
 @dataclass
 class _Keys:
     endpoint: str
-    keys: dict[str, Any] = field(default_factory=dict)
+    keys: dict[str, tuple[Any, str | None]] = field(default_factory=dict)
     fetched_at: float | None = None
     lock: trio.Lock = field(default_factory=trio.Lock)
 
@@ -71,9 +71,9 @@ class JwksCache:
         self.refetch_s = refetch_s
         self._signers: dict[str, _Keys] = {}
 
-    async def key(self, signer: Entity, kid: str) -> Any:
-        """The public key ``kid`` of ``signer``'s JWKS, or ``None``; :class:`ExtJwtRefused` when the JWKS
-        cannot be fetched and the key is not cached."""
+    async def key(self, signer: Entity, kid: str) -> tuple[Any, str | None] | None:
+        """The public key ``kid`` of ``signer``'s JWKS and the ``alg`` its JWK declares, or ``None``;
+        :class:`ExtJwtRefused` when the JWKS cannot be fetched and the key is not cached."""
         endpoint = signer["jwksEndpoint"]
         entry = self._signers.get(signer["id"])
         if entry is None or entry.endpoint != endpoint:
@@ -85,9 +85,10 @@ class JwksCache:
                                           or time.monotonic() - entry.fetched_at >= self.refetch_s):
                 entry.fetched_at = time.monotonic()
                 entry.keys = await self._fetch(signer["name"], endpoint)
-        return entry.keys.get(kid)
+        found: tuple[Any, str | None] | None = entry.keys.get(kid)
+        return found
 
-    async def _fetch(self, name: str, endpoint: str) -> dict[str, Any]:
+    async def _fetch(self, name: str, endpoint: str) -> dict[str, tuple[Any, str | None]]:
         try:
             with trio.fail_after(self.timeout_s):
                 async with httpx.AsyncClient(verify=self.verify, timeout=self.timeout_s,
@@ -104,7 +105,7 @@ class JwksCache:
         except (httpx.HTTPError, ValueError) as exc:
             log.warning("external jwt signer %r: the JWKS endpoint failed: %s", name, type(exc).__name__)
             raise ExtJwtRefused(f"the keys of signer {name!r} could not be fetched from its JWKS endpoint") from None
-        keys: dict[str, Any] = {}
+        keys: dict[str, tuple[Any, str | None]] = {}
         for item in document.get("keys", []) if isinstance(document, dict) else []:
             if not isinstance(item, dict) or not isinstance(item.get("kid"), str) or item.get("use", "sig") != "sig":
                 continue
@@ -218,11 +219,16 @@ class ExtJwtVerifier:
         raise self.refused("the token's issuer is not an enabled external JWT signer")
 
     async def _key(self, signer: Entity, kid: str, alg: str) -> Any:
+        key: Any = None
+        declared: str | None = None
         if signer.get("certPem"):
-            certs = load_certs_pem(signer["certPem"].encode())
-            key, declared = (certs[0].public_key(), None) if certs and kid == signer.get("kid") else (None, None)
+            if kid == signer.get("kid"):
+                key = load_certs_pem(signer["certPem"].encode())[0].public_key()
         else:
-            found = await self.jwks.key(signer, kid)
+            try:
+                found = await self.jwks.key(signer, kid)
+            except ExtJwtRefused as exc:
+                raise self.refused(exc.message) from None
             key, declared = found if found is not None else (None, None)
         if key is None:
             raise self.refused(f"signer {signer['name']!r} has no key with the token's kid")
