@@ -19,7 +19,8 @@ MANAGEMENT_READS = frozenset({
     "/edge-router-policies/{id}", "/edge-router-policies/{id}/edge-routers", "/edge-router-policies/{id}/identities",
     "/edge-router-role-attributes", "/edge-routers", "/edge-routers/{id}", "/edge-routers/{id}/edge-router-policies",
     "/edge-routers/{id}/identities", "/edge-routers/{id}/service-edge-router-policies", "/edge-routers/{id}/services",
-    "/enrollments", "/enrollments/{id}", "/identities", "/identities/{id}", "/identities/{id}/authenticators",
+    "/enrollments", "/enrollments/{id}", "/external-jwt-signers", "/external-jwt-signers/{id}",
+    "/identities", "/identities/{id}", "/identities/{id}/authenticators",
     "/identities/{id}/edge-router-policies", "/identities/{id}/edge-routers", "/identities/{id}/enrollments",
     "/identities/{id}/service-policies", "/identities/{id}/services", "/identities/{id}/policy-advice/{serviceId}",
     "/identities/{id}/service-configs",
@@ -50,7 +51,7 @@ MANAGEMENT_WRITES = frozenset({
 })
 CLIENT_WRITES = frozenset({"/authenticate", "/enroll", "/enroll/ott", "/enroll/updb", "/enroll/erott",
                            "/sessions/{id}", "/authenticate/mfa", "/current-api-session/totp-token",
-                           "/current-identity/mfa/verify"})
+                           "/current-identity/mfa/verify", "/enroll/token"})
 
 
 async def seed(admin: Any) -> dict[str, str]:
@@ -83,6 +84,10 @@ async def seed(admin: Any) -> dict[str, str]:
     ids["enrollments"] = resp.json()["data"][0]["id"]
     ids["transit-routers"] = await create(admin, "transit-routers", {"name": "sweep-transit"})
     ca_pem = CertAuthority.create_root("sweep root").cert.public_bytes(Encoding.PEM).decode()
+    ids["external-jwt-signers"] = await create(admin, "external-jwt-signers", {
+        "name": "sweep-signer", "issuer": "https://sweep-idp.example.com", "audience": "sweep", "enabled": True,
+        "certPem": ca_pem, "clientId": "sweep-client", "scopes": ["openid"],
+        "externalAuthUrl": "https://sweep-idp.example.com/authorize"})
     ids["cas"] = await create(admin, "cas", {"name": "sweep-ca", "certPem": ca_pem, "isAuthEnabled": True,
                                              "isAutoCaEnrollmentEnabled": False, "isOttCaEnrollmentEnabled": True,
                                              "identityRoles": []})

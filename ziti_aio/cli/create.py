@@ -9,6 +9,7 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 
+from ziti_aio.cli import ext_jwt_signer as ejs
 from ziti_aio.cli.auth_policy import CobraBoolCommand, create_auth_policy
 from ziti_aio.cli.client import CliError, ManagementClient, open_client, reported
 from ziti_aio.cli.help_format import Typer
@@ -329,6 +330,45 @@ def create_ca(
         body["identityNameFormat"] = identity_name_format
     with open_client() as client:
         _created("ca", name, client.create("cas", body))
+
+
+@_command("ext-jwt-signer", alias="external-jwt-signer")
+def create_ext_jwt_signer(
+    name: str,
+    issuer: Annotated[str, typer.Argument(help="The issuer (iss) of its tokens.")],
+    jwks_endpoint: ejs.JwksEndpoint = None, cert_pem: ejs.CertPem = None, cert_file: ejs.CertFile = None,
+    audience: ejs.Audience = None, claims_property: ejs.ClaimsProperty = None,
+    external_id: Annotated[bool, typer.Option("--external-id/--no-external-id", "-x",
+                                              help="Match identities' externalId (else their id).")] = True,
+    enabled: Annotated[bool, typer.Option("--enabled/--disabled", "-e", help="Accept its tokens.")] = True,
+    external_auth_url: ejs.ExternalAuthUrl = None, kid: ejs.Kid = None, client_id: ejs.ClientId = None,
+    scopes: ejs.Scopes = None, target_token: ejs.TargetToken = "ACCESS", enroll_to_cert: ejs.EnrollToCert = None,
+    enroll_to_token: ejs.EnrollToToken = None, enroll_name_claims_selector: ejs.EnrollName = None,
+    enroll_attr_claims_selector: ejs.EnrollAttributes = None, enroll_auth_policy: ejs.EnrollAuthPolicy = None,
+) -> None:
+    """Create an external JWT signer.
+
+    Identities may then log in with its tokens (login --ext-jwt), and with --enroll-to-cert or
+    --enroll-to-token unknown subjects enroll themselves.
+
+    \b
+    Examples:
+      ziti-aio create ext-jwt-signer corp https://idp -u https://idp/keys -a z
+      ziti-aio create ext-jwt-signer pem https://idp -f idp.pem -k key-1 -a z
+    """
+    source = ejs.key_source(jwks_endpoint, cert_pem, cert_file)
+    if not source:
+        raise CliError("give the signer's keys: -u/--jwks-endpoint, -p/--cert-pem or -f/--cert-file")
+    if audience is None:
+        raise CliError("give the audience its tokens carry: -a/--audience")
+    body = {"name": name, "issuer": issuer, "enabled": enabled, "useExternalId": external_id, **source,
+            **ejs.signer_fields(audience=audience, claims_property=claims_property,
+                                external_auth_url=external_auth_url, kid=kid, client_id=client_id, scopes=scopes,
+                                target_token=target_token, enroll_to_cert=enroll_to_cert,
+                                enroll_to_token=enroll_to_token, enroll_name=enroll_name_claims_selector,
+                                enroll_attributes=enroll_attr_claims_selector, enroll_auth_policy=enroll_auth_policy)}
+    with open_client() as client:
+        _created("external jwt signer", name, client.create("external-jwt-signers", body))
 
 
 def _create_enrollment(identity: str, method: str, minutes: int, jwt_output_file: Path | None,

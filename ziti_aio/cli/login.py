@@ -1,4 +1,5 @@
-"""``ziti-aio login [HOST[:PORT]] -u USER -p PASS [-y] [--totp CODE]`` and ``ziti-aio login forget``.
+"""``ziti-aio login [HOST[:PORT]] -u USER -p PASS [-y] [--totp CODE]``, ``ziti-aio login HOST --ext-jwt FILE``
+and ``ziti-aio login forget``.
 
 Trust works as ``ziti edge login``: the server certificate must verify against the CA saved
 for that address, the ``--ca`` file, or the system roots; ``-y`` instead fetches the
@@ -23,6 +24,7 @@ from ziti_aio.sdk.bootstrap import fetch_cacerts
 from ziti_aio.sdk.management import REQUEST_TIMEOUT_S, ManagementClient, ManagementError
 
 FORGET = "forget"
+MAX_JWT_FILE_BYTES = 16 * 1024
 DEFAULT_CONTROLLER = "localhost:1280"
 
 
@@ -50,9 +52,12 @@ def _totp_code(given: str | None) -> str:
     raise CliError("the login needs a TOTP code (MFA): give --totp CODE")
 
 
-def _authenticate(url: str, ca_pem: str | None, username: str, password: str, totp: str | None = None) -> str:
+def _authenticate(url: str, ca_pem: str | None, username: str, password: str, totp: str | None = None,
+                  ext_jwt: str | None = None) -> str:
     with ManagementClient.open(url, verify=trust_context(ca_pem), timeout_s=REQUEST_TIMEOUT_S) as client:
         try:
+            if ext_jwt is not None:
+                return client.authenticate_ext_jwt(ext_jwt)
             return client.authenticate(username, password, lambda: _totp_code(totp))
         except ManagementError as exc:
             if exc.status is None and "CERTIFICATE_VERIFY_FAILED" in exc.message:
@@ -80,6 +85,8 @@ def login(
     ca: Annotated[Path | None, typer.Option("--ca", help="PEM file of the CA(s) to trust.")] = None,
     totp: Annotated[str | None, typer.Option("--totp", help="TOTP code, for an identity with MFA (prompted on "
                                                            "a terminal if needed and missing).")] = None,
+    ext_jwt: Annotated[Path | None, typer.Option(
+        "--ext-jwt", help="Log in with the external JWT in this file (an external JWT signer's token).")] = None,
 ) -> None:
     """Log in to a controller.
 
@@ -91,6 +98,7 @@ def login(
       ziti-aio login localhost:1280 -u admin -y
       ziti-aio login https://ctrl.example.com:1280 -u admin --ca ca.pem
       ziti-aio login localhost:1280 -u alice --totp 123456
+      ziti-aio login localhost:1280 --ext-jwt token.jwt -y
       ziti-aio login forget
     """
     if host == FORGET:
@@ -105,10 +113,29 @@ def login(
     else:
         saved = load_login()
         ca_pem = saved.ca if saved is not None and saved.url == url and saved.ca else None
-    if username is None:
-        username = typer.prompt("Username")
-    if password is None:
-        password = typer.prompt("Password", hide_input=True)
-    token = _authenticate(url, ca_pem, username, password, totp)
+    if ext_jwt is not None:
+        if username is not None or password is not None:
+            raise CliError("--ext-jwt logs in without -u/-p")
+        token = _authenticate(url, ca_pem, "", "", ext_jwt=_read_jwt(ext_jwt))
+        who = f"the subject of {ext_jwt}"
+    else:
+        if username is None:
+            username = typer.prompt("Username")
+        if password is None:
+            password = typer.prompt("Password", hide_input=True)
+        token = _authenticate(url, ca_pem, username, password, totp)
+        who = username
     path = save_login(SavedLogin(url=url, token=token, ca=ca_pem or ""))
-    typer.echo(f"logged in to {url} as {username} (saved in {path})")
+    typer.echo(f"logged in to {url} as {who} (saved in {path})")
+
+
+def _read_jwt(path: Path) -> str:
+    try:
+        if path.stat().st_size > MAX_JWT_FILE_BYTES:
+            raise CliError(f"{path} is larger than {MAX_JWT_FILE_BYTES} bytes")
+        text = path.read_text().strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CliError(f"cannot read {path}: {exc}") from exc
+    if text.count(".") != 2:
+        raise CliError(f"{path} does not hold a JWT")
+    return text

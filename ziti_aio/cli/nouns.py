@@ -31,6 +31,8 @@ NOUNS: tuple[Noun, ...] = (
          alias="serp", plural_alias="serps"),
     Noun("ca", "cas", "ca"),
     Noun("auth-policy", "auth-policies", "auth policy"),
+    Noun("ext-jwt-signer", "external-jwt-signers", "external jwt signer", alias="external-jwt-signer",
+         plural_alias="ext-jwt-signers"),
     Noun("enrollment", "enrollments", "enrollment", named=False),
     Noun("authenticator", "authenticators", "authenticator", named=False),
     Noun("terminator", "terminators", "terminator", named=False),

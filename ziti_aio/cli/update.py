@@ -8,6 +8,7 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 
+from ziti_aio.cli import ext_jwt_signer as ejs
 from ziti_aio.cli.auth_policy import CobraBoolCommand, update_auth_policy
 from ziti_aio.cli.client import CliError, ManagementClient, open_client, reported
 from ziti_aio.cli.help_format import ReadableCommand, Typer
@@ -233,3 +234,32 @@ def update_service_edge_router_policy(id_or_name: IdOrName, name: NewName = None
     """
     _update_policy("service-edge-router-policy", id_or_name, name, semantic_value,
                    {"edgeRouterRoles": edge_router_roles, "serviceRoles": service_roles})
+
+
+@_command("ext-jwt-signer")
+def update_ext_jwt_signer(
+    id_or_name: IdOrName, name: NewName = None,
+    issuer: Annotated[str | None, typer.Option("-l", "--issuer", help="The issuer (iss) of its tokens.")] = None,
+    jwks_endpoint: ejs.JwksEndpoint = None, cert_pem: ejs.CertPem = None, cert_file: ejs.CertFile = None,
+    audience: ejs.Audience = None, claims_property: ejs.ClaimsProperty = None,
+    external_id: Annotated[bool | None, typer.Option("--external-id/--no-external-id", "-x",
+                                                     help="Match identities' externalId (else their id).")] = None,
+    enabled: Annotated[bool | None, typer.Option("--enabled/--disabled", "-e", help="Accept its tokens.")] = None,
+    external_auth_url: ejs.ExternalAuthUrl = None, kid: ejs.Kid = None, client_id: ejs.ClientId = None,
+    scopes: ejs.Scopes = None, target_token: ejs.TargetToken = None, enroll_to_cert: ejs.EnrollToCert = None,
+    enroll_to_token: ejs.EnrollToToken = None, enroll_name_claims_selector: ejs.EnrollName = None,
+    enroll_attr_claims_selector: ejs.EnrollAttributes = None, enroll_auth_policy: ejs.EnrollAuthPolicy = None,
+) -> None:
+    """Change an external JWT signer.
+
+    Only the options given change; -u, -p or -f replaces where its keys come from.
+    """
+    body = {**_given(name=name, issuer=issuer, useExternalId=external_id, enabled=enabled),
+            **ejs.key_source(jwks_endpoint, cert_pem, cert_file),
+            **ejs.signer_fields(audience=audience, claims_property=claims_property,
+                                external_auth_url=external_auth_url, kid=kid, client_id=client_id, scopes=scopes,
+                                target_token=target_token, enroll_to_cert=enroll_to_cert,
+                                enroll_to_token=enroll_to_token, enroll_name=enroll_name_claims_selector,
+                                enroll_attributes=enroll_attr_claims_selector, enroll_auth_policy=enroll_auth_policy)}
+    with open_client() as client:
+        _patch(client, "ext-jwt-signer", id_or_name, body)

@@ -19,6 +19,8 @@ class ZitiError(Exception):
     def __init__(self, message: str | None = None, *, cause: dict[str, Any] | None = None) -> None:
         self.message = message or self.default_message
         self.cause = cause
+        # Extra response headers (an ext-jwt refusal's WWW-Authenticate).
+        self.headers: dict[str, str] = {}
         super().__init__(self.message)
 
 
@@ -129,6 +131,23 @@ class RateLimited(ZitiError):
     default_message = "The resource is rate limited and the rate limit has been exceeded. Please try again later"
 
 
+class ExtJwtRefused(AuthError):
+    """An external JWT was missing, invalid or expired (OpenZiti answers 401 UNAUTHORIZED with a
+    ``WWW-Authenticate`` naming the enabled signers: docs/external-jwt.md)."""
+
+    code = "UNAUTHORIZED"
+
+    def __init__(self, message: str, *, error: str = "invalid", signer_ids: list[str] | None = None,
+                 issuers: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.error = error
+        description = {"missing": "no matching token was provided", "expired": "token expired"}.get(
+            error, "token is invalid")
+        self.headers["WWW-Authenticate"] = (
+            f'Bearer realm="openziti-primary-ext-jwt" error="{error}" error_description="{description}" '
+            f'id="{"|".join(signer_ids or [])}" issuer="{"|".join(issuers or [])}"')
+
+
 class NotFoundError(ZitiError):
     code = "NOT_FOUND"
     http_status = 404
@@ -183,6 +202,24 @@ class EnrollmentRefused(ZitiError):
 
     code = "ENROLLMENT_REFUSED"
     http_status = 400
+
+
+class CouldNotProcessCsr(ValidationError):
+    code = "COULD_NOT_PROCESS_CSR"
+    default_message = "The supplied csr could not be processed"
+
+
+class EnrollmentNotAllowed(ZitiError):
+    code = "INVALID_ENROLLMENT_NOT_ALLOWED"
+    http_status = 409
+    default_message = "The configuration does not allow this enrollment"
+
+
+class AlreadyEnrolled(ZitiError):
+    code = "ENROLLMENT_IDENTITY_ALREADY_ENROLLED"
+    http_status = 409
+    default_message = ("The token supplied for this enrollment already has a matching identity, "
+                       "cannot enroll a new identity")
 
 
 class EnrollmentExpired(ZitiError):

@@ -23,6 +23,7 @@ from ziti_aio.controller.model.access import DEFAULT_SESSION_TIMEOUT_S, Access
 from ziti_aio.controller.model.crud import Crud
 from ziti_aio.controller.model.enrollment_exchange import EnrollmentExchange
 from ziti_aio.controller.model.enrollment_issuer import DEFAULT_ENROLLMENT_DURATION_S, EnrollmentIssuer
+from ziti_aio.controller.model.external_jwt import JWKS_REFETCH_S, JWKS_TIMEOUT_S, JwksCache, jwks_ssl_context
 from ziti_aio.controller.model.fields import now_text
 from ziti_aio.controller.model.hooks import RuleDeps
 from ziti_aio.controller.model.model import Model
@@ -68,6 +69,11 @@ class ControllerConfig:
     control channel shares the API port (docs/ports.md)."""
     events: tuple[EventFileConfig, ...] = ()
     """Event file sinks (docs/events.md)."""
+    jwks_ca_file: str | None = None
+    """A CA bundle trusted besides the system's when fetching external JWT signers' JWKS (docs/external-jwt.md)."""
+    jwks_timeout_s: float = JWKS_TIMEOUT_S
+    jwks_refetch_s: float = JWKS_REFETCH_S
+    """How often at most a token with an unknown kid makes the controller fetch a signer's JWKS again."""
 
     @property
     def ctrl_shares_api_port(self) -> bool:
@@ -140,7 +146,9 @@ class Controller:
 
         crud = Crud(model, RuleDeps(EnrollmentIssuer(sign, cfg.enrollment_duration_s), hash_password))
         signer = TokenSigner(pki.session_key, "ziti-aio-controller")
-        access = Access(model, signer, session_timeout_s=cfg.session_timeout_s)
+        jwks = JwksCache(verify=jwks_ssl_context(cfg.jwks_ca_file), timeout_s=cfg.jwks_timeout_s,
+                         refetch_s=cfg.jwks_refetch_s)
+        access = Access(model, signer, session_timeout_s=cfg.session_timeout_s, jwks=jwks)
         metrics = ControllerMetrics()
         events = self.events = EventBus(instance_id)
         watch_model(model, events)

@@ -27,6 +27,7 @@ class Kind(StrEnum):
     CAS = "cas"
     AUTH_POLICIES = "auth-policies"
     MFAS = "mfas"
+    EXTERNAL_JWT_SIGNERS = "external-jwt-signers"
     API_SESSIONS = "api-sessions"
     SESSIONS = "sessions"
     REVOCATIONS = "revocations"

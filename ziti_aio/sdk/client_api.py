@@ -117,8 +117,10 @@ class EdgeClientApi:
     """One identity's HTTPS client for the controller; holds the current API session."""
 
     def __init__(self, identity: Identity, *, config_types: tuple[str, ...] = (),
-                 totp_provider: TotpProvider | None = None) -> None:
+                 totp_provider: TotpProvider | None = None, ext_jwt: str | None = None) -> None:
         self.identity = identity
+        # An external JWT to log in with instead of the identity's certificate (docs/external-jwt.md).
+        self.ext_jwt = ext_jwt
         self.config_types = config_types
         self.totp_provider = totp_provider
         self.api_session: ApiSession | None = None
@@ -131,8 +133,9 @@ class EdgeClientApi:
             raise AuthError("not logged in")
         return self.api_session.token
 
-    async def _send(self, method: str, path: str, *, auth: bool = True, **kwargs: Any) -> httpx.Response:
-        headers = {"zt-session": self.token} if auth else {}
+    async def _send(self, method: str, path: str, *, auth: bool = True, headers: dict[str, str] | None = None,
+                    **kwargs: Any) -> httpx.Response:
+        headers = {**({"zt-session": self.token} if auth else {}), **(headers or {})}
         try:
             with trio.fail_after(REQUEST_TIMEOUT_S):
                 return await self._http.request(method, path, headers=headers, **kwargs)
@@ -159,12 +162,17 @@ class EdgeClientApi:
         return (doc or {}).get("data")
 
     async def authenticate(self) -> ApiSession:
-        """``POST /authenticate?method=cert`` with the identity's client certificate."""
+        """``POST /authenticate?method=cert`` with the identity's client certificate, or ``method=ext-jwt``
+        with the external JWT in ``Authorization: Bearer``."""
         body = {"configTypes": list(self.config_types),
                 "sdkInfo": {"type": SDK_TYPE, "version": ziti_aio.__version__},
                 "envInfo": {"os": platform.system(), "osRelease": platform.release(),
                             "osVersion": platform.version(), "arch": platform.machine()}}
-        resp = await self._send("POST", "/authenticate", auth=False, params={"method": "cert"}, json=body)
+        if self.ext_jwt:
+            resp = await self._send("POST", "/authenticate", auth=False, params={"method": "ext-jwt"}, json=body,
+                                    headers={"Authorization": f"Bearer {self.ext_jwt}"})
+        else:
+            resp = await self._send("POST", "/authenticate", auth=False, params={"method": "cert"}, json=body)
         if resp.is_error:
             raise _error(resp, f"authenticating at {self.identity.ztapi}")
         data = resp.json()["data"]

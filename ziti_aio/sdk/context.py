@@ -288,7 +288,27 @@ async def open_context(identity_file: str | Path, *, config_types: Sequence[str]
     gives a TOTP code when the identity's login needs one (MFA), else such a login fails.
     """
     identity = load_identity(identity_file)
-    client_api = EdgeClientApi(identity, config_types=tuple(config_types), totp_provider=totp_provider)
+    async with _running(identity, EdgeClientApi(identity, config_types=tuple(config_types),
+                                                  totp_provider=totp_provider),
+                        service_poll_s) as ctx:
+        yield ctx
+
+
+@asynccontextmanager
+async def open_ext_jwt_context(controller_url: str, token: str, *, ca_pem: str, config_types: Sequence[str] = (),
+                               service_poll_s: float = SERVICE_POLL_INTERVAL_S) -> AsyncIterator[ZitiContext]:
+    """A context that logs in with an external JWT (``ext-jwt``, docs/external-jwt.md) instead of an identity
+    file; ``ca_pem`` is the controller's CA bundle. It reads services and their configs; connecting to routers
+    needs a certificate (enroll to cert: :func:`ziti_aio.sdk.enroll.enroll_ext_jwt`)."""
+    identity = Identity(ztapi=controller_url.rstrip("/"), cert_pem="", key_pem="", ca_pem=ca_pem)
+    client_api = EdgeClientApi(identity, config_types=tuple(config_types), ext_jwt=token)
+    async with _running(identity, client_api, service_poll_s) as ctx:
+        yield ctx
+
+
+@asynccontextmanager
+async def _running(identity: Identity, client_api: EdgeClientApi,
+                   service_poll_s: float) -> AsyncIterator[ZitiContext]:
     try:
         async with trio.open_nursery() as nursery:
             ctx = ZitiContext(identity, client_api, nursery, service_poll_s=service_poll_s)

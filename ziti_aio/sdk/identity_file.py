@@ -41,7 +41,10 @@ class Identity:
     ca_pem: str
 
     def ssl_context(self) -> ssl.SSLContext:
-        """A TLS client context trusting ``ca`` and presenting the identity's certificate."""
+        """A TLS client context trusting ``ca`` and presenting the identity's certificate (none for an
+        identity that logs in with an external JWT: ``cert_pem`` empty)."""
+        if not self.cert_pem:
+            return client_context(ca_data=self.ca_pem)
         # ssl loads certificate chains only from files: write them to a private directory for the call.
         with tempfile.TemporaryDirectory(prefix="ziti-aio-id-") as tmp:
             cert, key = Path(tmp, "cert.pem"), Path(tmp, "key.pem")

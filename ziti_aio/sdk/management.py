@@ -132,6 +132,15 @@ class ManagementCalls:
             envelope(resp)
         return token
 
+    def authenticate_ext_jwt(self, token: str) -> Call[str]:
+        """A new API session's token, by an external JWT (docs/external-jwt.md)."""
+        resp = yield "POST", api_paths.MANAGEMENT + "/authenticate", {
+            "params": {"method": "ext-jwt"}, "json": {}, "headers": {"Authorization": f"Bearer {token}"}}
+        found = (envelope(resp).get("data") or {}).get("token")
+        if not isinstance(found, str) or not found:
+            raise ManagementError("the controller's answer holds no session token")
+        return found
+
     def create(self, collection: str, body: dict[str, Any]) -> Call[str]:
         """POST a new entity; returns its id."""
         return str((yield from self.call("POST", f"/{collection}", json=body))["data"]["id"])
@@ -230,6 +239,9 @@ class ManagementClient:
 
     def authenticate(self, username: str, password: str, totp: Callable[[], str] | None = None) -> str:
         return self.run(CALLS.authenticate(username, password, totp))
+
+    def authenticate_ext_jwt(self, token: str) -> str:
+        return self.run(CALLS.authenticate_ext_jwt(token))
 
     def create(self, collection: str, body: dict[str, Any]) -> str:
         return self.run(CALLS.create(collection, body))

@@ -31,7 +31,7 @@ import trio
 from ziti_aio.router.enroll import enroll_router
 from ziti_aio.router.router import EdgeRouter, RouterConfig, RouterInfo
 from ziti_aio.sdk import ZitiContext, open_context
-from ziti_aio.sdk.enroll import enroll_identity
+from ziti_aio.sdk.enroll import enroll_ext_jwt, enroll_identity
 from ziti_aio.testing.controller import MANAGEMENT, RunningController, create, open_controller
 from ziti_aio.tunnel.tunneler import Tunneler, TunnelerConfig
 
@@ -40,7 +40,16 @@ if TYPE_CHECKING:
 
     import httpx
 
+    from ziti_aio.testing.idp import TestIdp
+
 TUNNELER_SERVICE_POLL_S = 0.5
+# The signer open_network(idp=...) creates: identities found by externalId (the token's sub), just-in-time
+# enrollment to a token or a certificate, named by ``sub``, role attributes from a ``groups`` claim.
+IDP_SIGNER: dict[str, Any] = {
+    "name": "test-idp", "enabled": True, "useExternalId": True, "claimsProperty": "sub",
+    "enrollToTokenEnabled": True, "enrollToCertEnabled": True, "enrollAuthPolicyId": "default",
+    "enrollNameClaimsSelector": "/sub", "enrollAttributeClaimsSelector": "/groups",
+}
 
 
 @dataclass
@@ -86,6 +95,8 @@ class RunningNetwork:
     routers: list[RunningRouter] = field(default_factory=list)
     identities: dict[str, Identity] = field(default_factory=dict)
     tunneler: RunningTunneler | None = None
+    idp: TestIdp | None = None
+    idp_signer_id: str | None = None
 
     async def get(self, path: str) -> Any:
         """``data`` of a management GET (raises on failure)."""
@@ -132,6 +143,18 @@ class RunningNetwork:
         self.identities[name] = Identity(identity_id, name, path)
         return self.identities[name]
 
+    async def enroll_ext_jwt(self, token: str, *, cert: bool = True) -> Identity:
+        """Just-in-time enroll the subject of an external JWT (to a certificate and an identity file by default,
+        else token-only); ``net.context(<its name>)`` then works for a certificate identity."""
+        ca_pem = await trio.to_thread.run_sync(self.controller.info.ca_bundle_path.read_text)
+        before = {i["id"] for i in await self.get("identities?limit=500")}
+        path = self.home / f"jit-{len(self.identities)}.json"
+        await enroll_ext_jwt(self.controller.url, token, ca_pem=ca_pem, out=path if cert else None)
+        new = [i for i in await self.get("identities?limit=500") if i["id"] not in before]
+        identity = Identity(new[0]["id"], new[0]["name"], path)
+        self.identities[identity.name] = identity
+        return identity
+
     def context(self, identity: str) -> AbstractAsyncContextManager[ZitiContext]:
         """An SDK context of the enrolled identity ``identity`` (name): ``async with net.context("alice") as ctx:``."""
         found = self.identities.get(identity)
@@ -164,15 +187,22 @@ class RunningNetwork:
 
 
 @asynccontextmanager
-async def open_network(home: Path, *, routers: int = 1, tunneler: bool = False,
+async def open_network(home: Path, *, routers: int = 1, tunneler: bool = False, idp: TestIdp | None = None,
                        **controller_config: Any) -> AsyncIterator[RunningNetwork]:
     """Start a controller in ``home``, ``routers`` routers (``er1``, ``er2``, ...) with the quickstart
-    policies and, with ``tunneler``, a host-mode tunneler; stop everything on exit."""
+    policies and, with ``tunneler``, a host-mode tunneler; stop everything on exit. With ``idp`` (a
+    :class:`~ziti_aio.testing.idp.TestIdp`) the controller trusts its CA and has a signer for it
+    (:data:`IDP_SIGNER`)."""
     home = Path(home)
+    if idp is not None:
+        controller_config.setdefault("jwks_ca_file", str(idp.ca_path))
     async with open_controller(home / "ctrl", **controller_config) as controller:
         admin = await controller.login()
         async with admin, trio.open_nursery() as nursery:
-            net = RunningNetwork(controller, admin, home, nursery)
+            net = RunningNetwork(controller, admin, home, nursery, idp=idp)
+            if idp is not None:
+                net.idp_signer_id = await create(admin, "external-jwt-signers", {
+                    **IDP_SIGNER, "issuer": idp.issuer, "audience": idp.audience, "jwksEndpoint": idp.jwks_url})
             await create(admin, "edge-router-policies", {"name": "all-endpoints-public-routers",
                                                          "identityRoles": ["#all"], "edgeRouterRoles": ["#public"]})
             await create(admin, "service-edge-router-policies", {"name": "all-routers-all-services",

@@ -129,6 +129,12 @@ async def read_json() -> Any:
         raise ValidationError("the request body is not valid JSON", field="body") from exc
 
 
+def bearer_token(headers: Any) -> str | None:
+    """The token of an ``Authorization: Bearer`` header."""
+    auth = headers.get("authorization", "")
+    return auth[7:].strip() or None if auth.lower().startswith("bearer ") else None
+
+
 def session_token(headers: Any) -> str | None:
     """The API session token of a request's (or websocket handshake's) ``zt-session`` or
     ``Authorization: Bearer`` header."""
@@ -167,6 +173,7 @@ def create_app(ctx: ApiContext) -> Any:
     """The ASGI application serving both APIs (wrapped for legacy client paths)."""
     from ziti_aio.controller.api.client_routes import client_blueprint
     from ziti_aio.controller.api.events_routes import events_blueprint
+    from ziti_aio.controller.api.ext_jwt_routes import ext_jwt_blueprint
     from ziti_aio.controller.api.fabric_routes import fabric_blueprint
     from ziti_aio.controller.api.management_routes import management_blueprint
     from ziti_aio.controller.api.mfa_routes import mfa_blueprint
@@ -176,6 +183,8 @@ def create_app(ctx: ApiContext) -> Any:
     app: Quart = QuartTrio(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
+    # before the client blueprint: its /enroll/<method> would otherwise take /enroll/token
+    app.register_blueprint(ext_jwt_blueprint(ctx), url_prefix=api_paths.CLIENT)
     app.register_blueprint(client_blueprint(ctx), url_prefix=api_paths.CLIENT)
     app.register_blueprint(fabric_blueprint(ctx), url_prefix=api_paths.FABRIC)
     if ctx.network is not None:

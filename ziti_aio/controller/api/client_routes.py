@@ -16,6 +16,7 @@ from ziti_aio.controller.api.listing import Filterable, filterable, page
 from ziti_aio.controller.api.render import Renderer
 from ziti_aio.controller.api.server import PEER_CERT_DER
 from ziti_aio.controller.kinds import Kind
+from ziti_aio.controller.model.external_jwt_signers import client_detail
 from ziti_aio.controller.model.views import edge_router_common
 from ziti_aio.pki.enrollment_jwt import enrollment_jwks
 
@@ -139,9 +140,9 @@ def client_blueprint(ctx: ApiContext) -> Blueprint:
 
     @bp.get("/external-jwt-signers")
     async def external_jwt_signers() -> Response:
-        """The signers a login page may offer, asked before login (none are configured: docs/sdk-1x.md)."""
-        items, meta = page([], request.args, Filterable.of())
-        return ok(items, meta)
+        """The enabled signers a login page may offer, asked before login (docs/external-jwt.md)."""
+        items, meta = page(ctx.access.ext_jwt.enabled_signers(), request.args, Filterable.of("name"))
+        return ok([client_detail(s) for s in items], meta)
 
     @bp.post("/sessions")
     async def create_session() -> Response:

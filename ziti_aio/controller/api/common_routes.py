@@ -9,7 +9,7 @@ from quart import Blueprint, Response, request
 
 from ziti_aio.common import api_paths
 from ziti_aio.common.errors import InvalidAuth, ValidationError
-from ziti_aio.controller.api.app import ApiContext, caller, read_json
+from ziti_aio.controller.api.app import ApiContext, bearer_token, caller, read_json
 from ziti_aio.controller.api.envelope import empty, ok
 from ziti_aio.controller.api.informational_routes import add_informational_routes
 from ziti_aio.controller.api.render import Renderer
@@ -84,10 +84,12 @@ def add_common_routes(bp: Blueprint, ctx: ApiContext, api: str) -> None:
             api_session, token = await ctx.access.login_password(body, ip=ip)
         elif method == "cert":
             api_session, token = await ctx.access.login_cert(peer_fingerprint(), body, ip=ip)
-        elif method in ("ext-jwt", "mfa"):
+        elif method == "ext-jwt":
+            api_session, token = await ctx.access.login_ext_jwt(bearer_token(request.headers), body, ip=ip)
+        elif method == "mfa":
             raise InvalidAuth(f"authentication method {method!r} is not enabled")
         else:
-            raise ValidationError("method must be password or cert", field="method", value=method)
+            raise ValidationError("method must be password, cert or ext-jwt", field="method", value=method)
         found = ctx.access.resolve(token, allow_partial=True)
         response = ok(api_session_detail(ctx, found, api_session, token))
         response.headers["zt-session"] = token

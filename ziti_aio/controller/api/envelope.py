@@ -49,4 +49,4 @@ def error_payload(exc: ZitiError, request_id: str | None = None) -> dict[str, An
 
 
 def error_response(exc: ZitiError, request_id: str | None = None) -> Response:
-    return json_response(error_payload(exc, request_id), exc.http_status)
+    return json_response(error_payload(exc, request_id), exc.http_status, exc.headers or None)

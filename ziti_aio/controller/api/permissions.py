@@ -24,6 +24,7 @@ PERMISSION_TYPE: dict[str, str | None] = {
     Kind.AUTHENTICATORS: None,
     Kind.TERMINATORS: "terminator",
     Kind.CAS: "ca",
+    Kind.EXTERNAL_JWT_SIGNERS: "external-jwt-signer",
     Kind.API_SESSIONS: "ops",
     Kind.SESSIONS: "ops",
     Kind.REVOCATIONS: "ops",

@@ -23,6 +23,7 @@ from ziti_aio.controller.kinds import Kind
 from ziti_aio.controller.model.auth_policies import check_primary_allowed, policy_of
 from ziti_aio.controller.model.cas import trusted_ca
 from ziti_aio.controller.model.disabling import disabling, is_disabled
+from ziti_aio.controller.model.external_jwt import ExtJwtVerifier
 from ziti_aio.controller.model.fields import format_time, now_text, parse_time
 from ziti_aio.controller.model.mfa import MfaManager, is_partial, mfa_required
 from ziti_aio.controller.model.passwords import check_password
@@ -31,6 +32,7 @@ from ziti_aio.controller.store.commands import Change, Command, Delete, Put
 from ziti_aio.pki.bundle import load_certs_pem
 
 if TYPE_CHECKING:
+    from ziti_aio.controller.model.external_jwt import JwksCache
     from ziti_aio.controller.model.model import Entity, Model
     from ziti_aio.controller.model.tokens import TokenSigner
 
@@ -62,9 +64,11 @@ class Caller:
 class Access:
     """Logins, token resolution, logout and service-session grants."""
 
-    def __init__(self, model: Model, signer: TokenSigner, *, session_timeout_s: int = DEFAULT_SESSION_TIMEOUT_S):
+    def __init__(self, model: Model, signer: TokenSigner, *, session_timeout_s: int = DEFAULT_SESSION_TIMEOUT_S,
+                 jwks: JwksCache | None = None):
         self.model = model
         self.signer = signer
+        self.ext_jwt = ExtJwtVerifier(model, jwks)
         self.session_timeout_s = session_timeout_s
         self._activity: dict[str, float] = {}
         self.mfa = MfaManager(model)
@@ -108,6 +112,13 @@ class Access:
 
     async def login_cert(self, fingerprint: str | None, body: Any, *, ip: str) -> tuple[Entity, str]:
         return await self._login(self.cert_authenticator(fingerprint), body if isinstance(body, dict) else {}, ip=ip)
+
+    async def login_ext_jwt(self, token: str | None, body: Any, *, ip: str) -> tuple[Entity, str]:
+        """A login with an external JWT (docs/external-jwt.md); the authenticator is the signer, as OpenZiti's
+        ``extJwtId:<signer id>``."""
+        identity, signer = await self.ext_jwt.authenticate(token)
+        auth = {"id": f"extJwtId:{signer['id']}", "identityId": identity["id"], "method": "ext-jwt"}
+        return await self._login(auth, body if isinstance(body, dict) else {}, ip=ip)
 
     def cert_authenticator(self, fingerprint: str | None) -> Entity:
         """The cert authenticator a client certificate (by SHA-1 fingerprint) may log in with."""

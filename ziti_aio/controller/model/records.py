@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from ziti_aio.common.errors import ValidationError
 from ziti_aio.controller.kinds import Kind
+from ziti_aio.controller.model import external_jwt_signers as ejs
 from ziti_aio.controller.model import fields as f
 from ziti_aio.controller.model import rules, views
 from ziti_aio.controller.model.auth_policies import (
@@ -135,7 +136,7 @@ RECORDS: dict[Kind, KindRecord] = {
                    "disabledAt", "disabledUntil",
                    "sdkInfo", "envInfo", "hasApiSession", "hasEdgeRouterConnection", "edgeRouterConnectionStatus",
                    "isMfaEnabled", "authenticators", "enrollment"),
-            view=views.identity_view,
+            view=views.identity_view, unique=("externalId",),
             filterable=("typeId", "isDefaultAdmin", "disabled"), aliases={"type": "typeId"},
         ),
         KindRecord(
@@ -309,6 +310,10 @@ RECORDS: dict[Kind, KindRecord] = {
         # One per identity that started TOTP enrollment; holds the secret, so nothing of it is shown
         # (the MFA routes render what they may: docs/mfa.md).
         KindRecord(Kind.MFAS, "mfa", operations=HIDDEN, owned_by_identity=True, shown=("identityId", "isVerified")),
+        KindRecord(
+            Kind.EXTERNAL_JWT_SIGNERS, "external-jwt-signer", named=True, hooks=ejs.ExternalJwtSignerRules,
+            fields=ejs.FIELDS, shown=ejs.SHOWN, view=ejs.signer_view,
+        ),
         KindRecord(
             Kind.API_SESSIONS, "api-session", hooks=rules.ApiSessionRules, operations=READ_DELETE,
             owned_by_identity=True,

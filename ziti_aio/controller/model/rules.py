@@ -79,6 +79,12 @@ class IdentityRules(NoHooks):
                     data[kept] = old[kept]
         data.setdefault("isDefaultAdmin", False)
         data.setdefault("disabled", False)
+        if data.get("externalId") == "":
+            data["externalId"] = None
+        other = model.lookup(Kind.IDENTITIES, "externalId", data.get("externalId"))
+        if other is not None and other["id"] != data["id"]:
+            raise ValidationError(f"externalId must be unique: identity {other['name']!r} has it",
+                                  field="externalId", value=data["externalId"])
 
     def on_create(self, model: Model, data: Entity, body: Mapping[str, Any]) -> list[Change]:
         enrollment = body.get("enrollment")
