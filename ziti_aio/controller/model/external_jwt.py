@@ -24,9 +24,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from ziti_aio.common.errors import ExtJwtRefused
 from ziti_aio.controller.kinds import Kind
+from ziti_aio.controller.model.auth_policies import DEFAULT_AUTH_POLICY_ID
 from ziti_aio.controller.model.disabling import is_disabled
 from ziti_aio.controller.model.external_jwt_signers import DEFAULT_CLAIMS_PROPERTY, policy_allows
-from ziti_aio.controller.model.rules import DEFAULT_AUTH_POLICY_ID
 from ziti_aio.pki.bundle import load_certs_pem
 
 if TYPE_CHECKING:

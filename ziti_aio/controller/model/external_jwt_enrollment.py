@@ -23,9 +23,10 @@ from ziti_aio.common.errors import (
 from ziti_aio.common.ids import new_id
 from ziti_aio.controller.kinds import Kind
 from ziti_aio.controller.model import fields as f
+from ziti_aio.controller.model.auth_policies import DEFAULT_AUTH_POLICY_ID
 from ziti_aio.controller.model.external_jwt import resolve_claim
 from ziti_aio.controller.model.external_jwt_signers import DEFAULT_NAME_SELECTOR, policy_allows
-from ziti_aio.controller.model.rules import DEFAULT_AUTH_POLICY_ID, new_authenticator, new_identity
+from ziti_aio.controller.model.rules import new_authenticator, new_identity
 from ziti_aio.controller.store.commands import Change, Command, Put
 from ziti_aio.pki.bundle import certs_to_pem, fingerprint_sha1
 from ziti_aio.pki.csr import load_csr
