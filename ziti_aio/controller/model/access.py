@@ -25,6 +25,7 @@ from ziti_aio.controller.model.fields import format_time, now_text, parse_time
 from ziti_aio.controller.model.passwords import check_password
 from ziti_aio.controller.model.revocations import api_session_revocation
 from ziti_aio.controller.store.commands import Change, Command, Delete, Put
+from ziti_aio.pki import tokens
 
 if TYPE_CHECKING:
     from ziti_aio.controller.model.model import Entity, Model
@@ -120,12 +121,18 @@ class Access:
     # --- requests -------------------------------------------------------------------------
 
     def resolve(self, token: str | None) -> Caller:
-        """The caller behind a ``zt-session`` token, refreshing its sliding expiry."""
+        """The caller behind a ``zt-session`` token or an OIDC access token (docs/oidc.md §4), refreshing
+        its API session's sliding expiry."""
         if not token:
             raise AuthError()
-        claims = self.signer.verify(token, "api-session")
-        api_session = self.model.maybe(Kind.API_SESSIONS, claims["jti"])
-        if api_session is None:
+        if tokens.peek_type(token) == tokens.ACCESS:
+            claims = self.signer.verify(token, tokens.ACCESS)
+            api_session_id = claims.get("z_asid")
+        else:
+            claims = self.signer.verify(token, tokens.API_SESSION)
+            api_session_id = claims["jti"]
+        api_session = self.model.maybe(Kind.API_SESSIONS, api_session_id) if isinstance(api_session_id, str) else None
+        if api_session is None or api_session["identityId"] != claims["sub"]:
             raise AuthError()
         identity = self.model.maybe(Kind.IDENTITIES, api_session["identityId"])
         if identity is None or is_disabled(identity):
@@ -147,7 +154,10 @@ class Access:
         return datetime.fromtimestamp(self.last_activity(api_session), UTC) + timedelta(seconds=self.session_timeout_s)
 
     def refreshed_token(self, caller: Caller) -> str:
-        """A new token for the same API session (the SDK swaps tokens on refresh)."""
+        """A new token for the same API session (the SDK swaps tokens on refresh); an OIDC access token
+        is renewed at the token endpoint only, so it is answered unchanged."""
+        if tokens.peek_type(caller.token) == tokens.ACCESS:
+            return caller.token
         return self._token(caller.api_session)
 
     def _token(self, api_session: Entity) -> str:
