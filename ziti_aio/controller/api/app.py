@@ -181,7 +181,7 @@ def create_app(ctx: ApiContext) -> Any:
         app.register_blueprint(network_blueprint(ctx, "fabric"), url_prefix=api_paths.FABRIC)
     app.register_blueprint(management_blueprint(ctx), url_prefix=api_paths.MANAGEMENT)
     app.register_blueprint(ops_blueprint(ctx))
-    app.register_blueprint(oidc_blueprint(ctx, OidcProvider(ctx.model, ctx.access.signer)), url_prefix=api_paths.OIDC)
+    app.register_blueprint(oidc_blueprint(ctx, OidcProvider(ctx.access)), url_prefix=api_paths.OIDC)
     if ctx.events is not None:
         app.register_blueprint(events_blueprint(ctx, ctx.events))
 

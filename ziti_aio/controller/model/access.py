@@ -143,6 +143,19 @@ class Access:
         self._activity[api_session["id"]] = now
         return Caller(identity, api_session, token)
 
+    def live_api_session(self, api_session_id: str) -> Entity | None:
+        """The API session if it, its identity and its sliding expiry still stand (an OIDC refresh
+        checks this, then touches it)."""
+        api_session = self.model.maybe(Kind.API_SESSIONS, api_session_id)
+        if api_session is None or time.time() - self.last_activity(api_session) > self.session_timeout_s:
+            return None
+        identity = self.model.maybe(Kind.IDENTITIES, api_session["identityId"])
+        return None if identity is None or is_disabled(identity) else api_session
+
+    def touch(self, api_session_id: str) -> None:
+        """Mark activity on an API session (its sliding expiry starts again)."""
+        self._activity[api_session_id] = time.time()
+
     def last_activity(self, api_session: Entity) -> float:
         seen = self._activity.get(api_session["id"])
         if seen is None:

@@ -29,21 +29,19 @@ from authlib.oidc.rpinitiated import EndSessionEndpoint
 
 from ziti_aio.common.ids import new_id
 from ziti_aio.controller.kinds import Kind
-from ziti_aio.controller.model.disabling import is_disabled
 from ziti_aio.pki import tokens
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from ziti_aio.controller.model.model import Entity, Model
-    from ziti_aio.controller.model.tokens import TokenSigner
+    from ziti_aio.controller.model.access import Access
+    from ziti_aio.controller.model.model import Entity
 
 CLIENT_IDS = ("openziti", "native")
 """OpenZiti's native (public, PKCE-only) clients; libziti uses ``openziti``."""
 REDIRECT_PATH = "/auth/callback"
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 SCOPES = ("openid", "offline_access")
-ACCESS_LIFETIME_S = 30 * 60
 REFRESH_LIFETIME_S = 24 * 3600
 ID_TOKEN_LIFETIME_S = 3600
 CODE_LIFETIME_S = 60
@@ -195,12 +193,15 @@ class S256Only(CodeChallenge):  # type: ignore[misc]
 
 
 class OidcProvider(AuthorizationServer):  # type: ignore[misc]
-    """authlib's authorization server over the controller's model and token signer."""
+    """authlib's authorization server over the controller's logins (:class:`Access`): access tokens
+    live as long as an idle API session (the controller's session timeout, 30 min by default)."""
 
-    def __init__(self, model: Model, signer: TokenSigner) -> None:
+    def __init__(self, access: Access) -> None:
         super().__init__(scopes_supported=list(SCOPES))
-        self.model = model
-        self.signer = signer
+        self.access = access
+        self.model = access.model
+        self.signer = access.signer
+        self.access_lifetime_s = access.session_timeout_s
         self.clients = {cid: NativeClient(cid) for cid in CLIENT_IDS}
         self.auth_requests: dict[str, AuthRequest] = {}
         self.codes: dict[str, Code] = {}
@@ -264,8 +265,8 @@ class OidcProvider(AuthorizationServer):  # type: ignore[misc]
                                           extra=extra)
 
         token: dict[str, Any] = {
-            "token_type": "Bearer", "expires_in": ACCESS_LIFETIME_S, "scope": scope,
-            "access_token": sign(tokens.ACCESS, ACCESS_LIFETIME_S, {"client_id": client.client_id}),
+            "token_type": "Bearer", "expires_in": self.access_lifetime_s, "scope": scope,
+            "access_token": sign(tokens.ACCESS, self.access_lifetime_s, {"client_id": client.client_id}),
         }
         if include_refresh_token:
             refresh_id = new_id()
@@ -284,12 +285,7 @@ class OidcProvider(AuthorizationServer):  # type: ignore[misc]
         return [fingerprint] if isinstance(fingerprint, str) else []
 
     def live_session(self, api_session_id: str) -> Entity | None:
-        """The API session if it and its identity still stand."""
-        api_session = self.model.maybe(Kind.API_SESSIONS, api_session_id)
-        if api_session is None:
-            return None
-        identity = self.model.maybe(Kind.IDENTITIES, api_session["identityId"])
-        return None if identity is None or is_disabled(identity) else api_session
+        return self.access.live_api_session(api_session_id)
 
     def credential(self, token: str, hint: str | None = None) -> Credential | None:
         """A verified access or refresh token of this provider (live or not), or ``None``."""
@@ -361,7 +357,10 @@ class _RefreshGrant(RefreshTokenGrant):  # type: ignore[misc]
 
     def authenticate_user(self, refresh_token: Credential) -> Grantee | None:
         api_session = self.server.live_session(str(refresh_token.claims["z_asid"]))
-        return None if api_session is None else Grantee(api_session)
+        if api_session is None:
+            return None
+        self.server.access.touch(api_session["id"])
+        return Grantee(api_session)
 
     def revoke_old_credential(self, refresh_token: Credential) -> None:
         """Rotation: issuing the new refresh token already made the old one unusable."""
