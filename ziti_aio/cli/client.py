@@ -129,9 +129,12 @@ def open_client() -> Iterator[ManagementClient]:
     login = load_login()
     if login is None:
         raise CliError("not logged in: run ziti-aio login HOST[:PORT] -u USER -p PASSWORD [-y]")
+    from ziti_aio.cli.oidc_session import fresh  # it imports this module
+
     options = current()
-    with CliClient.open(login.url, verify=trust_context(login.ca or None), token=login.token,
-                        timeout_s=options.timeout_s) as client:
+    verify = trust_context(login.ca or None)
+    login = fresh(login, verify, options.timeout_s)
+    with CliClient.open(login.url, verify=verify, token=login.token, timeout_s=options.timeout_s) as client:
         client.http.on_request, client.http.on_response = _show_request, _show_response
         try:
             yield client

@@ -15,6 +15,7 @@ import typer
 
 from ziti_aio.cli.client import CliError, normalize_url, reported, trust_context
 from ziti_aio.cli.config_file import SavedLogin, config_path, forget_login, load_login, save_login
+from ziti_aio.cli.oidc_session import password_login
 from ziti_aio.common.errors import EnrollmentRefused
 from ziti_aio.pki.bundle import MAX_BUNDLE_BYTES, certs_to_pem, load_certs_pem, parse_pkcs7_certs
 from ziti_aio.sdk.bootstrap import fetch_cacerts
@@ -39,10 +40,23 @@ def _ca_file(path: Path) -> str:
     return certs_to_pem(load_certs_pem(path.read_bytes())).decode()
 
 
-def _authenticate(url: str, ca_pem: str | None, username: str, password: str) -> str:
-    with ManagementClient.open(url, verify=trust_context(ca_pem), timeout_s=REQUEST_TIMEOUT_S) as client:
+def _authenticate(url: str, ca_pem: str | None, username: str, password: str, *, legacy: bool) -> SavedLogin:
+    """Log in by OIDC when the controller offers it (unless ``legacy``), else ``POST /authenticate``."""
+    verify = trust_context(ca_pem)
+    tokens = None
+    if not legacy:
         try:
-            return client.authenticate(username, password)
+            tokens = password_login(url, verify, username, password, REQUEST_TIMEOUT_S)
+        except CliError as exc:
+            if "CERTIFICATE_VERIFY_FAILED" in str(exc):
+                raise CliError(f"{exc}; trust the controller's CA with -y or --ca FILE") from exc
+            raise
+    if tokens is not None:
+        return SavedLogin(url=url, token=tokens.access_token, ca=ca_pem or "", refresh_token=tokens.refresh_token,
+                          token_endpoint=tokens.token_endpoint)
+    with ManagementClient.open(url, verify=verify, timeout_s=REQUEST_TIMEOUT_S) as client:
+        try:
+            return SavedLogin(url=url, token=client.authenticate(username, password), ca=ca_pem or "")
         except ManagementError as exc:
             if exc.status is None and "CERTIFICATE_VERIFY_FAILED" in exc.message:
                 raise CliError(f"{exc.message}; trust the controller's CA with -y or --ca FILE") from exc
@@ -67,11 +81,14 @@ def login(
     password: Annotated[str | None, typer.Option("-p", "--password", help="Password (prompted if missing).")] = None,
     yes: Annotated[bool, typer.Option("-y", "--yes", help="Fetch and trust the controller's CA bundle.")] = False,
     ca: Annotated[Path | None, typer.Option("--ca", help="PEM file of the CA(s) to trust.")] = None,
+    legacy: Annotated[bool, typer.Option("--legacy", help="Log in with POST /authenticate even if the "
+                                                          "controller offers OIDC.")] = False,
 ) -> None:
     """Log in to a controller.
 
     The session is saved for later commands. Without a host: the saved login's controller, else asked
-    for (default localhost:1280).
+    for (default localhost:1280). A controller that offers OIDC is logged in to by OIDC (its access
+    token is refreshed before it runs out); --legacy forces the older API-session login.
 
     \b
     Examples:
@@ -95,6 +112,5 @@ def login(
         username = typer.prompt("Username")
     if password is None:
         password = typer.prompt("Password", hide_input=True)
-    token = _authenticate(url, ca_pem, username, password)
-    path = save_login(SavedLogin(url=url, token=token, ca=ca_pem or ""))
+    path = save_login(_authenticate(url, ca_pem, username, password, legacy=legacy))
     typer.echo(f"logged in to {url} as {username} (saved in {path})")

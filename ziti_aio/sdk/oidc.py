@@ -62,14 +62,20 @@ def oidc_base(version: Mapping[str, Any]) -> str | None:
 
 
 def _refused(resp: httpx.Response, what: str) -> ZitiError:
+    """The error of an unexpected answer: ``CODE: message`` of an OpenZiti envelope, ``error: description``
+    of an OAuth error, else the status."""
     try:
         doc = resp.json()
     except ValueError:
-        doc = {}
+        doc = None
     err = doc.get("error") if isinstance(doc, dict) else None
-    detail = err.get("message") or err.get("code") if isinstance(err, dict) else err or doc.get("error_description")
-    message = f"OIDC {what} refused: {detail or resp.reason_phrase} ({resp.status_code})"
-    return InvalidAuth(message) if resp.status_code < 500 else ControllerUnavailable(message)
+    if isinstance(err, dict):
+        detail = f"{err.get('code')}: {err.get('message')}"
+    elif isinstance(err, str):
+        detail = f"{err}: {doc.get('error_description') or what}"
+    else:
+        detail = f"OIDC {what} answered {resp.status_code} {resp.reason_phrase}"
+    return InvalidAuth(detail) if resp.status_code < 500 else ControllerUnavailable(detail)
 
 
 def _redirect(resp: httpx.Response, what: str) -> str:

@@ -1,0 +1,63 @@
+"""The CLI's OIDC login (docs/oidc.md §6): by password through the controller's ``/oidc`` provider when
+its ``/version`` offers it, and the refresh of a saved login's access token before it runs out."""
+
+from __future__ import annotations
+
+import ssl
+import time
+from dataclasses import replace
+
+import httpx
+import jwt
+
+from ziti_aio.cli.client import CliError
+from ziti_aio.cli.config_file import SavedLogin, save_login
+from ziti_aio.common import api_paths
+from ziti_aio.common.errors import ZitiError
+from ziti_aio.sdk.oidc import OidcTokens, login_flow, oidc_base, refresh_flow, run_sync
+
+REFRESH_MARGIN_S = 60.0
+"""A saved access token with less life than this is refreshed before a command uses it."""
+
+
+def password_login(url: str, verify: ssl.SSLContext, username: str, password: str,
+                   timeout_s: float) -> OidcTokens | None:
+    """OIDC tokens for ``username``, or ``None`` if the controller does not offer OIDC."""
+    with httpx.Client(verify=verify, timeout=timeout_s) as http:
+        try:
+            version = http.get(url + api_paths.CLIENT + "/version")
+            base = oidc_base((version.json() or {}).get("data") or {}) if version.status_code == 200 else None
+            if base is None:
+                return None
+            return run_sync(http, login_flow(base, method="password",
+                                             body={"username": username, "password": password}))
+        except (httpx.HTTPError, ValueError) as exc:
+            raise CliError(f"logging in to {url}: {exc}") from exc
+        except ZitiError as exc:
+            raise CliError(exc.message) from exc
+
+
+def _seconds_left(token: str) -> float | None:
+    """The life left of a JWT access token; ``None`` if it is not one (the controller will say what it is)."""
+    try:
+        return float(jwt.decode(token, options={"verify_signature": False})["exp"]) - time.time()
+    except (jwt.PyJWTError, KeyError, TypeError, ValueError):
+        return None
+
+
+def fresh(login: SavedLogin, verify: ssl.SSLContext, timeout_s: float) -> SavedLogin:
+    """``login`` with an access token good for at least :data:`REFRESH_MARGIN_S`, refreshed (and saved)
+    if needed; a legacy login is returned as it is."""
+    left = _seconds_left(login.token)
+    if not login.refresh_token or left is None or left > REFRESH_MARGIN_S:
+        return login
+    old = OidcTokens(login.token, login.refresh_token, login.token_endpoint, 0.0)
+    with httpx.Client(verify=verify, timeout=timeout_s) as http:
+        try:
+            tokens = run_sync(http, refresh_flow(old))
+        except ZitiError as exc:
+            raise CliError(f"{exc.message} (log in again: ziti-aio login {login.url.removeprefix('https://')})"
+                           ) from exc
+    renewed = replace(login, token=tokens.access_token, refresh_token=tokens.refresh_token)
+    save_login(renewed)
+    return renewed
