@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import jwt
 
 from ziti_aio.common import api_paths
@@ -139,7 +141,20 @@ async def test_login_needs_a_pending_request_and_a_known_certificate(net):
         no_cert = await client.post("/oidc/login/cert", params={"id": request_id}, json={})
         not_logged_in = await client.get("/oidc/authorize/callback", params={"id": request_id})
         queries = await client.get("/oidc/login/auth-queries", params={"authRequestID": request_id})
-    assert no_request.status_code == 404
+    assert no_request.status_code == 401 and no_request.json()["error"]["code"] == "INVALID_AUTH"
     assert no_cert.status_code == 401 and no_cert.json()["error"]["code"] == "INVALID_AUTH"
     assert not_logged_in.status_code == 401
     assert queries.status_code == 200 and queries.json() == {"authQueries": []}
+
+
+async def test_the_token_request_as_libziti_writes_it(net):
+    """libziti copies everything after ``code=`` into its form, so the form carries ``state`` twice."""
+    await net.create_identity("alice")
+    async with identity_client(net, "alice") as client:
+        flow = await code_flow(client)
+        body = (f"state={flow.state}&code={flow.code}&state={flow.state}&grant_type=authorization_code"
+                f"&code_verifier={flow.verifier}&client_id=openziti&redirect_uri={quote(REDIRECT, safe='')}")
+        answer = await client.post("/oidc/oauth/token", content=body,
+                                   headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["access_token"].count(".") == 2

@@ -115,7 +115,7 @@ def oidc_blueprint(ctx: ApiContext, provider: OidcProvider) -> Blueprint:
     async def _logged_in(ident: str | None, login: Callable[[], Awaitable[tuple[Entity, str]]]) -> Response:
         pending = provider.pending(ident)
         if pending is None:
-            raise NotFoundError("authRequest", ident or "", "no pending authorization request with that id")
+            raise InvalidAuth("no pending authorization request with that id")
         api_session, _ = await login()
         pending.api_session_id = api_session["id"]
         return Response("", status=302, headers={"Location": f"{CALLBACK_PATH}?{urlencode({'id': pending.id})}"})
@@ -128,17 +128,19 @@ def oidc_blueprint(ctx: ApiContext, provider: OidcProvider) -> Blueprint:
         return await _logged_in(ident, lambda: ctx.access.login_cert(fingerprint, body, ip=request.remote_addr or ""))
 
     @bp.post("/login/password")
+    @bp.post("/login/username")
     async def login_password() -> Response:
-        """``username`` and ``password`` (JSON or form) authenticate the pending request."""
+        """``username`` and ``password`` (JSON or form) authenticate the pending request (``username`` is
+        where authorize sends a browser, as OpenZiti)."""
         body, ident = await _login_payload()
         return await _logged_in(ident, lambda: ctx.access.login_password(body, ip=request.remote_addr or ""))
 
-    @bp.route("/login/auth-queries", methods=["GET", "POST"])
+    @bp.get("/login/auth-queries")
     async def auth_queries() -> Response:
         """The secondary factors a pending request still needs (none: MFA is not part of this provider)."""
         _, ident = await _login_payload()
         if provider.pending(ident) is None:
-            raise NotFoundError("authRequest", ident or "", "no pending authorization request with that id")
+            raise InvalidAuth("no pending authorization request with that id")
         return _answer((200, {"authQueries": []}, []))
 
     @bp.get("/authorize/callback")
