@@ -168,7 +168,6 @@ def create_app(ctx: ApiContext) -> Any:
     from ziti_aio.controller.api.management_routes import management_blueprint
     from ziti_aio.controller.api.network_routes import network_blueprint
     from ziti_aio.controller.api.ops_routes import ops_blueprint
-    from ziti_aio.controller.oidc.provider import OidcProvider
     from ziti_aio.controller.oidc.routes import oidc_blueprint
 
     app: Quart = QuartTrio(__name__)
@@ -181,7 +180,7 @@ def create_app(ctx: ApiContext) -> Any:
         app.register_blueprint(network_blueprint(ctx, "fabric"), url_prefix=api_paths.FABRIC)
     app.register_blueprint(management_blueprint(ctx), url_prefix=api_paths.MANAGEMENT)
     app.register_blueprint(ops_blueprint(ctx))
-    app.register_blueprint(oidc_blueprint(ctx, OidcProvider(ctx.access)), url_prefix=api_paths.OIDC)
+    app.register_blueprint(oidc_blueprint(ctx), url_prefix=api_paths.OIDC)
     if ctx.events is not None:
         app.register_blueprint(events_blueprint(ctx, ctx.events))
 

@@ -30,12 +30,16 @@ from authlib.oidc.rpinitiated import EndSessionEndpoint
 from ziti_aio.common.ids import new_id
 from ziti_aio.controller.kinds import Kind
 from ziti_aio.pki import tokens
+from ziti_aio.pki.bundle import fingerprint_sha1
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from cryptography import x509
+
     from ziti_aio.controller.model.access import Access
     from ziti_aio.controller.model.model import Entity
+    from ziti_aio.pki.ca import CertAuthority
 
 CLIENT_IDS = ("openziti", "native")
 """OpenZiti's native (public, PKCE-only) clients; libziti uses ``openziti``."""
@@ -121,6 +125,7 @@ class AuthRequest:
     uri: str
     created: float = field(default_factory=time.time)
     api_session_id: str | None = None
+    session_cert: str | None = None
 
 
 @dataclass
@@ -129,6 +134,7 @@ class Grantee:
 
     api_session: Entity
     nonce: str | None = None
+    session_cert: str | None = None
 
     def get_user_id(self) -> str:
         return str(self.api_session["identityId"])
@@ -145,6 +151,7 @@ class Code(AuthorizationCodeMixin):  # type: ignore[misc]
     code_challenge: str
     code_challenge_method: str
     expires: float
+    session_cert: str | None = None
     used: bool = False
 
     def get_redirect_uri(self) -> str:
@@ -196,9 +203,13 @@ class OidcProvider(AuthorizationServer):  # type: ignore[misc]
     """authlib's authorization server over the controller's logins (:class:`Access`): access tokens
     live as long as an idle API session (the controller's session timeout, 30 min by default)."""
 
-    def __init__(self, access: Access) -> None:
+    def __init__(self, access: Access, signer_ca: CertAuthority, trust_domain: str) -> None:
         super().__init__(scopes_supported=list(SCOPES))
         self.access = access
+        self.signer_ca = signer_ca
+        self.trust_domain = trust_domain
+        self.session_certs: dict[str, list[str]] = {}
+        """API session id → SHA-1s of the session certificates issued to it (docs/oidc.md §6)."""
         self.model = access.model
         self.signer = access.signer
         self.access_lifetime_s = access.session_timeout_s
@@ -273,6 +284,8 @@ class OidcProvider(AuthorizationServer):  # type: ignore[misc]
             token["refresh_token"] = sign(tokens.REFRESH, REFRESH_LIFETIME_S,
                                           {"client_id": client.client_id, "jti": refresh_id})
             self.families[api_session["id"]] = refresh_id
+        if grant_type == "authorization_code" and user.session_cert:
+            token["session_cert"] = user.session_cert
         if "openid" in scope.split():
             token["id_token"] = sign(tokens.ID_TOKEN, ID_TOKEN_LIFETIME_S, {
                 "aud": client.client_id, "azp": client.client_id, **({"nonce": user.nonce} if user.nonce else {})})
@@ -282,7 +295,16 @@ class OidcProvider(AuthorizationServer):  # type: ignore[misc]
         """The client certificates (SHA-1) a token of this API session is bound to (``z_cfs``)."""
         auth = self.model.maybe(Kind.AUTHENTICATORS, api_session.get("authenticatorId"))
         fingerprint = auth.get("fingerprint") if auth is not None and auth.get("method") == "cert" else None
-        return [fingerprint] if isinstance(fingerprint, str) else []
+        return ([fingerprint] if isinstance(fingerprint, str) else []) + self.session_certs.get(api_session["id"], [])
+
+    def issue_session_cert(self, api_session: Entity, csr: x509.CertificateSigningRequest) -> str:
+        """Sign a login's CSR as a client certificate of its identity that counts only with this API session's
+        tokens (routers check its SHA-1 in ``z_cfs``); valid as long as a refresh token. Returns the chain PEM."""
+        cert = self.signer_ca.sign_csr(
+            csr, days=max(1, REFRESH_LIFETIME_S // 86400),
+            spiffe_id=f"spiffe://{self.trust_domain}/identity/{api_session['identityId']}")
+        self.session_certs.setdefault(api_session["id"], []).append(fingerprint_sha1(cert))
+        return self.signer_ca.chain_pem(cert).decode()
 
     def live_session(self, api_session_id: str) -> Entity | None:
         return self.access.live_api_session(api_session_id)
@@ -319,6 +341,7 @@ class _CodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]
         self.server.codes[code] = Code(
             code=code, client_id=request.client.get_client_id(), redirect_uri=data["redirect_uri"],
             scope=request.scope, api_session_id=grantee.api_session["id"], nonce=grantee.nonce,
+            session_cert=grantee.session_cert,
             code_challenge=data["code_challenge"], code_challenge_method=data["code_challenge_method"],
             expires=time.time() + CODE_LIFETIME_S)
 
@@ -337,7 +360,8 @@ class _CodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]
 
     def authenticate_user(self, authorization_code: Code) -> Grantee | None:
         api_session = self.server.live_session(authorization_code.api_session_id)
-        return None if api_session is None else Grantee(api_session, authorization_code.nonce)
+        return None if api_session is None else Grantee(api_session, authorization_code.nonce,
+                                                        authorization_code.session_cert)
 
 
 class _RefreshGrant(RefreshTokenGrant):  # type: ignore[misc]

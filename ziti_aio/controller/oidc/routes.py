@@ -17,14 +17,17 @@ from authlib.oauth2.rfc6749.errors import OAuth2Error
 from quart import Blueprint, Response, request
 
 from ziti_aio.common import api_paths
-from ziti_aio.common.errors import InvalidAuth, NotFoundError
+from ziti_aio.common.errors import InvalidAuth, NotFoundError, ValidationError
 from ziti_aio.controller.api.app import read_json, session_token
 from ziti_aio.controller.api.common_routes import peer_fingerprint
 from ziti_aio.controller.oidc.provider import SCOPES, FormRequest, Grantee, OidcProvider
 from ziti_aio.pki import tokens
+from ziti_aio.pki.csr import load_csr
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
+
+    from cryptography import x509
 
     from ziti_aio.controller.api.app import ApiContext
     from ziti_aio.controller.model.model import Entity
@@ -68,8 +71,22 @@ async def _login_payload() -> tuple[dict[str, Any], str | None]:
     return body, ident if isinstance(ident, str) else None
 
 
-def oidc_blueprint(ctx: ApiContext, provider: OidcProvider) -> Blueprint:
-    """The ``/oidc`` endpoints over ``provider``."""
+def _session_csr(pem: object) -> x509.CertificateSigningRequest | None:
+    """A login's ``csrPem``, checked (signature included) before anything is stored."""
+    if pem is None:
+        return None
+    if not isinstance(pem, str):
+        raise ValidationError("must be a PEM certificate signing request", field="csrPem")
+    csr = load_csr(pem)
+    if not csr.is_signature_valid:
+        raise ValidationError("the CSR signature does not verify", field="csrPem")
+    return csr
+
+
+def oidc_blueprint(ctx: ApiContext) -> Blueprint:
+    """The ``/oidc`` endpoints, over a provider that signs session certificates with the identity signer."""
+    exchange = ctx.enrollment_exchange
+    provider = OidcProvider(ctx.access, exchange.signer_ca, exchange.trust_domain)
     bp = Blueprint("oidc", __name__)
 
     def url(path: str) -> str:
@@ -79,6 +96,7 @@ def oidc_blueprint(ctx: ApiContext, provider: OidcProvider) -> Blueprint:
         while provider.to_revoke:
             asid = provider.to_revoke.pop()
             provider.families.pop(asid, None)
+            provider.session_certs.pop(asid, None)
             with contextlib.suppress(NotFoundError):
                 await ctx.access.logout(asid, actor="oidc")
 
@@ -112,12 +130,15 @@ def oidc_blueprint(ctx: ApiContext, provider: OidcProvider) -> Blueprint:
         pending = provider.start(dict(req.payload.data), req.uri)
         return Response("", status=302, headers={"Location": f"{LOGIN_PATH}?authRequestID={pending.id}"})
 
-    async def _logged_in(ident: str | None, login: Callable[[], Awaitable[tuple[Entity, str]]]) -> Response:
+    async def _logged_in(ident: str | None, login: Callable[[], Awaitable[tuple[Entity, str]]],
+                         csr: x509.CertificateSigningRequest | None = None) -> Response:
         pending = provider.pending(ident)
         if pending is None:
             raise InvalidAuth("no pending authorization request with that id")
         api_session, _ = await login()
         pending.api_session_id = api_session["id"]
+        if csr is not None:
+            pending.session_cert = provider.issue_session_cert(api_session, csr)
         return Response("", status=302, headers={"Location": f"{CALLBACK_PATH}?{urlencode({'id': pending.id})}"})
 
     @bp.post("/login/cert")
@@ -131,9 +152,10 @@ def oidc_blueprint(ctx: ApiContext, provider: OidcProvider) -> Blueprint:
     @bp.post("/login/username")
     async def login_password() -> Response:
         """``username`` and ``password`` (JSON or form) authenticate the pending request (``username`` is
-        where authorize sends a browser, as OpenZiti)."""
+        where authorize sends a browser, as OpenZiti); a ``csrPem`` asks for a session certificate."""
         body, ident = await _login_payload()
-        return await _logged_in(ident, lambda: ctx.access.login_password(body, ip=request.remote_addr or ""))
+        csr = _session_csr(body.get("csrPem"))
+        return await _logged_in(ident, lambda: ctx.access.login_password(body, ip=request.remote_addr or ""), csr)
 
     @bp.get("/login/auth-queries")
     async def auth_queries() -> Response:
@@ -154,7 +176,7 @@ def oidc_blueprint(ctx: ApiContext, provider: OidcProvider) -> Blueprint:
         if api_session is None:
             raise InvalidAuth("the login of this authorization request has ended")
         req = FormRequest("GET", pending.uri, {}, pending.params, {})
-        grantee = Grantee(api_session, pending.params.get("nonce"))
+        grantee = Grantee(api_session, pending.params.get("nonce"), pending.session_cert)
         try:
             grant = provider.get_authorization_grant(req)
         except OAuth2Error as exc:
