@@ -14,7 +14,7 @@ from ziti_aio.cli.client import CliError
 from ziti_aio.cli.config_file import SavedLogin, save_login
 from ziti_aio.common import api_paths
 from ziti_aio.common.errors import ZitiError
-from ziti_aio.sdk.oidc import OidcTokens, login_flow, oidc_base, refresh_flow, run_sync
+from ziti_aio.sdk.oidc import OidcTokens, discovery_flow, login_flow, oidc_base, refresh_flow, run_sync
 
 REFRESH_MARGIN_S = 60.0
 """A saved access token with less life than this is refreshed before a command uses it."""
@@ -29,7 +29,8 @@ def password_login(url: str, verify: ssl.SSLContext, username: str, password: st
             base = oidc_base((version.json() or {}).get("data") or {}) if version.status_code == 200 else None
             if base is None:
                 return None
-            return run_sync(http, login_flow(base, method="password",
+            endpoints = run_sync(http, discovery_flow(base))
+            return run_sync(http, login_flow(endpoints, method="password",
                                              body={"username": username, "password": password}))
         except (httpx.HTTPError, ValueError) as exc:
             raise CliError(f"logging in to {url}: {exc}") from exc

@@ -15,7 +15,7 @@ import json
 import logging
 import platform
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 import trio
@@ -30,10 +30,13 @@ from ziti_aio.common.errors import (
     NotFoundError,
     ZitiError,
 )
-from ziti_aio.sdk.oidc import OidcTokens, login_flow, oidc_base, refresh_flow, run_async
+from ziti_aio.sdk.oidc import Endpoints, OidcTokens, discovery_flow, login_flow, oidc_base, refresh_flow, run_async
 
 if TYPE_CHECKING:
     from ziti_aio.sdk.identity_file import Identity
+    from ziti_aio.sdk.oidc import Flow
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +120,7 @@ class EdgeClientApi:
         self.legacy = legacy
         self.api_session: ApiSession | None = None
         self.oidc: OidcTokens | None = None
+        self._endpoints: Endpoints | None = None
         self._http = httpx.AsyncClient(base_url=identity.ztapi + api_paths.CLIENT, verify=identity.ssl_context(),
                                        timeout=REQUEST_TIMEOUT_S, headers={"Accept": "application/json"})
 
@@ -165,7 +169,9 @@ class EdgeClientApi:
                             "osVersion": platform.version(), "arch": platform.machine()}}
         base = None if self.legacy else await self._oidc_base()
         if base is not None:
-            self.oidc = await self._oidc(login_flow(base, body=body), "authenticating")
+            if self._endpoints is None or self._endpoints.base != base:
+                self._endpoints = await self._oidc(discovery_flow(base), "discovering OIDC")
+            self.oidc = await self._oidc(login_flow(self._endpoints, body=body), "authenticating")
             self.api_session = _api_session(await self._data("GET", "/current-api-session", "reading the API session"))
             return self._with_oidc_expiry()
         self.oidc = None
@@ -181,15 +187,15 @@ class EdgeClientApi:
             raise _error(resp, f"reading the version of {self.identity.ztapi}")
         return oidc_base(resp.json().get("data") or {})
 
-    async def _oidc(self, flow: Any, what: str) -> OidcTokens:
+    async def _oidc(self, flow: Flow[T], what: str) -> T:
         try:
             with trio.fail_after(REQUEST_TIMEOUT_S):
-                tokens: OidcTokens = await run_async(self._http, flow)
+                result = await run_async(self._http, flow)
         except trio.TooSlowError as exc:
             raise ControllerUnavailable(f"{what} at {self.identity.ztapi}: timed out") from exc
         except (InvalidAuth, ControllerUnavailable) as exc:
             raise type(exc)(f"{what} at {self.identity.ztapi}: {exc.message}") from exc
-        return tokens
+        return result
 
     def _with_oidc_expiry(self) -> ApiSession:
         """The API session with the access token and its remaining life (which drives the refresh)."""

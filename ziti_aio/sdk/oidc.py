@@ -1,5 +1,5 @@
-"""Logging in by OIDC as libziti 1.x does (docs/oidc.md §2): authorization code + PKCE S256, the login
-done by the client certificate or a password, and the rotating refresh.
+"""Logging in by OIDC as libziti 1.x does (docs/oidc.md §2): discovery, authorization code + PKCE S256,
+the login done by the client certificate or a password, and the rotating refresh.
 
 The flow is written once, without I/O: a generator yields each request (method, absolute URL, httpx
 keyword arguments) and is sent the response. :func:`run_async` drives it with an
@@ -105,15 +105,31 @@ def _tokens(resp: httpx.Response, token_endpoint: str) -> OidcTokens:
     return OidcTokens(access, refresh, token_endpoint, expires)
 
 
-def login_flow(base: str, *, method: str = "cert", body: Mapping[str, Any] | None = None) -> Flow[OidcTokens]:
-    """Discovery, authorize, ``/oidc/login/<method>`` (``cert`` or ``password``), callback, token."""
+@dataclass(frozen=True)
+class Endpoints:
+    """What discovery says, as libziti reads it: the authorization and token endpoints."""
+
+    base: str
+    authorize: str
+    token: str
+
+
+def discovery_flow(base: str) -> Flow[Endpoints]:
+    """``GET {base}/.well-known/openid-configuration`` (asked once; the endpoints are kept)."""
     config = yield "GET", f"{base}/.well-known/openid-configuration", {}
     if config.status_code != 200:
         raise _refused(config, "discovery")
-    endpoints = config.json()
-    authorize, token = endpoints.get("authorization_endpoint"), endpoints.get("token_endpoint")
+    doc = config.json()
+    authorize, token = doc.get("authorization_endpoint"), doc.get("token_endpoint")
     if not isinstance(authorize, str) or not isinstance(token, str):
         raise InvalidAuth("OIDC discovery names no authorization or token endpoint")
+    return Endpoints(base, authorize, token)
+
+
+def login_flow(endpoints: Endpoints, *, method: str = "cert",
+               body: Mapping[str, Any] | None = None) -> Flow[OidcTokens]:
+    """Authorize, ``/oidc/login/<method>`` (``cert`` or ``password``), callback, token."""
+    base, authorize, token = endpoints.base, endpoints.authorize, endpoints.token
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
     state = secrets.token_urlsafe(30)
