@@ -147,6 +147,18 @@ async def test_login_needs_a_pending_request_and_a_known_certificate(net):
     assert queries.status_code == 200 and queries.json() == {"authQueries": []}
 
 
+async def test_a_request_takes_one_login(net):
+    async with anonymous_client(net) as client:
+        started = await authorize(client)
+        request_id = query(started.headers["location"])["authRequestID"]
+        login = {"username": ADMIN_USERNAME, "password": ADMIN_PASSWORD}
+        first = await client.post("/oidc/login/password", params={"id": request_id}, json=login)
+        sessions = len(await net.get("api-sessions"))
+        second = await client.post("/oidc/login/password", params={"id": request_id}, json=login)
+    assert first.status_code == 302
+    assert second.status_code == 401 and len(await net.get("api-sessions")) == sessions
+
+
 async def test_the_token_request_as_libziti_writes_it(net):
     """libziti copies everything after ``code=`` into its form, so the form carries ``state`` twice."""
     await net.create_identity("alice")

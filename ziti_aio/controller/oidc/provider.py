@@ -206,18 +206,19 @@ class OidcProvider(AuthorizationServer):  # type: ignore[misc]
     def __init__(self, access: Access, signer_ca: CertAuthority, trust_domain: str) -> None:
         super().__init__(scopes_supported=list(SCOPES))
         self.access = access
-        self.signer_ca = signer_ca
-        self.trust_domain = trust_domain
-        self.session_certs: dict[str, list[str]] = {}
-        """API session id → SHA-1s of the session certificates issued to it (docs/oidc.md §6)."""
         self.model = access.model
         self.signer = access.signer
         self.access_lifetime_s = access.session_timeout_s
+        self.signer_ca = signer_ca
+        self.trust_domain = trust_domain
         self.clients = {cid: NativeClient(cid) for cid in CLIENT_IDS}
         self.auth_requests: dict[str, AuthRequest] = {}
         self.codes: dict[str, Code] = {}
         self.families: dict[str, str] = {}
         """API session id → the one refresh token id of it that may still be used."""
+        self.session_certs: dict[str, list[str]] = {}
+        """API session id → SHA-1s of the session certificates issued to it (docs/oidc.md §6a)."""
+        self._prune_at = MAX_PENDING
         self.to_revoke: set[str] = set()
         """API sessions to end (refresh token reuse, replayed code, revocation, end-session)."""
         self.register_token_generator("default", self._tokens)
@@ -281,6 +282,7 @@ class OidcProvider(AuthorizationServer):  # type: ignore[misc]
         }
         if include_refresh_token:
             refresh_id = new_id()
+            self._forget_ended()
             token["refresh_token"] = sign(tokens.REFRESH, REFRESH_LIFETIME_S,
                                           {"client_id": client.client_id, "jti": refresh_id})
             self.families[api_session["id"]] = refresh_id
@@ -290,6 +292,16 @@ class OidcProvider(AuthorizationServer):  # type: ignore[misc]
             token["id_token"] = sign(tokens.ID_TOKEN, ID_TOKEN_LIFETIME_S, {
                 "aud": client.client_id, "azp": client.client_id, **({"nonce": user.nonce} if user.nonce else {})})
         return token
+
+    def _forget_ended(self) -> None:
+        """Drop the families and session certificates of API sessions that ended some other way (logout,
+        reaper, delete), once there are many: the next sweep waits until the count doubles."""
+        if len(self.families) < self._prune_at:
+            return
+        for asid in [a for a in self.families if self.model.maybe(Kind.API_SESSIONS, a) is None]:
+            self.families.pop(asid, None)
+            self.session_certs.pop(asid, None)
+        self._prune_at = max(MAX_PENDING, 2 * len(self.families))
 
     def fingerprints(self, api_session: Entity) -> list[str]:
         """The client certificates (SHA-1) a token of this API session is bound to (``z_cfs``)."""

@@ -133,8 +133,8 @@ def oidc_blueprint(ctx: ApiContext) -> Blueprint:
     async def _logged_in(ident: str | None, login: Callable[[], Awaitable[tuple[Entity, str]]],
                          csr: x509.CertificateSigningRequest | None = None) -> Response:
         pending = provider.pending(ident)
-        if pending is None:
-            raise InvalidAuth("no pending authorization request with that id")
+        if pending is None or pending.api_session_id is not None:
+            raise InvalidAuth("no authorization request with that id is waiting for a login")
         api_session, _ = await login()
         pending.api_session_id = api_session["id"]
         if csr is not None:
