@@ -10,6 +10,7 @@ import trio
 from ziti_aio.sdk import open_context
 from ziti_aio.sdk.router_channel import connect_router
 from ziti_aio.testing import wait_until
+from ziti_aio.testing.network import open_network
 from ziti_aio.wire import edge
 from ziti_aio.wire.content import EdgeContentType
 
@@ -104,3 +105,25 @@ async def test_a_revoked_access_token_is_refused_in_a_routers_hello(net):
             return False
 
         await wait_until(refused, 10, what="the router to refuse the revoked token")
+
+
+async def test_the_sdk_hands_refreshed_tokens_to_its_router_channels(tmp_path):
+    async with open_network(tmp_path, routers=1, session_timeout_s=4) as net:
+        host, dialer = await _pair(net)
+        async with open_context(host.path) as hosting, open_context(dialer.path) as ctx, \
+                trio.open_nursery() as nursery:
+            nursery.start_soon(_echo, await hosting.bind("svc"))
+            stream = await ctx.dial("svc")
+            channels = dict(ctx._routers)
+            tokens = {ctx.client_api.token}
+
+            def refreshed_twice() -> bool:
+                tokens.add(ctx.client_api.token)
+                return len(tokens) >= 3
+
+            await wait_until(refreshed_twice, 20, what="two OIDC refreshes")
+            # a refused UpdateToken closes the channel and opens a new one: these are the same channels
+            assert dict(ctx._routers) == channels and all(c.usable for c in channels.values())
+            await stream.send_all(PAYLOAD)
+            assert await stream.receive_some() == PAYLOAD
+            nursery.cancel_scope.cancel()
