@@ -3,8 +3,11 @@ login) in ``$ZITI_AIO_CONFIG_DIR/cli.json`` (mode 0600, dir 0700)."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import os
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -68,3 +71,16 @@ def forget_login() -> bool:
     except FileNotFoundError:
         return False
     return True
+
+
+def seconds_left(token: str) -> float | None:
+    """The life left of a JWT by its unverified ``exp`` (``None`` if it is not a JWT with one): whether a
+    saved OIDC access token needs a refresh, decided without loading a JWT library on every command."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+        return float(claims["exp"]) - time.time()
+    except (binascii.Error, ValueError, KeyError, TypeError):
+        return None

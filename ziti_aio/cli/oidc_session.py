@@ -4,20 +4,15 @@ its ``/version`` offers it, and the refresh of a saved login's access token befo
 from __future__ import annotations
 
 import ssl
-import time
 from dataclasses import replace
 
 import httpx
-import jwt
 
 from ziti_aio.cli.client import CliError
 from ziti_aio.cli.config_file import SavedLogin, save_login
 from ziti_aio.common import api_paths
 from ziti_aio.common.errors import ZitiError
 from ziti_aio.sdk.oidc import OidcTokens, discovery_flow, login_flow, oidc_base, refresh_flow, run_sync
-
-REFRESH_MARGIN_S = 60.0
-"""A saved access token with less life than this is refreshed before a command uses it."""
 
 
 def password_login(url: str, verify: ssl.SSLContext, username: str, password: str,
@@ -38,20 +33,8 @@ def password_login(url: str, verify: ssl.SSLContext, username: str, password: st
             raise CliError(exc.message) from exc
 
 
-def _seconds_left(token: str) -> float | None:
-    """The life left of a JWT access token; ``None`` if it is not one (the controller will say what it is)."""
-    try:
-        return float(jwt.decode(token, options={"verify_signature": False})["exp"]) - time.time()
-    except (jwt.PyJWTError, KeyError, TypeError, ValueError):
-        return None
-
-
-def fresh(login: SavedLogin, verify: ssl.SSLContext, timeout_s: float) -> SavedLogin:
-    """``login`` with an access token good for at least :data:`REFRESH_MARGIN_S`, refreshed (and saved)
-    if needed; a legacy login is returned as it is."""
-    left = _seconds_left(login.token)
-    if not login.refresh_token or left is None or left > REFRESH_MARGIN_S:
-        return login
+def refreshed(login: SavedLogin, verify: ssl.SSLContext, timeout_s: float) -> SavedLogin:
+    """``login`` with a new access and refresh token (saved), from its refresh token."""
     old = OidcTokens(login.token, login.refresh_token, login.token_endpoint, 0.0)
     with httpx.Client(verify=verify, timeout=timeout_s) as http:
         try:
