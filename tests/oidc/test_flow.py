@@ -170,3 +170,12 @@ async def test_the_token_request_as_libziti_writes_it(net):
                                    headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert answer.status_code == 200, answer.text
     assert answer.json()["access_token"].count(".") == 2
+
+
+async def test_authorize_sends_a_certificate_holder_to_the_certificate_login(net):
+    await net.create_identity("alice")
+    async with identity_client(net, "alice") as with_cert, anonymous_client(net) as without:
+        cert = (await authorize(with_cert)).headers["location"]
+        password = (await authorize(without)).headers["location"]
+    assert cert.startswith("/oidc/login/cert?authRequestID=")
+    assert password.startswith("/oidc/login/username?authRequestID=")

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from ziti_aio.controller.model.model import Entity
 
 LOGIN_PATH = f"{api_paths.OIDC}/login/username"
+CERT_LOGIN_PATH = f"{api_paths.OIDC}/login/cert"
 CALLBACK_PATH = f"{api_paths.OIDC}/authorize/callback"
 
 
@@ -121,14 +122,16 @@ def oidc_blueprint(ctx: ApiContext) -> Blueprint:
 
     @bp.route("/authorize", methods=["GET", "POST"])
     async def authorize() -> Response:
-        """Validate the request (client, loopback redirect, scope, PKCE S256) and send the client to log in."""
+        """Validate the request (client, loopback redirect, scope, PKCE S256) and send the client to log in:
+        to the certificate login if it presented a certificate, else to the password login (as OpenZiti)."""
         req = await _form_request()
         try:
             provider.get_consent_grant(req)
         except OAuth2Error as exc:
             return _oauth_error(exc)
         pending = provider.start(dict(req.payload.data), req.uri)
-        return Response("", status=302, headers={"Location": f"{LOGIN_PATH}?authRequestID={pending.id}"})
+        login = CERT_LOGIN_PATH if peer_fingerprint() else LOGIN_PATH
+        return Response("", status=302, headers={"Location": f"{login}?authRequestID={pending.id}"})
 
     async def _logged_in(ident: str | None, login: Callable[[], Awaitable[tuple[Entity, str]]],
                          csr: x509.CertificateSigningRequest | None = None) -> Response:
