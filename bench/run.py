@@ -21,6 +21,7 @@ from bench import cli_bench
 from bench import controller_bench as ctrl
 from bench import dataplane as data
 from bench import mesh_bench as mesh
+from bench import oidc_bench as oidc
 from bench import store_bench as store
 from bench.common import FULL, QUICK, Suite, run_suites
 
@@ -38,6 +39,7 @@ SUITES: tuple[Suite, ...] = (
     data.IDLE_SUITE,
     ctrl.IDENTITIES,
     store.WRITES_SUITE,
+    oidc.OIDC_SUITE,
 )
 
 # Every metric name -> the suite that measures it.

@@ -166,8 +166,8 @@ async def test_informational_reads_say_what_is_served(controller, admin):
         detail = await anonymous.get(f"{CLIENT}/specs/edge-management")
         missing = await anonymous.get(f"{CLIENT}/specs/nosuch")
         body = await anonymous.get(f"{CLIENT}/specs/edge-client/spec")
-    assert "OIDC_AUTH" not in version["capabilities"], "no OIDC login is served (docs/sdk-1x.md §1.2)"
-    assert "edge-oidc" not in version["apiVersions"]
+    assert version["capabilities"] == ["OIDC_AUTH", "OIDC_AUTH_WITH_CSR"], "OIDC login is served (docs/oidc.md)"
+    assert version["apiVersions"]["edge-oidc"]["v1"]["path"] == "/oidc"
     assert set(capabilities) == {"OIDC_AUTH", "HA_CONTROLLER"}, "the enumeration, not what is enabled"
     assert protocols == {"https": {"address": controller.info.url.removeprefix("https://")}}
     assert [s["id"] for s in specs] == ["edge-client"]

@@ -38,3 +38,15 @@ def test_help_still_lists_every_command():
                          "'enroll', 'pki', 'quickstart', 'run', 'tunnel'):\n    assert name in result.output\n"
                          "assert ' ls ' not in result.output\n")
     assert "ziti_aio.controller.controller" in found and "ziti_aio.tunnel.tunneler" in found
+
+
+def test_a_saved_oidc_login_that_is_still_good_loads_no_http_library(tmp_path):
+    # docs/oidc.md §6: the expiry is read without a JWT library; httpx comes only with a refresh
+    (tmp_path / "cli.json").write_text(json.dumps({
+        "url": "https://127.0.0.1:1", "token": "e30.eyJleHAiOjQxMDI0NDQ4MDB9.c2ln", "ca": "",
+        "refresh_token": "r", "token_endpoint": "https://127.0.0.1:1/oidc/oauth/token"}))
+    probe = (invoking("list", "services", exit_code=1) +
+             "import json, sys\nprint(json.dumps([m for m in sys.modules if m.split('.')[0] in ('httpx', 'jwt')]))")
+    out = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True, text=True,
+                         env={**os.environ, "ZITI_AIO_CONFIG_DIR": str(tmp_path)}).stdout
+    assert json.loads(out.splitlines()[-1]) == []

@@ -3,6 +3,7 @@
 import json
 import stat
 
+import jwt
 import pytest
 
 from ziti_aio.cli.client import CliError, normalize_url
@@ -123,3 +124,29 @@ async def test_login_without_host_or_saved_login_asks_with_a_default(cli, contro
     await cli("login", "forget")
     result = await cli("login", "-u", ADMIN_USERNAME, "-p", "wrong", input="\n", code=1)
     assert "https://localhost:1280" in result.stderr
+
+
+async def test_login_is_oidc_by_default_and_refreshes_before_expiry(cli, controller):
+    await cli("login", controller.url, "-u", ADMIN_USERNAME, "-p", ADMIN_PASSWORD, "-y")
+    path = cli.config_dir / "cli.json"
+    first = json.loads(path.read_text())
+    claims = jwt.decode(first["token"], options={"verify_signature": False})
+    assert claims["z_t"] == "a", "an OIDC access token (docs/oidc.md §6)"
+    assert first["refresh_token"] and first["token_endpoint"].endswith("/oidc/oauth/token")
+
+    # an access token about to run out is refreshed before the command (and the new pair saved)
+    short = jwt.encode({**claims, "exp": claims["iat"] + 1}, controller.controller.api.access.signer.key,
+                       algorithm="ES256")
+    path.write_text(json.dumps({**first, "token": short}))
+    await cli("list", "identities")
+    second = json.loads(path.read_text())
+    assert second["token"] != short and second["refresh_token"] != first["refresh_token"]
+    await cli("list", "identities")
+
+
+async def test_legacy_login_keeps_the_api_session_token(cli, controller):
+    await cli("login", controller.url, "-u", ADMIN_USERNAME, "-p", ADMIN_PASSWORD, "-y", "--legacy")
+    saved = json.loads((cli.config_dir / "cli.json").read_text())
+    assert jwt.decode(saved["token"], options={"verify_signature": False})["typ"] == "api-session"
+    assert saved["refresh_token"] == ""
+    await cli("list", "identities")

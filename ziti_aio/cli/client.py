@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import typer
 
-from ziti_aio.cli.config_file import load_login
+from ziti_aio.cli.config_file import load_login, seconds_left
 from ziti_aio.cli.request_options import current
 from ziti_aio.common.errors import ZitiError
 from ziti_aio.sdk.management import ManagementClient, ManagementError
@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 __all__ = ["CliError", "ManagementClient", "normalize_url", "open_client", "reported", "trust_context"]
 
 DEFAULT_HTTPS_PORT = 443
+REFRESH_MARGIN_S = 60.0
+"""A saved OIDC access token with less life than this is refreshed before a command uses it."""
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -130,8 +132,13 @@ def open_client() -> Iterator[ManagementClient]:
     if login is None:
         raise CliError("not logged in: run ziti-aio login HOST[:PORT] -u USER -p PASSWORD [-y]")
     options = current()
-    with CliClient.open(login.url, verify=trust_context(login.ca or None), token=login.token,
-                        timeout_s=options.timeout_s) as client:
+    verify = trust_context(login.ca or None)
+    left = seconds_left(login.token)
+    if login.refresh_token and left is not None and left < REFRESH_MARGIN_S:
+        from ziti_aio.cli.oidc_session import refreshed  # httpx, only when an OIDC login needs it
+
+        login = refreshed(login, verify, options.timeout_s)
+    with CliClient.open(login.url, verify=verify, token=login.token, timeout_s=options.timeout_s) as client:
         client.http.on_request, client.http.on_response = _show_request, _show_response
         try:
             yield client

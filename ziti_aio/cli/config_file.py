@@ -1,9 +1,13 @@
-"""The CLI's saved login: ``{url, token, ca}`` in ``$ZITI_AIO_CONFIG_DIR/cli.json`` (mode 0600, dir 0700)."""
+"""The CLI's saved login: ``{url, token, ca}`` (with ``refresh_token`` and ``token_endpoint`` after an OIDC
+login) in ``$ZITI_AIO_CONFIG_DIR/cli.json`` (mode 0600, dir 0700)."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import os
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -14,11 +18,14 @@ MAX_CONFIG_BYTES = 4 * 1024 * 1024
 
 @dataclass(frozen=True)
 class SavedLogin:
-    """Where the controller is, the API session token, and the CA PEM trusted for it (may be empty)."""
+    """Where the controller is, the API session token (or OIDC access token), the CA PEM trusted for it (may
+    be empty), and for an OIDC login the refresh token and where to use it."""
 
     url: str
     token: str
     ca: str
+    refresh_token: str = ""
+    token_endpoint: str = ""
 
 
 def config_path() -> Path:
@@ -39,7 +46,8 @@ def load_login() -> SavedLogin | None:
         return None
     if not isinstance(raw, dict) or not all(isinstance(raw.get(k), str) for k in ("url", "token", "ca")):
         return None
-    return SavedLogin(url=raw["url"], token=raw["token"], ca=raw["ca"])
+    oidc = {k: raw[k] for k in ("refresh_token", "token_endpoint") if isinstance(raw.get(k), str)}
+    return SavedLogin(url=raw["url"], token=raw["token"], ca=raw["ca"], **oidc)
 
 
 def save_login(login: SavedLogin) -> Path:
@@ -63,3 +71,16 @@ def forget_login() -> bool:
     except FileNotFoundError:
         return False
     return True
+
+
+def seconds_left(token: str) -> float | None:
+    """The life left of a JWT by its unverified ``exp`` (``None`` if it is not a JWT with one): whether a
+    saved OIDC access token needs a refresh, decided without loading a JWT library on every command."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+        return float(claims["exp"]) - time.time()
+    except (binascii.Error, ValueError, KeyError, TypeError):
+        return None

@@ -18,6 +18,7 @@ import typer
 
 from ziti_aio.cli.client import CliError, normalize_url, reported, trust_context
 from ziti_aio.cli.config_file import SavedLogin, config_path, forget_login, load_login, save_login
+from ziti_aio.cli.oidc_session import password_login
 from ziti_aio.common.errors import EnrollmentRefused
 from ziti_aio.pki.bundle import MAX_BUNDLE_BYTES, certs_to_pem, load_certs_pem, parse_pkcs7_certs
 from ziti_aio.sdk.bootstrap import fetch_cacerts
@@ -52,13 +53,28 @@ def _totp_code(given: str | None) -> str:
     raise CliError("the login needs a TOTP code (MFA): give --totp CODE")
 
 
-def _authenticate(url: str, ca_pem: str | None, username: str, password: str, totp: str | None = None,
-                  ext_jwt: str | None = None) -> str:
-    with ManagementClient.open(url, verify=trust_context(ca_pem), timeout_s=REQUEST_TIMEOUT_S) as client:
+def _authenticate(url: str, ca_pem: str | None, username: str, password: str, *, legacy: bool,
+                  totp: str | None = None, ext_jwt: str | None = None) -> SavedLogin:
+    """Log in by OIDC when the controller offers it (unless ``legacy``, a TOTP code or an external JWT is
+    given, or the identity needs TOTP: those go through ``POST /authenticate``, docs/mfa.md §5)."""
+    verify = trust_context(ca_pem)
+    tokens = None
+    if not legacy and totp is None and ext_jwt is None:
+        try:
+            tokens = password_login(url, verify, username, password, REQUEST_TIMEOUT_S)
+        except CliError as exc:
+            if "CERTIFICATE_VERIFY_FAILED" in str(exc):
+                raise CliError(f"{exc}; trust the controller's CA with -y or --ca FILE") from exc
+            raise
+    if tokens is not None:
+        return SavedLogin(url=url, token=tokens.access_token, ca=ca_pem or "", refresh_token=tokens.refresh_token,
+                          token_endpoint=tokens.token_endpoint)
+    with ManagementClient.open(url, verify=verify, timeout_s=REQUEST_TIMEOUT_S) as client:
         try:
             if ext_jwt is not None:
-                return client.authenticate_ext_jwt(ext_jwt)
-            return client.authenticate(username, password, lambda: _totp_code(totp))
+                return SavedLogin(url=url, token=client.authenticate_ext_jwt(ext_jwt), ca=ca_pem or "")
+            token = client.authenticate(username, password, lambda: _totp_code(totp))
+            return SavedLogin(url=url, token=token, ca=ca_pem or "")
         except ManagementError as exc:
             if exc.status is None and "CERTIFICATE_VERIFY_FAILED" in exc.message:
                 raise CliError(f"{exc.message}; trust the controller's CA with -y or --ca FILE") from exc
@@ -87,11 +103,14 @@ def login(
                                                            "a terminal if needed and missing).")] = None,
     ext_jwt: Annotated[Path | None, typer.Option(
         "--ext-jwt", help="Log in with the external JWT in this file (an external JWT signer's token).")] = None,
+    legacy: Annotated[bool, typer.Option("--legacy", help="Log in with POST /authenticate even if the "
+                                                          "controller offers OIDC.")] = False,
 ) -> None:
     """Log in to a controller.
 
     The session is saved for later commands. Without a host: the saved login's controller, else asked
-    for (default localhost:1280).
+    for (default localhost:1280). A controller that offers OIDC is logged in to by OIDC (its access
+    token is refreshed before it runs out); --legacy forces the older API-session login.
 
     \b
     Examples:
@@ -116,16 +135,16 @@ def login(
     if ext_jwt is not None:
         if username is not None or password is not None:
             raise CliError("--ext-jwt logs in without -u/-p")
-        token = _authenticate(url, ca_pem, "", "", ext_jwt=_read_jwt(ext_jwt))
+        saved_login = _authenticate(url, ca_pem, "", "", legacy=True, ext_jwt=_read_jwt(ext_jwt))
         who = f"the subject of {ext_jwt}"
     else:
         if username is None:
             username = typer.prompt("Username")
         if password is None:
             password = typer.prompt("Password", hide_input=True)
-        token = _authenticate(url, ca_pem, username, password, totp)
+        saved_login = _authenticate(url, ca_pem, username, password, legacy=legacy, totp=totp)
         who = username
-    path = save_login(SavedLogin(url=url, token=token, ca=ca_pem or ""))
+    path = save_login(saved_login)
     typer.echo(f"logged in to {url} as {who} (saved in {path})")
 
 

@@ -18,3 +18,6 @@ LEGACY_CLIENT = "/edge/v1"
 CACERTS = "/.well-known/est/cacerts"
 """The controller's CA bundle (base64 PKCS#7), fetched before anything is trusted."""
 
+
+OIDC = "/oidc"
+"""The controller's OpenID Connect provider, on the client API's listener (docs/oidc.md)."""

@@ -3,7 +3,9 @@
 The controller signs two kinds: an API-session token (``typ`` ``api-session``; ``jti`` the API
 session, ``sub`` the identity, ``fp`` the client certificate's SHA-1 after a certificate login)
 and a service-session token (``typ`` ``session``; ``jti`` the session, ``sub`` the service, and
-``apiSessionId``, ``identityId``, ``type`` Dial or Bind). Edge routers verify both offline with
+``apiSessionId``, ``identityId``, ``type`` Dial or Bind). Its OIDC provider signs access and
+refresh tokens in OpenZiti's shape (``z_t`` ``a`` or ``r``, ``z_asid`` the API session, ``z_cfs``
+the client certificates' SHA-1s; docs/oidc.md §3). Edge routers verify both offline with
 the controller's public key; SDKs treat them as opaque. This module is the one definition both
 sides use; expiry beyond ``exp``, revocation and caching are theirs.
 """
@@ -22,6 +24,9 @@ AUDIENCE = "openziti"
 ALGORITHM = "ES256"
 API_SESSION = "api-session"
 SESSION = "session"
+ACCESS = "a"
+REFRESH = "r"
+ID_TOKEN = "id"
 MAX_TOKEN_CHARS = 8 * 1024
 VERIFIED_CACHE_ENTRIES = 4096
 """Tokens whose signature was checked, kept so each request or dial does not pay an ECDSA verify again."""
@@ -48,8 +53,31 @@ def session_claims(issuer: str, session_id: str, service_id: str, *, api_session
             "apiSessionId": api_session_id, "identityId": identity_id, "type": session_type, "iat": issued}
 
 
-def encode(claims: dict[str, Any], key: ec.EllipticCurvePrivateKey) -> str:
-    return jwt.encode(claims, key, algorithm=ALGORITHM)
+def oidc_claims(issuer: str, kind: str, token_id: str, identity_id: str, api_session_id: str, *,
+                issued: int, expires: int, fingerprints: list[str], scope: str) -> dict[str, Any]:
+    """The claims of an OIDC access (``a``), refresh (``r``) or ID (``id``) token of an API session."""
+    return {"iss": issuer, "aud": [AUDIENCE], "sub": identity_id, "jti": token_id, "z_t": kind,
+            "z_asid": api_session_id, "z_cfs": fingerprints, "scope": scope, "iat": issued, "nbf": issued,
+            "exp": expires}
+
+
+def token_type(claims: dict[str, Any]) -> object:
+    """``typ`` of a session token, ``z_t`` of an OIDC token."""
+    return claims["z_t"] if "z_t" in claims else claims.get("typ")
+
+
+def peek_type(token: object) -> object:
+    """The type an unverified token says it is (to choose how to verify it), or ``None``."""
+    if not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS:
+        return None
+    try:
+        return token_type(jwt.decode(token, options={"verify_signature": False}))
+    except jwt.PyJWTError:
+        return None
+
+
+def encode(claims: dict[str, Any], key: ec.EllipticCurvePrivateKey, *, kid: str | None = None) -> str:
+    return jwt.encode(claims, key, algorithm=ALGORITHM, headers={"kid": kid} if kid else None)
 
 
 def decode(token: object, key: ec.EllipticCurvePublicKey, *, issuer: str, typ: str) -> dict[str, Any]:
@@ -61,7 +89,7 @@ def decode(token: object, key: ec.EllipticCurvePublicKey, *, issuer: str, typ: s
                                             options={"require": ["jti", "sub"]})
     except jwt.PyJWTError as exc:
         raise InvalidToken(str(exc)) from exc
-    if claims.get("typ") != typ or not isinstance(claims.get("jti"), str) or not isinstance(claims.get("sub"), str):
+    if token_type(claims) != typ or not isinstance(claims.get("jti"), str) or not isinstance(claims.get("sub"), str):
         raise InvalidToken(f"not a {typ} token")
     return claims
 

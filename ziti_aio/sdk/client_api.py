@@ -1,5 +1,8 @@
 """The SDK's side of the Edge Client API (docs/edge-api.md §2): login, refresh, services, sessions, logout.
 
+Login is by OIDC (:mod:`ziti_aio.sdk.oidc`, docs/oidc.md) when the controller's ``/version``
+advertises it, else the legacy ``POST /authenticate``; ``legacy=True`` forces the latter.
+
 Every call has a deadline. Error envelopes become the matching :mod:`ziti_aio.common.errors`
 class; an unreachable controller is :class:`ControllerUnavailable`. A call refused for an
 expired or unknown API session re-authenticates once with the identity's certificate and
@@ -11,8 +14,8 @@ from __future__ import annotations
 import json
 import logging
 import platform
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 import trio
@@ -29,14 +32,18 @@ from ziti_aio.common.errors import (
     RateLimited,
     ZitiError,
 )
+from ziti_aio.sdk.oidc import Endpoints, OidcTokens, discovery_flow, login_flow, oidc_base, refresh_flow, run_async
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from ziti_aio.sdk.identity_file import Identity
+    from ziti_aio.sdk.oidc import Flow
 
     # Asked for a TOTP code when the controller's login answer carries an MFA auth query (given the query).
     TotpProvider = Callable[[dict[str, Any]], Awaitable[str]]
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -117,25 +124,32 @@ class EdgeClientApi:
     """One identity's HTTPS client for the controller; holds the current API session."""
 
     def __init__(self, identity: Identity, *, config_types: tuple[str, ...] = (),
-                 totp_provider: TotpProvider | None = None, ext_jwt: str | None = None) -> None:
+                 totp_provider: TotpProvider | None = None, ext_jwt: str | None = None, legacy: bool = False) -> None:
         self.identity = identity
         # An external JWT to log in with instead of the identity's certificate (docs/external-jwt.md).
         self.ext_jwt = ext_jwt
         self.config_types = config_types
         self.totp_provider = totp_provider
+        self.legacy = legacy
         self.api_session: ApiSession | None = None
+        self.oidc: OidcTokens | None = None
+        self._endpoints: Endpoints | None = None
         self._http = httpx.AsyncClient(base_url=identity.ztapi + api_paths.CLIENT, verify=identity.ssl_context(),
                                        timeout=REQUEST_TIMEOUT_S, headers={"Accept": "application/json"})
 
     @property
     def token(self) -> str:
+        if self.oidc is not None:
+            return self.oidc.access_token
         if self.api_session is None:
             raise AuthError("not logged in")
         return self.api_session.token
 
     async def _send(self, method: str, path: str, *, auth: bool = True, headers: dict[str, str] | None = None,
                     **kwargs: Any) -> httpx.Response:
-        headers = {**({"zt-session": self.token} if auth else {}), **(headers or {})}
+        mine = {} if not auth else {"Authorization": f"Bearer {self.token}"} if self.oidc else \
+            {"zt-session": self.token}
+        headers = {**mine, **(headers or {})}
         try:
             with trio.fail_after(REQUEST_TIMEOUT_S):
                 return await self._http.request(method, path, headers=headers, **kwargs)
@@ -162,12 +176,22 @@ class EdgeClientApi:
         return (doc or {}).get("data")
 
     async def authenticate(self) -> ApiSession:
-        """``POST /authenticate?method=cert`` with the identity's client certificate, or ``method=ext-jwt``
-        with the external JWT in ``Authorization: Bearer``."""
+        """Log in: with the external JWT in ``Authorization: Bearer`` (``method=ext-jwt``) if one was given;
+        else with the identity's client certificate, by OIDC if the controller offers it and no TOTP
+        provider is given (TOTP is answered on the legacy path: docs/mfa.md §5), else
+        ``POST /authenticate?method=cert``."""
         body = {"configTypes": list(self.config_types),
                 "sdkInfo": {"type": SDK_TYPE, "version": ziti_aio.__version__},
                 "envInfo": {"os": platform.system(), "osRelease": platform.release(),
                             "osVersion": platform.version(), "arch": platform.machine()}}
+        base = None if self.legacy or self.ext_jwt or self.totp_provider else await self._oidc_base()
+        if base is not None:
+            if self._endpoints is None or self._endpoints.base != base:
+                self._endpoints = await self._oidc(discovery_flow(base), "discovering OIDC")
+            self.oidc = await self._oidc(login_flow(self._endpoints, body=body), "authenticating")
+            self.api_session = _api_session(await self._data("GET", "/current-api-session", "reading the API session"))
+            return self._with_oidc_expiry()
+        self.oidc = None
         if self.ext_jwt:
             resp = await self._send("POST", "/authenticate", auth=False, params={"method": "ext-jwt"}, json=body,
                                     headers={"Authorization": f"Bearer {self.ext_jwt}"})
@@ -198,8 +222,39 @@ class EdgeClientApi:
         if resp.is_error:
             raise _error(resp, f"{where}: the TOTP code")
 
+    async def _oidc_base(self) -> str | None:
+        resp = await self._send("GET", "/version", auth=False)
+        if resp.is_error:
+            raise _error(resp, f"reading the version of {self.identity.ztapi}")
+        return oidc_base(resp.json().get("data") or {})
+
+    async def _oidc(self, flow: Flow[T], what: str) -> T:
+        try:
+            with trio.fail_after(REQUEST_TIMEOUT_S):
+                result = await run_async(self._http, flow)
+        except trio.TooSlowError as exc:
+            raise ControllerUnavailable(f"{what} at {self.identity.ztapi}: timed out") from exc
+        except (InvalidAuth, ControllerUnavailable) as exc:
+            raise type(exc)(f"{what} at {self.identity.ztapi}: {exc.message}") from exc
+        return result
+
+    def _with_oidc_expiry(self) -> ApiSession:
+        """The API session with the access token and its remaining life (which drives the refresh)."""
+        assert self.api_session is not None and self.oidc is not None
+        self.api_session = replace(self.api_session, token=self.oidc.access_token,
+                                   expiration_seconds=max(0.0, self.oidc.seconds_left()))
+        return self.api_session
+
     async def refresh(self) -> ApiSession:
-        """``GET /current-api-session``: extends the session and swaps in the returned token."""
+        """Renew the login: the OIDC refresh grant (logging in again if it is refused), or
+        ``GET /current-api-session``, which extends a legacy session and swaps in the returned token."""
+        if self.oidc is not None:
+            try:
+                self.oidc = await self._oidc(refresh_flow(self.oidc), "refreshing the OIDC login")
+            except InvalidAuth as exc:
+                log.info("OIDC refresh at %s refused (%s); logging in again", self.identity.ztapi, exc.message)
+                return await self.authenticate()
+            return self._with_oidc_expiry()
         self.api_session = _api_session(await self._data("GET", "/current-api-session", "refreshing the API session"))
         return self.api_session
 
@@ -253,6 +308,7 @@ class EdgeClientApi:
         except ControllerUnavailable as exc:
             log.info("logout from %s failed: %s", self.identity.ztapi, exc.message)
         self.api_session = None
+        self.oidc = None
 
     async def aclose(self) -> None:
         await self._http.aclose()

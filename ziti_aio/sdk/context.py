@@ -191,6 +191,20 @@ class ZitiContext:
                 delay = RETRY_AFTER_ERROR_S
             else:
                 delay = self._refresh_delay()
+                if self.client_api.oidc is not None:
+                    await self._update_router_tokens()
+
+    async def _update_router_tokens(self) -> None:
+        """Hand every router channel the refreshed access token (UpdateToken, docs/oidc.md §5); a
+        channel that refuses it is closed, and reconnects with the new token in its hello."""
+        for router in list(self._routers.values()):
+            try:
+                reply = await router.request(edge.update_token(self.client_api.token), timeout_s=DIAL_TIMEOUT_S)
+            except ChannelError:
+                continue  # a broken channel reconnects with the current token anyway
+            if reply.content_type != EdgeContentType.UPDATE_TOKEN_SUCCESS:
+                log.info("router %s refused the refreshed token; reconnecting", router.url)
+                await router.aclose()
 
     async def wait_services_changed(self) -> None:
         """Return once :attr:`services` has been replaced by a new listing from the controller."""
@@ -280,16 +294,17 @@ class ZitiContext:
 @asynccontextmanager
 async def open_context(identity_file: str | Path, *, config_types: Sequence[str] = (),
                        service_poll_s: float = SERVICE_POLL_INTERVAL_S,
-                       totp_provider: TotpProvider | None = None) -> AsyncIterator[ZitiContext]:
+                       totp_provider: TotpProvider | None = None, legacy: bool = False) -> AsyncIterator[ZitiContext]:
     """Load ``identity_file``, log in and yield a :class:`ZitiContext`; clean up on exit.
 
     ``config_types`` names the service config types to receive (e.g. ``intercept.v1``);
     ``service_poll_s`` is how often the service list is checked for changes; ``totp_provider``
-    gives a TOTP code when the identity's login needs one (MFA), else such a login fails.
+    gives a TOTP code when the identity's login needs one (MFA), else such a login fails; ``legacy``
+    logs in with ``POST /authenticate`` even if the controller offers OIDC.
     """
     identity = load_identity(identity_file)
     async with _running(identity, EdgeClientApi(identity, config_types=tuple(config_types),
-                                                  totp_provider=totp_provider),
+                                                  totp_provider=totp_provider, legacy=legacy),
                         service_poll_s) as ctx:
         yield ctx
 

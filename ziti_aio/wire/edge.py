@@ -397,3 +397,21 @@ def parse_unbind(msg: Message) -> Unbind:
     """Parse an Unbind; 1000 is required."""
     expect_content_type(msg, EdgeContentType.UNBIND)
     return Unbind(conn_id=_conn_id(msg.headers), token=decode_str(msg.body, "session token"))
+
+
+def update_token(token: str) -> Message:
+    """SDK → router UpdateToken (libziti 1.x, after each OIDC refresh): no headers, body = the new access token."""
+    return Message(EdgeContentType.UPDATE_TOKEN, body=put_str(token))
+
+
+def parse_update_token(msg: Message) -> str:
+    """The new access token of an UpdateToken."""
+    expect_content_type(msg, EdgeContentType.UPDATE_TOKEN)
+    return decode_str(msg.body, "access token")
+
+
+def update_token_reply(request: Message, *, success: bool, reason: str = "") -> Message:
+    """Router → SDK UpdateTokenSuccess, or UpdateTokenFailure with the reason in the body."""
+    content = EdgeContentType.UPDATE_TOKEN_SUCCESS if success else EdgeContentType.UPDATE_TOKEN_FAILURE
+    return Message(content, headers={ChannelHeader.REPLY_FOR.value: put_int32(request.sequence)},
+                   body=put_str(reason))

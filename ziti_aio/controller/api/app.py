@@ -87,7 +87,7 @@ def rewrite_legacy_path(path: str) -> str:
         return api_paths.CLIENT + path
     if path.startswith(api_paths.LEGACY_CLIENT + "/") or path == api_paths.LEGACY_CLIENT:
         return api_paths.CLIENT + path[len(api_paths.LEGACY_CLIENT):]
-    if not path.startswith(("/edge/", "/fabric/", "/.well-known/", "/health-checks", "/metrics")):
+    if not path.startswith(("/edge/", "/fabric/", "/.well-known/", "/health-checks", "/metrics", api_paths.OIDC + "/")):
         return api_paths.CLIENT + path
     return path
 
@@ -179,6 +179,7 @@ def create_app(ctx: ApiContext) -> Any:
     from ziti_aio.controller.api.mfa_routes import mfa_blueprint
     from ziti_aio.controller.api.network_routes import network_blueprint
     from ziti_aio.controller.api.ops_routes import ops_blueprint
+    from ziti_aio.controller.oidc.routes import oidc_blueprint
 
     app: Quart = QuartTrio(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
@@ -194,6 +195,7 @@ def create_app(ctx: ApiContext) -> Any:
     app.register_blueprint(mfa_blueprint(ctx, "client-mfa", client=True), url_prefix=api_paths.CLIENT)
     app.register_blueprint(mfa_blueprint(ctx, "management-mfa", client=False), url_prefix=api_paths.MANAGEMENT)
     app.register_blueprint(ops_blueprint(ctx))
+    app.register_blueprint(oidc_blueprint(ctx), url_prefix=api_paths.OIDC)
     if ctx.events is not None:
         app.register_blueprint(events_blueprint(ctx, ctx.events))
 

@@ -30,9 +30,10 @@ def version_data(ctx: ApiContext) -> dict[str, Any]:
         "version": ctx.version, "revision": "ziti-aio", "buildDate": "", "runtimeVersion": "python",
         "apiVersions": {
             "edge": api(api_paths.CLIENT), "edge-client": api(api_paths.CLIENT),
-            "edge-management": api(api_paths.MANAGEMENT),
+            "edge-management": api(api_paths.MANAGEMENT), "edge-oidc": api(api_paths.OIDC),
         },
-        "capabilities": [],
+        # libziti 1.x logs in by OIDC when both this and apiVersions["edge-oidc"] are present (docs/sdk-1x.md §1.2)
+        "capabilities": ["OIDC_AUTH", "OIDC_AUTH_WITH_CSR"],
     }
 
 

@@ -29,6 +29,7 @@ from ziti_aio.controller.model.mfa import MfaManager, is_partial, mfa_required
 from ziti_aio.controller.model.passwords import check_password
 from ziti_aio.controller.model.revocations import api_session_revocation
 from ziti_aio.controller.store.commands import Change, Command, Delete, Put
+from ziti_aio.pki import tokens
 from ziti_aio.pki.bundle import load_certs_pem
 
 if TYPE_CHECKING:
@@ -167,13 +168,19 @@ class Access:
     # --- requests -------------------------------------------------------------------------
 
     def resolve(self, token: str | None, *, allow_partial: bool = False) -> Caller:
-        """The caller behind a ``zt-session`` token, refreshing its sliding expiry. An API session still
-        waiting for its TOTP code is refused unless ``allow_partial`` (the MFA routes: docs/mfa.md §2)."""
+        """The caller behind a ``zt-session`` token or an OIDC access token (docs/oidc.md §4), refreshing
+        its API session's sliding expiry. An API session still waiting for its TOTP code is refused unless
+        ``allow_partial`` (the MFA routes: docs/mfa.md §2)."""
         if not token:
             raise AuthError()
-        claims = self.signer.verify(token, "api-session")
-        api_session = self.model.maybe(Kind.API_SESSIONS, claims["jti"])
-        if api_session is None:
+        if tokens.peek_type(token) == tokens.ACCESS:
+            claims = self.signer.verify(token, tokens.ACCESS)
+            api_session_id = claims.get("z_asid")
+        else:
+            claims = self.signer.verify(token, tokens.API_SESSION)
+            api_session_id = claims["jti"]
+        api_session = self.model.maybe(Kind.API_SESSIONS, api_session_id) if isinstance(api_session_id, str) else None
+        if api_session is None or api_session["identityId"] != claims["sub"]:
             raise AuthError()
         identity = self.model.maybe(Kind.IDENTITIES, api_session["identityId"])
         if identity is None or is_disabled(identity):
@@ -186,6 +193,19 @@ class Access:
         self._activity[api_session["id"]] = now
         return Caller(identity, api_session, token)
 
+    def live_api_session(self, api_session_id: str) -> Entity | None:
+        """The API session if it, its identity and its sliding expiry still stand (an OIDC refresh
+        checks this, then touches it)."""
+        api_session = self.model.maybe(Kind.API_SESSIONS, api_session_id)
+        if api_session is None or time.time() - self.last_activity(api_session) > self.session_timeout_s:
+            return None
+        identity = self.model.maybe(Kind.IDENTITIES, api_session["identityId"])
+        return None if identity is None or is_disabled(identity) else api_session
+
+    def touch(self, api_session_id: str) -> None:
+        """Mark activity on an API session (its sliding expiry starts again)."""
+        self._activity[api_session_id] = time.time()
+
     def last_activity(self, api_session: Entity) -> float:
         seen = self._activity.get(api_session["id"])
         if seen is None:
@@ -197,7 +217,10 @@ class Access:
         return datetime.fromtimestamp(self.last_activity(api_session), UTC) + timedelta(seconds=self.session_timeout_s)
 
     def refreshed_token(self, caller: Caller) -> str:
-        """A new token for the same API session (the SDK swaps tokens on refresh)."""
+        """A new token for the same API session (the SDK swaps tokens on refresh); an OIDC access token
+        is renewed at the token endpoint only, so it is answered unchanged."""
+        if tokens.peek_type(caller.token) == tokens.ACCESS:
+            return caller.token
         return self._token(caller.api_session)
 
     def _token(self, api_session: Entity) -> str:

@@ -2,7 +2,8 @@
 
 The controller's control channel hello reply gives the ES256 public key, the issuer and the
 full revocation list; later revocations arrive as deltas. API-session tokens must carry the
-``fp`` of the client certificate presented on the TLS connection; session tokens must name the
+``fp`` of the client certificate presented on the TLS connection, and OIDC access tokens (which
+libziti 1.x sends in the same hello header, docs/oidc.md §5) must list it in ``z_cfs``; session tokens must name the
 hello's API session and have the right type (Dial for Connect, Bind for Bind). The claim
 format is :mod:`ziti_aio.pki.tokens`, shared with the controller that signs them.
 """
@@ -63,13 +64,20 @@ class TokenVerifier:
             raise error() from exc
 
     def api_session(self, token: str, fingerprint: str | None) -> ApiSessionClaims:
-        """Check a hello's token against the TLS client certificate's SHA-1 ``fingerprint``."""
-        claims = self._claims(token, tokens.API_SESSION, AuthError)
-        if claims["jti"] in self.revoked_api_sessions:
+        """Check a hello's (or UpdateToken's) API-session or OIDC access token against the TLS client
+        certificate's SHA-1 ``fingerprint``."""
+        if tokens.peek_type(token) == tokens.ACCESS:
+            claims = self._claims(token, tokens.ACCESS, AuthError)
+            api_session_id, bound = claims.get("z_asid"), claims.get("z_cfs")
+            bound_here = isinstance(bound, list) and fingerprint in bound
+        else:
+            claims = self._claims(token, tokens.API_SESSION, AuthError)
+            api_session_id, bound_here = claims["jti"], claims.get("fp") == fingerprint
+        if not isinstance(api_session_id, str) or api_session_id in self.revoked_api_sessions:
             raise AuthError("the API session was revoked")
-        if fingerprint is None or claims.get("fp") != fingerprint:
+        if fingerprint is None or not bound_here:
             raise AuthError("the API session was not created with this client certificate")
-        return ApiSessionClaims(claims["jti"], claims["sub"])
+        return ApiSessionClaims(api_session_id, claims["sub"])
 
     def session(self, token: str, api_session_id: str, session_type: str) -> SessionClaims:
         """Check a Connect's (Dial) or Bind's (Bind) session token for this API session."""

@@ -12,10 +12,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ziti_aio.common.errors import InvalidSession, ProtocolError
+from ziti_aio.common.errors import AuthError, InvalidSession, ProtocolError
 from ziti_aio.router.edge.session import EdgeConn, SdkSession
 from ziti_aio.wire import edge
 from ziti_aio.wire.content import EdgeContentType
+from ziti_aio.wire.errors import WireProtocolError
 from ziti_aio.wire.frame import Message
 
 if TYPE_CHECKING:
@@ -131,6 +132,24 @@ async def dial_success(parts: EdgeParts, sdk: SdkSession, msg: Message) -> None:
         await sdk.send_quietly(edge.state_closed(late.new_conn_id, "the dial was abandoned"))
 
 
+async def update_token(parts: EdgeParts, sdk: SdkSession, msg: Message) -> None:
+    """A refreshed OIDC access token (docs/oidc.md §5): accepted if it proves the same identity on this
+    channel's certificate; the channel then belongs to the token's API session."""
+    verifier = parts.tokens.verifier
+    try:
+        if verifier is None:
+            raise AuthError("the router has not reached its controller yet")
+        claims = verifier.api_session(edge.parse_update_token(msg), sdk.fingerprint)
+        if claims.identity_id != sdk.identity_id:
+            raise AuthError("the token is for another identity")
+    except (AuthError, WireProtocolError) as exc:
+        log.info("SDK %s: token update refused: %s", sdk.name, exc)
+        await sdk.send_quietly(edge.update_token_reply(msg, success=False, reason=str(exc)))
+        return
+    sdk.api_session_id = claims.api_session_id
+    await sdk.send_quietly(edge.update_token_reply(msg, success=True))
+
+
 async def ignore(parts: EdgeParts, sdk: SdkSession, msg: Message) -> None:
     """A late DialFailed, or a StateConnected: nothing to do."""
 
@@ -145,4 +164,5 @@ HANDLERS: dict[int, EdgeHandler] = {
     EdgeContentType.DIAL_SUCCESS: dial_success,
     EdgeContentType.DIAL_FAILED: ignore,
     EdgeContentType.STATE_CONNECTED: ignore,
+    EdgeContentType.UPDATE_TOKEN: update_token,
 }

@@ -60,4 +60,4 @@ class EdgeListener:
         name = f"{proven['name']}/{claims.identity_id}"
         channel.name = name
         log.info("router %s: SDK %s connected", self.router_id, name)
-        await self.sdks.serve(SdkSession(channel, claims, name))
+        await self.sdks.serve(SdkSession(channel, claims, name, fingerprint))

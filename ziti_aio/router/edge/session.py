@@ -74,8 +74,9 @@ class SdkSession:
     """State of one SDK channel, for the API session its hello proved; ``serving`` until its
     channel closed. Its messages are handled by :mod:`ziti_aio.router.edge.handlers`."""
 
-    def __init__(self, channel: Channel, claims: ApiSessionClaims, name: str) -> None:
+    def __init__(self, channel: Channel, claims: ApiSessionClaims, name: str, fingerprint: str | None = None) -> None:
         self.channel = channel
+        self.fingerprint = fingerprint  # the TLS client certificate's SHA-1, which token updates must be bound to
         self.api_session_id = claims.api_session_id
         self.identity_id = claims.identity_id
         self.name = name

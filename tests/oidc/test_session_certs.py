@@ -1,0 +1,82 @@
+"""Session-bound certificates: a password login sends a CSR in the OIDC flow and gets a certificate that
+routers accept with that login's tokens only, and no longer once the login ended."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import jwt
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from ziti_aio.common.errors import ValidationError
+from ziti_aio.pki.bundle import fingerprint_sha1, load_certs_pem
+from ziti_aio.sdk.router_channel import connect_router
+from ziti_aio.testing.controller import ADMIN_PASSWORD, ADMIN_USERNAME
+from ziti_aio.transport.tls import client_context
+
+from .flow import anonymous_client, identity_client, tokens_for
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+LOGIN = {"username": ADMIN_USERNAME, "password": ADMIN_PASSWORD}
+
+
+def _csr_and_key(tmp_path: Path) -> tuple[str, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    csr = x509.CertificateSigningRequestBuilder().subject_name(
+        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "session")])).sign(key, hashes.SHA256())
+    key_path = tmp_path / "session.key"
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return csr.public_bytes(serialization.Encoding.PEM).decode(), key_path
+
+
+async def _hello_accepted(url: str, ssl, token: str) -> bool:  # type: ignore[no-untyped-def]
+    try:
+        router = await connect_router(url, ssl, token, "session-cert")
+    except Exception:  # the router closes without answering the hello
+        return False
+    await router.aclose()
+    return True
+
+
+async def test_a_session_certificate_works_with_its_login_only(net, tmp_path):
+    csr, key_path = _csr_and_key(tmp_path)
+    async with anonymous_client(net) as client:
+        issued = await tokens_for(client, login="password", body={**LOGIN, "csrPem": csr})
+    chain = issued["session_cert"]
+    [cert, *_] = load_certs_pem(chain.encode())
+    claims = jwt.decode(issued["access_token"], options={"verify_signature": False})
+    assert claims["z_cfs"] == [fingerprint_sha1(cert)], "its tokens are bound to it"
+    cert_path = tmp_path / "session.pem"
+    cert_path.write_text(chain)
+    ssl = client_context(ca=str(net.controller.info.ca_bundle_path), cert_chain=str(cert_path), key=str(key_path))
+    url = net.routers[0].info.edge_address
+
+    await net.create_identity("alice")
+    async with identity_client(net, "alice") as client:
+        alices = await tokens_for(client)
+    assert await _hello_accepted(url, ssl, issued["access_token"]), "the session certificate with its own login"
+    assert not await _hello_accepted(url, ssl, alices["access_token"]), "the certificate is not alice's"
+
+    async with anonymous_client(net) as client:
+        ended = await client.post("/oidc/end_session", params={"id_token_hint": issued["id_token"]})
+    assert ended.status_code == 200, ended.text
+    assert not await _hello_accepted(url, ssl, issued["access_token"]), "the login ended"
+
+
+async def test_a_bad_csr_is_refused_and_stores_nothing(net):
+    async with anonymous_client(net) as client:
+        before = len(await net.get("api-sessions"))
+        started = await client.post("/oidc/authorize", params={
+            "client_id": "openziti", "response_type": "code", "redirect_uri": "http://localhost:1/auth/callback",
+            "code_challenge": "x" * 43, "code_challenge_method": "S256"})
+        request_id = started.headers["location"].split("authRequestID=")[1]
+        refused = await client.post("/oidc/login/password", params={"id": request_id},
+                                    json={**LOGIN, "csrPem": "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n"})
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == ValidationError.code, refused.text
+    assert len(await net.get("api-sessions")) == before

@@ -1,0 +1,1 @@
+"""The controller's OpenID Connect provider at ``/oidc`` (docs/oidc.md)."""
