@@ -32,7 +32,16 @@ from ziti_aio.common.errors import (
     RateLimited,
     ZitiError,
 )
-from ziti_aio.sdk.oidc import Endpoints, OidcTokens, discovery_flow, login_flow, oidc_base, refresh_flow, run_async
+from ziti_aio.sdk.oidc import (
+    Endpoints,
+    OidcTokens,
+    TotpRequired,
+    discovery_flow,
+    login_flow,
+    oidc_base,
+    refresh_flow,
+    run_async,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -188,7 +197,11 @@ class EdgeClientApi:
         if base is not None:
             if self._endpoints is None or self._endpoints.base != base:
                 self._endpoints = await self._oidc(discovery_flow(base), "discovering OIDC")
-            self.oidc = await self._oidc(login_flow(self._endpoints, body=body), "authenticating")
+            try:
+                self.oidc = await self._oidc(login_flow(self._endpoints, body=body), "authenticating")
+            except TotpRequired as exc:
+                raise InvalidAuth(f"authenticating at {self.identity.ztapi}: the identity needs a TOTP code (MFA) "
+                                  "and no totp_provider was given") from exc
             self.api_session = _api_session(await self._data("GET", "/current-api-session", "reading the API session"))
             return self._with_oidc_expiry()
         self.oidc = None
