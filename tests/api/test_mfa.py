@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pyotp
 
+from ziti_aio.controller.events.entity_changes import public_state
 from ziti_aio.controller.kinds import Kind
 from ziti_aio.controller.model.mfa import MAX_FAILURES
 from ziti_aio.testing.controller import CLIENT, MANAGEMENT, create
@@ -90,6 +91,10 @@ async def test_enrollment_partial_session_and_mfa_login(controller, admin):
         detail = (await admin.get(f"{M}/identities/{user}")).json()["data"]
         assert detail["isMfaEnabled"] is True
         assert secret not in (await admin.get(f"{M}/identities/{user}")).text
+        [record] = controller.controller.model.owned_by(Kind.MFAS, user)
+        assert set(public_state(Kind.MFAS, record)) == {"id", "createdAt", "updatedAt", "tags", "identityId",
+                                                        "isVerified"}, "events carry nothing of the secret"
+        assert (await admin.get(f"{M}/mfas")).status_code == 404, "no collection shows the records"
 
     login = await _login(controller, "alice")
     assert login["isMfaRequired"] is True and login["isMfaComplete"] is False
@@ -103,7 +108,7 @@ async def test_enrollment_partial_session_and_mfa_login(controller, admin):
         assert (await partial.post(f"{CLIENT}/sessions", json={"serviceId": "x", "type": "Dial"})).status_code == 401
         current = await partial.get(f"{CLIENT}/current-api-session")
         assert current.status_code == 200 and current.json()["data"]["authQueries"][0]["typeId"] == "MFA"
-        odd = await partial.post(f"{CLIENT}/authenticate/mfa", json={"code": "１２３４５６"})
+        odd = await partial.post(f"{CLIENT}/authenticate/mfa", json={"code": "\u00e7\u41fd\u00b9\u2803"})
         assert odd.status_code == 400 and odd.json()["error"]["code"] == "MFA_INVALID_TOKEN"
         wrong = await partial.post(f"{CLIENT}/authenticate/mfa", json={"code": "123456"})
         assert wrong.status_code == 400 and wrong.json()["error"]["code"] == "MFA_INVALID_TOKEN"
