@@ -29,6 +29,8 @@ from ziti_aio.common.errors import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ziti_aio.sdk.identity_file import Identity
 
 log = logging.getLogger(__name__)
@@ -107,9 +109,11 @@ def _error(resp: httpx.Response, what: str) -> ZitiError:
 class EdgeClientApi:
     """One identity's HTTPS client for the controller; holds the current API session."""
 
-    def __init__(self, identity: Identity, *, config_types: tuple[str, ...] = (), ext_jwt: str | None = None) -> None:
+    def __init__(self, identity: Identity, *, config_types: tuple[str, ...] = (),
+                 ext_jwt: str | Callable[[], str] | None = None) -> None:
         self.identity = identity
-        # An external JWT to log in with instead of the identity's certificate (docs/external-jwt.md).
+        # An external JWT (or what gives a fresh one) to log in with instead of the identity's certificate
+        # (docs/external-jwt.md).
         self.ext_jwt = ext_jwt
         self.config_types = config_types
         self.api_session: ApiSession | None = None
@@ -158,8 +162,9 @@ class EdgeClientApi:
                 "envInfo": {"os": platform.system(), "osRelease": platform.release(),
                             "osVersion": platform.version(), "arch": platform.machine()}}
         if self.ext_jwt:
+            token = self.ext_jwt() if callable(self.ext_jwt) else self.ext_jwt
             resp = await self._send("POST", "/authenticate", auth=False, params={"method": "ext-jwt"}, json=body,
-                                    headers={"Authorization": f"Bearer {self.ext_jwt}"})
+                                    headers={"Authorization": f"Bearer {token}"})
         else:
             resp = await self._send("POST", "/authenticate", auth=False, params={"method": "cert"}, json=body)
         if resp.is_error:
