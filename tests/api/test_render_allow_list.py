@@ -35,6 +35,9 @@ async def _populate(admin):
     await create(admin, "cas", {"name": "third-party", "certPem": ca.cert.public_bytes(Encoding.PEM).decode(),
                                 "isAuthEnabled": True, "isAutoCaEnrollmentEnabled": False,
                                 "isOttCaEnrollmentEnabled": True, "identityRoles": []})
+    await create(admin, "external-jwt-signers", {
+        "name": "idp", "issuer": "https://idp.example.com", "audience": "z", "enabled": True,
+        "certPem": ca.cert.public_bytes(Encoding.PEM).decode()})
     session = await admin.post(f"{CLIENT}/sessions", json={"serviceId": svc, "type": "Dial"})
     assert session.status_code == 201, session.text
 

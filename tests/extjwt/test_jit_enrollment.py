@@ -123,6 +123,19 @@ async def test_jit_identity_dials_a_service_through_a_router(tmp_path, idp):
 
         frank = await net.enroll_ext_jwt(idp.token("frank", extra={"groups": ["eng"]}), cert=False)
         ca_pem = net.controller.info.ca_bundle_path.read_text()
-        async with open_ext_jwt_context(net.controller.url, idp.token("frank"), ca_pem=ca_pem) as ctx:
+        minted: list[str] = []
+
+        def fresh_token() -> str:
+            minted.append(idp.token("frank"))
+            return minted[-1]
+
+        async with open_ext_jwt_context(net.controller.url, fresh_token, ca_pem=ca_pem) as ctx:
             assert ctx.identity_name == frank.name == "frank"
             assert "echo" in ctx.services
+            first = ctx.client_api.api_session
+            assert first is not None
+            # the API session ends: the next call logs in again with a fresh token
+            assert (await net.admin.delete(f"{MANAGEMENT}/api-sessions/{first.id}")).status_code == 200
+            assert "echo" in await ctx.client_api.services()
+            assert ctx.client_api.api_session is not None and ctx.client_api.api_session.id != first.id
+            assert len(minted) == 2

@@ -133,9 +133,11 @@ class EdgeClientApi:
     """One identity's HTTPS client for the controller; holds the current API session."""
 
     def __init__(self, identity: Identity, *, config_types: tuple[str, ...] = (),
-                 totp_provider: TotpProvider | None = None, ext_jwt: str | None = None, legacy: bool = False) -> None:
+                 totp_provider: TotpProvider | None = None, ext_jwt: str | Callable[[], str] | None = None,
+                 legacy: bool = False) -> None:
         self.identity = identity
-        # An external JWT to log in with instead of the identity's certificate (docs/external-jwt.md).
+        # An external JWT (or what gives a fresh one) to log in with instead of the identity's certificate
+        # (docs/external-jwt.md).
         self.ext_jwt = ext_jwt
         self.config_types = config_types
         self.totp_provider = totp_provider
@@ -206,8 +208,9 @@ class EdgeClientApi:
             return self._with_oidc_expiry()
         self.oidc = None
         if self.ext_jwt:
+            token = self.ext_jwt() if callable(self.ext_jwt) else self.ext_jwt
             resp = await self._send("POST", "/authenticate", auth=False, params={"method": "ext-jwt"}, json=body,
-                                    headers={"Authorization": f"Bearer {self.ext_jwt}"})
+                                    headers={"Authorization": f"Bearer {token}"})
         else:
             resp = await self._send("POST", "/authenticate", auth=False, params={"method": "cert"}, json=body)
         if resp.is_error:

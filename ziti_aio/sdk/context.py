@@ -27,7 +27,7 @@ from ziti_aio.wire.e2e import dialer_session_keys, generate_key_pair
 from ziti_aio.wire.errors import WireProtocolError
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Sequence
+    from collections.abc import AsyncIterator, Callable, Sequence
     from pathlib import Path
 
     from ziti_aio.sdk.client_api import TotpProvider
@@ -310,11 +310,13 @@ async def open_context(identity_file: str | Path, *, config_types: Sequence[str]
 
 
 @asynccontextmanager
-async def open_ext_jwt_context(controller_url: str, token: str, *, ca_pem: str, config_types: Sequence[str] = (),
+async def open_ext_jwt_context(controller_url: str, token: str | Callable[[], str], *, ca_pem: str,
+                               config_types: Sequence[str] = (),
                                service_poll_s: float = SERVICE_POLL_INTERVAL_S) -> AsyncIterator[ZitiContext]:
     """A context that logs in with an external JWT (``ext-jwt``, docs/external-jwt.md) instead of an identity
-    file; ``ca_pem`` is the controller's CA bundle. It reads services and their configs; connecting to routers
-    needs a certificate (enroll to cert: :func:`ziti_aio.sdk.enroll.enroll_ext_jwt`)."""
+    file: ``token``, or a function giving a fresh one for each login (a re-login after the API session
+    expired needs an unexpired token). ``ca_pem`` is the controller's CA bundle. It reads services and their
+    configs; connecting to routers needs a certificate (enroll to cert: :func:`ziti_aio.sdk.enroll.enroll_ext_jwt`)."""
     identity = Identity(ztapi=controller_url.rstrip("/"), cert_pem="", key_pem="", ca_pem=ca_pem)
     client_api = EdgeClientApi(identity, config_types=tuple(config_types), ext_jwt=token)
     async with _running(identity, client_api, service_poll_s) as ctx:
