@@ -26,6 +26,7 @@ class Kind(StrEnum):
     TERMINATORS = "terminators"
     CAS = "cas"
     AUTH_POLICIES = "auth-policies"
+    POSTURE_CHECKS = "posture-checks"
     API_SESSIONS = "api-sessions"
     SESSIONS = "sessions"
     REVOCATIONS = "revocations"

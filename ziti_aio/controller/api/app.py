@@ -168,11 +168,14 @@ def create_app(ctx: ApiContext) -> Any:
     from ziti_aio.controller.api.management_routes import management_blueprint
     from ziti_aio.controller.api.network_routes import network_blueprint
     from ziti_aio.controller.api.ops_routes import ops_blueprint
+    from ziti_aio.controller.api.posture_routes import posture_client_blueprint, posture_management_blueprint
 
     app: Quart = QuartTrio(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
     app.register_blueprint(client_blueprint(ctx), url_prefix=api_paths.CLIENT)
+    app.register_blueprint(posture_client_blueprint(ctx), url_prefix=api_paths.CLIENT)
+    app.register_blueprint(posture_management_blueprint(ctx), url_prefix=api_paths.MANAGEMENT)
     app.register_blueprint(fabric_blueprint(ctx), url_prefix=api_paths.FABRIC)
     if ctx.network is not None:
         app.register_blueprint(network_blueprint(ctx, "network"), url_prefix=api_paths.MANAGEMENT)

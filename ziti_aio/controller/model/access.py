@@ -23,6 +23,7 @@ from ziti_aio.controller.model.cas import trusted_ca
 from ziti_aio.controller.model.disabling import is_disabled
 from ziti_aio.controller.model.fields import format_time, now_text, parse_time
 from ziti_aio.controller.model.passwords import check_password
+from ziti_aio.controller.model.posture import Posture
 from ziti_aio.controller.model.revocations import api_session_revocation
 from ziti_aio.controller.store.commands import Change, Command, Delete, Put
 
@@ -61,6 +62,7 @@ class Access:
         self.signer = signer
         self.session_timeout_s = session_timeout_s
         self._activity: dict[str, float] = {}
+        self.posture = Posture(model)
 
     # --- logins ---------------------------------------------------------------------------
 
@@ -179,7 +181,7 @@ class Access:
     # --- service sessions -----------------------------------------------------------------
 
     async def create_session(self, caller: Caller, body: Any) -> Entity:
-        """Grant a Dial or Bind session if policy allows it through at least one router."""
+        """Grant a Dial or Bind session if policy and posture allow it through at least one router."""
         if not isinstance(body, dict):
             raise ValidationError("the request body must be a JSON object", field="body")
         service_id, stype = body.get("serviceId"), body.get("type", "Dial")
@@ -194,6 +196,10 @@ class Access:
             if self.model.maybe(Kind.SERVICES, service_id) is None \
                     or stype not in self.model.policy.permissions_for(identity_id, service_id):
                 raise NotFoundError("service", service_id)
+            api_session = self.model.maybe(Kind.API_SESSIONS, caller.api_session["id"]) or caller.api_session
+            verdict = self.posture.verdict(api_session, service_id, stype)
+            if not verdict.passed:
+                raise self.posture.refuse(api_session, self.model.get(Kind.SERVICES, service_id), stype, verdict)
             if not self.model.session_routers(identity_id, service_id):
                 raise NoEdgeRoutersAvailable()
             now = now_text()
