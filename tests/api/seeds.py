@@ -33,6 +33,9 @@ MANAGEMENT_READS = frozenset({
     "/sessions", "/sessions/{id}", "/terminators", "/terminators/{id}", "/transit-routers", "/transit-routers/{id}",
     "/version", "/controllers", "/enumerated-capabilities", "/network-jwts", "/specs", "/specs/{id}",
     "/specs/{id}/spec", "/",
+    "/posture-checks", "/posture-checks/{id}", "/posture-check-types", "/posture-check-types/{id}",
+    "/posture-check-role-attributes", "/service-policies/{id}/posture-checks", "/identities/{id}/posture-data",
+    "/identities/{id}/failed-service-requests",
 })
 CLIENT_READS = frozenset({
     "/.well-known/est/cacerts", "/current-api-session", "/current-api-session/service-updates", "/current-identity",
@@ -47,7 +50,7 @@ MANAGEMENT_WRITES = frozenset({
     "/identities/{id}/disable", "/identities/{id}/enable",
 })
 CLIENT_WRITES = frozenset({"/authenticate", "/enroll", "/enroll/ott", "/enroll/updb", "/enroll/erott",
-                           "/sessions/{id}"})
+                           "/sessions/{id}", "/posture-response", "/posture-response-bulk"})
 
 
 async def seed(admin: Any) -> dict[str, str]:
@@ -66,6 +69,10 @@ async def seed(admin: Any) -> dict[str, str]:
         "service-edge-router-policies": await create(admin, "service-edge-router-policies", {
             "name": "sweep-serp", "serviceRoles": ["#all"], "edgeRouterRoles": ["#all"]}),
     }
+    ids["posture-checks"] = await create(admin, "posture-checks", {
+        "name": "sweep-posture-check", "typeId": "OS", "roleAttributes": ["sweep"],
+        "operatingSystems": [{"type": "Linux", "versions": [">=5.0"]}]})
+    ids["posture-check-types"] = "OS"
     ids["configs"] = await create(admin, "configs", {"name": "sweep-config", "configTypeId": ids["config-types"],
                                                      "data": {}})
     await admin.post(f"{MANAGEMENT}/identities/{ids['identities']}/service-configs",

@@ -67,11 +67,11 @@ async def test_os_check_refuses_then_allows_then_cuts(controller, admin):
         assert queries[0]["postureQueries"][0]["id"] == ids["check0"]
 
         resp = await client.post(f"{CLIENT}/posture-response-bulk", json=[{**LINUX, "version": "4.19.0"}])
-        assert resp.status_code == 201 and resp.json()["data"] == {"services": []}, resp.text
+        assert resp.status_code == 200 and resp.json()["data"] == {"services": []}, resp.text
         assert (await client.post(f"{CLIENT}/sessions", json={"serviceId": ids["service"]})).status_code == 409
 
         resp = await client.post(f"{CLIENT}/posture-response-bulk", json=[LINUX])
-        assert resp.status_code == 201, resp.text
+        assert resp.status_code == 200, resp.text
         granted = await client.post(f"{CLIENT}/sessions", json={"serviceId": ids["service"], "type": "Dial"})
         assert granted.status_code == 201, granted.text
         session_id = granted.json()["data"]["id"]
@@ -117,10 +117,10 @@ async def test_domain_mac_and_processes(controller, admin):
                                      json=[r if i != missing else {**r, "isRunning": False, "domain": "other",
                                                                    "macAddresses": []}
                                            for i, r in enumerate(good)])
-            assert resp.status_code == 201, resp.text
+            assert resp.status_code == 200, resp.text
             refused = await client.post(f"{CLIENT}/sessions", json={"serviceId": ids["service"]})
             assert refused.status_code == 409, (missing, refused.text)
-        assert (await client.post(f"{CLIENT}/posture-response-bulk", json=good)).status_code == 201
+        assert (await client.post(f"{CLIENT}/posture-response-bulk", json=good)).status_code == 200
         granted = await client.post(f"{CLIENT}/sessions", json={"serviceId": ids["service"]})
         assert granted.status_code == 201, granted.text
         # the process stops: the session ends
@@ -237,3 +237,33 @@ async def test_responses_need_a_session_and_are_the_callers_own(controller, admi
     posture = controller.controller.api.access.posture
     assert set(posture.sessions) == {api_session}
     assert posture.sessions[api_session].identity_id == ids["user"]
+
+
+async def test_posture_answers_match_openzitis_schemas(controller, admin):
+    from .openapi import body_problems, openapi_dir, operation
+
+    openapi_dir()
+    ids = await _setup(admin, checks=[
+        {"typeId": "OS", "operatingSystems": [{"type": "Linux", "versions": []}]},
+        {"typeId": "PROCESS_MULTI", "semantic": "AnyOf", "processes": [{"osType": "Linux", "path": "/opt/a"}]},
+        {"typeId": "MFA", "timeoutSeconds": 60, "promptOnWake": True}])
+    client, _ = await _login(controller)
+    answers = []
+    async with client:
+        answers.append(("client.yml", "POST", "/posture-response-bulk", await client.post(
+            f"{CLIENT}/posture-response-bulk", json=[LINUX, {"id": ids["check1"], "typeId": "PROCESS",
+                                                             "path": "/opt/a", "isRunning": True}])))
+        answers.append(("client.yml", "POST", "/posture-response", await client.post(
+            f"{CLIENT}/posture-response", json={"id": "0", "typeId": "ENDPOINT_STATE", "woken": True})))
+        refused = await client.post(f"{CLIENT}/sessions", json={"serviceId": ids["service"]})
+        assert refused.status_code == 409
+        answers.append(("client.yml", "GET", "/services", await client.get(f"{CLIENT}/services")))
+    answers.append(("management.yml", "GET", "/identities/{id}/posture-data",
+                    await admin.get(f"{M}/identities/{ids['user']}/posture-data")))
+    answers.append(("management.yml", "GET", "/identities/{id}/failed-service-requests",
+                    await admin.get(f"{M}/identities/{ids['user']}/failed-service-requests")))
+    for file, method, path, answer in answers:
+        assert 200 <= answer.status_code < 300, f"{method} {path}: {answer.status_code} {answer.text}"
+        assert body_problems(operation(file, method, path), answer) == [], (path, answer.text)
+    failed = answers[-1][3].json()["data"]
+    assert {c["postureCheckType"] for c in failed[0]["policyFailures"][0]["checks"]} == {"MFA"}

@@ -24,7 +24,8 @@ def posture_client_blueprint(ctx: ApiContext) -> Blueprint:
     async def _respond(bulk: bool) -> Response:
         found = caller(ctx)
         services = await ctx.access.posture.respond(found.api_session, await read_json(), bulk=bulk)
-        return ok({"services": services}, status=201)
+        # The schema declares 201 for one response and 200 for a bulk.
+        return ok({"services": services}, status=200 if bulk else 201)
 
     @bp.post("/posture-response")
     async def posture_response() -> Response:
