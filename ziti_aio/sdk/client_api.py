@@ -23,10 +23,12 @@ from ziti_aio.common.errors import (
     AuthError,
     ControllerUnavailable,
     InvalidAuth,
+    InvalidPosture,
     NoEdgeRoutersAvailable,
     NotFoundError,
     ZitiError,
 )
+from ziti_aio.sdk.posture import PostureQuery, parse_queries
 
 if TYPE_CHECKING:
     from ziti_aio.sdk.identity_file import Identity
@@ -44,6 +46,7 @@ _ERRORS: dict[str, type[ZitiError]] = {
     "INVALID_AUTHENTICATION": InvalidAuth,
     "NOT_FOUND": NotFoundError,
     "NO_EDGE_ROUTERS_AVAILABLE": NoEdgeRoutersAvailable,
+    "INVALID_POSTURE": InvalidPosture,
 }
 
 
@@ -67,6 +70,7 @@ class Service:
     permissions: frozenset[str]
     encryption_required: bool
     config: dict[str, Any]
+    posture_queries: tuple[PostureQuery, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -81,7 +85,8 @@ class Session:
 
 def _service(item: dict[str, Any]) -> Service:
     return Service(id=item["id"], name=item["name"], permissions=frozenset(item.get("permissions") or ()),
-                   encryption_required=bool(item.get("encryptionRequired")), config=item.get("config") or {})
+                   encryption_required=bool(item.get("encryptionRequired")), config=item.get("config") or {},
+                   posture_queries=parse_queries(item))
 
 
 def _api_session(data: dict[str, Any]) -> ApiSession:
@@ -202,6 +207,10 @@ class EdgeClientApi:
         if not urls:
             raise NoEdgeRoutersAvailable(f"{what}: no edge router with a tls listener is available")
         return Session(id=data["id"], token=data["token"], type=data.get("type", session_type), router_urls=urls)
+
+    async def submit_posture(self, answers: list[dict[str, Any]]) -> None:
+        """``POST /posture-response-bulk`` with posture answers (:mod:`ziti_aio.sdk.posture`)."""
+        await self._call("POST", "/posture-response-bulk", "sending posture", json=answers)
 
     async def logout(self) -> None:
         """``DELETE /current-api-session``; failures are logged, not raised (we are leaving anyway)."""
