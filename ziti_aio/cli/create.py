@@ -19,6 +19,7 @@ from ziti_aio.cli.options import (
     IdentityRoles,
     JwtOutput,
     Permissions,
+    PostureCheckRoles,
     RoleAttributes,
     RouterCost,
     ServiceRoles,
@@ -29,6 +30,7 @@ from ziti_aio.cli.options import (
     split_csv,
     write_jwt,
 )
+from ziti_aio.cli.posture import app as posture_check_app
 from ziti_aio.cli.request_options import current, with_request_options
 
 P = ParamSpec("P")
@@ -43,6 +45,7 @@ enrollment_app = Typer(help="Create an enrollment for an identity", no_args_is_h
 authenticator_app = Typer(help="Create an authenticator for an identity", no_args_is_help=True)
 app.add_typer(enrollment_app, name="enrollment")
 app.add_typer(authenticator_app, name="authenticator")
+app.add_typer(posture_check_app, name="posture-check")
 
 Semantic = Annotated[str, typer.Option("--semantic", help="How # roles combine: AnyOf or AllOf.")]
 Duration = Annotated[int, typer.Option("-d", "--duration", min=1, help="Minutes the enrollment stays valid.")]
@@ -222,6 +225,7 @@ def create_service_policy(
     identity_roles: IdentityRoles = None,
     service_roles: ServiceRoles = None,
     semantic_value: Semantic = "AllOf",
+    posture_check_roles: PostureCheckRoles = None,
 ) -> None:
     """Create a service policy (who may Dial/Bind).
 
@@ -240,7 +244,8 @@ def create_service_policy(
         raise CliError(f"the policy type must be Dial or Bind, not {policy_type!r}")
     with open_client() as client:
         body = _policy(client, name, semantic_value, {"identityRoles": identity_roles or [],
-                                                       "serviceRoles": service_roles or []})
+                                                       "serviceRoles": service_roles or [],
+                                                       "postureCheckRoles": posture_check_roles or []})
         _created("service policy", name, client.create("service-policies", {**body, "type": kind}))
 
 

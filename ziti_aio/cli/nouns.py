@@ -30,6 +30,7 @@ NOUNS: tuple[Noun, ...] = (
     Noun("service-edge-router-policy", "service-edge-router-policies", "service edge router policy",
          alias="serp", plural_alias="serps"),
     Noun("ca", "cas", "ca"),
+    Noun("posture-check", "posture-checks", "posture check"),
     Noun("enrollment", "enrollments", "enrollment", named=False),
     Noun("authenticator", "authenticators", "authenticator", named=False),
     Noun("terminator", "terminators", "terminator", named=False),
@@ -39,7 +40,8 @@ NOUNS: tuple[Noun, ...] = (
     Noun("link", "links", "link", named=False, deletable=False),
 )
 BY_SINGULAR = {n.singular: n for n in NOUNS}
-ATTRIBUTE_LISTS = ("identity-role-attributes", "service-role-attributes", "edge-router-role-attributes")
+ATTRIBUTE_LISTS = ("identity-role-attributes", "service-role-attributes", "edge-router-role-attributes",
+                   "posture-check-role-attributes")
 # Nouns whose related lists (``/{collection}/{id}/{relation}``) the CLI offers.
 RELATED = ("identity", "service", "config", "config-type", "edge-router", "service-policy", "edge-router-policy",
            "service-edge-router-policy")
