@@ -187,6 +187,8 @@ class Posture:
 
     async def enforce(self, api_session_id: str | None = None) -> int:
         """Delete (and revoke) the sessions whose posture no longer passes; all of them, or one API session's."""
+        if not self._failing_sessions(api_session_id):
+            return 0  # the common case decided without the write lock; a failing one is re-checked under it
         ended: list[int] = []
 
         def build() -> Command | None:
