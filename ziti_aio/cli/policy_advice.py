@@ -60,10 +60,9 @@ def explain(advice: dict[str, Any]) -> str:
         policies = [p for p in posture if p.get("policyType") == kind]
         if allowed and policies and not any(p.get("isPassing") for p in policies):
             problems.append(f"the identity's posture passes the checks of no {kind} policy")
-    for policy in posture:
-        checks = policy.get("postureChecks") or []
+    for policy in (p for p in posture if p.get("postureChecks")):
         needs = ", ".join(f"{c.get('name')} ({c.get('typeId')}): {'passing' if c.get('isPassing') else 'failing'}"
-                          for c in checks) or "no posture checks"
+                          for c in policy["postureChecks"])
         lines.append(f"  posture: {policy.get('policyName')} ({policy.get('policyType')}) needs {needs}")
     lines += [f"  - {p}" for p in problems]
     return "\n".join(lines)

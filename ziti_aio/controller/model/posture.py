@@ -120,7 +120,9 @@ class Posture:
 
     def advice(self, identity_id: str, service_id: str) -> list[dict[str, Any]]:
         """Policy advice's posture part: per granting policy, its checks and whether any of the
-        identity's API sessions passes each."""
+        identity's API sessions passes each (nothing while no posture check exists)."""
+        if not self.any_checks():
+            return []
         api_sessions = self.model.owned_by(Kind.API_SESSIONS, identity_id)
         now = time.time()
         out = []
