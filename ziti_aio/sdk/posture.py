@@ -10,6 +10,7 @@ answers are sent again, unless the last send failed or a new API session began.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -86,12 +87,19 @@ def _running(path: str) -> bool:
     return False
 
 
-def _sha512(path: str) -> str:
+@functools.lru_cache(maxsize=256)
+def _sha512_of(path: str, mtime_ns: int, size: int) -> str:
+    """The hash of a file version (cached by modification time and size: reports repeat every 20 s)."""
     digest = hashlib.sha512()
     with open(path, "rb") as f:
         while chunk := f.read(HASH_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def _sha512(path: str) -> str:
+    st = os.stat(path)
+    return _sha512_of(path, st.st_mtime_ns, st.st_size)
 
 
 def _process(query_id: str, path: str) -> dict[str, Any]:
