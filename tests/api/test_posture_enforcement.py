@@ -267,3 +267,17 @@ async def test_posture_answers_match_openzitis_schemas(controller, admin):
         assert body_problems(operation(file, method, path), answer) == [], (path, answer.text)
     failed = answers[-1][3].json()["data"]
     assert {c["postureCheckType"] for c in failed[0]["policyFailures"][0]["checks"]} == {"MFA"}
+
+
+async def test_oversized_responses_are_refused(controller, admin):
+    await _setup(admin, checks=[{"typeId": "MAC", "macAddresses": ["00:11:22:33:44:55"]}])
+    client, api_session = await _login(controller)
+    async with client:
+        too_many = [{"id": "x", "typeId": "DOMAIN", "domain": "d"}] * 257
+        resp = await client.post(f"{CLIENT}/posture-response-bulk", json=too_many)
+        assert resp.status_code == 400 and resp.json()["error"]["cause"]["field"] == "body"
+        many_macs = {"id": "x", "typeId": "MAC", "macAddresses": ["00:11:22:33:44:55"] * 300}
+        assert (await client.post(f"{CLIENT}/posture-response", json=many_macs)).status_code == 400
+        long_domain = {"id": "x", "typeId": "DOMAIN", "domain": "d" * 100_000}
+        assert (await client.post(f"{CLIENT}/posture-response", json=long_domain)).status_code == 400
+    assert api_session not in controller.controller.api.access.posture.sessions
