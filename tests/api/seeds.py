@@ -35,6 +35,9 @@ MANAGEMENT_READS = frozenset({
     "/version", "/controllers", "/enumerated-capabilities", "/network-jwts", "/specs", "/specs/{id}",
     "/specs/{id}/spec", "/", "/auth-policies", "/auth-policies/{id}", "/current-identity/mfa",
     "/current-identity/mfa/qr-code",
+    "/posture-checks", "/posture-checks/{id}", "/posture-check-types", "/posture-check-types/{id}",
+    "/posture-check-role-attributes", "/service-policies/{id}/posture-checks", "/identities/{id}/posture-data",
+    "/identities/{id}/failed-service-requests",
 })
 CLIENT_READS = frozenset({
     "/.well-known/est/cacerts", "/current-api-session", "/current-api-session/service-updates", "/current-identity",
@@ -51,7 +54,8 @@ MANAGEMENT_WRITES = frozenset({
 })
 CLIENT_WRITES = frozenset({"/authenticate", "/enroll", "/enroll/ott", "/enroll/updb", "/enroll/erott",
                            "/sessions/{id}", "/authenticate/mfa", "/current-api-session/totp-token",
-                           "/current-identity/mfa/verify", "/enroll/token"})
+                           "/current-identity/mfa/verify", "/enroll/token", "/posture-response",
+                           "/posture-response-bulk"})
 
 
 async def seed(admin: Any) -> dict[str, str]:
@@ -70,6 +74,10 @@ async def seed(admin: Any) -> dict[str, str]:
         "service-edge-router-policies": await create(admin, "service-edge-router-policies", {
             "name": "sweep-serp", "serviceRoles": ["#all"], "edgeRouterRoles": ["#all"]}),
     }
+    ids["posture-checks"] = await create(admin, "posture-checks", {
+        "name": "sweep-posture-check", "typeId": "OS", "roleAttributes": ["sweep"],
+        "operatingSystems": [{"type": "Linux", "versions": [">=5.0"]}]})
+    ids["posture-check-types"] = "OS"
     ids["configs"] = await create(admin, "configs", {"name": "sweep-config", "configTypeId": ids["config-types"],
                                                      "data": {}})
     await admin.post(f"{MANAGEMENT}/identities/{ids['identities']}/service-configs",

@@ -40,6 +40,7 @@ async def _populate(admin):
         "certPem": ca.cert.public_bytes(Encoding.PEM).decode()})
     session = await admin.post(f"{CLIENT}/sessions", json={"serviceId": svc, "type": "Dial"})
     assert session.status_code == 201, session.text
+    await create(admin, "posture-checks", {"name": "pc", "typeId": "MFA"})
 
 
 async def test_an_undeclared_stored_field_is_never_rendered(controller, admin):

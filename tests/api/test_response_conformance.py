@@ -102,6 +102,7 @@ async def test_every_read_answers_its_schema(controller, admin):
     ("service-edge-router-policies", {"name": "conform-serp", "semantic": "AnyOf"}),
     ("transit-routers", {"name": "conform-tr"}),
     ("auth-policies", {"name": "conform-ap", "primary": {"cert": {"allowed": False}}, "secondary": {}}),
+    ("posture-checks", {"name": "conform-pc", "typeId": "MAC", "macAddresses": ["00:11:22:33:44:55"]}),
 ])
 async def test_create_patch_delete_answer_their_schemas(admin, kind, body):
     answers = []

@@ -22,6 +22,7 @@ from ziti_aio.cli.options import (
     IdentityRoles,
     JwtOutput,
     Permissions,
+    PostureCheckRoles,
     RoleAttributes,
     RouterCost,
     ServiceRoles,
@@ -32,6 +33,7 @@ from ziti_aio.cli.options import (
     split_csv,
     write_jwt,
 )
+from ziti_aio.cli.posture import app as posture_check_app
 from ziti_aio.cli.request_options import current, with_request_options
 
 P = ParamSpec("P")
@@ -48,6 +50,7 @@ app.add_typer(enrollment_app, name="enrollment")
 app.add_typer(authenticator_app, name="authenticator")
 app.command("auth-policy", cls=CobraBoolCommand)(reported(with_request_options(create_auth_policy, tags=True)))
 app.command("mfa")(reported(with_request_options(create_mfa, tags=False)))
+app.add_typer(posture_check_app, name="posture-check")
 
 Semantic = Annotated[str, typer.Option("--semantic", help="How # roles combine: AnyOf or AllOf.")]
 Duration = Annotated[int, typer.Option("-d", "--duration", min=1, help="Minutes the enrollment stays valid.")]
@@ -227,6 +230,7 @@ def create_service_policy(
     identity_roles: IdentityRoles = None,
     service_roles: ServiceRoles = None,
     semantic_value: Semantic = "AllOf",
+    posture_check_roles: PostureCheckRoles = None,
 ) -> None:
     """Create a service policy (who may Dial/Bind).
 
@@ -245,7 +249,8 @@ def create_service_policy(
         raise CliError(f"the policy type must be Dial or Bind, not {policy_type!r}")
     with open_client() as client:
         body = _policy(client, name, semantic_value, {"identityRoles": identity_roles or [],
-                                                       "serviceRoles": service_roles or []})
+                                                       "serviceRoles": service_roles or [],
+                                                       "postureCheckRoles": posture_check_roles or []})
         _created("service policy", name, client.create("service-policies", {**body, "type": kind}))
 
 

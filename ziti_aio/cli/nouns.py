@@ -33,6 +33,7 @@ NOUNS: tuple[Noun, ...] = (
     Noun("auth-policy", "auth-policies", "auth policy"),
     Noun("ext-jwt-signer", "external-jwt-signers", "external jwt signer", alias="external-jwt-signer",
          plural_alias="ext-jwt-signers"),
+    Noun("posture-check", "posture-checks", "posture check"),
     Noun("enrollment", "enrollments", "enrollment", named=False),
     Noun("authenticator", "authenticators", "authenticator", named=False),
     Noun("terminator", "terminators", "terminator", named=False),
@@ -42,7 +43,8 @@ NOUNS: tuple[Noun, ...] = (
     Noun("link", "links", "link", named=False, deletable=False),
 )
 BY_SINGULAR = {n.singular: n for n in NOUNS}
-ATTRIBUTE_LISTS = ("identity-role-attributes", "service-role-attributes", "edge-router-role-attributes")
+ATTRIBUTE_LISTS = ("identity-role-attributes", "service-role-attributes", "edge-router-role-attributes",
+                   "posture-check-role-attributes")
 # Nouns whose related lists (``/{collection}/{id}/{relation}``) the CLI offers.
 RELATED = ("identity", "service", "config", "config-type", "edge-router", "service-policy", "edge-router-policy",
            "service-edge-router-policy")

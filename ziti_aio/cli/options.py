@@ -20,6 +20,9 @@ ServiceRoles = Annotated[Csv, typer.Option("--service-roles", help="Service role
 EdgeRouterRoles = Annotated[
     Csv, typer.Option("--edge-router-roles", help="Edge router roles: #attr, @name-or-id, #all.")
 ]
+PostureCheckRoles = Annotated[
+    Csv, typer.Option("--posture-check-roles", help="Posture check roles: #attr, @name-or-id, #all.")
+]
 Configs = Annotated[Csv, typer.Option("-c", "--configs", help="Configs by name or id: cfg1,cfg2.")]
 Encryption = Annotated[str | None, typer.Option("-e", "--encryption", help="End-to-end encryption: ON or OFF.")]
 Permissions = Annotated[Csv, typer.Option("--permissions", help="Permissions: p1,p2 (e.g. service.read).")]
@@ -30,8 +33,10 @@ RouterCost = Annotated[int | None, typer.Option("--cost", min=0, max=MAX_ROUTER_
                                                 help=f"Router cost on paths, 0-{MAX_ROUTER_COST}.")]
 JwtOutput = Annotated[Path | None, typer.Option("-o", "--jwt-output-file", help="Write the enrollment JWT here.")]
 
-ROLE_TARGETS = {"identityRoles": "identities", "serviceRoles": "services", "edgeRouterRoles": "edge-routers"}
-ROLE_LABELS = {"identities": "identity", "services": "service", "edge-routers": "edge router"}
+ROLE_TARGETS = {"identityRoles": "identities", "serviceRoles": "services", "edgeRouterRoles": "edge-routers",
+                "postureCheckRoles": "posture-checks"}
+ROLE_LABELS = {"identities": "identity", "services": "service", "edge-routers": "edge router",
+               "posture-checks": "posture check"}
 
 
 def split_csv(values: Csv) -> list[str]:

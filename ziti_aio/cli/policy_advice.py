@@ -19,7 +19,8 @@ def _policy_advice(
     """Explain whether an identity can dial or bind a service.
 
     Its service policies, the edge routers it and the service reach through edge router and service edge
-    router policies, and which routers they share and are online; -j prints the controller's answer.
+    router policies, which routers they share and are online, and the posture checks each policy needs
+    with whether the identity's API sessions pass them; -j prints the controller's answer.
     """
     with open_client() as client:
         identity_id = client.find("identities", identity, label="identity")["id"]
@@ -54,6 +55,15 @@ def explain(advice: dict[str, Any]) -> str:
         f"  edge routers: {identity_routers} for the identity, {service_routers} for the service, "
         f"{len(common)} shared, {len(online)} of them online" + (f" ({', '.join(online)})" if online else ""),
     ]
+    posture = advice.get("posturePolicies") or []
+    for kind, allowed in (("Dial", dial), ("Bind", bind)):
+        policies = [p for p in posture if p.get("policyType") == kind]
+        if allowed and policies and not any(p.get("isPassing") for p in policies):
+            problems.append(f"the identity's posture passes the checks of no {kind} policy")
+    for policy in (p for p in posture if p.get("postureChecks")):
+        needs = ", ".join(f"{c.get('name')} ({c.get('typeId')}): {'passing' if c.get('isPassing') else 'failing'}"
+                          for c in policy["postureChecks"])
+        lines.append(f"  posture: {policy.get('policyName')} ({policy.get('policyType')}) needs {needs}")
     lines += [f"  - {p}" for p in problems]
     return "\n".join(lines)
 

@@ -70,6 +70,7 @@ COLUMNS: dict[str, list[tuple[str, Cell]]] = {
     "service-edge-router-policies": [ID, NAME, ("SEMANTIC", field("semantic")),
                                      ("EDGE ROUTER ROLES", roles("edgeRouterRoles")),
                                      ("SERVICE ROLES", roles("serviceRoles"))],
+    "posture-checks": [ID, NAME, ("TYPE", field("typeId")), ATTRIBUTES],
     "cas": [ID, NAME, ("VERIFIED", field("isVerified")), ("AUTH", field("isAuthEnabled")),
             ("OTTCA", field("isOttCaEnrollmentEnabled")), ("AUTOCA", field("isAutoCaEnrollmentEnabled")),
             ("IDENTITY ROLES", field("identityRoles"))],

@@ -234,6 +234,15 @@ class NoEdgeRoutersAvailable(ZitiError):
     default_message = "No edge routers are assigned and online to handle the requested connection"
 
 
+class InvalidPosture(ZitiError):
+    """A session refused because the caller's posture passes no policy granting the service
+    (the failing checks are in the cause: docs/posture.md)."""
+
+    code = "INVALID_POSTURE"
+    http_status = 409
+    default_message = "Posture response data is missing or wrong"
+
+
 class ControllerUnavailable(ZitiError):
     """The controller could not be reached or did not answer in time."""
 

@@ -199,6 +199,7 @@ class Controller:
             info = ControllerInfo(ctx.base_url, port, pki.ca_bundle_path, instance_id, ctrl_port)
             state["ctrl"] = info.ctrl_address
             nursery.start_soon(self._reap, access, model)
+            nursery.start_soon(access.posture.run)
             log.info("controller %s listening at %s, control channel at %s", instance_id, ctx.base_url,
                      info.ctrl_address)
             task_status.started(info)

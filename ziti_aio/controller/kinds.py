@@ -28,6 +28,7 @@ class Kind(StrEnum):
     AUTH_POLICIES = "auth-policies"
     MFAS = "mfas"
     EXTERNAL_JWT_SIGNERS = "external-jwt-signers"
+    POSTURE_CHECKS = "posture-checks"
     API_SESSIONS = "api-sessions"
     SESSIONS = "sessions"
     REVOCATIONS = "revocations"

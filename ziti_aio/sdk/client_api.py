@@ -26,6 +26,7 @@ from ziti_aio.common.errors import (
     AuthError,
     ControllerUnavailable,
     InvalidAuth,
+    InvalidPosture,
     MfaInvalidToken,
     NoEdgeRoutersAvailable,
     NotFoundError,
@@ -42,6 +43,7 @@ from ziti_aio.sdk.oidc import (
     refresh_flow,
     run_async,
 )
+from ziti_aio.sdk.posture import PostureQuery, parse_queries
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -69,6 +71,7 @@ _ERRORS: dict[str, type[ZitiError]] = {
     "NO_EDGE_ROUTERS_AVAILABLE": NoEdgeRoutersAvailable,
     "MFA_INVALID_TOKEN": MfaInvalidToken,
     "RATE_LIMITED": RateLimited,
+    "INVALID_POSTURE": InvalidPosture,
 }
 
 
@@ -92,6 +95,7 @@ class Service:
     permissions: frozenset[str]
     encryption_required: bool
     config: dict[str, Any]
+    posture_queries: tuple[PostureQuery, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -106,7 +110,8 @@ class Session:
 
 def _service(item: dict[str, Any]) -> Service:
     return Service(id=item["id"], name=item["name"], permissions=frozenset(item.get("permissions") or ()),
-                   encryption_required=bool(item.get("encryptionRequired")), config=item.get("config") or {})
+                   encryption_required=bool(item.get("encryptionRequired")), config=item.get("config") or {},
+                   posture_queries=parse_queries(item))
 
 
 def _api_session(data: dict[str, Any]) -> ApiSession:
@@ -312,6 +317,10 @@ class EdgeClientApi:
         if not urls:
             raise NoEdgeRoutersAvailable(f"{what}: no edge router with a tls listener is available")
         return Session(id=data["id"], token=data["token"], type=data.get("type", session_type), router_urls=urls)
+
+    async def submit_posture(self, answers: list[dict[str, Any]]) -> None:
+        """``POST /posture-response-bulk`` with posture answers (:mod:`ziti_aio.sdk.posture`)."""
+        await self._call("POST", "/posture-response-bulk", "sending posture", json=answers)
 
     async def logout(self) -> None:
         """``DELETE /current-api-session``; failures are logged, not raised (we are leaving anyway)."""

@@ -20,6 +20,7 @@ from ziti_aio.sdk.client_api import EdgeClientApi, Service, Session
 from ziti_aio.sdk.conn import ZitiStream
 from ziti_aio.sdk.identity_file import Identity, load_identity
 from ziti_aio.sdk.listener import ZitiListener, hosting_terms
+from ziti_aio.sdk.posture import POSTURE_INTERVAL_S, PostureReporter
 from ziti_aio.sdk.router_channel import RouterChannel, channel_name, connect_router, wait_any
 from ziti_aio.wire import edge
 from ziti_aio.wire.content import EdgeContentType
@@ -49,11 +50,15 @@ class ZitiContext:
     """One logged-in identity. Use :func:`open_context`."""
 
     def __init__(self, identity: Identity, client_api: EdgeClientApi, nursery: trio.Nursery, *,
-                 service_poll_s: float = SERVICE_POLL_INTERVAL_S) -> None:
+                 service_poll_s: float = SERVICE_POLL_INTERVAL_S,
+                 posture_interval_s: float = POSTURE_INTERVAL_S) -> None:
         self.identity = identity
         self.client_api = client_api
         self.services: dict[str, Service] = {}
         self.service_poll_s = service_poll_s
+        self.posture_interval_s = posture_interval_s
+        self.posture = PostureReporter(client_api, lambda: [q for s in self.services.values()
+                                                            for q in s.posture_queries])
         self._services_changed = trio.Event()
         self._nursery = nursery
         self._ssl = identity.ssl_context()
@@ -81,8 +86,16 @@ class ZitiContext:
         self._identity_doc = await self.client_api.current_identity()
         last_change = await self.client_api.last_service_change()
         self.services = await self.client_api.services()
+        await self.posture.submit()
         self._nursery.start_soon(self._keep_api_session)
         self._nursery.start_soon(self._follow_services, last_change)
+        self._nursery.start_soon(self.posture.run, self.posture_interval_s)
+
+    async def submit_posture(self) -> int:
+        """Collect and send this device's posture now (every answer, changed or not); returns how many
+        answers were sent. The context also sends changes every ``posture_interval_s`` and before a
+        session for a service whose policies need posture."""
+        return await self.posture.submit(force=True)
 
     # -- dialing -----------------------------------------------------------------------------
 
@@ -172,6 +185,8 @@ class ZitiContext:
         return service
 
     async def session(self, service: Service, session_type: str) -> Session:
+        if service.posture_queries:
+            await self.posture.submit()
         return await self.client_api.create_session(service, session_type)
 
     def _refresh_delay(self) -> float:
@@ -222,6 +237,7 @@ class ZitiContext:
                         self.services = services
                         self._services_changed.set()
                         self._services_changed = trio.Event()
+                        await self.posture.submit()
             except ZitiError as exc:
                 log.warning("listing services for %s failed: %s", self.identity_name, exc.message)
 
@@ -294,18 +310,20 @@ class ZitiContext:
 @asynccontextmanager
 async def open_context(identity_file: str | Path, *, config_types: Sequence[str] = (),
                        service_poll_s: float = SERVICE_POLL_INTERVAL_S,
-                       totp_provider: TotpProvider | None = None, legacy: bool = False) -> AsyncIterator[ZitiContext]:
+                       totp_provider: TotpProvider | None = None, legacy: bool = False,
+                       posture_interval_s: float = POSTURE_INTERVAL_S) -> AsyncIterator[ZitiContext]:
     """Load ``identity_file``, log in and yield a :class:`ZitiContext`; clean up on exit.
 
     ``config_types`` names the service config types to receive (e.g. ``intercept.v1``);
-    ``service_poll_s`` is how often the service list is checked for changes; ``totp_provider``
+    ``service_poll_s`` is how often the service list is checked for changes, ``posture_interval_s``
+    how often changed posture is sent (when services ask for posture); ``totp_provider``
     gives a TOTP code when the identity's login needs one (MFA), else such a login fails; ``legacy``
     logs in with ``POST /authenticate`` even if the controller offers OIDC.
     """
     identity = load_identity(identity_file)
     async with _running(identity, EdgeClientApi(identity, config_types=tuple(config_types),
                                                   totp_provider=totp_provider, legacy=legacy),
-                        service_poll_s) as ctx:
+                        service_poll_s, posture_interval_s) as ctx:
         yield ctx
 
 
@@ -324,11 +342,12 @@ async def open_ext_jwt_context(controller_url: str, token: str | Callable[[], st
 
 
 @asynccontextmanager
-async def _running(identity: Identity, client_api: EdgeClientApi,
-                   service_poll_s: float) -> AsyncIterator[ZitiContext]:
+async def _running(identity: Identity, client_api: EdgeClientApi, service_poll_s: float,
+                   posture_interval_s: float = POSTURE_INTERVAL_S) -> AsyncIterator[ZitiContext]:
     try:
         async with trio.open_nursery() as nursery:
-            ctx = ZitiContext(identity, client_api, nursery, service_poll_s=service_poll_s)
+            ctx = ZitiContext(identity, client_api, nursery, service_poll_s=service_poll_s,
+                              posture_interval_s=posture_interval_s)
             try:
                 await ctx.start()
                 yield ctx

@@ -179,6 +179,7 @@ def create_app(ctx: ApiContext) -> Any:
     from ziti_aio.controller.api.mfa_routes import mfa_blueprint
     from ziti_aio.controller.api.network_routes import network_blueprint
     from ziti_aio.controller.api.ops_routes import ops_blueprint
+    from ziti_aio.controller.api.posture_routes import posture_client_blueprint, posture_management_blueprint
     from ziti_aio.controller.oidc.routes import oidc_blueprint
 
     app: Quart = QuartTrio(__name__)
@@ -187,6 +188,8 @@ def create_app(ctx: ApiContext) -> Any:
     # before the client blueprint: its /enroll/<method> would otherwise take /enroll/token
     app.register_blueprint(ext_jwt_blueprint(ctx), url_prefix=api_paths.CLIENT)
     app.register_blueprint(client_blueprint(ctx), url_prefix=api_paths.CLIENT)
+    app.register_blueprint(posture_client_blueprint(ctx), url_prefix=api_paths.CLIENT)
+    app.register_blueprint(posture_management_blueprint(ctx), url_prefix=api_paths.MANAGEMENT)
     app.register_blueprint(fabric_blueprint(ctx), url_prefix=api_paths.FABRIC)
     if ctx.network is not None:
         app.register_blueprint(network_blueprint(ctx, "network"), url_prefix=api_paths.MANAGEMENT)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -32,7 +33,8 @@ CLIENT_TERMINATOR_FILTERS = Filterable.of("identity", aliases={"serviceId": "ser
 
 def _renderer(ctx: ApiContext, found: Caller) -> Renderer:
     return Renderer(ctx.model, router_state=ctx.router_state, caller_identity_id=found.identity["id"],
-                    config_type_ids=found.api_session.get("configTypes") or [])
+                    config_type_ids=found.api_session.get("configTypes") or [],
+                    posture_queries=partial(ctx.access.posture.service_queries, found.api_session))
 
 
 def client_blueprint(ctx: ApiContext) -> Blueprint:

@@ -44,7 +44,7 @@ def error_payload(exc: ZitiError, request_id: str | None = None) -> dict[str, An
     }
     if exc.cause is not None:
         error["cause"] = exc.cause
-        error["causeMessage"] = exc.cause.get("reason", "")
+        error["causeMessage"] = exc.cause.get("reason", exc.cause.get("message", ""))
     return {"error": error, "meta": dict(API_VERSION_META)}
 
 

@@ -34,6 +34,7 @@ ATTRIBUTE_LISTS = {
     "identity-role-attributes": Kind.IDENTITIES,
     "service-role-attributes": Kind.SERVICES,
     "edge-router-role-attributes": Kind.EDGE_ROUTERS,
+    "posture-check-role-attributes": Kind.POSTURE_CHECKS,
 }
 TRANSIT_ROUTERS = "transit-routers"
 DONE = {"read": "read", "create": "created", "update": "updated", "delete": "deleted"}
@@ -209,7 +210,9 @@ def management_blueprint(ctx: ApiContext) -> Blueprint:
     async def get_policy_advice(ident: str, service_id: str) -> Response:
         authorize(Kind.SERVICES)
         identity, service = ctx.model.get(Kind.IDENTITIES, ident), ctx.model.get(Kind.SERVICES, service_id)
-        return ok(policy_advice(renderer(), identity, service))
+        # OpenZiti's advice leaves posture out; ours adds each granting policy's checks (docs/posture.md §5).
+        return ok({**policy_advice(renderer(), identity, service),
+                   "posturePolicies": ctx.access.posture.advice(ident, service_id)})
 
     @bp.get("/identities/<ident>/service-configs")
     async def list_service_configs(ident: str) -> Response:

@@ -25,12 +25,14 @@ PERMISSION_TYPE: dict[str, str | None] = {
     Kind.TERMINATORS: "terminator",
     Kind.CAS: "ca",
     Kind.EXTERNAL_JWT_SIGNERS: "external-jwt-signer",
+    Kind.POSTURE_CHECKS: "posture-check",
     Kind.API_SESSIONS: "ops",
     Kind.SESSIONS: "ops",
     Kind.REVOCATIONS: "ops",
     "identity-role-attributes": "identity",
     "service-role-attributes": "service",
     "edge-router-role-attributes": "router",
+    "posture-check-role-attributes": "posture-check",
 }
 
 METHOD_ACTION = {"GET": "read", "POST": "create", "PUT": "update", "PATCH": "update", "DELETE": "delete"}

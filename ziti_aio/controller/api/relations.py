@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from ziti_aio.controller.kinds import Kind
+from ziti_aio.controller.model.posture_checks import checks_of_policy
 
 if TYPE_CHECKING:
     from ziti_aio.controller.model.model import Model
@@ -61,6 +62,7 @@ RELATIONS: dict[tuple[Kind, str], tuple[Kind, IdsOf]] = {
     (SVC, Kind.TERMINATORS): (Kind.TERMINATORS, _where(Kind.TERMINATORS, "service")),
     (SP, IDN): (IDN, _members(SP, "left")),
     (SP, SVC): (SVC, _members(SP, "right")),
+    (SP, Kind.POSTURE_CHECKS): (Kind.POSTURE_CHECKS, lambda m, i: [c["id"] for c in checks_of_policy(m, m.get(SP, i))]),
     (ERP, IDN): (IDN, _members(ERP, "left")),
     (ERP, ER): (ER, _members(ERP, "right")),
     (SERP, SVC): (SVC, _members(SERP, "left")),

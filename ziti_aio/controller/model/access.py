@@ -27,6 +27,7 @@ from ziti_aio.controller.model.external_jwt import ExtJwtVerifier
 from ziti_aio.controller.model.fields import format_time, now_text, parse_time
 from ziti_aio.controller.model.mfa import MfaManager, is_partial, mfa_required
 from ziti_aio.controller.model.passwords import check_password
+from ziti_aio.controller.model.posture import Posture
 from ziti_aio.controller.model.revocations import api_session_revocation
 from ziti_aio.controller.store.commands import Change, Command, Delete, Put
 from ziti_aio.pki import tokens
@@ -75,6 +76,7 @@ class Access:
         self.mfa = MfaManager(model)
         # Consecutive wrong passwords per updb authenticator, for the auth policy's lockout (docs/mfa.md §3).
         self._bad_passwords: dict[str, int] = {}
+        self.posture = Posture(model)
 
     # --- logins ---------------------------------------------------------------------------
 
@@ -252,7 +254,7 @@ class Access:
     # --- service sessions -----------------------------------------------------------------
 
     async def create_session(self, caller: Caller, body: Any) -> Entity:
-        """Grant a Dial or Bind session if policy allows it through at least one router."""
+        """Grant a Dial or Bind session if policy and posture allow it through at least one router."""
         if not isinstance(body, dict):
             raise ValidationError("the request body must be a JSON object", field="body")
         service_id, stype = body.get("serviceId"), body.get("type", "Dial")
@@ -267,6 +269,10 @@ class Access:
             if self.model.maybe(Kind.SERVICES, service_id) is None \
                     or stype not in self.model.policy.permissions_for(identity_id, service_id):
                 raise NotFoundError("service", service_id)
+            api_session = self.model.maybe(Kind.API_SESSIONS, caller.api_session["id"]) or caller.api_session
+            verdict = self.posture.verdict(api_session, service_id, stype)
+            if not verdict.passed:
+                raise self.posture.refuse(api_session, self.model.get(Kind.SERVICES, service_id), stype, verdict)
             if not self.model.session_routers(identity_id, service_id):
                 raise NoEdgeRoutersAvailable()
             now = now_text()

@@ -23,6 +23,7 @@ from ziti_aio.common.errors import ValidationError
 from ziti_aio.controller.kinds import Kind
 from ziti_aio.controller.model import external_jwt_signers as ejs
 from ziti_aio.controller.model import fields as f
+from ziti_aio.controller.model import posture_checks as pc
 from ziti_aio.controller.model import rules, views
 from ziti_aio.controller.model.auth_policies import (
     DEFAULT_AUTH_POLICY_ID,
@@ -300,6 +301,27 @@ RECORDS: dict[Kind, KindRecord] = {
                    "precedence", "dynamicCost"),
             view=views.terminator_view,
             aliases={"serviceId": "service", "routerId": "router"},
+        ),
+        KindRecord(
+            Kind.POSTURE_CHECKS, "posture-check", named=True, hooks=pc.PostureCheckRules,
+            fields=(
+                _NAME,
+                Field("typeId", f.enum(*pc.CHECK_TYPES), None),
+                Field("roleAttributes", f.attributes, []),
+                Field("operatingSystems", pc.operating_systems, None),
+                Field("domains", pc.domains, None),
+                Field("macAddresses", pc.mac_addresses, None),
+                Field("process", pc.process, None),
+                Field("processes", pc.processes, None),
+                Field("semantic", pc.semantic, None),
+                Field("timeoutSeconds", pc.timeout_seconds, None),
+                Field("promptOnWake", f.boolean, None),
+                Field("promptOnUnlock", f.boolean, None),
+                Field("ignoreLegacyEndpoints", f.boolean, None),
+                _TAGS,
+            ),
+            shown=("name", "typeId", "roleAttributes", "version", *pc.TYPE_SPECIFIC),
+            view=pc.posture_check_view,
         ),
         KindRecord(
             Kind.AUTH_POLICIES, "auth-policy", named=True, hooks=AuthPolicyRules,

@@ -161,7 +161,8 @@ class PolicyRules(NoHooks):
     """Role lists: ``@name`` is accepted and stored as ``@id``; unknown ``@`` refs refused."""
 
     TARGETS: ClassVar[dict[str, Kind]] = {"identityRoles": Kind.IDENTITIES, "serviceRoles": Kind.SERVICES,
-                                          "edgeRouterRoles": Kind.EDGE_ROUTERS}
+                                          "edgeRouterRoles": Kind.EDGE_ROUTERS,
+                                          "postureCheckRoles": Kind.POSTURE_CHECKS}
 
     def prepare(self, model: Model, data: Entity, old: Entity | None) -> None:
         for field, kind in self.TARGETS.items():

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from ziti_aio.controller.model.model import Entity, Model
 
 RouterState = Callable[[str], dict[str, Any]]
+# A service id -> the caller's ``postureQueries`` for it (docs/posture.md §2).
+PostureQueries = Callable[[str], list[dict[str, Any]]]
 # A view: the fields of one entity it computes (the rest of the kind's shown fields are copied).
 View = Callable[["ViewContext", "Entity"], dict[str, Any]]
 # What a view computes for a shown field this entity must not carry at all (rather than ``null``).
@@ -58,11 +60,13 @@ class ViewContext:
     """What views may read for one request: the model, routers' live state, the caller."""
 
     def __init__(self, model: Model, *, router_state: RouterState = offline_router,
-                 caller_identity_id: str | None = None, config_type_ids: list[str] | None = None) -> None:
+                 caller_identity_id: str | None = None, config_type_ids: list[str] | None = None,
+                 posture_queries: PostureQueries | None = None) -> None:
         self.model = model
         self.router_state = router_state
         self.caller_identity_id = caller_identity_id
         self.config_type_ids = config_type_ids
+        self.posture_queries = posture_queries
 
     @cached_property
     def caller_permissions(self) -> dict[str, set[str]]:
@@ -135,7 +139,7 @@ def service_configs(ctx: ViewContext, e: Entity) -> dict[str, Any]:
 
 def service_view(ctx: ViewContext, e: Entity) -> dict[str, Any]:
     return {"config": service_configs(ctx, e), "permissions": sorted(ctx.caller_permissions.get(e["id"], ())),
-            "postureQueries": []}
+            "postureQueries": ctx.posture_queries(e["id"]) if ctx.posture_queries is not None else []}
 
 
 def config_view(ctx: ViewContext, e: Entity) -> dict[str, Any]:
@@ -204,9 +208,8 @@ def _displays(ctx: ViewContext, e: Entity, sides: dict[str, Kind | None]) -> dic
 
 
 def service_policy_view(ctx: ViewContext, e: Entity) -> dict[str, Any]:
-    # Posture checks are not stored: their roles are shown as given.
     return _displays(ctx, e, {"identityRoles": Kind.IDENTITIES, "serviceRoles": Kind.SERVICES,
-                              "postureCheckRoles": None})
+                              "postureCheckRoles": Kind.POSTURE_CHECKS})
 
 
 def edge_router_policy_view(ctx: ViewContext, e: Entity) -> dict[str, Any]:
