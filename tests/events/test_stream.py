@@ -82,7 +82,7 @@ async def test_events_arrive_on_the_types_subscribed(net):
 
         er2 = await net.add_router("er2")
         await next_event(ws2, "router", event_type="router-online", router_id=er2.id)
-        link = await next_event(ws2, "link", event_type="connected")
+        link = await next_event(ws2, "link", event_type="routerLinkNew")
         assert er2.id in (link["src_router_id"], link["dst_router_id"])
         er2.stop()
         # the link's end and the router's leave may come in either order

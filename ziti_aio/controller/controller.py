@@ -14,6 +14,7 @@ import trio
 from ziti_aio.controller.api.app import ApiContext, create_app
 from ziti_aio.controller.api.server import serve_https
 from ziti_aio.controller.bootstrap import bootstrap
+from ziti_aio.controller.events.alerts import CERT_WARN_DAYS, Alerts
 from ziti_aio.controller.events.bus import EventBus
 from ziti_aio.controller.events.entity_changes import watch_model
 from ziti_aio.controller.events.file_sink import JsonLinesFile, run_file_sink
@@ -29,7 +30,7 @@ from ziti_aio.controller.model.model import Model
 from ziti_aio.controller.model.passwords import hash_password
 from ziti_aio.controller.model.tokens import TokenSigner
 from ziti_aio.controller.network.ctrl_listener import CtrlListener
-from ziti_aio.controller.network.network import Network
+from ziti_aio.controller.network.network import REPORT_INTERVAL_S, Network
 from ziti_aio.controller.pki_home import ControllerPki, ensure_controller_pki
 from ziti_aio.controller.store.commands import Command, Delete
 from ziti_aio.controller.store.sqlite_store import SqliteStore
@@ -68,6 +69,10 @@ class ControllerConfig:
     control channel shares the API port (docs/ports.md)."""
     events: tuple[EventFileConfig, ...] = ()
     """Event file sinks (docs/events.md)."""
+    report_interval_s: float = REPORT_INTERVAL_S
+    """How often routers report usage and service events are published (docs/events.md)."""
+    alert_cert_days: int = CERT_WARN_DAYS
+    """Alert when a router's certificate expires within this many days."""
 
     @property
     def ctrl_shares_api_port(self) -> bool:
@@ -148,7 +153,8 @@ class Controller:
         file_sinks = [(events.subscribe(f"file {sink.file}", sink.types),
                        JsonLinesFile(sink.file, max_bytes=sink.max_mib * 1024 * 1024, keep=sink.keep))
                       for sink in cfg.events]
-        network = self.network = Network(model, signer, metrics, events)
+        network = self.network = Network(model, signer, metrics, events, report_interval_s=cfg.report_interval_s,
+                                         alerts=Alerts(events, cert_warn_days=cfg.alert_cert_days))
         metrics.watch(model, network)
         await bootstrap(model, admin_username=cfg.admin_username, admin_password=cfg.admin_password)
         exchange = EnrollmentExchange(model, pki.signer, cfg.trust_domain, pki.ca_bundle)
