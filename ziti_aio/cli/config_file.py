@@ -1,4 +1,5 @@
-"""The CLI's saved login: ``{url, token, ca}`` in ``$ZITI_AIO_CONFIG_DIR/cli.json`` (mode 0600, dir 0700)."""
+"""The CLI's saved login: ``{url, token, ca}`` in ``$ZITI_AIO_CONFIG_DIR/cli.json`` (mode 0600, dir 0700); a
+login over the overlay (a dark management plane) adds ``identity`` (the identity file's path) and ``service``."""
 
 from __future__ import annotations
 
@@ -14,11 +15,18 @@ MAX_CONFIG_BYTES = 4 * 1024 * 1024
 
 @dataclass(frozen=True)
 class SavedLogin:
-    """Where the controller is, the API session token, and the CA PEM trusted for it (may be empty)."""
+    """Where the controller is, the API session token, and the CA PEM trusted for it (may be empty); over the
+    overlay, the identity file that dials ``service`` (each command logs in with it afresh)."""
 
     url: str
     token: str
     ca: str
+    identity: str = ""
+    service: str = ""
+
+    @property
+    def overlay(self) -> bool:
+        return bool(self.identity)
 
 
 def config_path() -> Path:
@@ -39,7 +47,8 @@ def load_login() -> SavedLogin | None:
         return None
     if not isinstance(raw, dict) or not all(isinstance(raw.get(k), str) for k in ("url", "token", "ca")):
         return None
-    return SavedLogin(url=raw["url"], token=raw["token"], ca=raw["ca"])
+    extra = {k: raw[k] for k in ("identity", "service") if isinstance(raw.get(k), str)}
+    return SavedLogin(url=raw["url"], token=raw["token"], ca=raw["ca"], **extra)
 
 
 def save_login(login: SavedLogin) -> Path:

@@ -7,13 +7,14 @@ import secrets
 from dataclasses import dataclass, field
 from functools import cache, partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import trio
 
 from ziti_aio.controller.api.app import ApiContext, create_app
 from ziti_aio.controller.api.server import serve_https
 from ziti_aio.controller.bootstrap import bootstrap
+from ziti_aio.controller.dark import DEFAULT_SERVICE, HideManagement, run_dark_plane
 from ziti_aio.controller.events.alerts import CERT_WARN_DAYS, Alerts
 from ziti_aio.controller.events.bus import EventBus
 from ziti_aio.controller.events.entity_changes import watch_model
@@ -73,6 +74,14 @@ class ControllerConfig:
     """How often routers report usage and service events are published (docs/events.md)."""
     alert_cert_days: int = CERT_WARN_DAYS
     """Alert when a router's certificate expires within this many days."""
+    management: str = "tcp"
+    """``overlay``: the management API is dark, served only as a ziti service (docs/operations.md)."""
+    management_service: str = DEFAULT_SERVICE
+    """The ziti service of the dark management API."""
+
+    @property
+    def dark(self) -> bool:
+        return self.management == "overlay"
 
     @property
     def ctrl_shares_api_port(self) -> bool:
@@ -106,6 +115,8 @@ class Controller:
         self.api: ApiContext | None = None
         self.network: Network | None = None
         self.events: EventBus | None = None
+        self.app: Any = None
+        """The ASGI app of both APIs, management included even when dark (in-process callers: quickstart)."""
 
     def base_url(self, port: int) -> str:
         host = self.config.advertised_address
@@ -178,7 +189,7 @@ class Controller:
                          trust_ca=trust_ca, metrics=metrics, events=events, server_cert=pki.server_cert,
                          network_jwt=network_jwt)
         self.api = ctx
-        app = create_app(ctx)
+        app = self.app = create_app(ctx)
         async with trio.open_nursery() as nursery:
             for sub, sink in file_sinks:
                 nursery.start_soon(run_file_sink, sub, sink, name=sub.name)
@@ -188,8 +199,8 @@ class Controller:
                                           client_ca=str(pki.ca_bundle_path), alpn=[alpn.CTRL])
                 _, ctrl_port = await nursery.start(
                     partial(listener.run, ctrl_ssl, host=cfg.bind_host, port=cfg.ctrl_port))
-            binds = await nursery.start(partial(serve_https, app, ssl_ctx, host=cfg.bind_host, port=cfg.port,
-                                                alpn_handlers=alpn_handlers))
+            binds = await nursery.start(partial(serve_https, HideManagement(app) if cfg.dark else app, ssl_ctx,
+                                                host=cfg.bind_host, port=cfg.port, alpn_handlers=alpn_handlers))
             port = int(binds[0].rsplit(":", 1)[1])
             if cfg.ctrl_shares_api_port:
                 ctrl_port = port
@@ -197,6 +208,8 @@ class Controller:
             info = ControllerInfo(ctx.base_url, port, pki.ca_bundle_path, instance_id, ctrl_port)
             state["ctrl"] = info.ctrl_address
             nursery.start_soon(self._reap, access, model)
+            if cfg.dark:
+                nursery.start_soon(run_dark_plane, ctx, app, Path(cfg.home), cfg.management_service)
             log.info("controller %s listening at %s, control channel at %s", instance_id, ctx.base_url,
                      info.ctrl_address)
             task_status.started(info)
