@@ -25,7 +25,7 @@ TYPES = ("usage", "service", "alert", "entityChange")
 
 async def collect(ws, into: list[dict]) -> None:
     while True:
-        into.append(json.loads(await ws.get_message()))
+        into.extend(json.loads(line) for line in (await ws.get_message()).splitlines())
 
 
 def of(events: list[dict], namespace: str, **fields) -> list[dict]:

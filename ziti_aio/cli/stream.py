@@ -46,8 +46,8 @@ async def follow(url: str, token: str, ca: str | None, as_json: bool) -> None:
     try:
         async with open_websocket_url(url, trust_context(ca), extra_headers=[(b"zt-session", token.encode())]) as ws:
             while True:
-                message = await ws.get_message()
-                typer.echo(message if as_json else describe(json.loads(message)))
+                for line in (await ws.get_message()).splitlines():  # one event per line (docs/events.md)
+                    typer.echo(line if as_json else describe(json.loads(line)))
     except ConnectionRejected as exc:
         try:
             error = json.loads(exc.body or b"{}").get("error", {}).get("message", "")

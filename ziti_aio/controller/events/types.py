@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -18,6 +19,7 @@ class Event:
     namespace: ClassVar[str] = ""
     timestamp: str = field(default_factory=_now, kw_only=True)
     event_src_id: str = field(default="", kw_only=True)
+    _encoded: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def fields(self) -> dict[str, Any]:
         """The type's own fields, with their JSON names."""
@@ -26,6 +28,12 @@ class Event:
     def to_json(self) -> dict[str, Any]:
         return {"namespace": self.namespace, "event_src_id": self.event_src_id, "timestamp": self.timestamp,
                 **self.fields()}
+
+    def encoded(self) -> str:
+        """:meth:`to_json` as compact JSON, encoded once however many sinks write it."""
+        if self._encoded is None:
+            self._encoded = json.dumps(self.to_json(), separators=(",", ":"), default=str)
+        return self._encoded
 
 
 @dataclass
