@@ -157,4 +157,4 @@ def overlay_client(login: SavedLogin, timeout_s: float) -> ManagementClient:
                            timeout_s=timeout_s)
     except HttpFailure as exc:
         raise CliError(f"cannot reach the management service over the overlay: {exc}") from exc
-    return CliClient(http)  # type: ignore[arg-type]  # OverlayHttp has BlockingHttp's interface
+    return CliClient(http)

@@ -62,7 +62,7 @@ async def follow(url: str, token: str, ca: str | None, as_json: bool) -> None:
 
 def events(types: Annotated[str | None, typer.Option("--types", "-t", help="Comma-separated event types "
                                                      "(entityChange, circuit, router, link, session, apiSession, "
-                                                     "alert); default: all.")] = None,
+                                                     "usage, service, alert); default: all.")] = None,
            output_json: Annotated[bool, typer.Option("-j", "--output-json", help="Print each event's JSON.")]
            = False) -> None:
     """Print the controller's events as they happen, until interrupted."""
