@@ -11,6 +11,7 @@ turns one entry back into an API body with ids.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +32,7 @@ class Collection:
 
     name: str
     fields: dict[str, str]
-    refs: dict[str, str] = field(default_factory=dict)  # field -> collection its values name
+    refs: dict[str, str] = field(default_factory=dict)  # field (dotted: nested) -> collection its values name
     roles: dict[str, str] = field(default_factory=dict)  # role-list field -> collection its @refs name
     keyed_by: dict[str, str] = field(default_factory=dict)  # map field whose keys name another collection
     create_extra: dict[str, Any] = field(default_factory=dict)  # added to a create's body
@@ -44,9 +45,11 @@ COLLECTIONS: tuple[Collection, ...] = (
     Collection("external-jwt-signers", {
         **_NAME, "issuer": "s", "audience": "s", "certPem": "s", "jwksEndpoint": "s", "kid": "s", "enabled": "b",
         "claimsProperty": "s", "useExternalId": "b", "externalAuthUrl": "s", "scopes": "l", "clientId": "s",
-        "targetToken": "s", "enrollToCertEnabled": "b", "enrollNameClaimsSelector": "s",
+        "targetToken": "s", "enrollToCertEnabled": "b", "enrollToTokenEnabled": "b", "enrollNameClaimsSelector": "s",
         "enrollAttributeClaimsSelector": "s"}),
-    Collection("auth-policies", {**_NAME, "primary": "o", "secondary": "o"}),
+    Collection("auth-policies", {**_NAME, "primary": "o", "secondary": "o"},
+               refs={"primary.extJwt.allowedSigners": "external-jwt-signers",
+                     "secondary.requireExtJwtSigner": "external-jwt-signers"}),
     Collection("posture-checks", {
         **_NAME, "typeId": "s", "roleAttributes": "l", "operatingSystems": "a", "process": "a", "processes": "a",
         "semantic": "s", "macAddresses": "l", "timeoutSeconds": "i", "promptOnWake": "b", "promptOnUnlock": "b",
@@ -102,39 +105,75 @@ def _names(listings: Listings, collection: str) -> dict[str, str]:
     return {str(e["id"]): str(e.get("name", "")) for c in wanted for e in listings.get(c) or []}
 
 
-def _by_name(ids: dict[str, str], ref: str) -> str:
-    return ids.get(ref, ref)
+Convert = Callable[[str, str], str]
+"""``(collection, reference) -> reference``: an id to a name (export) or a name to an id (import)."""
 
 
-def _export_entity(spec: Collection, entity: dict[str, Any], listings: Listings) -> dict[str, Any]:
+def _at(entry: dict[str, Any], path: str) -> Any:
+    value: Any = entry
+    for key in path.split("."):
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+def _with(entry: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    """A copy of ``entry`` with the (nested) ``path`` set to ``value`` (copies only the dicts on the way)."""
+    head, _, rest = path.partition(".")
+    inner = entry.get(head)
+    return {**entry, head: _with(inner, rest, value) if rest and isinstance(inner, dict) else value}
+
+
+def _is_default_policy(path: str, value: Any) -> bool:
+    return path == "authPolicyId" and value == DEFAULT_AUTH_POLICY
+
+
+def mapped(spec: Collection, entry: dict[str, Any], convert: Convert) -> dict[str, Any]:
+    """``entry`` with every reference passed through ``convert``: the ``refs`` (a string or a list of them),
+    ``@`` roles of the ``roles`` and the keys of the ``keyed_by`` maps."""
+    out = dict(entry)
+    for path, target in spec.refs.items():
+        value = _at(out, path)
+        if isinstance(value, str) and value and not _is_default_policy(path, value):
+            out = _with(out, path, convert(target, value))
+        elif isinstance(value, list):
+            out = _with(out, path, [convert(target, v) if isinstance(v, str) else v for v in value])
+    for name, target in spec.roles.items():
+        if isinstance(out.get(name), list):
+            out[name] = ["@" + convert(target, r[1:]) if isinstance(r, str) and r.startswith("@") else r
+                         for r in out[name]]
+    for name, target in spec.keyed_by.items():
+        if isinstance(out.get(name), dict):
+            out[name] = {convert(target, k): v for k, v in out[name].items()}
+    return out
+
+
+def _export_entity(spec: Collection, entity: dict[str, Any], to_name: Convert) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in spec.fields:
         value = entity.get("typeId" if (spec.name, name) == ("identities", "type") else name)
         if value is None or (value == {} and name != "data") or (value == [] and name not in spec.roles):
             continue
-        if name in spec.refs and not (name == "authPolicyId" and value == DEFAULT_AUTH_POLICY):
-            ids = _names(listings, spec.refs[name])
-            value = [_by_name(ids, v) for v in value] if isinstance(value, list) else _by_name(ids, value)
-        elif name in spec.roles:
-            ids = _names(listings, spec.roles[name])
-            value = ["@" + _by_name(ids, r[1:]) if r.startswith("@") else r for r in value]
-        elif name in spec.keyed_by:
-            ids = _names(listings, spec.keyed_by[name])
-            value = {_by_name(ids, k): v for k, v in value.items()}
-        elif name == "tags":
+        if name == "tags":
             value = {k: v for k, v in value.items() if k != TRANSIT_TAG}
             if not value:
                 continue
         out[name] = value
-    return out
+    return mapped(spec, out, to_name)
 
 
 def exported(listings: Listings) -> dict[str, Any]:
     """The document for a network's listings: every collection it serves, entries sorted by name."""
     doc: dict[str, Any] = {"format": FORMAT, "version": VERSION}
+    names: dict[str, dict[str, str]] = {}
+
+    def to_name(target: str, ref: str) -> str:
+        if target not in names:
+            names[target] = _names(listings, target)
+        return names[target].get(ref, ref)
+
     for spec in COLLECTIONS:
         if spec.name in listings:
-            entries = [_export_entity(spec, e, listings) for e in listings[spec.name] if not _skipped(spec.name, e)]
+            entries = [_export_entity(spec, e, to_name) for e in listings[spec.name] if not _skipped(spec.name, e)]
             doc[spec.name] = sorted(entries, key=lambda e: str(e.get("name")))
     return doc
 
@@ -153,20 +192,15 @@ def _type_problem(kind: str, value: Any) -> str | None:
     return None if ok else f"must be {text}"
 
 
-def _references(spec: Collection, entry: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """(field, collection, name) for every entity ``entry`` names."""
-    found: list[tuple[str, str, str]] = []
-    for name, target in spec.refs.items():
-        value = entry.get(name)
-        if name == "authPolicyId" and value == DEFAULT_AUTH_POLICY:
-            continue
-        for ref in value if isinstance(value, list) else [value] if isinstance(value, str) else []:
-            found.append((name, target, ref))
-    for name, target in spec.roles.items():
-        found += [(name, target, r[1:]) for r in entry.get(name) or [] if isinstance(r, str) and r.startswith("@")]
-    for name, target in spec.keyed_by.items():
-        value = entry.get(name)
-        found += [(name, target, k) for k in value] if isinstance(value, dict) else []
+def _references(spec: Collection, entry: dict[str, Any]) -> list[tuple[str, str]]:
+    """(collection, name) for every entity ``entry`` names."""
+    found: list[tuple[str, str]] = []
+
+    def note(target: str, ref: str) -> str:
+        found.append((target, ref))
+        return ref
+
+    mapped(spec, entry, note)
     return found
 
 
@@ -217,9 +251,9 @@ def problems(doc: Any, listings: Listings) -> list[str]:
         for entry in entries:
             if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
                 continue
-            for fld, target, ref in _references(spec, entry):
+            for target, ref in _references(spec, entry):
                 if ref not in names.get(target, set()):
-                    found.append(f"{spec.name} {entry['name']!r}: {fld} names {ref!r}, which is not among the "
+                    found.append(f"{spec.name} {entry['name']!r} names {ref!r}, which is not among the "
                                  f"{target} of the file or the network")
     return found
 
@@ -261,26 +295,13 @@ def _default(key: str, value: Any) -> Any:
 
 def request_body(spec: Collection, entry: dict[str, Any], ids: Listings, *, create: bool) -> dict[str, Any]:
     """The API body for ``entry``: names turned into ids of the network's ``ids`` listings."""
-    body = dict(entry)
 
-    def id_of(collection: str, name: str) -> str:
-        wanted = ROUTERS if collection == "routers" else (collection,)
-        for c in wanted:
-            for e in ids.get(c) or []:
-                if e.get("name") == name:
-                    return str(e["id"])
-        return name
+    def id_of(target: str, name: str) -> str:
+        wanted = ROUTERS if target == "routers" else (target,)
+        found = [e for c in wanted for e in ids.get(c) or [] if e.get("name") == name]
+        return str(found[0]["id"]) if found else name
 
-    for name, target in spec.refs.items():
-        if name in body and not (name == "authPolicyId" and body[name] == DEFAULT_AUTH_POLICY):
-            value = body[name]
-            body[name] = [id_of(target, v) for v in value] if isinstance(value, list) else id_of(target, value)
-    for name, target in spec.roles.items():
-        if name in body:
-            body[name] = ["@" + id_of(target, r[1:]) if r.startswith("@") else r for r in body[name]]
-    for name, target in spec.keyed_by.items():
-        if name in body:
-            body[name] = {id_of(target, k): v for k, v in body[name].items()}
+    body = mapped(spec, entry, id_of)
     if create:
         body.update(spec.create_extra)
         for name, kind in spec.fields.items():
