@@ -126,3 +126,30 @@ async def test_a_bad_file_changes_nothing_and_lists_every_problem(cli, controlle
     assert (await cli("export")).output == before
     (tmp_path / "not.json").write_text("{")
     assert "is not JSON" in (await cli("import", str(tmp_path / "not.json"), code=1)).output
+
+
+async def test_auth_policies_and_signers_travel_by_name(cli, controller, admin, tmp_path):
+    if (await admin.get("/edge/management/v1/auth-policies")).status_code == 404:
+        pytest.skip("this controller serves no auth policies")
+    signer = await create(admin, "external-jwt-signers", {"name": "corp-idp", "issuer": "https://idp.example",
+                                                          "audience": "ziti", "enabled": True,
+                                                          "jwksEndpoint": "https://idp.example/jwks"})
+    policy = await create(admin, "auth-policies", {
+        "name": "sso-only", "primary": {"cert": {"allowed": False, "allowExpiredCerts": False},
+                                        "extJwt": {"allowed": True, "allowedSigners": [signer]}},
+        "secondary": {"requireTotp": False, "requireExtJwtSigner": signer}})
+    await create(admin, "identities", {"name": "worker", "type": "User", "isAdmin": False, "authPolicyId": policy})
+    await cli("login", controller.url, "-u", ADMIN_USERNAME, "-p", ADMIN_PASSWORD, "-y")
+    doc = json.loads((await cli("export")).output)
+    [exported_policy] = doc["auth-policies"]
+    assert exported_policy["primary"]["extJwt"]["allowedSigners"] == ["corp-idp"]
+    assert exported_policy["secondary"]["requireExtJwtSigner"] == "corp-idp"
+    assert [i["authPolicyId"] for i in doc["identities"] if i["name"] == "worker"] == ["sso-only"]
+    assert [s["name"] for s in doc["external-jwt-signers"]] == ["corp-idp"]
+    network = tmp_path / "network.json"
+    network.write_text(json.dumps(doc))
+    async with open_controller(tmp_path / "fresh") as fresh:
+        other = Cli(tmp_path / "other-cli")
+        await other("login", fresh.url, "-u", ADMIN_USERNAME, "-p", ADMIN_PASSWORD, "-y")
+        await other("import", str(network))
+        assert json.loads((await other("export")).output) == doc
