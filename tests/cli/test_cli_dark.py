@@ -8,6 +8,8 @@ import functools
 import json
 import os
 import socket
+import subprocess
+import sys
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -16,6 +18,7 @@ import trio
 from cli_helpers import Cli
 
 from ziti_aio.appliance.quickstart import QuickstartOptions, run_quickstart
+from ziti_aio.cli.config_file import CONFIG_DIR_ENV
 from ziti_aio.router.router import EdgeRouter, RouterConfig
 from ziti_aio.sdk.enroll import enroll_identity
 from ziti_aio.testing import wait_until
@@ -110,7 +113,28 @@ async def test_a_dark_controller_is_administered_over_the_overlay(tmp_path):
         assert "controller  ziti://ziti-aio-management" in status.output and "1/1 online" in status.output
         exported = json.loads((await cli("export")).output)
         assert "dark-web" in [s["name"] for s in exported["services"]]
-        await cli("delete", "service", "dark-web")
+        # the live event stream, over the overlay too
+        env = {**os.environ, CONFIG_DIR_ENV: str(cli.config_dir), "PYTHONUNBUFFERED": "1"}
+        follower = await trio.lowlevel.open_process(
+            [sys.executable, "-m", "ziti_aio", "stream", "events", "-t", "entityChange", "-j"],
+            stdout=subprocess.PIPE, env=env)
+        try:
+            await wait_until(lambda: len(controller.controller.events.subscriptions) == 1, 30,
+                             what="the stream subscribed")
+            await cli("delete", "service", "dark-web")
+            received = b""
+
+            def deleted() -> list[dict]:  # the command's own login (an API session) comes first
+                events = [json.loads(line) for line in received.decode().split("\n")[:-1]]  # whole lines
+                return [e for e in events if e["eventType"] == "deleted" and e["entityType"] == "services"]
+
+            with trio.fail_after(20):
+                while not deleted():
+                    received += await follower.stdout.receive_some()
+            assert deleted()[0]["initialState"]["name"] == "dark-web"
+        finally:
+            follower.kill()
+            await follower.wait()
         listed = json.loads((await cli("list", "services", "-j")).output)
         assert "dark-web" not in [s["name"] for s in listed["data"]]
 
