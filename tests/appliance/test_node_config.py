@@ -51,6 +51,10 @@ def test_issue_example_parses(tmp_path):
          "controller.events[0].file is required"),
         ('home = "/h"\n[controller]\naddress = "x"\n[[controller.events]]\ntypes = []\nfile = "e"\n',
          "controller.events[0].types must name at least one event type"),
+        ('home = "/h"\n[controller]\naddress = "x"\nmanagement = "dark"\n',
+         "controller.management must be one of tcp, overlay, not 'dark'"),
+        ('home = "/h"\n[controller]\naddress = "x"\nmanagement_service = " "\n',
+         "controller.management_service must not be empty"),
     ],
 )
 def test_bad_configs_name_file_key_and_expectation(tmp_path, text, message):
@@ -93,3 +97,12 @@ def test_event_files_parse_and_render_back():
     assert sink.types == ("circuit", "link") and sink.file.as_posix() == "/h/events/net.log"
     assert (sink.max_mib, sink.keep) == (2, 3)
     assert parse_node_config(tomllib.loads(render_node_config(cfg))) == cfg
+
+
+def test_a_dark_management_plane_parses_and_renders_back():
+    text = 'home = "/h"\n[controller]\naddress = "c"\nmanagement = "overlay"\nmanagement_service = "mgmt"\n'
+    cfg = parse_node_config(tomllib.loads(text))
+    assert (cfg.controller.management, cfg.controller.management_service) == ("overlay", "mgmt")
+    assert parse_node_config(tomllib.loads(render_node_config(cfg))) == cfg
+    default = parse_node_config(tomllib.loads('home = "/h"\n[controller]\naddress = "c"\n'))
+    assert (default.controller.management, default.controller.management_service) == ("tcp", "ziti-aio-management")

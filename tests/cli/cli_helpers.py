@@ -21,10 +21,13 @@ class Cli:
     def __init__(self, config_dir: Path) -> None:
         self.config_dir = config_dir
 
-    async def __call__(self, *args: str, code: int = 0, input: str | None = None) -> Result:
+    async def __call__(self, *args: str, code: int | None = 0, input: str | None = None) -> Result:
+        """Run ``ziti-aio *args``; its exit code must be ``code`` (``None``: any, for polling)."""
         runner = CliRunner()
         env = {CONFIG_DIR_ENV: str(self.config_dir)}
         result = await trio.to_thread.run_sync(lambda: runner.invoke(app, list(args), input=input, env=env))
+        if code is None:
+            return result
         assert result.exit_code == code, f"exit {result.exit_code} for {args}: {result.output}{result.exception!r}"
         if code:
             assert isinstance(result.exception, SystemExit), result.exception

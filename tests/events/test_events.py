@@ -85,7 +85,7 @@ async def test_every_event_type_reaches_the_file_sink(tmp_path):
 
         # a second router: a link comes up; stopping it: link fault and router offline
         er2 = await net.add_router("er2")
-        await wait_until(lambda: find(log, "link", event_type="connected"), 15, what="link up")
+        await wait_until(lambda: find(log, "link", event_type="routerLinkNew"), 15, what="link up")
         er2.stop()
         await wait_until(lambda: find(log, "router", event_type="router-offline", router_id=er2.id), 15,
                          what="er2 offline")
@@ -113,5 +113,5 @@ async def test_a_subscriber_that_never_reads_does_not_slow_the_controller(tmp_pa
         assert {first.namespace, second.namespace} == {"entityChange"}
         await net.create_identity("after", enroll=False)
         alert = slow.receive_nowait().to_json()
-        assert alert["namespace"] == "alert" and alert["details"]["dropped"] == lost
+        assert alert["namespace"] == "alert" and f"dropped={lost}" in alert["details"]
         assert slow.receive_nowait().to_json()["namespace"] == "entityChange"

@@ -72,9 +72,10 @@ def _point_at(path: Path, url: str) -> None:
         path.write_text(json.dumps(data, indent=2))
 
 
-async def _enrolled(admin: AsyncManagementClient, name: str, attribute: str, path: Path) -> Path:
+async def enrolled(admin: AsyncManagementClient, name: str, attribute: str, path: Path, *,
+                   is_admin: bool = False) -> Path:
     """Identity ``name`` with ``attribute``, enrolled into ``path`` unless that file exists."""
-    identity = await admin.ensure("identities", {"name": name, "type": "Device", "isAdmin": False,
+    identity = await admin.ensure("identities", {"name": name, "type": "Device", "isAdmin": is_admin,
                                                  "roleAttributes": [attribute], "enrollment": {"ott": True}})
     if await trio.Path(path).exists():
         await trio.to_thread.run_sync(_point_at, path, admin.url)
@@ -102,8 +103,8 @@ async def prepare_demo(admin: AsyncManagementClient, home: Path, echo_port: int)
                                             "identityRoles": ["#tunnelers"], "serviceRoles": ["#demo"]})
     await admin.ensure("service-policies", {"name": "demo-echo-dial", "type": "Dial", "semantic": "AnyOf",
                                             "identityRoles": ["#demo-clients"], "serviceRoles": ["#demo"]})
-    return DemoFiles(tunneler=await _enrolled(admin, TUNNELER, "tunnelers", home / "tunneler.json"),
-                     client=await _enrolled(admin, CLIENT, "demo-clients", home / "demo-client.json"))
+    return DemoFiles(tunneler=await enrolled(admin, TUNNELER, "tunnelers", home / "tunneler.json"),
+                     client=await enrolled(admin, CLIENT, "demo-clients", home / "demo-client.json"))
 
 
 def try_it(files: DemoFiles) -> list[str]:

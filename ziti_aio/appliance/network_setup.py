@@ -40,6 +40,20 @@ async def admin_login(url: str, ca_bundle: Path, username: str, password: str) -
         raise ZitiError(f"the quickstart could not log in as {username!r}: {exc.message}") from exc
 
 
+async def local_admin_login(app: Any, url: str, username: str, password: str) -> AsyncManagementClient:
+    """A management client of a dark controller's ``app`` in this process (no listener serves its management
+    API; docs/operations.md), logged in as ``username``."""
+    import httpx
+
+    admin = AsyncManagementClient(httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=url))
+    try:
+        admin.http.headers["zt-session"] = await admin.authenticate(username, password)
+    except ManagementError as exc:
+        await admin.aclose()
+        raise ZitiError(f"the quickstart could not log in as {username!r}: {exc.message}") from exc
+    return admin
+
+
 async def fresh_router_jwt(admin: AsyncManagementClient, router: dict[str, Any]) -> str:
     """The router's enrollment JWT, re-issued if it was used or expired."""
     if router.get("enrollmentJwt"):

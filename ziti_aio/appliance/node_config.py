@@ -12,12 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ziti_aio.common.api_paths import MANAGEMENT_SERVICE
 from ziti_aio.common.errors import ConfigError
 from ziti_aio.common.events_config import DEFAULT_KEEP, DEFAULT_MAX_MIB, EVENT_TYPES, EventFileConfig
 
 DEFAULT_CTRL_PORT = 1280
 TUNNELER_MODES = ("proxy", "host", "tproxy")
 LOG_FORMATS = ("text", "json")
+MANAGEMENT_MODES = ("tcp", "overlay")
 DEFAULT_DNS_RANGE = "100.64.0.1/10"
 DEFAULT_RESOLVER = "udp://127.0.0.1:53"
 
@@ -33,6 +35,9 @@ class ControllerSection:
     bind: str = "0.0.0.0"
     admin_username: str = "admin"
     admin_password: str | None = None
+    management: str = "tcp"
+    """``overlay``: the management API only as the ziti service ``management_service`` (docs/operations.md)."""
+    management_service: str = MANAGEMENT_SERVICE
     events: tuple[EventFileConfig, ...] = ()
 
 
@@ -150,9 +155,16 @@ def parse_node_config(data: dict[str, Any], *, source: str = "node.toml", base: 
             address=c.get("address", str, required=True), port=c.port("port", DEFAULT_CTRL_PORT),
             ctrl_port=c.optional_port("ctrl_port"), bind=c.get("bind", str, "0.0.0.0"),
             admin_username=c.get("admin_username", str, "admin"), admin_password=c.get("admin_password", str),
+            management=c.get("management", str, "tcp"),
+            management_service=c.get("management_service", str, MANAGEMENT_SERVICE),
             events=tuple(_event_file(source, n, table, base) for n, table in enumerate(c.get("events", list, []))),
         )
         c.done()
+        if controller.management not in MANAGEMENT_MODES:
+            raise ConfigError(f"{source}: controller.management must be one of {', '.join(MANAGEMENT_MODES)}, "
+                              f"not {controller.management!r}")
+        if not controller.management_service.strip():
+            raise ConfigError(f"{source}: controller.management_service must not be empty")
     routers = []
     names: set[str] = set()
     for n, table in enumerate(top.get("router", list, [])):

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 import trio
 
 from ziti_aio.appliance.ci_env import ReadyNetwork
-from ziti_aio.appliance.demo import SERVICE, DemoFiles, prepare_demo, run_echo_server, try_it
-from ziti_aio.appliance.network_setup import RouterPlan, admin_login, prepare_routers
+from ziti_aio.appliance.demo import SERVICE, DemoFiles, enrolled, prepare_demo, run_echo_server, try_it
+from ziti_aio.appliance.network_setup import RouterPlan, admin_login, local_admin_login, prepare_routers
 from ziti_aio.appliance.node_config import (
     ControllerSection,
     NodeConfig,
@@ -38,8 +38,10 @@ from ziti_aio.appliance.progress import (
 )
 from ziti_aio.appliance.supervisor import supervise
 from ziti_aio.appliance.validate import check_quickstart, prepare_home
+from ziti_aio.common import api_paths
 from ziti_aio.common.errors import ConfigError, ZitiError
 from ziti_aio.controller.controller import Controller, ControllerConfig, ControllerInfo
+from ziti_aio.controller.dark import ADMIN_ATTRIBUTE
 from ziti_aio.router.router import EdgeRouter, RouterConfig, RouterInfo
 from ziti_aio.tunnel.tunneler import Tunneler, TunnelerConfig
 
@@ -50,6 +52,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PASSWORD_FILE = "admin-password"
+ADMIN_IDENTITY = "quickstart-admin"
+ADMIN_IDENTITY_FILE = "admin.json"
+"""The admin's identity file of a dark quickstart (``ziti-aio login --network-identity``)."""
 NODE_FILE = "node.toml"
 DEFAULT_CTRL_PORT = 1280
 DEFAULT_ROUTER_PORT = 3022
@@ -73,6 +78,8 @@ class QuickstartOptions:
     tunneler: bool = True
     trust_domain: str = "ziti-aio"
     temporary_home: bool = False
+    dark: bool = False
+    """The management API only over the overlay (docs/operations.md); the admin gets an identity file."""
 
     @property
     def advertised(self) -> str:
@@ -120,7 +127,7 @@ def node_config(opts: QuickstartOptions, home: Path, info: ControllerInfo, plans
                 routers: list[RouterInfo], demo: DemoFiles | None) -> NodeConfig:
     """The roles this quickstart runs, as ``ziti-aio run --config`` would read them (ports as bound)."""
     controller = ControllerSection(address=opts.advertised, port=info.port, bind=opts.bind_host,
-                                   admin_username=opts.username)
+                                   admin_username=opts.username, management="overlay" if opts.dark else "tcp")
     sections = tuple(
         RouterSection(name=plan.name, edge=f"{opts.bind_host}:{router.edge_port}", advertise=opts.router_advertised)
         for plan, router in zip(plans, routers, strict=True))
@@ -132,14 +139,18 @@ def summary(opts: QuickstartOptions, info: ControllerInfo, password: str, genera
             routers: list[RouterInfo], demo: DemoFiles | None) -> list[str]:
     """The lines printed once everything serves."""
     host_port = f"{opts.advertised}:{info.port}"
+    login = (f"ziti-aio login --network-identity {opts.home / ADMIN_IDENTITY_FILE}" if opts.dark else
+             f"ziti-aio login {host_port} -u {opts.username} -p '{password}' -y")
+    apis = (f"Edge Client API; the Management API is dark: service {api_paths.MANAGEMENT_SERVICE}" if opts.dark
+            else "Edge Client and Management APIs")
     lines = [
         "ziti-aio quickstart",
-        f"  controller   {info.url}  (Edge Client and Management APIs)",
+        f"  controller   {info.url}  ({apis})",
         f"  home         {opts.home}" + ("  (temporary: removed on exit)" if opts.temporary_home else ""),
         f"  admin        {opts.username} / {password}" + (
             "  (generated)" if generated and opts.temporary_home else
             f"  (generated; kept in {opts.home / PASSWORD_FILE})" if generated else ""),
-        f"  log in with  ziti-aio login {host_port} -u {opts.username} -p '{password}' -y",
+        f"  log in with  {login}",
     ]
     for n, router in enumerate(routers, start=1):
         lines.append(f"  router       router-instance-{n} at {router.edge_address}")
@@ -181,6 +192,7 @@ async def _start_roles(opts: QuickstartOptions, out: Callable[[str], None], star
         home=home / "controller", advertised_address=opts.advertised, port=opts.ctrl_port, bind_host=opts.bind_host,
         trust_domain=opts.trust_domain,
         admin_username=opts.username, admin_password=password, extra_names=names,
+        management="overlay" if opts.dark else "tcp",
     ))
     async with trio.open_nursery() as nursery:
         progress.step(controller_step(first_run))
@@ -189,7 +201,8 @@ async def _start_roles(opts: QuickstartOptions, out: Callable[[str], None], star
         demo = None
         if plans:
             try:
-                admin = await admin_login(info.url, info.ca_bundle_path, opts.username, password)
+                admin = (await local_admin_login(controller.app, info.url, opts.username, password) if opts.dark
+                         else await admin_login(info.url, info.ca_bundle_path, opts.username, password))
             except ZitiError as exc:
                 kept = home / PASSWORD_FILE
                 raise ZitiError(f"{exc.message}; the admin's password is the one it got on the home's first start"
@@ -199,6 +212,8 @@ async def _start_roles(opts: QuickstartOptions, out: Callable[[str], None], star
                 progress.step(f"enrolling {len(plans)} edge router{'s' if len(plans) > 1 else ''}" if first_run
                               else "checking the edge routers")
                 await prepare_routers(admin, plans, names=router_names)
+                if opts.dark:
+                    await enrolled(admin, ADMIN_IDENTITY, ADMIN_ATTRIBUTE, home / ADMIN_IDENTITY_FILE, is_admin=True)
                 if opts.tunneler:
                     progress.step("preparing the demo service and its identities")
                     demo = await prepare_demo(admin, home, await nursery.start(run_echo_server))

@@ -71,6 +71,8 @@ def check_quickstart(opts: QuickstartOptions) -> None:
         check_port(flag, getattr(opts, attr))
     if opts.routers < 0:
         raise ConfigError(f"--routers {opts.routers} must be 0 or more")
+    if opts.dark and opts.routers < 1:
+        raise ConfigError("--dark needs at least one router: the management API is reached through one")
     first = opts.router_port
     if first and first + opts.routers - 1 > MAX_PORT:
         raise ConfigError(f"--router-port {first} with --routers {opts.routers} runs past port {MAX_PORT}")

@@ -12,14 +12,16 @@ import functools
 import json
 import ssl
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
 import typer
 
-from ziti_aio.cli.config_file import load_login, seconds_left
+from ziti_aio.cli.config_file import SavedLogin, load_login, seconds_left
 from ziti_aio.cli.request_options import current
 from ziti_aio.common.errors import ZitiError
+from ziti_aio.sdk.blocking_http import HttpFailure
 from ziti_aio.sdk.management import ManagementClient, ManagementError
 
 if TYPE_CHECKING:
@@ -132,18 +134,36 @@ def open_client() -> Iterator[ManagementClient]:
     if login is None:
         raise CliError("not logged in: run ziti-aio login HOST[:PORT] -u USER -p PASSWORD [-y]")
     options = current()
-    verify = trust_context(login.ca or None)
-    left = seconds_left(login.token)
-    if login.refresh_token and left is not None and left < REFRESH_MARGIN_S:
-        from ziti_aio.cli.oidc_session import refreshed  # httpx, only when an OIDC login needs it
+    if login.overlay:
+        opened = overlay_client(login, options.timeout_s)
+    else:
+        verify = trust_context(login.ca or None)
+        left = seconds_left(login.token)
+        if login.refresh_token and left is not None and left < REFRESH_MARGIN_S:
+            from ziti_aio.cli.oidc_session import refreshed  # httpx, only when an OIDC login needs it
 
-        login = refreshed(login, verify, options.timeout_s)
-    with CliClient.open(login.url, verify=verify, token=login.token, timeout_s=options.timeout_s) as client:
+            login = refreshed(login, verify, options.timeout_s)
+        opened = CliClient.open(login.url, verify=verify, token=login.token, timeout_s=options.timeout_s)
+    with opened as client:
         client.http.on_request, client.http.on_response = _show_request, _show_response
         try:
             yield client
         except ManagementError as exc:
             if exc.status == 401:
-                raise CliError(f"{exc.message} (log in again: ziti-aio login {login.url.removeprefix('https://')})"
-                               ) from exc
+                again = (f"--network-identity {login.identity}" if login.overlay else
+                         login.url.removeprefix("https://"))
+                raise CliError(f"{exc.message} (log in again: ziti-aio login {again})") from exc
             raise
+
+
+def overlay_client(login: SavedLogin, timeout_s: float) -> ManagementClient:
+    """A client over the overlay: the saved identity logs in and dials the management service (docs/operations.md,
+    "Dark management plane")."""
+    from ziti_aio.sdk.overlay_http import OverlayHttp  # trio, httpx and the SDK: only for overlay logins
+
+    try:
+        http = OverlayHttp(Path(login.identity), login.service, headers={"Accept": "application/json"},
+                           timeout_s=timeout_s)
+    except HttpFailure as exc:
+        raise CliError(f"cannot reach the management service over the overlay: {exc}") from exc
+    return CliClient(http)

@@ -1,5 +1,6 @@
 """The CLI's saved login: ``{url, token, ca}`` (with ``refresh_token`` and ``token_endpoint`` after an OIDC
-login) in ``$ZITI_AIO_CONFIG_DIR/cli.json`` (mode 0600, dir 0700)."""
+login) in ``$ZITI_AIO_CONFIG_DIR/cli.json`` (mode 0600, dir 0700); a login over the overlay (a dark management
+plane) adds ``identity`` (the identity file's path) and ``service``."""
 
 from __future__ import annotations
 
@@ -19,13 +20,20 @@ MAX_CONFIG_BYTES = 4 * 1024 * 1024
 @dataclass(frozen=True)
 class SavedLogin:
     """Where the controller is, the API session token (or OIDC access token), the CA PEM trusted for it (may
-    be empty), and for an OIDC login the refresh token and where to use it."""
+    be empty), for an OIDC login the refresh token and where to use it; over the overlay, the identity file
+    that dials ``service`` (each command logs in with it afresh)."""
 
     url: str
     token: str
     ca: str
     refresh_token: str = ""
     token_endpoint: str = ""
+    identity: str = ""
+    service: str = ""
+
+    @property
+    def overlay(self) -> bool:
+        return bool(self.identity)
 
 
 def config_path() -> Path:
@@ -46,8 +54,9 @@ def load_login() -> SavedLogin | None:
         return None
     if not isinstance(raw, dict) or not all(isinstance(raw.get(k), str) for k in ("url", "token", "ca")):
         return None
-    oidc = {k: raw[k] for k in ("refresh_token", "token_endpoint") if isinstance(raw.get(k), str)}
-    return SavedLogin(url=raw["url"], token=raw["token"], ca=raw["ca"], **oidc)
+    extra = {k: raw[k] for k in ("refresh_token", "token_endpoint", "identity", "service")
+             if isinstance(raw.get(k), str)}
+    return SavedLogin(url=raw["url"], token=raw["token"], ca=raw["ca"], **extra)
 
 
 def save_login(login: SavedLogin) -> Path:

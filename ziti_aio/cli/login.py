@@ -16,9 +16,10 @@ from typing import Annotated
 import trio
 import typer
 
-from ziti_aio.cli.client import CliError, normalize_url, reported, trust_context
+from ziti_aio.cli.client import CliError, normalize_url, overlay_client, reported, trust_context
 from ziti_aio.cli.config_file import SavedLogin, config_path, forget_login, load_login, save_login
 from ziti_aio.cli.oidc_session import password_login
+from ziti_aio.common import api_paths
 from ziti_aio.common.errors import EnrollmentRefused
 from ziti_aio.pki.bundle import MAX_BUNDLE_BYTES, certs_to_pem, load_certs_pem, parse_pkcs7_certs
 from ziti_aio.sdk.bootstrap import fetch_cacerts
@@ -90,6 +91,23 @@ def _saved_or_asked_host() -> str:
     return str(typer.prompt("Controller host[:port]", default=DEFAULT_CONTROLLER))
 
 
+def _overlay_login(identity: Path, service: str) -> None:
+    """Log in over the overlay: the identity's certificate login on the client API gives the API session the
+    management requests carry; the check is that this session may read the management API (an admin)."""
+    if not identity.is_file():
+        raise CliError(f"no identity file at {identity}")
+    saved = SavedLogin(url=f"ziti://{service}", token="", ca="", identity=str(identity.resolve()), service=service)
+    client = overlay_client(saved, REQUEST_TIMEOUT_S)
+    with client:
+        me = (client.call("GET", "/current-identity").get("data") or {})
+        token = getattr(client.http, "token", "")
+    if not me.get("isAdmin"):
+        raise CliError(f"identity {me.get('name', identity)!r} is not an admin: it may dial {service} but cannot "
+                       "use the management API")
+    path = save_login(SavedLogin(url=saved.url, token=token, ca="", identity=saved.identity, service=service))
+    typer.echo(f"logged in to {saved.url} over the overlay as {me.get('name')} (saved in {path})")
+
+
 @reported
 def login(
     host: Annotated[str | None, typer.Argument(
@@ -105,6 +123,11 @@ def login(
         "--ext-jwt", help="Log in with the external JWT in this file (an external JWT signer's token).")] = None,
     legacy: Annotated[bool, typer.Option("--legacy", help="Log in with POST /authenticate even if the "
                                                           "controller offers OIDC.")] = False,
+    network_identity: Annotated[Path | None, typer.Option(
+        "--network-identity", help="Reach a dark management API over the overlay with this admin identity file.")
+    ] = None,
+    service: Annotated[str, typer.Option(
+        "--service", help="The management service to dial with --network-identity.")] = api_paths.MANAGEMENT_SERVICE,
 ) -> None:
     """Log in to a controller.
 
@@ -118,8 +141,12 @@ def login(
       ziti-aio login https://ctrl.example.com:1280 -u admin --ca ca.pem
       ziti-aio login localhost:1280 -u alice --totp 123456
       ziti-aio login localhost:1280 --ext-jwt token.jwt -y
+      ziti-aio login --network-identity admin.json
       ziti-aio login forget
     """
+    if network_identity is not None:
+        _overlay_login(network_identity, service)
+        return
     if host == FORGET:
         typer.echo("removed the saved login" if forget_login() else "there was no saved login")
         return

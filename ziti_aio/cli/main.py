@@ -26,6 +26,8 @@ COMMANDS = {
     "status": "ziti_aio.cli.status:status",
     "policy-advice": "ziti_aio.cli.policy_advice:policy_advice",
     "stream": "ziti_aio.cli.stream:app",
+    "export": "ziti_aio.cli.export_import:export",
+    "import": "ziti_aio.cli.export_import:import_network",
 }
 HIDDEN = {"ls"}
 

@@ -45,6 +45,8 @@ def quickstart(
     password: str | None = typer.Option(None, "-p", "--password", help="Admin password (default: generated)"),
     routers: int = typer.Option(1, "--routers", help="Number of edge routers to run"),
     no_tunneler: bool = typer.Option(False, "--no-tunneler", help="Do not start the tunneler"),
+    dark: bool = typer.Option(False, "--dark", help="Serve the Management API only over the overlay (an admin "
+                                                    "identity file is written to log in with)"),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log at DEBUG"),
     ci_env: Path | None = typer.Option(
         None, "--ci-env", metavar="FILE",
@@ -74,7 +76,8 @@ def quickstart(
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     opts = QuickstartOptions(home=home or Path(), ctrl_address=ctrl_address, ctrl_port=ctrl_port, username=username,
                              password=password, routers=routers, router_address=router_address,
-                             router_port=router_port, tunneler=not no_tunneler, temporary_home=home is None)
+                             router_port=router_port, tunneler=not no_tunneler, temporary_home=home is None,
+                             dark=dark)
     # Before a temporary home is made for nothing: the values first, then every port clash at once.
     exit_on_config_error(lambda: check_quickstart(opts))
     problems = port_problems(quickstart_ports(ctrl_port=ctrl_port, router_port=router_port, routers=routers),

@@ -9,6 +9,9 @@ MANAGEMENT = "/edge/management/v1"
 EVENTS = MANAGEMENT + "/events"
 """The controller's live event stream (a websocket, admins only; docs/events.md)."""
 
+MANAGEMENT_SERVICE = "ziti-aio-management"
+"""The ziti service a dark management plane is served as, unless configured otherwise (docs/operations.md)."""
+
 FABRIC = "/fabric/v1"
 """The Fabric API: routers, services, terminators, links, circuits, inspections and the database."""
 

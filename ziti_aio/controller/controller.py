@@ -7,13 +7,15 @@ import secrets
 from dataclasses import dataclass, field
 from functools import cache, partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import trio
 
 from ziti_aio.controller.api.app import ApiContext, create_app
 from ziti_aio.controller.api.server import serve_https
 from ziti_aio.controller.bootstrap import bootstrap
+from ziti_aio.controller.dark import DEFAULT_SERVICE, HideManagement, run_dark_plane
+from ziti_aio.controller.events.alerts import CERT_WARN_DAYS, Alerts
 from ziti_aio.controller.events.bus import EventBus
 from ziti_aio.controller.events.entity_changes import watch_model
 from ziti_aio.controller.events.file_sink import JsonLinesFile, run_file_sink
@@ -30,7 +32,7 @@ from ziti_aio.controller.model.model import Model
 from ziti_aio.controller.model.passwords import hash_password
 from ziti_aio.controller.model.tokens import TokenSigner
 from ziti_aio.controller.network.ctrl_listener import CtrlListener
-from ziti_aio.controller.network.network import Network
+from ziti_aio.controller.network.network import REPORT_INTERVAL_S, Network
 from ziti_aio.controller.pki_home import ControllerPki, ensure_controller_pki
 from ziti_aio.controller.store.commands import Command, Delete
 from ziti_aio.controller.store.sqlite_store import SqliteStore
@@ -74,6 +76,18 @@ class ControllerConfig:
     jwks_timeout_s: float = JWKS_TIMEOUT_S
     jwks_refetch_s: float = JWKS_REFETCH_S
     """How often at most a token with an unknown kid makes the controller fetch a signer's JWKS again."""
+    report_interval_s: float = REPORT_INTERVAL_S
+    """How often routers report usage and service events are published (docs/events.md)."""
+    alert_cert_days: int = CERT_WARN_DAYS
+    """Alert when a router's certificate expires within this many days."""
+    management: str = "tcp"
+    """``overlay``: the management API is dark, served only as a ziti service (docs/operations.md)."""
+    management_service: str = DEFAULT_SERVICE
+    """The ziti service of the dark management API."""
+
+    @property
+    def dark(self) -> bool:
+        return self.management == "overlay"
 
     @property
     def ctrl_shares_api_port(self) -> bool:
@@ -107,6 +121,8 @@ class Controller:
         self.api: ApiContext | None = None
         self.network: Network | None = None
         self.events: EventBus | None = None
+        self.app: Any = None
+        """The ASGI app of both APIs, management included even when dark (in-process callers: quickstart)."""
 
     def base_url(self, port: int) -> str:
         host = self.config.advertised_address
@@ -156,7 +172,8 @@ class Controller:
         file_sinks = [(events.subscribe(f"file {sink.file}", sink.types),
                        JsonLinesFile(sink.file, max_bytes=sink.max_mib * 1024 * 1024, keep=sink.keep))
                       for sink in cfg.events]
-        network = self.network = Network(model, signer, metrics, events)
+        network = self.network = Network(model, signer, metrics, events, report_interval_s=cfg.report_interval_s,
+                                         alerts=Alerts(events, cert_warn_days=cfg.alert_cert_days))
         metrics.watch(model, network)
         await bootstrap(model, admin_username=cfg.admin_username, admin_password=cfg.admin_password)
         exchange = EnrollmentExchange(model, pki.signer, cfg.trust_domain, pki.ca_bundle)
@@ -180,7 +197,7 @@ class Controller:
                          trust_ca=trust_ca, metrics=metrics, events=events, server_cert=pki.server_cert,
                          network_jwt=network_jwt)
         self.api = ctx
-        app = create_app(ctx)
+        app = self.app = create_app(ctx)
         async with trio.open_nursery() as nursery:
             for sub, sink in file_sinks:
                 nursery.start_soon(run_file_sink, sub, sink, name=sub.name)
@@ -190,8 +207,8 @@ class Controller:
                                           client_ca=str(pki.ca_bundle_path), alpn=[alpn.CTRL])
                 _, ctrl_port = await nursery.start(
                     partial(listener.run, ctrl_ssl, host=cfg.bind_host, port=cfg.ctrl_port))
-            binds = await nursery.start(partial(serve_https, app, ssl_ctx, host=cfg.bind_host, port=cfg.port,
-                                                alpn_handlers=alpn_handlers))
+            binds = await nursery.start(partial(serve_https, HideManagement(app) if cfg.dark else app, ssl_ctx,
+                                                host=cfg.bind_host, port=cfg.port, alpn_handlers=alpn_handlers))
             port = int(binds[0].rsplit(":", 1)[1])
             if cfg.ctrl_shares_api_port:
                 ctrl_port = port
@@ -200,6 +217,8 @@ class Controller:
             state["ctrl"] = info.ctrl_address
             nursery.start_soon(self._reap, access, model)
             nursery.start_soon(access.posture.run)
+            if cfg.dark:
+                nursery.start_soon(run_dark_plane, ctx, app, Path(cfg.home), cfg.management_service)
             log.info("controller %s listening at %s, control channel at %s", instance_id, ctx.base_url,
                      info.ctrl_address)
             task_status.started(info)

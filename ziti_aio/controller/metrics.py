@@ -49,6 +49,12 @@ class ControllerMetrics:
         self.dial_latency = Histogram("ziti_circuit_setup_duration_seconds",
                                       "Time from a router's dial request to the circuit's answer",
                                       buckets=LATENCY_BUCKETS_S, registry=reg)
+        self.router_bytes = Counter("ziti_router_bytes", "Bytes routers moved for circuits, by router id and "
+                                    "usage type (ingress/egress/fabric .rx/.tx)", ["router", "type"], registry=reg)
+        self.service_bytes = Counter("ziti_service_bytes", "Bytes moved for circuits, by service id and usage type",
+                                     ["service", "type"], registry=reg)
+        self.link_bytes_total = Counter("ziti_link_bytes", "Bytes through links, by link id, reporting router id "
+                                        "and direction", ["link", "router", "direction"], registry=reg)
 
     def watch(self, model: Model, network: Network | None) -> None:
         """Report ``model``'s and ``network``'s live figures on every scrape."""
@@ -72,6 +78,19 @@ class ControllerMetrics:
 
     def circuit_failed(self, code: str) -> None:
         self.circuits_failed.labels(code).inc()
+
+    def usage(self, router_id: str, service_id: str, usage_type: str, count: int) -> None:
+        """Bytes a router reported for a circuit (``service_id`` empty when the circuit is unknown)."""
+        self.router_bytes.labels(router_id, usage_type).inc(count)
+        if service_id:
+            self.service_bytes.labels(service_id, usage_type).inc(count)
+
+    def link_bytes(self, link_id: str, router_id: str, rx: int, tx: int) -> None:
+        """Bytes one end of a link received and sent in an interval."""
+        if rx:
+            self.link_bytes_total.labels(link_id, router_id, "rx").inc(rx)
+        if tx:
+            self.link_bytes_total.labels(link_id, router_id, "tx").inc(tx)
 
     def exposition(self) -> bytes:
         """The Prometheus text format of everything above."""

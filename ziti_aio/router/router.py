@@ -33,6 +33,7 @@ from ziti_aio.router.fabric.forwarder import Forwarder
 from ziti_aio.router.fabric.links import LinkManager
 from ziti_aio.router.handlers import on_connected, on_message
 from ziti_aio.router.handlers.parts import RouterParts
+from ziti_aio.router.metrics import report_usage
 from ziti_aio.transport import alpn
 from ziti_aio.transport.serve import TlsHandler, by_alpn, serve_tls
 from ziti_aio.transport.tls import server_context
@@ -91,6 +92,7 @@ class EdgeRouter:
             hello = {"version": f"v{__version__}", "edgeAddress": info.edge_address, "hostname": socket.gethostname(),
                      "linkAddress": info.link_address}
             await nursery.start(parts.ctrl.run, hello)
+            nursery.start_soon(report_usage, parts.circuits.usage, parts.ctrl)
             log.info("router %s: edge listener at %s, link listener at %s", home.id, info.edge_address or "-",
                      info.link_address or "-")
             task_status.started(info)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import http.client
 import json as jsonlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlencode, urlsplit
 
 if TYPE_CHECKING:
@@ -38,6 +38,20 @@ class Response:
 
     def json(self) -> Any:
         return jsonlib.loads(self.content)
+
+
+class Http(Protocol):
+    """What the blocking management client needs of its transport: :class:`BlockingHttp`, or
+    :class:`~ziti_aio.sdk.overlay_http.OverlayHttp` over the overlay."""
+
+    base_url: str
+    on_request: Callable[[str, str, bytes | None], None] | None
+    on_response: Callable[[str, str, Response], None] | None
+
+    def request(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None,
+                content: bytes | None = None, headers: dict[str, str] | None = None) -> Response: ...
+
+    def close(self) -> None: ...
 
 
 class BlockingHttp:

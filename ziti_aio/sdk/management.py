@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 from ziti_aio.common import api_paths
 from ziti_aio.common.errors import ZitiError
-from ziti_aio.sdk.blocking_http import BlockingHttp, HttpFailure
+from ziti_aio.sdk.blocking_http import BlockingHttp, Http, HttpFailure
 
 if TYPE_CHECKING:
     import ssl
@@ -194,7 +194,7 @@ def _headers(token: str | None) -> dict[str, str]:
 class ManagementClient:
     """Blocking management calls over ``http`` (its ``base_url`` the controller's URL)."""
 
-    def __init__(self, http: BlockingHttp) -> None:
+    def __init__(self, http: Http) -> None:
         self.http = http
 
     @classmethod

@@ -26,6 +26,9 @@ Messages:
   ``{v, routers: [{id, name, fingerprint, linkAddress}]}``, whom to link with and whom to accept.
 - ``LINK_UP`` / ``LINK_DOWN`` (router -> controller): ``{v, id, src, dst}`` / ``{v, id, reason}``.
 - ``LINK_METRICS`` (router -> controller): ``{v, links: [{id, latencyMs}]}``.
+- ``METRICS`` (router -> controller), once per interval (``metricsIntervalS`` in the hello reply) when
+  anything moved: ``{v, intervalStartUtc, intervalLength, circuits: [{id, usage: {"ingress.rx": n, ...}}],
+  links: [{id, rxBytes, txBytes}]}``, the bytes of the interval (OpenZiti's usage counters).
 - ``FAULT_LINK`` (controller -> router): ``{v, id}``, an administrator deleted the link: the router
   closes it (reporting ``LINK_DOWN``) and dials its peer again.
 - ``ROUTE`` (controller -> router, request): ``{v, circuitId, initiatorLink, terminatorLink}``,
@@ -69,6 +72,7 @@ class CtrlType(IntEnum):
     LINK_METRICS = 20010
     ROUTE = 20011
     FAULT_LINK = 20012
+    METRICS = 20013
 
 
 def _body(fields: dict[str, Any]) -> bytes:

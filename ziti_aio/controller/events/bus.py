@@ -38,7 +38,7 @@ class Subscription:
         if self._unreported and stats.current_buffer_used + 2 <= stats.max_buffer_size:
             alert = AlertEvent(alert_source_type="eventSubscriber", alert_source_id=self.name, severity="warning",
                                message=f"subscriber {self.name} lost {self._unreported} event(s): it read too slowly",
-                               details={"dropped": self._unreported, "droppedTotal": self.dropped},
+                               details=[f"dropped={self._unreported}", f"droppedTotal={self.dropped}"],
                                event_src_id=self.bus.source_id)
             self._send.send_nowait(alert)
             self._unreported = 0

@@ -1,5 +1,5 @@
 """The model's applied commands as events: ``entityChange`` for every kind, plus ``session`` and
-``apiSession`` for those kinds (docs/events.md).
+``apiSession`` for those kinds, and a ``committed`` entityChange after each command (docs/events.md).
 
 States pass through each kind's API allow-list (``KindRecord.shown``), so a stored secret (a
 password hash) never reaches an event; the fields the API shows admins but an event stream must not
@@ -47,8 +47,10 @@ def watch_model(model: Model, bus: EventBus) -> None:
 
 
 def command_events(command: Command, previous: Previous) -> list[Event]:
-    """The events one applied command gives."""
+    """The events one applied command gives: as OpenZiti, the changes of one transaction share an
+    ``eventId`` and are followed by a ``committed`` event with it (docs/events.md)."""
     events: list[Event] = []
+    event_id = secrets.token_hex(8)
     metadata = {"author": {"type": "identity", "id": command.actor}, "source": {"method": command.reason}}
     for change in command.changes:
         before = previous.get((change.kind, change.id))
@@ -57,7 +59,7 @@ def command_events(command: Command, previous: Previous) -> list[Event]:
             continue
         event_type = "created" if before is None else "updated" if after is not None else "deleted"
         events.append(EntityChangeEvent(
-            event_id=secrets.token_hex(8), event_type=event_type, entity_type=str(change.kind.value),
+            event_id=event_id, event_type=event_type, entity_type=str(change.kind.value),
             initial_state=public_state(change.kind, before), final_state=public_state(change.kind, after),
             metadata=metadata))
         if event_type == "updated":
@@ -73,4 +75,6 @@ def command_events(command: Command, previous: Previous) -> list[Event]:
             events.append(ApiSessionEvent(event_type=event_type, id=change.id,
                                           identity_id=str(state.get("identityId", "")),
                                           ip_address=str(state.get("ipAddress", "") or "")))
+    if any(isinstance(e, EntityChangeEvent) for e in events):
+        events.append(EntityChangeEvent(event_id=event_id, event_type="committed"))
     return events

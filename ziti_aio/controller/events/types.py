@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -18,6 +19,7 @@ class Event:
     namespace: ClassVar[str] = ""
     timestamp: str = field(default_factory=_now, kw_only=True)
     event_src_id: str = field(default="", kw_only=True)
+    _encoded: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def fields(self) -> dict[str, Any]:
         """The type's own fields, with their JSON names."""
@@ -27,20 +29,30 @@ class Event:
         return {"namespace": self.namespace, "event_src_id": self.event_src_id, "timestamp": self.timestamp,
                 **self.fields()}
 
+    def encoded(self) -> str:
+        """:meth:`to_json` as compact JSON, encoded once however many sinks write it."""
+        if self._encoded is None:
+            self._encoded = json.dumps(self.to_json(), separators=(",", ":"), default=str)
+        return self._encoded
+
 
 @dataclass
 class EntityChangeEvent(Event):
-    """A created, updated or deleted entity with its states before and after (secrets left out)."""
+    """A created, updated or deleted entity with its states before and after (secrets left out); or,
+    with ``event_type`` ``committed`` and nothing else, the end of the transaction whose changes share
+    ``event_id`` (as OpenZiti sends it after the commit)."""
 
     namespace: ClassVar[str] = "entityChange"
     event_id: str
-    event_type: str  # created, updated, deleted
-    entity_type: str
-    initial_state: dict[str, Any] | None
-    final_state: dict[str, Any] | None
-    metadata: dict[str, Any]
+    event_type: str  # created, updated, deleted, committed
+    entity_type: str = ""
+    initial_state: dict[str, Any] | None = None
+    final_state: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None
 
     def fields(self) -> dict[str, Any]:
+        if self.event_type == "committed":
+            return {"eventId": self.event_id, "eventType": self.event_type}
         return {"eventId": self.event_id, "eventType": self.event_type, "metadata": self.metadata,
                 "entityType": self.entity_type, "isParentEvent": False,
                 "initialState": self.initial_state, "finalState": self.final_state}
@@ -95,18 +107,21 @@ class RouterEvent(Event):
 
 @dataclass
 class LinkEvent(Event):
-    """A link between two routers came up (``connected``) or went away (``fault``)."""
+    """A link a router reported for the first time (``routerLinkNew``) or that went away (``fault``)."""
 
     namespace: ClassVar[str] = "link"
-    event_type: str  # connected, fault
+    event_type: str  # routerLinkNew, fault
     link_id: str
     src_router_id: str
     dst_router_id: str
+    dial_address: str = ""
     cost: int = 0
 
     def fields(self) -> dict[str, Any]:
+        protocol = self.dial_address.split(":", 1)[0] if ":" in self.dial_address else ""
         return {"event_type": self.event_type, "link_id": self.link_id, "src_router_id": self.src_router_id,
-                "dst_router_id": self.dst_router_id, "cost": self.cost}
+                "dst_router_id": self.dst_router_id, "protocol": protocol, "dial_address": self.dial_address,
+                "cost": self.cost}
 
 
 @dataclass
@@ -139,20 +154,60 @@ class ApiSessionEvent(Event):
 
     def fields(self) -> dict[str, Any]:
         return {"event_type": self.event_type, "id": self.id, "type": "legacy", "identity_id": self.identity_id,
-                "ip_address": self.ip_address}
+                "ip_address": self.ip_address, "cert_generated": False}
 
 
 @dataclass
 class AlertEvent(Event):
-    """An operational problem an operator must see (e.g. a subscriber that lost events)."""
+    """An operational problem an operator must see and can fix (docs/events.md lists the sources)."""
 
     namespace: ClassVar[str] = "alert"
     alert_source_type: str
     alert_source_id: str
     severity: str
     message: str
-    details: dict[str, Any] = field(default_factory=dict)
+    details: list[str] = field(default_factory=list)
+    related_entities: dict[str, str] = field(default_factory=dict)
 
     def fields(self) -> dict[str, Any]:
-        return {"alertSourceType": self.alert_source_type, "alertSourceId": self.alert_source_id,
-                "severity": self.severity, "message": self.message, "details": self.details}
+        return {"alert_source_type": self.alert_source_type, "alert_source_id": self.alert_source_id,
+                "severity": self.severity, "message": self.message, "details": list(self.details),
+                "related_entities": dict(self.related_entities)}
+
+
+@dataclass
+class UsageEvent(Event):
+    """Bytes one router moved for one circuit in one interval, by usage type (OpenZiti's usage format 3:
+    ``ingress.rx``/``.tx`` at the dialer's router, ``egress.*`` at the host's, ``fabric.*`` on links)."""
+
+    namespace: ClassVar[str] = "usage"
+    source_id: str
+    circuit_id: str
+    usage: dict[str, int]
+    interval_start_utc: int
+    interval_length: int
+    tags: dict[str, str] | None = None
+
+    def fields(self) -> dict[str, Any]:
+        return {"version": 3, "source_id": self.source_id, "circuit_id": self.circuit_id, "usage": dict(self.usage),
+                "interval_start_utc": self.interval_start_utc, "interval_length": self.interval_length,
+                "tags": self.tags}
+
+
+@dataclass
+class ServiceEvent(Event):
+    """How many dials of a service (through a terminator, when one was chosen) ended one way in an interval:
+    ``service.dial.success``, ``.fail``, ``.timeout``, ``.error_other`` (OpenZiti's service event, format 2)."""
+
+    namespace: ClassVar[str] = "service"
+    event_type: str
+    service_id: str
+    terminator_id: str
+    count: int
+    interval_start_utc: int
+    interval_length: int
+
+    def fields(self) -> dict[str, Any]:
+        return {"version": 2, "event_type": self.event_type, "terminator_id": self.terminator_id,
+                "service_id": self.service_id, "count": self.count, "interval_start_utc": self.interval_start_utc,
+                "interval_length": self.interval_length}

@@ -78,7 +78,7 @@ def _create_circuit(network: Network, router: ConnectedRouter, msg: Message,
     assert path is not None
     circuit = Circuit(id=new_id(), service_id=service["id"], client_id=identity["id"], session_id=session_id,
                       api_session_id=session["apiSessionId"], terminator_id=terminator.id, nodes=list(path.nodes),
-                      links=list(path.links))
+                      links=list(path.links), host_id=terminator.identity_id)
     network.circuits.add(circuit)
     log.info("circuit %s: %s -> %s via %s", circuit.id, identity["name"], service["name"], circuit.nodes)
     if len(path.nodes) > 1:

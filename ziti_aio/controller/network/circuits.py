@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,8 @@ class Circuit:
     terminator_id: str
     nodes: list[str]
     links: list[str] = field(default_factory=list)
+    host_id: str = ""
+    """The identity hosting the terminator (usage events' ``hostId`` tag)."""
     created_at: str = field(default_factory=now_text)
     started_ns: int = field(default_factory=time.monotonic_ns, repr=False, compare=False)
     established: bool = False
@@ -48,11 +51,16 @@ class Circuit:
                 "sessionId": self.session_id, "apiSessionId": self.api_session_id}
 
 
+ENDED_KEPT = 10_000
+"""Ended circuits remembered for the usage a router reports after the end (docs/events.md)."""
+
+
 class Circuits:
-    """Live circuits by id."""
+    """Live circuits by id, and the last :data:`ENDED_KEPT` ended ones."""
 
     def __init__(self) -> None:
         self._by_id: dict[str, Circuit] = {}
+        self._ended: OrderedDict[str, Circuit] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._by_id)
@@ -67,7 +75,16 @@ class Circuits:
         self._by_id[circuit.id] = circuit
 
     def remove(self, circuit_id: str) -> Circuit | None:
-        return self._by_id.pop(circuit_id, None)
+        circuit = self._by_id.pop(circuit_id, None)
+        if circuit is not None:
+            self._ended[circuit_id] = circuit
+            if len(self._ended) > ENDED_KEPT:
+                self._ended.popitem(last=False)
+        return circuit
+
+    def known(self, circuit_id: str) -> Circuit | None:
+        """A live circuit, or one that ended recently."""
+        return self._by_id.get(circuit_id) or self._ended.get(circuit_id)
 
     def ending_at(self, router_id: str) -> list[Circuit]:
         """Circuits with an end on ``router_id``."""

@@ -16,8 +16,11 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from ziti_aio.common.errors import NotFoundError
+from ziti_aio.controller.events.alerts import Alerts
 from ziti_aio.controller.events.bus import EventBus
+from ziti_aio.controller.events.service_stats import ServiceCounters
 from ziti_aio.controller.events.types import CircuitEvent, LinkEvent, RouterEvent
+from ziti_aio.controller.events.usage import UsageReport, record_usage
 from ziti_aio.controller.kinds import Kind
 from ziti_aio.controller.metrics import ControllerMetrics
 from ziti_aio.controller.network.circuits import Circuit, Circuits
@@ -35,16 +38,23 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+REPORT_INTERVAL_S = 60.0
+"""How often routers report usage and the controller publishes service events (OpenZiti's default)."""
+
 
 class Network:
     """Routers, links, terminators and circuits, kept current with the model."""
 
     def __init__(self, model: Model, signer: TokenSigner, metrics: ControllerMetrics | None = None,
-                 events: EventBus | None = None) -> None:
+                 events: EventBus | None = None, *, report_interval_s: float = REPORT_INTERVAL_S,
+                 alerts: Alerts | None = None) -> None:
         self.model = model
         self.signer = signer
         self.metrics = metrics or ControllerMetrics()
         self.events = events or EventBus()
+        self.report_interval_s = report_interval_s
+        self.alerts = alerts or Alerts(self.events)
+        self.service_counts = ServiceCounters()
         self.routers = Routers()
         self.links = Links()
         self.terminators = Terminators()
@@ -54,8 +64,24 @@ class Network:
         model.add_listener(self._on_change)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Run circuit set-ups and path changes until cancelled."""
-        await self.routing.run(task_status=task_status)
+        """Run circuit set-ups, path changes and the interval reports until cancelled."""
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._report_intervals)
+            await nursery.start(self.routing.run)
+            task_status.started()
+
+    async def _report_intervals(self) -> None:
+        """Every interval: the service events of the dials it saw, and the routers' certificates checked."""
+        while True:
+            await trio.sleep(self.report_interval_s)
+            self.service_counts.flush(self.events)
+            for router in self.routers:
+                self._check_certificate(router.id)
+
+    def _check_certificate(self, router_id: str) -> None:
+        entity = self.model.maybe(Kind.EDGE_ROUTERS, router_id)
+        if entity is not None:
+            self.alerts.router_certificate(router_id, str(entity.get("certPem") or ""))
 
     def router_state(self, router_id: str) -> dict[str, Any]:
         return self.routers.state(router_id)
@@ -70,7 +96,7 @@ class Network:
     def hello_reply_fields(self, router: Entity) -> dict[str, Any]:
         return {"routerId": router["id"], "routerName": router["name"], "issuer": self.signer.issuer,
                 "signingKey": self.signer.public_key_pem(), "revocations": self.revocations(),
-                "routers": self.roster()}
+                "routers": self.roster(), "metricsIntervalS": self.report_interval_s}
 
     def roster(self) -> list[dict[str, str]]:
         """The online routers, as routers need them to link up."""
@@ -112,6 +138,7 @@ class Network:
             old.disconnect()
         self._graph = None
         self.events.publish(RouterEvent(router_id=router.id, online=True))
+        self._check_certificate(router.id)
         log.info("router %s (%s) online, edge %s, links %s", router.name, router.id, router.edge_address or "-",
                  router.link_address or "-")
         self._push_roster()
@@ -141,13 +168,17 @@ class Network:
     def link_up(self, link: ReportedLink) -> ReportedLink:
         known = self.links.add(link)
         if known is link:
-            self._link_event("connected", link)
+            self._link_event("routerLinkNew", link)
             self.costs_changed(f"link {link.id} came up")
         return known
 
     def _link_event(self, event_type: str, link: ReportedLink) -> None:
+        if event_type == "fault":
+            self.alerts.link_fault(link.id, link.src, link.dst)
+        dst = self.routers.get(link.dst)
         self.events.publish(LinkEvent(event_type=event_type, link_id=link.id, src_router_id=link.src,
-                                      dst_router_id=link.dst, cost=link.cost))
+                                      dst_router_id=link.dst, dial_address=dst.link_address if dst else "",
+                                      cost=link.cost))
 
     def link_gone(self, link_id: str, reason: str) -> ReportedLink | None:
         link = self.links.remove(link_id)
@@ -197,6 +228,7 @@ class Network:
     def circuit_created(self, circuit: Circuit, duration_s: float) -> None:
         """A circuit's dialer got its answer: count it and publish ``circuit`` ``created``."""
         self.metrics.circuit_created(duration_s)
+        self.service_counts.dial_succeeded(circuit.service_id, circuit.terminator_id)
         circuit.established = True
         self._circuit_event("created", circuit, creation_timespan_ns=int(duration_s * 1e9))
 
@@ -204,12 +236,21 @@ class Network:
                        client_id: str = "", service_id: str = "") -> None:
         """A dial failed: count it and publish ``circuit`` ``failed``."""
         self.metrics.circuit_failed(code)
+        self.service_counts.dial_failed(circuit.service_id if circuit else service_id,
+                                        circuit.terminator_id if circuit else "", code)
+        self.alerts.dial_failed(circuit.service_id if circuit else service_id, code,
+                                circuit.client_id if circuit else client_id)
         if circuit is not None:
             self._circuit_event("failed", circuit, failure_cause=code)
         else:
             self.events.publish(CircuitEvent(event_type="failed", circuit_id="", client_id=client_id,
                                              service_id=service_id, failure_cause=code))
         log.debug("dial failed (%s): %s", code, cause)
+
+    def usage_reported(self, router: ConnectedRouter, report: UsageReport) -> None:
+        """A router's bytes per circuit and link in one interval: usage events and byte counters."""
+
+        record_usage(report, router.id, bus=self.events, metrics=self.metrics, circuit_of=self.circuits.known)
 
     def circuit_moved(self, circuit: Circuit) -> None:
         self._circuit_event("pathUpdated", circuit)

@@ -51,6 +51,10 @@ class LocalCircuit:
         if self.closed:
             return
         peer = self.peer_of(conn)
+        size = sum(len(m.body) for m in msgs)
+        rx, tx = ("ingress.rx", "egress.tx") if conn is self.dialer else ("egress.rx", "ingress.tx")
+        self.circuits.usage.add(self.id, rx, size)
+        self.circuits.usage.add(self.id, tx, size)
         try:
             await peer.sdk.channel.send_many([edge.relay_data(msg, peer.conn_id) for msg in msgs])
         except ChannelError:

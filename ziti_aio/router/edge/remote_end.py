@@ -77,6 +77,7 @@ class RemoteEnd:
         self._ack_due = trio.Event()
         self._scope = trio.CancelScope()
         self._last_progress = trio.current_time()
+        self._sdk_side = "ingress" if origin == wire.INITIATOR else "egress"
 
     def start(self, *, ack: bool = False) -> None:
         """Run the delivery, ack and retransmit tasks; ``ack`` sends a first ack (opens the far window)."""
@@ -101,6 +102,7 @@ class RemoteEnd:
                 await self._window.wait()
             if self.closed:
                 return
+            self.circuits.usage.add(self.id, f"{self._sdk_side}.rx", len(msg.body))
             await self._send(wire.from_edge_data(msg, self.id, self.origin, self.sending.take_seq()))
 
     async def _send(self, payload: Payload) -> None:
@@ -109,7 +111,10 @@ class RemoteEnd:
         self.sending.sent(payload)
         link = self.forwarder.next_link(self.id, self.origin)
         if link is not None:
-            await link.put(wire.payload(payload))
+            msg = wire.payload(payload)
+            self.circuits.usage.add(self.id, "fabric.tx", len(msg.body))
+            self.circuits.usage.link_tx(link.id, len(msg.body))
+            await link.put(msg)
 
     async def resend(self) -> None:
         """Send every unacked payload again, and an ack (after a path change or a stall)."""
@@ -179,6 +184,7 @@ class RemoteEnd:
                             [wire.to_edge_data(p, self.conn.conn_id) for p in batch])
                     except ChannelError:
                         await self.close("the other end went away", origin=self.conn)
+                self.circuits.usage.add(self.id, f"{self._sdk_side}.tx", sum(len(p.body) for p in batch))
                 for p in batch:
                     self.receiving.delivered(p)
                 self._ack_due.set()

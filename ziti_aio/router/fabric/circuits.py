@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
+from ziti_aio.router.metrics import UsageMeter
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
@@ -40,11 +42,13 @@ class LinkedEnd(Circuit, Protocol):
 
 
 class CircuitTable:
-    """Circuits by id; linked ends are also kept apart for the forwarder."""
+    """Circuits by id; linked ends are also kept apart for the forwarder. ``usage`` counts the bytes
+    they move (:mod:`ziti_aio.router.metrics`)."""
 
     def __init__(self) -> None:
         self._circuits: dict[str, Circuit] = {}
         self._linked: dict[str, LinkedEnd] = {}
+        self.usage = UsageMeter()
 
     def __contains__(self, circuit_id: str) -> bool:
         return circuit_id in self._circuits

@@ -72,6 +72,10 @@ class Forwarder:
     async def handle(self, link: RouterLink, msg: Message) -> None:
         """A payload or ack from ``link``: to its local end, or on to the next link."""
         circuit_id, origin = wire.circuit_of(msg)
+        usage = self.circuits.usage
+        usage.link_rx(link.id, len(msg.body))
+        if msg.content_type == LinkType.PAYLOAD:
+            usage.add(circuit_id, "fabric.rx", len(msg.body))
         route = self.routes.get(circuit_id)
         if route is None:
             self._drop(circuit_id, "no route")
@@ -91,6 +95,9 @@ class Forwarder:
             out.put_priority(msg)
         elif out is None or not out.offer(msg):
             self._drop(circuit_id, f"next link {hop} is gone or full")
+        else:
+            usage.add(circuit_id, "fabric.tx", len(msg.body))
+            usage.link_tx(out.id, len(msg.body))
 
     def _drop(self, circuit_id: str, why: str) -> None:
         log.debug("router %s: dropped a message of circuit %s: %s", self.router_id, circuit_id, why)

@@ -38,6 +38,9 @@ async def on_connected(parts: RouterParts, fields: dict[str, Any]) -> None:
     """A (re)connected control channel: take the key and revocations, re-create terminators,
     learn the routers to link with and report the links there are."""
     take_key(parts, fields)
+    interval = fields.get("metricsIntervalS")
+    if isinstance(interval, int | float) and not isinstance(interval, bool) and interval > 0:
+        parts.circuits.usage.interval_s = float(interval)
     await parts.binds.reregister(parts.nursery)
     parts.links.update_peers(parse_peers(fields))
     await parts.links.report_all()
