@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from ziti_aio.common.events_config import EventFileConfig
+    from ziti_aio.common.spa_config import SpaSite
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,10 @@ class ControllerConfig:
     control channel shares the API port (docs/ports.md)."""
     events: tuple[EventFileConfig, ...] = ()
     """Event file sinks (docs/events.md)."""
+    console: bool = True
+    """Serve the web console at ``/console/`` (docs/console.md)."""
+    spa: tuple[SpaSite, ...] = ()
+    """Single-page applications served from directories (docs/console.md)."""
 
     @property
     def ctrl_shares_api_port(self) -> bool:
@@ -170,7 +175,7 @@ class Controller:
                          cacerts_body=cacerts_body(pki.ca_bundle), instance_id=instance_id,
                          base_url=state["base_url"], router_state=network.router_state, network=network,
                          trust_ca=trust_ca, metrics=metrics, events=events, server_cert=pki.server_cert,
-                         network_jwt=network_jwt)
+                         network_jwt=network_jwt, console=cfg.console, spa=cfg.spa)
         self.api = ctx
         app = create_app(ctx)
         async with trio.open_nursery() as nursery:
