@@ -1,0 +1,116 @@
+"""The console's security rules over plain HTTPS (no browser): redirects to login, cookies, CSRF, CSP and
+headers, escaping, the console turned off."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from ziti_aio.testing.controller import ADMIN_PASSWORD, ADMIN_USERNAME, create, open_controller
+
+PAGES = ("/console/", "/console/identities", "/console/services", "/console/configs", "/console/service-policies",
+         "/console/edge-router-policies", "/console/service-edge-router-policies", "/console/network",
+         "/console/circuits", "/console/advisor", "/console/configs?type=NH5p4FpGR")
+HOSTILE = '"><script>alert(1)</script><b onmouseover=alert(2)>'
+
+
+def _csrf(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found, "no CSRF token in the page"
+    return found.group(1)
+
+
+async def _log_in(client, username: str = ADMIN_USERNAME, password: str = ADMIN_PASSWORD):
+    form = await client.get("/console/login")
+    return await client.post("/console/login", data={"csrf": _csrf(form.text), "username": username,
+                                                     "password": password})
+
+
+@pytest.fixture
+async def browser_like(controller):
+    async with controller.client() as client:
+        yield client
+
+
+async def test_without_a_session_every_page_goes_to_login(browser_like):
+    for path in (*PAGES, "/console/preview?kind=identities&roles=%23all", "/console/identities/x/jwt"):
+        answer = await browser_like.get(path)
+        assert (answer.status_code, answer.headers["location"]) == (303, "/console/login"), path
+    forged = await browser_like.post("/console/identities", data={"name": "x"})
+    assert (forged.status_code, forged.headers["location"]) == (303, "/console/login")
+    stale = await browser_like.get("/console/", headers={"cookie": "ziti_console=not-a-token"})
+    assert stale.headers["location"] == "/console/login" and "ziti_console=;" in stale.headers["set-cookie"]
+
+
+async def test_login_cookie_csp_and_headers(browser_like):
+    form = await browser_like.get("/console/login")
+    csp = form.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "style-src 'self'" in csp and "unsafe-inline" not in csp
+    assert "frame-ancestors 'none'" in csp and form.headers["x-frame-options"] == "DENY"
+    refused = await browser_like.post("/console/login", data={"csrf": "guess", "username": ADMIN_USERNAME,
+                                                              "password": ADMIN_PASSWORD})
+    assert refused.status_code == 403 and "ziti_console=" not in refused.headers.get("set-cookie", "")
+    wrong = await _log_in(browser_like, password="wrong")
+    assert wrong.status_code == 401 and 'id="error"' in wrong.text and "ziti_console=" not in str(wrong.headers)
+    answer = await _log_in(browser_like)
+    assert (answer.status_code, answer.headers["location"]) == (303, "/console/")
+    cookie = next(c for c in answer.headers.get_list("set-cookie") if c.startswith("ziti_console="))
+    assert all(flag in cookie for flag in ("Secure", "HttpOnly", "SameSite=Strict", "Path=/console"))
+
+
+async def test_every_page_renders_without_inline_script_or_style(browser_like):
+    await _log_in(browser_like)
+    for path in PAGES:
+        page = await browser_like.get(path)
+        assert page.status_code == 200, path
+        assert page.headers["cache-control"] == "no-store"
+        html = page.text
+        assert not re.search(r"<script(?![^>]*\bsrc=)", html), path
+        assert not re.search(r"<style|\sstyle=|\son[a-z]+=", html), path
+    script = await browser_like.get("/console/static/console.js")
+    assert script.headers["content-type"].startswith("text/javascript") and "innerHTML" not in script.text
+
+
+async def test_a_form_post_needs_the_sessions_csrf_token(browser_like, admin):
+    await _log_in(browser_like)
+    for token in (None, "", "0" * 64):
+        data = {"name": "no-csrf", "type": "Device"} | ({"csrf": token} if token is not None else {})
+        refused = await browser_like.post("/console/identities", data=data)
+        assert refused.status_code == 403, token
+    listed = await admin.get('/edge/management/v1/identities?filter=name="no-csrf"')
+    assert listed.json()["data"] == []
+    page = await browser_like.get("/console/identities")
+    made = await browser_like.post("/console/identities", data={"csrf": _csrf(page.text), "name": "with-csrf",
+                                                                "type": "Device"})
+    assert made.status_code == 303 and made.headers["location"].startswith("/console/identities/")
+
+
+async def test_hostile_names_are_escaped_in_every_page(browser_like, admin):
+    ident = await create(admin, "identities", {"name": HOSTILE, "type": "Device", "isAdmin": False,
+                                               "enrollment": {"ott": True}})
+    await create(admin, "services", {"name": HOSTILE + "x" * 900, "encryptionRequired": True})
+    await _log_in(browser_like)
+    for path in (*PAGES, f"/console/identities/{ident}", f"/console/advisor?identity={ident}&service=nope"):
+        html = (await browser_like.get(path)).text
+        assert "<script>alert" not in html and "<b onmouseover" not in html, path
+    html = (await browser_like.get(f"/console/identities/{ident}")).text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    jwt = await browser_like.get(f"/console/identities/{ident}/jwt")
+    assert re.fullmatch(r'attachment; filename="[A-Za-z0-9_.-]+\.jwt"', jwt.headers["content-disposition"])
+
+
+async def test_api_errors_are_shown_in_place(browser_like):
+    await _log_in(browser_like)
+    page = await browser_like.get("/console/service-policies")
+    answer = await browser_like.post("/console/service-policies", data={
+        "csrf": _csrf(page.text), "name": "bad", "type": "Dial", "semantic": "AnyOf", "identityRoles": "no-hash"})
+    assert answer.status_code == 400
+    assert 'id="error"' in answer.text and "identityRoles" in answer.text
+    assert 'value="no-hash"' in answer.text  # what was typed stays in the form
+
+
+async def test_the_console_can_be_turned_off(tmp_path):
+    async with open_controller(tmp_path / "ctrl", console=False) as running, running.client() as client:
+        answer = await client.get("/console/login")
+        assert answer.status_code == 404 and answer.json()["error"]["code"] == "NOT_FOUND"
