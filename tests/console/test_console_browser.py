@@ -32,7 +32,6 @@ def test_login_sets_a_strict_cookie_and_logout_ends_the_session(network, page):
     cookie = next(c for c in page.context.cookies() if c["name"] == "ziti_console")
     assert (cookie["secure"], cookie["httpOnly"], cookie["sameSite"], cookie["path"]) == (True, True, "Strict",
                                                                                           "/console")
-    screenshot(page, "overview")
     page.click("form.logout button")
     page.wait_for_url(f"{network.url}/console/login")
     page.goto(f"{network.url}/console/")
@@ -156,6 +155,10 @@ def test_routers_come_online_and_circuits_appear_live(network, page):
     page.reload()
     expect(page.locator("#links tbody tr")).to_have_count(1)
     screenshot(page, "network")
+    page.goto(f"{network.url}/console/")
+    expect(page.locator("#picture line.link-up")).to_have_count(1)
+    expect(page.locator("#picture g.router-online")).to_have_count(2)
+    screenshot(page, "overview")
 
     net = network.net
     network.run(net.create_identity, "dialer")

@@ -7,6 +7,8 @@ import re
 
 import pytest
 
+from ziti_aio.appliance.quickstart import QuickstartOptions, summary
+from ziti_aio.controller.controller import ControllerInfo
 from ziti_aio.testing.controller import ADMIN_PASSWORD, ADMIN_USERNAME, create, open_controller
 
 PAGES = ("/console/", "/console/identities", "/console/services", "/console/configs", "/console/service-policies",
@@ -114,3 +116,24 @@ async def test_the_console_can_be_turned_off(tmp_path):
     async with open_controller(tmp_path / "ctrl", console=False) as running, running.client() as client:
         answer = await client.get("/console/login")
         assert answer.status_code == 404 and answer.json()["error"]["code"] == "NOT_FOUND"
+
+
+async def test_reset_enrollment_issues_a_new_token(browser_like, admin):
+    ident = await create(admin, "identities", {"name": "to-reset", "type": "Device", "isAdmin": False,
+                                               "enrollment": {"ott": True}})
+    before = (await admin.get(f"/edge/management/v1/identities/{ident}")).json()["data"]["enrollment"]["ott"]
+    await _log_in(browser_like)
+    page = await browser_like.get(f"/console/identities/{ident}")
+    assert '<option selected>Default</option>' in page.text  # the stored type (OpenZiti stores Device as Default)
+    answer = await browser_like.post(f"/console/identities/{ident}/reset-enrollment", data={"csrf": _csrf(page.text)})
+    assert (answer.status_code, answer.headers["location"]) == (303, f"/console/identities/{ident}")
+    after = (await admin.get(f"/edge/management/v1/identities/{ident}")).json()["data"]["enrollment"]["ott"]
+    assert after["id"] != before["id"] and after["jwt"] != before["jwt"]
+    assert (await browser_like.get(f"/console/identities/{ident}/jwt")).text == after["jwt"]
+
+
+def test_the_quickstart_prints_the_console_url(tmp_path):
+    opts = QuickstartOptions(home=tmp_path, ctrl_address="ctrl.example")
+    info = ControllerInfo("https://ctrl.example:1280", 1280, tmp_path / "ca.pem", "i")
+    lines = summary(opts, info, "pw", False, [], None)
+    assert "  console      https://ctrl.example:1280/console/  (web console: log in as the admin below)" in lines

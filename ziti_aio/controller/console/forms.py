@@ -62,8 +62,8 @@ VIEWS: dict[str, KindView] = {v.name: v for v in (
     KindView("identities", "Identities", "identity",
              (("name", "Name"), ("type", "Type"), ("roleAttributes", "Role attributes"), ("isAdmin", "Admin"),
               ("enrollment", "Enrollment")),
-             (name_field(), FormField("type", "Type", "select", ("Device", "User", "Default"), create_only=True,
-                                      default="Device"),
+             (name_field(), FormField("type", "Type", "select", ("Default", "Device", "User"), create_only=True,
+                                      default="Default"),
               FormField("isAdmin", "Admin", "checkbox", default=False), ATTRIBUTES,
               FormField("permissions", "Permissions", "list",
                         help="comma-separated, e.g. admin_readonly, service, identity.read")),
@@ -139,6 +139,8 @@ def form_value(f: FormField, entity: dict[str, Any] | None, names: dict[str, str
         if f.key == "configs":
             return ", ".join(names.get(c, c) for c in value or ())
         return ", ".join(value or ())
+    if isinstance(value, dict):  # a reference, such as an identity's type
+        return value.get("name")
     return value
 
 
