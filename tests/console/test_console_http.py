@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from trio_websocket import ConnectionRejected, open_websocket_url
 
 from ziti_aio.appliance.quickstart import QuickstartOptions, summary
 from ziti_aio.controller.controller import ControllerInfo
@@ -137,3 +138,29 @@ def test_the_quickstart_prints_the_console_url(tmp_path):
     info = ControllerInfo("https://ctrl.example:1280", 1280, tmp_path / "ca.pem", "i")
     lines = summary(opts, info, "pw", False, [], None)
     assert "  console      https://ctrl.example:1280/console/  (web console: log in as the admin below)" in lines
+
+
+async def test_the_event_websocket_is_same_origin_admin_only(controller, browser_like, admin):
+    url = controller.url.replace("https://", "wss://") + "/console/events"
+
+    def connect(cookie: str | None, origin: str):
+        headers = [(b"origin", origin.encode())] + ([(b"cookie", f"ziti_console={cookie}".encode())] if cookie else [])
+        return open_websocket_url(url, controller.ssl_context(), extra_headers=headers)
+
+    await _log_in(browser_like)
+    token = browser_like.cookies["ziti_console"]
+    async with connect(token, controller.url) as ws:
+        assert not ws.closed
+    viewer = await create(admin, "identities", {"name": "viewer", "type": "User", "isAdmin": False,
+                                                "permissions": ["admin_readonly"]})
+    await create(admin, "authenticators", {"method": "updb", "identityId": viewer, "username": "viewer",
+                                           "password": "viewer-password-1"})
+    async with controller.client() as other:
+        await _log_in(other, "viewer", "viewer-password-1")
+        viewer_token = other.cookies["ziti_console"]
+    for cookie, origin, status in ((None, controller.url, 403), (token, "https://evil.example", 403),
+                                   ("not-a-token", controller.url, 401), (viewer_token, controller.url, 403)):
+        with pytest.raises(ConnectionRejected) as refused:
+            async with connect(cookie, origin):
+                pass
+        assert refused.value.status_code == status, (cookie, origin)
