@@ -164,3 +164,20 @@ async def test_the_event_websocket_is_same_origin_admin_only(controller, browser
             async with connect(cookie, origin):
                 pass
         assert refused.value.status_code == status, (cookie, origin)
+
+
+async def test_a_user_with_one_permission_gets_what_it_allows(browser_like, admin):
+    user = await create(admin, "identities", {"name": "svc-admin", "type": "User", "isAdmin": False,
+                                              "permissions": ["service"]})
+    await create(admin, "authenticators", {"method": "updb", "identityId": user, "username": "svc-admin",
+                                           "password": "svc-admin-password-1"})
+    await _log_in(browser_like, "svc-admin", "svc-admin-password-1")
+    services = await browser_like.get("/console/services")
+    assert services.status_code == 200 and 'id="create"' in services.text
+    made = await browser_like.post("/console/services", data={"csrf": _csrf(services.text), "name": "by-svc-admin",
+                                                              "encryptionRequired": "on"})
+    assert made.status_code == 303
+    identities = await browser_like.get("/console/identities")
+    assert 'id="create"' not in identities.text and 'id="error"' in identities.text  # reading them is refused
+    configs = await browser_like.get("/console/configs")
+    assert configs.status_code == 401 and 'id="error"' in configs.text and "<script>" not in configs.text

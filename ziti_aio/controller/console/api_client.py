@@ -56,8 +56,7 @@ class ManagementApi:
     async def call(self, method: str, path: str, *, params: dict[str, Any] | None = None,
                    body: Any = None) -> Any:
         """``data`` of the answer to ``method path`` (relative to the management API); raises :class:`ApiFailure`."""
-        response = await self._client.request(method, f"{MANAGEMENT}/{path}", params=params,
-                                              json=body if body is not None else None)
+        response = await self._client.request(method, f"{MANAGEMENT}/{path}", params=params, json=body)
         if response.status_code >= 400:
             raise _failure(response)
         return response.json().get("data")

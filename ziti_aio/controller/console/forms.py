@@ -7,7 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-MAX_NAME = 512
+from ziti_aio.controller.model.records import TERMINATOR_STRATEGIES
+
+MAX_NAME = 1024  # the API's limit on names
 MAX_LIST = 4096
 
 
@@ -74,7 +76,7 @@ VIEWS: dict[str, KindView] = {v.name: v for v in (
              (name_field(), FormField("encryptionRequired", "Encryption required", "checkbox", default=True),
               ATTRIBUTES,
               FormField("terminatorStrategy", "Terminator strategy", "select",
-                        ("smartrouting", "weighted", "random", "ha"), default="smartrouting"),
+                        TERMINATOR_STRATEGIES, default="smartrouting"),
               FormField("configs", "Configs", "list", help="comma-separated config names"))),
     KindView("service-policies", "Service policies", "service policy",
              (("name", "Name"), ("type", "Type"), ("semantic", "Semantic"), ("identityRoles", "Identity roles"),
@@ -110,6 +112,8 @@ def form_body(view: KindView, form: Any, *, creating: bool) -> dict[str, Any]:
             body[f.key] = form.get(f.key) == "on"
         elif f.kind in ("list", "roles"):
             body[f.key] = split_list(form.get(f.key, ""))
+        elif f.kind == "select":
+            body[f.key] = form.get(f.key) or f.default
         else:
             body[f.key] = form.get(f.key, "").strip()
     if creating:

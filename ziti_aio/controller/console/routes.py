@@ -59,6 +59,12 @@ def console_blueprint(ctx: ApiContext, app: Any) -> Blueprint:
             return harden(response, cache="no-cache")
         return response
 
+    @bp.errorhandler(ApiFailure)
+    async def _api_failure(exc: ApiFailure) -> Response:
+        """A read the page needed was refused (say, a permission the user lacks): the API's message."""
+        body = await render_template("error.html", session=None, message=exc.message)
+        return harden(Response(body, status=exc.status, content_type="text/html; charset=utf-8"))
+
     @bp.get("/")
     @session_view
     async def overview(s: Session) -> Response:

@@ -35,7 +35,7 @@ EXTRA_TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".css": "tex
 
 def content_type(path: Path) -> str:
     found = EXTRA_TYPES.get(path.suffix.lower()) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    return f"{found}; charset=utf-8" if found.startswith("text/") or found == "application/javascript" else found
+    return f"{found}; charset=utf-8" if found.startswith("text/") else found
 
 
 def locate(root: Path, sub: str) -> tuple[Path | None, bool]:
