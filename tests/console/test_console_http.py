@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from trio_websocket import ConnectionRejected, open_websocket_url
+import trio
+from trio_websocket import ConnectionClosed, ConnectionRejected, open_websocket_url
 
 from ziti_aio.appliance.quickstart import QuickstartOptions, summary
 from ziti_aio.controller.controller import ControllerInfo
@@ -151,6 +152,9 @@ async def test_the_event_websocket_is_same_origin_admin_only(controller, browser
     token = browser_like.cookies["ziti_console"]
     async with connect(token, controller.url) as ws:
         assert not ws.closed
+        await ws.send_message("anything")  # the stream is one-way: input ends it
+        with trio.fail_after(10), pytest.raises(ConnectionClosed):
+            await ws.get_message()
     viewer = await create(admin, "identities", {"name": "viewer", "type": "User", "isAdmin": False,
                                                 "permissions": ["admin_readonly"]})
     await create(admin, "authenticators", {"method": "updb", "identityId": viewer, "username": "viewer",

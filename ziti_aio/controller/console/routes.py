@@ -186,16 +186,25 @@ def console_blueprint(ctx: ApiContext, app: Any) -> Blueprint:
         await websocket.accept()
         sub = ctx.events.subscribe(f"console {found.identity['name']} {websocket.remote_addr}", LIVE_TYPES)
         try:
-            async for event in sub:
-                with trio.move_on_after(SEND_TIMEOUT_S) as waited:
-                    await websocket.send(json.dumps(event.to_json(), separators=(",", ":"), default=str))
-                if waited.cancelled_caught:
-                    break
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(_end_on_input, nursery.cancel_scope)
+                async for event in sub:
+                    with trio.move_on_after(SEND_TIMEOUT_S) as waited:
+                        await websocket.send(json.dumps(event.to_json(), separators=(",", ":"), default=str))
+                    if waited.cancelled_caught:
+                        break  # not reading: only this stream ends (docs/events.md)
+                nursery.cancel_scope.cancel()
         finally:
             sub.close()
         return None
 
     return bp
+
+
+async def _end_on_input(scope: trio.CancelScope) -> None:
+    """The stream is one-way: a page that sends anything ends it."""
+    await websocket.receive()
+    scope.cancel()
 
 
 def _json(payload: Any, status: int = 200) -> Response:
