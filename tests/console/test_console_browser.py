@@ -12,6 +12,8 @@ import pytest
 import trio
 
 from ziti_aio.sdk import open_context
+from ziti_aio.sdk.enroll import enroll_identity
+from ziti_aio.sdk.identity_file import load_identity
 
 from .browser import echo, log_in, screenshot
 
@@ -238,3 +240,23 @@ def test_hostile_names_are_shown_escaped(network, page):
     page.goto(f"{network.url}/console/services")
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 1280  # a 500-character name wraps or is cut, the page does not grow sideways
+
+
+def test_log_in_with_a_client_certificate(network, browser, tmp_path):
+    ident = network.api("POST", "identities", {"name": "cert-admin", "type": "User", "isAdmin": True,
+                                               "enrollment": {"ott": True}})["id"]
+    jwt = network.api("GET", f"identities/{ident}")["enrollment"]["ott"]["jwt"]
+    network.run(enroll_identity, jwt, tmp_path / "cert-admin.json")
+    identity = load_identity(tmp_path / "cert-admin.json")
+    (tmp_path / "c.pem").write_text(identity.cert_pem)
+    (tmp_path / "k.pem").write_text(identity.key_pem)
+    context = browser.new_context(ignore_https_errors=True, client_certificates=[
+        {"origin": network.url, "certPath": str(tmp_path / "c.pem"), "keyPath": str(tmp_path / "k.pem")}])
+    try:
+        page = context.new_page()
+        page.goto(f"{network.url}/console/login")
+        page.click("form.login-cert button")
+        page.wait_for_url(f"{network.url}/console/")
+        expect(page.locator("header .who")).to_have_text("cert-admin")
+    finally:
+        context.close()

@@ -11,6 +11,8 @@ from trio_websocket import ConnectionClosed, ConnectionRejected, open_websocket_
 
 from ziti_aio.appliance.quickstart import QuickstartOptions, summary
 from ziti_aio.controller.controller import ControllerInfo
+from ziti_aio.sdk.enroll import enroll_identity
+from ziti_aio.sdk.identity_file import load_identity
 from ziti_aio.testing.controller import ADMIN_PASSWORD, ADMIN_USERNAME, create, open_controller
 
 PAGES = ("/console/", "/console/identities", "/console/services", "/console/configs", "/console/service-policies",
@@ -185,3 +187,22 @@ async def test_a_user_with_one_permission_gets_what_it_allows(browser_like, admi
     assert 'id="create"' not in identities.text and 'id="error"' in identities.text  # reading them is refused
     configs = await browser_like.get("/console/configs")
     assert configs.status_code == 401 and 'id="error"' in configs.text and "<script>" not in configs.text
+
+
+async def test_log_in_with_the_browsers_certificate(tmp_path, controller, admin, browser_like):
+    ident = await create(admin, "identities", {"name": "cert-admin", "type": "User", "isAdmin": True,
+                                               "enrollment": {"ott": True}})
+    jwt = (await admin.get(f"/edge/management/v1/identities/{ident}")).json()["data"]["enrollment"]["ott"]["jwt"]
+    await enroll_identity(jwt, tmp_path / "cert-admin.json")
+    identity = load_identity(tmp_path / "cert-admin.json")
+    (tmp_path / "c.pem").write_text(identity.cert_pem)
+    (tmp_path / "k.pem").write_text(identity.key_pem)
+    async with controller.client(cert=str(tmp_path / "c.pem"), key=str(tmp_path / "k.pem")) as with_cert:
+        form = await with_cert.get("/console/login")
+        answer = await with_cert.post("/console/login", data={"csrf": _csrf(form.text), "method": "cert"})
+        assert (answer.status_code, answer.headers["location"]) == (303, "/console/")
+        overview = await with_cert.get("/console/")
+        assert overview.status_code == 200 and "cert-admin" in overview.text
+    form = await browser_like.get("/console/login")  # no certificate on this connection
+    refused = await browser_like.post("/console/login", data={"csrf": _csrf(form.text), "method": "cert"})
+    assert refused.status_code == 401 and 'id="error"' in refused.text

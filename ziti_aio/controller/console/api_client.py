@@ -86,3 +86,9 @@ class ManagementApi:
         data = await self.call("POST", "authenticate", params={"method": "password"},
                                body={"username": username, "password": password})
         return str(data["token"])
+
+    async def login_certificate(self) -> str:
+        """A new API session's token for the client certificate of the browser's TLS connection: the in-process
+        request runs in that connection's context, where the server keeps the peer certificate."""
+        data = await self.call("POST", "authenticate", params={"method": "cert"}, body={})
+        return str(data["token"])

@@ -86,13 +86,18 @@ def console_blueprint(ctx: ApiContext, app: Any) -> Blueprint:
 
     @bp.post("/login")
     async def login() -> Response:
+        """Password login; with ``method=cert``, the client certificate the browser presented on this
+        connection (the API's TLS asks every client for one, docs/edge-api.md §5)."""
         form = await request.form
         offered, expected = form.get("csrf", ""), request.cookies.get(LOGIN_COOKIE, "")
         if not expected or not secrets.compare_digest(offered, expected):
             return await _login_page("The login form expired; try again.", 403)
         api = ManagementApi(app, None, request.remote_addr)
         try:
-            token = await api.login(form.get("username", ""), form.get("password", ""))
+            if form.get("method") == "cert":
+                token = await api.login_certificate()
+            else:
+                token = await api.login(form.get("username", ""), form.get("password", ""))
         except ApiFailure as exc:
             return await _login_page(exc.message, exc.status, username=form.get("username", ""))
         finally:
