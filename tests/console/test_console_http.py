@@ -206,3 +206,13 @@ async def test_log_in_with_the_browsers_certificate(tmp_path, controller, admin,
     form = await browser_like.get("/console/login")  # no certificate on this connection
     refused = await browser_like.post("/console/login", data={"csrf": _csrf(form.text), "method": "cert"})
     assert refused.status_code == 401 and 'id="error"' in refused.text
+
+
+async def test_ids_from_the_url_cannot_reach_other_api_paths(browser_like):
+    await _log_in(browser_like)
+    for path in ("/console/identities/x%3Flimit=1", "/console/identities/%2e%2e",
+                 "/console/configs/a%23b", "/console/identities/x%2F..%2F..%2Fversion/jwt"):
+        answer = await browser_like.get(path)
+        assert answer.status_code == 404, path
+    advice = await browser_like.get("/console/advisor?identity=..&service=x%3Fy")
+    assert advice.status_code == 200 and "no such entity" in advice.text

@@ -4,12 +4,14 @@ permission and error is the API's own (docs/console.md)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
 
 from ziti_aio.common.api_paths import MANAGEMENT
 
+_SEGMENT = re.compile(r"[A-Za-z0-9_~-][A-Za-z0-9._~-]{0,127}")
 PAGE_LIMIT = 500
 MAX_PAGES = 20
 
@@ -42,6 +44,14 @@ def _failure(response: httpx.Response) -> ApiFailure:
     return ApiFailure(response.status_code, str(error.get("code") or "UNKNOWN"), str(message), field)
 
 
+def _url(path: str) -> str:
+    """The management API URL of ``path``, whose segments may come from the console's own URL (an id): each
+    must be a plain id-like word, so none can add a query, a fragment or a dot segment."""
+    if not all(_SEGMENT.fullmatch(segment) for segment in path.split("/")):
+        raise ApiFailure(404, "NOT_FOUND", "no such entity")
+    return f"{MANAGEMENT}/{path}"
+
+
 class ManagementApi:
     """One console request's view of the management API (``token`` may be ``None`` before login)."""
 
@@ -56,7 +66,7 @@ class ManagementApi:
     async def call(self, method: str, path: str, *, params: dict[str, Any] | None = None,
                    body: Any = None) -> Any:
         """``data`` of the answer to ``method path`` (relative to the management API); raises :class:`ApiFailure`."""
-        response = await self._client.request(method, f"{MANAGEMENT}/{path}", params=params, json=body)
+        response = await self._client.request(method, _url(path), params=params, json=body)
         if response.status_code >= 400:
             raise _failure(response)
         return response.json().get("data")
@@ -71,7 +81,7 @@ class ManagementApi:
             params: dict[str, Any] = {"limit": PAGE_LIMIT, "offset": page * PAGE_LIMIT}
             if filter:
                 params["filter"] = filter
-            response = await self._client.get(f"{MANAGEMENT}/{path}", params=params)
+            response = await self._client.get(_url(path), params=params)
             if response.status_code >= 400:
                 raise _failure(response)
             body = response.json()
