@@ -1,6 +1,7 @@
 """A config type's JSON schema as form inputs, and the submitted form back as the config's ``data``.
 
-Properties of a simple type become inputs of their own: a string (a select when it has an ``enum``), an
+Properties of a simple type (after following local ``$ref``s and merging ``allOf`` parts) become inputs of their
+own: a string (a select when it has an ``enum``), an
 integer or number, a boolean, a list of strings or numbers (comma-separated). Anything else (objects,
 ``oneOf`` choices, lists of objects) is edited as JSON in a text area. Local ``$ref``s are followed. The API
 validates the result against the full schema and its message is shown next to the form.
@@ -42,7 +43,14 @@ def _resolve(schema: dict[str, Any], node: Any, depth: int = 0) -> dict[str, Any
         for part in node["$ref"][2:].split("/"):
             target = target.get(part, {}) if isinstance(target, dict) else {}
         node, depth = target, depth + 1
-    return node if isinstance(node, dict) else {}
+    if not isinstance(node, dict):
+        return {}
+    if isinstance(node.get("allOf"), list) and depth < MAX_REF_DEPTH:
+        merged = {k: v for k, v in node.items() if k != "allOf"}
+        for part in node["allOf"]:
+            merged = {**_resolve(schema, part, depth + 1), **merged}
+        return merged
+    return node
 
 
 def _kind(schema: dict[str, Any], prop: dict[str, Any]) -> tuple[str, tuple[str, ...]]:
