@@ -67,5 +67,15 @@ async def test_quickstart_serves_an_online_router_and_stops_cleanly(binary, tmp_
             bad = await admin.post(f"{M}/configs", json={"name": "c", "configTypeId": "host.v1",
                                                          "data": {"protocol": "xx"}})
             assert bad.status_code == 400, bad.text
+        # The web console's templates and static files travel inside the binary (docs/console.md).
+        async with httpx.AsyncClient(base_url=qs.url, verify=ca) as browser:
+            form = await browser.get("/console/login")
+            assert form.status_code == 200 and 'name="csrf"' in form.text, form.text
+            csrf = form.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+            login = await browser.post("/console/login", data={"csrf": csrf, "username": "admin", "password": "pw"})
+            assert login.status_code == 303, login.text
+            overview = await browser.get("/console/")
+            assert overview.status_code == 200 and "router-instance-1" in overview.text
+            assert (await browser.get("/console/static/console.js")).status_code == 200
     finally:
         assert qs.stop() == 0

@@ -118,11 +118,13 @@ async def _start_roles(cfg: NodeConfig, out: Callable[[str], None], progress: St
                 home=cfg.home / "controller", advertised_address=ctrl.address, port=ctrl.port,
                 ctrl_port=ctrl.ctrl_port, bind_host=ctrl.bind, admin_username=ctrl.admin_username,
                 admin_password=password, events=ctrl.events, management=ctrl.management,
-                management_service=ctrl.management_service,
+                management_service=ctrl.management_service, console=ctrl.console, spa=ctrl.spa,
             ))
             info = await nursery.start(supervise, "controller", controller.run)
             progress.done()
             out(f"controller   {info.url} (control channel {info.ctrl_address})")
+            if ctrl.console and ctrl.management != "overlay":
+                out(f"console      {info.url}/console/")
         for section in cfg.routers:
             enrolled = (router_home(cfg, section) / ROUTER_FILE).exists()
             progress.step(f"starting router {section.name}" if enrolled else f"enrolling router {section.name}")

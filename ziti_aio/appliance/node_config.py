@@ -15,6 +15,7 @@ from typing import Any
 from ziti_aio.common.api_paths import MANAGEMENT_SERVICE
 from ziti_aio.common.errors import ConfigError
 from ziti_aio.common.events_config import DEFAULT_KEEP, DEFAULT_MAX_MIB, EVENT_TYPES, EventFileConfig
+from ziti_aio.common.spa_config import SpaSite, spa_path_problem
 
 DEFAULT_CTRL_PORT = 1280
 TUNNELER_MODES = ("proxy", "host", "tproxy")
@@ -39,6 +40,8 @@ class ControllerSection:
     """``overlay``: the management API only as the ziti service ``management_service`` (docs/operations.md)."""
     management_service: str = MANAGEMENT_SERVICE
     events: tuple[EventFileConfig, ...] = ()
+    console: bool = True
+    spa: tuple[SpaSite, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -158,6 +161,8 @@ def parse_node_config(data: dict[str, Any], *, source: str = "node.toml", base: 
             management=c.get("management", str, "tcp"),
             management_service=c.get("management_service", str, MANAGEMENT_SERVICE),
             events=tuple(_event_file(source, n, table, base) for n, table in enumerate(c.get("events", list, []))),
+            console=c.get("console", bool, True),
+            spa=tuple(_spa_site(source, n, table, base) for n, table in enumerate(c.get("spa", list, []))),
         )
         c.done()
         if controller.management not in MANAGEMENT_MODES:
@@ -218,6 +223,19 @@ def _event_file(source: str, n: int, table: Any, base: Path) -> EventFileConfig:
     return EventFileConfig(types=types, file=file, max_mib=max_mib, keep=keep)
 
 
+def _spa_site(source: str, n: int, table: Any, base: Path) -> SpaSite:
+    """One ``[[controller.spa]]`` table (docs/console.md); its directory is checked before start (validate.py)."""
+    s = _Reader(source, f"controller.spa[{n}]", table)
+    path = s.get("path", str, required=True)
+    problem = spa_path_problem(path)
+    if problem:
+        raise ConfigError(f"{source}: controller.spa[{n}].path {path!r} {problem}")
+    directory = s.path("dir", base, required=True)
+    assert directory is not None
+    s.done()
+    return SpaSite(path=path, dir=directory)
+
+
 def load_node_config(path: Path) -> NodeConfig:
     """Read and validate a node.toml file."""
     try:
@@ -246,8 +264,8 @@ def _toml_value(value: object) -> str:
 def _table(header: str, section: object) -> list[str]:
     lines = [header]
     for key, value in vars(section).items():
-        if key == "events":
-            continue  # its own [[controller.events]] tables, after this one
+        if key in ("events", "spa"):
+            continue  # their own [[controller.events]] / [[controller.spa]] tables, after this one
         if value is not None and value != ():
             lines.append(f"{key} = {_toml_value(value)}")
     return lines
@@ -261,6 +279,8 @@ def render_node_config(cfg: NodeConfig, *, comment: str = "") -> str:
         lines += ["", *_table("[controller]", cfg.controller)]
         for sink in cfg.controller.events:
             lines += ["", *_table("[[controller.events]]", sink)]
+        for site in cfg.controller.spa:
+            lines += ["", *_table("[[controller.spa]]", site)]
     for router in cfg.routers:
         lines += ["", *_table("[[router]]", router)]
     if cfg.tunneler is not None:

@@ -146,6 +146,7 @@ def summary(opts: QuickstartOptions, info: ControllerInfo, password: str, genera
     lines = [
         "ziti-aio quickstart",
         f"  controller   {info.url}  ({apis})",
+        *([] if opts.dark else [f"  console      {info.url}/console/  (web console: log in as the admin below)"]),
         f"  home         {opts.home}" + ("  (temporary: removed on exit)" if opts.temporary_home else ""),
         f"  admin        {opts.username} / {password}" + (
             "  (generated)" if generated and opts.temporary_home else

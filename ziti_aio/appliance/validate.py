@@ -84,6 +84,14 @@ def check_quickstart(opts: QuickstartOptions) -> None:
         raise ConfigError("-u/--username must not be empty")
 
 
+def check_spa_dir(what: str, directory: Path) -> None:
+    """An SPA's directory must exist and hold its ``index.html`` (docs/console.md)."""
+    if not directory.is_dir():
+        raise ConfigError(f"{what} {str(directory)!r} is not a directory")
+    if not (directory / "index.html").is_file():
+        raise ConfigError(f"{what} {str(directory)!r} has no index.html (the page every other path falls back to)")
+
+
 def check_node(cfg: NodeConfig, source: str) -> None:
     """The values of node.toml whose types :func:`~ziti_aio.appliance.node_config.parse_node_config` checked."""
     if cfg.controller is not None:
@@ -91,6 +99,8 @@ def check_node(cfg: NodeConfig, source: str) -> None:
         check_host(f"{source}: controller.bind", cfg.controller.bind)
         if not cfg.controller.admin_username.strip():
             raise ConfigError(f"{source}: controller.admin_username must not be empty")
+        for n, site in enumerate(cfg.controller.spa):
+            check_spa_dir(f"{source}: controller.spa[{n}].dir", site.dir)
     for n, router in enumerate(cfg.routers):
         key = f"{source}: router[{n}]"
         for name, value in (("edge", router.edge), ("link", router.link)):

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from ziti_aio.common.events_config import EventFileConfig
+    from ziti_aio.common.spa_config import SpaSite
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,10 @@ class ControllerConfig:
     @property
     def dark(self) -> bool:
         return self.management == "overlay"
+    console: bool = True
+    """Serve the web console at ``/console/`` (docs/console.md)."""
+    spa: tuple[SpaSite, ...] = ()
+    """Single-page applications served from directories (docs/console.md)."""
 
     @property
     def ctrl_shares_api_port(self) -> bool:
@@ -195,7 +200,9 @@ class Controller:
                          cacerts_body=cacerts_body(pki.ca_bundle), instance_id=instance_id,
                          base_url=state["base_url"], router_state=network.router_state, network=network,
                          trust_ca=trust_ca, metrics=metrics, events=events, server_cert=pki.server_cert,
-                         network_jwt=network_jwt)
+                         network_jwt=network_jwt,
+                         # A dark management API is served only over the overlay; so is everything built on it.
+                         console=cfg.console and not cfg.dark, spa=cfg.spa)
         self.api = ctx
         app = self.app = create_app(ctx)
         async with trio.open_nursery() as nursery:

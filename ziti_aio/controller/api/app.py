@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
     from cryptography import x509
 
+    from ziti_aio.common.spa_config import SpaSite
     from ziti_aio.controller.events.bus import EventBus
     from ziti_aio.controller.model.crud import Crud
     from ziti_aio.controller.model.enrollment_exchange import EnrollmentExchange
@@ -77,10 +78,16 @@ class ApiContext:
     # The network JWT (GET /network-jwts), signed once on first use.
     network_jwt: Callable[[], str] | None = None
     started_at: str = field(default_factory=now_text)
+    # The web console at /console/ and single-page applications from directories (docs/console.md).
+    console: bool = False
+    spa: tuple[SpaSite, ...] = ()
 
 
-def rewrite_legacy_path(path: str) -> str:
-    """OpenZiti's client-API path aliases, which libziti 0.29.3 relies on."""
+def rewrite_legacy_path(path: str, served: tuple[str, ...] = ()) -> str:
+    """OpenZiti's client-API path aliases, which libziti 0.29.3 relies on; paths under ``served`` (the console,
+    SPAs) are left alone."""
+    if any(path == prefix or path.startswith(prefix + "/") for prefix in served):
+        return path
     if path in ("", "/", "/version"):
         return f"{api_paths.CLIENT}/version"
     if path.startswith("/.well-known/"):
@@ -95,12 +102,13 @@ def rewrite_legacy_path(path: str) -> str:
 class LegacyPaths:
     """ASGI middleware applying :func:`rewrite_legacy_path` before routing."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, served: tuple[str, ...] = ()) -> None:
         self.app = app
+        self.served = served
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http":
-            new_path = rewrite_legacy_path(scope["path"])
+            new_path = rewrite_legacy_path(scope["path"], self.served)
             if new_path != scope["path"]:
                 scope = {**scope, "path": new_path, "raw_path": new_path.encode()}
         await self.app(scope, receive, send)
@@ -201,6 +209,15 @@ def create_app(ctx: ApiContext) -> Any:
     app.register_blueprint(oidc_blueprint(ctx), url_prefix=api_paths.OIDC)
     if ctx.events is not None:
         app.register_blueprint(events_blueprint(ctx, ctx.events))
+    served = tuple(site.path for site in ctx.spa)
+    if ctx.console:
+        from ziti_aio.controller.console.routes import console_blueprint
+        app.register_blueprint(console_blueprint(ctx, app))
+        served += ("/console",)
+    if ctx.spa:
+        from ziti_aio.controller.console.spa import spa_blueprint
+        for n, site in enumerate(ctx.spa):
+            app.register_blueprint(spa_blueprint(site, n))
 
     @app.before_request
     async def _request_id() -> None:
@@ -249,4 +266,4 @@ def create_app(ctx: ApiContext) -> Any:
         log.error("unhandled error in %s %s", request.method, request.path, exc_info=exc)
         return error_response(ZitiError(), g.get("request_id"))
 
-    return LegacyPaths(app)
+    return LegacyPaths(app, served)
