@@ -1,0 +1,1 @@
+"""Browser and HTTP tests of the web console and SPA hosting (docs/console.md)."""
