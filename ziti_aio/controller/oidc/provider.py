@@ -27,10 +27,12 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oidc.rpinitiated import EndSessionEndpoint
 
+from ziti_aio.common.errors import ValidationError
 from ziti_aio.common.ids import new_id
 from ziti_aio.controller.kinds import Kind
 from ziti_aio.pki import tokens
 from ziti_aio.pki.bundle import fingerprint_sha1
+from ziti_aio.pki.csr import load_csr
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -337,6 +339,16 @@ class OidcProvider(AuthorizationServer):  # type: ignore[misc]
         return None
 
 
+def load_session_csr(pem: object) -> x509.CertificateSigningRequest:
+    """A CSR for a session certificate, checked (signature included) before anything is stored."""
+    if not isinstance(pem, str):
+        raise ValidationError("must be a PEM certificate signing request", field="csrPem")
+    csr = load_csr(pem)
+    if not csr.is_signature_valid:
+        raise ValidationError("the CSR signature does not verify", field="csrPem")
+    return csr
+
+
 def _bounded(store: dict[str, Any]) -> None:
     while len(store) >= MAX_PENDING:
         del store[next(iter(store))]
@@ -397,6 +409,22 @@ class _RefreshGrant(RefreshTokenGrant):  # type: ignore[misc]
             return None
         self.server.access.touch(api_session["id"])
         return Grantee(api_session)
+
+    def issue_token(self, user: Grantee, refresh_token: Credential) -> dict[str, Any]:
+        """The refreshed tokens; a ``csr_pem`` form field asks for a new session certificate, signed first so
+        that the new tokens are bound to it (OpenZiti's refresh with CSR, docs/oidc.md §6a)."""
+        pem = self.request.form.get("csr_pem")
+        cert = None
+        if pem:
+            try:
+                csr = load_session_csr(pem)
+            except ValidationError as exc:
+                raise InvalidRequestError(f"csr_pem: {exc.message}") from exc
+            cert = self.server.issue_session_cert(user.api_session, csr)
+        token: dict[str, Any] = super().issue_token(user, refresh_token)
+        if cert is not None:
+            token["session_cert"] = cert
+        return token
 
     def revoke_old_credential(self, refresh_token: Credential) -> None:
         """Rotation: issuing the new refresh token already made the old one unusable."""
