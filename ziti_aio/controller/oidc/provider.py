@@ -339,16 +339,6 @@ class OidcProvider(AuthorizationServer):  # type: ignore[misc]
         return None
 
 
-def load_session_csr(pem: object) -> x509.CertificateSigningRequest:
-    """A CSR for a session certificate, checked (signature included) before anything is stored."""
-    if not isinstance(pem, str):
-        raise ValidationError("must be a PEM certificate signing request", field="csrPem")
-    csr = load_csr(pem)
-    if not csr.is_signature_valid:
-        raise ValidationError("the CSR signature does not verify", field="csrPem")
-    return csr
-
-
 def _bounded(store: dict[str, Any]) -> None:
     while len(store) >= MAX_PENDING:
         del store[next(iter(store))]
@@ -416,11 +406,10 @@ class _RefreshGrant(RefreshTokenGrant):  # type: ignore[misc]
         pem = self.request.form.get("csr_pem")
         cert = None
         if pem:
-            try:
-                csr = load_session_csr(pem)
+            try:  # load_csr checks the form, signing checks the signature: either refuses before anything changes
+                cert = self.server.issue_session_cert(user.api_session, load_csr(pem))
             except ValidationError as exc:
                 raise InvalidRequestError(f"csr_pem: {exc.message}") from exc
-            cert = self.server.issue_session_cert(user.api_session, csr)
         token: dict[str, Any] = super().issue_token(user, refresh_token)
         if cert is not None:
             token["session_cert"] = cert

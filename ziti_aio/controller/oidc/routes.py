@@ -17,11 +17,12 @@ from authlib.oauth2.rfc6749.errors import OAuth2Error
 from quart import Blueprint, Response, request
 
 from ziti_aio.common import api_paths
-from ziti_aio.common.errors import InvalidAuth, NotFoundError
+from ziti_aio.common.errors import InvalidAuth, NotFoundError, ValidationError
 from ziti_aio.controller.api.app import read_json, session_token
 from ziti_aio.controller.api.common_routes import peer_fingerprint
-from ziti_aio.controller.oidc.provider import SCOPES, FormRequest, Grantee, OidcProvider, load_session_csr
+from ziti_aio.controller.oidc.provider import SCOPES, FormRequest, Grantee, OidcProvider
 from ziti_aio.pki import tokens
+from ziti_aio.pki.csr import load_csr
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -69,6 +70,18 @@ async def _login_payload() -> tuple[dict[str, Any], str | None]:
     ident = body.get("id") or body.get("authRequestID") or request.args.get("authRequestID") \
         or request.args.get("id")
     return body, ident if isinstance(ident, str) else None
+
+
+def _session_csr(pem: object) -> x509.CertificateSigningRequest | None:
+    """A login's ``csrPem``, checked (signature included) before anything is stored."""
+    if pem is None:
+        return None
+    if not isinstance(pem, str):
+        raise ValidationError("must be a PEM certificate signing request", field="csrPem")
+    csr = load_csr(pem)
+    if not csr.is_signature_valid:
+        raise ValidationError("the CSR signature does not verify", field="csrPem")
+    return csr
 
 
 def oidc_blueprint(ctx: ApiContext) -> Blueprint:
@@ -144,7 +157,7 @@ def oidc_blueprint(ctx: ApiContext) -> Blueprint:
         """``username`` and ``password`` (JSON or form) authenticate the pending request (``username`` is
         where authorize sends a browser, as OpenZiti); a ``csrPem`` asks for a session certificate."""
         body, ident = await _login_payload()
-        csr = None if body.get("csrPem") is None else load_session_csr(body["csrPem"])
+        csr = _session_csr(body.get("csrPem"))
         return await _logged_in(ident, lambda: ctx.access.login_password(body, ip=request.remote_addr or ""), csr)
 
     @bp.get("/login/auth-queries")
