@@ -80,3 +80,18 @@ async def test_a_bad_csr_is_refused_and_stores_nothing(net):
                                     json={**LOGIN, "csrPem": "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n"})
     assert refused.status_code == 400 and refused.json()["error"]["code"] == ValidationError.code, refused.text
     assert len(await net.get("api-sessions")) == before
+
+
+async def test_a_refresh_with_a_csr_gets_a_new_session_certificate(net, tmp_path):
+    csr, _ = _csr_and_key(tmp_path)
+    async with anonymous_client(net) as client:
+        issued = await tokens_for(client, login="password", body=LOGIN)
+        form = {"grant_type": "refresh_token", "refresh_token": issued["refresh_token"], "client_id": "openziti"}
+        bad = await client.post("/oidc/oauth/token", data={**form, "csr_pem": "not a csr"})
+        renewed = await client.post("/oidc/oauth/token", data={**form, "csr_pem": csr})
+    assert bad.status_code == 400 and bad.json()["error"] == "invalid_request"
+    assert renewed.status_code == 200, renewed.text
+    [cert, *_] = load_certs_pem(renewed.json()["session_cert"].encode())
+    claims = jwt.decode(renewed.json()["access_token"], options={"verify_signature": False})
+    assert claims["z_cfs"] == [fingerprint_sha1(cert)]
+    assert "session_cert" not in issued

@@ -27,11 +27,13 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oidc.rpinitiated import EndSessionEndpoint
 
+from ziti_aio.common.errors import ValidationError
 from ziti_aio.common.ids import new_id
 from ziti_aio.controller.kinds import Kind
 from ziti_aio.controller.model.mfa import is_partial
 from ziti_aio.pki import tokens
 from ziti_aio.pki.bundle import fingerprint_sha1
+from ziti_aio.pki.csr import load_csr
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -407,6 +409,21 @@ class _RefreshGrant(RefreshTokenGrant):  # type: ignore[misc]
             return None
         self.server.access.touch(api_session["id"])
         return Grantee(api_session)
+
+    def issue_token(self, user: Grantee, refresh_token: Credential) -> dict[str, Any]:
+        """The refreshed tokens; a ``csr_pem`` form field asks for a new session certificate, signed first so
+        that the new tokens are bound to it (OpenZiti's refresh with CSR, docs/oidc.md §6a)."""
+        pem = self.request.form.get("csr_pem")
+        cert = None
+        if pem:
+            try:  # load_csr checks the form, signing checks the signature: either refuses before anything changes
+                cert = self.server.issue_session_cert(user.api_session, load_csr(pem))
+            except ValidationError as exc:
+                raise InvalidRequestError(f"csr_pem: {exc.message}") from exc
+        token: dict[str, Any] = super().issue_token(user, refresh_token)
+        if cert is not None:
+            token["session_cert"] = cert
+        return token
 
     def revoke_old_credential(self, refresh_token: Credential) -> None:
         """Rotation: issuing the new refresh token already made the old one unusable."""
