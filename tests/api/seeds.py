@@ -32,22 +32,30 @@ MANAGEMENT_READS = frozenset({
     "/services/{id}/service-edge-router-policies", "/services/{id}/service-policies", "/services/{id}/terminators",
     "/sessions", "/sessions/{id}", "/terminators", "/terminators/{id}", "/transit-routers", "/transit-routers/{id}",
     "/version", "/controllers", "/enumerated-capabilities", "/network-jwts", "/specs", "/specs/{id}",
-    "/specs/{id}/spec", "/",
+    "/specs/{id}/spec", "/", "/cas/{id}/jwt", "/controller-settings", "/controller-settings/{id}",
+    "/controller-settings/{id}/effective", "/current-identity/authenticators", "/current-identity/authenticators/{id}",
+    "/database/data-integrity-results", "/identity-types", "/identity-types/{id}", "/routers", "/routers/{id}",
+    "/sessions/{id}/route-path", "/summary", "/revocations/{id}",
 })
 CLIENT_READS = frozenset({
     "/.well-known/est/cacerts", "/current-api-session", "/current-api-session/service-updates", "/current-identity",
     "/current-identity/edge-routers", "/services", "/services/{id}", "/sessions", "/version",
     "/services/{id}/edge-routers", "/external-jwt-signers", "/controllers", "/sessions/{id}",
     "/services/{id}/terminators", "/enumerated-capabilities", "/protocols", "/network-jwts", "/enroll/jwks", "/specs",
-    "/specs/{id}", "/specs/{id}/spec", "/",
+    "/specs/{id}", "/specs/{id}/spec", "/", "/current-identity/authenticators", "/current-identity/authenticators/{id}",
+    "/current-api-session/certificates",
 })
 # Paths with only writes (POST, PUT, PATCH, DELETE) the controller implements.
 MANAGEMENT_WRITES = frozenset({
     "/authenticate", "/cas/{id}/verify", "/edge-routers/{id}/re-enroll", "/enrollments/{id}/refresh",
-    "/identities/{id}/disable", "/identities/{id}/enable",
+    "/identities/{id}/disable", "/identities/{id}/enable", "/authenticators/{id}/re-enroll",
+    "/authenticators/{id}/request-extend", "/identities/{id}/trace", "/database/snapshot",
+    "/database/check-data-integrity", "/database/fix-data-integrity",
+    "/current-identity/authenticators/{id}/extend", "/current-identity/authenticators/{id}/extend-verify",
 })
 CLIENT_WRITES = frozenset({"/authenticate", "/enroll", "/enroll/ott", "/enroll/updb", "/enroll/erott",
-                           "/sessions/{id}"})
+                           "/sessions/{id}", "/enroll/extend/router", "/current-identity/authenticators/{id}/extend",
+                           "/current-identity/authenticators/{id}/extend-verify"})
 
 
 async def seed(admin: Any) -> dict[str, str]:
@@ -90,4 +98,10 @@ async def seed(admin: Any) -> dict[str, str]:
     session = await admin.post(f"{CLIENT}/sessions", json={"serviceId": ids["services"], "type": "Dial"})
     ids["sessions"] = session.json()["data"]["id"]
     ids["specs"] = "edge-client"
+    ids["controller-settings"] = "global"
+    ids["identity-types"] = "Default"
+    ids["routers"] = ids["transit-routers"]
+    mine = await admin.get(f"{CLIENT}/current-identity/authenticators")
+    ids["current-identity"] = mine.json()["data"][0]["id"]
+    ids["revocations"] = await create(admin, "revocations", {"id": "sweep-revoked-jti", "type": "JTI"})
     return ids

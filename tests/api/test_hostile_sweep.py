@@ -28,8 +28,9 @@ from ziti_aio.testing.controller import ADMIN_PASSWORD, ADMIN_USERNAME, CLIENT, 
 from .openapi import body_problems, needs_openapi, operations
 from .seeds import CLIENT_READS, CLIENT_WRITES, MANAGEMENT_READS, MANAGEMENT_WRITES, SEED_PASSWORD, seed
 
-# Every operation the controller implements, except the CA bundle (PKCS#7, not a JSON envelope).
-NOT_JSON = frozenset({"/.well-known/est/cacerts"})
+# Every operation the controller implements, except the CA bundle (PKCS#7) and a CA's JWT (application/jwt),
+# which are not JSON envelopes.
+NOT_JSON = frozenset({"/.well-known/est/cacerts", "/cas/{id}/jwt"})
 # Operations whose success is declared as a bare JSON object, not a {data, meta} envelope (errors still are).
 BARE_JSON = frozenset({"/enroll/jwks"})
 MANAGEMENT_PATHS = sorted((MANAGEMENT_READS | MANAGEMENT_WRITES) - NOT_JSON)

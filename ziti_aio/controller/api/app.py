@@ -76,6 +76,8 @@ class ApiContext:
     server_cert: x509.Certificate | None = None
     # The network JWT (GET /network-jwts), signed once on first use.
     network_jwt: Callable[[], str] | None = None
+    # A CA's enrollment JWT (GET /cas/{id}/jwt), signed with the TLS server key.
+    ca_jwt: Callable[[str], str] | None = None
     started_at: str = field(default_factory=now_text)
 
 
@@ -163,8 +165,10 @@ def _count(metrics: ControllerMetrics, status: int) -> None:
 def create_app(ctx: ApiContext) -> Any:
     """The ASGI application serving both APIs (wrapped for legacy client paths)."""
     from ziti_aio.controller.api.client_routes import client_blueprint
+    from ziti_aio.controller.api.database import DatabaseOps
     from ziti_aio.controller.api.events_routes import events_blueprint
     from ziti_aio.controller.api.fabric_routes import fabric_blueprint
+    from ziti_aio.controller.api.management_actions_routes import management_actions_blueprint
     from ziti_aio.controller.api.management_routes import management_blueprint
     from ziti_aio.controller.api.network_routes import network_blueprint
     from ziti_aio.controller.api.ops_routes import ops_blueprint
@@ -173,11 +177,13 @@ def create_app(ctx: ApiContext) -> Any:
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
     app.register_blueprint(client_blueprint(ctx), url_prefix=api_paths.CLIENT)
-    app.register_blueprint(fabric_blueprint(ctx), url_prefix=api_paths.FABRIC)
+    database = DatabaseOps(ctx.model.store)
+    app.register_blueprint(fabric_blueprint(ctx, database), url_prefix=api_paths.FABRIC)
     if ctx.network is not None:
         app.register_blueprint(network_blueprint(ctx, "network"), url_prefix=api_paths.MANAGEMENT)
         app.register_blueprint(network_blueprint(ctx, "fabric"), url_prefix=api_paths.FABRIC)
     app.register_blueprint(management_blueprint(ctx), url_prefix=api_paths.MANAGEMENT)
+    app.register_blueprint(management_actions_blueprint(ctx, database), url_prefix=api_paths.MANAGEMENT)
     app.register_blueprint(ops_blueprint(ctx))
     if ctx.events is not None:
         app.register_blueprint(events_blueprint(ctx, ctx.events))
