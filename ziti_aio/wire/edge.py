@@ -43,7 +43,7 @@ MAX_STRUCTURED_ERROR_BYTES = 8192
 
 
 class EdgeErrorCode(IntEnum):
-    """Why a router refused a Connect or Bind (sdk-golang's ``edge_client.proto`` ``Error``; docs/wire.md §7)."""
+    """Why a router refused a Connect or Bind (sdk-golang's ``edge_client.proto`` ``Error``; docs/wire.md §9)."""
 
     INTERNAL = 1
     INVALID_API_SESSION = 2

@@ -45,7 +45,7 @@ CREATE_CIRCUIT_TIMEOUT_S = 25.0
 
 class DialRefused(Exception):
     """The circuit cannot be set up; ``reason`` goes to the dialer (not the wire's DialFailed), with the
-    structured error code and retry hint current SDKs read (docs/wire.md §7)."""
+    structured error code and retry hint current SDKs read (docs/wire.md §9)."""
 
     def __init__(self, reason: str, code: edge.EdgeErrorCode = edge.EdgeErrorCode.INTERNAL,
                  retry: edge.RetryHint = edge.RetryHint.DEFAULT) -> None:
@@ -58,7 +58,7 @@ class DialRefused(Exception):
         return edge.EdgeError(self.reason, self.code, self.retry)
 
 
-# The controller's refusal codes and what they mean to an SDK (docs/wire.md §7).
+# The controller's refusal codes and what they mean to an SDK (docs/wire.md §9).
 CTRL_REFUSALS = {
     InvalidSession.code: (edge.EdgeErrorCode.INVALID_SESSION, edge.RetryHint.START_OVER),
     "ENCRYPTION_DATA_MISSING": (edge.EdgeErrorCode.ENCRYPTION_DATA_MISSING, edge.RetryHint.START_OVER),
