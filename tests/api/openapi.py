@@ -108,7 +108,9 @@ def body_problems(op: APIOperation, response: Any) -> list[str]:
         return []
     if op.responses.find_by_status_code(status) is None:
         return [f"{op.label} answered {status}, which its schema does not declare"]
-    media = response.headers.get("content-type", "").split(";")[0]
+    raw = response.headers.get("content-type", "")
+    # httpx answers a header as text, schemathesis's responses as a list of texts
+    media = (raw[0] if isinstance(raw, list) and raw else str(raw or "")).split(";")[0]
     if media != "application/json":
         # A declared non-JSON answer (a CA's JWT is application/jwt) has no schema to check.
         declared = op.definition.raw.get("produces", ())
