@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import httpx
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from ziti_aio.common.api_paths import FABRIC
+from ziti_aio.pki.ca import CertAuthority
 from ziti_aio.pki.csr import create_csr
 from ziti_aio.pki.keys import generate_key
 from ziti_aio.testing.controller import ADMIN_PASSWORD, ADMIN_USERNAME, CLIENT, MANAGEMENT, create
@@ -58,8 +59,6 @@ MISSING = ("no such endpoint", "no such collection", "no such relation", "cannot
 
 
 def _csr(name: str) -> str:
-    from cryptography.hazmat.primitives.serialization import Encoding
-
     return create_csr(generate_key("ec256"), name).public_bytes(Encoding.PEM).decode()
 
 
@@ -163,10 +162,6 @@ def _ident(op_path: str, method: str, ids: dict[str, str]) -> dict[str, str]:
 async def _seed_all(net: Any) -> dict[str, str]:
     admin = net.admin
     ids = await seed(admin)
-    from cryptography.hazmat.primitives.serialization import Encoding
-
-    from ziti_aio.pki.ca import CertAuthority
-
     ids["ca-pem"] = CertAuthority.create_root("walk root").cert.public_bytes(Encoding.PEM).decode()
     me = (await admin.get(f"{MANAGEMENT}/current-identity")).json()["data"]
     ids["admin"] = me["id"]

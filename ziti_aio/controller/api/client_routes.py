@@ -67,8 +67,6 @@ def client_blueprint(ctx: ApiContext) -> Blueprint:
             return empty()
         if method == "erott":
             return ok(await ctx.enrollment_exchange.enroll_router(token, await read_json()))
-        if method == "extend/router":
-            return ok(await ctx.enrollment_exchange.extend_router(PEER_CERT_DER.get(), await read_json()))
         raise ValidationError("method must be ott, ottca, updb or erott", field="method", value=method)
 
     @bp.post("/enroll")
@@ -82,7 +80,7 @@ def client_blueprint(ctx: ApiContext) -> Blueprint:
     @bp.post("/enroll/extend/router")
     async def extend_router() -> Response:
         """New certificates for an enrolled router, which presents its current client certificate."""
-        return await _enroll("extend/router")
+        return ok(await ctx.enrollment_exchange.extend_router(PEER_CERT_DER.get(), await read_json()))
 
     @bp.get("/enroll/jwks")
     async def enrollment_jwks_route() -> Response:
