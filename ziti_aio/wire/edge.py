@@ -94,7 +94,7 @@ def parse_edge_error(headers: Headers) -> EdgeError | None:
     try:
         body = json.loads(raw)
         return EdgeError(str(body["message"]), EdgeErrorCode(body["code"]), RetryHint(body.get("retryHint", 0)))
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
         return None
 
 
