@@ -38,6 +38,10 @@ MANAGEMENT_READS = frozenset({
     "/posture-checks", "/posture-checks/{id}", "/posture-check-types", "/posture-check-types/{id}",
     "/posture-check-role-attributes", "/service-policies/{id}/posture-checks", "/identities/{id}/posture-data",
     "/identities/{id}/failed-service-requests",
+    "/cas/{id}/jwt", "/controller-settings", "/controller-settings/{id}",
+    "/controller-settings/{id}/effective", "/current-identity/authenticators", "/current-identity/authenticators/{id}",
+    "/database/data-integrity-results", "/identity-types", "/identity-types/{id}", "/routers", "/routers/{id}",
+    "/sessions/{id}/route-path", "/summary", "/revocations/{id}",
 })
 CLIENT_READS = frozenset({
     "/.well-known/est/cacerts", "/current-api-session", "/current-api-session/service-updates", "/current-identity",
@@ -45,17 +49,24 @@ CLIENT_READS = frozenset({
     "/services/{id}/edge-routers", "/external-jwt-signers", "/controllers", "/sessions/{id}",
     "/services/{id}/terminators", "/enumerated-capabilities", "/protocols", "/network-jwts", "/enroll/jwks", "/specs",
     "/specs/{id}", "/specs/{id}/spec", "/", "/current-identity/mfa", "/current-identity/mfa/qr-code",
+    "/current-identity/authenticators", "/current-identity/authenticators/{id}",
+    "/current-api-session/certificates",
 })
 # Paths with only writes (POST, PUT, PATCH, DELETE) the controller implements.
 MANAGEMENT_WRITES = frozenset({
     "/authenticate", "/cas/{id}/verify", "/edge-routers/{id}/re-enroll", "/enrollments/{id}/refresh",
     "/identities/{id}/disable", "/identities/{id}/enable", "/authenticate/mfa", "/identities/{id}/mfa",
-    "/current-identity/mfa/verify",
+    "/current-identity/mfa/verify", "/authenticators/{id}/re-enroll",
+    "/authenticators/{id}/request-extend", "/identities/{id}/trace", "/database/snapshot",
+    "/database/check-data-integrity", "/database/fix-data-integrity",
+    "/current-identity/authenticators/{id}/extend", "/current-identity/authenticators/{id}/extend-verify",
 })
 CLIENT_WRITES = frozenset({"/authenticate", "/enroll", "/enroll/ott", "/enroll/updb", "/enroll/erott",
                            "/sessions/{id}", "/authenticate/mfa", "/current-api-session/totp-token",
                            "/current-identity/mfa/verify", "/enroll/token", "/posture-response",
-                           "/posture-response-bulk"})
+                           "/posture-response-bulk",
+                           "/enroll/extend/router", "/current-identity/authenticators/{id}/extend",
+                           "/current-identity/authenticators/{id}/extend-verify"})
 
 
 async def seed(admin: Any) -> dict[str, str]:
@@ -110,4 +121,10 @@ async def seed(admin: Any) -> dict[str, str]:
         "name": "sweep-policy", "primary": {"updb": {"maxAttempts": 5}}, "secondary": {"requireTotp": False}})
     # The admin's MFA enrollment, started and never verified: its reads answer, its logins stay full.
     await admin.post(f"{CLIENT}/current-identity/mfa")
+    ids["controller-settings"] = "global"
+    ids["identity-types"] = "Default"
+    ids["routers"] = ids["transit-routers"]
+    mine = await admin.get(f"{CLIENT}/current-identity/authenticators")
+    ids["current-identity"] = mine.json()["data"][0]["id"]
+    ids["revocations"] = await create(admin, "revocations", {"id": "sweep-revoked-jti", "type": "JTI"})
     return ids

@@ -28,8 +28,9 @@ from ziti_aio.testing.controller import ADMIN_PASSWORD, ADMIN_USERNAME, CLIENT, 
 from .openapi import body_problems, needs_openapi, operations
 from .seeds import CLIENT_READS, CLIENT_WRITES, MANAGEMENT_READS, MANAGEMENT_WRITES, SEED_PASSWORD, seed
 
-# Every operation the controller implements, except the CA bundle (PKCS#7) and the MFA QR code (PNG).
-NOT_JSON = frozenset({"/.well-known/est/cacerts", "/current-identity/mfa/qr-code"})
+# Every operation the controller implements, except the CA bundle (PKCS#7), the MFA QR code (PNG) and a CA's JWT
+# (application/jwt), which are not JSON envelopes.
+NOT_JSON = frozenset({"/.well-known/est/cacerts", "/current-identity/mfa/qr-code", "/cas/{id}/jwt"})
 # Operations whose success is declared as a bare JSON object, not a {data, meta} envelope (errors still are).
 BARE_JSON = frozenset({"/enroll/jwks"})
 MANAGEMENT_PATHS = sorted((MANAGEMENT_READS | MANAGEMENT_WRITES) - NOT_JSON)
@@ -39,6 +40,9 @@ CLIENT_PATHS = sorted((CLIENT_READS | CLIENT_WRITES) - NOT_JSON)
 ADMIN_EXAMPLES = int(os.environ.get("ZITI_AIO_SWEEP_EXAMPLES", "5"))
 ANONYMOUS_EXAMPLES = 3
 SECRETS = ("scrypt$", "PRIVATE KEY", ADMIN_PASSWORD, SEED_PASSWORD)
+# Client-API operations OpenZiti declares but never implemented: 501 NOT_IMPLEMENTED is their answer
+# (docs/edge-api.md §7.5), not a server error.
+DECLARED_UNIMPLEMENTED = frozenset({f"{m} /services/{{id}}" for m in ("PUT", "PATCH", "DELETE")})
 # Kinds and fields a request may legitimately change even when it is refused or only logs in.
 VOLATILE_KINDS = frozenset({"api-sessions", "revocations"})
 VOLATILE_FIELDS = frozenset({"sdkInfo", "envInfo"})
@@ -94,6 +98,9 @@ class Sweep:
             resp = case.call(base_url=base_url, session=self.session, headers=headers, verify=self.verify,
                              timeout=30)
         problems = check_response(resp, bare=case.operation.path in BARE_JSON) + body_problems(case.operation, resp)
+        if resp.status_code == 501 and base_url.endswith(CLIENT) and case.operation.label in DECLARED_UNIMPLEMENTED \
+                and resp.json()["error"]["code"] == "NOT_IMPLEMENTED":
+            problems.remove("server error")
         if 200 <= resp.status_code < 300:
             self.validated.add(case.operation.label)
         before, self.stored = self.stored, trio.from_thread.run_sync(self.snapshot)
@@ -158,6 +165,8 @@ def _short(data: bytes | str | None, limit: int = 300) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
+# It sweeps every implemented operation (about 130); on a loaded 2-core machine that takes 10 minutes.
+@pytest.mark.timeout(1200)
 async def test_hostile_sweep(controller, admin):
     seeded = await seed(admin)
     apis = [(MANAGEMENT, operations("management.yml", MANAGEMENT_PATHS)),

@@ -259,6 +259,15 @@ class NotInHaMode(ZitiError):
     default_message = "The server is not running in HA mode. HA operations are not permitted"
 
 
+class NotImplementedHere(ZitiError):
+    """An operation OpenZiti's API files declare but OpenZiti's controller leaves unimplemented (it answers
+    501 too: docs/edge-api.md, "Operations OpenZiti declares but does not implement")."""
+
+    code = "NOT_IMPLEMENTED"
+    http_status = 501
+    default_message = "the operation is declared by the API but not implemented"
+
+
 class UnsupportedMedia(ZitiError):
     code = "UNSUPPORTED_MEDIA"
     http_status = 415

@@ -37,7 +37,7 @@ from ziti_aio.controller.pki_home import ControllerPki, ensure_controller_pki
 from ziti_aio.controller.store.commands import Command, Delete
 from ziti_aio.controller.store.sqlite_store import SqliteStore
 from ziti_aio.pki.bundle import cacerts_body
-from ziti_aio.pki.enrollment_jwt import sign_enrollment_jwt, sign_network_jwt
+from ziti_aio.pki.enrollment_jwt import sign_ca_jwt, sign_enrollment_jwt, sign_network_jwt
 from ziti_aio.transport import alpn
 from ziti_aio.transport.tls import server_context
 
@@ -165,6 +165,9 @@ class Controller:
         def network_jwt() -> str:
             return sign_network_jwt(key=pki.server_key, cert=pki.server_cert, issuer=state["base_url"])
 
+        def ca_jwt(ca_id: str) -> str:
+            return sign_ca_jwt(key=pki.server_key, cert=pki.server_cert, issuer=state["base_url"], ca_id=ca_id)
+
         crud = Crud(model, RuleDeps(EnrollmentIssuer(sign, cfg.enrollment_duration_s), hash_password))
         signer = TokenSigner(pki.session_key, "ziti-aio-controller")
         jwks = JwksCache(verify=jwks_ssl_context(cfg.jwks_ca_file), timeout_s=cfg.jwks_timeout_s,
@@ -200,7 +203,7 @@ class Controller:
                          cacerts_body=cacerts_body(pki.ca_bundle), instance_id=instance_id,
                          base_url=state["base_url"], router_state=network.router_state, network=network,
                          trust_ca=trust_ca, metrics=metrics, events=events, server_cert=pki.server_cert,
-                         network_jwt=network_jwt,
+                         network_jwt=network_jwt, ca_jwt=ca_jwt,
                          # A dark management API is served only over the overlay; so is everything built on it.
                          console=cfg.console and not cfg.dark, spa=cfg.spa)
         self.api = ctx

@@ -32,3 +32,5 @@ class Kind(StrEnum):
     API_SESSIONS = "api-sessions"
     SESSIONS = "sessions"
     REVOCATIONS = "revocations"
+    CONTROLLER_SETTINGS = "controller-settings"
+    API_SESSION_CERTIFICATES = "api-session-certificates"

@@ -139,11 +139,13 @@ class CertAuthority:
         return str(orgs[0].value) if orgs else None
 
     def _leaf_builder(
-        self, name: x509.Name, public_key: PublicKey, days: int, now: datetime | None
+        self, name: x509.Name, public_key: PublicKey, days: int, now: datetime | None,
+        lifetime: timedelta | None = None,
     ) -> x509.CertificateBuilder:
-        """Builder for a certificate issued by this CA, its end capped at this CA's own expiry."""
+        """Builder for a certificate issued by this CA for ``days`` (or ``lifetime``), its end capped at this
+        CA's own expiry."""
         now = _utc(now)
-        end = min(now + timedelta(days=_check_days(days)), self.cert.not_valid_after_utc)
+        end = min(now + (lifetime or timedelta(days=_check_days(days))), self.cert.not_valid_after_utc)
         try:
             ski = self.cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
             aki = x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski)
@@ -197,12 +199,13 @@ class CertAuthority:
         dns: Iterable[str],
         ips: Iterable[IpLike],
         data_encipherment: bool = False,
+        lifetime: timedelta | None = None,
     ) -> x509.Certificate:
         check_key_type(public_key)
         uris = [resolve_spiffe_id(spiffe_id, self.trust_domain)] if spiffe_id is not None else []
         sans = san_entries(dns, ips, uris)
         usages = [ExtendedKeyUsageOID.SERVER_AUTH] if server else []
-        builder = self._leaf_builder(name, public_key, days, now)
+        builder = self._leaf_builder(name, public_key, days, now, lifetime)
         builder = builder.add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         builder = builder.add_extension(_key_usage(data_encipherment=data_encipherment), critical=True)
         builder = builder.add_extension(
@@ -277,6 +280,7 @@ class CertAuthority:
         dns: Iterable[str] = (),
         ips: Iterable[IpLike] = (),
         now: datetime | None = None,
+        lifetime: timedelta | None = None,
     ) -> x509.Certificate:
         """Sign an enrollment CSR as OpenZiti does: the CSR's subject, KeyUsage digitalSignature|keyEncipherment|
         dataEncipherment, EKU clientAuth (plus serverAuth when ``server``).
@@ -301,6 +305,7 @@ class CertAuthority:
             dns=dns,
             ips=ips,
             data_encipherment=True,
+            lifetime=lifetime,
         )
 
     def chain_pem(self, cert: x509.Certificate) -> bytes:

@@ -84,6 +84,15 @@ def sign_network_jwt(*, key: PrivateKey, cert: x509.Certificate, issuer: str) ->
     return jwt.encode(claims, key, algorithm=jwt_algorithm(key), headers={"kid": fingerprint_sha1(cert)})
 
 
+def sign_ca_jwt(*, key: PrivateKey, cert: x509.Certificate, issuer: str, ca_id: str) -> str:
+    """A third-party CA's enrollment JWT (``GET /cas/{id}/jwt``): ``em: ca``, ``sub`` = ``jti`` = the CA's id,
+    ``aud: [openziti-enroller]``, no expiry (OpenZiti's shape); signed like enrollment JWTs."""
+    if key.public_key() != cert.public_key():
+        raise ValidationError("the signing key does not belong to the certificate")
+    claims = {"iss": issuer, "sub": ca_id, "jti": ca_id, "em": "ca", "aud": [NETWORK_AUDIENCE]}
+    return jwt.encode(claims, key, algorithm=jwt_algorithm(key), headers={"kid": fingerprint_sha1(cert)})
+
+
 def enrollment_jwks(cert: x509.Certificate) -> dict[str, Any]:
     """The JWKS of the key that signs enrollment JWTs: one public JWK, ``kid`` as in their headers."""
     public_key = cert.public_key()

@@ -106,3 +106,9 @@ def resolve_spiffe_id(spiffe_id: str, trust_domain: str | None) -> str:
     if path and (not _SPIFFE_PATH.fullmatch(path) or {".", ".."} & set(path.split("/"))):
         raise ValidationError(f"invalid SPIFFE id path {path!r}", field="spiffeId", value=spiffe_id)
     return SPIFFE_SCHEME + domain + path
+
+
+def session_spiffe_path(identity_id: str, api_session_id: str) -> str:
+    """The SPIFFE id path of a session certificate: it names the identity and the API session it is bound to
+    (the controller issues it, routers accept it for that API session only)."""
+    return f"identity/{identity_id}/api-session/{api_session_id}"

@@ -10,8 +10,8 @@ Messages:
 
 - hello (router -> controller), body ``{v, version, edgeAddress, hostname}``; the successful
   Result's body is ``{v, routerId, issuer, signingKey (PEM), revocations}``.
-- ``REVOCATIONS`` (controller -> router): ``{v, apiSessions: [ids], sessions: [ids]}``, the full
-  list in the hello reply, deltas afterwards.
+- ``REVOCATIONS`` (controller -> router): ``{v, apiSessions: [ids], sessions: [ids], certs: [SHA-1
+  fingerprints of deleted session certificates]}``, the full list in the hello reply, deltas afterwards.
 - ``CREATE_TERMINATOR`` (router -> controller, request): ``{v, id, serviceId, sessionId,
   identityId, identity, cost, precedence, address}``.
 - ``REMOVE_TERMINATOR`` (router -> controller): ``{v, id}``.

@@ -11,7 +11,9 @@ required header or a malformed value; builders on values the wire cannot carry.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from enum import IntEnum
 
 from ziti_aio.wire.content import EdgeContentType
 from ziti_aio.wire.errors import WireProtocolError
@@ -37,6 +39,63 @@ from ziti_aio.wire.headers import (
 PUBLIC_KEY_BYTES = 32
 INVALID_SESSION = "Invalid Session"
 """StateClosed reason libziti treats as "refresh the service session and retry" (docs/wire.md §7 quirk 2)."""
+MAX_STRUCTURED_ERROR_BYTES = 8192
+
+
+class EdgeErrorCode(IntEnum):
+    """Why a router refused a Connect or Bind (sdk-golang's ``edge_client.proto`` ``Error``; docs/wire.md §9)."""
+
+    INTERNAL = 1
+    INVALID_API_SESSION = 2
+    INVALID_SESSION = 3
+    WRONG_SESSION_TYPE = 4
+    INVALID_EDGE_ROUTER_FOR_SESSION = 5
+    INVALID_SERVICE = 6
+    TUNNELING_NOT_ENABLED = 7
+    INVALID_TERMINATOR = 8
+    INVALID_PRECEDENCE = 9
+    INVALID_COST = 10
+    ENCRYPTION_DATA_MISSING = 11
+    INVALID_API_SESSION_TYPE = 12
+    INVALID_INSTANCE_ID = 13
+    ACCESS_DENIED = 14
+    POSTURE_CHECK_FAILED = 15
+
+
+class RetryHint(IntEnum):
+    """What an SDK should do after a refusal: retry as usual, back off, start over (new sessions), or give up."""
+
+    DEFAULT = 0
+    TOO_BUSY = 1
+    START_OVER = 2
+    NOT_RETRIABLE = 3
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeError:
+    """The structured error of a refusal: header 1014 carries ``code``, header 1033 the JSON
+    ``{message, code, retryHint}`` current SDKs read (sdk-golang ``edge.Error``)."""
+
+    message: str
+    code: EdgeErrorCode = EdgeErrorCode.INTERNAL
+    retry_hint: RetryHint = RetryHint.DEFAULT
+
+    def apply(self, headers: dict[int, bytes]) -> None:
+        body = {"message": self.message, "code": int(self.code), "retryHint": int(self.retry_hint)}
+        headers[EdgeHeader.ERROR_CODE] = put_uint32(int(self.code))
+        headers[EdgeHeader.STRUCTURED_ERROR] = put_str(json.dumps(body, separators=(",", ":")))
+
+
+def parse_edge_error(headers: Headers) -> EdgeError | None:
+    """The structured error of a message, if it carries one (a malformed one is ignored, as SDKs do)."""
+    raw = headers.get(EdgeHeader.STRUCTURED_ERROR)
+    if raw is None or len(raw) > MAX_STRUCTURED_ERROR_BYTES:
+        return None
+    try:
+        body = json.loads(raw)
+        return EdgeError(str(body["message"]), EdgeErrorCode(body["code"]), RetryHint(body.get("retryHint", 0)))
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,11 +122,13 @@ class StateConnected:
 
 @dataclass(frozen=True, slots=True)
 class StateClosed:
-    """A connection, bind or request is over (60785); ``reason`` is prose."""
+    """A connection, bind or request is over (60785); ``reason`` is prose, ``error`` the structured error
+    a router may add."""
 
     conn_id: int
     reason: str
     reply_for: int | None
+    error: EdgeError | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,11 +286,15 @@ def parse_state_connected(msg: Message) -> StateConnected:
     )
 
 
-def state_closed(conn_id: int, reason: str = "", *, reply_for: int | None = None, seq: int | None = None) -> Message:
+def state_closed(conn_id: int, reason: str = "", *, reply_for: int | None = None, seq: int | None = None,
+                 error: EdgeError | None = None) -> Message:
     """StateClosed. From a router give a real ``reason``: an empty one means "Invalid Session"
-    to libziti (docs/wire.md §7 quirk 2). From an SDK the reason is empty and ``seq`` is its edge counter."""
+    to libziti (docs/wire.md §7 quirk 2); ``error`` adds the structured error current SDKs read. From an
+    SDK the reason is empty and ``seq`` is its edge counter."""
     headers = _conn_headers(conn_id, seq)
     _put_optional(headers, ChannelHeader.REPLY_FOR, None if reply_for is None else put_int32(reply_for))
+    if error is not None:
+        error.apply(headers)
     return Message(EdgeContentType.STATE_CLOSED, headers=headers, body=put_str(reason))
 
 
@@ -240,6 +305,7 @@ def parse_state_closed(msg: Message) -> StateClosed:
         conn_id=_conn_id(msg.headers),
         reason=msg.body.decode("utf-8", errors="replace"),
         reply_for=get_int32(msg.headers, ChannelHeader.REPLY_FOR),
+        error=parse_edge_error(msg.headers),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 
@@ -102,6 +103,24 @@ def test_state_closed_round_trips_from_router_and_from_sdk():
     sdk = decode(wire(edge.state_closed(3, seq=4)))
     assert sdk.body == b"" and sdk.headers[EdgeHeader.SEQ] == b"\x04\x00\x00\x00"
     assert edge.parse_state_closed(sdk) == edge.StateClosed(3, "", None)
+
+
+def test_a_structured_error_rides_headers_1014_and_1033():
+    error = edge.EdgeError("terminator t1 failed: refused", edge.EdgeErrorCode.INTERNAL, edge.RetryHint.DEFAULT)
+    msg = decode(wire(edge.state_closed(3, error.message, reply_for=8, error=error)))
+    assert msg.headers[EdgeHeader.ERROR_CODE] == b"\x01\x00\x00\x00"
+    assert json.loads(msg.headers[EdgeHeader.STRUCTURED_ERROR]) == {"message": "terminator t1 failed: refused",
+                                                                    "code": 1, "retryHint": 0}
+    assert edge.parse_state_closed(msg) == edge.StateClosed(3, error.message, 8, error)
+
+
+@pytest.mark.parametrize("raw", [b"not json", b"[]", b'{"code": 1}', b'{"message": "m", "code": 99}',
+                                 b'{"message": "m", "code": 3, "retryHint": 7}', b"[" * 5000, b"\xff"])
+def test_a_malformed_structured_error_is_ignored(raw):
+    msg = edge.state_closed(3, "closed")
+    headers = {**msg.headers, EdgeHeader.STRUCTURED_ERROR.value: raw}
+    parsed = edge.parse_state_closed(Message(msg.content_type, headers=headers, body=msg.body))
+    assert parsed.error is None and parsed.reason == "closed"
 
 
 def test_data_without_flags_has_no_flags_header():

@@ -77,6 +77,8 @@ class ApiContext:
     server_cert: x509.Certificate | None = None
     # The network JWT (GET /network-jwts), signed once on first use.
     network_jwt: Callable[[], str] | None = None
+    # A CA's enrollment JWT (GET /cas/{id}/jwt), signed with the TLS server key.
+    ca_jwt: Callable[[str], str] | None = None
     started_at: str = field(default_factory=now_text)
     # The web console at /console/ and single-page applications from directories (docs/console.md).
     console: bool = False
@@ -180,9 +182,11 @@ def _count(metrics: ControllerMetrics, status: int) -> None:
 def create_app(ctx: ApiContext) -> Any:
     """The ASGI application serving both APIs (wrapped for legacy client paths)."""
     from ziti_aio.controller.api.client_routes import client_blueprint
+    from ziti_aio.controller.api.database import DatabaseOps
     from ziti_aio.controller.api.events_routes import events_blueprint
     from ziti_aio.controller.api.ext_jwt_routes import ext_jwt_blueprint
     from ziti_aio.controller.api.fabric_routes import fabric_blueprint
+    from ziti_aio.controller.api.management_actions_routes import management_actions_blueprint
     from ziti_aio.controller.api.management_routes import management_blueprint
     from ziti_aio.controller.api.mfa_routes import mfa_blueprint
     from ziti_aio.controller.api.network_routes import network_blueprint
@@ -198,13 +202,15 @@ def create_app(ctx: ApiContext) -> Any:
     app.register_blueprint(client_blueprint(ctx), url_prefix=api_paths.CLIENT)
     app.register_blueprint(posture_client_blueprint(ctx), url_prefix=api_paths.CLIENT)
     app.register_blueprint(posture_management_blueprint(ctx), url_prefix=api_paths.MANAGEMENT)
-    app.register_blueprint(fabric_blueprint(ctx), url_prefix=api_paths.FABRIC)
+    database = DatabaseOps(ctx.model.store)
+    app.register_blueprint(fabric_blueprint(ctx, database), url_prefix=api_paths.FABRIC)
     if ctx.network is not None:
         app.register_blueprint(network_blueprint(ctx, "network"), url_prefix=api_paths.MANAGEMENT)
         app.register_blueprint(network_blueprint(ctx, "fabric"), url_prefix=api_paths.FABRIC)
     app.register_blueprint(management_blueprint(ctx), url_prefix=api_paths.MANAGEMENT)
     app.register_blueprint(mfa_blueprint(ctx, "client-mfa", client=True), url_prefix=api_paths.CLIENT)
     app.register_blueprint(mfa_blueprint(ctx, "management-mfa", client=False), url_prefix=api_paths.MANAGEMENT)
+    app.register_blueprint(management_actions_blueprint(ctx, database), url_prefix=api_paths.MANAGEMENT)
     app.register_blueprint(ops_blueprint(ctx))
     app.register_blueprint(oidc_blueprint(ctx), url_prefix=api_paths.OIDC)
     if ctx.events is not None:

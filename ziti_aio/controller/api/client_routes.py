@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from quart import Blueprint, Response, request
 
-from ziti_aio.common.errors import NotFoundError, ValidationError
+from ziti_aio.common.errors import NotFoundError, NotImplementedHere, ValidationError
 from ziti_aio.controller.api.app import ApiContext, caller, read_json
 from ziti_aio.controller.api.common_routes import add_common_routes
 from ziti_aio.controller.api.envelope import empty, json_response, ok
@@ -16,6 +16,7 @@ from ziti_aio.controller.api.informational_routes import CLIENT_API
 from ziti_aio.controller.api.listing import Filterable, filterable, page
 from ziti_aio.controller.api.render import Renderer
 from ziti_aio.controller.api.server import PEER_CERT_DER
+from ziti_aio.controller.api.session_cert_routes import add_session_cert_routes
 from ziti_aio.controller.kinds import Kind
 from ziti_aio.controller.model.external_jwt_signers import client_detail
 from ziti_aio.controller.model.views import edge_router_common
@@ -48,6 +49,7 @@ def client_blueprint(ctx: ApiContext) -> Blueprint:
         return session
 
     add_common_routes(bp, ctx, CLIENT_API)
+    add_session_cert_routes(bp, ctx)
 
     async def _enroll(method: str) -> Response:
         token = request.args.get("token")
@@ -77,6 +79,11 @@ def client_blueprint(ctx: ApiContext) -> Blueprint:
     @bp.post("/enroll/<method>")
     async def enroll_method(method: str) -> Response:
         return await _enroll(method)
+
+    @bp.post("/enroll/extend/router")
+    async def extend_router() -> Response:
+        """New certificates for an enrolled router, which presents its current client certificate."""
+        return ok(await ctx.enrollment_exchange.extend_router(PEER_CERT_DER.get(), await read_json()))
 
     @bp.get("/enroll/jwks")
     async def enrollment_jwks_route() -> Response:
@@ -114,6 +121,15 @@ def client_blueprint(ctx: ApiContext) -> Blueprint:
         if ident not in ctx.model.policy.service_permissions(found.identity["id"]):
             raise NotFoundError("service", ident)
         return ok(_renderer(ctx, found).render(Kind.SERVICES, ctx.model.get(Kind.SERVICES, ident)))
+
+    @bp.put("/services/<ident>")
+    @bp.patch("/services/<ident>")
+    @bp.delete("/services/<ident>")
+    async def change_service(ident: str) -> Response:
+        """client.yml declares these, OpenZiti's controller never implemented them: 501, as it answers."""
+        caller(ctx)
+        raise NotImplementedHere(f"{request.method} of a service is not part of the client API; use the "
+                                 "management API")
 
     @bp.get("/services/<ident>/edge-routers")
     async def service_edge_routers(ident: str) -> Response:

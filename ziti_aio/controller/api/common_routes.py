@@ -10,6 +10,7 @@ from quart import Blueprint, Response, request
 from ziti_aio.common import api_paths
 from ziti_aio.common.errors import InvalidAuth, ValidationError
 from ziti_aio.controller.api.app import ApiContext, bearer_token, caller, read_json
+from ziti_aio.controller.api.current_authenticator_routes import add_current_authenticator_routes
 from ziti_aio.controller.api.envelope import empty, ok
 from ziti_aio.controller.api.informational_routes import add_informational_routes
 from ziti_aio.controller.api.render import Renderer
@@ -43,9 +44,13 @@ def api_session_detail(ctx: ApiContext, found: Caller | None, api_session: Entit
     detail = renderer.render(Kind.API_SESSIONS, api_session)
     identity = ctx.model.get(Kind.IDENTITIES, api_session["identityId"])
     detail.update(api_session_expiry_fields(ctx.access, api_session))
+    auth = ctx.model.maybe(Kind.AUTHENTICATORS, api_session.get("authenticatorId")) or {}
+    # A certificate the network issued can be extended, when an administrator asked or at will (libziti 1.x).
+    detail.update(isCertExtendable=auth.get("method") == "cert" and not auth.get("caId"),
+                  isCertExtendRequested=auth.get("isExtendRequested", False),
+                  isCertKeyRollRequested=auth.get("isKeyRollRequested", False))
     detail.update(
         token=token, identity={**(ref(Kind.IDENTITIES, identity) or {}), "appData": identity.get("appData")},
-        isCertExtendable=False, isCertExtendRequested=False, isCertKeyRollRequested=False,
         improperClientCertChain=False, permissions=sorted(found.permissions()) if found else [],
     )
     return detail
@@ -64,6 +69,7 @@ def add_common_routes(bp: Blueprint, ctx: ApiContext, api: str) -> None:
     """Register the routes both APIs have on ``bp``, the blueprint of ``api`` (``edge-client`` or
     ``edge-management``)."""
     add_informational_routes(bp, ctx, api)
+    add_current_authenticator_routes(bp, ctx)
 
     @bp.get("/")
     @bp.get("/version")

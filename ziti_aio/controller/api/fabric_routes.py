@@ -14,7 +14,6 @@ from quart import Blueprint, Response, request
 
 from ziti_aio.common.errors import NotInHaMode, ValidationError
 from ziti_aio.controller.api.app import ApiContext, caller, read_json
-from ziti_aio.controller.api.database import DatabaseOps
 from ziti_aio.controller.api.envelope import created, empty, json_response, ok
 from ziti_aio.controller.api.listing import filterable, page
 from ziti_aio.controller.api.permissions import METHOD_ACTION, require
@@ -24,6 +23,9 @@ from ziti_aio.controller.model import fields
 from ziti_aio.controller.model.views import links
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ziti_aio.controller.api.database import DatabaseOps
     from ziti_aio.controller.model.access import Caller
     from ziti_aio.controller.model.model import Entity
 
@@ -119,10 +121,11 @@ def router_body(body: Any, stored: Entity | None) -> dict[str, Any]:
     return {k: v for k, v in body.items() if k in ROUTER_FIELDS and not (k == "disabled" and v is None)}
 
 
-def fabric_blueprint(ctx: ApiContext) -> Blueprint:
+def fabric_blueprint(ctx: ApiContext, database: DatabaseOps) -> Blueprint:
     """Routes only the fabric API has (register before :func:`network_blueprint`'s)."""
     bp = Blueprint("fabric_only", __name__)
-    database = DatabaseOps(ctx.model.store)
+    add_router_routes(bp, ctx, render_router)
+    add_database_routes(bp, ctx, database)
 
     def authorize(collection: str) -> Caller:
         found = caller(ctx)
@@ -136,52 +139,6 @@ def fabric_blueprint(ctx: ApiContext) -> Blueprint:
         items, meta = page(rows, request.args, filterable(Kind.TERMINATORS))
         r = Renderer(ctx.model, router_state=ctx.router_state)
         return ok([fabric_terminator(r.render(Kind.TERMINATORS, e)) for e in items], meta)
-
-    # --- routers ----------------------------------------------------------------------------
-
-    @bp.get("/routers")
-    async def list_routers() -> Response:
-        authorize(Kind.EDGE_ROUTERS)
-        items, meta = page(ctx.model.all(Kind.EDGE_ROUTERS), request.args, filterable(Kind.EDGE_ROUTERS))
-        return ok([render_router(ctx, e) for e in items], meta)
-
-    @bp.get("/routers/<ident>")
-    async def get_router(ident: str) -> Response:
-        authorize(Kind.EDGE_ROUTERS)
-        return ok(render_router(ctx, ctx.model.get(Kind.EDGE_ROUTERS, ident)))
-
-    @bp.post("/routers")
-    async def create_router() -> Response:
-        found = authorize(Kind.EDGE_ROUTERS)
-        body = router_body(await read_json(), None)
-        tags = fields.tags("tags", body.get("tags"))
-        body = {**body, "isTunnelerEnabled": False, "tags": {**tags, "transitRouter": True}}
-        return created(await ctx.crud.create(Kind.EDGE_ROUTERS, body, actor=found.identity["id"]), ROUTERS)
-
-    async def update_router(ident: str, partial: bool) -> Response:
-        found = authorize(Kind.EDGE_ROUTERS)
-        stored = ctx.model.get(Kind.EDGE_ROUTERS, ident)
-        body = router_body(await read_json(), stored)
-        if not partial:
-            body = replacing(body, ROUTER_DEFAULTS)
-        if "tags" in body and (stored.get("tags") or {}).get("transitRouter") is True:
-            body["tags"] = {**fields.tags("tags", body["tags"]), "transitRouter": True}
-        await ctx.crud.update(Kind.EDGE_ROUTERS, ident, body, partial=True, actor=found.identity["id"])
-        return empty()
-
-    @bp.put("/routers/<ident>")
-    async def put_router(ident: str) -> Response:
-        return await update_router(ident, partial=False)
-
-    @bp.patch("/routers/<ident>")
-    async def patch_router(ident: str) -> Response:
-        return await update_router(ident, partial=True)
-
-    @bp.delete("/routers/<ident>")
-    async def delete_router(ident: str) -> Response:
-        found = authorize(Kind.EDGE_ROUTERS)
-        await ctx.crud.delete(Kind.EDGE_ROUTERS, ident, actor=found.identity["id"])
-        return empty()
 
     @bp.get("/routers/<ident>/terminators")
     async def router_terminators(ident: str) -> Response:
@@ -277,35 +234,6 @@ def fabric_blueprint(ctx: ApiContext) -> Blueprint:
         # No controller or router of ours offers inspectable values yet: nothing matches (docs/fabric.md).
         return json_response({"success": True, "errors": [], "values": []})
 
-    @bp.post("/database")
-    async def snapshot() -> Response:
-        authorize("database")
-        await database.snapshot(None)
-        return empty()
-
-    @bp.post("/database/snapshot")
-    async def snapshot_with_path() -> Response:
-        authorize("database")
-        body = _object(await read_json() or {}, frozenset({"path"}), "snapshot")
-        return ok({"path": str(await database.snapshot(body.get("path")))})
-
-    @bp.post("/database/check-data-integrity")
-    async def check_integrity() -> Response:
-        authorize("database")
-        await database.check(fix=False)
-        return ok({}, status=202)
-
-    @bp.post("/database/fix-data-integrity")
-    async def fix_integrity() -> Response:
-        authorize("database")
-        await database.check(fix=True)
-        return ok({}, status=202)
-
-    @bp.get("/database/data-integrity-results")
-    async def integrity_results() -> Response:
-        authorize("database")
-        return ok(database.results())
-
     # --- cluster: one controller, no HA yet ---------------------------------------------------
 
     @bp.get("/cluster/list-members")
@@ -317,3 +245,104 @@ def fabric_blueprint(ctx: ApiContext) -> Blueprint:
         raise NotInHaMode()
 
     return bp
+
+
+async def update_router(ctx: ApiContext, ident: str, partial: bool) -> Response:
+    """PUT or PATCH of a router through the fabric shape (``/routers``, management ``/transit-routers``)."""
+    found = caller(ctx)
+    require(found, Kind.EDGE_ROUTERS, METHOD_ACTION[request.method])
+    stored = ctx.model.get(Kind.EDGE_ROUTERS, ident)
+    body = router_body(await read_json(), stored)
+    if not partial:
+        body = replacing(body, ROUTER_DEFAULTS)
+    if "tags" in body and (stored.get("tags") or {}).get("transitRouter") is True:
+        body["tags"] = {**fields.tags("tags", body["tags"]), "transitRouter": True}
+    await ctx.crud.update(Kind.EDGE_ROUTERS, ident, body, partial=True, actor=found.identity["id"])
+    return empty()
+
+
+def management_router(ctx: ApiContext, e: Entity) -> dict[str, Any]:
+    """A router in the management API's ``routerDetail`` shape: the fabric one, its enrollment state and
+    whether it is online."""
+    shown = render_router(ctx, e)
+    shown.pop("versionInfo", None)
+    shown.pop("listenerAddresses", None)
+    return {**shown, "isOnline": shown.pop("connected"), "isVerified": bool(e.get("isVerified"))}
+
+
+def add_router_routes(bp: Blueprint, ctx: ApiContext, shape: Callable[[ApiContext, Entity], dict[str, Any]]) -> None:
+    """``/routers`` in the fabric shape (``render_router``) or the management API's (``management_router``)."""
+
+    def authorize(collection: str) -> Caller:
+        found = caller(ctx)
+        require(found, collection, METHOD_ACTION[request.method])
+        return found
+
+    @bp.get("/routers")
+    async def list_routers() -> Response:
+        authorize(Kind.EDGE_ROUTERS)
+        items, meta = page(ctx.model.all(Kind.EDGE_ROUTERS), request.args, filterable(Kind.EDGE_ROUTERS))
+        return ok([shape(ctx, e) for e in items], meta)
+
+    @bp.get("/routers/<ident>")
+    async def get_router(ident: str) -> Response:
+        authorize(Kind.EDGE_ROUTERS)
+        return ok(shape(ctx, ctx.model.get(Kind.EDGE_ROUTERS, ident)))
+
+    @bp.post("/routers")
+    async def create_router() -> Response:
+        found = authorize(Kind.EDGE_ROUTERS)
+        body = router_body(await read_json(), None)
+        tags = fields.tags("tags", body.get("tags"))
+        body = {**body, "isTunnelerEnabled": False, "tags": {**tags, "transitRouter": True}}
+        return created(await ctx.crud.create(Kind.EDGE_ROUTERS, body, actor=found.identity["id"]), ROUTERS)
+
+    @bp.put("/routers/<ident>")
+    async def put_router(ident: str) -> Response:
+        return await update_router(ctx, ident, partial=False)
+
+    @bp.patch("/routers/<ident>")
+    async def patch_router(ident: str) -> Response:
+        return await update_router(ctx, ident, partial=True)
+
+    @bp.delete("/routers/<ident>")
+    async def delete_router(ident: str) -> Response:
+        found = authorize(Kind.EDGE_ROUTERS)
+        await ctx.crud.delete(Kind.EDGE_ROUTERS, ident, actor=found.identity["id"])
+        return empty()
+
+
+def add_database_routes(bp: Blueprint, ctx: ApiContext, database: DatabaseOps) -> None:
+    """``/database`` snapshots and integrity checks (docs/fabric.md), on the fabric and management APIs."""
+
+    def authorize() -> None:
+        require(caller(ctx), "database", METHOD_ACTION[request.method])
+
+    @bp.post("/database")
+    async def snapshot() -> Response:
+        authorize()
+        await database.snapshot(None)
+        return empty()
+
+    @bp.post("/database/snapshot")
+    async def snapshot_with_path() -> Response:
+        authorize()
+        body = _object(await read_json() or {}, frozenset({"path"}), "snapshot")
+        return ok({"path": str(await database.snapshot(body.get("path")))})
+
+    @bp.post("/database/check-data-integrity")
+    async def check_integrity() -> Response:
+        authorize()
+        await database.check(fix=False)
+        return ok({}, status=202)
+
+    @bp.post("/database/fix-data-integrity")
+    async def fix_integrity() -> Response:
+        authorize()
+        await database.check(fix=True)
+        return ok({}, status=202)
+
+    @bp.get("/database/data-integrity-results")
+    async def integrity_results() -> Response:
+        authorize()
+        return ok(database.results())

@@ -15,19 +15,28 @@ from typing import TYPE_CHECKING, Any
 from ziti_aio.common.errors import ValidationError
 from ziti_aio.common.ids import new_id
 from ziti_aio.controller.kinds import Kind
+from ziti_aio.controller.model.authenticator_actions import (
+    extend_request,
+    extension,
+    extension_verified,
+    re_enrollment,
+)
 from ziti_aio.controller.model.cas import verify_command
 from ziti_aio.controller.model.disabling import disabling, enabling
 from ziti_aio.controller.model.fields import now_text
 from ziti_aio.controller.model.records import RECORDS, KindRecord
+from ziti_aio.controller.model.revocations import revocation_request
 from ziti_aio.controller.model.rules import enrollment_refresh, router_re_enrollment
 from ziti_aio.controller.model.service_configs import assigning, removing
+from ziti_aio.controller.model.session_certs import session_certificate, session_certificate_end
 from ziti_aio.controller.store.commands import Change, Command, Delete, Put
 
 if TYPE_CHECKING:
-    from datetime import datetime
+    from datetime import datetime, timedelta
 
     from ziti_aio.controller.model.hooks import KindHooks, RuleDeps
     from ziti_aio.controller.model.model import Entity, Model
+    from ziti_aio.pki.ca import CertAuthority
 
 
 def _body(body: Any) -> Mapping[str, Any]:
@@ -163,3 +172,72 @@ class Crud:
         """Remove the named config overrides of an identity, or all of them when none are named."""
         await self.model.transact(lambda: Command(actor, f"remove service configs of identity {identity_id}",
                                                   (removing(self.model, identity_id, body),)))
+
+    async def re_enroll_authenticator(self, auth_id: str, expires_at: datetime, *, actor: str) -> str:
+        """Replace an authenticator with a fresh enrollment of its method; returns the enrollment's id."""
+        made: list[str] = []
+
+        def build() -> Command:
+            changes, enrollment_id = re_enrollment(self.model, self.deps.issuer, auth_id, expires_at)
+            made.append(enrollment_id)
+            return Command(actor, f"re-enroll authenticator {auth_id}", tuple(changes))
+
+        await self.model.transact(build)
+        return made[0]
+
+    async def request_extend(self, auth_id: str, roll_keys: bool, *, actor: str) -> None:
+        """Ask the holder of a network-issued certificate to extend it (with a new key when ``roll_keys``)."""
+        await self.model.transact(lambda: Command(actor, f"request extension of authenticator {auth_id}",
+                                                  (extend_request(self.model, auth_id, roll_keys),)))
+
+    async def revoke(self, body: Any, *, actor: str) -> str:
+        """``POST /revocations``: end an API session, every API session of an identity, or one session (JTI)."""
+        made: list[str] = []
+
+        def build() -> Command:
+            changes, ident = revocation_request(self.model, body)
+            made.append(ident)
+            return Command(actor, f"revoke {ident}", tuple(changes))
+
+        await self.model.transact(build)
+        return made[0]
+
+    async def extend_authenticator(self, auth: Entity, csr_pem: str, ca: CertAuthority, trust_domain: str) -> str:
+        """Issue a new certificate for a certificate authenticator from a CSR, unverified until
+        :meth:`verify_extension`; returns the certificate chain (PEM)."""
+        chain: list[str] = []
+
+        def build() -> Command:
+            change, pem = extension(self.model, ca, trust_domain, self.model.get(Kind.AUTHENTICATORS, auth["id"]),
+                                    csr_pem)
+            chain.append(pem)
+            return Command(auth["identityId"], f"extend authenticator {auth['id']}", (change,))
+
+        await self.model.transact(build)
+        return chain[0]
+
+    async def verify_extension(self, auth: Entity, cert_pem: object) -> None:
+        """The extended certificate replaces the old one (which stops working)."""
+        await self.model.transact(lambda: Command(
+            auth["identityId"], f"verify extension of authenticator {auth['id']}",
+            (extension_verified(self.model.get(Kind.AUTHENTICATORS, auth["id"]), cert_pem),)))
+
+    async def create_session_certificate(self, identity: Entity, api_session: Entity, csr_pem: object,
+                                         ca: CertAuthority, trust_domain: str,
+                                         lifetime: timedelta) -> tuple[Entity, str]:
+        """Issue a session certificate from a CSR (see :mod:`.session_certs`); returns it and the CA chain."""
+        made: list[tuple[Entity, str]] = []
+
+        def build() -> Command:
+            self.model.get(Kind.API_SESSIONS, api_session["id"])
+            change, cert, chain = session_certificate(self.model, ca, trust_domain, identity, api_session, csr_pem,
+                                                      lifetime)
+            made.append((cert, chain))
+            return Command(identity["id"], f"session certificate for API session {api_session['id']}", (change,))
+
+        await self.model.transact(build)
+        return made[0]
+
+    async def end_session_certificate(self, cert: Entity, *, actor: str) -> None:
+        await self.model.transact(lambda: Command(actor, f"delete session certificate {cert['id']}",
+                                                  tuple(session_certificate_end(cert))))

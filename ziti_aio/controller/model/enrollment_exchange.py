@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 
-from ziti_aio.common.errors import EnrollmentExpired, InvalidEnrollmentToken, ValidationError
+from ziti_aio.common.errors import AuthError, EnrollmentExpired, InvalidEnrollmentToken, ValidationError
 from ziti_aio.controller.kinds import Kind
 from ziti_aio.controller.model.auth_policies import identity_password_check
 from ziti_aio.controller.model.cas import issued_by, trusted_ca
 from ziti_aio.controller.model.fields import now_text, parse_time
 from ziti_aio.controller.model.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, hash_password
 from ziti_aio.controller.model.rules import new_authenticator
-from ziti_aio.controller.store.commands import Change, Command, Delete, Put
+from ziti_aio.controller.store.commands import Command, Delete, Put
 from ziti_aio.pki.bundle import certs_to_pem, fingerprint_sha1
 from ziti_aio.pki.csr import load_csr
 
@@ -110,34 +110,58 @@ class EnrollmentExchange:
 
     async def enroll_router(self, token: Any, body: Any) -> dict[str, str]:
         """Sign a router's client and server CSRs (``erott``); returns cert, serverCert, ca."""
-        if not isinstance(body, dict):
-            raise ValidationError("the request body must be a JSON object", field="body")
-        client_csr = body.get("certCsr") or body.get("clientCsr")
-        server_csr = body.get("serverCertCsr") or body.get("serverCsr")
-        if not isinstance(client_csr, str) or not isinstance(server_csr, str):
-            raise ValidationError("certCsr and serverCertCsr are required", field="certCsr")
+        client_csr, server_csr = _router_csrs(body)
         result: dict[str, str] = {}
 
         def build() -> Command:
             enrollment = self._pending(token, "erott")
             router = self.model.get(Kind.EDGE_ROUTERS, enrollment["edgeRouterId"])
-            rid = router["id"]
-            spiffe = f"spiffe://{self.trust_domain}/router/{rid}"
-            client = self.signer_ca.sign_csr(load_csr(client_csr), spiffe_id=spiffe)
-            server_request = load_csr(server_csr)
-            dns, ips = _sans(server_request)
-            server = self.signer_ca.sign_csr(server_request, server=True, spiffe_id=spiffe, dns=dns, ips=ips)
-            result.update(cert=self.signer_ca.chain_pem(client).decode(),
-                          serverCert=self.signer_ca.chain_pem(server).decode(),
-                          ca=certs_to_pem(self.ca_bundle).decode())
-            updated = {**router, "fingerprint": fingerprint_sha1(client), "certPem": _pem(client),
-                       "isVerified": True, "updatedAt": now_text()}
-            changes: list[Change] = [Delete(Kind.ENROLLMENTS, enrollment["id"]), Put(Kind.EDGE_ROUTERS, updated)]
-            return Command(rid, "router enrollment", tuple(changes))
+            change = self._router_certs(router, client_csr, server_csr, result)
+            return Command(router["id"], "router enrollment", (Delete(Kind.ENROLLMENTS, enrollment["id"]), change))
 
         await self.model.transact(build)
         return result
 
+    async def extend_router(self, peer_der: bytes | None, body: Any) -> dict[str, str]:
+        """``POST /enroll/extend/router``: an enrolled router, known by the client certificate it presents,
+        gets new client and server certificates from CSRs; returns cert, serverCert, ca."""
+        client_csr, server_csr = _router_csrs(body)
+        result: dict[str, str] = {}
+
+        def build() -> Command:
+            fingerprint = fingerprint_sha1(x509.load_der_x509_certificate(peer_der)) if peer_der else None
+            router = next((r for r in self.model.all(Kind.EDGE_ROUTERS)
+                           if fingerprint and r.get("fingerprint") == fingerprint), None)
+            if router is None:
+                raise AuthError("no enrolled router presented this client certificate")
+            return Command(router["id"], "router certificate extension",
+                           (self._router_certs(router, client_csr, server_csr, result),))
+
+        await self.model.transact(build)
+        return result
+
+    def _router_certs(self, router: Entity, client_csr: str, server_csr: str, result: dict[str, str]) -> Put:
+        """Sign a router's two CSRs into ``result``; the change records the new client certificate."""
+        spiffe = f"spiffe://{self.trust_domain}/router/{router['id']}"
+        client = self.signer_ca.sign_csr(load_csr(client_csr), spiffe_id=spiffe)
+        server_request = load_csr(server_csr)
+        dns, ips = _sans(server_request)
+        server = self.signer_ca.sign_csr(server_request, server=True, spiffe_id=spiffe, dns=dns, ips=ips)
+        result.update(cert=self.signer_ca.chain_pem(client).decode(),
+                      serverCert=self.signer_ca.chain_pem(server).decode(),
+                      ca=certs_to_pem(self.ca_bundle).decode())
+        return Put(Kind.EDGE_ROUTERS, {**router, "fingerprint": fingerprint_sha1(client), "certPem": _pem(client),
+                                       "isVerified": True, "updatedAt": now_text()})
+
+
+def _router_csrs(body: Any) -> tuple[str, str]:
+    if not isinstance(body, dict):
+        raise ValidationError("the request body must be a JSON object", field="body")
+    client_csr = body.get("certCsr") or body.get("clientCsr")
+    server_csr = body.get("serverCertCsr") or body.get("serverCsr")
+    if not isinstance(client_csr, str) or not isinstance(server_csr, str):
+        raise ValidationError("certCsr and serverCertCsr are required", field="certCsr")
+    return client_csr, server_csr
 
 def _sans(csr: x509.CertificateSigningRequest) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The DNS names and IPs a router asked for in its server CSR."""

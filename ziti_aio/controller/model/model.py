@@ -42,7 +42,7 @@ Listener = Callable[[Command, Previous], None]
 ACCESS_KINDS = frozenset({Kind.IDENTITIES, Kind.SERVICES, Kind.EDGE_ROUTERS})
 ACCESS_FIELDS = ("roleAttributes", "disabled", "disabledAt")
 # Changes to these kinds are not "changes to the network" an SDK should re-read services for.
-SESSION_KINDS = frozenset({Kind.API_SESSIONS, Kind.SESSIONS, Kind.REVOCATIONS})
+SESSION_KINDS = frozenset({Kind.API_SESSIONS, Kind.SESSIONS, Kind.REVOCATIONS, Kind.API_SESSION_CERTIFICATES})
 # Commands written in one store transaction at most (bounds one fsync's work and its waiters' wait).
 MAX_BATCH_COMMANDS = 256
 

@@ -32,6 +32,7 @@ from ziti_aio.controller.model.auth_policies import (
     check_secondary,
 )
 from ziti_aio.controller.model.cas import CaRules
+from ziti_aio.controller.model.controller_settings import ControllerSettingRules, check_oidc
 from ziti_aio.controller.model.fields import REQUIRED, Field
 from ziti_aio.controller.model.hooks import NoHooks
 from ziti_aio.controller.model.passwords import MAX_PASSWORD_LENGTH
@@ -353,8 +354,23 @@ RECORDS: dict[Kind, KindRecord] = {
             filterable=("identityId", "serviceId", "apiSessionId", "type"),
         ),
         KindRecord(
+            Kind.CONTROLLER_SETTINGS, "controller-setting", hooks=ControllerSettingRules, operations=HIDDEN,
+            fields=(
+                Field("controllerId", f.string(max_length=64, nonempty=True), REQUIRED),
+                Field("oidc", check_oidc, dict),
+                _TAGS,
+            ),
+            shown=("controllerId", "oidc"),
+            filterable=("controllerId",),
+        ),
+        KindRecord(
+            Kind.API_SESSION_CERTIFICATES, "api-session-certificate", operations=HIDDEN, owned_by_identity=True,
+            shown=("subject", "fingerprint", "validFrom", "validTo", "certificate"),
+            filterable=("fingerprint", "subject", "validFrom", "validTo"),
+        ),
+        KindRecord(
             Kind.REVOCATIONS, "revocation", operations=READ_ONLY,
-            shown=("type", "expiresAt"),
+            shown=("type", "expiresAt"), view=views.revocation_view,
             filterable=("type", "expiresAt"),
         ),
     )

@@ -239,9 +239,15 @@ def authenticator_view(ctx: ViewContext, e: Entity) -> dict[str, Any]:
         "identity": ref(Kind.IDENTITIES, ctx.model.maybe(Kind.IDENTITIES, e["identityId"])),
         "fingerprint": e.get("fingerprint") or "", "certPem": e.get("certPem") or "",
         "username": e.get("username") or "",
-        "isIssuedByNetwork": e["method"] == "cert" and not e.get("caId"), "isExtendRequested": False,
-        "isKeyRollRequested": False,
+        "isIssuedByNetwork": e["method"] == "cert" and not e.get("caId"),
+        "isExtendRequested": e.get("isExtendRequested", False),
+        "isKeyRollRequested": e.get("isKeyRollRequested", False),
     }
+
+
+def revocation_view(ctx: ViewContext, e: Entity) -> dict[str, Any]:
+    """A revoked session token is what OpenZiti calls a JTI revocation."""
+    return {"type": "JTI" if e["type"] == "SESSION" else e["type"]}
 
 
 def api_session_view(ctx: ViewContext, e: Entity) -> dict[str, Any]:

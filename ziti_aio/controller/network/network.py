@@ -29,6 +29,7 @@ from ziti_aio.controller.network.paths import Graph, RouterNode
 from ziti_aio.controller.network.routers import ConnectedRouter, Routers
 from ziti_aio.controller.network.routing import Routing
 from ziti_aio.controller.network.terminators import Terminators
+from ziti_aio.controller.network.tracing import IdentityTraces
 from ziti_aio.controller.store.commands import Command, Delete, Put
 from ziti_aio.wire import ctrl
 
@@ -37,6 +38,9 @@ if TYPE_CHECKING:
     from ziti_aio.controller.model.tokens import TokenSigner
 
 log = logging.getLogger(__name__)
+# The revocations routers check tokens against, by stored type (an IDENTITY revocation reaches them as the
+# revocations of that identity's API sessions).
+ROUTER_REVOCATIONS = {"API_SESSION": "apiSessions", "SESSION": "sessions", "SESSION_CERT": "certs"}
 
 REPORT_INTERVAL_S = 60.0
 """How often routers report usage and the controller publishes service events (OpenZiti's default)."""
@@ -59,6 +63,7 @@ class Network:
         self.links = Links()
         self.terminators = Terminators()
         self.circuits = Circuits()
+        self.traces = IdentityTraces()
         self.routing = Routing(self)
         self._graph: Graph | None = None
         model.add_listener(self._on_change)
@@ -88,9 +93,10 @@ class Network:
 
     def revocations(self) -> dict[str, list[str]]:
         """Every stored revocation id, split by kind, for a router's hello reply."""
-        out: dict[str, list[str]] = {"apiSessions": [], "sessions": []}
+        out: dict[str, list[str]] = {"apiSessions": [], "sessions": [], "certs": []}
         for r in self.model.all(Kind.REVOCATIONS):
-            out["apiSessions" if r.get("type") == "API_SESSION" else "sessions"].append(r["id"])
+            if r.get("type") in ROUTER_REVOCATIONS:
+                out[ROUTER_REVOCATIONS[r["type"]]].append(r["id"])
         return out
 
     def hello_reply_fields(self, router: Entity) -> dict[str, Any]:
@@ -231,6 +237,8 @@ class Network:
         self.service_counts.dial_succeeded(circuit.service_id, circuit.terminator_id)
         circuit.established = True
         self._circuit_event("created", circuit, creation_timespan_ns=int(duration_s * 1e9))
+        self.traces.note(circuit.client_id, "establish.path", "circuit %s to service %s established via %s, "
+                         "terminator %s", circuit.id, circuit.service_id, circuit.nodes, circuit.terminator_id)
 
     def circuit_failed(self, code: str, cause: str, circuit: Circuit | None = None, *,
                        client_id: str = "", service_id: str = "") -> None:
@@ -240,6 +248,9 @@ class Network:
                                         circuit.terminator_id if circuit else "", code)
         self.alerts.dial_failed(circuit.service_id if circuit else service_id, code,
                                 circuit.client_id if circuit else client_id)
+        self.traces.note(circuit.client_id if circuit else client_id, "select.path",
+                         "dial of service %s failed (%s): %s", circuit.service_id if circuit else service_id, code,
+                         cause)
         if circuit is not None:
             self._circuit_event("failed", circuit, failure_cause=code)
         else:
@@ -289,11 +300,11 @@ class Network:
     # --- model changes ----------------------------------------------------------------------
 
     def _on_change(self, command: Command, previous: Previous) -> None:
-        api_sessions: list[str] = []
-        sessions: list[str] = []
+        revoked: dict[str, list[str]] = {"apiSessions": [], "sessions": [], "certs": []}
         for change in command.changes:
             if change.kind == Kind.REVOCATIONS and isinstance(change, Put):
-                (api_sessions if change.data.get("type") == "API_SESSION" else sessions).append(change.id)
+                if change.data.get("type") in ROUTER_REVOCATIONS:
+                    revoked[ROUTER_REVOCATIONS[change.data["type"]]].append(change.id)
             elif change.kind == Kind.EDGE_ROUTERS and isinstance(change, Delete):
                 router = self.routers.get(change.id)
                 if router is not None:
@@ -303,7 +314,7 @@ class Network:
             elif change.kind == Kind.SERVICES and isinstance(change, Delete):
                 for t in self.terminators.for_service(change.id):
                     self.terminators.remove(t.id)
-        if api_sessions or sessions:
-            msg = ctrl.message(ctrl.CtrlType.REVOCATIONS, apiSessions=api_sessions, sessions=sessions)
+        if any(revoked.values()):
+            msg = ctrl.message(ctrl.CtrlType.REVOCATIONS, **revoked)
             for router in self.routers:
                 router.push(msg)

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
+from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from ziti_aio.common.errors import AuthError, InvalidSession
 from ziti_aio.pki import tokens
+from ziti_aio.pki.names import session_spiffe_path
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -45,17 +48,19 @@ class TokenVerifier:
     """Verifies tokens against the controller's key and the revocations it pushed."""
 
     def __init__(self, public_key_pem: str, issuer: str, revoked_api_sessions: Iterable[str] = (),
-                 revoked_sessions: Iterable[str] = ()) -> None:
+                 revoked_sessions: Iterable[str] = (), revoked_certs: Iterable[str] = ()) -> None:
         key = load_pem_public_key(public_key_pem.encode())
         if not isinstance(key, ec.EllipticCurvePublicKey):
             raise AuthError("the controller's token key is not an EC key")
         self._tokens = tokens.VerifiedTokens(key, issuer)
         self.revoked_api_sessions: set[str] = set(revoked_api_sessions)
         self.revoked_sessions: set[str] = set(revoked_sessions)
+        self.revoked_certs: set[str] = set(revoked_certs)
 
-    def revoke(self, api_sessions: Iterable[str], sessions: Iterable[str]) -> None:
+    def revoke(self, api_sessions: Iterable[str], sessions: Iterable[str], certs: Iterable[str] = ()) -> None:
         self.revoked_api_sessions.update(api_sessions)
         self.revoked_sessions.update(sessions)
+        self.revoked_certs.update(certs)
 
     def _claims(self, token: str, typ: str, error: type[AuthError] | type[InvalidSession]) -> dict[str, Any]:
         try:
@@ -63,9 +68,11 @@ class TokenVerifier:
         except tokens.InvalidToken as exc:
             raise error() from exc
 
-    def api_session(self, token: str, fingerprint: str | None) -> ApiSessionClaims:
+    def api_session(self, token: str, fingerprint: str | None,
+                    cert: x509.Certificate | None = None) -> ApiSessionClaims:
         """Check a hello's (or UpdateToken's) API-session or OIDC access token against the TLS client
-        certificate's SHA-1 ``fingerprint``."""
+        certificate (its SHA-1 ``fingerprint``): the one the API session logged in with (an OIDC token names
+        its certificates in ``z_cfs``), or a session certificate the controller issued to that API session."""
         if tokens.peek_type(token) == tokens.ACCESS:
             claims = self._claims(token, tokens.ACCESS, AuthError)
             api_session_id, bound = claims.get("z_asid"), claims.get("z_cfs")
@@ -75,9 +82,24 @@ class TokenVerifier:
             api_session_id, bound_here = claims["jti"], claims.get("fp") == fingerprint
         if not isinstance(api_session_id, str) or api_session_id in self.revoked_api_sessions:
             raise AuthError("the API session was revoked")
-        if fingerprint is None or not bound_here:
+        if fingerprint is None or (not bound_here
+                                   and not self._session_cert_of(cert, fingerprint, claims["sub"], api_session_id)):
             raise AuthError("the API session was not created with this client certificate")
         return ApiSessionClaims(api_session_id, claims["sub"])
+
+    def _session_cert_of(self, cert: x509.Certificate | None, fingerprint: str, identity_id: str,
+                         api_session_id: str) -> bool:
+        """Is ``cert`` (verified by TLS against the network's CA) a live session certificate of the token's API
+        session? Its SPIFFE id names the identity and the API session (controller/model/session_certs.py)."""
+        if cert is None or fingerprint in self.revoked_certs:
+            return False
+        try:
+            sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        except x509.ExtensionNotFound:
+            return False
+        wanted = "/" + session_spiffe_path(identity_id, api_session_id)
+        return any(uri.startswith("spiffe://") and urlsplit(uri).path == wanted
+                   for uri in sans.get_values_for_type(x509.UniformResourceIdentifier))
 
     def session(self, token: str, api_session_id: str, session_type: str) -> SessionClaims:
         """Check a Connect's (Dial) or Bind's (Bind) session token for this API session."""

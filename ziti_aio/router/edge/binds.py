@@ -69,8 +69,9 @@ class Binds:
                 raise InvalidSession("the router is not connected to its controller")
             claims = verifier.session(request.token, sdk.api_session_id, "Bind")
         except InvalidSession as exc:
-            await sdk.send_quietly(edge.state_closed(request.conn_id, f"bind refused: {exc.message}",
-                                                     reply_for=msg.sequence))
+            reason = f"bind refused: {exc.message}"
+            error = edge.EdgeError(reason, edge.EdgeErrorCode.INVALID_SESSION, edge.RetryHint.START_OVER)
+            await sdk.send_quietly(edge.state_closed(request.conn_id, reason, reply_for=msg.sequence, error=error))
             return
         if request.conn_id in sdk.conns:
             await sdk.send_quietly(edge.state_closed(request.conn_id, "bind refused: connection id in use",

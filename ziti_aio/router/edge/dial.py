@@ -44,11 +44,32 @@ CREATE_CIRCUIT_TIMEOUT_S = 25.0
 
 
 class DialRefused(Exception):
-    """The circuit cannot be set up; ``reason`` goes to the dialer (not the wire's DialFailed)."""
+    """The circuit cannot be set up; ``reason`` goes to the dialer (not the wire's DialFailed), with the
+    structured error code and retry hint current SDKs read (docs/wire.md §9)."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, code: edge.EdgeErrorCode = edge.EdgeErrorCode.INTERNAL,
+                 retry: edge.RetryHint = edge.RetryHint.DEFAULT) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.code = code
+        self.retry = retry
+
+    def edge_error(self) -> edge.EdgeError:
+        return edge.EdgeError(self.reason, self.code, self.retry)
+
+
+# The controller's refusal codes and what they mean to an SDK (docs/wire.md §9).
+CTRL_REFUSALS = {
+    InvalidSession.code: (edge.EdgeErrorCode.INVALID_SESSION, edge.RetryHint.START_OVER),
+    "ENCRYPTION_DATA_MISSING": (edge.EdgeErrorCode.ENCRYPTION_DATA_MISSING, edge.RetryHint.START_OVER),
+}
+
+
+def terminator_failed(terminator_id: str, why: str) -> DialRefused:
+    """A terminator that could not take the circuit: the SDK learns which, and may dial again (the controller
+    then picks among the service's other terminators)."""
+    return DialRefused(f"terminator {terminator_id} failed: {why}", edge.EdgeErrorCode.INTERNAL,
+                       edge.RetryHint.DEFAULT)
 
 
 def b64(value: bytes | None) -> str | None:
@@ -102,7 +123,7 @@ class Dialer:
         sdk = conn.sdk
         circuit_id: str | None = None
         host: EdgeConn | None = None
-        failure: str | None = None
+        failure: DialRefused | None = None
         with trio.CancelScope() as conn.setup:
             try:
                 reply = await self._create_circuit(conn, connect, service_id)
@@ -116,8 +137,11 @@ class Dialer:
                     raise DialRefused("no path to the service's terminator")
                 if connect.public_key is not None and bind.public_key is None:
                     raise DialRefused("the service requires end-to-end encryption and its host sent no key")
-                answer, new_conn_id = await dial_host(bind, connect.caller_id or "", connect.public_key,
-                                                      connect.app_data, circuit_id)
+                try:
+                    answer, new_conn_id = await dial_host(bind, connect.caller_id or "", connect.public_key,
+                                                          connect.app_data, circuit_id)
+                except DialRefused as exc:
+                    raise terminator_failed(bind.terminator_id, exc.reason) from exc
                 host = bind.sdk.adopt(new_conn_id, bind)
                 if host is None:
                     raise DialRefused("the hosting application reused a connection id")
@@ -131,9 +155,9 @@ class Dialer:
                 circuit.ready.set()
                 return
             except DialRefused as exc:
-                failure = exc.reason
+                failure = exc
             except ChannelError:
-                failure = "a channel closed during the dial"
+                failure = DialRefused("a channel closed during the dial")
             finally:
                 conn.setup = None
         await self._abandon(conn, request, circuit_id, host, failure)
@@ -147,8 +171,9 @@ class Dialer:
                 callerId=connect.caller_id or "", publicKey=b64(connect.public_key), appData=b64(connect.app_data),
                 timeout_s=CREATE_CIRCUIT_TIMEOUT_S)
         except CtrlRefused as exc:
-            raise DialRefused(edge.INVALID_SESSION if exc.remote_code == InvalidSession.code else exc.message) \
-                from exc
+            code, retry = CTRL_REFUSALS.get(exc.remote_code, (edge.EdgeErrorCode.INTERNAL, edge.RetryHint.DEFAULT))
+            raise DialRefused(edge.INVALID_SESSION if exc.remote_code == InvalidSession.code else exc.message,
+                              code, retry) from exc
         except ChannelError as exc:
             raise DialRefused(f"the controller is unreachable: {exc.message}") from exc
 
@@ -173,9 +198,9 @@ class Dialer:
         end.start(ack=True)
 
     async def _abandon(self, conn: EdgeConn, request: Message, circuit_id: str | None, host: EdgeConn | None,
-                       failure: str | None) -> None:
+                       failure: DialRefused | None) -> None:
         """Undo a failed or cancelled setup; ``failure`` is ``None`` when the dialer gave up."""
-        reason = failure or "the dialer closed the connection"
+        reason = failure.reason if failure is not None else "the dialer closed the connection"
         log.info("dial by %s (conn %d) failed: %s", conn.sdk.name, conn.conn_id, reason)
         if conn.circuit is not None:
             await conn.circuit.close(reason, origin=conn)
@@ -187,7 +212,8 @@ class Dialer:
             if circuit_id is not None:
                 await self.ctrl.notify(CtrlType.CIRCUIT_CLOSED, id=circuit_id, reason=reason)
         if failure is not None:
-            await conn.sdk.send_quietly(edge.state_closed(conn.conn_id, failure, reply_for=request.sequence))
+            await conn.sdk.send_quietly(edge.state_closed(conn.conn_id, failure.reason, reply_for=request.sequence,
+                                                          error=failure.edge_error()))
 
     # --- the host's side (egress) -----------------------------------------------------------
 
@@ -202,7 +228,10 @@ class Dialer:
             raise DialRefused(f"circuit {circuit_id} exists already")
         if public_key is not None and bind.public_key is None:
             raise DialRefused("the service requires end-to-end encryption and its host sent no key")
-        answer, new_conn_id = await dial_host(bind, caller_id, public_key, app_data, circuit_id)
+        try:
+            answer, new_conn_id = await dial_host(bind, caller_id, public_key, app_data, circuit_id)
+        except DialRefused as exc:
+            raise terminator_failed(terminator_id, exc.reason) from exc
         host = bind.sdk.adopt(new_conn_id, bind)
         if host is None:
             raise DialRefused("the hosting application reused a connection id")

@@ -89,7 +89,8 @@ async def connect(parts: EdgeParts, sdk: SdkSession, msg: Message) -> None:
         claims = verifier.session(request.token, sdk.api_session_id, "Dial")
     except InvalidSession as exc:
         reason = edge.INVALID_SESSION if exc.message == InvalidSession.default_message else exc.message
-        await sdk.channel.send(edge.state_closed(request.conn_id, reason, reply_for=msg.sequence))
+        await sdk.channel.send(edge.state_closed(request.conn_id, reason, reply_for=msg.sequence, error=edge.EdgeError(
+            reason, edge.EdgeErrorCode.INVALID_SESSION, edge.RetryHint.START_OVER)))
         return
     conn = EdgeConn(sdk, request.conn_id, claims.session_id)
     sdk.conns[request.conn_id] = conn

@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING
 
 from ziti_aio import __version__
 from ziti_aio.common.errors import AuthError
+from ziti_aio.pki.bundle import fingerprint_sha1
 from ziti_aio.router.edge.auth import ApiSessionClaims
 from ziti_aio.router.edge.session import SdkSession
 from ziti_aio.transport.channel import accept_channel
-from ziti_aio.transport.tls import peer_fingerprint
+from ziti_aio.transport.tls import peer_certificate
 from ziti_aio.wire.channel import hello_reply, parse_hello
 
 if TYPE_CHECKING:
@@ -42,7 +43,8 @@ class EdgeListener:
 
     async def serve_sdk(self, stream: TlsStream) -> None:
         """Serve one SDK's channel on a handshaken stream until it closes."""
-        fingerprint = peer_fingerprint(stream)
+        cert = peer_certificate(stream)
+        fingerprint = fingerprint_sha1(cert) if cert is not None else None
         proven: dict[str, ApiSessionClaims | str] = {}
 
         async def check(msg: Message) -> Message:
@@ -50,7 +52,7 @@ class EdgeListener:
             verifier = self.tokens.verifier
             if verifier is None:
                 raise AuthError("the router has not reached its controller yet")
-            proven["claims"] = verifier.api_session(hello.token, fingerprint)
+            proven["claims"] = verifier.api_session(hello.token, fingerprint, cert)
             proven["name"] = hello.name
             return hello_reply(msg, version=VERSION_HEADER)
 

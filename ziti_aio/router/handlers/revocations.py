@@ -18,7 +18,8 @@ def take_key(parts: RouterParts, fields: dict[str, Any]) -> None:
     revoked = fields.get("revocations") or {}
     verifier = parts.tokens.verifier = TokenVerifier(
         ctrl.string(fields, "signingKey", max_length=16384), ctrl.string(fields, "issuer", max_length=1024),
-        ctrl.string_list(revoked, "apiSessions"), ctrl.string_list(revoked, "sessions"))
+        ctrl.string_list(revoked, "apiSessions"), ctrl.string_list(revoked, "sessions"),
+        ctrl.string_list(revoked, "certs"))
     parts.nursery.start_soon(parts.sdks.enforce, set(verifier.revoked_api_sessions), set(verifier.revoked_sessions))
 
 
@@ -26,5 +27,5 @@ async def revocations(parts: RouterParts, msg: Message) -> None:
     data = ctrl.parse(msg)
     api_sessions, sessions = ctrl.string_list(data, "apiSessions"), ctrl.string_list(data, "sessions")
     if parts.tokens.verifier is not None:
-        parts.tokens.verifier.revoke(api_sessions, sessions)
+        parts.tokens.verifier.revoke(api_sessions, sessions, ctrl.string_list(data, "certs"))
     parts.nursery.start_soon(parts.sdks.enforce, set(api_sessions), set(sessions))
