@@ -56,6 +56,7 @@ CLIENT_READS = frozenset({
 MANAGEMENT_WRITES = frozenset({
     "/authenticate", "/cas/{id}/verify", "/edge-routers/{id}/re-enroll", "/enrollments/{id}/refresh",
     "/identities/{id}/disable", "/identities/{id}/enable", "/authenticate/mfa", "/identities/{id}/mfa",
+    "/current-api-session/totp-token",
     "/current-identity/mfa/verify", "/authenticators/{id}/re-enroll",
     "/authenticators/{id}/request-extend", "/identities/{id}/trace", "/database/snapshot",
     "/database/check-data-integrity", "/database/fix-data-integrity",

@@ -96,12 +96,12 @@ def mfa_blueprint(ctx: ApiContext, name: str, *, client: bool) -> Blueprint:
         await mfa.authenticate(found, await body_code())
         return empty()
 
-    if client:
-        @bp.post("/current-api-session/totp-token")
-        async def totp_token() -> Response:
-            found = caller(ctx)
-            return ok(await mfa.totp_token(found, await body_code()))
-    else:
+    @bp.post("/current-api-session/totp-token")
+    async def totp_token() -> Response:
+        found = caller(ctx)
+        return ok(await mfa.totp_token(found, await body_code()))
+
+    if not client:
         @bp.delete("/identities/<ident>/mfa")
         async def remove_for_identity(ident: str) -> Response:
             found = caller(ctx)
