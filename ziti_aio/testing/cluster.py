@@ -7,28 +7,37 @@ empty data (a member that lost its disk).
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING
 
 import trio
 
-from ziti_aio.controller.cluster.member import issue_member_certificate, open_replica, run_member
+from ziti_aio.controller.cluster.member import ClusterSettings, issue_member_certificate, open_replica, run_member
 from ziti_aio.controller.cluster.replica import Replica, ReplicaConfig, Timing
+from ziti_aio.controller.kinds import Kind
 from ziti_aio.controller.model.model import Model
+from ziti_aio.controller.pki_home import ensure_controller_pki, share_cluster_pki
 from ziti_aio.controller.store.sqlite_store import SqliteStore
 from ziti_aio.pki.bundle import certs_to_pem
 from ziti_aio.pki.ca import CertAuthority
 from ziti_aio.pki.keys import key_to_pem
+from ziti_aio.testing.controller import RunningController, open_controller
+from ziti_aio.testing.waiting import wait_until
 from ziti_aio.transport import alpn
 from ziti_aio.transport.tls import client_context, server_context
 
 if TYPE_CHECKING:
     import ssl
+    from collections.abc import AsyncIterator
     from pathlib import Path
 
-# Short timeouts: loopback, and a test waits for elections.
+# Controllers block their trio thread now and then (password hashing): the product's timings.
+DEFAULT_TIMING = Timing()
+# Short timeouts for bare replicas (nothing blocks them): a test waits for elections.
 FAST = Timing(election_min=0.3, election_max=0.6, append_period=0.02, leader_fallback=0.7)
 
 
@@ -134,4 +143,39 @@ def local_members(directory: Path, count: int, *, timing: Timing = FAST) -> list
 def writable_leader(members: list[LocalMember]) -> LocalMember | None:
     """The running member that accepts writes now, if exactly one does (``None`` otherwise)."""
     leaders = [m for m in members if m.running and m.replica is not None and m.replica.writable]
+    return leaders[0] if len(leaders) == 1 else None
+
+
+@contextlib.asynccontextmanager
+async def open_controller_cluster(directory: Path, count: int = 3, *,
+                                  timing: Timing = DEFAULT_TIMING) -> AsyncIterator[list[RunningController]]:
+    """``count`` controllers (``ctrl-1`` …) forming one cluster in this process, each on its own loopback
+    API port (Raft shares it); yields them once one leads and the first content is written."""
+    ids = [f"ctrl-{i + 1}" for i in range(count)]
+    ports = {i: free_port() for i in ids}
+    first_pki = directory / ids[0] / "pki"
+    await trio.to_thread.run_sync(partial(ensure_controller_pki, first_pki, names=["127.0.0.1"],
+                                          trust_domain="ziti-aio", member_id=ids[0]))
+    for ident in ids[1:]:
+        share_cluster_pki(first_pki, directory / ident / "pki")
+    async with contextlib.AsyncExitStack() as stack:
+        running = []
+        for ident in ids:
+            others = tuple((i, f"127.0.0.1:{ports[i]}") for i in ids if i != ident)
+            running.append(await stack.enter_async_context(open_controller(
+                directory / ident, port=ports[ident], cluster=ClusterSettings(ident, others, timing))))
+
+        def bootstrapped() -> bool:
+            lead = leading(running)
+            model = lead.controller.model if lead is not None else None
+            return model is not None and any(i.get("isDefaultAdmin") for i in model.all(Kind.IDENTITIES))
+
+        await wait_until(bootstrapped, 30, what="a leader with the first content written")
+        yield running
+
+
+def leading(running: list[RunningController]) -> RunningController | None:
+    """The controller that accepts writes now, if exactly one does."""
+    leaders = [r for r in running if r.controller.api is not None and r.controller.api.cluster is not None
+               and r.controller.api.cluster.writable]
     return leaders[0] if len(leaders) == 1 else None

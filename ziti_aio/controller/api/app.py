@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
     from cryptography import x509
 
+    from ziti_aio.controller.cluster.replica import Replica
     from ziti_aio.controller.events.bus import EventBus
     from ziti_aio.controller.model.crud import Crud
     from ziti_aio.controller.model.enrollment_exchange import EnrollmentExchange
@@ -77,6 +78,8 @@ class ApiContext:
     # The network JWT (GET /network-jwts), signed once on first use.
     network_jwt: Callable[[], str] | None = None
     started_at: str = field(default_factory=now_text)
+    cluster: Replica | None = None
+    """This controller's Raft replica when it is a cluster member (docs/ha.md)."""
 
 
 def rewrite_legacy_path(path: str) -> str:

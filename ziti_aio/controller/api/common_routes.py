@@ -32,7 +32,7 @@ def version_data(ctx: ApiContext) -> dict[str, Any]:
             "edge": api(api_paths.CLIENT), "edge-client": api(api_paths.CLIENT),
             "edge-management": api(api_paths.MANAGEMENT),
         },
-        "capabilities": [],
+        "capabilities": ["HA_CONTROLLER"] if ctx.cluster is not None else [],
     }
 
 

@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from quart import Blueprint, Response, request
 
-from ziti_aio.common.errors import NotInHaMode, ValidationError
+from ziti_aio.common.errors import ValidationError
 from ziti_aio.controller.api.app import ApiContext, caller, read_json
+from ziti_aio.controller.api.cluster_routes import add_cluster_routes
 from ziti_aio.controller.api.database import DatabaseOps
 from ziti_aio.controller.api.envelope import created, empty, json_response, ok
 from ziti_aio.controller.api.listing import filterable, page
@@ -306,14 +307,6 @@ def fabric_blueprint(ctx: ApiContext) -> Blueprint:
         authorize("database")
         return ok(database.results())
 
-    # --- cluster: one controller, no HA yet ---------------------------------------------------
-
-    @bp.get("/cluster/list-members")
-    @bp.post("/cluster/add-member")
-    @bp.post("/cluster/remove-member")
-    @bp.post("/cluster/transfer-leadership")
-    async def cluster() -> Response:
-        authorize("cluster")
-        raise NotInHaMode()
+    add_cluster_routes(bp, ctx, authorize)
 
     return bp

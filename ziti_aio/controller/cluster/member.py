@@ -7,11 +7,12 @@ Every member holds a certificate from the cluster's one CA whose SPIFFE id is
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import trio
 
-from ziti_aio.controller.cluster.replica import Replica, ReplicaConfig
+from ziti_aio.controller.cluster.replica import Replica, ReplicaConfig, Timing
 from ziti_aio.controller.cluster.snapshot import SqliteSnapshots
 
 if TYPE_CHECKING:
@@ -22,6 +23,16 @@ if TYPE_CHECKING:
     from ziti_aio.controller.model.model import Model
     from ziti_aio.pki.ca import CertAuthority
     from ziti_aio.pki.keys import PrivateKey
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    """A controller's ``[controller] cluster`` table: its member id and the other members, each
+    ``(id, "host:port")`` of its API port (Raft shares that port, docs/ha.md)."""
+
+    member_id: str
+    members: tuple[tuple[str, str], ...] = ()
+    timing: Timing = field(default_factory=Timing)
 
 
 def member_spiffe_id(node_id: str) -> str:

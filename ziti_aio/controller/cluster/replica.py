@@ -50,10 +50,10 @@ class Timing:
     """Raft timings (seconds). Elections start after a random wait in ``[election_min, election_max]``
     without a leader; a leader that hears from no majority for ``leader_fallback`` steps down."""
 
-    election_min: float = 0.4
-    election_max: float = 0.8
+    election_min: float = 0.6
+    election_max: float = 1.2
     append_period: float = 0.02
-    leader_fallback: float = 0.8
+    leader_fallback: float = 1.2
     compaction_min_entries: int = 5000
     compaction_min_s: float = 300.0
 
