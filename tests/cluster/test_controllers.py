@@ -92,7 +92,7 @@ async def test_transfer_leadership_moves_it_and_writes_follow(cluster):
 
 
 async def test_adding_an_unreachable_address_fails_and_changes_nothing(cluster):
-    leader, admin = await leader_login(cluster)
+    _, admin = await leader_login(cluster)
     async with admin:
         answer = await admin.post("/fabric/v1/cluster/add-member", json={"address": f"tls:127.0.0.1:{free_port()}",
                                                                          "isVoter": True})
