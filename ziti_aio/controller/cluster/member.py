@@ -61,8 +61,11 @@ async def run_member(model: Model, replica: Replica, *, server_ssl: ssl.SSLConte
                      task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
     """Run the replica and the store writer until cancelled (``task_status`` gets the Raft port, 0 when
     the owner serves Raft connections on a port of its own)."""
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(model.write_committed)
-        bound = await nursery.start(lambda task_status: replica.run(server_ssl=server_ssl, host=host, port=port,
-                                                                   task_status=task_status))
-        task_status.started(bound)
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(model.write_committed)
+            bound = await nursery.start(lambda task_status: replica.run(server_ssl=server_ssl, host=host, port=port,
+                                                                       task_status=task_status))
+            task_status.started(bound)
+    finally:
+        model.flush_committed()  # a clean stop leaves the store complete (after kill -9 the journal is replayed)
