@@ -26,6 +26,7 @@ COMMANDS = {
     "status": "ziti_aio.cli.status:status",
     "policy-advice": "ziti_aio.cli.policy_advice:policy_advice",
     "stream": "ziti_aio.cli.stream:app",
+    "cluster": "ziti_aio.cli.cluster:app",
 }
 HIDDEN = {"ls"}
 
