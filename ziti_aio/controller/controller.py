@@ -212,6 +212,8 @@ class Controller:
             info = ControllerInfo(ctx.base_url, port, pki.ca_bundle_path, instance_id, ctrl_port)
             state["ctrl"] = info.ctrl_address
             if cfg.cluster is not None:
+                ctx.cluster_ssl = client_context(ca=str(pki.ca_bundle_path), cert_chain=str(pki.server_chain_path),
+                                                 key=str(pki.server_key_path), alpn=[alpn.HTTP])
                 replica = ctx.cluster = self._replica(cfg.cluster, model, pki, port)
                 replicas.append(replica)
                 await nursery.start(run_member, model, replica)

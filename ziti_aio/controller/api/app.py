@@ -37,6 +37,7 @@ from ziti_aio.controller.model.fields import now_text
 from ziti_aio.controller.model.views import RouterState, offline_router
 
 if TYPE_CHECKING:
+    import ssl
     from collections.abc import Callable
 
     from cryptography import x509
@@ -80,6 +81,8 @@ class ApiContext:
     started_at: str = field(default_factory=now_text)
     cluster: Replica | None = None
     """This controller's Raft replica when it is a cluster member (docs/ha.md)."""
+    cluster_ssl: ssl.SSLContext | None = None
+    """A member's HTTPS client context (its own certificate), for writes it forwards to the leader."""
 
 
 def rewrite_legacy_path(path: str) -> str:
@@ -168,6 +171,7 @@ def create_app(ctx: ApiContext) -> Any:
     from ziti_aio.controller.api.client_routes import client_blueprint
     from ziti_aio.controller.api.events_routes import events_blueprint
     from ziti_aio.controller.api.fabric_routes import fabric_blueprint
+    from ziti_aio.controller.api.forwarding import applied_index_header, forwarder
     from ziti_aio.controller.api.management_routes import management_blueprint
     from ziti_aio.controller.api.network_routes import network_blueprint
     from ziti_aio.controller.api.ops_routes import ops_blueprint
@@ -195,6 +199,8 @@ def create_app(ctx: ApiContext) -> Any:
         # client then sees a broken pipe instead of our error envelope.
         await request.get_data()
 
+    app.before_request(forwarder(ctx))  # a follower hands writes to the leader (docs/ha.md)
+
     @app.after_request
     async def _headers(response: Response) -> Response:
         response.headers["ziti-instance-id"] = ctx.instance_id
@@ -205,6 +211,7 @@ def create_app(ctx: ApiContext) -> Any:
             response.headers["expiration-seconds"] = str(expiry["expirationSeconds"])
             response.headers["expires-at"] = expiry["expiresAt"]
         _count(ctx.metrics, response.status_code)
+        applied_index_header(ctx, response)
         return response
 
     @app.errorhandler(ZitiError)
