@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import socket
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING
 
 import trio
 
+from ziti_aio.appliance.ports import free_port
 from ziti_aio.controller.cluster.member import ClusterSettings, issue_member_certificate, open_replica, run_member
 from ziti_aio.controller.cluster.replica import Replica, ReplicaConfig, Timing
 from ziti_aio.controller.kinds import Kind
@@ -39,13 +39,6 @@ if TYPE_CHECKING:
 DEFAULT_TIMING = Timing()
 # Short timeouts for bare replicas (nothing blocks them): a test waits for elections.
 FAST = Timing(election_min=0.3, election_max=0.6, append_period=0.02, leader_fallback=0.7)
-
-
-def free_port() -> int:
-    """A loopback port free right now (members must know each other's ports before they start)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass(frozen=True)
