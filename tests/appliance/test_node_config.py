@@ -4,6 +4,7 @@ import pytest
 
 from ziti_aio.appliance.node_config import load_node_config, parse_node_config, render_node_config
 from ziti_aio.common.errors import ConfigError
+from ziti_aio.controller.cluster.member import ClusterSettings
 
 GOOD = """
 home = "/var/lib/ziti-aio"
@@ -93,3 +94,18 @@ def test_event_files_parse_and_render_back():
     assert sink.types == ("circuit", "link") and sink.file.as_posix() == "/h/events/net.log"
     assert (sink.max_mib, sink.keep) == (2, 3)
     assert parse_node_config(tomllib.loads(render_node_config(cfg))) == cfg
+
+
+def test_a_cluster_member_names_itself_and_the_others():
+    text = ('home = "/h"\n[controller]\naddress = "c1"\n'
+            'cluster = { id = "ctrl-1", members = ["ctrl-2@c2:1280", "ctrl-3@[::1]:1280"] }\n')
+    cfg = parse_node_config(tomllib.loads(text))
+    assert cfg.controller.cluster == ClusterSettings("ctrl-1", (("ctrl-2", "c2:1280"), ("ctrl-3", "[::1]:1280")))
+    assert parse_node_config(tomllib.loads(render_node_config(cfg))) == cfg
+    for bad, message in ((["ctrl-2"], "id@host:port"), (["ctrl-2@c2"], "id@host:port"),
+                         (["ctrl-1@c1:1280"], "a name of its own")):
+        with pytest.raises(ConfigError, match=message):
+            parse_node_config({"home": "/h", "controller": {"address": "c", "cluster": {"id": "ctrl-1",
+                                                                                       "members": bad}}})
+    with pytest.raises(ConfigError, match="unknown key"):
+        parse_node_config({"home": "/h", "controller": {"address": "c", "cluster": {"id": "a", "peers": []}}})
