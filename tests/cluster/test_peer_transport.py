@@ -28,6 +28,7 @@ BAD_FRAMES = {
     "split entry": frame(b'{"type":"append_entries","term":99,"commit_index":0,"transmission":"start","data":"x"}'),
     "regular pickled entry": frame(b'{"type":"append_entries","term":99,"commit_index":0,"prevLogIdx":1,'
                                    b'"prevLogTerm":0,"entries":[[[0,"gASVAAAAAAAAAAA="],2,99]]}'),
+    "a command handed to a follower": frame(b'{"type":"apply_command","command":[10,"{}"],"request_id":1}'),
     "oversized": struct.pack(">I", MAX_FRAME_BYTES + 1),
 }
 

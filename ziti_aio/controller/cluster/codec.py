@@ -104,10 +104,10 @@ _FIELDS: dict[str, dict[str, str]] = {
     "timeout_now": {"term": _INT},
     "append_entries": {"term": _INT, "commit_index": _INT},
     "next_node_idx": {"next_node_idx": _INT, "reset": _BOOL, "success": _BOOL},
-    "apply_command": {},
-    "apply_command_response": {"request_id": _INT},
 }
-_OPTIONAL_INTS = ("prevLogIdx", "prevLogTerm", "request_id", "error", "log_idx", "log_term")
+# pysyncobj's apply_command (a follower handing a command to the leader) is not among them: our
+# commands are built and appended by the leader only (docs/ha.md); a member sending one is cut.
+_OPTIONAL_INTS = ("prevLogIdx", "prevLogTerm")
 
 
 def encode_message(message: dict[str, Any]) -> bytes:
@@ -117,8 +117,6 @@ def encode_message(message: dict[str, Any]) -> bytes:
     out = dict(message)
     if "entries" in out:
         out["entries"] = [[entry_to_json(c), i, t] for c, i, t in out["entries"]]
-    if "command" in out:
-        out["command"] = entry_to_json(out["command"])
     if out.get("serialized") is not None:
         data, first, last = out["serialized"]
         out["serialized"] = [base64.b64encode(data).decode(), first, last]
@@ -155,8 +153,6 @@ def decode_message(body: bytes) -> dict[str, Any]:
         raise ProtocolError("split log entries are refused")
     if raw["type"] == "append_entries":
         _check_append_entries(raw)
-    if raw["type"] == "apply_command":
-        raw["command"] = entry_from_json(raw.get("command"))
     return raw
 
 

@@ -10,6 +10,7 @@ when it is committed by a majority and applied here, or fails it when Raft says 
 from __future__ import annotations
 
 import logging
+import queue
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -100,6 +101,22 @@ class _Raft(SyncObj):  # type: ignore[misc]
     def __init__(self, apply: Callable[[int, str], None], *args: Any, **kwargs: Any) -> None:
         self._apply_ours = apply
         super().__init__(*args, **kwargs)
+
+    def _checkCommandsToApply(self) -> None:
+        # pysyncobj would forward a command queued here to a new leader if this member lost the
+        # leadership since: ours are built against this member's memory, so they fail instead
+        # (docs/ha.md); only a leader appends them.
+        if not self._isLeader():
+            waiting = self._SyncObj__commandsQueue
+            while True:
+                try:
+                    _command, callback = waiting.get_nowait()
+                except queue.Empty:
+                    break
+                if callable(callback):
+                    callback(None, FAIL_REASON.NOT_LEADER)
+            return
+        super()._checkCommandsToApply()
 
     # pysyncobj applies every committed entry through this (name-mangled) method.
     def _SyncObj__doApplyCommand(self, command: bytes) -> Any:

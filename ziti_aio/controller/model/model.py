@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import threading
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
@@ -117,6 +118,7 @@ class Model:
         self._committed_rows: deque[tuple[int, Rows]] = deque()
         self._rows_waiting = trio.Event()
         self._flush_lock = threading.Lock()
+        self._origin = ""
 
     @classmethod
     async def open(cls, store: SqliteStore, *, max_batch_commands: int = MAX_BATCH_COMMANDS) -> Model:
@@ -321,6 +323,8 @@ class Model:
     def replicate(self, log: ReplicatedLog) -> None:
         """Write through ``log`` from now on; run :meth:`write_committed` alongside."""
         self.log = log
+        # This process's name on its log entries: a restarted member's sequence numbers start again.
+        self._origin = f"{log.node_id}/{secrets.token_hex(6)}"
 
     async def _transact_replicated(self, log: ReplicatedLog, build: Callable[[], Command | None]) -> Command | None:
         async with self._lock:
@@ -338,7 +342,7 @@ class Model:
                 self._change(follow_up)
                 texts.append(follow_up.to_json())
             self._sequence += 1
-            payload = f'{{"o":{json.dumps(log.node_id)},"s":{self._sequence},"c":[{",".join(texts)}]}}'
+            payload = f'{{"o":{json.dumps(self._origin)},"s":{self._sequence},"c":[{",".join(texts)}]}}'
             submitted = log.submit(payload)
             self._speculative[self._sequence] = (log.term, submitted)
         # Shielded, as the store wait: the change is in memory and in the log, its outcome must be seen.
@@ -351,7 +355,7 @@ class Model:
         in memory already; every command goes to the store queue."""
         try:
             raw = json.loads(payload)
-            own = self.log is not None and raw["o"] == self.log.node_id and self._speculative.pop(raw["s"], None)
+            own = raw["o"] == self._origin and self._speculative.pop(raw["s"], None)
             commands = [Command.from_dict(c) for c in raw["c"]]
             for command in commands:
                 rows = encode(command)
