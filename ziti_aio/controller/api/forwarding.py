@@ -36,7 +36,9 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 FORWARDED_PREFIXES = ("/edge/", "/fabric/")
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length", "host", "server",
                         "content-encoding"})
-FORWARD_TIMEOUT_S = 30.0
+# The leader answers within its commit timeout (5 s); a leader that went silent must not hold the
+# client much longer: 503 then, and the next request finds the new leader.
+FORWARD_TIMEOUT = httpx.Timeout(10.0, connect=2.0)
 
 
 def _member_of(ctx: ApiContext, der: bytes | None) -> str | None:
@@ -69,7 +71,7 @@ def forwarder(ctx: ApiContext) -> Callable[[], Awaitable[Response | None]]:
         if leader is None or leader == replica.node_id or address is None or ctx.cluster_ssl is None:
             raise ClusterUnavailable("the cluster has no leader")
         if not clients:
-            clients.append(httpx.AsyncClient(verify=ctx.cluster_ssl, timeout=FORWARD_TIMEOUT_S))
+            clients.append(httpx.AsyncClient(verify=ctx.cluster_ssl, timeout=FORWARD_TIMEOUT))
         headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
         headers[FORWARDED] = replica.node_id
         der = PEER_CERT_DER.get()
