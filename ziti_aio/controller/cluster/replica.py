@@ -98,8 +98,10 @@ class Submitted:
 class _Raft(SyncObj):  # type: ignore[misc]
     """SyncObj whose entries of ours (JSON commands) go to ``apply``; its own stay its own."""
 
-    def __init__(self, apply: Callable[[int, str], None], *args: Any, **kwargs: Any) -> None:
+    def __init__(self, apply: Callable[[int, str], None], appended: Callable[[], None], *args: Any,
+                 **kwargs: Any) -> None:
         self._apply_ours = apply
+        self._appended = appended
         super().__init__(*args, **kwargs)
 
     def _checkCommandsToApply(self) -> None:
@@ -116,7 +118,12 @@ class _Raft(SyncObj):  # type: ignore[misc]
                 if callable(callback):
                     callback(None, FAIL_REASON.NOT_LEADER)
             return
+        before = self._getRaftLogSize()
         super()._checkCommandsToApply()
+        if self._getRaftLogSize() != before:
+            # New entries go out on the next tick, not an append period later (latency, docs/ha.md).
+            self._SyncObj__newAppendEntriesTime = 0
+            self._appended()
 
     # pysyncobj applies every committed entry through this (name-mangled) method.
     def _SyncObj__doApplyCommand(self, command: bytes) -> Any:
@@ -155,7 +162,7 @@ class Replica:
             appendEntriesBatchSizeBytes=2 * MAX_COMMAND_BYTES + 4096,
             logCompactionBatchSize=1024 * 1024,
         )
-        self.raft = _Raft(apply, self.self_node, others, conf, transport=self.transport)
+        self.raft = _Raft(apply, self.nudge, self.self_node, others, conf, transport=self.transport)
 
     # --- state ---------------------------------------------------------------------------
 
