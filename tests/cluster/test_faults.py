@@ -1,7 +1,9 @@
 """Faults with real processes: three ``ziti-aio run --config`` controllers forming a cluster, a client
-writing as fast as it can and recording every acknowledged write, then ``kill -9`` of the leader or of
-a follower, or ``SIGSTOP`` of the leader past the election timeout and ``SIGCONT``. Afterwards every
-acknowledged write is on every member and the members agree on one leader."""
+writing as fast as it can (unique creates, and updates of one register) and recording every
+acknowledged write, then ``kill -9`` of the leader or of a follower, or ``SIGSTOP`` of the leader past
+the election timeout and ``SIGCONT``. Afterwards every acknowledged write is on every member, every
+member reads the same register value, no older than the last acknowledged update, and the members
+agree on one leader."""
 
 from __future__ import annotations
 
@@ -124,6 +126,8 @@ class Writer:
         self.acked: list[tuple[float, str]] = []
         self.target = 0
         self.counter = 0
+        self.register: str | None = None  # a config type whose tags.n the writer keeps raising
+        self.register_acked = 0
 
     async def login(self) -> None:
         async def attempt() -> bool:
@@ -147,13 +151,22 @@ class Writer:
             self.counter += 1
             name = f"w-{self.counter}"
             member = self.members[self.target % len(self.members)]
+            client = self.clients[member.ident]
+            update = self.register is not None and self.counter % 2 == 0
             try:
-                resp = await self.clients[member.ident].post(f"{MANAGEMENT}/config-types",
-                                                             json={"name": name, "schema": {}})
+                if update:
+                    resp = await client.patch(f"{MANAGEMENT}/config-types/{self.register}",
+                                              json={"tags": {"n": self.counter}})
+                else:
+                    resp = await client.post(f"{MANAGEMENT}/config-types", json={"name": name, "schema": {}})
             except httpx.HTTPError:
                 resp = None
-            if resp is not None and resp.status_code == 201:
-                self.acked.append((time.monotonic(), name))
+            if resp is not None and resp.status_code in (200, 201):
+                if update:
+                    self.register_acked = self.counter
+                else:
+                    self.acked.append((time.monotonic(), name))
+                    self.register = self.register or resp.json()["data"]["id"]
                 continue
             assert resp is None or resp.status_code == 503, resp.text
             self.target += 1  # not the leader (or gone): try the next one
@@ -212,6 +225,10 @@ async def run_fault(tmp_path: Path, fault: str) -> float | None:
             expected = writer.names()
             agreed = await wait_until(lambda: _one_leader(writer, members), 30, what="one leader named by all")
             assert len(agreed) == 1
+            values = await wait_until(lambda: _register_values(writer, members), 30, what="one register value")
+            assert writer.register_acked > 0 and len(values) == 1
+            [value] = values
+            assert writer.register_acked <= value <= writer.counter, "an acknowledged update was lost"
             failover = writer.first_ack_after(injected)
         finally:
             await writer.aclose()
@@ -221,6 +238,17 @@ async def run_fault(tmp_path: Path, fault: str) -> float | None:
         missing = expected - m.stored_names()
         assert not missing, f"{m.ident} lost {len(missing)} acknowledged writes, e.g. {sorted(missing)[:5]}"
     return None if failover is None else failover - injected
+
+
+async def _register_values(writer: Writer, members: list[Member]) -> set[int] | None:
+    """The register's value on every member, once they all read the same one."""
+    seen = set()
+    for m in members:
+        resp = await writer.clients[m.ident].get(f"{MANAGEMENT}/config-types/{writer.register}")
+        if resp.status_code != 200:
+            return None
+        seen.add(resp.json()["data"]["tags"].get("n", 0))
+    return seen if len(seen) == 1 else None
 
 
 async def _one_leader(writer: Writer, members: list[Member]) -> set[str] | None:
