@@ -1,7 +1,8 @@
 """Faults with real processes: three ``ziti-aio run --config`` controllers forming a cluster, a client
 writing as fast as it can (unique creates, and updates of one register) and recording every
-acknowledged write, then ``kill -9`` of the leader or of a follower, or ``SIGSTOP`` of the leader past
-the election timeout and ``SIGCONT``. Afterwards every acknowledged write is on every member, every
+acknowledged write, then ``kill -9`` of the leader, of a follower, or of two members (nothing may be
+acknowledged until one comes back), or ``SIGSTOP`` of the leader past the election timeout and
+``SIGCONT``. Afterwards every acknowledged write is on every member, every
 member reads the same register value, no older than the last acknowledged update, and the members
 agree on one leader."""
 
@@ -214,6 +215,15 @@ async def run_fault(tmp_path: Path, fault: str) -> float | None:
                     victim.signal(signal.SIGSTOP)
                     await trio.sleep(4.0)  # well past the election timeout
                     victim.signal(signal.SIGCONT)
+                elif fault == "kill-two":
+                    second = next(m for m in members if m.ident != leader)
+                    victim.kill()
+                    second.kill()
+                    await trio.sleep(0.5)  # an answer already on its way before the kill may still arrive
+                    acked_before = len(writer.acked)
+                    await trio.sleep(3.0)  # one member left: no majority, so nothing may be acknowledged
+                    assert len(writer.acked) == acked_before, "a write was acknowledged without a majority"
+                    await second.start()
                 else:
                     victim.kill()
                 acked_before = len(writer.acked)
@@ -264,7 +274,7 @@ async def _count(writer: Writer, member: Member, at_least: int) -> bool:
     return resp.status_code == 200 and resp.json()["meta"]["pagination"]["totalCount"] >= at_least
 
 
-@pytest.mark.parametrize("fault", ["kill-leader", "kill-follower", "sigstop-leader"])
+@pytest.mark.parametrize("fault", ["kill-leader", "kill-follower", "sigstop-leader", "kill-two"])
 async def test_no_acknowledged_write_is_lost(tmp_path, fault):
     failover = await run_fault(tmp_path, fault)
     assert failover is not None
