@@ -18,6 +18,7 @@ import trio
 
 from bench import appliance_bench as appliance
 from bench import cli_bench
+from bench import cluster_bench as cluster
 from bench import controller_bench as ctrl
 from bench import dataplane as data
 from bench import mesh_bench as mesh
@@ -40,6 +41,7 @@ SUITES: tuple[Suite, ...] = (
     ctrl.IDENTITIES,
     store.WRITES_SUITE,
     oidc.OIDC_SUITE,
+    cluster.CLUSTER_SUITE,
 )
 
 # Every metric name -> the suite that measures it.

@@ -18,6 +18,8 @@ ISSUE_13_METRICS = ("cli_list_s", "quickstart_wall_ready_s")
 
 ISSUE_19_METRICS = ("parallel8_aggregate", "parallel8_slowest_share", "writes_per_s")
 
+ISSUE_16_METRICS = ("cluster_writes_per_s", "cluster_one_writes_per_s", "failover_s")
+
 
 @pytest.fixture
 def bench_run(monkeypatch):
@@ -38,6 +40,7 @@ def test_every_issue_6_appliance_metric_is_registered(bench_run):
 def test_every_issue_13_start_up_metric_is_registered(bench_run):
     assert set(ISSUE_13_METRICS) <= set(bench_run.REGISTRY)
     assert set(ISSUE_19_METRICS) <= set(bench_run.REGISTRY)
+    assert set(ISSUE_16_METRICS) <= set(bench_run.REGISTRY)
 
 
 async def test_a_failing_suite_reports_null_with_the_error(bench_run, capsys):

@@ -4,6 +4,7 @@ import pytest
 
 from ziti_aio.appliance.node_config import load_node_config, parse_node_config, render_node_config
 from ziti_aio.common.errors import ConfigError
+from ziti_aio.controller.cluster.member import ClusterSettings
 
 GOOD = """
 home = "/var/lib/ziti-aio"
@@ -106,3 +107,18 @@ def test_a_dark_management_plane_parses_and_renders_back():
     assert parse_node_config(tomllib.loads(render_node_config(cfg))) == cfg
     default = parse_node_config(tomllib.loads('home = "/h"\n[controller]\naddress = "c"\n'))
     assert (default.controller.management, default.controller.management_service) == ("tcp", "ziti-aio-management")
+
+
+def test_a_cluster_member_names_itself_and_the_others():
+    text = ('home = "/h"\n[controller]\naddress = "c1"\n'
+            'cluster = { id = "ctrl-1", members = ["ctrl-2@c2:1280", "ctrl-3@[::1]:1280"] }\n')
+    cfg = parse_node_config(tomllib.loads(text))
+    assert cfg.controller.cluster == ClusterSettings("ctrl-1", (("ctrl-2", "c2:1280"), ("ctrl-3", "[::1]:1280")))
+    assert parse_node_config(tomllib.loads(render_node_config(cfg))) == cfg
+    for bad, message in ((["ctrl-2"], "id@host:port"), (["ctrl-2@c2"], "id@host:port"),
+                         (["ctrl-1@c1:1280"], "a name of its own")):
+        with pytest.raises(ConfigError, match=message):
+            parse_node_config({"home": "/h", "controller": {"address": "c", "cluster": {"id": "ctrl-1",
+                                                                                       "members": bad}}})
+    with pytest.raises(ConfigError, match="unknown key"):
+        parse_node_config({"home": "/h", "controller": {"address": "c", "cluster": {"id": "a", "peers": []}}})

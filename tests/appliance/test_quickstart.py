@@ -5,15 +5,17 @@ import socket
 import ssl
 import sys
 import tomllib
+from dataclasses import replace
 
 import httpx
+import pytest
 import trio
 from progress_recorder import ProgressRecorder
 
 from ziti_aio.appliance.node_config import parse_node_config
 from ziti_aio.appliance.quickstart import QuickstartOptions, run_quickstart
 from ziti_aio.common.api_paths import MANAGEMENT
-from ziti_aio.common.errors import ZitiError
+from ziti_aio.common.errors import ConfigError, ZitiError
 from ziti_aio.sdk import open_context
 from ziti_aio.testing import wait_until
 from ziti_aio.testing.quickstart import start_quickstart
@@ -204,3 +206,26 @@ async def test_two_quickstarts_with_their_own_ports_run_side_by_side(tmp_path):
 
 async def _listed(admin: httpx.AsyncClient, path: str) -> list[dict]:
     return (await admin.get(path)).json()["data"]
+
+
+async def test_quickstart_with_three_controllers_runs_a_cluster(tmp_path):
+    opts = QuickstartOptions(home=tmp_path / "qs", ctrl_address="127.0.0.1", bind_host="127.0.0.1", ctrl_port=0,
+                             router_port=0, routers=1, password="qs-password", controllers=3)
+    events = []
+    async with trio.open_nursery() as nursery:
+        info = await nursery.start(functools.partial(run_quickstart, opts, out=lambda line: events.append(line)))
+        async with await _admin(info.url, opts.home) as admin:
+            members = (await admin.get("/fabric/v1/cluster/list-members")).json()["data"]
+            assert sorted(m["id"] for m in members) == ["ctrl-1", "ctrl-2", "ctrl-3"]
+            assert sum(m["leader"] for m in members) == 1 and all(m["connected"] for m in members)
+            routers = (await admin.get(f"{M}/edge-routers")).json()["data"]
+            assert [r["isOnline"] for r in routers] == [True]
+        nursery.cancel_scope.cancel()
+    assert any("3 controllers" in line for line in events)
+    # a single controller's home does not silently become a cluster member's
+    single = QuickstartOptions(home=tmp_path / "one", ctrl_address="127.0.0.1", bind_host="127.0.0.1", ctrl_port=0,
+                               router_port=0, routers=0, password="qs-password", tunneler=False)
+    await _start_in_process(single)
+    with pytest.raises(BaseExceptionGroup) as refused:  # raised through the quickstart's nursery
+        await _start_in_process(replace(single, controllers=3))
+    assert refused.group_contains(ConfigError, match="single controller", depth=None)

@@ -118,7 +118,7 @@ async def _start_roles(cfg: NodeConfig, out: Callable[[str], None], progress: St
                 home=cfg.home / "controller", advertised_address=ctrl.address, port=ctrl.port,
                 ctrl_port=ctrl.ctrl_port, bind_host=ctrl.bind, admin_username=ctrl.admin_username,
                 admin_password=password, events=ctrl.events, management=ctrl.management,
-                management_service=ctrl.management_service, console=ctrl.console, spa=ctrl.spa,
+                management_service=ctrl.management_service, console=ctrl.console, spa=ctrl.spa, cluster=ctrl.cluster,
             ))
             info = await nursery.start(supervise, "controller", controller.run)
             progress.done()

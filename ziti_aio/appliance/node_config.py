@@ -16,6 +16,7 @@ from ziti_aio.common.api_paths import MANAGEMENT_SERVICE
 from ziti_aio.common.errors import ConfigError
 from ziti_aio.common.events_config import DEFAULT_KEEP, DEFAULT_MAX_MIB, EVENT_TYPES, EventFileConfig
 from ziti_aio.common.spa_config import SpaSite, spa_path_problem
+from ziti_aio.controller.cluster.member import ClusterSettings
 
 DEFAULT_CTRL_PORT = 1280
 TUNNELER_MODES = ("proxy", "host", "tproxy")
@@ -42,6 +43,8 @@ class ControllerSection:
     events: tuple[EventFileConfig, ...] = ()
     console: bool = True
     spa: tuple[SpaSite, ...] = ()
+    cluster: ClusterSettings | None = None
+    """``cluster = { id = "ctrl-1", members = ["ctrl-2@host:port", …] }``: a Raft cluster member (docs/ha.md)."""
 
 
 @dataclass(frozen=True)
@@ -163,6 +166,7 @@ def parse_node_config(data: dict[str, Any], *, source: str = "node.toml", base: 
             events=tuple(_event_file(source, n, table, base) for n, table in enumerate(c.get("events", list, []))),
             console=c.get("console", bool, True),
             spa=tuple(_spa_site(source, n, table, base) for n, table in enumerate(c.get("spa", list, []))),
+            cluster=_cluster(source, c.get("cluster", dict)),
         )
         c.done()
         if controller.management not in MANAGEMENT_MODES:
@@ -202,6 +206,25 @@ def parse_node_config(data: dict[str, Any], *, source: str = "node.toml", base: 
         raise ConfigError(f"{source}: no role is configured ([controller], [[router]] or [tunneler])")
     return NodeConfig(home=home, controller=controller, routers=tuple(routers), tunneler=tunneler,
                       log_format=log_format)
+
+
+def _cluster(source: str, table: dict[str, Any] | None) -> ClusterSettings | None:
+    """``[controller] cluster``: this member's id and the others as ``id@host:port`` (their API ports)."""
+    if table is None:
+        return None
+    c = _Reader(source, "controller.cluster", table)
+    member_id = c.get("id", str, required=True)
+    members = []
+    for entry in c.strings("members"):
+        ident, sep, address = entry.partition("@")
+        host, colon, port = address.rpartition(":")
+        if not sep or not ident or not colon or not host or not port.isdigit() or not 0 < int(port) <= 65535:
+            raise ConfigError(f"{source}: controller.cluster.members entry {entry!r} must be id@host:port")
+        members.append((ident, address))
+    c.done()
+    if not member_id or "/" in member_id or member_id in {i for i, _ in members}:
+        raise ConfigError(f"{source}: controller.cluster.id {member_id!r} must be a name of its own, not a member's")
+    return ClusterSettings(member_id, tuple(members))
 
 
 def _event_file(source: str, n: int, table: Any, base: Path) -> EventFileConfig:
@@ -266,6 +289,10 @@ def _table(header: str, section: object) -> list[str]:
     for key, value in vars(section).items():
         if key in ("events", "spa"):
             continue  # their own [[controller.events]] / [[controller.spa]] tables, after this one
+        if isinstance(value, ClusterSettings):
+            members = tuple(f"{i}@{a}" for i, a in value.members)
+            lines.append(f"cluster = {{ id = {_toml_value(value.member_id)}, members = {_toml_value(members)} }}")
+            continue
         if value is not None and value != ():
             lines.append(f"{key} = {_toml_value(value)}")
     return lines

@@ -75,3 +75,10 @@ def bind_problem(host: str, port: int) -> str | None:
         except OSError as exc:
             return "is in use" if exc.errno == errno.EADDRINUSE else f"cannot be used: {exc.strerror or exc}"
     return None
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port free on ``host`` right now (cluster members must know each other's ports before they start)."""
+    with socket.socket() as sock:
+        sock.bind((host if host != "0.0.0.0" else "", 0))
+        return int(sock.getsockname()[1])

@@ -14,7 +14,8 @@ import os
 import secrets
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
 from typing import TYPE_CHECKING
 
 import trio
@@ -29,6 +30,7 @@ from ziti_aio.appliance.node_config import (
     TunnelerSection,
     render_node_config,
 )
+from ziti_aio.appliance.ports import free_port
 from ziti_aio.appliance.progress import (
     NoProgress,
     StartupProgress,
@@ -40,8 +42,10 @@ from ziti_aio.appliance.supervisor import supervise
 from ziti_aio.appliance.validate import check_quickstart, prepare_home
 from ziti_aio.common import api_paths
 from ziti_aio.common.errors import ConfigError, ZitiError
-from ziti_aio.controller.controller import Controller, ControllerConfig, ControllerInfo
+from ziti_aio.controller.cluster.member import ClusterSettings
+from ziti_aio.controller.controller import RAFT_DIR, STORE_FILE, Controller, ControllerConfig, ControllerInfo
 from ziti_aio.controller.dark import ADMIN_ATTRIBUTE
+from ziti_aio.controller.pki_home import ensure_controller_pki, share_cluster_pki
 from ziti_aio.router.router import EdgeRouter, RouterConfig, RouterInfo
 from ziti_aio.tunnel.tunneler import Tunneler, TunnelerConfig
 
@@ -59,6 +63,7 @@ NODE_FILE = "node.toml"
 DEFAULT_CTRL_PORT = 1280
 DEFAULT_ROUTER_PORT = 3022
 DEFAULT_BIND_HOST = "0.0.0.0"
+LEADER_WAIT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,8 @@ class QuickstartOptions:
     temporary_home: bool = False
     dark: bool = False
     """The management API only over the overlay (docs/operations.md); the admin gets an identity file."""
+    controllers: int = 1
+    """More than one: that many controllers forming one Raft cluster in this process (docs/ha.md)."""
 
     @property
     def advertised(self) -> str:
@@ -147,6 +154,8 @@ def summary(opts: QuickstartOptions, info: ControllerInfo, password: str, genera
         "ziti-aio quickstart",
         f"  controller   {info.url}  ({apis})",
         *([] if opts.dark else [f"  console      {info.url}/console/  (web console: log in as the admin below)"]),
+        *([f"  cluster      {opts.controllers} controllers, one leader (ziti-aio cluster list)"]
+          if opts.controllers > 1 else []),
         f"  home         {opts.home}" + ("  (temporary: removed on exit)" if opts.temporary_home else ""),
         f"  admin        {opts.username} / {password}" + (
             "  (generated)" if generated and opts.temporary_home else
@@ -160,6 +169,52 @@ def summary(opts: QuickstartOptions, info: ControllerInfo, password: str, genera
         lines += try_it(demo)
     lines.append(f"  node.toml    {opts.home / NODE_FILE}  (the roles running here)")
     return lines
+
+
+def _member_name(n: int, count: int) -> str:
+    return "controller" if count == 1 else f"controller ctrl-{n}"
+
+
+def controller_configs(opts: QuickstartOptions, home: Path, password: str,
+                       names: tuple[str, ...]) -> list[ControllerConfig]:
+    """One controller in ``home/controller``; or ``ctrl-1`` there and ``ctrl-N`` in ``home/controller-N``,
+    members of one cluster on ports counting up from ``--ctrl-port`` (any free ones for 0), sharing the
+    first one's CAs and token key (docs/ha.md)."""
+    single = ControllerConfig(home=home / "controller", advertised_address=opts.advertised, port=opts.ctrl_port,
+                              bind_host=opts.bind_host, trust_domain=opts.trust_domain, admin_username=opts.username,
+                              admin_password=password, extra_names=names,
+                             management="overlay" if opts.dark else "tcp")
+    if opts.controllers == 1:
+        return [single]
+    homes = [home / "controller"] + [home / f"controller-{n}" for n in range(2, opts.controllers + 1)]
+    if (homes[0] / STORE_FILE).exists() and not (homes[0] / RAFT_DIR).exists():
+        raise ConfigError(f"{home} holds a single controller's data; a cluster of controllers needs a new --home")
+    ports = [opts.ctrl_port + n if opts.ctrl_port else free_port(opts.bind_host) for n in range(opts.controllers)]
+    ids = [f"ctrl-{n}" for n in range(1, opts.controllers + 1)]
+    host = f"[{opts.advertised}]" if ":" in opts.advertised else opts.advertised
+    first_pki = homes[0] / "pki"
+    ensure_controller_pki(first_pki, names=[opts.advertised, *names], trust_domain=opts.trust_domain,
+                          member_id=ids[0])
+    for member_home in homes[1:]:
+        if not (member_home / "pki").exists():
+            share_cluster_pki(first_pki, member_home / "pki")
+    return [replace(single, home=member_home, port=port, cluster=ClusterSettings(ident, tuple(
+                (other, f"{host}:{p}") for other, p in zip(ids, ports, strict=True) if other != ident)))
+            for member_home, port, ident in zip(homes, ports, ids, strict=True)]
+
+
+async def _leader(infos: list[ControllerInfo], username: str, password: str) -> ControllerInfo:
+    """The controller that takes the admin's login first (the leader, or a follower forwarding to it)."""
+    with trio.fail_after(LEADER_WAIT_S):
+        while True:
+            for info in infos:
+                try:
+                    admin = await admin_login(info.url, info.ca_bundle_path, username, password)
+                except ZitiError:
+                    continue
+                await admin.aclose()
+                return info
+            await trio.sleep(0.2)
 
 
 async def run_quickstart(
@@ -189,20 +244,18 @@ async def _start_roles(opts: QuickstartOptions, out: Callable[[str], None], star
     first_run = not (home / "controller").exists()
     password, generated = await trio.to_thread.run_sync(admin_password, home, opts.password)
     names = tuple(n for n in {"localhost", socket.gethostname(), opts.advertised} if n)
-    controller = Controller(ControllerConfig(
-        home=home / "controller", advertised_address=opts.advertised, port=opts.ctrl_port, bind_host=opts.bind_host,
-        trust_domain=opts.trust_domain,
-        admin_username=opts.username, admin_password=password, extra_names=names,
-        management="overlay" if opts.dark else "tcp",
-    ))
+    configs = await trio.to_thread.run_sync(partial(controller_configs, opts, home, password, names))
     async with trio.open_nursery() as nursery:
         progress.step(controller_step(first_run))
-        info = await nursery.start(supervise, "controller", controller.run)
+        controllers = [Controller(config) for config in configs]
+        infos = [await nursery.start(supervise, _member_name(n, len(configs)), controller.run)
+                 for n, controller in enumerate(controllers, start=1)]
+        info = infos[0] if len(infos) == 1 else await _leader(infos, opts.username, password)
         plans = opts.router_plans(home)
         demo = None
         if plans:
             try:
-                admin = (await local_admin_login(controller.app, info.url, opts.username, password) if opts.dark
+                admin = (await local_admin_login(controllers[0].app, info.url, opts.username, password) if opts.dark
                          else await admin_login(info.url, info.ca_bundle_path, opts.username, password))
             except ZitiError as exc:
                 kept = home / PASSWORD_FILE

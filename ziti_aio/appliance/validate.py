@@ -73,6 +73,8 @@ def check_quickstart(opts: QuickstartOptions) -> None:
         raise ConfigError(f"--routers {opts.routers} must be 0 or more")
     if opts.dark and opts.routers < 1:
         raise ConfigError("--dark needs at least one router: the management API is reached through one")
+    if opts.dark and opts.controllers > 1:
+        raise ConfigError("--dark runs one controller: a dark management plane is not yet served by a cluster")
     first = opts.router_port
     if first and first + opts.routers - 1 > MAX_PORT:
         raise ConfigError(f"--router-port {first} with --routers {opts.routers} runs past port {MAX_PORT}")

@@ -28,6 +28,7 @@ COMMANDS = {
     "stream": "ziti_aio.cli.stream:app",
     "export": "ziti_aio.cli.export_import:export",
     "import": "ziti_aio.cli.export_import:import_network",
+    "cluster": "ziti_aio.cli.cluster:app",
 }
 HIDDEN = {"ls"}
 

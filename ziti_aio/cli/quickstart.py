@@ -44,6 +44,8 @@ def quickstart(
     username: str = typer.Option("admin", "-u", "--username", help="Admin username"),
     password: str | None = typer.Option(None, "-p", "--password", help="Admin password (default: generated)"),
     routers: int = typer.Option(1, "--routers", help="Number of edge routers to run"),
+    controllers: int = typer.Option(1, "--controllers", min=1, max=7,
+                                    help="Controllers forming one cluster (ports count up from --ctrl-port)"),
     no_tunneler: bool = typer.Option(False, "--no-tunneler", help="Do not start the tunneler"),
     dark: bool = typer.Option(False, "--dark", help="Serve the Management API only over the overlay (an admin "
                                                     "identity file is written to log in with)"),
@@ -65,6 +67,7 @@ def quickstart(
     Examples:
       ziti-aio quickstart
       ziti-aio quickstart --home ~/.ziti-aio -p secret --routers 2
+      ziti-aio quickstart --controllers 3
     """
     started_at = time.monotonic()
     if detach:
@@ -77,7 +80,7 @@ def quickstart(
     opts = QuickstartOptions(home=home or Path(), ctrl_address=ctrl_address, ctrl_port=ctrl_port, username=username,
                              password=password, routers=routers, router_address=router_address,
                              router_port=router_port, tunneler=not no_tunneler, temporary_home=home is None,
-                             dark=dark)
+                             dark=dark, controllers=controllers)
     # Before a temporary home is made for nothing: the values first, then every port clash at once.
     exit_on_config_error(lambda: check_quickstart(opts))
     problems = port_problems(quickstart_ports(ctrl_port=ctrl_port, router_port=router_port, routers=routers),

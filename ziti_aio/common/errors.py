@@ -57,6 +57,14 @@ class StoreFailed(ZitiError):
     default_message = "the controller's store failed; it must be restarted"
 
 
+class ClusterUnavailable(ZitiError):
+    """A clustered controller cannot commit a change now: no leader, no majority, or not the leader."""
+
+    code = "CLUSTER_HAS_NO_LEADER"
+    http_status = 503
+    default_message = "the cluster has no leader"
+
+
 class ProtocolError(ZitiError):
     """A peer sent bytes that break the wire protocol; the connection is closed."""
 

@@ -11,9 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
+from ziti_aio.common.errors import ChannelClosed, ClusterUnavailable
 from ziti_aio.controller.api.app import ApiContext, create_app
 from ziti_aio.controller.api.server import serve_https
 from ziti_aio.controller.bootstrap import bootstrap
+from ziti_aio.controller.cluster.member import ClusterSettings, open_replica, run_member
+from ziti_aio.controller.cluster.replica import Replica, ReplicaConfig
 from ziti_aio.controller.dark import DEFAULT_SERVICE, HideManagement, run_dark_plane
 from ziti_aio.controller.events.alerts import CERT_WARN_DAYS, Alerts
 from ziti_aio.controller.events.bus import EventBus
@@ -33,24 +36,28 @@ from ziti_aio.controller.model.passwords import hash_password
 from ziti_aio.controller.model.tokens import TokenSigner
 from ziti_aio.controller.network.ctrl_listener import CtrlListener
 from ziti_aio.controller.network.network import REPORT_INTERVAL_S, Network
-from ziti_aio.controller.pki_home import ControllerPki, ensure_controller_pki
+from ziti_aio.controller.pki_home import DEFAULT_MEMBER_ID, ControllerPki, ensure_controller_pki
 from ziti_aio.controller.store.commands import Command, Delete
 from ziti_aio.controller.store.sqlite_store import SqliteStore
 from ziti_aio.pki.bundle import cacerts_body
 from ziti_aio.pki.enrollment_jwt import sign_ca_jwt, sign_enrollment_jwt, sign_network_jwt
 from ziti_aio.transport import alpn
-from ziti_aio.transport.tls import server_context
+from ziti_aio.transport.tls import client_context, server_context
 
 if TYPE_CHECKING:
     from datetime import datetime
 
     from ziti_aio.common.events_config import EventFileConfig
     from ziti_aio.common.spa_config import SpaSite
+    from ziti_aio.transport.serve import TlsHandler
+    from ziti_aio.transport.tls_stream import TlsStream
 
 log = logging.getLogger(__name__)
 
 REAP_INTERVAL_S = 60.0
 STORE_FILE = "ctrl.db"
+RAFT_DIR = "raft"
+BOOTSTRAP_POLL_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -85,14 +92,16 @@ class ControllerConfig:
     """``overlay``: the management API is dark, served only as a ziti service (docs/operations.md)."""
     management_service: str = DEFAULT_SERVICE
     """The ziti service of the dark management API."""
-
-    @property
-    def dark(self) -> bool:
-        return self.management == "overlay"
     console: bool = True
     """Serve the web console at ``/console/`` (docs/console.md)."""
     spa: tuple[SpaSite, ...] = ()
     """Single-page applications served from directories (docs/console.md)."""
+    cluster: ClusterSettings | None = None
+    """Membership of a Raft cluster of controllers (docs/ha.md); ``None``: a single controller."""
+
+    @property
+    def dark(self) -> bool:
+        return self.management == "overlay"
 
     @property
     def ctrl_shares_api_port(self) -> bool:
@@ -137,8 +146,10 @@ class Controller:
         cfg = self.config
         home = Path(cfg.home)
         names = [cfg.advertised_address, *cfg.extra_names]
+        member = cfg.cluster.member_id if cfg.cluster is not None else DEFAULT_MEMBER_ID
         pki = await trio.to_thread.run_sync(
-            partial(ensure_controller_pki, home / "pki", names=names, trust_domain=cfg.trust_domain))
+            partial(ensure_controller_pki, home / "pki", names=names, trust_domain=cfg.trust_domain,
+                    member_id=member))
         self.pki = pki
         store = await trio.to_thread.run_sync(SqliteStore, home / STORE_FILE)
         try:
@@ -183,12 +194,22 @@ class Controller:
         network = self.network = Network(model, signer, metrics, events, report_interval_s=cfg.report_interval_s,
                                          alerts=Alerts(events, cert_warn_days=cfg.alert_cert_days))
         metrics.watch(model, network)
-        await bootstrap(model, admin_username=cfg.admin_username, admin_password=cfg.admin_password)
+        if cfg.cluster is None:
+            await bootstrap(model, admin_username=cfg.admin_username, admin_password=cfg.admin_password)
         exchange = EnrollmentExchange(model, pki.signer, cfg.trust_domain, pki.ca_bundle)
         # Client certificates are only requested: browsers and SDKs log in without one. The control
         # channel, when it shares this port, refuses a router without one (CtrlListener.serve_router).
         listener = CtrlListener(network)
-        alpn_handlers = {alpn.CTRL: listener.serve_router} if cfg.ctrl_shares_api_port else {}
+        alpn_handlers: dict[str, TlsHandler] = {alpn.CTRL: listener.serve_router} if cfg.ctrl_shares_api_port else {}
+        replicas: list[Replica] = []  # set once the API port is known: the member's address
+
+        async def serve_raft(stream: TlsStream) -> None:
+            if not replicas:
+                raise ChannelClosed("this controller's replica is not running yet")
+            await replicas[0].serve_peer(stream)
+
+        if cfg.cluster is not None:
+            alpn_handlers[alpn.RAFT] = serve_raft
         ssl_ctx = server_context(cert_chain=str(pki.server_chain_path), key=str(pki.server_key_path),
                                  client_ca=str(pki.ca_bundle_path), require_client_cert=False,
                                  alpn=[alpn.HTTP, *alpn_handlers])
@@ -225,6 +246,13 @@ class Controller:
             state["base_url"] = ctx.base_url = self.base_url(port)
             info = ControllerInfo(ctx.base_url, port, pki.ca_bundle_path, instance_id, ctrl_port)
             state["ctrl"] = info.ctrl_address
+            if cfg.cluster is not None:
+                ctx.cluster_ssl = client_context(ca=str(pki.ca_bundle_path), cert_chain=str(pki.server_chain_path),
+                                                 key=str(pki.server_key_path), alpn=[alpn.HTTP])
+                replica = ctx.cluster = self._replica(cfg.cluster, model, pki, port)
+                replicas.append(replica)
+                await nursery.start(run_member, model, replica)
+                nursery.start_soon(self._bootstrap_when_leader, model, replica)
             nursery.start_soon(self._reap, access, model)
             nursery.start_soon(access.posture.run)
             if cfg.dark:
@@ -233,9 +261,33 @@ class Controller:
                      info.ctrl_address)
             task_status.started(info)
 
+    def _replica(self, cluster: ClusterSettings, model: Model, pki: ControllerPki, port: int) -> Replica:
+        cfg = self.config
+        client_ssl = client_context(ca=str(pki.ca_bundle_path), cert_chain=str(pki.server_chain_path),
+                                    key=str(pki.server_key_path), alpn=[alpn.RAFT])
+        host = f"[{cfg.advertised_address}]" if ":" in cfg.advertised_address else cfg.advertised_address
+        config = ReplicaConfig(cluster.member_id, f"{host}:{port}", cluster.members, Path(cfg.home) / RAFT_DIR,
+                               cfg.trust_domain, cluster.timing)
+        return open_replica(model, config, client_ssl=client_ssl)
+
+    async def _bootstrap_when_leader(self, model: Model, replica: Replica) -> None:
+        """In a cluster the first content is written once, by whichever member leads first (a later
+        leader finds it there and writes nothing)."""
+        while True:
+            if replica.writable:
+                try:
+                    await bootstrap(model, admin_username=self.config.admin_username,
+                                    admin_password=self.config.admin_password)
+                    return
+                except ClusterUnavailable:
+                    pass
+            await trio.sleep(BOOTSTRAP_POLL_S)
+
     async def _reap(self, access: Access, model: Model) -> None:
         while True:
             await trio.sleep(REAP_INTERVAL_S)
+            if self.api is not None and self.api.cluster is not None and not self.api.cluster.writable:
+                continue  # the leader reaps for everyone
             reaped = await access.reap_expired()
             await model.transact(partial(_expired_revocations, model))
             if reaped:

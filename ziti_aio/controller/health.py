@@ -16,6 +16,9 @@ import trio
 from ziti_aio.controller.kinds import Kind
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ziti_aio.controller.cluster.replica import Replica
     from ziti_aio.controller.model.model import Model
     from ziti_aio.controller.network.network import Network
 
@@ -26,10 +29,12 @@ STORE_READ_TIMEOUT_S = 5.0
 class HealthChecks:
     """Runs the checks of one controller."""
 
-    def __init__(self, model: Model, network: Network | None, server_cert_expires: datetime | None = None) -> None:
+    def __init__(self, model: Model, network: Network | None, server_cert_expires: datetime | None = None,
+                 cluster: Callable[[], Replica | None] = lambda: None) -> None:
         self.model = model
         self.network = network
         self.server_cert_expires = server_cert_expires
+        self.cluster = cluster
 
     async def run(self, *, short: bool = False) -> dict[str, Any]:
         """``{"healthy": bool, "checks": [...]}``: healthy when every check is; ``short`` keeps only
@@ -39,6 +44,9 @@ class HealthChecks:
             checks.append(await _timed("routers.connected", self._routers))
         if self.server_cert_expires is not None:
             checks.append(await _timed("controller.certificate", self._certificate))
+        replica = self.cluster()
+        if replica is not None:
+            checks.append(await _timed("raft.leader", lambda: self._leader(replica)))
         if short:
             checks = [{"id": c["id"], "healthy": c["healthy"]} for c in checks]
         return {"healthy": all(c["healthy"] for c in checks), "checks": checks}
@@ -65,6 +73,13 @@ class HealthChecks:
         details = {"online": online, "enabled": len(enabled)}
         return details, None if online > 0 or not enabled else "no enabled edge router is online"
 
+
+    async def _leader(self, replica: Replica) -> tuple[dict[str, Any], str | None]:
+        """A cluster member: whether it leads (v2.0's "is leader" check) and whether anyone does."""
+        members = replica.members()
+        details = {"isLeader": replica.is_leader, "leaderId": replica.leader_id or "", "members": len(members),
+                   "connected": sum(m["connected"] for m in members)}
+        return details, None if replica.leader_id is not None else "the cluster has no leader"
 
     async def _certificate(self) -> tuple[dict[str, Any], str | None]:
         """The HTTPS server certificate every client and router checks is still valid."""

@@ -8,6 +8,7 @@ session-signing.key`` (EC key for API-session and session JWTs).
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,13 +19,14 @@ from ziti_aio.pki import files
 from ziti_aio.pki.bundle import certs_to_pem
 from ziti_aio.pki.ca import CertAuthority
 from ziti_aio.pki.keys import PrivateKey, generate_key, key_to_pem, load_key
-from ziti_aio.pki.names import is_ip
+from ziti_aio.pki.names import is_ip, spiffe_uris
 
 ROOT_CA = "root-ca"
 SIGNER_CA = "intermediate-ca"
 SERVER_FILE = "server"
 SESSION_KEY_FILE = "session-signing"
 CA_BUNDLE_FILE = "ca-bundle.pem"
+DEFAULT_MEMBER_ID = "instance-1"
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,16 @@ class ControllerPki:
         return [self.root.cert, self.signer.cert]
 
 
+def share_cluster_pki(source: Path, target: Path) -> None:
+    """Give a new cluster member at ``target`` the CAs and the token-signing key of the member whose PKI
+    is at ``source`` (both ``<home>/pki``), not its server certificate: the new member issues its own,
+    with its own SPIFFE id, on first start (docs/ha.md)."""
+    for ca in (ROOT_CA, SIGNER_CA):
+        shutil.copytree(Path(source) / ca, Path(target) / ca, dirs_exist_ok=True)
+    for path in files.leaf_paths(Path(target), SIGNER_CA, SERVER_FILE):
+        path.unlink(missing_ok=True)
+
+
 def _covers(cert: x509.Certificate, names: list[str]) -> bool:
     try:
         sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
@@ -55,12 +67,15 @@ def _covers(cert: x509.Certificate, names: list[str]) -> bool:
     return all(n in have for n in names)
 
 
-def ensure_controller_pki(pki_root: Path, *, names: list[str], trust_domain: str) -> ControllerPki:
+def ensure_controller_pki(pki_root: Path, *, names: list[str], trust_domain: str,
+                          member_id: str = DEFAULT_MEMBER_ID) -> ControllerPki:
     """Load the PKI under ``pki_root``, creating what is missing.
 
     The server certificate is re-issued when it does not cover every name in ``names``
-    (hostnames and IP literals the controller is reached at).
+    (hostnames and IP literals the controller is reached at) or does not carry the SPIFFE id
+    ``spiffe://<trust domain>/controller/<member_id>`` (a cluster member's name, docs/ha.md).
     """
+    spiffe_id = f"spiffe://{trust_domain}/controller/{member_id}"
     pki_root = Path(pki_root)
     try:
         root = files.load_ca(pki_root, ROOT_CA)
@@ -79,12 +94,12 @@ def ensure_controller_pki(pki_root: Path, *, names: list[str], trust_domain: str
     server_cert = server_key = None
     if server_path.exists():
         server_cert, server_key = files.load_leaf(pki_root, SIGNER_CA, SERVER_FILE)
-        if not _covers(server_cert, wanted):
+        if not _covers(server_cert, wanted) or spiffe_id not in spiffe_uris(server_cert):
             server_cert = None
     if server_cert is None:
         server_cert, server_key = signer.issue_server(
             "controller", dns=[n for n in wanted if not is_ip(n)], ips=[n for n in wanted if is_ip(n)],
-            key=server_key, spiffe_id=f"spiffe://{trust_domain}/controller/instance-1",
+            key=server_key, spiffe_id=spiffe_id,
         )
         files.save_leaf(pki_root, SIGNER_CA, SERVER_FILE, server_cert, server_key, signer.certs, overwrite=True)
     session_path = files.key_path(pki_root, SIGNER_CA, SESSION_KEY_FILE)

@@ -29,15 +29,19 @@ if TYPE_CHECKING:
 
 @asynccontextmanager
 async def open_network(home: Path | str | None = None, *, routers: int = 1, tunneler: bool = False,
-                       idp: TestIdp | None = None, **controller_config: Any) -> AsyncIterator[RunningNetwork]:
-    """Start a whole network; ``home`` defaults to a temporary directory removed afterwards."""
+                       idp: TestIdp | None = None, controllers: int = 1,
+                       **controller_config: Any) -> AsyncIterator[RunningNetwork]:
+    """Start a whole network; ``home`` defaults to a temporary directory removed afterwards.
+    ``controllers=3`` runs three controllers forming one cluster (docs/ha.md)."""
     if home is not None:
         async with _network.open_network(Path(home), routers=routers, tunneler=tunneler, idp=idp,
+                                         controllers=controllers,
                                          **controller_config) as net:
             yield net
         return
     with tempfile.TemporaryDirectory(prefix="ziti-aio-net-") as tmp:
         async with _network.open_network(Path(tmp), routers=routers, tunneler=tunneler, idp=idp,
+                                         controllers=controllers,
                                          **controller_config) as net:
             yield net
 

@@ -32,7 +32,9 @@ from ziti_aio.router.enroll import enroll_router
 from ziti_aio.router.router import EdgeRouter, RouterConfig, RouterInfo
 from ziti_aio.sdk import ZitiContext, open_context
 from ziti_aio.sdk.enroll import enroll_ext_jwt, enroll_identity
+from ziti_aio.testing.cluster import leading, open_controller_cluster
 from ziti_aio.testing.controller import MANAGEMENT, RunningController, create, open_controller
+from ziti_aio.testing.waiting import wait_until
 from ziti_aio.tunnel.tunneler import Tunneler, TunnelerConfig
 
 if TYPE_CHECKING:
@@ -97,6 +99,8 @@ class RunningNetwork:
     tunneler: RunningTunneler | None = None
     idp: TestIdp | None = None
     idp_signer_id: str | None = None
+    controllers: list[RunningController] = field(default_factory=list)
+    """Every controller of a cluster (``open_network(controllers=3)``); ``controller`` is the leader at start."""
 
     async def get(self, path: str) -> Any:
         """``data`` of a management GET (raises on failure)."""
@@ -187,19 +191,37 @@ class RunningNetwork:
 
 
 @asynccontextmanager
+async def _controllers(home: Path, count: int, config: dict[str, Any]) -> AsyncIterator[list[RunningController]]:
+    if count == 1:
+        async with open_controller(home / "ctrl", **config) as controller:
+            yield [controller]
+        return
+    if config:
+        raise TypeError(f"controller settings ({', '.join(config)}) are for a single controller")
+    async with open_controller_cluster(home / "ctrl", count) as running:
+        yield running
+
+
+@asynccontextmanager
 async def open_network(home: Path, *, routers: int = 1, tunneler: bool = False, idp: TestIdp | None = None,
-                       **controller_config: Any) -> AsyncIterator[RunningNetwork]:
-    """Start a controller in ``home``, ``routers`` routers (``er1``, ``er2``, ...) with the quickstart
-    policies and, with ``tunneler``, a host-mode tunneler; stop everything on exit. With ``idp`` (a
-    :class:`~ziti_aio.testing.idp.TestIdp`) the controller trusts its CA and has a signer for it
+                       controllers: int = 1, **controller_config: Any) -> AsyncIterator[RunningNetwork]:
+    """Start a controller in ``home`` (or ``controllers`` of them forming one cluster, docs/ha.md),
+    ``routers`` routers (``er1``, ``er2``, ...) with the quickstart policies and, with ``tunneler``, a
+    host-mode tunneler; stop everything on exit. Routers enroll with, and connect to, the leader. With ``idp``
+    (a :class:`~ziti_aio.testing.idp.TestIdp`) the controller trusts its CA and has a signer for it
     (:data:`IDP_SIGNER`)."""
     home = Path(home)
     if idp is not None:
         controller_config.setdefault("jwks_ca_file", str(idp.ca_path))
-    async with open_controller(home / "ctrl", **controller_config) as controller:
+    async with _controllers(home, controllers, controller_config) as running:
+        def leader() -> RunningController | None:
+            return leading(running) if controllers > 1 else running[0]
+
+        controller = await wait_until(leader, 30, what="a controller that leads")
+        assert controller is not None  # wait_until returns only a truthy value
         admin = await controller.login()
         async with admin, trio.open_nursery() as nursery:
-            net = RunningNetwork(controller, admin, home, nursery, idp=idp)
+            net = RunningNetwork(controller, admin, home, nursery, controllers=running, idp=idp)
             if idp is not None:
                 net.idp_signer_id = await create(admin, "external-jwt-signers", {
                     **IDP_SIGNER, "issuer": idp.issuer, "audience": idp.audience, "jwksEndpoint": idp.jwks_url})

@@ -19,6 +19,8 @@ CTRL = "ziti-ctrl"
 LINK = "ziti-link"
 EDGE = "ziti-edge"
 HTTP = "http/1.1"
+RAFT = "ziti-aio-raft"
+"""Controllers of one cluster replicating their log (docs/ha.md)."""
 NONE = ""
 """The key of the handler for connections that negotiated no protocol."""
 

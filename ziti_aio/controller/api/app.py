@@ -37,11 +37,13 @@ from ziti_aio.controller.model.fields import now_text
 from ziti_aio.controller.model.views import RouterState, offline_router
 
 if TYPE_CHECKING:
+    import ssl
     from collections.abc import Callable
 
     from cryptography import x509
 
     from ziti_aio.common.spa_config import SpaSite
+    from ziti_aio.controller.cluster.replica import Replica
     from ziti_aio.controller.events.bus import EventBus
     from ziti_aio.controller.model.crud import Crud
     from ziti_aio.controller.model.enrollment_exchange import EnrollmentExchange
@@ -83,6 +85,10 @@ class ApiContext:
     # The web console at /console/ and single-page applications from directories (docs/console.md).
     console: bool = False
     spa: tuple[SpaSite, ...] = ()
+    cluster: Replica | None = None
+    """This controller's Raft replica when it is a cluster member (docs/ha.md)."""
+    cluster_ssl: ssl.SSLContext | None = None
+    """A member's HTTPS client context (its own certificate), for writes it forwards to the leader."""
 
 
 def rewrite_legacy_path(path: str, served: tuple[str, ...] = ()) -> str:
@@ -186,6 +192,7 @@ def create_app(ctx: ApiContext) -> Any:
     from ziti_aio.controller.api.events_routes import events_blueprint
     from ziti_aio.controller.api.ext_jwt_routes import ext_jwt_blueprint
     from ziti_aio.controller.api.fabric_routes import fabric_blueprint
+    from ziti_aio.controller.api.forwarding import applied_index_header, forwarder
     from ziti_aio.controller.api.management_actions_routes import management_actions_blueprint
     from ziti_aio.controller.api.management_routes import management_blueprint
     from ziti_aio.controller.api.mfa_routes import mfa_blueprint
@@ -235,6 +242,8 @@ def create_app(ctx: ApiContext) -> Any:
         # client then sees a broken pipe instead of our error envelope.
         await request.get_data()
 
+    app.before_request(forwarder(ctx))  # a follower hands writes to the leader (docs/ha.md)
+
     @app.after_request
     async def _headers(response: Response) -> Response:
         response.headers["ziti-instance-id"] = ctx.instance_id
@@ -245,6 +254,7 @@ def create_app(ctx: ApiContext) -> Any:
             response.headers["expiration-seconds"] = str(expiry["expirationSeconds"])
             response.headers["expires-at"] = expiry["expiresAt"]
         _count(ctx.metrics, response.status_code)
+        applied_index_header(ctx, response)
         return response
 
     @app.errorhandler(ZitiError)

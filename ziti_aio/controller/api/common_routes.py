@@ -34,7 +34,7 @@ def version_data(ctx: ApiContext) -> dict[str, Any]:
             "edge-management": api(api_paths.MANAGEMENT), "edge-oidc": api(api_paths.OIDC),
         },
         # libziti 1.x logs in by OIDC when both this and apiVersions["edge-oidc"] are present (docs/sdk-1x.md §1.2)
-        "capabilities": ["OIDC_AUTH", "OIDC_AUTH_WITH_CSR"],
+        "capabilities": ["OIDC_AUTH", "OIDC_AUTH_WITH_CSR", *(["HA_CONTROLLER"] if ctx.cluster is not None else [])],
     }
 
 

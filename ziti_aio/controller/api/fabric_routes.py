@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from quart import Blueprint, Response, request
 
-from ziti_aio.common.errors import NotInHaMode, ValidationError
+from ziti_aio.common.errors import ValidationError
 from ziti_aio.controller.api.app import ApiContext, caller, read_json
+from ziti_aio.controller.api.cluster_routes import add_cluster_routes
 from ziti_aio.controller.api.envelope import created, empty, json_response, ok
 from ziti_aio.controller.api.listing import filterable, page
 from ziti_aio.controller.api.permissions import METHOD_ACTION, require
@@ -234,15 +235,7 @@ def fabric_blueprint(ctx: ApiContext, database: DatabaseOps) -> Blueprint:
         # No controller or router of ours offers inspectable values yet: nothing matches (docs/fabric.md).
         return json_response({"success": True, "errors": [], "values": []})
 
-    # --- cluster: one controller, no HA yet ---------------------------------------------------
-
-    @bp.get("/cluster/list-members")
-    @bp.post("/cluster/add-member")
-    @bp.post("/cluster/remove-member")
-    @bp.post("/cluster/transfer-leadership")
-    async def cluster() -> Response:
-        authorize("cluster")
-        raise NotInHaMode()
+    add_cluster_routes(bp, ctx, authorize)
 
     return bp
 

@@ -48,6 +48,28 @@ def controller_detail(ctx: ApiContext, api: str) -> dict[str, Any]:
     }
 
 
+def cluster_details(ctx: ApiContext, api: str) -> list[dict[str, Any]]:
+    """Every cluster member as ``controllerDetail``: this one in full, the others with their API address
+    (a member's Raft address is its API address) and whether this member reaches them."""
+    assert ctx.cluster is not None
+    shown = [CLIENT_API] if api == CLIENT_API else [CLIENT_API, MANAGEMENT_API]
+    out = []
+    for member in ctx.cluster.members():
+        if member["id"] == ctx.cluster.node_id:
+            out.append({**controller_detail(ctx, api), "id": member["id"],
+                        "_links": links("controllers", member["id"])})
+            continue
+        base = f"https://{member['address']}"
+        out.append({
+            "id": member["id"], "name": member["id"], "createdAt": ctx.started_at, "updatedAt": ctx.started_at,
+            "tags": {}, "_links": links("controllers", member["id"]),
+            "apiAddresses": {name: [{"url": base + API_PATHS[name], "version": "v1"}] for name in shown},
+            "certPem": "", "fingerprint": "", "isOnline": member["connected"], "isPreferredLeader": False,
+            "lastJoinedAt": ctx.started_at,
+        })
+    return out
+
+
 def _spec(ctx: ApiContext, ident: str) -> Entity:
     return {"id": ident, "name": ident, "createdAt": ctx.started_at, "updatedAt": ctx.started_at, "tags": {},
             "_links": {**links("specs", ident), "spec": {"href": f"./specs/{ident}/spec"}}}
@@ -77,7 +99,8 @@ def add_informational_routes(bp: Blueprint, ctx: ApiContext, api: str) -> None:
         found = caller(ctx)
         if api == MANAGEMENT_API:
             require(found, "controllers", "read")
-        items, meta = page([controller_detail(ctx, api)], request.args, Filterable.of("name", "isOnline"))
+        details = cluster_details(ctx, api) if ctx.cluster is not None else [controller_detail(ctx, api)]
+        items, meta = page(details, request.args, Filterable.of("name", "isOnline"))
         return ok(items, meta)
 
     @bp.get("/enumerated-capabilities")

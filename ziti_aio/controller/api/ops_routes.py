@@ -26,7 +26,7 @@ def ops_blueprint(ctx: ApiContext) -> Blueprint:
     """Health checks for anyone (load balancers ask without credentials); metrics for admins."""
     bp = Blueprint("ops", __name__)
     expires = ctx.server_cert.not_valid_after_utc if ctx.server_cert is not None else None
-    checks = HealthChecks(ctx.model, ctx.network, expires)
+    checks = HealthChecks(ctx.model, ctx.network, expires, cluster=lambda: ctx.cluster)
 
     async def health() -> Response:
         result = await checks.run(short=request.args.get("type") == "short")

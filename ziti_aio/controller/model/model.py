@@ -8,18 +8,26 @@ for many writes), and ``transact`` returns only once its command is durable, so 
 acknowledged is lost to ``kill -9``. A store failure breaks the model: memory may be ahead
 of the file, so every later write is refused until the controller restarts and reloads
 (docs/model.md). Listeners learn of every applied command (revocations, stamps).
+
+A clustered controller (:meth:`Model.replicate`) replaces the store queue with the Raft log: the
+leader builds and applies a command in memory as above, appends it to the log and returns once a
+majority committed it; every member applies committed commands in log order through
+:meth:`Model.apply_committed`, and the store becomes each member's applied state (docs/ha.md).
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from collections import defaultdict
+import secrets
+import threading
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import trio
 
-from ziti_aio.common.errors import NotFoundError, StoreFailed
+from ziti_aio.common.errors import ClusterUnavailable, NotFoundError, StoreFailed
 from ziti_aio.controller.kinds import Kind
 from ziti_aio.controller.model.disabling import is_disabled
 from ziti_aio.controller.model.fields import now_text
@@ -45,6 +53,31 @@ ACCESS_FIELDS = ("roleAttributes", "disabled", "disabledAt")
 SESSION_KINDS = frozenset({Kind.API_SESSIONS, Kind.SESSIONS, Kind.REVOCATIONS, Kind.API_SESSION_CERTIFICATES})
 # Commands written in one store transaction at most (bounds one fsync's work and its waiters' wait).
 MAX_BATCH_COMMANDS = 256
+# How long a clustered write waits for a majority before answering 503 (docs/ha.md).
+COMMIT_TIMEOUT_S = 5.0
+
+
+class Submitted(Protocol):
+    error: str | None
+
+    async def wait(self, timeout_s: float) -> None: ...
+
+
+class ReplicatedLog(Protocol):
+    """What the model needs of a Raft member (:class:`~ziti_aio.controller.cluster.replica.Replica`)."""
+
+    @property
+    def node_id(self) -> str: ...
+
+    @property
+    def is_leader(self) -> bool: ...
+
+    @property
+    def term(self) -> int: ...
+
+    def check_writable(self) -> None: ...
+
+    def submit(self, payload: str) -> Submitted: ...
 
 
 class Model:
@@ -76,20 +109,37 @@ class Model:
         self._written = 0  # commands ever durably written
         self._writing: trio.Event | None = None  # set when the transaction being written ends
         self._store_error: BaseException | None = None
+        # Cluster mode (replicate): the log, this member's commands applied in memory but not yet
+        # committed (sequence -> (term, submitted)), and committed changes waiting for the store.
+        self.log: ReplicatedLog | None = None
+        self.commit_timeout_s = COMMIT_TIMEOUT_S
+        self._sequence = 0
+        self._speculative: dict[int, tuple[int, Submitted]] = {}
+        self._committed_rows: deque[tuple[int, Rows]] = deque()
+        self._rows_waiting = trio.Event()
+        self._flush_lock = threading.Lock()
+        self._origin = ""
 
     @classmethod
     async def open(cls, store: SqliteStore, *, max_batch_commands: int = MAX_BATCH_COMMANDS) -> Model:
         """Load every stored entity and build the indexes."""
         model = cls(store, max_batch_commands=max_batch_commands)
-        loaded = await trio.to_thread.run_sync(store.load_all)
-        for kind, items in loaded.items():
-            model.entities[kind] = items
-            if kind in model.names:
-                model.names[kind] = {e["name"]: i for i, e in items.items()}
-            for ident, ent in items.items():
-                model._index(kind, ident, None, ent)
-        model.policy.rebuild(model.entities)
+        model._load(await trio.to_thread.run_sync(store.load_all))
         return model
+
+    def _load(self, loaded: dict[Kind, dict[str, Entity]]) -> None:
+        self.entities = {kind: {} for kind in Kind}
+        self.names = {kind: {} for kind in self.names}
+        self.indexes = {key: {} for key in self.indexes}
+        self.owned = {kind: defaultdict(set) for kind in self.owned}
+        for kind, items in loaded.items():
+            self.entities[kind] = items
+            if kind in self.names:
+                self.names[kind] = {e["name"]: i for i, e in items.items()}
+            for ident, ent in items.items():
+                self._index(kind, ident, None, ent)
+        self.policy = PolicyIndex()
+        self.policy.rebuild(self.entities)
 
     # --- reads ----------------------------------------------------------------------------
 
@@ -183,6 +233,8 @@ class Model:
 
         ``build`` validates and raises on bad input; nothing changes in that case.
         """
+        if self.log is not None:
+            return await self._transact_replicated(self.log, build)
         async with self._lock:
             self._check_store()
             command = build()
@@ -237,6 +289,10 @@ class Model:
         Encoded first: data the store cannot hold fails this command alone, before anything changed."""
         self._unwritten.append(encode(command))
         self._queued += 1
+        return self._change(command)
+
+    def _change(self, command: Command) -> Previous:
+        """Change memory (tables, indexes) and tell the listeners."""
         previous: Previous = {}
         for change in command.changes:
             table = self.entities[change.kind]
@@ -261,6 +317,97 @@ class Model:
         for listener in self._listeners:
             listener(command, previous)
         return previous
+
+    # --- cluster mode (docs/ha.md) ---------------------------------------------------------------
+
+    def replicate(self, log: ReplicatedLog) -> None:
+        """Write through ``log`` from now on; run :meth:`write_committed` alongside."""
+        self.log = log
+        # This process's name on its log entries: a restarted member's sequence numbers start again.
+        self._origin = f"{log.node_id}/{secrets.token_hex(6)}"
+
+    async def _transact_replicated(self, log: ReplicatedLog, build: Callable[[], Command | None]) -> Command | None:
+        async with self._lock:
+            self._check_store()
+            log.check_writable()
+            if any(s.error is not None for _, s in self._speculative.values()):
+                raise ClusterUnavailable("this controller is re-reading the committed state")
+            command = build()
+            if command is None or not command.changes:
+                return None
+            texts = [command.to_json()]  # data JSON cannot hold fails here, before anything changed
+            previous = self._change(command)
+            follow_up = self._revoked_sessions(command, previous)
+            if follow_up is not None:
+                self._change(follow_up)
+                texts.append(follow_up.to_json())
+            self._sequence += 1
+            payload = f'{{"o":{json.dumps(self._origin)},"s":{self._sequence},"c":[{",".join(texts)}]}}'
+            submitted = log.submit(payload)
+            self._speculative[self._sequence] = (log.term, submitted)
+        # Shielded, as the store wait: the change is in memory and in the log, its outcome must be seen.
+        with trio.CancelScope(shield=True):
+            await submitted.wait(self.commit_timeout_s)
+        return command
+
+    def apply_committed(self, index: int, payload: str) -> None:
+        """Apply a committed log entry (every member, in log order). This member's own commands are
+        in memory already; every command goes to the store queue."""
+        try:
+            raw = json.loads(payload)
+            own = raw["o"] == self._origin and self._speculative.pop(raw["s"], None)
+            commands = [Command.from_dict(c) for c in raw["c"]]
+            for command in commands:
+                rows = encode(command)
+                if not own:
+                    self._change(command)
+                self._committed_rows.append((index, rows))
+        except Exception as exc:  # a committed entry every member fails alike: stop writing, keep serving reads
+            self._store_error = exc
+            log.critical("cannot apply committed entry %d; refusing writes: %s", index, exc)
+        self._rows_waiting.set()
+
+    def check_speculation(self) -> None:
+        """After each Raft tick: memory holds uncommitted commands of this member that may now never
+        commit (it lost the leadership, or one failed): read the committed state back from the store."""
+        if not self._speculative or self.log is None:
+            return
+        term = self.log.term
+        lost = not self.log.is_leader or any(t != term for t, _ in self._speculative.values())
+        failed = [s for _, s in self._speculative.values() if s.error is not None]
+        if lost or (failed and len(failed) == len(self._speculative)):
+            self.reload()
+
+    def reload(self) -> None:
+        """Rebuild memory from the store (after flushing every committed change into it)."""
+        self.flush_committed()
+        self._load(self.store.load_all())
+        self._speculative.clear()
+        self.last_change_at = now_text()
+        log.warning("memory re-read from the committed state in %s", self.store.path)
+
+    def flush_committed(self) -> None:
+        """Write every committed change still queued to the store, in order (blocking)."""
+        with self._flush_lock:
+            batch: list[Rows] = []
+            index = 0
+            while self._committed_rows:
+                index, rows = self._committed_rows.popleft()
+                batch.append(rows)
+            if batch:
+                self.store.write(batch, applied_index=index)
+
+    async def write_committed(self) -> None:
+        """Write committed changes to the store as they come (group commit in a worker thread)."""
+        while True:
+            await self._rows_waiting.wait()
+            self._rows_waiting = trio.Event()
+            try:
+                await trio.to_thread.run_sync(self.flush_committed)
+            except Exception as exc:
+                self._store_error = exc
+                log.critical("the store failed; refusing writes until the controller restarts: %s", exc)
+                return
 
     def _revoked_sessions(self, command: Command, previous: Previous) -> Command | None:
         """Sessions whose access a command removed, as a follow-up delete command.

@@ -64,7 +64,11 @@ class Command:
     @classmethod
     def from_json(cls, text: str) -> Command:
         """Inverse of :meth:`to_json`; an unknown kind is a :class:`ValueError`."""
-        raw = json.loads(text)
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Command:
+        """A command from :meth:`to_json`'s JSON, already parsed."""
         changes: list[Change] = []
         for c in raw["changes"]:
             if c["op"] == "put":

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
+APPLIED_INDEX = "raft_applied_index"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -88,11 +89,14 @@ class SqliteStore:
         """Apply every change of ``command`` in one durable transaction."""
         self.write((encode(command),))
 
-    def write(self, batch: Sequence[Rows]) -> None:
-        """Write encoded commands, in order, in one durable transaction."""
+    def write(self, batch: Sequence[Rows], *, applied_index: int | None = None) -> None:
+        """Write encoded commands, in order, in one durable transaction; a clustered controller also
+        records the index of the last Raft entry the batch holds (docs/ha.md)."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
+                if applied_index is not None:
+                    self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (APPLIED_INDEX, str(applied_index)))
                 for rows in batch:
                     for kind, ident, data in rows:
                         if data is not None:
@@ -105,6 +109,23 @@ class SqliteStore:
                 self._db.execute("ROLLBACK")
                 raise
         log.debug("wrote %d command(s) in one transaction", len(batch))
+
+    def applied_index(self) -> int:
+        """The last Raft entry applied to this file (0 before any)."""
+        return int(self.get_meta(APPLIED_INDEX) or 0)
+
+    def restore(self, source: Path, applied_index: int) -> None:
+        """Replace every entity with those of the SQLite file ``source`` (a snapshot from the leader); this
+        file's own meta values (its instance id) stay."""
+        copy = sqlite3.connect(source)
+        try:
+            with self._lock:
+                own = self._db.execute("SELECT key, value FROM meta").fetchall()
+                copy.backup(self._db)
+                self._db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", own)
+                self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (APPLIED_INDEX, str(applied_index)))
+        finally:
+            copy.close()
 
     def get_meta(self, key: str) -> str | None:
         """A value from the store's small key/value table."""

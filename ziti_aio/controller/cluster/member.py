@@ -1,0 +1,71 @@
+"""A cluster member: a model and its store wired to a Raft replica, and the certificates members carry.
+
+Every member holds a certificate from the cluster's one CA whose SPIFFE id is
+``spiffe://<trust domain>/controller/<member id>``; that id is the member's name in Raft
+(docs/ha.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import trio
+
+from ziti_aio.controller.cluster.replica import Replica, ReplicaConfig, Timing
+from ziti_aio.controller.cluster.snapshot import SqliteSnapshots
+
+if TYPE_CHECKING:
+    import ssl
+
+    from cryptography import x509
+
+    from ziti_aio.controller.model.model import Model
+    from ziti_aio.pki.ca import CertAuthority
+    from ziti_aio.pki.keys import PrivateKey
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    """A controller's ``[controller] cluster`` table: its member id and the other members, each
+    ``(id, "host:port")`` of its API port (Raft shares that port, docs/ha.md)."""
+
+    member_id: str
+    members: tuple[tuple[str, str], ...] = ()
+    timing: Timing = field(default_factory=Timing)
+
+
+def member_spiffe_id(node_id: str) -> str:
+    """The SPIFFE path of member ``node_id`` (joined to the CA's trust domain)."""
+    return f"controller/{node_id}"
+
+
+def issue_member_certificate(signer: CertAuthority, node_id: str, *, dns: list[str], ips: list[str],
+                             key: PrivateKey | None = None) -> tuple[x509.Certificate, PrivateKey]:
+    """A server-and-client certificate for member ``node_id`` (RSA: it also signs enrollment JWTs)."""
+    return signer.issue_server("controller", dns=dns, ips=ips, key=key, spiffe_id=member_spiffe_id(node_id))
+
+
+def open_replica(model: Model, config: ReplicaConfig, *, client_ssl: ssl.SSLContext) -> Replica:
+    """A replica applying into ``model`` (and its store), with SQLite snapshots; ``model`` writes through it."""
+    snapshots = SqliteSnapshots(model.store, flush=model.flush_committed, reload=model.reload)
+    replica = Replica(config, client_ssl=client_ssl, apply=model.apply_committed,
+                      serializer=snapshots.serialize, deserializer=snapshots.deserialize,
+                      after_tick=model.check_speculation)
+    model.replicate(replica)
+    return replica
+
+
+async def run_member(model: Model, replica: Replica, *, server_ssl: ssl.SSLContext | None = None,
+                     host: str = "127.0.0.1", port: int = 0,
+                     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
+    """Run the replica and the store writer until cancelled (``task_status`` gets the Raft port, 0 when
+    the owner serves Raft connections on a port of its own)."""
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(model.write_committed)
+            bound = await nursery.start(lambda task_status: replica.run(server_ssl=server_ssl, host=host, port=port,
+                                                                       task_status=task_status))
+            task_status.started(bound)
+    finally:
+        model.flush_committed()  # a clean stop leaves the store complete (after kill -9 the journal is replayed)

@@ -1,0 +1,185 @@
+"""pysyncobj's transport, ours: trio mTLS connections between members named by their certificates.
+
+Each member dials every other member for what it sends and accepts their connections for what it
+receives (two one-way connections per pair). Both ends verify the other's certificate against the
+cluster's CA, and the peer's SPIFFE id must name a member (``spiffe://<trust domain>/controller/<id>``):
+anything else is closed before a byte of Raft is read. pysyncobj calls :meth:`send` from inside
+``doTick`` on the trio thread; it only queues an encoded frame for the peer's sender task. A peer
+whose queue is full is cut (it reconnects and Raft re-sends what it missed).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import trio
+from pysyncobj.transport import Transport
+
+from ziti_aio.common.errors import ChannelClosed, ChannelTimeout, ProtocolError
+from ziti_aio.controller.cluster.codec import HEADER, ClusterNode, decode_message, encode_message, frame_length
+from ziti_aio.pki.names import spiffe_uris
+from ziti_aio.transport.tls import open_tls, peer_certificate
+
+if TYPE_CHECKING:
+    import ssl
+    from collections.abc import Callable, Iterable
+
+    from ziti_aio.transport.tls_stream import TlsStream
+
+log = logging.getLogger(__name__)
+
+SEND_QUEUE_FRAMES = 4096
+RECONNECT_DELAY_S = 0.1
+DIAL_TIMEOUT_S = 2.0
+
+
+def member_id(stream: TlsStream, trust_domain: str) -> str:
+    """The controller id in the verified peer certificate's SPIFFE id; :class:`ProtocolError` if none."""
+    cert = peer_certificate(stream)
+    prefix = f"spiffe://{trust_domain}/controller/"
+    for uri in spiffe_uris(cert) if cert is not None else ():
+        if uri.startswith(prefix) and "/" not in uri[len(prefix):] and uri[len(prefix):]:
+            return uri[len(prefix):]
+    raise ProtocolError(f"the peer's certificate names no controller of trust domain {trust_domain}")
+
+
+class _Peer:
+    """The sending side towards one member: a queue of frames and the task that dials and writes."""
+
+    def __init__(self, node: ClusterNode) -> None:
+        self.node = node
+        self.send_channel, self.receive_channel = trio.open_memory_channel[bytes](SEND_QUEUE_FRAMES)
+        self.connected = False
+        self.cancel = trio.CancelScope()
+
+
+class TrioTransport(Transport):  # type: ignore[misc]
+    """Frames over mTLS; ``nudge`` is called after each received message so the ticker runs soon."""
+
+    def __init__(self, self_node: ClusterNode, others: Iterable[ClusterNode], *, trust_domain: str,
+                 client_ssl: ssl.SSLContext, nudge: Callable[[], None]) -> None:
+        super().__init__(None, self_node, list(others))
+        self.self_node = self_node
+        self.trust_domain = trust_domain
+        self.client_ssl = client_ssl
+        self.nudge = nudge
+        self.peers: dict[str, _Peer] = {}
+        self.known: dict[str, ClusterNode] = {n.id: n for n in others}
+        self._nursery: trio.Nursery | None = None
+
+    # --- pysyncobj's interface (called on the trio thread, inside doTick) --------------------
+
+    def addNode(self, node: ClusterNode) -> None:
+        self.known[node.id] = node
+        if self._nursery is not None and node.id not in self.peers:
+            self._start_peer(node)
+
+    def dropNode(self, node: ClusterNode) -> None:
+        self.known.pop(node.id, None)
+        peer = self.peers.pop(node.id, None)
+        if peer is not None:
+            peer.cancel.cancel()
+
+    def send(self, node: ClusterNode, message: dict[str, Any]) -> bool:
+        peer = self.peers.get(node.id)
+        if peer is None or not peer.connected:
+            return False
+        try:
+            frame = encode_message(message)
+        except ProtocolError as exc:
+            log.error("not sending to %s: %s", node.id, exc.message)
+            return False
+        try:
+            peer.send_channel.send_nowait(frame)
+        except trio.WouldBlock:
+            log.warning("raft peer %s is not keeping up; reconnecting", node.id)
+            self._lost(peer)
+            peer.cancel.cancel()
+            return False
+        return True
+
+    # --- trio side ---------------------------------------------------------------------------
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Dial every known member until cancelled."""
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            for node in list(self.known.values()):
+                self._start_peer(node)
+            task_status.started()
+            await trio.sleep_forever()
+
+    def _start_peer(self, node: ClusterNode) -> None:
+        assert self._nursery is not None
+        peer = self.peers[node.id] = _Peer(node)
+        self._nursery.start_soon(self._send_loop, peer, name=f"raft to {node.id}")
+
+    def _lost(self, peer: _Peer) -> None:
+        if peer.connected:
+            peer.connected = False
+            self._onNodeDisconnected(peer.node)
+            self.nudge()
+
+    async def _send_loop(self, peer: _Peer) -> None:
+        with peer.cancel:
+            while True:
+                host, port = peer.node.address.rsplit(":", 1)
+                try:
+                    stream = await open_tls(host.strip("[]"), int(port), self.client_ssl, timeout_s=DIAL_TIMEOUT_S)
+                except (ChannelClosed, ChannelTimeout) as exc:
+                    log.debug("raft peer %s unreachable: %s", peer.node.id, exc)
+                    await trio.sleep(RECONNECT_DELAY_S)
+                    continue
+                try:
+                    await self._write(peer, stream)
+                except (trio.BrokenResourceError, trio.ClosedResourceError, ProtocolError) as exc:
+                    log.info("raft connection to %s lost: %s", peer.node.id, exc)
+                finally:
+                    self._lost(peer)
+                    await trio.aclose_forcefully(stream)
+                await trio.sleep(RECONNECT_DELAY_S)
+
+    async def _write(self, peer: _Peer, stream: TlsStream) -> None:
+        if member_id(stream, self.trust_domain) != peer.node.id:
+            raise ProtocolError(f"the member at {peer.node.address} is not {peer.node.id}")
+        while True:  # frames queued for the previous connection are stale: Raft re-sends
+            try:
+                peer.receive_channel.receive_nowait()
+            except trio.WouldBlock:
+                break
+        peer.connected = True
+        self._onNodeConnected(peer.node)
+        self.nudge()
+        while True:
+            frame = await peer.receive_channel.receive()
+            batch = [frame]
+            while len(batch) < 256:
+                try:
+                    batch.append(peer.receive_channel.receive_nowait())
+                except trio.WouldBlock:
+                    break
+            await stream.send_all(b"".join(batch))
+
+    async def serve_peer(self, stream: TlsStream) -> None:
+        """Read one member's messages until it closes or breaks the protocol (then close it)."""
+        ident = member_id(stream, self.trust_domain)
+        node = self.known.get(ident)
+        if node is None and ident != self.self_node.id:
+            raise ProtocolError(f"controller {ident} is not a member of this cluster")
+        node = node or self.self_node
+        buffer = bytearray()
+        while True:
+            while len(buffer) >= HEADER.size:
+                length = frame_length(bytes(buffer[:HEADER.size]))
+                if len(buffer) < HEADER.size + length:
+                    break
+                body = bytes(buffer[HEADER.size:HEADER.size + length])
+                del buffer[:HEADER.size + length]
+                self._onMessageReceived(node, decode_message(body))
+            self.nudge()
+            chunk = await stream.receive_some()
+            if not chunk:
+                return
+            buffer += chunk
+
