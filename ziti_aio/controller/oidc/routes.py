@@ -18,7 +18,7 @@ from quart import Blueprint, Response, request
 
 from ziti_aio.common import api_paths
 from ziti_aio.common.errors import InvalidAuth, NotFoundError, ValidationError
-from ziti_aio.controller.api.app import read_json, session_token
+from ziti_aio.controller.api.app import bearer_token, read_json, session_token
 from ziti_aio.controller.api.common_routes import peer_fingerprint
 from ziti_aio.controller.kinds import Kind
 from ziti_aio.controller.model.access import Caller
@@ -160,6 +160,14 @@ def oidc_blueprint(ctx: ApiContext) -> Blueprint:
         if csr is not None:
             pending.session_cert = provider.issue_session_cert(api_session, csr)
         return _to_callback(pending.id)
+
+    @bp.post("/login/ext-jwt")
+    async def login_ext_jwt() -> Response:
+        """An external JWT (``Authorization: Bearer``) authenticates the pending request, checked as
+        ``POST /authenticate?method=ext-jwt`` checks it (docs/external-jwt.md)."""
+        body, ident = await _login_payload()
+        token = bearer_token(request.headers)
+        return await _logged_in(ident, lambda: ctx.access.login_ext_jwt(token, body, ip=request.remote_addr or ""))
 
     @bp.post("/login/totp")
     async def login_totp() -> Response:
