@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from pathlib import Path
 
-EVENT_TYPES = ("entityChange", "circuit", "router", "link", "session", "apiSession", "usage", "service", "alert")
+EVENT_TYPES = ("entityChange", "circuit", "router", "link", "session", "apiSession", "usage", "service", "alert",
+               "cluster")
 DEFAULT_MAX_MIB = 10
 DEFAULT_KEEP = 5
 

@@ -20,6 +20,7 @@ from ziti_aio.controller.cluster.replica import Replica, ReplicaConfig
 from ziti_aio.controller.dark import DEFAULT_SERVICE, HideManagement, run_dark_plane
 from ziti_aio.controller.events.alerts import CERT_WARN_DAYS, Alerts
 from ziti_aio.controller.events.bus import EventBus
+from ziti_aio.controller.events.cluster_watch import ClusterWatch
 from ziti_aio.controller.events.entity_changes import watch_model
 from ziti_aio.controller.events.file_sink import JsonLinesFile, run_file_sink
 from ziti_aio.controller.kinds import Kind
@@ -253,6 +254,7 @@ class Controller:
                 replicas.append(replica)
                 await nursery.start(run_member, model, replica)
                 nursery.start_soon(self._bootstrap_when_leader, model, replica)
+                nursery.start_soon(ClusterWatch(replica, events).run)
             nursery.start_soon(self._reap, access, model)
             nursery.start_soon(access.posture.run)
             if cfg.dark:

@@ -211,3 +211,26 @@ class ServiceEvent(Event):
         return {"version": 2, "event_type": self.event_type, "terminator_id": self.terminator_id,
                 "service_id": self.service_id, "count": self.count, "interval_start_utc": self.interval_start_utc,
                 "interval_length": self.interval_length}
+
+
+@dataclass
+class ClusterEvent(Event):
+    """A change in a controller cluster as one member sees it: ``peer.connected``, ``peer.disconnected``,
+    ``members.changed``, ``leadership.gained``, ``leadership.lost``, ``state.rw``, ``state.ro`` (OpenZiti's
+    cluster events; subscribed to as ``cluster``, written with its namespace ``fabric.cluster``)."""
+
+    namespace: ClassVar[str] = "cluster"
+    event_type: str
+    index: int = 0
+    peers: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {**super().to_json(), "namespace": "fabric.cluster"}
+
+    def fields(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"eventType": self.event_type}
+        if self.index:
+            out["index"] = self.index
+        if self.peers:
+            out["peers"] = [dict(peer) for peer in self.peers]
+        return out
