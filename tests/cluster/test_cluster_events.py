@@ -11,6 +11,7 @@ from ziti_aio.controller.events.bus import EventBus
 from ziti_aio.controller.events.cluster_watch import ClusterWatch
 from ziti_aio.testing import wait_until
 from ziti_aio.testing.cluster import leading, local_members, open_controller_cluster, writable_leader
+from ziti_aio.testing.waiting import WaitTimeout
 
 
 async def _types(sub, wanted: set[str]) -> list[dict]:  # type: ignore[no-untyped-def]
@@ -37,11 +38,10 @@ async def test_a_leadership_transfer_is_a_cluster_event_on_both_members(tmp_path
                 await transfer_leadership(old.controller.api.cluster, None)
             except ClusterUnavailable:
                 return None
-            with trio.move_on_after(5):
-                while (lead := leading(running)) is None or lead is old:
-                    await trio.sleep(0.05)
-                return lead
-            return None
+            try:
+                return await wait_until(lambda: (lead := leading(running)) is not old and lead, 5)
+            except WaitTimeout:
+                return None
 
         new = await wait_until(moved, 90, what="another member leading")
         lost = await _types(subs[old.controller.api.cluster.node_id], {"leadership.lost", "state.ro"})
