@@ -7,10 +7,10 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from ziti_aio.common.errors import EncryptionDataMissing, InvalidSession, NoTerminators, PathUnavailable, ZitiError
+from ziti_aio.common.errors import EncryptionDataMissing, NoTerminators, PathUnavailable, ZitiError
 from ziti_aio.common.ids import new_id
+from ziti_aio.controller.handlers.grants import MAX_ID_CHARS, grant
 from ziti_aio.controller.kinds import Kind
-from ziti_aio.controller.model.disabling import is_disabled
 from ziti_aio.controller.network.circuits import Circuit
 from ziti_aio.controller.network.paths import path_to
 from ziti_aio.wire import ctrl
@@ -22,8 +22,6 @@ if TYPE_CHECKING:
     from ziti_aio.wire.frame import Message
 
 log = logging.getLogger(__name__)
-
-MAX_ID_CHARS = 64
 
 
 def create_circuit(network: Network, router: ConnectedRouter, msg: Message) -> Message | None:
@@ -51,16 +49,8 @@ def _create_circuit(network: Network, router: ConnectedRouter, msg: Message,
     the routers on the path get their routes first and the reply follows (``Routing.set_up``).
     """
     data = ctrl.parse(msg)
-    session_id = ctrl.string(data, "sessionId", max_length=MAX_ID_CHARS)
-    model = network.model
-    session = model.maybe(Kind.SESSIONS, session_id)
-    if session is None or session["type"] != "Dial":
-        raise InvalidSession()
-    identity = model.maybe(Kind.IDENTITIES, session["identityId"])
-    service = model.maybe(Kind.SERVICES, session["serviceId"])
-    if identity is None or is_disabled(identity) or service is None \
-            or "Dial" not in model.policy.permissions_for(identity["id"], service["id"]):
-        raise InvalidSession()
+    granted = grant(network.model, data, "Dial")
+    identity, service = granted.identity, granted.service
     if service.get("encryptionRequired") and not data.get("encrypted"):
         raise EncryptionDataMissing()
     peer = {"callerId": ctrl.string(data, "callerId", max_length=1024, default=""),
@@ -76,8 +66,8 @@ def _create_circuit(network: Network, router: ConnectedRouter, msg: Message,
         raise NoTerminators(f"service {service['name']} has no terminators")
     path = path_to(search, terminator.router_id)
     assert path is not None
-    circuit = Circuit(id=new_id(), service_id=service["id"], client_id=identity["id"], session_id=session_id,
-                      api_session_id=session["apiSessionId"], terminator_id=terminator.id, nodes=list(path.nodes),
+    circuit = Circuit(id=new_id(), service_id=service["id"], client_id=identity["id"], session_id=granted.session_id,
+                      api_session_id=granted.api_session_id, terminator_id=terminator.id, nodes=list(path.nodes),
                       links=list(path.links), host_id=terminator.identity_id)
     network.circuits.add(circuit)
     log.info("circuit %s: %s -> %s via %s", circuit.id, identity["name"], service["name"], circuit.nodes)

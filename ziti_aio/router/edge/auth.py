@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from ziti_aio.common.errors import AuthError, InvalidSession
 from ziti_aio.pki import tokens
+from ziti_aio.router.state.access_model import AccessModel
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -28,6 +29,7 @@ class ApiSessionClaims:
 
     api_session_id: str
     identity_id: str
+    oidc: bool = False
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,8 @@ class TokenVerifier:
     def api_session(self, token: str, fingerprint: str | None) -> ApiSessionClaims:
         """Check a hello's (or UpdateToken's) API-session or OIDC access token against the TLS client
         certificate's SHA-1 ``fingerprint``."""
-        if tokens.peek_type(token) == tokens.ACCESS:
+        oidc = tokens.peek_type(token) == tokens.ACCESS
+        if oidc:
             claims = self._claims(token, tokens.ACCESS, AuthError)
             api_session_id, bound = claims.get("z_asid"), claims.get("z_cfs")
             bound_here = isinstance(bound, list) and fingerprint in bound
@@ -77,7 +80,7 @@ class TokenVerifier:
             raise AuthError("the API session was revoked")
         if fingerprint is None or not bound_here:
             raise AuthError("the API session was not created with this client certificate")
-        return ApiSessionClaims(api_session_id, claims["sub"])
+        return ApiSessionClaims(api_session_id, claims["sub"], oidc)
 
     def session(self, token: str, api_session_id: str, session_type: str) -> SessionClaims:
         """Check a Connect's (Dial) or Bind's (Bind) session token for this API session."""
@@ -94,7 +97,17 @@ class TokenVerifier:
 
 class Tokens:
     """The verifier for the controller's current key and revocations: ``None`` until the control
-    channel's first hello reply, replaced on every reconnect."""
+    channel's first hello reply, replaced on every reconnect; and the router model the controller
+    streams (docs/router-model.md)."""
 
     def __init__(self) -> None:
         self.verifier: TokenVerifier | None = None
+        self.model = AccessModel()
+
+    def model_allows(self, api_session_id: str, identity_id: str, oidc: bool, service_id: str,
+                     session_type: str) -> bool:
+        """May a channel of this API session and identity (its hello an OIDC access token) dial or bind
+        ``service_id`` with no service session? Decided here, from the router model alone."""
+        verifier = self.verifier
+        return oidc and verifier is not None and api_session_id not in verifier.revoked_api_sessions \
+            and self.model.allows(identity_id, service_id, session_type)
