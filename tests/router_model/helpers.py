@@ -34,7 +34,8 @@ async def pair(net: RunningNetwork) -> dict[str, str]:
     ids["dialer"] = (await net.create_identity("dialer", attributes=("dialers",))).id
     ids["bind"] = await net.allow("host", "svc", "Bind")
     resp = await net.admin.post(f"{MANAGEMENT}/service-policies", json={
-        "name": "dialers-dial-svc", "type": "Dial", "identityRoles": ["#dialers"], "serviceRoles": ["#all"]})
+        "name": "dialers-dial-svc", "type": "Dial", "identityRoles": ["#dialers"],
+        "serviceRoles": ["@" + ids["svc"]]})
     resp.raise_for_status()
     ids["dial"] = resp.json()["data"]["id"]
     return ids
