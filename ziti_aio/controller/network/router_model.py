@@ -14,20 +14,28 @@ from typing import TYPE_CHECKING, Any
 from ziti_aio.controller.kinds import Kind
 from ziti_aio.controller.model.disabling import is_disabled
 from ziti_aio.controller.model.posture_checks import checks_of_policy
+from ziti_aio.controller.store.commands import Put
 from ziti_aio.wire import ctrl
 
 if TYPE_CHECKING:
     from ziti_aio.controller.model.model import Entity, Model, Previous
     from ziti_aio.controller.network.routers import ConnectedRouter, Routers
-    from ziti_aio.controller.store.commands import Command
+    from ziti_aio.controller.store.commands import Change, Command
     from ziti_aio.wire.frame import Message
 
 SNAPSHOT_PART_IDENTITIES = 2000
-"""Identities per snapshot message (keeps each body well under the control channel's limit)."""
+"""Identities per snapshot part or event (keeps each body well under the control channel's limit)."""
 # A change to one of these can alter any identity's entry; a change to an identity, only its own.
 WIDE_KINDS = frozenset({Kind.SERVICES, Kind.SERVICE_POLICIES, Kind.POSTURE_CHECKS})
 
 AccessEntry = dict[str, Any]
+
+
+def _same_roles(change: Change, previous: Previous) -> bool:
+    """An update of a service or posture check that left its role attributes alone changes no grant."""
+    old = previous.get((change.kind, change.id))
+    return change.kind in (Kind.SERVICES, Kind.POSTURE_CHECKS) and isinstance(change, Put) and old is not None \
+        and old.get("roleAttributes") == change.data.get("roleAttributes")
 
 
 class RouterModelFeed:
@@ -57,7 +65,7 @@ class RouterModelFeed:
                 "dial": sorted(granted["Dial"]), "bind": sorted(granted["Bind"])}
 
     def _on_change(self, command: Command, previous: Previous) -> None:
-        kinds = {c.kind for c in command.changes}
+        kinds = {c.kind for c in command.changes if not _same_roles(c, previous)}
         if kinds & WIDE_KINDS:
             self._gated = self._posture_gated()
             ids = set(self.view) | set(self.model.entities[Kind.IDENTITIES])
@@ -75,9 +83,11 @@ class RouterModelFeed:
                     self.view.pop(identity_id, None)
                 else:
                     self.view[identity_id] = entry
-        if changed:
+        items = list(changed.items())
+        for start in range(0, len(items), SNAPSHOT_PART_IDENTITIES):  # a wide change: several events in a row
             self.index += 1
-            event = ctrl.message(ctrl.CtrlType.MODEL_EVENT, index=self.index, identities=changed)
+            event = ctrl.message(ctrl.CtrlType.MODEL_EVENT, index=self.index,
+                                 identities=dict(items[start:start + SNAPSHOT_PART_IDENTITIES]))
             for router in self.routers:
                 router.push(event)
 
