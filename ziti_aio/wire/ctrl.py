@@ -13,10 +13,12 @@ Messages:
 - ``REVOCATIONS`` (controller -> router): ``{v, apiSessions: [ids], sessions: [ids]}``, the full
   list in the hello reply, deltas afterwards.
 - ``CREATE_TERMINATOR`` (router -> controller, request): ``{v, id, serviceId, sessionId,
-  identityId, identity, cost, precedence, address}``.
+  identityId, apiSessionId, identity, cost, precedence, address}``; ``sessionId`` is "" for a bind the
+  router model authorized (docs/router-model.md), and the ids name the grant instead.
 - ``REMOVE_TERMINATOR`` (router -> controller): ``{v, id}``.
 - ``CREATE_CIRCUIT`` (router -> controller, request): ``{v, sessionId, serviceId, apiSessionId,
-  identityId, identity (terminator identity or ""), encrypted, callerId, publicKey, appData}``;
+  identityId, identity (terminator identity or ""), encrypted, callerId, publicKey, appData}``
+  (``sessionId`` "" for a dial the router model authorized);
   reply ``{circuitId, terminator: {id, routerId, address}, path: {nodes, links}}``, plus
   ``terminatorLink`` and ``hostKey`` when the terminator is on another router.
 - ``CIRCUIT_CLOSED`` (router -> controller): ``{v, id, reason}``.
