@@ -117,3 +117,42 @@ async def test_a_posture_gated_grant_is_left_to_the_controller(net):
     async with open_context(net.identities["dialer"].path) as ctx:
         service = await ctx.service("svc", "Dial")
         assert service.posture_queries and not ctx._by_model(service)
+
+
+async def test_the_sdk_falls_back_to_a_service_session(net):
+    ids = await pair(net)
+    async with open_context(net.identities["host"].path) as hosting, \
+            open_context(net.identities["dialer"].path) as ctx, trio.open_nursery() as nursery:
+        nursery.start_soon(echo, await hosting.bind("svc"))
+        await wait_until(lambda: in_step(net, net.routers[0]), 10, what="the router model in step")
+        # a router model a moment behind refuses; the SDK asks the controller, which grants
+        del parts(net.routers[0]).tokens.model.identities[ids["dialer"]]
+        stream = await ctx.dial("svc")
+        await stream.send_all(PAYLOAD)
+        assert await stream.receive_some() == PAYLOAD
+        assert [s["type"] for s in await net.get("sessions")] == ["Dial"]
+        await stream.aclose()
+        # a router that does not offer the router model gets a service session from the start
+        for router in ctx._routers.values():
+            router.router_model = False
+        ctx._dial_sessions.clear()
+        stream = await ctx.dial("svc")
+        await stream.send_all(PAYLOAD)
+        assert await stream.receive_some() == PAYLOAD
+        assert [s["type"] for s in await net.get("sessions")] == ["Dial", "Dial"]
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_legacy_channel_cannot_use_the_router_model(net):
+    ids = await pair(net)
+    async with open_context(net.identities["dialer"].path, legacy=True) as ctx:
+        await wait_until(lambda: in_step(net, net.routers[0]), 10, what="the router model in step")
+        service = await ctx.service("svc", "Dial")
+        assert not ctx._by_model(service)  # the SDK does not try
+        [url] = await ctx.client_api.service_routers(service)
+        router = await ctx.router(url)
+        conn_id = ctx.next_conn_id()
+        router.register_conn(conn_id)
+        reply = await router.request(edge.connect(conn_id, edge.model_token(ids["svc"]), "dialer"), timeout_s=10)
+        assert edge.parse_state_closed(reply).reason == edge.INVALID_SESSION  # the API-session token is no proof
+    assert await net.get("sessions") == []
