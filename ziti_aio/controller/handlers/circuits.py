@@ -31,9 +31,8 @@ def create_circuit(network: Network, router: ConnectedRouter, msg: Message) -> M
     try:
         answer, circuit = _create_circuit(network, router, msg, started)
     except ZitiError as exc:
-        session = network.model.maybe(Kind.SESSIONS, _session_id(msg)) or {}
-        network.circuit_failed(exc.code, exc.message, client_id=session.get("identityId", ""),
-                               service_id=session.get("serviceId", ""))
+        client_id, service_id = _dialer(network, msg)
+        network.circuit_failed(exc.code, exc.message, client_id=client_id, service_id=service_id)
         raise
     if answer is not None:
         network.circuit_created(circuit, time.perf_counter() - started)
@@ -79,12 +78,18 @@ def _create_circuit(network: Network, router: ConnectedRouter, msg: Message,
                                   "address": terminator.address}), circuit
 
 
-def _session_id(msg: Message) -> str | None:
-    """The request's session id, if it has a readable one (for the ``failed`` event of a refused dial)."""
+def _dialer(network: Network, msg: Message) -> tuple[str, str]:
+    """The identity and service of a refused dial, for its ``failed`` event: its session's, or for a router-model
+    dial (no session) the ids the request names; "" for what cannot be read."""
     try:
-        return ctrl.string(ctrl.parse(msg), "sessionId", max_length=MAX_ID_CHARS)
-    except (WireProtocolError, ZitiError):
-        return None
+        data = ctrl.parse(msg)
+    except WireProtocolError:
+        return "", ""
+    session_id = data.get("sessionId")
+    session = (network.model.maybe(Kind.SESSIONS, session_id) if isinstance(session_id, str) and session_id
+               else None) or data
+    client_id, service_id = session.get("identityId"), session.get("serviceId")
+    return (client_id if isinstance(client_id, str) else "", service_id if isinstance(service_id, str) else "")
 
 
 def _base64(data: dict[str, Any], key: str) -> str | None:
