@@ -115,3 +115,12 @@ async def test_a_restarted_router_rebuilds_its_model_from_a_snapshot(net):
         assert not restarted.allows(ids["host"], ids["svc"], "Bind")  # the change made while it was down
         assert {i["id"] for i in net.controller.controller.model.all(Kind.IDENTITIES)} <= set(restarted.identities)
         nursery.cancel_scope.cancel()
+
+
+async def test_a_change_reaches_every_router(net):
+    ids = await pair(net)
+    routers = [net.routers[0], await net.add_router("er2"), await net.add_router("er3")]
+    await wait_until(lambda: all(in_step(net, r) for r in routers), 10, what="every router in step")
+    (await net.admin.patch(f"{MANAGEMENT}/identities/{ids['dialer']}", json={"roleAttributes": []})).raise_for_status()
+    await wait_until(lambda: all(in_step(net, r) for r in routers), 10, what="every router holding the change")
+    assert not any(model(r).allows(ids["dialer"], ids["svc"], "Dial") for r in routers)
