@@ -259,11 +259,11 @@ class ZitiContext:
             try:
                 change = await self.client_api.last_service_change()
                 if change is None or change != last_change:
+                    self._service_routers.clear()  # policies may have moved the routers too
                     services = await self.client_api.services()
                     last_change = change
                     if services != self.services:
                         self.services = services
-                        self._service_routers.clear()
                         self._services_changed.set()
                         self._services_changed = trio.Event()
                         await self.posture.submit()
