@@ -23,6 +23,7 @@ from bench import controller_bench as ctrl
 from bench import dataplane as data
 from bench import mesh_bench as mesh
 from bench import oidc_bench as oidc
+from bench import router_model_bench as router_model
 from bench import store_bench as store
 from bench.common import FULL, QUICK, Suite, run_suites
 
@@ -42,6 +43,7 @@ SUITES: tuple[Suite, ...] = (
     store.WRITES_SUITE,
     oidc.OIDC_SUITE,
     cluster.CLUSTER_SUITE,
+    router_model.ROUTER_MODEL_SUITE,
 )
 
 # Every metric name -> the suite that measures it.

@@ -27,6 +27,7 @@ async def dial_once(net, dialer: str, service: str, *, while_open=None) -> None:
     await net.allow(dialer, service, "Dial")
     async with open_context(host.path) as hosting, open_context(net.identities[dialer].path) as dialing, \
             trio.open_nursery() as nursery:
+        hosting.use_router_model = dialing.use_router_model = False  # service sessions, whose events are checked
         listener = await hosting.bind(service)
         nursery.start_soon(echo, listener)
         async with await dialing.dial(service) as stream:

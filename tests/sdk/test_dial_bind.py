@@ -195,6 +195,7 @@ async def test_dial_without_host_names_the_router_reason(net):
 async def test_revoked_dial_session_is_replaced_once(net):
     host_file, dialer_file = await host_and_dialer(net, "svc", encrypted=False)
     async with open_context(host_file) as host, open_context(dialer_file) as dialer:
+        dialer.use_router_model = False  # dial with service sessions (docs/router-model.md §5)
         listener = await host.bind("svc")
         async with trio.open_nursery() as nursery:
             nursery.start_soon(trio.serve_listeners, echo, [listener])

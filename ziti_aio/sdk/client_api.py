@@ -108,6 +108,14 @@ class Session:
     router_urls: tuple[str, ...]
 
 
+def _router_urls(data: dict[str, Any], what: str) -> tuple[str, ...]:
+    urls = tuple(url for r in data.get("edgeRouters") or ()
+                 if (url := (r.get("supportedProtocols") or r.get("urls") or {}).get("tls")))
+    if not urls:
+        raise NoEdgeRoutersAvailable(f"{what}: no edge router with a tls listener is available")
+    return urls
+
+
 def _service(item: dict[str, Any]) -> Service:
     return Service(id=item["id"], name=item["name"], permissions=frozenset(item.get("permissions") or ()),
                    encryption_required=bool(item.get("encryptionRequired")), config=item.get("config") or {},
@@ -312,11 +320,13 @@ class EdgeClientApi:
             data = await self._data("POST", "/sessions", what, json={"serviceId": service.id, "type": session_type})
         except NotFoundError as exc:
             raise NotFoundError("service", service.name, f"{what}: not found or not permitted") from exc
-        urls = tuple(url for r in data.get("edgeRouters") or ()
-                     if (url := (r.get("supportedProtocols") or r.get("urls") or {}).get("tls")))
-        if not urls:
-            raise NoEdgeRoutersAvailable(f"{what}: no edge router with a tls listener is available")
-        return Session(id=data["id"], token=data["token"], type=data.get("type", session_type), router_urls=urls)
+        return Session(id=data["id"], token=data["token"], type=data.get("type", session_type),
+                       router_urls=_router_urls(data, what))
+
+    async def service_routers(self, service: Service) -> tuple[str, ...]:
+        """``GET /services/{id}/edge-routers``: the ``tls`` URLs of the routers this identity may use for it."""
+        what = f"edge routers of service {service.name!r}"
+        return _router_urls(await self._data("GET", f"/services/{service.id}/edge-routers", what), what)
 
     async def submit_posture(self, answers: list[dict[str, Any]]) -> None:
         """``POST /posture-response-bulk`` with posture answers (:mod:`ziti_aio.sdk.posture`)."""

@@ -69,6 +69,8 @@ class ZitiContext:
         self._connecting: dict[str, trio.Event] = {}
         self._router_errors: dict[str, str] = {}
         self._dial_sessions: dict[str, Session] = {}
+        self._service_routers: dict[str, tuple[str, ...]] = {}
+        self.use_router_model = True  # dial and bind without service sessions where routers offer it
         self._listeners: set[ZitiListener] = set()
 
     @property
@@ -100,21 +102,27 @@ class ZitiContext:
     # -- dialing -----------------------------------------------------------------------------
 
     async def dial(self, service_name: str, *, app_data: bytes | None = None) -> ZitiStream:
-        """Connect to ``service_name``; returns a half-closeable trio stream."""
+        """Connect to ``service_name``; returns a half-closeable trio stream. Logged in by OIDC, the
+        router decides from its router model (no service session, docs/router-model.md); refused there,
+        the dial is tried once more with a service session, which the controller decides."""
         service = await self.service(service_name, "Dial")
         try:
-            return await self._dial_once(service, app_data)
+            return await self._dial_once(service, app_data, by_model=self._by_model(service))
         except _InvalidSession as exc:
             log.info("%s; retrying with a new dial session", exc)
         try:
-            return await self._dial_once(service, app_data)
+            return await self._dial_once(service, app_data, by_model=False)
         except _InvalidSession as exc:
             raise ChannelClosed(str(exc)) from None
 
-    async def _dial_once(self, service: Service, app_data: bytes | None) -> ZitiStream:
-        session = self._dial_sessions.get(service.id) or await self.session(service, "Dial")
-        self._dial_sessions[service.id] = session
+    async def _dial_once(self, service: Service, app_data: bytes | None, *, by_model: bool) -> ZitiStream:
+        session = (None if by_model else self._dial_sessions.get(service.id)) \
+            or await self.session(service, "Dial", by_model=by_model)
         router = await self._best_router(session.router_urls)
+        if not session.id and not router.router_model:
+            session = await self.session(service, "Dial", by_model=False)
+        if session.id:
+            self._dial_sessions[service.id] = session
         try:
             return await self._connect(router, service, session, app_data)
         except _InvalidSession:
@@ -152,11 +160,20 @@ class ZitiContext:
     # -- hosting -----------------------------------------------------------------------------
 
     async def bind(self, service_name: str) -> ZitiListener:
-        """Host ``service_name``; returns once at least one router accepted the Bind."""
+        """Host ``service_name``; returns once at least one router accepted the Bind (by the router model
+        when logged in by OIDC, else — or if that was refused everywhere — with a Bind session)."""
         service = await self.service(service_name, "Bind")
-        session = await self.session(service, "Bind")
+        try:
+            return await self._bind_with(service, await self.session(service, "Bind"))
+        except ChannelClosed as exc:
+            if not self._by_model(service):
+                raise
+            log.info("%s; binding with a Bind session", exc)
+        return await self._bind_with(service, await self.session(service, "Bind", by_model=False))
+
+    async def _bind_with(self, service: Service, session: Session) -> ZitiListener:
         cost, precedence = hosting_terms(self._identity_doc, service.id)
-        listener = ZitiListener(self, service, cost=cost, precedence=precedence)
+        listener = ZitiListener(self, service, cost=cost, precedence=precedence, by_model=not session.id)
         self._listeners.add(listener)
         try:
             await self._nursery.start(listener.run, session)
@@ -184,7 +201,18 @@ class ZitiContext:
                                                  f"permission on service {name!r}")
         return service
 
-    async def session(self, service: Service, session_type: str) -> Session:
+    def _by_model(self, service: Service) -> bool:
+        """Dial and bind ``service`` with no service session? Only logged in by OIDC (routers verify the
+        access token), and only for services without posture checks (the controller decides those)."""
+        return self.use_router_model and self.client_api.oidc is not None and not service.posture_queries
+
+    async def session(self, service: Service, session_type: str, *, by_model: bool = True) -> Session:
+        """A Dial or Bind session for ``service``: with ``by_model`` and :meth:`_by_model`, one made here
+        (id "", a router-model token, the routers the identity may use for it), else ``POST /sessions``."""
+        if by_model and self._by_model(service):
+            urls = self._service_routers.get(service.id) or await self.client_api.service_routers(service)
+            self._service_routers[service.id] = urls
+            return Session(id="", token=edge.model_token(service.id), type=session_type, router_urls=urls)
         if service.posture_queries:
             await self.posture.submit()
         return await self.client_api.create_session(service, session_type)
@@ -231,6 +259,7 @@ class ZitiContext:
             try:
                 change = await self.client_api.last_service_change()
                 if change is None or change != last_change:
+                    self._service_routers.clear()  # policies may have moved the routers too
                     services = await self.client_api.services()
                     last_change = change
                     if services != self.services:

@@ -76,8 +76,10 @@ class _FirstRound:
 class ZitiListener(trio.abc.Listener[ZitiStream]):
     """Accepts connections to ``service``; create with ``ctx.bind(name)``."""
 
-    def __init__(self, ctx: ZitiContext, service: Service, *, cost: int, precedence: Precedence) -> None:
+    def __init__(self, ctx: ZitiContext, service: Service, *, cost: int, precedence: Precedence,
+                 by_model: bool = False) -> None:
         self.service = service
+        self._by_model = by_model  # binding with router-model tokens; dropped after a router refused one
         self._ctx = ctx
         self._conn_id = ctx.next_conn_id()
         self._cost = cost
@@ -128,9 +130,13 @@ class ZitiListener(trio.abc.Listener[ZitiStream]):
         while True:
             try:
                 router = await self._ctx.router(url)
+                if edge.model_service(token) is not None and not router.router_model:
+                    token = (await self._ctx.session(self.service, "Bind", by_model=False)).token
                 unbound = await self._bind(router, token)
             except ZitiError as exc:
                 log.info("%s: bind on %s failed: %s", self, url, exc.message)
+                if edge.model_service(token) is not None:
+                    self._by_model = False
                 if first is not None:
                     first.report(f"{url}: {exc.message}")
                     first = None
@@ -146,7 +152,7 @@ class ZitiListener(trio.abc.Listener[ZitiStream]):
             await trio.sleep(min(REBIND_BACKOFF_MAX_S, REBIND_BACKOFF_MIN_S * 2**attempt))
             attempt += 1
             try:
-                session = await self._ctx.session(self.service, "Bind")
+                session = await self._ctx.session(self.service, "Bind", by_model=self._by_model)
             except ZitiError as exc:
                 log.info("%s: no new Bind session: %s", self, exc.message)
                 continue

@@ -57,9 +57,10 @@ def parse_router_url(url: str) -> tuple[str, int]:
 class RouterChannel:
     """An open channel to one edge router; run :meth:`run` in a nursery to read it."""
 
-    def __init__(self, channel: Channel, url: str) -> None:
+    def __init__(self, channel: Channel, url: str, *, router_model: bool = False) -> None:
         self.channel = channel
         self.url = url
+        self.router_model = router_model  # the router authorizes from its router model (docs/router-model.md)
         self.latency_s: float | None = None
         self._conns: dict[int, trio.MemorySendChannel[Message]] = {}
         self._binds: dict[int, BindHandler] = {}
@@ -173,5 +174,5 @@ async def connect_router(url: str, ssl_context: ssl.SSLContext, token: str, name
     """TLS with the identity's certificate, then the hello carrying the API session token."""
     host, port = parse_router_url(url)
     stream = await open_tls(host, port, ssl_context)
-    channel, _ = await connect_channel(stream, chmsg.hello(token, name), name=url)
-    return RouterChannel(channel, url)
+    channel, reply = await connect_channel(stream, chmsg.hello(token, name), name=url)
+    return RouterChannel(channel, url, router_model=chmsg.offers_router_model(reply))

@@ -72,10 +72,18 @@ def result(request: Message, *, success: bool = True, message: str = "", extra: 
     return Message(ChannelContentType.RESULT, headers=headers, body=put_str(message))
 
 
-def hello_reply(request: Message, *, version: str | None = None) -> Message:
-    """Router -> SDK hello acceptance: a successful Result, with HelloVersion if given."""
+def hello_reply(request: Message, *, version: str | None = None, router_model: bool = False) -> Message:
+    """Router -> SDK hello acceptance: a successful Result, with HelloVersion if given and, with
+    ``router_model``, our header saying the router authorizes from its router model."""
     extra = {} if version is None else {ChannelHeader.HELLO_VERSION.value: put_str(version)}
+    if router_model:
+        extra[EdgeHeader.ZITI_AIO_ROUTER_MODEL.value] = put_bool(True)
     return result(request, extra=extra)
+
+
+def offers_router_model(reply: Message) -> bool:
+    """Does a router's hello reply say it authorizes dials and binds from its router model?"""
+    return bool(get_bool(reply.headers, EdgeHeader.ZITI_AIO_ROUTER_MODEL))
 
 
 def parse_result(msg: Message) -> Result:

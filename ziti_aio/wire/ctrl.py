@@ -13,10 +13,12 @@ Messages:
 - ``REVOCATIONS`` (controller -> router): ``{v, apiSessions: [ids], sessions: [ids], certs: [SHA-1
   fingerprints of deleted session certificates]}``, the full list in the hello reply, deltas afterwards.
 - ``CREATE_TERMINATOR`` (router -> controller, request): ``{v, id, serviceId, sessionId,
-  identityId, identity, cost, precedence, address}``.
+  identityId, apiSessionId, identity, cost, precedence, address}``; ``sessionId`` is "" for a bind the
+  router model authorized (docs/router-model.md), and the ids name the grant instead.
 - ``REMOVE_TERMINATOR`` (router -> controller): ``{v, id}``.
 - ``CREATE_CIRCUIT`` (router -> controller, request): ``{v, sessionId, serviceId, apiSessionId,
-  identityId, identity (terminator identity or ""), encrypted, callerId, publicKey, appData}``;
+  identityId, identity (terminator identity or ""), encrypted, callerId, publicKey, appData}``
+  (``sessionId`` "" for a dial the router model authorized);
   reply ``{circuitId, terminator: {id, routerId, address}, path: {nodes, links}}``, plus
   ``terminatorLink`` and ``hostKey`` when the terminator is on another router.
 - ``CIRCUIT_CLOSED`` (router -> controller): ``{v, id, reason}``.
@@ -35,6 +37,14 @@ Messages:
   where to forward the circuit's payloads from each end ("" = the end is on this router); the
   egress router's first one carries ``dial: {terminatorId, callerId, publicKey, appData}``
   (base64) and its reply ``hostKey`` (base64 or null).
+- ``MODEL_SNAPSHOT`` (controller -> router): the router model (docs/router-model.md) at ``index``, in
+  ``parts`` messages ``{v, index, part, parts, identities: {id: {name, disabled, dial: [service ids],
+  bind: [service ids]}}}``; pushed after every (re)connect and on request. The router swaps its model
+  when the last part arrived.
+- ``MODEL_EVENT`` (controller -> router): ``{v, index, identities: {id: entry or null}}``, the entries
+  one model change altered (null: the identity is gone), numbered one after the other.
+- ``MODEL_SNAPSHOT_REQUEST`` (router -> controller): ``{v, index}``, a router that saw a gap in the
+  numbering asks for a snapshot.
 
 Error handling: :func:`parse` raises :class:`WireProtocolError` on bad or too deeply nested JSON,
 a non-object, a wrong version or a body over :data:`MAX_CTRL_BODY_BYTES`.
@@ -73,6 +83,9 @@ class CtrlType(IntEnum):
     ROUTE = 20011
     FAULT_LINK = 20012
     METRICS = 20013
+    MODEL_SNAPSHOT = 20014
+    MODEL_EVENT = 20015
+    MODEL_SNAPSHOT_REQUEST = 20016
 
 
 def _body(fields: dict[str, Any]) -> bytes:

@@ -98,6 +98,21 @@ def parse_edge_error(headers: Headers) -> EdgeError | None:
         return None
 
 
+MODEL_TOKEN_PREFIX = "ziti-aio-model:"
+"""Our SDK's Connect/Bind body instead of a session token, on a channel whose hello carried an OIDC access token
+and whose router advertised :data:`~ziti_aio.wire.headers.EdgeHeader.ZITI_AIO_ROUTER_MODEL`: the prefix and the
+service id, authorized by the router's own model (docs/router-model.md)."""
+
+
+def model_token(service_id: str) -> str:
+    return MODEL_TOKEN_PREFIX + service_id
+
+
+def model_service(token: str) -> str | None:
+    """The service id of a :func:`model_token`, else ``None`` (a session token)."""
+    return token[len(MODEL_TOKEN_PREFIX):] if token.startswith(MODEL_TOKEN_PREFIX) else None
+
+
 @dataclass(frozen=True, slots=True)
 class Connect:
     """SDK -> router dial request (60783)."""

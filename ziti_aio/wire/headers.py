@@ -82,6 +82,7 @@ class EdgeHeader(IntEnum):
     STRUCTURED_ERROR = 1033
     DIALER_IDENTITY_ID = 1034
     DIALER_IDENTITY_NAME = 1035
+    ZITI_AIO_ROUTER_MODEL = 0x7A10  # ours: a router's hello reply says it authorizes from its router model
 
 
 class EdgeFlag(IntFlag):

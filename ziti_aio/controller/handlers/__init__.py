@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from ziti_aio.controller.handlers.circuits import circuit_closed, create_circuit
 from ziti_aio.controller.handlers.links import link_down, link_metrics, link_up
+from ziti_aio.controller.handlers.router_model import model_snapshot_request
 from ziti_aio.controller.handlers.terminators import create_terminator, remove_terminator
 from ziti_aio.controller.handlers.usage import usage_report
 from ziti_aio.controller.network.network import Network
@@ -24,4 +25,5 @@ HANDLERS: dict[int, CtrlHandler] = {
     CtrlType.LINK_DOWN: link_down,
     CtrlType.LINK_METRICS: link_metrics,
     CtrlType.METRICS: usage_report,
+    CtrlType.MODEL_SNAPSHOT_REQUEST: model_snapshot_request,
 }

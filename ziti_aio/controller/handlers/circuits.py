@@ -7,10 +7,10 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from ziti_aio.common.errors import EncryptionDataMissing, InvalidSession, NoTerminators, PathUnavailable, ZitiError
+from ziti_aio.common.errors import EncryptionDataMissing, NoTerminators, PathUnavailable, ZitiError
 from ziti_aio.common.ids import new_id
+from ziti_aio.controller.handlers.grants import MAX_ID_CHARS, grant
 from ziti_aio.controller.kinds import Kind
-from ziti_aio.controller.model.disabling import is_disabled
 from ziti_aio.controller.network.circuits import Circuit
 from ziti_aio.controller.network.paths import path_to
 from ziti_aio.wire import ctrl
@@ -23,8 +23,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_ID_CHARS = 64
-
 
 def create_circuit(network: Network, router: ConnectedRouter, msg: Message) -> Message | None:
     """:func:`_create_circuit`, counted in the controller's metrics (a multi-router set-up counts itself
@@ -33,9 +31,8 @@ def create_circuit(network: Network, router: ConnectedRouter, msg: Message) -> M
     try:
         answer, circuit = _create_circuit(network, router, msg, started)
     except ZitiError as exc:
-        session = network.model.maybe(Kind.SESSIONS, _session_id(msg)) or {}
-        network.circuit_failed(exc.code, exc.message, client_id=session.get("identityId", ""),
-                               service_id=session.get("serviceId", ""))
+        client_id, service_id = _dialer(network, msg)
+        network.circuit_failed(exc.code, exc.message, client_id=client_id, service_id=service_id)
         raise
     if answer is not None:
         network.circuit_created(circuit, time.perf_counter() - started)
@@ -51,16 +48,8 @@ def _create_circuit(network: Network, router: ConnectedRouter, msg: Message,
     the routers on the path get their routes first and the reply follows (``Routing.set_up``).
     """
     data = ctrl.parse(msg)
-    session_id = ctrl.string(data, "sessionId", max_length=MAX_ID_CHARS)
-    model = network.model
-    session = model.maybe(Kind.SESSIONS, session_id)
-    if session is None or session["type"] != "Dial":
-        raise InvalidSession()
-    identity = model.maybe(Kind.IDENTITIES, session["identityId"])
-    service = model.maybe(Kind.SERVICES, session["serviceId"])
-    if identity is None or is_disabled(identity) or service is None \
-            or "Dial" not in model.policy.permissions_for(identity["id"], service["id"]):
-        raise InvalidSession()
+    granted = grant(network.model, data, "Dial")
+    identity, service = granted.identity, granted.service
     if service.get("encryptionRequired") and not data.get("encrypted"):
         raise EncryptionDataMissing()
     peer = {"callerId": ctrl.string(data, "callerId", max_length=1024, default=""),
@@ -76,8 +65,8 @@ def _create_circuit(network: Network, router: ConnectedRouter, msg: Message,
         raise NoTerminators(f"service {service['name']} has no terminators")
     path = path_to(search, terminator.router_id)
     assert path is not None
-    circuit = Circuit(id=new_id(), service_id=service["id"], client_id=identity["id"], session_id=session_id,
-                      api_session_id=session["apiSessionId"], terminator_id=terminator.id, nodes=list(path.nodes),
+    circuit = Circuit(id=new_id(), service_id=service["id"], client_id=identity["id"], session_id=granted.session_id,
+                      api_session_id=granted.api_session_id, terminator_id=terminator.id, nodes=list(path.nodes),
                       links=list(path.links), host_id=terminator.identity_id)
     network.circuits.add(circuit)
     log.info("circuit %s: %s -> %s via %s", circuit.id, identity["name"], service["name"], circuit.nodes)
@@ -89,12 +78,18 @@ def _create_circuit(network: Network, router: ConnectedRouter, msg: Message,
                                   "address": terminator.address}), circuit
 
 
-def _session_id(msg: Message) -> str | None:
-    """The request's session id, if it has a readable one (for the ``failed`` event of a refused dial)."""
+def _dialer(network: Network, msg: Message) -> tuple[str, str]:
+    """The identity and service of a refused dial, for its ``failed`` event: its session's, or for a router-model
+    dial (no session) the ids the request names; "" for what cannot be read."""
     try:
-        return ctrl.string(ctrl.parse(msg), "sessionId", max_length=MAX_ID_CHARS)
-    except (WireProtocolError, ZitiError):
-        return None
+        data = ctrl.parse(msg)
+    except WireProtocolError:
+        return "", ""
+    session_id = data.get("sessionId")
+    session = (network.model.maybe(Kind.SESSIONS, session_id) if isinstance(session_id, str) and session_id
+               else None) or data
+    client_id, service_id = session.get("identityId"), session.get("serviceId")
+    return (client_id if isinstance(client_id, str) else "", service_id if isinstance(service_id, str) else "")
 
 
 def _base64(data: dict[str, Any], key: str) -> str | None:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from ziti_aio.common.errors import InvalidSession
-from ziti_aio.controller.kinds import Kind
+from ziti_aio.controller.handlers.grants import MAX_ID_CHARS, grant
 from ziti_aio.controller.model.records import MAX_COST
 from ziti_aio.controller.network.terminators import PRECEDENCE_RANK, Terminator
 from ziti_aio.wire import ctrl
@@ -18,29 +17,23 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_ID_CHARS = 64
-
 
 def create_terminator(network: Network, router: ConnectedRouter, msg: Message) -> Message:
-    """Record a terminator for a Bind session the router verified; the session must still exist."""
+    """Record a terminator for a Bind the router verified (its session, or its router model); the grant
+    must still hold."""
     data = ctrl.parse(msg)
     terminator_id = ctrl.string(data, "id", max_length=MAX_ID_CHARS)
-    session_id = ctrl.string(data, "sessionId", max_length=MAX_ID_CHARS)
     precedence = ctrl.string(data, "precedence", max_length=16, default="default")
     if precedence not in PRECEDENCE_RANK:
         precedence = "default"
-    session = network.model.maybe(Kind.SESSIONS, session_id)
-    if session is None or session["type"] != "Bind":
-        raise InvalidSession()
-    service = network.model.maybe(Kind.SERVICES, session["serviceId"])
-    if service is None:
-        raise InvalidSession("the service no longer exists")
+    granted = grant(network.model, data, "Bind")
+    service = granted.service
     terminator = Terminator(
         id=terminator_id, service_id=service["id"], router_id=router.id,
         address=ctrl.string(data, "address", max_length=256),
         identity=ctrl.string(data, "identity", max_length=1024, default=""),
         cost=ctrl.integer(data, "cost", low=0, high=MAX_COST, default=0), precedence=precedence,
-        identity_id=session["identityId"], session_id=session_id,
+        identity_id=granted.identity["id"], session_id=granted.session_id,
     )
     network.terminators.add(terminator)
     log.info("terminator %s for service %s on router %s", terminator.id, service["name"], router.name)

@@ -1,8 +1,9 @@
 """The controller's view of the data plane: connected routers, links, terminators and circuits.
 
-Model changes reach routers from here: a stored revocation (API session or session) is pushed
-to every connected router at once, deleting an edge router drops its control channel, and
-closing a circuit (management API) tells the routers on its path. Every router gets the list
+Model changes reach routers from here: the router model (``router_model.py``) and each stored
+revocation (API session or session) are pushed to every connected router at once, deleting an
+edge router drops its control channel, and closing a circuit (management API) tells the routers
+on its path. Every router gets the list
 of online routers (``ROUTERS``) whenever it changes, so routers link up as a mesh. A link that
 goes away or is marked down, and a transit router that goes offline, move the circuits using
 them to another path (:mod:`ziti_aio.controller.network.routing`).
@@ -26,6 +27,7 @@ from ziti_aio.controller.metrics import ControllerMetrics
 from ziti_aio.controller.network.circuits import Circuit, Circuits
 from ziti_aio.controller.network.links import Links, ReportedLink
 from ziti_aio.controller.network.paths import Graph, RouterNode
+from ziti_aio.controller.network.router_model import RouterModelFeed
 from ziti_aio.controller.network.routers import ConnectedRouter, Routers
 from ziti_aio.controller.network.routing import Routing
 from ziti_aio.controller.network.terminators import Terminators
@@ -60,6 +62,7 @@ class Network:
         self.alerts = alerts or Alerts(self.events)
         self.service_counts = ServiceCounters()
         self.routers = Routers()
+        self.router_model = RouterModelFeed(model, self.routers)
         self.links = Links()
         self.terminators = Terminators()
         self.circuits = Circuits()
@@ -143,6 +146,7 @@ class Network:
         if old is not None:
             old.disconnect()
         self._graph = None
+        self.router_model.send_snapshot(router)
         self.events.publish(RouterEvent(router_id=router.id, online=True))
         self._check_certificate(router.id)
         log.info("router %s (%s) online, edge %s, links %s", router.name, router.id, router.edge_address or "-",

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from ziti_aio.common.errors import AuthError, InvalidSession
 from ziti_aio.pki import tokens
 from ziti_aio.pki.names import session_spiffe_path
+from ziti_aio.router.state.access_model import AccessModel
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -31,6 +32,7 @@ class ApiSessionClaims:
 
     api_session_id: str
     identity_id: str
+    oidc: bool = False
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,8 @@ class TokenVerifier:
         """Check a hello's (or UpdateToken's) API-session or OIDC access token against the TLS client
         certificate (its SHA-1 ``fingerprint``): the one the API session logged in with (an OIDC token names
         its certificates in ``z_cfs``), or a session certificate the controller issued to that API session."""
-        if tokens.peek_type(token) == tokens.ACCESS:
+        oidc = tokens.peek_type(token) == tokens.ACCESS
+        if oidc:
             claims = self._claims(token, tokens.ACCESS, AuthError)
             api_session_id, bound = claims.get("z_asid"), claims.get("z_cfs")
             bound_here = isinstance(bound, list) and fingerprint in bound
@@ -85,7 +88,7 @@ class TokenVerifier:
         if fingerprint is None or (not bound_here
                                    and not self._session_cert_of(cert, fingerprint, claims["sub"], api_session_id)):
             raise AuthError("the API session was not created with this client certificate")
-        return ApiSessionClaims(api_session_id, claims["sub"])
+        return ApiSessionClaims(api_session_id, claims["sub"], oidc)
 
     def _session_cert_of(self, cert: x509.Certificate | None, fingerprint: str, identity_id: str,
                          api_session_id: str) -> bool:
@@ -116,7 +119,17 @@ class TokenVerifier:
 
 class Tokens:
     """The verifier for the controller's current key and revocations: ``None`` until the control
-    channel's first hello reply, replaced on every reconnect."""
+    channel's first hello reply, replaced on every reconnect; and the router model the controller
+    streams (docs/router-model.md)."""
 
     def __init__(self) -> None:
         self.verifier: TokenVerifier | None = None
+        self.model = AccessModel()
+
+    def model_allows(self, api_session_id: str, identity_id: str, oidc: bool, service_id: str,
+                     session_type: str) -> bool:
+        """May a channel of this API session and identity (its hello an OIDC access token) dial or bind
+        ``service_id`` with no service session? Decided here, from the router model alone."""
+        verifier = self.verifier
+        return oidc and verifier is not None and api_session_id not in verifier.revoked_api_sessions \
+            and self.model.allows(identity_id, service_id, session_type)

@@ -47,6 +47,7 @@ class Binds:
         request = b.request
         await self.ctrl.request(
             CtrlType.CREATE_TERMINATOR, id=b.terminator_id, sessionId=b.session_id, serviceId=b.service_id,
+            identityId=b.sdk.identity_id, apiSessionId=b.sdk.api_session_id,
             identity=request.terminator_identity or "", cost=request.cost,
             precedence=PRECEDENCE_NAMES[request.precedence],
             address=f"{self.router_id}/{b.sdk.name}/{b.conn_id}")
@@ -63,11 +64,18 @@ class Binds:
 
     async def bind(self, sdk: SdkSession, msg: Message, request: edge.Bind) -> None:
         """Verify a Bind, register its terminator, answer StateConnected (or StateClosed with a reason)."""
+        model_service = edge.model_service(request.token)
         try:
             verifier = self.tokens.verifier
             if verifier is None:
                 raise InvalidSession("the router is not connected to its controller")
-            claims = verifier.session(request.token, sdk.api_session_id, "Bind")
+            if model_service is None:
+                claims = verifier.session(request.token, sdk.api_session_id, "Bind")
+                session_id, service_id = claims.session_id, claims.service_id
+            elif self.tokens.model_allows(sdk.api_session_id, sdk.identity_id, sdk.oidc, model_service, "Bind"):
+                session_id, service_id = "", model_service
+            else:
+                raise InvalidSession("the router model grants no Bind of this service")
         except InvalidSession as exc:
             reason = f"bind refused: {exc.message}"
             error = edge.EdgeError(reason, edge.EdgeErrorCode.INVALID_SESSION, edge.RetryHint.START_OVER)
@@ -80,7 +88,7 @@ class Binds:
         old = sdk.binds.get(request.conn_id)
         if old is not None:
             await self.unbind(old, None)
-        b = EdgeBind(sdk, request, claims.session_id, claims.service_id, new_id())
+        b = EdgeBind(sdk, request, session_id, service_id, new_id())
         try:
             await self.register_terminator(b)
         except ZitiError as exc:

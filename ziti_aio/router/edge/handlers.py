@@ -82,6 +82,10 @@ async def connect(parts: EdgeParts, sdk: SdkSession, msg: Message) -> None:
         await sdk.channel.send(edge.state_closed(request.conn_id, "connection id in use or too many connections",
                                                  reply_for=msg.sequence))
         return
+    service_id = edge.model_service(request.token)
+    if service_id is not None:
+        await _connect_by_model(parts, sdk, msg, request, service_id)
+        return
     verifier = parts.tokens.verifier
     try:
         if verifier is None:
@@ -96,6 +100,19 @@ async def connect(parts: EdgeParts, sdk: SdkSession, msg: Message) -> None:
     sdk.conns[request.conn_id] = conn
     assert sdk.nursery is not None
     sdk.nursery.start_soon(parts.dialer.dial, conn, msg, request, claims.service_id)
+
+
+async def _connect_by_model(parts: EdgeParts, sdk: SdkSession, msg: Message, request: edge.Connect,
+                            service_id: str) -> None:
+    """A Connect with no service session: the router model decides (docs/router-model.md)."""
+    if not parts.tokens.model_allows(sdk.api_session_id, sdk.identity_id, sdk.oidc, service_id, "Dial"):
+        log.info("SDK %s: the router model does not let it dial service %s", sdk.name, service_id)
+        await sdk.channel.send(edge.state_closed(request.conn_id, edge.INVALID_SESSION, reply_for=msg.sequence))
+        return
+    conn = EdgeConn(sdk, request.conn_id, "", service_id=service_id, grant="Dial")
+    sdk.conns[request.conn_id] = conn
+    assert sdk.nursery is not None
+    sdk.nursery.start_soon(parts.dialer.dial, conn, msg, request, service_id)
 
 
 async def bind(parts: EdgeParts, sdk: SdkSession, msg: Message) -> None:

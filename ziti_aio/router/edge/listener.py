@@ -54,7 +54,7 @@ class EdgeListener:
                 raise AuthError("the router has not reached its controller yet")
             proven["claims"] = verifier.api_session(hello.token, fingerprint, cert)
             proven["name"] = hello.name
-            return hello_reply(msg, version=VERSION_HEADER)
+            return hello_reply(msg, version=VERSION_HEADER, router_model=True)
 
         channel = await accept_channel(stream, check, name=f"edge:{fingerprint}", timeout_s=HELLO_TIMEOUT_S)
         claims = proven["claims"]

@@ -57,6 +57,29 @@ class SdkSessions:
         await self.shutdown(sdk, reason, notify_sdk=True)
         await sdk.channel.aclose()
 
+    async def enforce_model(self, identity_ids: set[str]) -> None:
+        """The router model changed for ``identity_ids``: close their connections and binds it authorized
+        and no longer allows (docs/router-model.md)."""
+        if not identity_ids:
+            return
+        tokens = self.parts.tokens
+        for sdk in list(self.open):
+            if sdk.identity_id not in identity_ids:
+                continue
+            for conn in list(sdk.conns.values()):
+                if conn.grant and not tokens.model_allows(sdk.api_session_id, sdk.identity_id, sdk.oidc,
+                                                          conn.service_id, conn.grant):
+                    log.info("router %s: SDK %s lost %s access to service %s", self.router_id, sdk.name,
+                             conn.grant, conn.service_id)
+                    if conn.setup is not None:
+                        conn.setup.cancel()
+                    elif conn.circuit is not None:
+                        self.nursery.start_soon(conn.circuit.close, "access to the service was removed")
+            for b in list(sdk.binds.values()):
+                if not b.session_id and not tokens.model_allows(sdk.api_session_id, sdk.identity_id, sdk.oidc,
+                                                                b.service_id, "Bind"):
+                    self.nursery.start_soon(self.parts.binds.unbind, b, "access to the service was removed")
+
     async def enforce(self, api_sessions: set[str], sessions: set[str]) -> None:
         """Close whatever the revoked API sessions and sessions carry, telling the SDKs."""
         if not api_sessions and not sessions:

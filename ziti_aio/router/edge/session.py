@@ -44,11 +44,14 @@ class EdgeConn:
     session_id: str
     circuit: EdgeCircuit | None = None
     setup: trio.CancelScope | None = None
+    service_id: str = ""
+    grant: str = ""  # "Dial" or "Bind" when the router model authorized it (no session), else ""
 
 
 @dataclass(eq=False)
 class EdgeBind:
-    """One SDK bind: a terminator on the controller, answered by ``Dial`` to the hosting SDK."""
+    """One SDK bind: a terminator on the controller, answered by ``Dial`` to the hosting SDK;
+    ``session_id`` is "" when the router model authorized it."""
 
     sdk: SdkSession
     request: Bind
@@ -79,6 +82,7 @@ class SdkSession:
         self.fingerprint = fingerprint  # the TLS client certificate's SHA-1, which token updates must be bound to
         self.api_session_id = claims.api_session_id
         self.identity_id = claims.identity_id
+        self.oidc = claims.oidc
         self.name = name
         self.conns: dict[int, EdgeConn] = {}
         self.binds: dict[int, EdgeBind] = {}
@@ -93,7 +97,8 @@ class SdkSession:
         """Register a hosted connection the SDK accepted on ``b``; ``None`` if the id is taken."""
         if conn_id in self.conns or conn_id in self.binds:
             return None
-        conn = EdgeConn(self, conn_id, b.session_id)
+        conn = EdgeConn(self, conn_id, b.session_id, service_id=b.service_id,
+                        grant="" if b.session_id else "Bind")
         self.conns[conn_id] = conn
         return conn
 

@@ -10,6 +10,7 @@ from ziti_aio.common.errors import ProtocolError
 from ziti_aio.router.fabric.links import parse_peers
 from ziti_aio.router.handlers.parts import RouterParts
 from ziti_aio.router.handlers.revocations import revocations, take_key
+from ziti_aio.router.handlers.router_model import model_event, model_snapshot
 from ziti_aio.router.handlers.routers import fault_link, routers
 from ziti_aio.router.handlers.routes import close_circuit, route
 from ziti_aio.wire.ctrl import CtrlType
@@ -23,6 +24,8 @@ HANDLERS: dict[int, CtrlHandler] = {
     CtrlType.ROUTE: route,
     CtrlType.CLOSE_CIRCUIT: close_circuit,
     CtrlType.FAULT_LINK: fault_link,
+    CtrlType.MODEL_SNAPSHOT: model_snapshot,
+    CtrlType.MODEL_EVENT: model_event,
 }
 
 

@@ -1,0 +1,141 @@
+"""Routers authorizing from their router model (issue 15 item 5, docs/router-model.md), two figures in one run.
+
+- ``model_dial_ms``: the median time of an OIDC dial the router authorizes from its model (no service
+  session), against a dial that needs a new service session (``POST /sessions`` first), alternating on the
+  same two contexts. Goal: at most 0.8x. ``model_dial_vs_cached_ms`` compares the same model dials with
+  dials reusing a cached service session (no goal: both skip the controller's session round trip).
+- ``policy_change_enforced_s``: 10,000 identities may dial a service through one role-selected policy;
+  the time from the request deleting that policy to every router's model (two routers) holding the
+  change, which is when each router cuts what lost access. Goal: at most 1 s.
+
+``python bench/router_model_bench.py [--quick]`` runs it on its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import trio
+
+from bench.common import FULL, QUICK, Context, Goal, Metric, Suite, median, run_suites
+from ziti_aio.controller.kinds import Kind
+from ziti_aio.controller.store.commands import Command
+from ziti_aio.sdk import open_context
+from ziti_aio.testing import wait_until
+from ziti_aio.testing.controller import MANAGEMENT, create
+from ziti_aio.testing.network import RunningNetwork, open_network
+
+if TYPE_CHECKING:
+    from ziti_aio.sdk.context import ZitiContext
+
+CROWD = 10_000
+DIALS_PER_ROUND = 20
+
+MODEL_DIAL = Metric("model_dial_ms", None, "ms", "dial with a new service session (POST /sessions), same run",
+                    goal=Goal("<=", 0.8))
+MODEL_DIAL_CACHED = Metric("model_dial_vs_cached_ms", None, "ms", "dial reusing a cached service session, same run")
+POLICY_ENFORCED = Metric("policy_change_enforced_s", None, "s", f"{CROWD} identities, 2 routers",
+                         goal=Goal("<=", 1.0, on="value", unit="s"))
+
+
+async def _echo(listener) -> None:  # type: ignore[no-untyped-def]
+    while True:
+        async with await listener.accept() as stream:
+            try:
+                while data := await stream.receive_some():
+                    await stream.send_all(data)
+            except trio.BrokenResourceError:
+                pass  # the bench closes each connection as soon as it is up
+
+
+async def _dial_ms(ctx: ZitiContext, *, by_model: bool, fresh_session: bool) -> float:
+    ctx.use_router_model = by_model
+    if fresh_session:
+        ctx._dial_sessions.clear()
+    started = time.perf_counter()
+    stream = await ctx.dial("svc")
+    elapsed = (time.perf_counter() - started) * 1000
+    await stream.aclose()
+    return elapsed
+
+
+async def _dials(net: RunningNetwork, rounds: int) -> tuple[list[float], list[float], list[float]]:
+    by_model: list[float] = []
+    fresh: list[float] = []
+    cached: list[float] = []
+    async with open_context(net.identities["host"].path) as hosting, \
+            open_context(net.identities["dialer"].path) as ctx, trio.open_nursery() as nursery:
+        nursery.start_soon(_echo, await hosting.bind("svc"))
+        await _dial_ms(ctx, by_model=True, fresh_session=False)  # router channels up, routers' URLs known
+        await _dial_ms(ctx, by_model=False, fresh_session=True)
+        for _ in range(rounds):
+            for _ in range(DIALS_PER_ROUND):
+                by_model.append(await _dial_ms(ctx, by_model=True, fresh_session=False))
+                fresh.append(await _dial_ms(ctx, by_model=False, fresh_session=True))
+                cached.append(await _dial_ms(ctx, by_model=False, fresh_session=False))
+        nursery.cancel_scope.cancel()
+    return by_model, fresh, cached
+
+
+async def _enforcement_s(net: RunningNetwork) -> float:
+    controller = net.controller.controller
+    assert controller.api is not None and controller.network is not None
+    crud, feed = controller.api.crud, controller.network.router_model
+    changes = []
+    for n in range(CROWD):
+        command, _ = crud.build_create(Kind.IDENTITIES, {"name": f"crowd-{n}", "type": "Default", "isAdmin": False,
+                                                      "roleAttributes": ["crowd"]}, actor="bench")
+        changes.extend(command.changes)
+    await controller.model.transact(lambda: Command("bench", "a crowd of identities", tuple(changes)))
+    policy = await create(net.admin, "service-policies", {"name": "crowd-dial", "type": "Dial",
+                                                          "identityRoles": ["#crowd"], "serviceRoles": ["#all"]})
+
+    def every_router_at(index: int) -> bool:
+        return all(r.router.parts is not None and r.router.parts.tokens.model.index >= index for r in net.routers)
+
+    await wait_until(lambda: every_router_at(feed.index), 60, what="the routers in step")
+    started = time.perf_counter()
+    (await net.admin.delete(f"{MANAGEMENT}/service-policies/{policy}")).raise_for_status()
+    target = feed.index
+    await wait_until(lambda: every_router_at(target), 60, what="every router enforcing the change", interval_s=0.001)
+    return time.perf_counter() - started
+
+
+async def router_model_suite(ctx: Context) -> list[Metric]:
+    async with open_network(ctx.workdir / "net", routers=2) as net:
+        await net.create_service("svc", encryption_required=True)
+        await net.create_identity("host")
+        await net.create_identity("dialer")
+        await net.allow("host", "svc", "Bind")
+        await net.allow("dialer", "svc", "Dial")
+        by_model, fresh, cached = await _dials(net, ctx.budget.rounds)
+        enforced = await _enforcement_s(net)
+    return [
+        Metric(MODEL_DIAL.metric, median(by_model), MODEL_DIAL.unit, MODEL_DIAL.baseline,
+               baseline_value=median(fresh), goal=MODEL_DIAL.goal),
+        Metric(MODEL_DIAL_CACHED.metric, median(by_model), MODEL_DIAL_CACHED.unit, MODEL_DIAL_CACHED.baseline,
+               baseline_value=median(cached)),
+        Metric(POLICY_ENFORCED.metric, enforced, POLICY_ENFORCED.unit, POLICY_ENFORCED.baseline,
+               goal=POLICY_ENFORCED.goal),
+    ]
+
+
+ROUTER_MODEL_SUITE = Suite((MODEL_DIAL, MODEL_DIAL_CACHED, POLICY_ENFORCED), router_model_suite)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="dials authorized by the router model; policy change enforcement")
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    trio.run(lambda: run_suites([ROUTER_MODEL_SUITE], QUICK if args.quick else FULL, json_only=False))
+
+
+if __name__ == "__main__":
+    main()
