@@ -17,7 +17,7 @@ if __package__ in (None, ""):
 import trio
 
 from bench import appliance_bench as appliance
-from bench import cli_bench
+from bench import cli_bench, scale_bench
 from bench import controller_bench as ctrl
 from bench import dataplane as data
 from bench import mesh_bench as mesh
@@ -40,6 +40,7 @@ SUITES: tuple[Suite, ...] = (
     ctrl.IDENTITIES,
     store.WRITES_SUITE,
     oidc.OIDC_SUITE,
+    scale_bench.SCALE_100K,
 )
 
 # Every metric name -> the suite that measures it.
