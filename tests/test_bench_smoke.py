@@ -18,9 +18,9 @@ ISSUE_13_METRICS = ("cli_list_s", "quickstart_wall_ready_s")
 
 ISSUE_19_METRICS = (
     "parallel8_aggregate", "parallel8_slowest_share", "writes_per_s", "circuit_vs_ssh_l", "tunnel_proxy_vs_ssh_l",
-    "crypto_floor_ratio", "dial_p50_vs_ssh_j", "dial_p99_vs_ssh_j", "scale_100k_startup_s", "scale_100k_startup_cpu_s",
-    "scale_100k_login",
-    "scale_100k_dial", "scale_100k_rss_kib_per_identity",
+    "crypto_floor_ratio", "circuit_cpu_s_per_gb", "dial_p50_vs_ssh_j", "dial_p99_vs_ssh_j",
+    "scale_100k_startup_s", "scale_100k_startup_cpu_s", "scale_100k_login", "scale_100k_dial",
+    "scale_100k_rss_kib_per_identity",
 )
 
 
