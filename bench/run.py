@@ -17,7 +17,7 @@ if __package__ in (None, ""):
 import trio
 
 from bench import appliance_bench as appliance
-from bench import cli_bench
+from bench import cli_bench, scale_bench
 from bench import cluster_bench as cluster
 from bench import controller_bench as ctrl
 from bench import dataplane as data
@@ -44,6 +44,7 @@ SUITES: tuple[Suite, ...] = (
     oidc.OIDC_SUITE,
     cluster.CLUSTER_SUITE,
     router_model.ROUTER_MODEL_SUITE,
+    scale_bench.SCALE_100K,
 )
 
 # Every metric name -> the suite that measures it.

@@ -16,7 +16,12 @@ ISSUE_6_METRICS = (
 
 ISSUE_13_METRICS = ("cli_list_s", "quickstart_wall_ready_s")
 
-ISSUE_19_METRICS = ("parallel8_aggregate", "parallel8_slowest_share", "writes_per_s")
+ISSUE_19_METRICS = (
+    "parallel8_aggregate", "parallel8_slowest_share", "writes_per_s", "circuit_vs_ssh_l", "tunnel_proxy_vs_ssh_l",
+    "crypto_floor_ratio", "circuit_cpu_s_per_gb", "dial_p50_vs_ssh_j", "dial_p99_vs_ssh_j",
+    "scale_100k_startup_s", "scale_100k_startup_cpu_s", "scale_100k_login", "scale_100k_dial",
+    "scale_100k_rss_kib_per_identity",
+)
 
 ISSUE_16_METRICS = ("cluster_writes_per_s", "cluster_one_writes_per_s", "failover_s")
 
@@ -39,8 +44,14 @@ def test_every_issue_6_appliance_metric_is_registered(bench_run):
 
 def test_every_issue_13_start_up_metric_is_registered(bench_run):
     assert set(ISSUE_13_METRICS) <= set(bench_run.REGISTRY)
+
+
+def test_every_issue_19_metric_is_registered_with_the_bastion_baseline(bench_run):
     assert set(ISSUE_19_METRICS) <= set(bench_run.REGISTRY)
     assert set(ISSUE_16_METRICS) <= set(bench_run.REGISTRY)
+    from bench import dataplane
+
+    assert "ssh -J" in dataplane.CIRCUIT.baseline and "ssh -J" in dataplane.TUNNEL_PROXY.baseline
 
 
 async def test_a_failing_suite_reports_null_with_the_error(bench_run, capsys):

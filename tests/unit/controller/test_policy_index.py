@@ -88,3 +88,69 @@ def test_anyof_policy_update_recomputes_members():
     p1 = {**ents["service-policies"]["p1"], "semantic": "AnyOf"}
     index.put("service-policies", p1, ents)
     assert index.permissions_for("i2", "s1") == {"Dial"}
+
+
+def _brute_force(ents):
+    """service policy id -> (identity ids, service ids) by matching every entity against every policy."""
+    from ziti_aio.common.roles import parse_roles
+
+    out = {}
+    for pid, pol in ents["service-policies"].items():
+        sides = []
+        for field, kind in (("identityRoles", "identities"), ("serviceRoles", "services")):
+            roles = parse_roles(pol[field], pol["semantic"])
+            sides.append({eid for eid, e in ents[kind].items() if roles.matches(eid, e["roleAttributes"])})
+        out[pid] = tuple(sides)
+    return out
+
+
+def test_attribute_index_selects_what_matching_every_entity_selects_through_changes():
+    import random
+
+    rng = random.Random(19)
+    attrs = ["a", "b", "c", "d"]
+    ents = {kind: {} for kind in ("identities", "services", "edge-routers", "service-policies",
+                                  "edge-router-policies", "service-edge-router-policies")}
+
+    def roles(kind):
+        pick = rng.random()
+        if pick < 0.1:
+            return ["#all"]
+        chosen = [f"#{a}" for a in rng.sample(attrs, rng.randint(0, 3))]
+        if pick < 0.4 and ents[kind]:
+            chosen.append("@" + rng.choice(sorted(ents[kind])))
+        return chosen
+
+    index = PolicyIndex()
+    index.rebuild(ents)
+    for step in range(400):
+        op = rng.random()
+        kind = rng.choice(["identities", "services"])
+        if op < 0.6:
+            eid = f"{kind[0]}{rng.randint(0, 30)}"
+            ent = {"id": eid, "roleAttributes": rng.sample(attrs, rng.randint(0, 3))}
+            ents[kind][eid] = ent
+            index.put(kind, ent, ents)
+        elif op < 0.7 and ents[kind]:
+            eid = rng.choice(sorted(ents[kind]))
+            del ents[kind][eid]
+            index.remove(kind, eid)
+        elif op < 0.95:
+            pid = f"p{rng.randint(0, 8)}"
+            pol = {"id": pid, "type": "Dial", "semantic": rng.choice(["AllOf", "AnyOf"]),
+                   "identityRoles": roles("identities"), "serviceRoles": roles("services")}
+            ents["service-policies"][pid] = pol
+            index.put("service-policies", pol, ents)
+        elif ents["service-policies"]:
+            pid = rng.choice(sorted(ents["service-policies"]))
+            del ents["service-policies"][pid]
+            index.remove("service-policies", pid)
+        sp = index.service_policies
+        for pid, (identities, services) in _brute_force(ents).items():
+            assert sp.left.members.get(pid, set()) == identities, step
+            assert sp.right.members.get(pid, set()) == services, step
+    fresh = PolicyIndex()
+    fresh.rebuild(ents)
+    for pid in ents["service-policies"]:
+        assert fresh.service_policies.left.members.get(pid, set()) == index.service_policies.left.members.get(
+            pid, set())

@@ -185,6 +185,11 @@ def _count(metrics: ControllerMetrics, status: int) -> None:
         metrics.login("mfa", status == 200)
 
 
+def new_request_id() -> str:
+    """The ``requestId`` of an error envelope: drawn when an error is answered, not for every request."""
+    return secrets.token_hex(8)
+
+
 def create_app(ctx: ApiContext) -> Any:
     """The ASGI application serving both APIs (wrapped for legacy client paths)."""
     from ziti_aio.controller.api.client_routes import client_blueprint
@@ -233,8 +238,7 @@ def create_app(ctx: ApiContext) -> Any:
             app.register_blueprint(spa_blueprint(site, n))
 
     @app.before_request
-    async def _request_id() -> None:
-        g.request_id = secrets.token_hex(8)
+    async def _started() -> None:
         g.started = time.perf_counter()
         g.caller = None
         # Read the (size-capped) body before anything can refuse the request: an answer sent
@@ -243,11 +247,12 @@ def create_app(ctx: ApiContext) -> Any:
         await request.get_data()
 
     app.before_request(forwarder(ctx))  # a follower hands writes to the leader (docs/ha.md)
+    server_header = f"ziti-controller/{ctx.version}"
 
     @app.after_request
     async def _headers(response: Response) -> Response:
         response.headers["ziti-instance-id"] = ctx.instance_id
-        response.headers["server"] = f"ziti-controller/{ctx.version}"
+        response.headers["server"] = server_header
         found: Caller | None = g.get("caller")
         if found is not None:
             expiry = api_session_expiry_fields(ctx.access, found.api_session)
@@ -261,7 +266,7 @@ def create_app(ctx: ApiContext) -> Any:
     async def _ziti_error(exc: ZitiError) -> Response:
         if isinstance(exc, AuthError):
             log.info("refused %s %s: %s", request.method, request.path, exc.code)
-        return error_response(exc, g.get("request_id"))
+        return error_response(exc, new_request_id())
 
     @app.errorhandler(HTTPException)
     async def _http_error(exc: HTTPException) -> Response:
@@ -275,11 +280,11 @@ def create_app(ctx: ApiContext) -> Any:
             mapped = UnsupportedMedia()
         else:
             mapped = ValidationError(exc.description or "bad request")
-        return error_response(mapped, g.get("request_id"))
+        return error_response(mapped, new_request_id())
 
     @app.errorhandler(Exception)
     async def _unexpected(exc: Exception) -> Response:
         log.error("unhandled error in %s %s", request.method, request.path, exc_info=exc)
-        return error_response(ZitiError(), g.get("request_id"))
+        return error_response(ZitiError(), new_request_id())
 
     return LegacyPaths(app, served)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 from hypercorn.config import Config
+from hypercorn.events import Event, RawData
 from hypercorn.trio import run as hypercorn_run
 from hypercorn.trio import serve
 from hypercorn.trio.tcp_server import TCPServer
@@ -38,7 +39,31 @@ if TYPE_CHECKING:
 PEER_CERT_DER: contextvars.ContextVar[bytes | None] = contextvars.ContextVar("PEER_CERT_DER", default=None)
 
 
+def _fixed_length_head(data: bytes) -> bool:
+    """Is ``data`` exactly the head of a response whose body has a ``content-length`` (so follows at once)?"""
+    return data.startswith(b"HTTP/1.1 ") and data.endswith(b"\r\n\r\n") and b"\r\ncontent-length:" in data.lower()
+
+
 class _PeerCertTCPServer(TCPServer):
+    # h11 hands hypercorn a response as three writes: the head, the body, an empty end of message.
+    # A fixed-length response's head waits for its body (one TLS record and one socket write per
+    # answer), and empty writes are dropped; streamed (chunked) responses go out as they come.
+    _held = b""
+
+    async def protocol_send(self, event: Event) -> None:
+        if isinstance(event, RawData):
+            if not self._held and _fixed_length_head(event.data):
+                self._held = event.data
+                return
+            data, self._held = self._held + event.data, b""
+            if data:
+                await super().protocol_send(RawData(data))
+            return
+        if self._held:
+            held, self._held = self._held, b""
+            await super().protocol_send(RawData(held))
+        await super().protocol_send(event)
+
     async def run(self) -> None:
         config = self.config
         assert isinstance(config, _TlsConfig)
