@@ -119,25 +119,6 @@ class ConnType(IntEnum):
     UNKNOWN = 3
 
 
-class EdgeErrorCode(IntEnum):
-    """uint32 values of header 1014."""
-
-    INTERNAL = 1
-    INVALID_API_SESSION = 2
-    INVALID_SESSION = 3
-    WRONG_SESSION_TYPE = 4
-    INVALID_EDGE_ROUTER_FOR_SESSION = 5
-    INVALID_SERVICE = 6
-    TUNNELING_NOT_ENABLED = 7
-    INVALID_TERMINATOR = 8
-    INVALID_PRECEDENCE = 9
-    INVALID_COST = 10
-    ENCRYPTION_DATA_MISSING = 11
-    INVALID_API_SESSION_TYPE = 12
-    INVALID_INSTANCE_ID = 13
-    ACCESS_DENIED = 14
-
-
 _FORMATS = {
     "int32": struct.Struct("<i"),
     "uint16": struct.Struct("<H"),
