@@ -1,9 +1,11 @@
-"""``cluster`` events: a leadership transfer is seen by the old leader (lost, read-only) and the new one
-(gained, read-write), with OpenZiti's namespace and field names."""
+"""``cluster`` events and Raft metrics: a leadership transfer is seen by the old leader (lost, read-only)
+and the new one (gained, read-write), with OpenZiti's namespace and field names; every member reports
+its Raft state to Prometheus."""
 
 from __future__ import annotations
 
 import trio
+from prometheus_client.parser import text_string_to_metric_families
 
 from ziti_aio.common.errors import ClusterUnavailable
 from ziti_aio.controller.cluster.membership import transfer_leadership
@@ -80,3 +82,32 @@ async def test_a_member_that_stops_and_returns_is_a_peer_event_at_the_leader(tmp
         assert [p["id"] for p in event["peers"]] == [follower.node_id]
         assert event["peers"][0]["addr"] == follower.address
         assert event["event_src_id"] == leader.node_id
+
+
+async def test_every_member_reports_its_raft_state_to_prometheus(tmp_path):
+    async with open_controller_cluster(tmp_path, 3) as running:
+        leader = leading(running)
+        assert leader is not None
+        admin = await leader.login()
+        token = admin.headers["zt-session"]
+        await admin.aclose()
+
+        async def raft_states():  # type: ignore[no-untyped-def]
+            states = []
+            for member in running:
+                async with member.client(token=token) as http:
+                    resp = await http.get("/metrics")
+                if resp.status_code == 401:  # the login has not reached this member's log yet
+                    return None
+                assert resp.status_code == 200, resp.text
+                samples = {s.name: s.value for family in text_string_to_metric_families(resp.text)
+                           for s in family.samples if s.name.startswith("ziti_raft_")}
+                states.append(samples)
+            connected = all(s["ziti_raft_members_connected"] >= 1 for s in states)
+            return states if connected and sum(s["ziti_raft_is_leader"] for s in states) == 1 else None
+
+        states = await wait_until(raft_states, 30, what="one leader, every member connected")
+    assert {s["ziti_raft_members"] for s in states} == {3}
+    assert len({s["ziti_raft_term"] for s in states}) == 1
+    assert all(s["ziti_raft_applied_index"] >= 1 for s in states)
+    assert sum(s["ziti_raft_writable"] for s in states) == 1

@@ -255,6 +255,7 @@ class Controller:
                 await nursery.start(run_member, model, replica)
                 nursery.start_soon(self._bootstrap_when_leader, model, replica)
                 nursery.start_soon(ClusterWatch(replica, events).run)
+                metrics.watch_cluster(replica)
             nursery.start_soon(self._reap, access, model)
             nursery.start_soon(access.posture.run)
             if cfg.dark:

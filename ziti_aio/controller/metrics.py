@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from prometheus_client.metrics_core import Metric
 
+    from ziti_aio.controller.cluster.replica import Replica
     from ziti_aio.controller.model.model import Model
     from ziti_aio.controller.network.network import Network
 
@@ -59,6 +60,10 @@ class ControllerMetrics:
     def watch(self, model: Model, network: Network | None) -> None:
         """Report ``model``'s and ``network``'s live figures on every scrape."""
         self.registry.register(_LiveState(model, network))
+
+    def watch_cluster(self, replica: Replica) -> None:
+        """Report a cluster member's Raft state on every scrape (docs/ha.md)."""
+        self.registry.register(_RaftState(replica))
 
     def request(self, method: str, route: str | None, status: int, duration_s: float) -> None:
         """One answered API request; ``route`` is the matched template (``None``: nothing matched), and a
@@ -125,6 +130,26 @@ class _LiveState:
         yield latency
         yield _gauge("ziti_circuits_active", "Circuits currently set up", len(network.circuits))
         yield _gauge("ziti_terminators", "Terminators of hosted services", len(network.terminators))
+
+
+class _RaftState:
+    """A cluster member's view of the Raft cluster at scrape time."""
+
+    def __init__(self, replica: Replica) -> None:
+        self.replica = replica
+
+    def collect(self) -> Iterator[Metric]:
+        replica = self.replica
+        members = replica.members()
+        yield _gauge("ziti_raft_is_leader", "1 if this controller is the cluster's leader", int(replica.is_leader))
+        yield _gauge("ziti_raft_writable", "1 if this controller accepts writes now (a leader with its term's "
+                     "first entry applied)", int(replica.writable))
+        yield _gauge("ziti_raft_term", "The Raft term this controller is in", replica.term)
+        yield _gauge("ziti_raft_applied_index", "The last Raft log index applied to this controller's model",
+                     replica.applied_index)
+        yield _gauge("ziti_raft_members", "Members of the cluster, this one included", len(members))
+        yield _gauge("ziti_raft_members_connected", "Other members this controller has a connection to",
+                     sum(1 for m in members if m["connected"] and m["id"] != replica.node_id))
 
 
 def _count(model: Model, kind: Kind) -> int:
