@@ -216,3 +216,21 @@ async def test_ids_from_the_url_cannot_reach_other_api_paths(browser_like):
         assert answer.status_code == 404, path
     advice = await browser_like.get("/console/advisor?identity=..&service=x%3Fy")
     assert advice.status_code == 200 and "no such entity" in advice.text
+
+
+async def test_the_advisor_names_the_posture_checks_a_policy_needs(controller, browser_like):
+    admin = await controller.login()
+    async with admin:
+        ident = await create(admin, "identities", {"name": "pat", "type": "Device", "isAdmin": False,
+                                                   "roleAttributes": ["staff"]})
+        service = await create(admin, "services", {"name": "payroll", "roleAttributes": []})
+        await create(admin, "posture-checks", {"name": "corp-mac", "typeId": "MAC",
+                                               "macAddresses": ["00:11:22:33:44:55"]})
+        await create(admin, "service-policies", {
+            "name": "payroll-dial", "type": "Dial", "semantic": "AnyOf", "identityRoles": ["#staff"],
+            "serviceRoles": [f"@{service}"], "postureCheckRoles": ["@corp-mac"]})
+    await _log_in(browser_like)
+    page = await browser_like.get(f"/console/advisor?identity={ident}&service={service}")
+    assert page.status_code == 200
+    assert re.search(r'class="posture">Posture for <a href="/console/service-policies/[^"]+">payroll-dial</a> '
+                     r'\(Dial\): corp-mac \(MAC\) <span class="no">failing</span>', page.text), page.text[-3000:]
