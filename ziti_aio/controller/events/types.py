@@ -68,9 +68,11 @@ class CircuitEvent(Event):
     namespace: ClassVar[str] = "circuit"
     event_type: str  # created, pathUpdated, deleted, failed
     circuit_id: str
-    client_id: str
+    client_id: str  # the dialing identity (OpenZiti's tags.clientId)
     service_id: str
     terminator_id: str = ""
+    session_id: str = ""  # the dial session (OpenZiti's client_id)
+    host_id: str = ""  # the identity hosting the terminator
     nodes: tuple[str, ...] = ()
     links: tuple[str, ...] = ()
     creation_timespan_ns: int | None = None
@@ -78,14 +80,17 @@ class CircuitEvent(Event):
     failure_cause: str | None = None
 
     def fields(self) -> dict[str, Any]:
-        # OpenZiti's circuit event format version 2; ingress/egress ids name OpenZiti's xgress
+        # OpenZiti's circuit event format version 2: ``client_id`` is "who the circuit was created for",
+        # the edge session, and the identities are in ``tags``. Ingress/egress ids name OpenZiti's xgress
         # instances, which have no counterpart here, so they are empty (as in its failed events).
+        tags = {"clientId": self.client_id, **({"hostId": self.host_id} if self.host_id else {}),
+                "serviceId": self.service_id}
         out: dict[str, Any] = {
             "version": 2, "event_type": self.event_type, "circuit_id": self.circuit_id,
-            "client_id": self.client_id, "service_id": self.service_id, "terminator_id": self.terminator_id,
+            "client_id": self.session_id, "service_id": self.service_id, "terminator_id": self.terminator_id,
             "instance_id": "",
             "path": {"nodes": list(self.nodes), "links": list(self.links), "ingress_id": "", "egress_id": ""},
-            "link_count": len(self.links), "tags": {}}
+            "link_count": len(self.links), "tags": tags}
         if self.creation_timespan_ns is not None:
             out["creation_timespan"] = self.creation_timespan_ns
         if self.duration_ns is not None:

@@ -35,7 +35,7 @@ def create_circuit(network: Network, router: ConnectedRouter, msg: Message) -> M
     except ZitiError as exc:
         session = network.model.maybe(Kind.SESSIONS, _session_id(msg)) or {}
         network.circuit_failed(exc.code, exc.message, client_id=session.get("identityId", ""),
-                               service_id=session.get("serviceId", ""))
+                               service_id=session.get("serviceId", ""), session_id=session.get("id", ""))
         raise
     if answer is not None:
         network.circuit_created(circuit, time.perf_counter() - started)
