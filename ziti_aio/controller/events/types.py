@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import orjson
 
+_second: list[Any] = [None, ""]  # the last whole second formatted, and its text
+
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    """Now as RFC 3339 UTC with microseconds; the date and time of day are formatted once a second (every
+    event gets a timestamp: a third of datetime's isoformat cost)."""
+    micros = time.time_ns() // 1000
+    second, fraction = divmod(micros, 1_000_000)
+    if second != _second[0]:
+        _second[:] = [second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))]
+    return f"{_second[1]}.{fraction:06d}Z"
 
 
 @dataclass
