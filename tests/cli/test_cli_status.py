@@ -32,7 +32,8 @@ async def test_status_summarizes_the_network(cli, net):
     assert lines["circuits"] == "0"
     assert lines["identities"] == str(identities)
     assert lines["services"] == "1"
-    assert len(result.output.splitlines()) == 7
+    assert lines["alerts"] == "none recent"
+    assert len(result.output.splitlines()) == 8
 
     summary = json.loads((await cli("status", "-j")).output)
     assert summary["health"]["healthy"] is True
@@ -41,6 +42,29 @@ async def test_status_summarizes_the_network(cli, net):
     assert summary["routers"]["online"] == 2 and summary["routers"]["total"] == 2
     assert [r["name"] for r in summary["routers"]["list"]] == ["er1", "er2"]
     assert (summary["links"], summary["circuits"], summary["services"]) == (1, 0, 1)
+    assert summary["alerts"] == []
+
+
+async def test_status_shows_the_recent_alerts(cli, tmp_path):
+    # every router certificate "expires soon": each router raises an alert when it connects
+    async with open_network(tmp_path / "alerting", routers=2, alert_cert_days=100_000) as alerting:
+        await cli("login", alerting.controller.url, "-u", ADMIN_USERNAME, "-p", ADMIN_PASSWORD, "-y")
+
+        async def two_alerts():
+            return len((await alerting.admin.get("/edge/management/v1/alerts")).json()["data"]) == 2
+
+        await wait_until(two_alerts, 10)
+        lines = (await cli("status")).output.splitlines()
+        at = next(n for n, line in enumerate(lines) if line.startswith("alerts"))
+        assert lines[at].split(None, 1)[1] == "2 recent"
+        shown = lines[at + 1:]
+        assert len(shown) == 2 and all(line.startswith("  ") and " warning: the certificate of router " in line
+                                       for line in shown)
+        assert {r.id for r in alerting.routers} == {line.split("router ")[1].split()[0] for line in shown}
+
+        summary = json.loads((await cli("status", "-j")).output)
+        assert [a["alert_source_type"] for a in summary["alerts"]] == ["router", "router"]
+        assert summary["alerts"][0]["timestamp"] >= summary["alerts"][1]["timestamp"]
 
 
 async def test_status_shows_offline_routers_and_failing_checks(cli, net):

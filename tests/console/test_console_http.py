@@ -11,6 +11,7 @@ from trio_websocket import ConnectionClosed, ConnectionRejected, open_websocket_
 
 from ziti_aio.appliance.quickstart import QuickstartOptions, summary
 from ziti_aio.controller.controller import ControllerInfo
+from ziti_aio.controller.events.types import AlertEvent
 from ziti_aio.sdk.enroll import enroll_identity
 from ziti_aio.sdk.identity_file import load_identity
 from ziti_aio.testing.controller import ADMIN_PASSWORD, ADMIN_USERNAME, create, open_controller
@@ -104,6 +105,23 @@ async def test_hostile_names_are_escaped_in_every_page(browser_like, admin):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     jwt = await browser_like.get(f"/console/identities/{ident}/jwt")
     assert re.fullmatch(r'attachment; filename="[A-Za-z0-9_.-]+\.jwt"', jwt.headers["content-disposition"])
+
+
+async def test_the_overview_lists_the_recent_alerts_at_load(controller, browser_like):
+    await _log_in(browser_like)
+    assert 'class="none">No recent alerts.' in (await browser_like.get("/console/")).text
+    bus = controller.controller.events
+    for n, message in enumerate(("the first problem", HOSTILE)):  # an alert's text is escaped like any other
+        bus.publish(AlertEvent(alert_source_type="service", alert_source_id=f"s{n}", severity="error",
+                               message=message))
+    html = (await browser_like.get("/console/")).text
+    listed = re.search(r'<ul id="alerts"[^>]*>(.*?)</ul>', html, re.S)
+    assert listed is not None
+    items = re.findall(r"<li>(.*?)</li>", listed.group(1))
+    assert len(items) == 2 and "No recent alerts" not in html
+    assert items[0].endswith("error &#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;&lt;b onmouseover=alert(2)&gt;")
+    assert items[1].endswith("error the first problem")  # newest first
+    assert "<script>alert" not in html
 
 
 async def test_api_errors_are_shown_in_place(browser_like):

@@ -66,11 +66,15 @@ async def test_every_event_type_reaches_the_file_sink(tmp_path):
         await dial_once(net, "alice", "echo", while_open=created)
         await wait_until(lambda: find(log, "circuit", event_type="deleted"), 10, what="circuit deleted")
         [up] = find(log, "circuit", event_type="created")
-        assert up["client_id"] == ident.id and up["path"]["nodes"] == [net.routers[0].id]
-        assert up["creation_timespan"] > 0 and up["terminator_id"]
+        [dial_session] = find(log, "session", event_type="created", identity_id=ident.id, session_type="Dial")
+        echo_id = (await net.get('services?filter=name="echo"'))[0]["id"]
+        # as OpenZiti: client_id is the edge session the circuit was made for, the identities are tags
+        assert up["client_id"] == dial_session["id"] and up["path"]["nodes"] == [net.routers[0].id]
+        assert up["tags"] == {"clientId": ident.id, "hostId": net.identities["echo-host"].id, "serviceId": echo_id}
+        assert list(up["tags"]) == ["clientId", "hostId", "serviceId"]
+        assert up["creation_timespan"] > 0 and up["terminator_id"] and up["service_id"] == echo_id
         [down] = find(log, "circuit", event_type="deleted")
-        assert down["circuit_id"] == up["circuit_id"] and down["duration"] > 0
-        assert find(log, "session", event_type="created", identity_id=ident.id, session_type="Dial")
+        assert down["circuit_id"] == up["circuit_id"] and down["duration"] > 0 and down["tags"] == up["tags"]
 
         # a dial of a service nobody hosts: circuit failed, naming the dialer and the service
         dark = await net.create_service("dark")
@@ -80,7 +84,9 @@ async def test_every_event_type_reaches_the_file_sink(tmp_path):
                 await dialer.dial("dark")
         [failed] = await wait_until(lambda: find(log, "circuit", event_type="failed"), 10, what="circuit failed")
         assert failed["failure_cause"] == "NO_TERMINATORS"
-        assert (failed["client_id"], failed["service_id"]) == (ident.id, dark)
+        assert failed["service_id"] == dark and failed["tags"] == {"clientId": ident.id, "serviceId": dark}
+        dark_session = find(log, "session", event_type="created", identity_id=ident.id, service_id=dark)
+        assert failed["client_id"] == dark_session[-1]["id"]
         assert not find(log, "circuit", event_type="deleted", service_id=dark)
 
         # a second router: a link comes up; stopping it: link fault and router offline

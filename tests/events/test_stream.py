@@ -86,10 +86,11 @@ async def test_events_arrive_on_the_types_subscribed(net):
         await dial_once(net, "alice", "echo")
         # in the order they happen: alice's login, her Dial session, then its circuit
         await next_event(ws, "apiSession", event_type="created", identity_id=ident.id)
-        await next_event(ws, "session", event_type="created", identity_id=ident.id, session_type="Dial")
+        dial = await next_event(ws, "session", event_type="created", identity_id=ident.id, session_type="Dial")
         up = await next_event(ws, "circuit", event_type="created")
         down = await next_event(ws, "circuit", event_type="deleted")
-        assert up["client_id"] == ident.id and down["circuit_id"] == up["circuit_id"]
+        assert up["client_id"] == dial["id"] and up["tags"]["clientId"] == ident.id
+        assert down["circuit_id"] == up["circuit_id"]
 
         er2 = await net.add_router("er2")
         await next_event(ws2, "router", event_type="router-online", router_id=er2.id)

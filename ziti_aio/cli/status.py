@@ -11,11 +11,13 @@ import typer
 from ziti_aio.cli.client import ManagementClient, open_client, reported
 from ziti_aio.cli.request_options import current, with_request_options
 from ziti_aio.sdk.blocking_http import HttpFailure
-from ziti_aio.sdk.management import unreachable
+from ziti_aio.sdk.management import ManagementError, unreachable
 
 HEALTH_PATH = "/health-checks"
 ROUTER_NAMES_SHOWN = 12
 """Router names printed before ``... and N more`` (the summary stays one screen)."""
+ALERTS_SHOWN = 5
+"""Recent alerts printed, newest first (``-j`` has the same ones)."""
 ALL = {"limit": "-1"}
 COUNT_ONLY = {"limit": "1"}
 
@@ -23,8 +25,9 @@ COUNT_ONLY = {"limit": "1"}
 def _status() -> None:
     """Summarize the network on one screen.
 
-    The controller and its health, routers online, links, circuits, identities and services, read from
-    the management API and the controller's health checks with the saved login; -j prints one JSON object.
+    The controller and its health, routers online, links, circuits, identities, services and the recent
+    alerts, read from the management API and the controller's health checks with the saved login; -j prints
+    one JSON object.
     """
     with open_client() as client:
         summary = gather(client)
@@ -46,6 +49,7 @@ def gather(client: ManagementClient) -> dict[str, Any]:
         "circuits": _count(client, "/circuits"),
         "identities": _count(client, "/identities"),
         "services": _count(client, "/services"),
+        "alerts": _alerts(client),
     }
 
 
@@ -55,6 +59,17 @@ def _total(body: dict[str, Any]) -> int:
 
 def _count(client: ManagementClient, path: str) -> int:
     return _total(client.call("GET", path, params=COUNT_ONLY))
+
+
+def _alerts(client: ManagementClient) -> list[dict[str, Any]] | None:
+    """The newest alerts the controller kept; ``None`` when it keeps none or the login may not read them
+    (only admins may)."""
+    try:
+        return list(client.call("GET", "/alerts", params={"limit": str(ALERTS_SHOWN)}).get("data") or [])
+    except ManagementError as exc:
+        if exc.status in (401, 404):
+            return None
+        raise
 
 
 def _health(client: ManagementClient) -> dict[str, Any]:
@@ -80,8 +95,13 @@ def render(summary: dict[str, Any]) -> str:
              ("health", _health_text(summary["health"])),
              ("routers", f"{routers['online']}/{routers['total']} online" + _router_names(routers["list"]))]
     lines += [(key, str(summary[key])) for key in ("links", "circuits", "identities", "services")]
+    alerts = summary["alerts"]
+    lines.append(("alerts", "not readable with this login" if alerts is None else
+                  f"{len(alerts)} recent" if alerts else "none recent"))
     width = max(len(label) for label, _ in lines)
-    return "\n".join(f"{label.ljust(width)}  {value}" for label, value in lines)
+    text = [f"{label.ljust(width)}  {value}" for label, value in lines]
+    text += [f"  {a.get('timestamp', '')} {a.get('severity', '')}: {a.get('message', '')}" for a in alerts or []]
+    return "\n".join(text)
 
 
 def _health_text(health: dict[str, Any]) -> str:

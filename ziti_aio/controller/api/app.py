@@ -192,6 +192,7 @@ def new_request_id() -> str:
 
 def create_app(ctx: ApiContext) -> Any:
     """The ASGI application serving both APIs (wrapped for legacy client paths)."""
+    from ziti_aio.controller.api.alerts_routes import alerts_blueprint
     from ziti_aio.controller.api.client_routes import client_blueprint
     from ziti_aio.controller.api.database import DatabaseOps
     from ziti_aio.controller.api.events_routes import events_blueprint
@@ -227,6 +228,7 @@ def create_app(ctx: ApiContext) -> Any:
     app.register_blueprint(oidc_blueprint(ctx), url_prefix=api_paths.OIDC)
     if ctx.events is not None:
         app.register_blueprint(events_blueprint(ctx, ctx.events))
+        app.register_blueprint(alerts_blueprint(ctx, ctx.events), url_prefix=api_paths.MANAGEMENT)
     served = tuple(site.path for site in ctx.spa)
     if ctx.console:
         from ziti_aio.controller.console.routes import console_blueprint

@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 
 HERE = Path(__file__).parent
 LIVE_TYPES = ("circuit", "router", "link", "alert")
+ALERTS_SHOWN = 20
+"""Kept alerts the overview lists when it loads (live ones are added on top, up to ``MAX_EVENTS`` in console.js)."""
 SEND_TIMEOUT_S = 30.0
 PREVIEW_KINDS = ("identities", "services", "edge-routers")
 MAX_PREVIEW_NAMES = 50
@@ -77,8 +79,9 @@ def console_blueprint(ctx: ApiContext, app: Any) -> Blueprint:
         routers, links, circuits = await _routers(s), await _optional(s, "links"), await _optional(s, "circuits")
         nodes, edges = layout(routers, links)
         online = sum(1 for r in routers if r.get("isOnline"))
+        alerts = await _recent_alerts(s) if s.is_admin else []
         return await s.page("overview.html", counts=counts, routers=routers, online=online, links=links,
-                            circuits=circuits, nodes=nodes, edges=edges, width=WIDTH, height=HEIGHT)
+                            circuits=circuits, nodes=nodes, edges=edges, width=WIDTH, height=HEIGHT, alerts=alerts)
 
     @bp.get("/login")
     async def login_form() -> Response:
@@ -220,6 +223,14 @@ async def _optional(s: Session, path: str) -> list[dict[str, Any]]:
     """A list, or nothing when the user may not read it."""
     try:
         return await s.api.all(path)
+    except ApiFailure:
+        return []
+
+
+async def _recent_alerts(s: Session) -> list[dict[str, Any]]:
+    """The alerts the controller kept, newest first (docs/operations.md); the page adds live ones on top."""
+    try:
+        return list(await s.api.get("alerts", limit=ALERTS_SHOWN) or [])
     except ApiFailure:
         return []
 

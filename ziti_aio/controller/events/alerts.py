@@ -50,7 +50,7 @@ class Alerts:
     def router_certificate(self, router_id: str, cert_pem: str) -> None:
         """Alert when router ``router_id``'s certificate (its entity's ``certPem``) expires within
         :attr:`cert_warn_days` days, or has expired."""
-        if not cert_pem or not self.bus.wants("alert"):
+        if not cert_pem:
             return
         try:
             not_after = x509.load_pem_x509_certificate(cert_pem.encode()).not_valid_after_utc
@@ -69,7 +69,7 @@ class Alerts:
 
     def dial_failed(self, service_id: str, code: str, client_id: str) -> None:
         """Alert when identities dial a service that has no terminator (nobody hosts it)."""
-        if code != NO_TERMINATORS or not service_id or not self.bus.wants("alert"):
+        if code != NO_TERMINATORS or not service_id:
             return
         self._publish(("service.noTerminators", service_id), AlertEvent(
             alert_source_type="service", alert_source_id=service_id, severity="error",
@@ -86,7 +86,7 @@ class Alerts:
         faults.append(now)
         while faults and now - faults[0] > self.flap_window_s:
             faults.popleft()
-        if len(faults) < self.flap_faults or not self.bus.wants("alert"):
+        if len(faults) < self.flap_faults:
             return
         self._publish(("link.flapping", f"{pair[0]}-{pair[1]}"), AlertEvent(
             alert_source_type="link", alert_source_id=link_id, severity="warning",

@@ -31,8 +31,9 @@ def create_circuit(network: Network, router: ConnectedRouter, msg: Message) -> M
     try:
         answer, circuit = _create_circuit(network, router, msg, started)
     except ZitiError as exc:
-        client_id, service_id = _dialer(network, msg)
-        network.circuit_failed(exc.code, exc.message, client_id=client_id, service_id=service_id)
+        client_id, service_id, session_id = _dialer(network, msg)
+        network.circuit_failed(exc.code, exc.message, client_id=client_id, service_id=service_id,
+                               session_id=session_id)
         raise
     if answer is not None:
         network.circuit_created(circuit, time.perf_counter() - started)
@@ -78,18 +79,19 @@ def _create_circuit(network: Network, router: ConnectedRouter, msg: Message,
                                   "address": terminator.address}), circuit
 
 
-def _dialer(network: Network, msg: Message) -> tuple[str, str]:
-    """The identity and service of a refused dial, for its ``failed`` event: its session's, or for a router-model
-    dial (no session) the ids the request names; "" for what cannot be read."""
+def _dialer(network: Network, msg: Message) -> tuple[str, str, str]:
+    """The identity, service and edge session of a refused dial, for its ``failed`` event: its session's, or for
+    a router-model dial (no session) the ids the request names; "" for what cannot be read."""
     try:
         data = ctrl.parse(msg)
     except WireProtocolError:
-        return "", ""
+        return "", "", ""
     session_id = data.get("sessionId")
-    session = (network.model.maybe(Kind.SESSIONS, session_id) if isinstance(session_id, str) and session_id
-               else None) or data
-    client_id, service_id = session.get("identityId"), session.get("serviceId")
-    return (client_id if isinstance(client_id, str) else "", service_id if isinstance(service_id, str) else "")
+    stored = network.model.maybe(Kind.SESSIONS, session_id) if isinstance(session_id, str) and session_id else None
+    found = stored or data
+    client_id, service_id = found.get("identityId"), found.get("serviceId")
+    return (client_id if isinstance(client_id, str) else "", service_id if isinstance(service_id, str) else "",
+            stored["id"] if stored is not None else "")
 
 
 def _base64(data: dict[str, Any], key: str) -> str | None:

@@ -245,7 +245,7 @@ class Network:
                          "terminator %s", circuit.id, circuit.service_id, circuit.nodes, circuit.terminator_id)
 
     def circuit_failed(self, code: str, cause: str, circuit: Circuit | None = None, *,
-                       client_id: str = "", service_id: str = "") -> None:
+                       client_id: str = "", service_id: str = "", session_id: str = "") -> None:
         """A dial failed: count it and publish ``circuit`` ``failed``."""
         self.metrics.circuit_failed(code)
         self.service_counts.dial_failed(circuit.service_id if circuit else service_id,
@@ -259,7 +259,7 @@ class Network:
             self._circuit_event("failed", circuit, failure_cause=code)
         else:
             self.events.publish(CircuitEvent(event_type="failed", circuit_id="", client_id=client_id,
-                                             service_id=service_id, failure_cause=code))
+                                             service_id=service_id, session_id=session_id, failure_cause=code))
         log.debug("dial failed (%s): %s", code, cause)
 
     def usage_reported(self, router: ConnectedRouter, report: UsageReport) -> None:
@@ -274,8 +274,8 @@ class Network:
         if self.events.wants("circuit"):
             self.events.publish(CircuitEvent(
                 event_type=event_type, circuit_id=circuit.id, client_id=circuit.client_id,
-                service_id=circuit.service_id, terminator_id=circuit.terminator_id, nodes=tuple(circuit.nodes),
-                links=tuple(circuit.links), **extra))
+                service_id=circuit.service_id, terminator_id=circuit.terminator_id, session_id=circuit.session_id,
+                host_id=circuit.host_id, nodes=tuple(circuit.nodes), links=tuple(circuit.links), **extra))
 
     def forget_circuit(self, circuit_id: str) -> Circuit | None:
         """Drop a circuit from memory; one its dialer had (``created``) is published as ``deleted``."""

@@ -58,8 +58,9 @@ function circuitRow(table, event) {
   const row = document.createElement("tr");
   row.dataset.circuit = event.circuit_id;
   const path = ((event.path && event.path.nodes) || []).map((id) => routers[id] || id).join(" → ");
+  const dialer = (event.tags || {}).clientId;  // as OpenZiti's: client_id is the edge session (docs/events.md)
   for (const value of [event.circuit_id, services[event.service_id] || event.service_id,
-    identities[event.client_id] || event.client_id, path, event.timestamp]) {
+    identities[dialer] || dialer, path, event.timestamp]) {
     row.append(text("td", value || ""));
   }
   return row;

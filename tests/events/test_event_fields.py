@@ -1,0 +1,56 @@
+"""Each event type's JSON keys are OpenZiti's (controller/event/*.go in openziti/ziti), so its consumers read
+ours; the only keys left out are the session tokens (docs/events.md)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ziti_aio.controller.events.types import (
+    ApiSessionEvent,
+    CircuitEvent,
+    LinkEvent,
+    RouterEvent,
+    ServiceEvent,
+    SessionEvent,
+    UsageEvent,
+)
+
+ENVELOPE = {"namespace", "event_src_id", "timestamp"}
+
+CASES = [
+    (RouterEvent(router_id="r", online=True), "router",
+     {"event_type", "router_id", "router_online"}),
+    (LinkEvent(event_type="fault", link_id="l", src_router_id="a", dst_router_id="b", dial_address="tls:h:1"), "link",
+     {"event_type", "link_id", "src_router_id", "dst_router_id", "protocol", "dial_address", "cost"}),
+    (SessionEvent(event_type="created", id="s", session_type="Dial", api_session_id="a", identity_id="i",
+                  service_id="v"), "session",
+     {"event_type", "session_type", "id", "api_session_id", "identity_id", "service_id"}),  # no token
+    (ApiSessionEvent(event_type="created", id="a", identity_id="i"), "apiSession",
+     {"event_type", "id", "type", "identity_id", "ip_address", "cert_generated"}),  # no token
+    (UsageEvent(source_id="r", circuit_id="c", usage={"ingress.rx": 1}, interval_start_utc=1, interval_length=60),
+     "usage", {"version", "source_id", "circuit_id", "usage", "interval_start_utc", "interval_length", "tags"}),
+    (ServiceEvent(event_type="service.dial.success", service_id="v", terminator_id="t", count=1,
+                  interval_start_utc=1, interval_length=60), "service",
+     {"version", "event_type", "terminator_id", "service_id", "count", "interval_start_utc", "interval_length"}),
+    (CircuitEvent(event_type="deleted", circuit_id="c", client_id="i", service_id="v", terminator_id="t",
+                  session_id="s", host_id="h", nodes=("r",), duration_ns=5), "circuit",
+     {"version", "event_type", "circuit_id", "client_id", "service_id", "terminator_id", "instance_id", "path",
+      "link_count", "duration", "tags"}),
+]
+
+
+@pytest.mark.parametrize(("event", "namespace", "keys"), CASES, ids=[c[1] for c in CASES])
+def test_keys_are_openzitis(event, namespace, keys):
+    body = event.to_json()
+    assert body["namespace"] == namespace
+    assert set(body) == ENVELOPE | keys
+
+
+def test_a_circuit_names_its_session_and_tags_its_identities():
+    body = CircuitEvent(event_type="created", circuit_id="c", client_id="alice", service_id="svc", terminator_id="t",
+                        session_id="sess", host_id="bob", nodes=("r1", "r2"), links=("l1",),
+                        creation_timespan_ns=7).to_json()
+    assert body["client_id"] == "sess"
+    assert body["tags"] == {"clientId": "alice", "hostId": "bob", "serviceId": "svc"}
+    assert body["path"] == {"nodes": ["r1", "r2"], "links": ["l1"], "ingress_id": "", "egress_id": ""}
+    assert (body["link_count"], body["creation_timespan"], body["version"]) == (1, 7, 2)
