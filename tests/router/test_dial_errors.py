@@ -56,6 +56,7 @@ async def test_an_invalid_session_keeps_libziti_0_29_reason_and_says_start_over(
         await net.create_service("nobody-hosts", encryption_required=False)
         await net.allow("client", "nobody-hosts", "Dial")
         async with net.context("client") as client:
+            client.use_router_model = False  # a service session, which is what gets revoked here
             service = await client.service("nobody-hosts", "Dial")
             session = await client.session(service, "Dial")
             router = await client.router(session.router_urls[0])
