@@ -112,10 +112,12 @@ async def test_login_through_the_identity_providers_browser_flow(cli: Cli, contr
     assert not idp.grants.codes  # the code was exchanged (and so cannot be used again)
 
 
-async def test_unknown_signer_refused_and_nothing_saved(cli: Cli, controller, admin, idp):
+async def test_unknown_signer_or_untrusted_provider_refused_and_nothing_saved(cli: Cli, controller, admin, idp):
     await _signer(admin, idp, "corp", "ACCESS")
     result = await cli("login", controller.url, "--ext-jwt-signer", "nope", "--no-browser", "-y", code=1)
     assert "no external JWT signer named 'nope'" in result.output and "corp" in result.output
+    untrusted = await cli("login", controller.url, "--ext-jwt-signer", "corp", "--no-browser", "-y", code=1)
+    assert "CERTIFICATE_VERIFY_FAILED" in untrusted.output and "--idp-ca FILE" in untrusted.output
     assert not (cli.config_dir / CONFIG_FILE_NAME).exists()
 
 

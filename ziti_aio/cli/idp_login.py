@@ -89,7 +89,8 @@ def _endpoints(http: httpx.Client, signer: dict[str, Any]) -> tuple[str, str]:
         config = resp.json()
         return str(config["authorization_endpoint"]), str(config["token_endpoint"])
     except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
-        raise CliError(f"reading the identity provider's configuration at {config_url}: {exc}") from exc
+        hint = "; trust the provider's CA with --idp-ca FILE" if "CERTIFICATE_VERIFY_FAILED" in str(exc) else ""
+        raise CliError(f"reading the identity provider's configuration at {config_url}: {exc}{hint}") from exc
 
 
 def browser_token(url: str, verify: ssl.SSLContext, idp_verify: ssl.SSLContext, name: str, *,
@@ -99,7 +100,8 @@ def browser_token(url: str, verify: ssl.SSLContext, idp_verify: ssl.SSLContext, 
         try:
             signer = _signer(http, url, name)
         except (httpx.HTTPError, ValueError) as exc:
-            raise CliError(f"listing the external JWT signers of {url}: {exc}") from exc
+            hint = "; trust the controller's CA with -y or --ca FILE" if "CERTIFICATE_VERIFY_FAILED" in str(exc) else ""
+            raise CliError(f"listing the external JWT signers of {url}: {exc}{hint}") from exc
     with httpx.Client(verify=idp_verify, timeout=timeout_s) as idp_http:
         authorize_url, token_url = _endpoints(idp_http, signer)
     callback = _Callback()
