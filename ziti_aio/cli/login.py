@@ -1,5 +1,6 @@
-"""``ziti-aio login [HOST[:PORT]] -u USER -p PASS [-y] [--totp CODE]``, ``ziti-aio login HOST --ext-jwt FILE``
-and ``ziti-aio login forget``.
+"""``ziti-aio login [HOST[:PORT]] -u USER -p PASS [-y] [--totp CODE]``, ``ziti-aio login HOST --ext-jwt FILE``,
+``ziti-aio login HOST --ext-jwt-signer NAME`` (the provider's login in a browser: idp_login.py) and
+``ziti-aio login forget``.
 
 Trust works as ``ziti edge login``: the server certificate must verify against the CA saved
 for that address, the ``--ca`` file, or the system roots; ``-y`` instead fetches the
@@ -18,6 +19,7 @@ import typer
 
 from ziti_aio.cli.client import CliError, normalize_url, overlay_client, reported, trust_context
 from ziti_aio.cli.config_file import SavedLogin, config_path, forget_login, load_login, save_login
+from ziti_aio.cli.idp_login import browser_token
 from ziti_aio.cli.oidc_session import password_login
 from ziti_aio.common import api_paths
 from ziti_aio.common.errors import EnrollmentRefused
@@ -121,6 +123,17 @@ def login(
                                                            "a terminal if needed and missing).")] = None,
     ext_jwt: Annotated[Path | None, typer.Option(
         "--ext-jwt", help="Log in with the external JWT in this file (an external JWT signer's token).")] = None,
+    ext_jwt_signer: Annotated[str | None, typer.Option(
+        "--ext-jwt-signer", help="Log in at this external JWT signer's identity provider in a browser "
+                                 "(authorization code with PKCE).")] = None,
+    no_browser: Annotated[bool, typer.Option(
+        "--no-browser", help="With --ext-jwt-signer: print the login URL instead of opening a browser.")] = False,
+    idp_ca: Annotated[Path | None, typer.Option(
+        "--idp-ca", help="With --ext-jwt-signer: PEM file of the CA(s) the identity provider's TLS is trusted "
+                         "with (default: the system's).")] = None,
+    callback_port: Annotated[int, typer.Option(
+        "--callback-port", min=0, max=65535, help="With --ext-jwt-signer: the loopback port of the login "
+                                                  "redirect (0: any free port).")] = 0,
     legacy: Annotated[bool, typer.Option("--legacy", help="Log in with POST /authenticate even if the "
                                                           "controller offers OIDC.")] = False,
     network_identity: Annotated[Path | None, typer.Option(
@@ -141,6 +154,7 @@ def login(
       ziti-aio login https://ctrl.example.com:1280 -u admin --ca ca.pem
       ziti-aio login localhost:1280 -u alice --totp 123456
       ziti-aio login localhost:1280 --ext-jwt token.jwt -y
+      ziti-aio login localhost:1280 --ext-jwt-signer corp --no-browser
       ziti-aio login --network-identity admin.json
       ziti-aio login forget
     """
@@ -159,11 +173,17 @@ def login(
     else:
         saved = load_login()
         ca_pem = saved.ca if saved is not None and saved.url == url and saved.ca else None
-    if ext_jwt is not None:
-        if username is not None or password is not None:
-            raise CliError("--ext-jwt logs in without -u/-p")
-        saved_login = _authenticate(url, ca_pem, "", "", legacy=True, ext_jwt=_read_jwt(ext_jwt))
-        who = f"the subject of {ext_jwt}"
+    if ext_jwt is not None or ext_jwt_signer is not None:
+        if username is not None or password is not None or (ext_jwt is not None and ext_jwt_signer is not None):
+            raise CliError("--ext-jwt and --ext-jwt-signer log in without -u/-p, and only one of them at a time")
+        if ext_jwt is not None:
+            token, who = _read_jwt(ext_jwt), f"the subject of {ext_jwt}"
+        else:
+            token = browser_token(url, trust_context(ca_pem), trust_context(_ca_file(idp_ca) if idp_ca else None),
+                                  str(ext_jwt_signer), open_browser=not no_browser, port=callback_port,
+                                  timeout_s=REQUEST_TIMEOUT_S)
+            who = f"the identity provider of {ext_jwt_signer}"
+        saved_login = _authenticate(url, ca_pem, "", "", legacy=True, ext_jwt=token)
     else:
         if username is None:
             username = typer.prompt("Username")

@@ -6,10 +6,13 @@ Usage::
         token = idp.token("alice", extra={"groups": ["eng"]})
         old = idp.rotate()                           # a new kid; the old key leaves the JWKS
         idp.mode = "down"                            # the JWKS answers 503 ("slow": after idp.slow_s)
+        idp.grants.client_ids.add("cli")             # a public client of /authorize and /token (PKCE) ...
+        idp.grants.approve = "alice"                 # ... whose logins approve alice (None: access_denied)
 
-It serves ``/.well-known/openid-configuration`` and ``/keys`` with hypercorn (trio, as the controller); tokens are
-signed by PyJWT with the current key (RS256, or ES256 after ``rotate("ES256")``). Nothing here is
-a mock: a controller fetches the keys over TLS and verifies signatures as with any provider.
+It serves ``/.well-known/openid-configuration``, ``/keys``, ``/authorize`` and ``/token`` (idp_oauth.py) with
+hypercorn (trio, as the controller); tokens are signed by PyJWT with the current key (RS256, or ES256 after
+``rotate("ES256")``). Nothing here is a mock: a controller fetches the keys over TLS and verifies signatures as
+with any provider, and a client exchanges its code with its PKCE verifier as at any provider.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import parse_qsl
 
 import jwt
 import trio
@@ -34,6 +38,7 @@ from ziti_aio.controller.api.server import serve_https
 from ziti_aio.pki.bundle import certs_to_pem
 from ziti_aio.pki.ca import CertAuthority
 from ziti_aio.pki.keys import key_to_pem
+from ziti_aio.testing.idp_oauth import IdpGrants
 from ziti_aio.transport.tls import server_context
 
 if TYPE_CHECKING:
@@ -95,6 +100,10 @@ class TestIdp:
     keys: list[IdpKey] = field(default_factory=list)
     retired: list[IdpKey] = field(default_factory=list)
     jwks_requests: int = 0
+    grants: IdpGrants = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.grants = IdpGrants(lambda sub, aud, extra: self.token(sub, aud=aud, extra=extra), self.audience)
 
     @property
     def jwks_url(self) -> str:
@@ -133,6 +142,8 @@ class TestIdp:
         return {"issuer": self.issuer, "jwks_uri": self.jwks_url,
                 "authorization_endpoint": f"{self.issuer}/authorize", "token_endpoint": f"{self.issuer}/token",
                 "response_types_supported": ["code"], "subject_types_supported": ["public"],
+                "grant_types_supported": ["authorization_code"], "code_challenge_methods_supported": ["S256"],
+                "token_endpoint_auth_methods_supported": ["none"],
                 "id_token_signing_alg_values_supported": sorted({k.alg for k in self.keys})}
 
     async def _app(self, scope: dict[str, Any], receive: Callable[[], Awaitable[Any]],
@@ -147,16 +158,41 @@ class TestIdp:
         status = 404
         if path == "/.well-known/openid-configuration":
             status, body = 200, self.discovery()
+        elif path == "/authorize" and scope["method"] == "GET":
+            query = dict(parse_qsl(scope["query_string"].decode()))
+            status, body, headers = self.grants.authorize(self._uri(scope), query)
+            if status == 302:
+                await _send(send, 302, b"", [(k.lower().encode(), v.encode()) for k, v in headers])
+                return
+        elif path == "/token" and scope["method"] == "POST":
+            form = dict(parse_qsl((await _body(receive)).decode()))
+            status, body, _ = self.grants.token(self._uri(scope), form)
         elif path == "/keys":
             self.jwks_requests += 1
             if self.mode == "slow":
                 await trio.sleep(self.slow_s)
             status, body = (503, {"error": "unavailable"}) if self.mode == "down" \
                 else (200, {"keys": [k.jwk() for k in self.keys]})
-        data = json.dumps(body).encode()
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]})
-        await send({"type": "http.response.body", "body": data})
+        await _send(send, status, json.dumps(body).encode(), [(b"content-type", b"application/json")])
+
+    def _uri(self, scope: dict[str, Any]) -> str:
+        return f"{self.issuer}{scope['path']}?{scope['query_string'].decode()}"
+
+
+async def _body(receive: Callable[[], Awaitable[Any]]) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+async def _send(send: Callable[[dict[str, Any]], Awaitable[None]], status: int, data: bytes,
+                headers: list[tuple[bytes, bytes]]) -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": [*headers, (b"content-length", str(len(data)).encode())]})
+    await send({"type": "http.response.body", "body": data})
 
 
 @asynccontextmanager

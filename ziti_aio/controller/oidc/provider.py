@@ -31,6 +31,8 @@ from ziti_aio.common.errors import ValidationError
 from ziti_aio.common.ids import new_id
 from ziti_aio.controller.kinds import Kind
 from ziti_aio.controller.model.mfa import is_partial
+from ziti_aio.controller.oidc.token_exchange import GRANT_TYPE as TOKEN_EXCHANGE
+from ziti_aio.controller.oidc.token_exchange import TokenExchangeGrant
 from ziti_aio.pki import tokens
 from ziti_aio.pki.bundle import fingerprint_sha1
 from ziti_aio.pki.csr import load_csr
@@ -49,6 +51,7 @@ CLIENT_IDS = ("openziti", "native")
 REDIRECT_PATH = "/auth/callback"
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 SCOPES = ("openid", "offline_access")
+GRANT_TYPES = ("authorization_code", "refresh_token", TOKEN_EXCHANGE)
 REFRESH_LIFETIME_S = 24 * 3600
 ID_TOKEN_LIFETIME_S = 3600
 CODE_LIFETIME_S = 60
@@ -97,7 +100,7 @@ class NativeClient(ClientMixin):  # type: ignore[misc]
         return response_type == "code"
 
     def check_grant_type(self, grant_type: str) -> bool:
-        return grant_type in ("authorization_code", "refresh_token")
+        return grant_type in GRANT_TYPES
 
 
 class FormRequest(OAuth2Request):  # type: ignore[misc]
@@ -229,6 +232,7 @@ class OidcProvider(AuthorizationServer):  # type: ignore[misc]
         self.register_token_generator("default", self._tokens)
         self.register_grant(_CodeGrant, [S256Only(required=True)])
         self.register_grant(_RefreshGrant)
+        self.register_grant(TokenExchangeGrant)
         self.register_endpoint(_Introspection)
         self.register_endpoint(_Revocation)
         self.register_endpoint(_EndSession)
@@ -323,6 +327,14 @@ class OidcProvider(AuthorizationServer):  # type: ignore[misc]
         self.session_certs.setdefault(api_session["id"], []).append(fingerprint_sha1(cert))
         return self.signer_ca.chain_pem(cert).decode()
 
+    def grantee(self, credential: Credential) -> Grantee | None:
+        """Whom a refresh or exchange with ``credential`` issues to: its live API session, touched."""
+        api_session = self.live_session(str(credential.claims["z_asid"]))
+        if api_session is None:
+            return None
+        self.access.touch(api_session["id"])
+        return Grantee(api_session)
+
     def live_session(self, api_session_id: str) -> Entity | None:
         """The API session behind a code or token, if it stands and is fully authenticated."""
         api_session = self.access.live_api_session(api_session_id)
@@ -404,11 +416,7 @@ class _RefreshGrant(RefreshTokenGrant):  # type: ignore[misc]
         return found
 
     def authenticate_user(self, refresh_token: Credential) -> Grantee | None:
-        api_session = self.server.live_session(str(refresh_token.claims["z_asid"]))
-        if api_session is None:
-            return None
-        self.server.access.touch(api_session["id"])
-        return Grantee(api_session)
+        return self.server.grantee(refresh_token)
 
     def issue_token(self, user: Grantee, refresh_token: Credential) -> dict[str, Any]:
         """The refreshed tokens; a ``csr_pem`` form field asks for a new session certificate, signed first so

@@ -23,7 +23,7 @@ from ziti_aio.controller.api.common_routes import peer_fingerprint
 from ziti_aio.controller.kinds import Kind
 from ziti_aio.controller.model.access import Caller
 from ziti_aio.controller.model.mfa import code_of, is_partial
-from ziti_aio.controller.oidc.provider import SCOPES, FormRequest, Grantee, OidcProvider
+from ziti_aio.controller.oidc.provider import GRANT_TYPES, SCOPES, FormRequest, Grantee, OidcProvider
 from ziti_aio.pki import tokens
 from ziti_aio.pki.csr import load_csr
 
@@ -122,7 +122,7 @@ def oidc_blueprint(ctx: ApiContext) -> Blueprint:
             "introspection_endpoint": url("/oauth/introspect"), "revocation_endpoint": url("/oauth/revoke"),
             "end_session_endpoint": url("/end_session"), "jwks_uri": url("/keys"),
             "scopes_supported": list(SCOPES), "response_types_supported": ["code"],
-            "grant_types_supported": ["authorization_code", "refresh_token"],
+            "grant_types_supported": list(GRANT_TYPES),
             "subject_types_supported": ["public"], "id_token_signing_alg_values_supported": [tokens.ALGORITHM],
             "token_endpoint_auth_methods_supported": ["none"], "code_challenge_methods_supported": ["S256"],
             "introspection_endpoint_auth_methods_supported": ["none"],
@@ -233,7 +233,7 @@ def oidc_blueprint(ctx: ApiContext) -> Blueprint:
 
     @bp.post("/oauth/token")
     async def token() -> Response:
-        """``authorization_code`` (with the PKCE verifier) or ``refresh_token`` (rotated)."""
+        """``authorization_code`` (with the PKCE verifier), ``refresh_token`` (rotated) or token exchange."""
         answer = provider.create_token_response(await _form_request())
         await revoke_queued()
         return _answer(answer)
