@@ -164,10 +164,13 @@ def oidc_blueprint(ctx: ApiContext) -> Blueprint:
     @bp.post("/login/ext-jwt")
     async def login_ext_jwt() -> Response:
         """An external JWT (``Authorization: Bearer``) authenticates the pending request, checked as
-        ``POST /authenticate?method=ext-jwt`` checks it (docs/external-jwt.md)."""
+        ``POST /authenticate?method=ext-jwt`` checks it (docs/external-jwt.md); a ``csrPem`` asks for a
+        session certificate (an identity without a certificate of its own can then reach routers)."""
         body, ident = await _login_payload()
         token = bearer_token(request.headers)
-        return await _logged_in(ident, lambda: ctx.access.login_ext_jwt(token, body, ip=request.remote_addr or ""))
+        csr = _session_csr(body.get("csrPem"))
+        return await _logged_in(ident, lambda: ctx.access.login_ext_jwt(token, body, ip=request.remote_addr or ""),
+                                csr)
 
     @bp.post("/login/totp")
     async def login_totp() -> Response:
