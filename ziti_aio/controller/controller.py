@@ -252,6 +252,8 @@ class Controller:
                                                  key=str(pki.server_key_path), alpn=[alpn.HTTP])
                 replica = ctx.cluster = self._replica(cfg.cluster, model, pki, port)
                 replicas.append(replica)
+                if cfg.ctrl_shares_api_port:  # a member's control channel is then at its cluster address
+                    network.ctrl_endpoints = lambda: [f"tls:{m['address']}" for m in replica.members()]
                 await nursery.start(run_member, model, replica)
                 nursery.start_soon(self._bootstrap_when_leader, model, replica)
                 nursery.start_soon(ClusterWatch(replica, events).run)

@@ -1,0 +1,94 @@
+"""Routers and SDKs of a three-controller network when the leader stops (docs/ha.md, "Routers and the cluster")."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+import trio
+
+from ziti_aio.common.errors import ZitiError
+from ziti_aio.sdk import open_context
+from ziti_aio.testing import open_network, wait_until
+
+CHUNK = 64 * 1024
+CHUNKS = 96  # 6 MiB
+
+
+def _connected_everywhere(net, router_id: str) -> bool:
+    return all(c.controller.network is not None and c.controller.network.routers.get(router_id) is not None
+               for c in net.controllers)
+
+
+def _terminators_everywhere(net, service_id: str) -> bool:
+    return all(c.controller.network is not None and c.controller.network.terminators.for_service(service_id)
+               for c in net.controllers)
+
+
+async def _serve_echo(listener, nursery: trio.Nursery) -> None:
+    while True:
+        conn = await listener.accept()
+
+        async def echo(conn=conn) -> None:
+            async with conn:
+                try:
+                    while data := await conn.receive_some():
+                        await conn.send_all(data)
+                except trio.BrokenResourceError:
+                    pass  # the dialer closed its end without a FIN
+
+        nursery.start_soon(echo)
+
+
+async def test_a_transfer_survives_the_leaders_loss_and_a_new_dial_goes_through_a_survivor(tmp_path):
+    async with open_network(tmp_path, controllers=3, routers=1) as net:
+        router = net.routers[0]
+        # the router learns every member from its first hello and keeps a channel to each
+        await wait_until(lambda: _connected_everywhere(net, router.id), 30, what="the router on every controller")
+        assert sorted(router.router.parts.ctrl.endpoints) == sorted(c.info.ctrl_address for c in net.controllers)
+        service_id = await net.create_service("bulk")
+        host, dialer = await net.create_identity("host"), await net.create_identity("dialer")
+        await net.allow("host", "bulk", "Bind")
+        await net.allow("dialer", "bulk", "Dial")
+        async with open_context(host.path) as hosting, open_context(dialer.path) as dialing, \
+                trio.open_nursery() as nursery:
+            listener = await hosting.bind("bulk")
+            nursery.start_soon(_serve_echo, listener, nursery)
+            await wait_until(lambda: _terminators_everywhere(net, service_id), 30,
+                             what="the terminator on every controller")
+            payload = os.urandom(CHUNK * CHUNKS)
+            received = bytearray()
+            stopped = trio.Event()
+            leader = net.controller
+            with trio.fail_after(120):
+                async with await dialing.dial("bulk") as stream:
+                    async def send() -> None:
+                        for n in range(CHUNKS):
+                            if n == CHUNKS // 4:
+                                leader.stop()  # the leader, which created this circuit, goes away mid-transfer
+                                stopped.set()
+                            await stream.send_all(payload[n * CHUNK:(n + 1) * CHUNK])
+
+                    async with trio.open_nursery() as transfer:
+                        transfer.start_soon(send)
+                        while len(received) < len(payload):
+                            received += await stream.receive_some()
+            assert stopped.is_set()
+            assert len(received) == len(payload)
+            assert hashlib.sha256(received).digest() == hashlib.sha256(payload).digest()
+
+            survivors = [c for c in net.controllers if c is not leader]
+            before = {id(c): len(c.controller.network.circuits) for c in survivors}
+
+            async def dial_again() -> bytes | None:
+                try:
+                    async with await dialing.dial("bulk") as again:
+                        await again.send_all(b"after the failover")
+                        return bytes(await again.receive_some())
+                except (ZitiError, trio.BrokenResourceError):  # not yet (a loaded machine): the next try
+                    return None
+
+            assert await wait_until(dial_again, 60, what="a dial after the failover") == b"after the failover"
+            assert any(len(c.controller.network.circuits) > before[id(c)] for c in survivors), \
+                "a surviving controller created the new circuit"
+            nursery.cancel_scope.cancel()
