@@ -10,6 +10,7 @@ import trio
 from ziti_aio.common.errors import ZitiError
 from ziti_aio.sdk import open_context
 from ziti_aio.testing import open_network, wait_until
+from ziti_aio.testing.controller import CLIENT
 
 CHUNK = 64 * 1024
 CHUNKS = 96  # 6 MiB
@@ -92,3 +93,57 @@ async def test_a_transfer_survives_the_leaders_loss_and_a_new_dial_goes_through_
             assert any(len(c.controller.network.circuits) > before[id(c)] for c in survivors), \
                 "a surviving controller created the new circuit"
             nursery.cancel_scope.cancel()
+
+
+async def test_the_sdk_moves_to_another_member_and_keeps_its_session(tmp_path):
+    async with open_network(tmp_path, controllers=3, routers=1) as net:
+        router = net.routers[0]
+        await wait_until(lambda: _connected_everywhere(net, router.id), 30, what="the router on every controller")
+        service_id = await net.create_service("echo-after")
+        host, dialer = await net.create_identity("host"), await net.create_identity("dialer")
+        await net.allow("host", "echo-after", "Bind")
+        await net.allow("dialer", "echo-after", "Dial")
+        async with open_context(host.path) as hosting, open_context(dialer.path) as dialing, \
+                trio.open_nursery() as nursery:
+            api = dialing.client_api
+            # it learned every member at login, and its token is good on each of them
+            assert sorted(api.controllers) == sorted(c.url for c in net.controllers)
+            assert api.controller_url == net.controller.url
+            session_id = api.api_session.id
+            for member in net.controllers:
+                async with member.client() as http:
+                    answer = await http.get(f"{CLIENT}/current-api-session",
+                                            headers={"Authorization": f"Bearer {api.token}"})
+                    assert answer.status_code == 200, answer.text
+                    assert answer.json()["data"]["id"] == session_id
+            listener = await hosting.bind("echo-after")
+            nursery.start_soon(_serve_echo, listener, nursery)
+            await wait_until(lambda: _terminators_everywhere(net, service_id), 30,
+                             what="the terminator on every controller")
+
+            net.controller.stop()
+            services = await wait_until(_answers(api.services), 60, what="the service list from another member")
+            assert "echo-after" in services
+            assert api.controller_url != net.controller.url
+            assert api.api_session.id == session_id, "the same API session, not a new login"
+
+            async def dial() -> bytes | None:
+                try:
+                    async with await dialing.dial("echo-after") as stream:
+                        await stream.send_all(b"still here")
+                        return bytes(await stream.receive_some())
+                except (ZitiError, trio.BrokenResourceError):
+                    return None
+
+            assert await wait_until(dial, 60, what="a dial after the failover") == b"still here"
+            nursery.cancel_scope.cancel()
+
+
+def _answers(call):
+    async def attempt():
+        try:
+            return await call()
+        except ZitiError:  # an election on a loaded machine answers 503 for a moment
+            return None
+
+    return attempt
