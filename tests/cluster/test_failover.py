@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 
 import trio
@@ -147,3 +148,26 @@ def _answers(call):
             return None
 
     return attempt
+
+
+async def test_a_router_follows_the_members_the_cluster_announces(tmp_path):
+    async with open_network(tmp_path, controllers=3, routers=1) as net:
+        router = net.routers[0]
+        await wait_until(lambda: _connected_everywhere(net, router.id), 30, what="the router on every controller")
+        endpoints_file = tmp_path / "routers" / "er1" / "endpoints.json"
+        everyone = sorted(c.info.ctrl_address for c in net.controllers)
+        assert json.loads(endpoints_file.read_text())["endpoints"] == everyone
+        leaving = next(c for c in net.controllers if c is not net.controller)
+        staying = [a for a in everyone if a != leaving.info.ctrl_address]
+        for member in net.controllers:  # as if `cluster remove` took `leaving` out: each member announces two
+            member.controller.network.ctrl_endpoints = lambda: staying
+
+        def left() -> bool:
+            return leaving.controller.network.routers.get(router.id) is None \
+                and sorted(router.router.parts.ctrl.endpoints) == staying
+
+        await wait_until(left, 30, what="the router's channel to the member that left closed")
+        assert json.loads(endpoints_file.read_text())["endpoints"] == staying
+        for member in net.controllers:  # and back in
+            member.controller.network.ctrl_endpoints = lambda: everyone
+        await wait_until(lambda: _connected_everywhere(net, router.id), 30, what="the router on every member again")

@@ -128,14 +128,15 @@ class CtrlChannels:
             self.source = channel
         await self.on_connected(channel, fields)
         if "ctrlEndpoints" in fields:
-            await self._update_endpoints(_valid(fields["ctrlEndpoints"]))
+            await self.update_endpoints(fields["ctrlEndpoints"])
         if not self._first.is_set():
             self._first_fields = fields
             self._first.set()
 
-    async def _update_endpoints(self, addresses: list[str]) -> None:
-        """The cluster's current members: channels to new ones, none to those that left; saved for the
-        next start. The enrolled address stays (it may be behind a name that moves)."""
+    async def update_endpoints(self, listed: object) -> None:
+        """The cluster's current members' addresses: channels to new ones, none to those that left; saved
+        for the next start. The enrolled address stays (it may be behind a name that moves)."""
+        addresses = _valid(listed)
         if not addresses:
             return
         wanted = {*addresses, self.home.ctrl_address}

@@ -12,7 +12,7 @@ from ziti_aio.router.fabric.links import parse_peers
 from ziti_aio.router.handlers.parts import RouterParts
 from ziti_aio.router.handlers.revocations import revocations, take_key
 from ziti_aio.router.handlers.router_model import model_event, model_snapshot
-from ziti_aio.router.handlers.routers import fault_link, routers
+from ziti_aio.router.handlers.routers import ctrl_endpoints, fault_link, routers
 from ziti_aio.router.handlers.routes import close_circuit, route
 from ziti_aio.wire.ctrl import CtrlType
 from ziti_aio.wire.frame import Message
@@ -27,6 +27,7 @@ HANDLERS: dict[int, CtrlHandler] = {
     CtrlType.FAULT_LINK: fault_link,
     CtrlType.MODEL_SNAPSHOT: model_snapshot,
     CtrlType.MODEL_EVENT: model_event,
+    CtrlType.CTRL_ENDPOINTS: ctrl_endpoints,
 }
 
 

@@ -1,5 +1,5 @@
 """``ROUTERS``: the controller's list of online routers, which this router links with; ``FAULT_LINK``:
-close one link (it is dialed again)."""
+close one link (it is dialed again); ``CTRL_ENDPOINTS``: the controllers of the cluster."""
 
 from __future__ import annotations
 
@@ -17,6 +17,11 @@ if TYPE_CHECKING:
 
 async def routers(parts: RouterParts, channel: CtrlChannel, msg: Message) -> None:
     parts.links.update_peers(parse_peers(ctrl.parse(msg)))
+
+
+async def ctrl_endpoints(parts: RouterParts, channel: CtrlChannel, msg: Message) -> None:
+    """The cluster's members changed: connect to the new ones, leave those that left (docs/ha.md)."""
+    await parts.ctrl.update_endpoints(ctrl.parse(msg).get("ctrlEndpoints"))
 
 
 async def fault_link(parts: RouterParts, channel: CtrlChannel, msg: Message) -> None:
