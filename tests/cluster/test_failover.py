@@ -11,7 +11,7 @@ import trio
 from ziti_aio.common.errors import ZitiError
 from ziti_aio.sdk import open_context
 from ziti_aio.testing import open_network, wait_until
-from ziti_aio.testing.controller import CLIENT
+from ziti_aio.testing.controller import CLIENT, create
 
 CHUNK = 64 * 1024
 CHUNKS = 96  # 6 MiB
@@ -96,6 +96,62 @@ async def test_a_transfer_survives_the_leaders_loss_and_a_new_dial_goes_through_
             nursery.cancel_scope.cancel()
 
 
+async def test_a_transfer_across_a_link_survives_the_leaders_loss(tmp_path):
+    """The dialer on one router, the host on another: the circuit crosses a link that every member knows."""
+    async with open_network(tmp_path, controllers=3, routers=0) as net:
+        near = await net.add_router("near", attributes=("near",))
+        far = await net.add_router("far", attributes=("far",))
+        for side in ("near", "far"):
+            await create(net.admin, "edge-router-policies", {"name": f"{side}-only", "identityRoles": [f"#{side}"],
+                                                             "edgeRouterRoles": [f"#{side}"]})
+        await wait_until(lambda: all(_connected_everywhere(net, r.id) for r in (near, far)), 30,
+                         what="both routers on every controller")
+        await wait_until(lambda: all(len(c.controller.network.links.edges()) > 0 for c in net.controllers), 30,
+                         what="the link known to every controller")
+        service_id = await net.create_service("across")
+        host = await net.create_identity("host", attributes=("far",))
+        dialer = await net.create_identity("dialer", attributes=("near",))
+        await net.allow("host", "across", "Bind")
+        await net.allow("dialer", "across", "Dial")
+        async with open_context(host.path) as hosting, open_context(dialer.path) as dialing, \
+                trio.open_nursery() as nursery:
+            listener = await hosting.bind("across")
+            nursery.start_soon(_serve_echo, listener, nursery)
+            await wait_until(lambda: _terminators_everywhere(net, service_id), 30,
+                             what="the terminator on every controller")
+            payload = os.urandom(CHUNK * CHUNKS)
+            received = bytearray()
+            leader = net.controller
+            with trio.fail_after(120):
+                async with await dialing.dial("across") as stream:
+                    circuits = leader.controller.network.circuits.all()
+                    assert [c.nodes for c in circuits] == [[near.id, far.id]], "the circuit crosses the link"
+
+                    async def send() -> None:
+                        for n in range(CHUNKS):
+                            if n == CHUNKS // 4:
+                                leader.stop()
+                            await stream.send_all(payload[n * CHUNK:(n + 1) * CHUNK])
+
+                    async with trio.open_nursery() as transfer:
+                        transfer.start_soon(send)
+                        while len(received) < len(payload):
+                            received += await stream.receive_some()
+            assert hashlib.sha256(received).digest() == hashlib.sha256(payload).digest()
+
+            async def dial_again() -> bytes | None:
+                try:
+                    async with await dialing.dial("across") as again:
+                        await again.send_all(b"across again")
+                        return bytes(await again.receive_some())
+                except (ZitiError, trio.BrokenResourceError):
+                    return None
+
+            assert await wait_until(dial_again, 60, what="a dial across the link after the failover") \
+                == b"across again"
+            nursery.cancel_scope.cancel()
+
+
 async def test_the_sdk_moves_to_another_member_and_keeps_its_session(tmp_path):
     async with open_network(tmp_path, controllers=3, routers=1) as net:
         router = net.routers[0]
@@ -164,10 +220,10 @@ async def test_a_router_follows_the_members_the_cluster_announces(tmp_path):
 
         def left() -> bool:
             return leaving.controller.network.routers.get(router.id) is None \
-                and sorted(router.router.parts.ctrl.endpoints) == staying
+                and sorted(router.router.parts.ctrl.endpoints) == staying \
+                and json.loads(endpoints_file.read_text())["endpoints"] == staying
 
-        await wait_until(left, 30, what="the router's channel to the member that left closed")
-        assert json.loads(endpoints_file.read_text())["endpoints"] == staying
+        await wait_until(left, 30, what="the router's channel to the member that left closed, the file rewritten")
         for member in net.controllers:  # and back in
             member.controller.network.ctrl_endpoints = lambda: everyone
         await wait_until(lambda: _connected_everywhere(net, router.id), 30, what="the router on every member again")
