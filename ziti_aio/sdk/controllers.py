@@ -16,7 +16,8 @@ def member_urls(items: list[Any], current: str) -> list[str]:
     not parse is left out."""
     out = [current]
     for item in items[:MAX_MEMBERS]:
-        addresses = (item.get("apiAddresses") or {}).get("edge-client") if isinstance(item, dict) else None
+        apis = item.get("apiAddresses") if isinstance(item, dict) else None
+        addresses = apis.get("edge-client") if isinstance(apis, dict) else None
         for address in addresses if isinstance(addresses, list) else ():
             url = address.get("url") if isinstance(address, dict) else None
             if isinstance(url, str) and url.startswith("https://") and url.endswith(api_paths.CLIENT):
