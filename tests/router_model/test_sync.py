@@ -58,7 +58,7 @@ async def test_a_gap_in_the_numbering_brings_a_snapshot(net):
     await wait_until(lambda: in_step(net, router), 10, what="the router model in step")
     del model(router).identities[ids["dialer"]]  # out of step, as if an event had been lost
     gap = ctrl.message(ctrl.CtrlType.MODEL_EVENT, index=model(router).index + 5, identities={})
-    await model_event(parts(router), gap)
+    await model_event(parts(router), parts(router).ctrl.source, gap)
     await wait_until(lambda: in_step(net, router), 10, what="the snapshot after the gap")
     assert model(router).allows(ids["dialer"], ids["svc"], "Dial")
 
@@ -90,9 +90,9 @@ async def test_malformed_model_messages_are_dropped_and_the_router_carries_on(ne
     # and called directly, none of them raises or changes the model
     for msg in bad:
         if msg.content_type == ctrl.CtrlType.MODEL_SNAPSHOT:
-            await model_snapshot(parts(router), msg)
+            await model_snapshot(parts(router), parts(router).ctrl.source, msg)
         else:
-            await model_event(parts(router), msg)
+            await model_event(parts(router), parts(router).ctrl.source, msg)
     assert model(router).allows(ids["dialer"], ids["svc"], "Dial") and "x" not in model(router).identities
 
 

@@ -36,6 +36,7 @@ from ziti_aio.controller.model.model import Model
 from ziti_aio.controller.model.passwords import hash_password
 from ziti_aio.controller.model.tokens import TokenSigner
 from ziti_aio.controller.network.ctrl_listener import CtrlListener
+from ziti_aio.controller.network.endpoints import push_endpoints
 from ziti_aio.controller.network.network import REPORT_INTERVAL_S, Network
 from ziti_aio.controller.pki_home import DEFAULT_MEMBER_ID, ControllerPki, ensure_controller_pki
 from ziti_aio.controller.store.commands import Command, Delete
@@ -252,6 +253,9 @@ class Controller:
                                                  key=str(pki.server_key_path), alpn=[alpn.HTTP])
                 replica = ctx.cluster = self._replica(cfg.cluster, model, pki, port)
                 replicas.append(replica)
+                if cfg.ctrl_shares_api_port:  # a member's control channel is then at its cluster address
+                    network.ctrl_endpoints = lambda: [f"tls:{m['address']}" for m in replica.members()]
+                    nursery.start_soon(push_endpoints, network)
                 await nursery.start(run_member, model, replica)
                 nursery.start_soon(self._bootstrap_when_leader, model, replica)
                 nursery.start_soon(ClusterWatch(replica, events).run)

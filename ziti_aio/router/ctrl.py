@@ -37,6 +37,7 @@ CTRL_NOTICE_TIMEOUT_S = 2.0
 
 OnConnected = Callable[[dict[str, Any]], Awaitable[None]]
 OnMessage = Callable[[Message], Awaitable[None]]
+OnLost = Callable[[], Awaitable[None]]
 
 
 class CtrlNotifier(Protocol):
@@ -74,10 +75,12 @@ class CtrlChannel:
     """Keeps one control channel open; :meth:`request`, :meth:`send`, :meth:`notify` and
     :meth:`answer` use the current one."""
 
-    def __init__(self, home: RouterHome, *, on_connected: OnConnected, on_message: OnMessage) -> None:
+    def __init__(self, home: RouterHome, *, on_connected: OnConnected, on_message: OnMessage,
+                 on_lost: OnLost | None = None) -> None:
         self.home = home
         self.on_connected = on_connected
         self.on_message = on_message
+        self.on_lost = on_lost
         self.channel: Channel | None = None
         # the protocol name lets the controller serve its API and the control channel on one port
         self._ssl = client_context(ca=str(home.ca), cert_chain=str(home.cert), key=str(home.key), alpn=[alpn.CTRL])
@@ -117,7 +120,9 @@ class CtrlChannel:
         finally:
             self.channel = None
             await channel.aclose()
-        log.warning("router %s: control channel lost", self.home.id)
+        log.warning("router %s: control channel to %s lost", self.home.id, self.home.ctrl_address)
+        if self.on_lost is not None:
+            await self.on_lost()
 
     async def request(self, ctype: CtrlType, *, timeout_s: float = REQUEST_TIMEOUT_S, **fields: Any) -> dict[str, Any]:
         """Send a request and return the reply's fields; :class:`CtrlRefused` on an error reply,

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from ziti_aio import __version__
-from ziti_aio.router.ctrl import CtrlChannel
+from ziti_aio.router.ctrls import CtrlChannels
 from ziti_aio.router.edge.auth import Tokens
 from ziti_aio.router.edge.binds import Binds
 from ziti_aio.router.edge.dial import Dialer
@@ -33,12 +33,14 @@ from ziti_aio.router.fabric.forwarder import Forwarder
 from ziti_aio.router.fabric.links import LinkManager
 from ziti_aio.router.handlers import on_connected, on_message
 from ziti_aio.router.handlers.parts import RouterParts
+from ziti_aio.router.handlers.router_model import follow
 from ziti_aio.router.metrics import report_usage
 from ziti_aio.transport import alpn
 from ziti_aio.transport.serve import TlsHandler, by_alpn, serve_tls
 from ziti_aio.transport.tls import server_context
 
 if TYPE_CHECKING:
+    from ziti_aio.router.ctrl import CtrlChannel
     from ziti_aio.wire.frame import Message
 
 log = logging.getLogger(__name__)
@@ -134,7 +136,8 @@ class EdgeRouter:
 
     def _build(self, home: RouterHome, nursery: trio.Nursery) -> RouterParts:
         """The router's parts, each given only the parts it uses."""
-        ctrl = CtrlChannel(home, on_connected=self._on_ctrl_connected, on_message=self._on_ctrl_message)
+        ctrl = CtrlChannels(home, on_connected=self._on_ctrl_connected, on_message=self._on_ctrl_message,
+                            on_new_source=self._on_new_source)
         tokens = Tokens()
         circuits = CircuitTable()
         links = LinkManager(home, ctrl)
@@ -144,13 +147,17 @@ class EdgeRouter:
         sdks = SdkSessions(home.id, EdgeParts(tokens, binds, dialer), nursery)
         return RouterParts(home.id, nursery, ctrl, tokens, sdks, binds, dialer, circuits, forwarder, links)
 
-    async def _on_ctrl_connected(self, fields: dict[str, Any]) -> None:
+    async def _on_ctrl_connected(self, channel: CtrlChannel, fields: dict[str, Any]) -> None:
         assert self.parts is not None
-        await on_connected(self.parts, fields)
+        await on_connected(self.parts, channel, fields)
 
-    async def _on_ctrl_message(self, msg: Message) -> None:
+    async def _on_ctrl_message(self, channel: CtrlChannel, msg: Message) -> None:
         assert self.parts is not None
-        await on_message(self.parts, msg)
+        await on_message(self.parts, channel, msg)
+
+    async def _on_new_source(self, channel: CtrlChannel) -> None:
+        assert self.parts is not None
+        await follow(self.parts, channel)
 
 
 def _bracketed(host: str) -> str:

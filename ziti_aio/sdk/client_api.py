@@ -33,6 +33,7 @@ from ziti_aio.common.errors import (
     RateLimited,
     ZitiError,
 )
+from ziti_aio.sdk.controllers import member_urls, moved
 from ziti_aio.sdk.oidc import (
     Endpoints,
     OidcTokens,
@@ -160,6 +161,10 @@ class EdgeClientApi:
         self._endpoints: Endpoints | None = None
         self._http = httpx.AsyncClient(base_url=identity.ztapi + api_paths.CLIENT, verify=identity.ssl_context(),
                                        timeout=REQUEST_TIMEOUT_S, headers={"Accept": "application/json"})
+        self.controller_url = identity.ztapi
+        """The controller this client talks to now (another member after a failover, docs/ha.md)."""
+        self.controllers: list[str] = [identity.ztapi]
+        """The cluster's members (their base URLs), learned from ``GET /controllers`` after each login."""
 
     @property
     def token(self) -> str:
@@ -171,6 +176,44 @@ class EdgeClientApi:
 
     async def _send(self, method: str, path: str, *, auth: bool = True, headers: dict[str, str] | None = None,
                     **kwargs: Any) -> httpx.Response:
+        """One request to the current controller; if it does not answer, to the next member that does
+        (the API session and OIDC tokens are good on every member)."""
+        try:
+            return await self._send_here(method, path, auth=auth, headers=headers, **kwargs)
+        except ControllerUnavailable:
+            if not await self._fail_over():
+                raise
+        return await self._send_here(method, path, auth=auth, headers=headers, **kwargs)
+
+    async def _fail_over(self) -> bool:
+        """Move to the first other member that answers ``/version``; ``False`` if none does."""
+        here = self.controller_url
+        for url in [u for u in self.controllers if u != here]:
+            self._http.base_url = httpx.URL(url + api_paths.CLIENT)
+            try:
+                await self._send_here("GET", "/version", auth=False)
+            except ControllerUnavailable:
+                continue
+            log.info("controller %s does not answer; moving to %s", here, url)
+            self.controller_url = url
+            self._endpoints = None
+            if self.oidc is not None:
+                self.oidc = replace(self.oidc, token_endpoint=moved(self.oidc.token_endpoint, url))
+            return True
+        self._http.base_url = httpx.URL(here + api_paths.CLIENT)
+        return False
+
+    async def _learn_controllers(self) -> None:
+        """The members from ``GET /controllers`` (a controller without one keeps the list as it is)."""
+        try:
+            resp = await self._send_here("GET", "/controllers")
+        except ControllerUnavailable:
+            return
+        if resp.is_success:
+            self.controllers = member_urls(resp.json().get("data") or [], self.controller_url)
+
+    async def _send_here(self, method: str, path: str, *, auth: bool = True, headers: dict[str, str] | None = None,
+                         **kwargs: Any) -> httpx.Response:
         mine = {} if not auth else {"Authorization": f"Bearer {self.token}"} if self.oidc else \
             {"zt-session": self.token}
         headers = {**mine, **(headers or {})}
@@ -185,7 +228,7 @@ class EdgeClientApi:
         """An authenticated call returning the envelope; re-authenticates once if the session is refused."""
         resp = await self._send(method, path, **kwargs)
         if resp.status_code == 401:
-            log.info("API session at %s refused; authenticating again", self.identity.ztapi)
+            log.info("API session at %s refused; authenticating again", self.controller_url)
             await self.authenticate()
             resp = await self._send(method, path, **kwargs)
         if none_if_404 and resp.status_code == 404:
@@ -215,9 +258,10 @@ class EdgeClientApi:
             try:
                 self.oidc = await self._oidc(login_flow(self._endpoints, body=body), "authenticating")
             except TotpRequired as exc:
-                raise InvalidAuth(f"authenticating at {self.identity.ztapi}: the identity needs a TOTP code (MFA) "
+                raise InvalidAuth(f"authenticating at {self.controller_url}: the identity needs a TOTP code (MFA) "
                                   "and no totp_provider was given") from exc
             self.api_session = _api_session(await self._data("GET", "/current-api-session", "reading the API session"))
+            await self._learn_controllers()
             return self._with_oidc_expiry()
         self.oidc = None
         if self.ext_jwt:
@@ -227,7 +271,7 @@ class EdgeClientApi:
         else:
             resp = await self._send("POST", "/authenticate", auth=False, params={"method": "cert"}, json=body)
         if resp.is_error:
-            raise _error(resp, f"authenticating at {self.identity.ztapi}")
+            raise _error(resp, f"authenticating at {self.controller_url}")
         data = resp.json()["data"]
         self.api_session = _api_session(data)
         try:
@@ -237,11 +281,12 @@ class EdgeClientApi:
             # A session left waiting for its code is of no use to anyone.
             await self.logout()
             raise
+        await self._learn_controllers()
         return self.api_session
 
     async def _answer(self, query: dict[str, Any]) -> None:
         """Answer one of the login's auth queries: a TOTP code from ``totp_provider`` (docs/mfa.md §5)."""
-        where = f"authenticating at {self.identity.ztapi}"
+        where = f"authenticating at {self.controller_url}"
         if query.get("typeId") not in ("MFA", "TOTP") or query.get("provider") != "ziti":
             raise InvalidAuth(f"{where}: the controller asks for {query.get('typeId')!r}, which this SDK cannot answer")
         if self.totp_provider is None:
@@ -254,7 +299,7 @@ class EdgeClientApi:
     async def _oidc_base(self) -> str | None:
         resp = await self._send("GET", "/version", auth=False)
         if resp.is_error:
-            raise _error(resp, f"reading the version of {self.identity.ztapi}")
+            raise _error(resp, f"reading the version of {self.controller_url}")
         return oidc_base(resp.json().get("data") or {})
 
     async def _oidc(self, flow: Flow[T], what: str) -> T:
@@ -262,9 +307,9 @@ class EdgeClientApi:
             with trio.fail_after(REQUEST_TIMEOUT_S):
                 result = await run_async(self._http, flow)
         except trio.TooSlowError as exc:
-            raise ControllerUnavailable(f"{what} at {self.identity.ztapi}: timed out") from exc
+            raise ControllerUnavailable(f"{what} at {self.controller_url}: timed out") from exc
         except (InvalidAuth, ControllerUnavailable) as exc:
-            raise type(exc)(f"{what} at {self.identity.ztapi}: {exc.message}") from exc
+            raise type(exc)(f"{what} at {self.controller_url}: {exc.message}") from exc
         return result
 
     def _with_oidc_expiry(self) -> ApiSession:
@@ -281,7 +326,7 @@ class EdgeClientApi:
             try:
                 self.oidc = await self._oidc(refresh_flow(self.oidc), "refreshing the OIDC login")
             except InvalidAuth as exc:
-                log.info("OIDC refresh at %s refused (%s); logging in again", self.identity.ztapi, exc.message)
+                log.info("OIDC refresh at %s refused (%s); logging in again", self.controller_url, exc.message)
                 return await self.authenticate()
             return self._with_oidc_expiry()
         self.api_session = _api_session(await self._data("GET", "/current-api-session", "refreshing the API session"))
@@ -339,9 +384,9 @@ class EdgeClientApi:
         try:
             resp = await self._send("DELETE", "/current-api-session")
             if resp.is_error:
-                log.info("logout from %s refused: %s", self.identity.ztapi, resp.status_code)
+                log.info("logout from %s refused: %s", self.controller_url, resp.status_code)
         except ControllerUnavailable as exc:
-            log.info("logout from %s failed: %s", self.identity.ztapi, exc.message)
+            log.info("logout from %s failed: %s", self.controller_url, exc.message)
         self.api_session = None
         self.oidc = None
 

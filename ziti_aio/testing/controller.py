@@ -33,6 +33,12 @@ class RunningController:
     controller: Controller
     info: ControllerInfo
     home: Path
+    scope: trio.CancelScope | None = None
+
+    def stop(self) -> None:
+        """Stop this controller now (its listeners, channels and cluster member go away at once)."""
+        if self.scope is not None:
+            self.scope.cancel(reason="test controller stopped")
 
     @property
     def url(self) -> str:
@@ -69,9 +75,15 @@ async def open_controller(home: Path, **config: Any) -> AsyncIterator[RunningCon
                                 "admin_username": ADMIN_USERNAME, "admin_password": ADMIN_PASSWORD}
     settings.update(config)
     controller = Controller(ControllerConfig(home=Path(home), **settings))
+    scope = trio.CancelScope()  # its own: stop() must not cancel the caller, which runs inside the nursery's
+
+    async def run(task_status: trio.TaskStatus[ControllerInfo] = trio.TASK_STATUS_IGNORED) -> None:
+        with scope:
+            await controller.run(task_status=task_status)
+
     async with trio.open_nursery() as nursery:
-        info = await nursery.start(controller.run)
+        info = await nursery.start(run)
         try:
-            yield RunningController(controller, info, Path(home))
+            yield RunningController(controller, info, Path(home), scope)
         finally:
             nursery.cancel_scope.cancel(reason="test controller closed")

@@ -86,6 +86,7 @@ class CtrlType(IntEnum):
     MODEL_SNAPSHOT = 20014
     MODEL_EVENT = 20015
     MODEL_SNAPSHOT_REQUEST = 20016
+    CTRL_ENDPOINTS = 20017
 
 
 def _body(fields: dict[str, Any]) -> bytes:

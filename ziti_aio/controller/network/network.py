@@ -36,6 +36,8 @@ from ziti_aio.controller.store.commands import Command, Delete, Put
 from ziti_aio.wire import ctrl
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ziti_aio.controller.model.model import Entity, Model, Previous
     from ziti_aio.controller.model.tokens import TokenSigner
 
@@ -69,6 +71,8 @@ class Network:
         self.traces = IdentityTraces()
         self.routing = Routing(self)
         self._graph: Graph | None = None
+        self.ctrl_endpoints: Callable[[], list[str]] | None = None
+        """In a cluster: every member's control channel address, for routers to connect to all (docs/ha.md)."""
         model.add_listener(self._on_change)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
@@ -103,9 +107,12 @@ class Network:
         return out
 
     def hello_reply_fields(self, router: Entity) -> dict[str, Any]:
-        return {"routerId": router["id"], "routerName": router["name"], "issuer": self.signer.issuer,
-                "signingKey": self.signer.public_key_pem(), "revocations": self.revocations(),
-                "routers": self.roster(), "metricsIntervalS": self.report_interval_s}
+        fields = {"routerId": router["id"], "routerName": router["name"], "issuer": self.signer.issuer,
+                  "signingKey": self.signer.public_key_pem(), "revocations": self.revocations(),
+                  "routers": self.roster(), "metricsIntervalS": self.report_interval_s}
+        if self.ctrl_endpoints is not None:
+            fields["ctrlEndpoints"] = self.ctrl_endpoints()
+        return fields
 
     def roster(self) -> list[dict[str, str]]:
         """The online routers, as routers need them to link up."""

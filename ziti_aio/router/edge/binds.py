@@ -42,21 +42,21 @@ class Binds:
     def get(self, terminator_id: str) -> EdgeBind | None:
         return self.by_terminator.get(terminator_id)
 
-    async def register_terminator(self, b: EdgeBind) -> None:
-        """Create (or re-create, after a control channel reconnect) ``b``'s terminator."""
+    async def register_terminator(self, b: EdgeBind, ctrl: CtrlNotifier | None = None) -> None:
+        """Create ``b``'s terminator on the controllers (or re-create it on ``ctrl``, after it (re)connected)."""
         request = b.request
-        await self.ctrl.request(
+        await (ctrl or self.ctrl).request(
             CtrlType.CREATE_TERMINATOR, id=b.terminator_id, sessionId=b.session_id, serviceId=b.service_id,
             identityId=b.sdk.identity_id, apiSessionId=b.sdk.api_session_id,
             identity=request.terminator_identity or "", cost=request.cost,
             precedence=PRECEDENCE_NAMES[request.precedence],
             address=f"{self.router_id}/{b.sdk.name}/{b.conn_id}")
 
-    async def reregister(self, nursery: trio.Nursery) -> None:
-        """After a control channel (re)connect: re-create every terminator; unbind those refused."""
+    async def reregister(self, nursery: trio.Nursery, ctrl: CtrlNotifier) -> None:
+        """After a control channel (re)connect: re-create every terminator there; unbind those refused."""
         for b in list(self.by_terminator.values()):
             try:
-                await self.register_terminator(b)
+                await self.register_terminator(b, ctrl)
             except ZitiError as exc:
                 log.warning("router %s: terminator %s not re-created: %s", self.router_id, b.terminator_id,
                             exc.message)

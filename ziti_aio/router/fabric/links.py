@@ -232,14 +232,15 @@ class LinkManager:
         await self.ctrl.notify(CtrlType.LINK_DOWN, id=link.id, reason="the link closed")
         self._ensure_dial(link.peer_id)
 
-    async def report_up(self, link: RouterLink) -> None:
+    async def report_up(self, link: RouterLink, ctrl: CtrlNotifier | None = None) -> None:
+        """Tell the controllers (or only ``ctrl``) that ``link`` is up."""
         src, dst = (self.home.id, link.peer_id) if link.dialed else (link.peer_id, self.home.id)
-        await self.ctrl.send(CtrlType.LINK_UP, id=link.id, src=src, dst=dst)
+        await (ctrl or self.ctrl).send(CtrlType.LINK_UP, id=link.id, src=src, dst=dst)
 
-    async def report_all(self) -> None:
-        """After a control channel (re)connect: every live link."""
+    async def report_all(self, ctrl: CtrlNotifier) -> None:
+        """After a control channel (re)connect: every live link, to that controller."""
         for link in list(self.links.values()):
-            await self.report_up(link)
+            await self.report_up(link, ctrl)
 
     async def _report_metrics(self) -> None:
         while True:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import trio
 
-    from ziti_aio.router.ctrl import CtrlChannel
+    from ziti_aio.router.ctrls import CtrlChannels
     from ziti_aio.router.edge.auth import Tokens
     from ziti_aio.router.edge.binds import Binds
     from ziti_aio.router.edge.dial import Dialer
@@ -25,7 +25,7 @@ class RouterParts:
 
     router_id: str
     nursery: trio.Nursery
-    ctrl: CtrlChannel
+    ctrl: CtrlChannels
     tokens: Tokens
     sdks: SdkSessions
     binds: Binds

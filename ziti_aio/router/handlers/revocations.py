@@ -9,6 +9,7 @@ from ziti_aio.router.edge.auth import TokenVerifier
 from ziti_aio.wire import ctrl
 
 if TYPE_CHECKING:
+    from ziti_aio.router.ctrl import CtrlChannel
     from ziti_aio.router.handlers.parts import RouterParts
     from ziti_aio.wire.frame import Message
 
@@ -23,7 +24,7 @@ def take_key(parts: RouterParts, fields: dict[str, Any]) -> None:
     parts.nursery.start_soon(parts.sdks.enforce, set(verifier.revoked_api_sessions), set(verifier.revoked_sessions))
 
 
-async def revocations(parts: RouterParts, msg: Message) -> None:
+async def revocations(parts: RouterParts, channel: CtrlChannel, msg: Message) -> None:
     data = ctrl.parse(msg)
     api_sessions, sessions = ctrl.string_list(data, "apiSessions"), ctrl.string_list(data, "sessions")
     if parts.tokens.verifier is not None:

@@ -21,6 +21,7 @@ from ziti_aio.wire import ctrl
 from ziti_aio.wire.errors import WireProtocolError
 
 if TYPE_CHECKING:
+    from ziti_aio.router.ctrl import CtrlChannel
     from ziti_aio.router.handlers.parts import RouterParts
     from ziti_aio.wire.frame import Message
 
@@ -39,7 +40,7 @@ def _bytes(data: dict[str, Any], key: str) -> bytes | None:
         raise WireProtocolError(f"route field {key!r} is not base64") from exc
 
 
-async def route(parts: RouterParts, msg: Message) -> None:
+async def route(parts: RouterParts, channel: CtrlChannel, msg: Message) -> None:
     """Apply a ROUTE (inline in the control channel's reader; the egress dial runs as a task)."""
     data = ctrl.parse(msg)
     circuit_id = ctrl.string(data, "circuitId", max_length=MAX_ID_CHARS)
@@ -47,37 +48,38 @@ async def route(parts: RouterParts, msg: Message) -> None:
                   ctrl.string(data, "terminatorLink", max_length=MAX_ID_CHARS))
     dial = data.get("dial")
     if isinstance(dial, dict) and not entry.terminator_link and entry.initiator_link:
-        parts.nursery.start_soon(_egress, parts, msg, circuit_id, entry, dial)
+        parts.nursery.start_soon(_egress, parts, channel, msg, circuit_id, entry, dial)
         return
     end = parts.circuits.linked(circuit_id)
     local_end_expected = not entry.initiator_link or not entry.terminator_link
     if local_end_expected and end is None:
         log.warning("router %s: route update for unknown circuit %s ignored", parts.router_id, circuit_id)
-        await parts.ctrl.answer(ctrl.error_reply(msg, "UNKNOWN_CIRCUIT", f"no circuit {circuit_id} here"))
+        await channel.answer(ctrl.error_reply(msg, "UNKNOWN_CIRCUIT", f"no circuit {circuit_id} here"))
         return
     if not parts.forwarder.set_route(circuit_id, entry):
-        await parts.ctrl.answer(ctrl.error_reply(msg, "TOO_MANY_ROUTES", "the forwarding table is full"))
+        await channel.answer(ctrl.error_reply(msg, "TOO_MANY_ROUTES", "the forwarding table is full"))
         return
     if end is not None:
         end.rerouted()
-    await parts.ctrl.answer(ctrl.reply(msg))
+    await channel.answer(ctrl.reply(msg))
 
 
-async def _egress(parts: RouterParts, msg: Message, circuit_id: str, entry: Route, dial: dict[str, Any]) -> None:
+async def _egress(parts: RouterParts, channel: CtrlChannel, msg: Message, circuit_id: str, entry: Route,
+                  dial: dict[str, Any]) -> None:
     try:
         terminator_id = ctrl.string(dial, "terminatorId", max_length=MAX_ID_CHARS)
         caller_id = ctrl.string(dial, "callerId", max_length=1024, default="")
         public_key, app_data = _bytes(dial, "publicKey"), _bytes(dial, "appData")
         host_key = await parts.dialer.egress(circuit_id, entry, terminator_id, caller_id, public_key, app_data)
-        await parts.ctrl.answer(ctrl.reply(msg, hostKey=b64(host_key)))
+        await channel.answer(ctrl.reply(msg, hostKey=b64(host_key)))
     except DialRefused as exc:
         log.info("router %s: egress dial for circuit %s failed: %s", parts.router_id, circuit_id, exc.reason)
-        await parts.ctrl.answer(ctrl.error_reply(msg, "DIAL_FAILED", exc.reason))
+        await channel.answer(ctrl.error_reply(msg, "DIAL_FAILED", exc.reason))
     except WireProtocolError as exc:
-        await parts.ctrl.answer(ctrl.error_reply(msg, "INVALID_ROUTE", exc.message))
+        await channel.answer(ctrl.error_reply(msg, "INVALID_ROUTE", exc.message))
 
 
-async def close_circuit(parts: RouterParts, msg: Message) -> None:
+async def close_circuit(parts: RouterParts, channel: CtrlChannel, msg: Message) -> None:
     """The controller closed a circuit: drop its route (a linked end drops its own as it finishes)
     and close the end here, without telling the controller back."""
     data = ctrl.parse(msg)
