@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
-import ssl
 from pathlib import Path
 
 import trio
+from cryptography.hazmat.primitives.serialization import Encoding
 
+from ziti_aio.pki.bundle import load_certs_pem
 from ziti_aio.sdk import open_context
 from ziti_aio.testing import open_network, wait_until
 from ziti_aio.testing.controller import CLIENT, MANAGEMENT
@@ -68,7 +69,7 @@ async def test_a_certificate_login_on_a_follower_is_the_clients_and_a_forged_hea
         # no client certificate, and a header claiming one: from a non-member it counts for nothing
         forged = {"ziti-forwarded-by": "ctrl-1",
                   "ziti-forwarded-client-cert": base64.b64encode(
-                      ssl.PEM_cert_to_DER_cert(Path(cert).read_text())).decode()}
+                      load_certs_pem(Path(cert).read_bytes())[0].public_bytes(Encoding.DER)).decode()}
         async with net.controller.client() as anonymous:
             refused = await anonymous.post(f"{CLIENT}/authenticate", params={"method": "cert"}, json={},
                                            headers=forged)
