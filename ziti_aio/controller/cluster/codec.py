@@ -27,10 +27,13 @@ MAX_FRAME_BYTES = 8 * 1024 * 1024
 MAX_COMMAND_BYTES = 2 * 1024 * 1024
 HEADER = struct.Struct(">I")
 
-# Entry type bytes: pysyncobj's no-op and membership change, and ours (a JSON command).
+# Entry type bytes: pysyncobj's no-op and membership change, and ours (a JSON command, a change of
+# the non-voting members: docs/ha.md "Non-voting members").
 NO_OP = 1
 MEMBERSHIP = 2
 COMMAND = 10
+NON_VOTER = 11
+NON_VOTER_OPS = ("add", "rem")
 
 
 class ClusterNode(Node):  # type: ignore[misc]
@@ -54,6 +57,27 @@ def entry_payload(entry: bytes) -> str | None:
     return entry[1:].decode() if entry[:1] == bytes([COMMAND]) else None
 
 
+def non_voter_entry(op: str, ident: str, address: str) -> bytes:
+    """A log entry adding (``"add"``) or removing (``"rem"``) the non-voting member ``ident``."""
+    return bytes([NON_VOTER]) + json.dumps([op, ident, address]).encode()
+
+
+def non_voter_change(entry: bytes) -> tuple[str, str, str] | None:
+    """``(op, id, address)`` of a non-voting member change, ``None`` for any other entry."""
+    if entry[:1] != bytes([NON_VOTER]):
+        return None
+    op, ident, address = json.loads(entry[1:])
+    return op, ident, address
+
+
+def membership_change(entry: bytes) -> tuple[str, str] | None:
+    """``(op, id)`` of one of pysyncobj's membership entries (a pickle this process made), else ``None``."""
+    if entry[:1] != bytes([MEMBERSHIP]):
+        return None
+    op, ident, _node = sync_pickle.loads(entry[1:])
+    return op, ident
+
+
 # --- entries -------------------------------------------------------------------------------
 
 def entry_to_json(entry: bytes) -> list[Any]:
@@ -66,6 +90,8 @@ def entry_to_json(entry: bytes) -> list[Any]:
     if kind == MEMBERSHIP:
         op, ident, node = sync_pickle.loads(entry[1:])  # made by this process (or by entry_from_json)
         return [MEMBERSHIP, op, ident, node.address]
+    if kind == NON_VOTER:
+        return [NON_VOTER, *json.loads(entry[1:])]
     raise ProtocolError(f"cannot send a log entry of type {kind}")
 
 
@@ -81,6 +107,9 @@ def entry_from_json(raw: Any) -> bytes:
     if (kind == MEMBERSHIP and len(raw) == 4 and raw[1] in ("add", "rem")
             and isinstance(raw[2], str) and isinstance(raw[3], str)):
         return bytes([MEMBERSHIP]) + bytes(sync_pickle.dumps([raw[1], raw[2], ClusterNode(raw[2], raw[3])]))
+    if (kind == NON_VOTER and len(raw) == 4 and raw[1] in NON_VOTER_OPS
+            and isinstance(raw[2], str) and isinstance(raw[3], str)):
+        return non_voter_entry(raw[1], raw[2], raw[3])
     raise ProtocolError("a log entry has an unknown type or shape")
 
 
@@ -96,6 +125,8 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+NON_VOTER_HELLO = "non_voter"
+
 # Per message type: its fields and their checks (pysyncobj's own message set, nothing more).
 _INT, _BOOL = "int", "bool"
 _FIELDS: dict[str, dict[str, str]] = {
@@ -104,6 +135,8 @@ _FIELDS: dict[str, dict[str, str]] = {
     "timeout_now": {"term": _INT},
     "append_entries": {"term": _INT, "commit_index": _INT},
     "next_node_idx": {"next_node_idx": _INT, "reset": _BOOL, "success": _BOOL},
+    # ours: the first frame a voter sends on a connection to a non-voting member (docs/ha.md)
+    NON_VOTER_HELLO: {},
 }
 # pysyncobj's apply_command (a follower handing a command to the leader) is not among them: our
 # commands are built and appended by the leader only (docs/ha.md); a member sending one is cut.
@@ -124,6 +157,11 @@ def encode_message(message: dict[str, Any]) -> bytes:
     if len(body) > MAX_FRAME_BYTES:
         raise ProtocolError(f"a {message.get('type')} message of {len(body)} bytes is over the frame limit")
     return HEADER.pack(len(body)) + body
+
+
+def non_voter_hello() -> bytes:
+    """The frame telling a member that it does not vote."""
+    return encode_message({"type": NON_VOTER_HELLO})
 
 
 def frame_length(header: bytes) -> int:

@@ -52,6 +52,8 @@ def open_replica(model: Model, config: ReplicaConfig, *, client_ssl: ssl.SSLCont
     replica = Replica(config, client_ssl=client_ssl, apply=model.apply_committed,
                       serializer=snapshots.serialize, deserializer=snapshots.deserialize,
                       after_tick=model.check_speculation)
+    snapshots.non_voters = lambda: dict(replica.raft.non_voters)
+    snapshots.load_non_voters = replica.raft.set_non_voters
     model.replicate(replica)
     return replica
 

@@ -4,6 +4,10 @@ As OpenZiti's ``cluster add``, a member is added by its address: the leader dial
 member id from its certificate's SPIFFE id and appends the change to the log (pysyncobj commits one
 membership change at a time). The new member must already run, knowing the others (its
 ``[controller] cluster`` table lists them), so it accepts their connections.
+
+A non-voting member (``voter=False``) receives the log and serves the APIs but neither votes nor
+counts toward the majority. As in OpenZiti, adding a member that is already there with the other
+role changes its role: a non-voter is promoted (removed, then added as a voter), a voter demoted.
 """
 
 from __future__ import annotations
@@ -35,9 +39,10 @@ def peer_address(address: str) -> str:
     return bare
 
 
-async def add_member(replica: Replica, address: str) -> str:
-    """Add the controller at ``address``; returns its member id. An unreachable address, a certificate
-    that names no controller of the trust domain or a member already there changes nothing."""
+async def add_member(replica: Replica, address: str, *, voter: bool = True) -> str:
+    """Add the controller at ``address`` as a voting member or not; returns its member id. An unreachable
+    address, a certificate that names no controller of the trust domain or a member already there in
+    that role changes nothing."""
     replica.check_writable()
     bare = peer_address(address)
     host, port = bare.rsplit(":", 1)
@@ -50,9 +55,20 @@ async def add_member(replica: Replica, address: str) -> str:
         ident = member_id(stream, replica.config.trust_domain)
     finally:
         await trio.aclose_forcefully(stream)
-    if ident == replica.node_id or any(n.id == ident for n in replica.raft.otherNodes):
-        raise ConflictError(f"controller {ident} is already a member")
-    await _change(replica, lambda done: replica.raft.addNodeToCluster(ClusterNode(ident, bare), done))
+    if ident == replica.node_id:
+        raise ConflictError(f"controller {ident} is this member, the leader")
+    is_voter = any(n.id == ident for n in replica.raft.otherNodes)
+    is_non_voter = replica.is_non_voter(ident)
+    if (is_voter and voter) or (is_non_voter and not voter):
+        raise ConflictError(f"controller {ident} is already a {'' if voter else 'non-'}voting member")
+    if is_voter:  # demoted: leaves as a voter, comes back as a non-voter
+        await _change(replica, lambda done: replica.raft.removeNodeFromCluster(ClusterNode(ident, bare), done))
+    if is_non_voter:
+        await replica.change_non_voters("rem", ident, bare).wait(CHANGE_TIMEOUT_S)
+    if voter:
+        await _change(replica, lambda done: replica.raft.addNodeToCluster(ClusterNode(ident, bare), done))
+    else:
+        await replica.change_non_voters("add", ident, bare).wait(CHANGE_TIMEOUT_S)
     return ident
 
 
@@ -60,8 +76,11 @@ async def remove_member(replica: Replica, ident: str) -> None:
     """Remove member ``ident`` (not this controller, the leader: transfer the leadership first)."""
     replica.check_writable()
     if ident == replica.node_id:
-        raise ConflictError("the leader cannot remove itself (and the last member cannot be removed): "
+        raise ConflictError("the leader cannot remove itself (and the last voting member cannot be removed): "
                             "transfer the leadership first")
+    if replica.is_non_voter(ident):
+        await replica.change_non_voters("rem", ident, "").wait(CHANGE_TIMEOUT_S)
+        return
     node = next((n for n in replica.raft.otherNodes if n.id == ident), None)
     if node is None:
         raise NotFoundError("cluster member", ident)
@@ -73,6 +92,8 @@ async def transfer_leadership(replica: Replica, ident: str | None) -> None:
     replica.check_writable()
     node = None
     if ident:
+        if replica.is_non_voter(ident):
+            raise ValidationError(f"cluster member {ident} is not a voting member", field="newLeaderId", value=ident)
         node = next((n for n in replica.raft.otherNodes if n.id == ident), None)
         if node is None:
             raise NotFoundError("cluster member", ident)

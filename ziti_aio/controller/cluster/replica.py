@@ -10,7 +10,9 @@ when it is committed by a majority and applied here, or fails it when Raft says 
 from __future__ import annotations
 
 import logging
+import math
 import queue
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +21,16 @@ from pysyncobj import SyncObj, SyncObjConf
 from pysyncobj.config import FAIL_REASON
 
 from ziti_aio.common.errors import ClusterUnavailable, ValidationError
-from ziti_aio.controller.cluster.codec import MAX_COMMAND_BYTES, ClusterNode, command_entry, entry_payload
+from ziti_aio.controller.cluster.codec import (
+    MAX_COMMAND_BYTES,
+    NON_VOTER_HELLO,
+    ClusterNode,
+    command_entry,
+    entry_payload,
+    membership_change,
+    non_voter_change,
+    non_voter_entry,
+)
 from ziti_aio.controller.cluster.transport import TrioTransport
 from ziti_aio.transport.serve import serve_tls
 
@@ -96,13 +107,82 @@ class Submitted:
 
 
 class _Raft(SyncObj):  # type: ignore[misc]
-    """SyncObj whose entries of ours (JSON commands) go to ``apply``; its own stay its own."""
+    """SyncObj whose entries of ours (JSON commands) go to ``apply``; its own stay its own.
+
+    It also knows the non-voting members (docs/ha.md "Non-voting members"): their changes are log
+    entries of ours, applied here in log order; pysyncobj sees them as read-only nodes. A member that
+    does not vote itself never starts an election.
+    """
 
     def __init__(self, apply: Callable[[int, str], None], appended: Callable[[], None], *args: Any,
                  **kwargs: Any) -> None:
         self._apply_ours = apply
         self._appended = appended
+        self.voter = True
+        self.non_voters: dict[str, str] = {}
+        """The non-voting members, id → address (this one included when it does not vote)."""
         super().__init__(*args, **kwargs)
+        self.transport: TrioTransport = kwargs["transport"]
+        self.transport.setOnMessageReceivedCallback(self._received)
+        self.transport.setOnReadonlyNodeDisconnectedCallback(self._read_only_lost)
+
+    def _onTick(self, timeToWait: float = 0.0) -> None:
+        if not self.voter:
+            self._SyncObj__raftElectionDeadline = math.inf
+        super()._onTick(timeToWait)
+
+    def _received(self, node: ClusterNode, message: dict[str, Any]) -> None:
+        if message["type"] == NON_VOTER_HELLO:
+            # Believed from the leader, or while this member knows none (it has just been added):
+            # a follower that has not applied a promotion yet still sends it.
+            if self._getLeader() in (None, node):
+                self._set_voter(False)
+            return
+        if (not self.voter and message["type"] == "append_entries"
+                and message["term"] < self.raftCurrentTerm and node in self.otherNodes):
+            # A member that does not vote may have raised its term in elections no one answered
+            # before it was added; its term means nothing, and a higher one would make it ignore
+            # the leader for good.
+            self._SyncObj__setCurrentTerm(message["term"], None)
+        self._SyncObj__onMessageReceived(node, message)
+
+    def _read_only_lost(self, node: ClusterNode) -> None:
+        # pysyncobj's own handler also drops the node's log positions, which a non-voter just
+        # promoted to voter needs.
+        self._SyncObj__readonlyNodes.discard(node)
+        self._SyncObj__connectedNodes.discard(node)
+        if node not in self.otherNodes:
+            self._SyncObj__raftNextIndex.pop(node, None)
+            self._SyncObj__raftMatchIndex.pop(node, None)
+
+    def _set_voter(self, voter: bool) -> None:
+        if voter and not self.voter:
+            self._SyncObj__raftElectionDeadline = time.monotonic() + self.conf.raftMaxTimeout
+        self.voter = voter
+
+    def _change_non_voters(self, op: str, ident: str, address: str) -> None:
+        if op == "add":
+            self.non_voters[ident] = address
+            if ident == self.selfNode.id:
+                self._set_voter(False)
+                return
+            node = ClusterNode(ident, address)
+            if node in self.otherNodes:  # a voter demoted, or one this member's configuration named
+                self._SyncObj__otherNodes.discard(node)
+                self._SyncObj__raftNextIndex.pop(node, None)
+                self._SyncObj__raftMatchIndex.pop(node, None)
+                self._SyncObj__connectedNodes.discard(node)
+            self.transport.add_non_voter(node)
+        else:
+            self.non_voters.pop(ident, None)
+            self.transport.drop_non_voter(ident)
+
+    def set_non_voters(self, members: dict[str, str]) -> None:
+        """Replace the non-voting members (a snapshot was loaded)."""
+        for ident in set(self.non_voters) - set(members):
+            self._change_non_voters("rem", ident, self.non_voters[ident])
+        for ident, address in members.items():
+            self._change_non_voters("add", ident, address)
 
     def _checkCommandsToApply(self) -> None:
         # pysyncobj would forward a command queued here to a new leader if this member lost the
@@ -128,10 +208,18 @@ class _Raft(SyncObj):  # type: ignore[misc]
     # pysyncobj applies every committed entry through this (name-mangled) method.
     def _SyncObj__doApplyCommand(self, command: bytes) -> Any:
         payload = entry_payload(command)
-        if payload is None:
-            return SyncObj._SyncObj__doApplyCommand(self, command)
-        self._apply_ours(self.raftLastApplied + 1, payload)
-        return None
+        if payload is not None:
+            self._apply_ours(self.raftLastApplied + 1, payload)
+            return None
+        change = non_voter_change(command)
+        if change is not None:
+            self._change_non_voters(*change)
+            return None
+        member = membership_change(command)
+        if member is not None and member[1] == self.selfNode.id and member[0] == "add":
+            self.non_voters.pop(member[1], None)
+            self._set_voter(True)  # promoted
+        return SyncObj._SyncObj__doApplyCommand(self, command)
 
 
 class Replica:
@@ -203,14 +291,27 @@ class Replica:
             raise ClusterUnavailable("the cluster has no leader")
         raise ClusterUnavailable(f"this controller is not the leader ({leader} is)")
 
+    @property
+    def voter(self) -> bool:
+        """Whether this member votes (and may lead)."""
+        return self.raft.voter
+
+    def is_non_voter(self, ident: str) -> bool:
+        """Whether member ``ident`` is a non-voting member."""
+        return ident in self.raft.non_voters
+
     def members(self) -> list[dict[str, Any]]:
-        """Every member: id, address, whether it is connected and the leader (as ``cluster list`` shows)."""
+        """Every member: id, address, whether it votes, is connected and leads (as ``cluster list`` shows)."""
         leader = self.leader_id
-        out = [{"id": self.node_id, "address": self.config.address, "voter": True, "leader": leader == self.node_id,
-                "connected": True}]
-        for node in sorted(self.raft.otherNodes, key=lambda n: n.id):
-            out.append({"id": node.id, "address": node.address, "voter": True, "leader": leader == node.id,
-                        "connected": bool(self.raft.isNodeConnected(node))})
+        out = [{"id": self.node_id, "address": self.config.address, "voter": self.voter,
+                "leader": leader == self.node_id, "connected": True}]
+        others = {n.id: (n.address, True) for n in self.raft.otherNodes}
+        others.update((i, (a, False)) for i, a in self.raft.non_voters.items() if i != self.node_id)
+        connected = self.transport.peers
+        for ident, (address, voter) in sorted(others.items()):
+            peer = connected.get(ident)
+            out.append({"id": ident, "address": address, "voter": voter, "leader": leader == ident,
+                        "connected": peer is not None and peer.connected})
         return out
 
     # --- commands ------------------------------------------------------------------------
@@ -221,6 +322,13 @@ class Replica:
             raise ValidationError(f"the change is {len(payload)} bytes; at most {MAX_COMMAND_BYTES} may be replicated")
         submitted = Submitted()
         self.raft._applyCommand(command_entry(payload), submitted.finish)
+        self.nudge()
+        return submitted
+
+    def change_non_voters(self, op: str, ident: str, address: str) -> Submitted:
+        """Append the addition (``"add"``) or removal (``"rem"``) of non-voting member ``ident``."""
+        submitted = Submitted()
+        self.raft._applyCommand(non_voter_entry(op, ident, address), submitted.finish)
         self.nudge()
         return submitted
 

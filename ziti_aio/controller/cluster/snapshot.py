@@ -2,10 +2,10 @@
 
 pysyncobj asks for a snapshot when its log grows (``serialize``) and loads one at start or when the
 leader sends it to a member that is too far behind (``deserialize``). Our snapshot file is one line
-of JSON (the last two applied entries and the members) followed by a consistent copy of the store's
-SQLite file. Loading one replaces the store's entities only when it is newer than what the store
-already holds; pysyncobj then re-applies the log after it, which converges because every change is
-a whole-entity put or a delete (docs/ha.md).
+of JSON (the last two applied entries, the voting and the non-voting members) followed by a
+consistent copy of the store's SQLite file. Loading one replaces the store's entities only when
+it is newer than what the store already holds; pysyncobj then re-applies the log after it, which
+converges because every change is a whole-entity put or a delete (docs/ha.md).
 """
 
 from __future__ import annotations
@@ -40,13 +40,17 @@ class SqliteSnapshots:
         self.store = store
         self.flush = flush
         self.reload = reload
+        self.non_voters: Callable[[], dict[str, str]] = dict
+        """The non-voting members to save (id → address): set by the replica."""
+        self.load_non_voters: Callable[[dict[str, str]], None] = lambda _members: None
 
     def serialize(self, filename: str, data: Any) -> None:
         last, previous, cluster = data
         self.flush()
         header = {"last": [entry_to_json(last[0]), last[1], last[2]],
                   "previous": [entry_to_json(previous[0]), previous[1], previous[2]],
-                  "members": [[n.id, n.address] for n in sorted(cluster, key=lambda n: n.id)]}
+                  "members": [[n.id, n.address] for n in sorted(cluster, key=lambda n: n.id)],
+                  "nonVoters": sorted(self.non_voters().items())}
         copy = Path(filename + ".db")
         copy.unlink(missing_ok=True)
         self.store.backup(copy)
@@ -66,7 +70,8 @@ class SqliteSnapshots:
             try:
                 header = json.loads(line)
                 last, previous = _entry(header["last"]), _entry(header["previous"])
-                members = [ClusterNode(str(i), str(a)) for i, a in header["members"]]
+                non_voters = {str(i): str(a) for i, a in header.get("nonVoters", [])}
+                members = [ClusterNode(str(i), str(a)) for i, a in header["members"] if str(i) not in non_voters]
             except (ValueError, KeyError, TypeError) as exc:
                 raise ProtocolError(f"the snapshot {filename} is malformed: {exc}") from None
             if last[1] > self.store.applied_index():
@@ -77,4 +82,5 @@ class SqliteSnapshots:
                 finally:
                     copy.unlink(missing_ok=True)
                 self.reload()
+        self.load_non_voters(non_voters)
         return last, previous, members

@@ -6,6 +6,10 @@ cluster's CA, and the peer's SPIFFE id must name a member (``spiffe://<trust dom
 anything else is closed before a byte of Raft is read. pysyncobj calls :meth:`send` from inside
 ``doTick`` on the trio thread; it only queues an encoded frame for the peer's sender task. A peer
 whose queue is full is cut (it reconnects and Raft re-sends what it missed).
+
+Non-voting members are pysyncobj's "read-only nodes": every voter dials them too (whoever leads sends
+them the log), announces on each such connection that they do not vote, and reports them to pysyncobj
+as read-only; of what a non-voter sends, only its answers to appends are passed on (docs/ha.md).
 """
 
 from __future__ import annotations
@@ -17,7 +21,14 @@ import trio
 from pysyncobj.transport import Transport
 
 from ziti_aio.common.errors import ChannelClosed, ChannelTimeout, ProtocolError
-from ziti_aio.controller.cluster.codec import HEADER, ClusterNode, decode_message, encode_message, frame_length
+from ziti_aio.controller.cluster.codec import (
+    HEADER,
+    ClusterNode,
+    decode_message,
+    encode_message,
+    frame_length,
+    non_voter_hello,
+)
 from ziti_aio.pki.names import spiffe_uris
 from ziti_aio.transport.tls import open_tls, peer_certificate
 
@@ -47,8 +58,9 @@ def member_id(stream: TlsStream, trust_domain: str) -> str:
 class _Peer:
     """The sending side towards one member: a queue of frames and the task that dials and writes."""
 
-    def __init__(self, node: ClusterNode) -> None:
+    def __init__(self, node: ClusterNode, *, voter: bool) -> None:
         self.node = node
+        self.voter = voter
         self.send_channel, self.receive_channel = trio.open_memory_channel[bytes](SEND_QUEUE_FRAMES)
         self.connected = False
         self.cancel = trio.CancelScope()
@@ -66,20 +78,62 @@ class TrioTransport(Transport):  # type: ignore[misc]
         self.nudge = nudge
         self.peers: dict[str, _Peer] = {}
         self.known: dict[str, ClusterNode] = {n.id: n for n in others}
+        self.non_voters: set[str] = set()
+        """Ids in :attr:`known` of the members that do not vote."""
         self._nursery: trio.Nursery | None = None
 
     # --- pysyncobj's interface (called on the trio thread, inside doTick) --------------------
 
     def addNode(self, node: ClusterNode) -> None:
+        """A voter joined (a non-voter among them was promoted)."""
         self.known[node.id] = node
-        if self._nursery is not None and node.id not in self.peers:
-            self._start_peer(node)
+        self.non_voters.discard(node.id)
+        self._restart_peer(node)
 
     def dropNode(self, node: ClusterNode) -> None:
+        """A voter left (pysyncobj also drops a voter that became a non-voter: that one stays)."""
+        if node.id in self.non_voters:
+            return
         self.known.pop(node.id, None)
         peer = self.peers.pop(node.id, None)
         if peer is not None:
             peer.cancel.cancel()
+
+    # --- non-voting members (called when their log entries are applied) ---------------------
+
+    def add_non_voter(self, node: ClusterNode) -> None:
+        """Member ``node`` does not vote (it joined as a non-voter, or a voter was demoted)."""
+        self.known[node.id] = node
+        self.non_voters.add(node.id)
+        self._restart_peer(node)
+
+    def drop_non_voter(self, ident: str) -> None:
+        """Non-voting member ``ident`` left (nothing if it votes by now)."""
+        if ident not in self.non_voters:
+            return
+        self.non_voters.discard(ident)
+        self.known.pop(ident, None)
+        peer = self.peers.pop(ident, None)
+        if peer is not None:
+            self._retire(peer)
+
+    def _restart_peer(self, node: ClusterNode) -> None:
+        peer = self.peers.get(node.id)
+        voter = node.id not in self.non_voters
+        if peer is not None and peer.voter == voter:
+            return
+        if peer is not None:
+            self._retire(peer)
+        if self._nursery is not None:
+            self._start_peer(node)
+        else:
+            self.peers.pop(node.id, None)
+
+    def _retire(self, peer: _Peer) -> None:
+        # Reported lost at once: a new connection in the other role may come up before the old
+        # task sees its cancellation.
+        self._lost(peer)
+        peer.cancel.cancel()
 
     def send(self, node: ClusterNode, message: dict[str, Any]) -> bool:
         peer = self.peers.get(node.id)
@@ -112,13 +166,16 @@ class TrioTransport(Transport):  # type: ignore[misc]
 
     def _start_peer(self, node: ClusterNode) -> None:
         assert self._nursery is not None
-        peer = self.peers[node.id] = _Peer(node)
+        peer = self.peers[node.id] = _Peer(node, voter=node.id not in self.non_voters)
         self._nursery.start_soon(self._send_loop, peer, name=f"raft to {node.id}")
 
     def _lost(self, peer: _Peer) -> None:
         if peer.connected:
             peer.connected = False
-            self._onNodeDisconnected(peer.node)
+            if peer.voter:
+                self._onNodeDisconnected(peer.node)
+            else:
+                self._onReadonlyNodeDisconnected(peer.node)
             self.nudge()
 
     async def _send_loop(self, peer: _Peer) -> None:
@@ -148,8 +205,13 @@ class TrioTransport(Transport):  # type: ignore[misc]
                 peer.receive_channel.receive_nowait()
             except trio.WouldBlock:
                 break
+        if not peer.voter:
+            await stream.send_all(non_voter_hello())
         peer.connected = True
-        self._onNodeConnected(peer.node)
+        if peer.voter:
+            self._onNodeConnected(peer.node)
+        else:
+            self._onReadonlyNodeConnected(peer.node)
         self.nudge()
         while True:
             frame = await peer.receive_channel.receive()
@@ -176,10 +238,18 @@ class TrioTransport(Transport):  # type: ignore[misc]
                     break
                 body = bytes(buffer[HEADER.size:HEADER.size + length])
                 del buffer[:HEADER.size + length]
-                self._onMessageReceived(node, decode_message(body))
+                message = decode_message(body)
+                if ident not in self.non_voters or self._from_non_voter(ident, message):
+                    self._onMessageReceived(node, message)
             self.nudge()
             chunk = await stream.receive_some()
             if not chunk:
                 return
             buffer += chunk
+
+    def _from_non_voter(self, ident: str, message: dict[str, Any]) -> bool:
+        # A non-voter only answers appends; the leader knows it as read-only only while its own
+        # connection to it is up (pysyncobj keeps no state for it otherwise).
+        peer = self.peers.get(ident)
+        return message["type"] == "next_node_idx" and peer is not None and not peer.voter and peer.connected
 
