@@ -54,14 +54,29 @@ def list_members() -> None:
     _done(answer, render(answer.get("data") or []))
 
 
-def add(address: Annotated[str, typer.Argument(help="The new member's address, tls:host:port.")]) -> None:
+def add(
+    address: Annotated[str, typer.Argument(help="The new member's address, tls:host:port.")],
+    voter: Annotated[str, typer.Option("--voter", metavar="BOOL", help="Is this member a voting member "
+                                       "(--voter=false: it receives the log but does not vote)")] = "true",
+) -> None:
     """Add the controller at ADDRESS.
 
-    It must be running and list this cluster's members; it joins as a voting member.
+    It must be running and list this cluster's members. A member already there with the other role
+    changes role (a non-voter is promoted with --voter=true).
     """
+    is_voter = _boolean(voter, "--voter")
     with open_client() as client:
-        answer = _fabric(client, "POST", "/cluster/add-member", {"address": address, "isVoter": True})
-    _done(answer, f"added {address}")
+        answer = _fabric(client, "POST", "/cluster/add-member", {"address": address, "isVoter": is_voter})
+    _done(answer, f"added {address} as a {'' if is_voter else 'non-'}voting member")
+
+
+def _boolean(value: str, flag: str) -> bool:
+    # as a Go flag's boolean: --voter=false, --voter false
+    if value.lower() in ("true", "t", "1"):
+        return True
+    if value.lower() in ("false", "f", "0"):
+        return False
+    raise typer.BadParameter(f"takes true or false, not {value!r}", param_hint=flag)
 
 
 def remove(member: Annotated[str, typer.Argument(help="The member id to remove.")]) -> None:

@@ -172,3 +172,16 @@ def leading(running: list[RunningController]) -> RunningController | None:
     leaders = [r for r in running if r.controller.api is not None and r.controller.api.cluster is not None
                and r.controller.api.cluster.writable]
     return leaders[0] if len(leaders) == 1 else None
+
+
+@contextlib.asynccontextmanager
+async def open_joining_controller(running: list[RunningController], ident: str, *,
+                                  timing: Timing = DEFAULT_TIMING) -> AsyncIterator[RunningController]:
+    """Controller ``ident`` next to the cluster ``running`` (its PKI shared, the members in its configuration),
+    not yet a member: ``cluster add`` it (docs/ha.md)."""
+    home = running[0].home.parent / ident
+    share_cluster_pki(running[0].home / "pki", home / "pki")
+    members = tuple((r.controller.api.cluster.node_id, r.controller.api.cluster.config.address)
+                    for r in running if r.controller.api is not None and r.controller.api.cluster is not None)
+    async with open_controller(home, port=free_port(), cluster=ClusterSettings(ident, members, timing)) as joining:
+        yield joining

@@ -56,9 +56,10 @@ def add_cluster_routes(bp: Blueprint, ctx: ApiContext, authorize: Callable[[str]
     async def add_member() -> Response:
         member = replica()
         raw = await body("address")
-        if raw.get("isVoter", True) is not True:
-            raise ValidationError("non-voting members are not supported", field="isVoter", value=raw["isVoter"])
-        await membership.add_member(member, raw["address"])
+        voter = raw.get("isVoter", True)
+        if not isinstance(voter, bool):
+            raise ValidationError("isVoter must be a boolean", field="isVoter", value=voter)
+        await membership.add_member(member, raw["address"], voter=voter)
         return ok({})
 
     @bp.post("/cluster/remove-member")

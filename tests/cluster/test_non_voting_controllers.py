@@ -1,0 +1,70 @@
+"""A non-voting controller (docs/ha.md "Non-voting members"): added through the fabric API with
+``isVoter: false``, listed as such, it answers reads and forwards writes, cannot take the lead, and is
+promoted by adding it again as a voter."""
+
+from __future__ import annotations
+
+import pytest
+
+from ziti_aio.sdk.management import ManagementError
+from ziti_aio.testing.cluster import leading, open_controller_cluster, open_joining_controller
+from ziti_aio.testing.waiting import wait_until
+
+
+async def leader_login(cluster):
+    async def attempt():
+        leader = leading(cluster)
+        if leader is None:
+            return None
+        try:
+            return leader, await leader.login()
+        except ManagementError as exc:
+            if exc.api_code != "CLUSTER_HAS_NO_LEADER":
+                raise
+            return None
+
+    return await wait_until(attempt, 20, what="a login on the leader")
+
+
+@pytest.fixture
+async def two_and_a_newcomer(tmp_path):
+    async with open_controller_cluster(tmp_path, 2) as cluster, open_joining_controller(cluster, "ctrl-3") as three:
+        yield cluster, three
+
+
+async def test_a_non_voting_controller_serves_reads_and_forwarded_writes(two_and_a_newcomer):
+    cluster, three = two_and_a_newcomer
+    leader, admin = await leader_login(cluster)
+    address = f"tls:{three.controller.api.cluster.config.address}"
+    async with admin:
+        token = admin.headers["zt-session"]
+        bad = await admin.post("/fabric/v1/cluster/add-member", json={"address": address, "isVoter": "no"})
+        assert bad.status_code == 400 and bad.json()["error"]["cause"]["field"] == "isVoter"
+        added = await admin.post("/fabric/v1/cluster/add-member", json={"address": address, "isVoter": False})
+        assert added.status_code == 200, added.text
+        members = {m["id"]: m for m in (await admin.get("/fabric/v1/cluster/list-members")).json()["data"]}
+        assert {i: m["voter"] for i, m in members.items()} == {"ctrl-1": True, "ctrl-2": True, "ctrl-3": False}
+        refused = await admin.post("/fabric/v1/cluster/transfer-leadership", json={"newLeaderId": "ctrl-3"})
+        assert refused.status_code == 400 and "not a voting member" in refused.json()["error"]["message"]
+
+    async with three.client(token=token) as http:
+        async def caught_up() -> bool:  # the API session made on the leader reaches it through the log
+            return (await http.get("/edge/management/v1/current-api-session")).status_code == 200
+
+        await wait_until(caught_up, 20, what="the non-voter knowing the session")
+        listed = (await http.get("/fabric/v1/cluster/list-members")).json()["data"]
+        assert next(m for m in listed if m["id"] == "ctrl-3")["voter"] is False
+        assert sum(m["leader"] for m in listed) == 1
+        created = await http.post("/edge/management/v1/config-types", json={"name": "via-non-voter", "schema": {}})
+        assert created.status_code == 201, created.text  # forwarded to the leader
+        read = await http.get(f"/edge/management/v1/config-types/{created.json()['data']['id']}")
+        assert read.status_code == 200 and read.json()["data"]["name"] == "via-non-voter"
+        controllers = (await http.get("/edge/management/v1/controllers")).json()["data"]
+        assert sorted(c["id"] for c in controllers) == ["ctrl-1", "ctrl-2", "ctrl-3"]
+
+    async with await leader.login() as admin:
+        promoted = await admin.post("/fabric/v1/cluster/add-member", json={"address": address, "isVoter": True})
+        assert promoted.status_code == 200, promoted.text
+        members = (await admin.get("/fabric/v1/cluster/list-members")).json()["data"]
+        assert all(m["voter"] for m in members) and len(members) == 3
+    await wait_until(lambda: three.controller.api.cluster.voter, 10, what="ctrl-3 knowing it votes")
