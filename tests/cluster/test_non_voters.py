@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import replace
+from functools import partial
 
 import pytest
 import trio
@@ -14,8 +15,9 @@ from ziti_aio.common.errors import ClusterUnavailable, ConflictError, NotFoundEr
 from ziti_aio.controller.cluster import membership
 from ziti_aio.controller.kinds import Kind
 from ziti_aio.controller.store.commands import Command, Put
-from ziti_aio.testing.cluster import FAST, free_port, local_members, writable_leader
+from ziti_aio.testing.cluster import FAST, free_port, local_members, member_pki, writable_leader
 from ziti_aio.testing.waiting import wait_until
+from ziti_aio.transport.serve import serve_tls
 from ziti_aio.transport.tls import open_tls
 
 
@@ -25,6 +27,10 @@ def config_type(name: str) -> Command:
 
 def has(member, name: str) -> bool:
     return name in member.model.entities[Kind.CONFIG_TYPES]
+
+
+async def hang_up(stream) -> None:
+    await stream.aclose()
 
 
 def row(member, ident: str) -> dict | None:
@@ -124,6 +130,11 @@ async def test_removing_members_and_refusals_leave_membership_as_it_was(tmp_path
         before = leader.replica.members()
         with pytest.raises(ValidationError, match="cannot reach"):
             await membership.add_member(leader.replica, f"tls:127.0.0.1:{free_port()}", voter=False)
+        stranger = member_pki(tmp_path / "other", ["ctrl-9"])["ctrl-9"]  # another CA
+        _, port = await nursery.start(partial(serve_tls, hang_up, stranger.server, host="127.0.0.1", port=0,
+                                              name="stranger"))
+        with pytest.raises(ValidationError, match="certificate verify failed"):
+            await membership.add_member(leader.replica, f"tls:127.0.0.1:{port}", voter=False)
         with pytest.raises(ConflictError, match="last voting member"):
             await membership.remove_member(leader.replica, leader.node_id)
         with pytest.raises(NotFoundError):
@@ -132,7 +143,12 @@ async def test_removing_members_and_refusals_leave_membership_as_it_was(tmp_path
             await membership.add_member(three.replica, f"tls:{other.address}", voter=False)
         assert leader.replica.members() == before
 
+        stream = await open_tls("127.0.0.1", leader.port, three.tls.client)  # opened while ctrl-3 is a member
         await membership.remove_member(leader.replica, "ctrl-3")
+        await stream.send_all(frame(b'{"type":"next_node_idx","next_node_idx":1,"reset":false,"success":false}'))
+        with trio.fail_after(10):  # closed at its next message
+            while await stream.receive_some():
+                pass
         assert [m["id"] for m in leader.replica.members()] == sorted([leader.node_id, other.node_id],
                                                                      key=lambda i: i != leader.node_id)
         await wait_until(lambda: row(other, "ctrl-3") is None, 10, what="ctrl-3 gone on the other voter")

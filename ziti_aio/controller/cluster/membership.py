@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from ziti_aio.common.errors import ChannelClosed, ChannelTimeout, ConflictError, NotFoundError, ValidationError
+from ziti_aio.common.errors import (
+    ChannelClosed,
+    ChannelTimeout,
+    ConflictError,
+    NotFoundError,
+    ProtocolError,
+    ValidationError,
+)
 from ziti_aio.controller.cluster.codec import ClusterNode
 from ziti_aio.controller.cluster.replica import Submitted
 from ziti_aio.controller.cluster.transport import DIAL_TIMEOUT_S, member_id
@@ -53,6 +60,9 @@ async def add_member(replica: Replica, address: str, *, voter: bool = True) -> s
                               value=address) from None
     try:
         ident = member_id(stream, replica.config.trust_domain)
+    except ProtocolError as exc:
+        raise ValidationError(f"the server at {address} is no controller: {exc.message}", field="address",
+                              value=address) from None
     finally:
         await trio.aclose_forcefully(stream)
     if ident == replica.node_id:

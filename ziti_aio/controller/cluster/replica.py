@@ -139,7 +139,7 @@ class _Raft(SyncObj):  # type: ignore[misc]
                 self._set_voter(False)
             return
         if (not self.voter and message["type"] == "append_entries"
-                and message["term"] < self.raftCurrentTerm and node in self.otherNodes):
+                and message["term"] < self.raftCurrentTerm):
             # A member that does not vote may have raised its term in elections no one answered
             # before it was added; its term means nothing, and a higher one would make it ignore
             # the leader for good.

@@ -239,6 +239,8 @@ class TrioTransport(Transport):  # type: ignore[misc]
                 body = bytes(buffer[HEADER.size:HEADER.size + length])
                 del buffer[:HEADER.size + length]
                 message = decode_message(body)
+                if ident not in self.known and ident != self.self_node.id:
+                    raise ProtocolError(f"controller {ident} is no longer a member of this cluster")
                 if ident not in self.non_voters or self._from_non_voter(ident, message):
                     self._onMessageReceived(node, message)
             self.nudge()
