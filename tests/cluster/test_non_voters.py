@@ -10,6 +10,7 @@ from functools import partial
 
 import pytest
 import trio
+import trio.lowlevel
 
 from ziti_aio.common.errors import ClusterUnavailable, ConflictError, NotFoundError, ValidationError
 from ziti_aio.controller.cluster import membership
@@ -211,4 +212,23 @@ async def test_a_non_voter_may_only_answer_appends(tmp_path):
             while await stream.receive_some():
                 pass
         assert row(leader, "ctrl-3")["voter"] is False and leader.replica.term == term
+
+        # nor does the non-voter vote, even when asked by a member that takes it for a voter
+        three_term = three.replica.term
+        terms_seen = set()
+
+        async def watch_terms() -> None:  # every term ctrl-3 goes through, between any two of its steps
+            while True:
+                terms_seen.add(three.replica.term)
+                await trio.lowlevel.checkpoint()
+
+        async with trio.open_nursery() as watching:
+            watching.start_soon(watch_terms)
+            to_three = await open_tls("127.0.0.1", three.port, leader.tls.client)
+            await to_three.send_all(frame(b'{"type":"request_vote","term":%d,"last_log_index":999,'
+                                          b'"last_log_term":%d}' % (three_term + 50, three_term + 50)))
+            await leader.model.transact(lambda: config_type("still-followed"))
+            await wait_until(lambda: has(three, "still-followed"), 10)
+            watching.cancel_scope.cancel()
+        assert three_term + 50 not in terms_seen
         nursery.cancel_scope.cancel()

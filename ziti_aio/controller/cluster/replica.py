@@ -138,6 +138,8 @@ class _Raft(SyncObj):  # type: ignore[misc]
             if self._getLeader() in (None, node):
                 self._set_voter(False)
             return
+        if not self.voter and message["type"] in ("request_vote", "timeout_now"):
+            return  # a member whose configuration still names this one a voter asks for its vote
         if (not self.voter and message["type"] == "append_entries"
                 and message["term"] < self.raftCurrentTerm):
             # A member that does not vote may have raised its term in elections no one answered
