@@ -4,11 +4,25 @@ promoted by adding it again as a voter."""
 
 from __future__ import annotations
 
-import pytest
+from functools import partial
+from typing import TYPE_CHECKING
 
+import pytest
+import trio
+
+from ziti_aio.controller.pki_home import SIGNER_CA
+from ziti_aio.pki.bundle import certs_to_pem
+from ziti_aio.pki.files import load_ca
+from ziti_aio.pki.keys import key_to_pem
 from ziti_aio.sdk.management import ManagementError
 from ziti_aio.testing.cluster import leading, open_controller_cluster, open_joining_controller
 from ziti_aio.testing.waiting import wait_until
+from ziti_aio.transport.serve import serve_tls
+from ziti_aio.transport.tls import server_context
+
+if TYPE_CHECKING:
+    import ssl
+    from pathlib import Path
 
 
 async def leader_login(cluster):
@@ -32,7 +46,21 @@ async def two_and_a_newcomer(tmp_path):
         yield cluster, three
 
 
-async def test_a_non_voting_controller_serves_reads_and_forwarded_writes(two_and_a_newcomer):
+async def hang_up(stream) -> None:
+    await stream.aclose()
+
+
+def not_a_controller(home: Path, directory: Path) -> ssl.SSLContext:
+    """A server context with a certificate of the cluster's CA whose SPIFFE id names a router."""
+    signer = load_ca(home / "pki", SIGNER_CA)
+    cert, key = signer.issue_server("router", ips=["127.0.0.1"], spiffe_id="router/r1")
+    chain, key_file = directory / "router.chain.pem", directory / "router.key.pem"
+    chain.write_bytes(certs_to_pem([cert, *signer.certs]))
+    key_file.write_bytes(key_to_pem(key))
+    return server_context(cert_chain=str(chain), key=str(key_file), require_client_cert=False)
+
+
+async def test_a_non_voting_controller_serves_reads_and_forwarded_writes(two_and_a_newcomer, tmp_path):
     cluster, three = two_and_a_newcomer
     leader, admin = await leader_login(cluster)
     address = f"tls:{three.controller.api.cluster.config.address}"
@@ -40,6 +68,13 @@ async def test_a_non_voting_controller_serves_reads_and_forwarded_writes(two_and
         token = admin.headers["zt-session"]
         bad = await admin.post("/fabric/v1/cluster/add-member", json={"address": address, "isVoter": "no"})
         assert bad.status_code == 400 and bad.json()["error"]["cause"]["field"] == "isVoter"
+        async with trio.open_nursery() as nursery:  # a server of the trust domain that is no controller
+            _, port = await nursery.start(partial(serve_tls, hang_up, not_a_controller(cluster[0].home, tmp_path),
+                                                  host="127.0.0.1", port=0, name="router"))
+            refused = await admin.post("/fabric/v1/cluster/add-member",
+                                       json={"address": f"tls:127.0.0.1:{port}", "isVoter": False})
+            nursery.cancel_scope.cancel()
+        assert refused.status_code == 400 and "is no controller" in refused.json()["error"]["message"]
         added = await admin.post("/fabric/v1/cluster/add-member", json={"address": address, "isVoter": False})
         assert added.status_code == 200, added.text
         members = {m["id"]: m for m in (await admin.get("/fabric/v1/cluster/list-members")).json()["data"]}
