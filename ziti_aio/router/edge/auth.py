@@ -132,4 +132,4 @@ class Tokens:
         ``service_id`` with no service session? Decided here, from the router model alone."""
         verifier = self.verifier
         return oidc and verifier is not None and api_session_id not in verifier.revoked_api_sessions \
-            and self.model.allows(identity_id, service_id, session_type)
+            and self.model.allows(identity_id, service_id, session_type, api_session_id)
