@@ -65,6 +65,7 @@ def in_step(net: RunningNetwork, router: RunningRouter) -> bool:
     m, f = model(router), feed(net)
     return m.ready and m.index == f.index and {
         k: {"name": v.name, "disabled": v.disabled, "dial": sorted(v.dial), "bind": sorted(v.bind),
-            "dialChecks": _checks(v.dial_checks), "bindChecks": _checks(v.bind_checks)}
+            **({"dialChecks": _checks(v.dial_checks)} if v.dial_checks else {}),
+            **({"bindChecks": _checks(v.bind_checks)} if v.bind_checks else {})}
         for k, v in m.identities.items()} == f.view and {
         k: {"identityId": v.identity_id, "passing": sorted(v.passing)} for k, v in m.postures.items()} == f.postures

@@ -50,7 +50,7 @@ def _checked(entry: AccessEntry | None) -> set[str]:
     """The posture check ids an identity's entry depends on."""
     if entry is None:
         return set()
-    return {c for key in ("dialChecks", "bindChecks") for policies in entry[key].values()
+    return {c for key in ("dialChecks", "bindChecks") for policies in entry.get(key, {}).values()
             for checks in policies for c in checks}
 
 
@@ -98,10 +98,13 @@ class RouterModelFeed:
             else:
                 for service_id in services:
                     gated[kind].setdefault(service_id, []).append(checks)
-        return {"name": identity["name"], "disabled": is_disabled(identity),
-                "dial": sorted(granted["Dial"]), "bind": sorted(granted["Bind"]),
-                "dialChecks": {s: c for s, c in sorted(gated["Dial"].items()) if s not in granted["Dial"]},
-                "bindChecks": {s: c for s, c in sorted(gated["Bind"].items()) if s not in granted["Bind"]}}
+        entry: AccessEntry = {"name": identity["name"], "disabled": is_disabled(identity),
+                              "dial": sorted(granted["Dial"]), "bind": sorted(granted["Bind"])}
+        for kind, key in (("Dial", "dialChecks"), ("Bind", "bindChecks")):
+            checked = {s: c for s, c in sorted(gated[kind].items()) if s not in granted[kind]}
+            if checked:  # left out when empty: a network without posture checks sends what it always did
+                entry[key] = checked
+        return entry
 
     def _posture_entry(self, api_session: Entity, now: float) -> PostureEntry | None:
         """Which of the checks its identity's grants depend on the API session passes (``None``: none apply)."""
@@ -158,9 +161,10 @@ class RouterModelFeed:
             sessions: set[str] | None = None
         else:
             sessions = {c.id for c in command.changes if c.kind == Kind.API_SESSIONS}
-            for identity_id in changed:
-                sessions |= {a["id"] for a in self.model.owned_by(Kind.API_SESSIONS, identity_id)}
-                sessions |= {a for a, p in self.postures.items() if p["identityId"] == identity_id}
+            if changed and (self.postures or self._checks_of):  # their identities' grants may need other checks
+                sessions |= {a for a, p in self.postures.items() if p["identityId"] in changed}
+                for identity_id in changed:
+                    sessions |= {a["id"] for a in self.model.owned_by(Kind.API_SESSIONS, identity_id)}
         self._publish(changed, self._recompute_postures(sessions) if sessions != set() else {})
 
     def _on_posture(self, api_session_id: str | None) -> None:
