@@ -88,3 +88,28 @@ async def test_the_router_refuses_a_dial_whose_posture_fails(net):
                          what="the check-free grant at the router")
         assert "dialChecks" not in feed(net).view[ids["dialer"]]
     assert await net.get("sessions") == []
+
+
+async def test_a_posture_checked_bind_is_unbound_when_posture_fails(net):
+    ids = await pair(net)
+    check_id = await create(net.admin, "posture-checks", {
+        "name": "host-os", "typeId": "OS", "roleAttributes": ["strict"],
+        "operatingSystems": [{"type": "Windows", "versions": []}, {"type": "Linux", "versions": []}]})
+    (await net.admin.patch(f"{MANAGEMENT}/service-policies/{ids['bind']}",
+                           json={"postureCheckRoles": ["#strict"]})).raise_for_status()
+    async with open_context(net.identities["host"].path) as hosting:
+        assert hosting.client_api.api_session is not None
+        asid = hosting.client_api.api_session.id
+        # this device says it runs Windows, whatever it runs: the check passes
+        await hosting.client_api.submit_posture([{"id": check_id, "typeId": "OS", "type": "Windows",
+                                                  "version": "10.0.19041", "build": "1"}])
+        await wait_until(lambda: _passing(net, asid, check_id), 10, what="the router holding the passing posture")
+        listener = await hosting.bind("svc")
+        binds = parts(net.routers[0]).binds
+        [bind] = binds.by_terminator.values()
+        assert not bind.session_id and await net.get("sessions") == []  # bound by the model
+        # the check now wants macOS only: the router unbinds the host
+        (await net.admin.patch(f"{MANAGEMENT}/posture-checks/{check_id}", json={
+            "operatingSystems": [{"type": "macOS", "versions": []}]})).raise_for_status()
+        await wait_until(lambda: not binds.by_terminator, 10, what="the bind cut")
+        await listener.aclose()
