@@ -89,21 +89,24 @@ class RouterModelFeed:
     def _entry(self, identity: Entity) -> AccessEntry:
         sp = self.model.policy.service_policies
         granted: dict[str, set[str]] = {"Dial": set(), "Bind": set()}
-        gated: dict[str, dict[str, list[list[str]]]] = {"Dial": {}, "Bind": {}}
-        for pid in sorted(sp.policies_of(sp.left, identity["id"])):
-            kind, services = sp.policy(pid)["type"], sp.right.members.get(pid, ())
-            checks = self._checks_of.get(pid)
-            if checks is None:
-                granted[kind].update(services)
+        gated_policies = []
+        for pid in sp.policies_of(sp.left, identity["id"]):
+            if pid in self._checks_of:
+                gated_policies.append(pid)
             else:
-                for service_id in services:
-                    gated[kind].setdefault(service_id, []).append(checks)
+                granted[sp.policy(pid)["type"]].update(sp.right.members.get(pid, ()))
         entry: AccessEntry = {"name": identity["name"], "disabled": is_disabled(identity),
                               "dial": sorted(granted["Dial"]), "bind": sorted(granted["Bind"])}
-        for kind, key in (("Dial", "dialChecks"), ("Bind", "bindChecks")):
-            checked = {s: c for s, c in sorted(gated[kind].items()) if s not in granted[kind]}
-            if checked:  # left out when empty: a network without posture checks sends what it always did
-                entry[key] = checked
+        if gated_policies:  # left out otherwise: a network without posture checks sends what it always did
+            gated: dict[str, dict[str, list[list[str]]]] = {"Dial": {}, "Bind": {}}
+            for pid in sorted(gated_policies):
+                kind = sp.policy(pid)["type"]
+                for service_id in sp.right.members.get(pid, ()):
+                    if service_id not in granted[kind]:
+                        gated[kind].setdefault(service_id, []).append(self._checks_of[pid])
+            for kind, key in (("Dial", "dialChecks"), ("Bind", "bindChecks")):
+                if gated[kind]:
+                    entry[key] = dict(sorted(gated[kind].items()))
         return entry
 
     def _posture_entry(self, api_session: Entity, now: float) -> PostureEntry | None:

@@ -8,7 +8,9 @@ Pure bookkeeping: parsing checks every field, so a malformed message raises
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from ziti_aio.wire import ctrl
@@ -16,12 +18,12 @@ from ziti_aio.wire.errors import WireProtocolError
 
 MAX_ID_CHARS = 64
 
-
-Checks = dict[str, tuple[frozenset[str], ...]]
+Checks = Mapping[str, tuple[frozenset[str], ...]]
 """Per service, the check ids of each posture-checked policy granting it."""
+NO_CHECKS: Checks = MappingProxyType({})  # shared: most entries have none, and a snapshot makes thousands
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Access:
     """One identity's entry."""
 
@@ -29,8 +31,8 @@ class Access:
     disabled: bool
     dial: frozenset[str]
     bind: frozenset[str]
-    dial_checks: Checks = field(default_factory=dict)
-    bind_checks: Checks = field(default_factory=dict)
+    dial_checks: Checks
+    bind_checks: Checks
 
     def allows(self, service_id: str, session_type: str, passing: frozenset[str]) -> bool:
         """A policy without checks grants it, or one whose checks are all among ``passing`` (docs/posture.md §3.1)."""
@@ -55,8 +57,6 @@ def _id(what: str, value: Any) -> str:
 
 
 def _checks(identity_id: str, raw: Any) -> Checks:
-    if raw is None:
-        return {}
     if not isinstance(raw, dict):
         raise WireProtocolError(f"router model: bad posture checks for identity {identity_id}")
     out = {}
@@ -69,14 +69,17 @@ def _checks(identity_id: str, raw: Any) -> Checks:
 
 
 def _entry(identity_id: Any, raw: Any) -> Access | None:
-    identity_id = _id("identity", identity_id)
+    if not isinstance(identity_id, str) or not 0 < len(identity_id) <= MAX_ID_CHARS:
+        raise WireProtocolError("router model: bad identity id")
     if raw is None:
         return None
     if not isinstance(raw, dict) or not isinstance(raw.get("disabled"), bool):
         raise WireProtocolError(f"router model: bad entry for identity {identity_id}")
+    dial_checks, bind_checks = raw.get("dialChecks"), raw.get("bindChecks")
     return Access(ctrl.string(raw, "name", max_length=1024), raw["disabled"],
                   frozenset(ctrl.string_list(raw, "dial")), frozenset(ctrl.string_list(raw, "bind")),
-                  _checks(identity_id, raw.get("dialChecks")), _checks(identity_id, raw.get("bindChecks")))
+                  NO_CHECKS if dial_checks is None else _checks(identity_id, dial_checks),
+                  NO_CHECKS if bind_checks is None else _checks(identity_id, bind_checks))
 
 
 def _posture(api_session_id: Any, raw: Any) -> SessionPosture | None:
