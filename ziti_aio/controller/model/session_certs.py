@@ -80,9 +80,10 @@ def session_certificate_end(cert: Entity) -> list[Change]:
                                    "updatedAt": format_time(now), "expiresAt": cert["validTo"]})]
 
 
-def fingerprints_of(model: Model, api_session_id: str) -> list[str]:
+def fingerprints_of(model: Model, api_session: Entity) -> list[str]:
     """The SHA-1 fingerprints of an API session's live session certificates."""
-    return [c["fingerprint"] for c in model.where(Kind.API_SESSION_CERTIFICATES, apiSessionId=api_session_id)]
+    return [c["fingerprint"] for c in model.owned_by(Kind.API_SESSION_CERTIFICATES, api_session["identityId"])
+            if c["apiSessionId"] == api_session["id"]]
 
 
 def api_session_certificates_end(model: Model, api_session_id: str) -> list[Change]:

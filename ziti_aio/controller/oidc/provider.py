@@ -318,7 +318,7 @@ class OidcProvider(AuthorizationServer):  # type: ignore[misc]
         auth = self.model.maybe(Kind.AUTHENTICATORS, api_session.get("authenticatorId"))
         fingerprint = auth.get("fingerprint") if auth is not None and auth.get("method") == "cert" else None
         login = [fingerprint] if isinstance(fingerprint, str) else []
-        return login + fingerprints_of(self.model, api_session["id"]) \
+        return login + fingerprints_of(self.model, api_session) \
             + [p.data["fingerprint"] for p in self._queued_certs(api_session["id"])]
 
     def _queued_certs(self, api_session_id: str) -> list[Put]:
