@@ -5,14 +5,16 @@ refused at the router when the posture fails, and is cut when it stops passing (
 from __future__ import annotations
 
 import platform
+from urllib.parse import parse_qs, urlsplit
 
+import pyotp
 import pytest
 import trio
 
 from ziti_aio.common.errors import InvalidPosture
 from ziti_aio.sdk import open_context
 from ziti_aio.testing import wait_until
-from ziti_aio.testing.controller import MANAGEMENT, create
+from ziti_aio.testing.controller import CLIENT, MANAGEMENT, create
 from ziti_aio.wire import edge
 from ziti_aio.wire.content import EdgeContentType
 
@@ -113,3 +115,32 @@ async def test_a_posture_checked_bind_is_unbound_when_posture_fails(net):
             "operatingSystems": [{"type": "macOS", "versions": []}]})).raise_for_status()
         await wait_until(lambda: not binds.by_terminator, 10, what="the bind cut")
         await listener.aclose()
+
+
+async def test_an_mfa_timeout_cuts_a_connection_the_router_authorized(net):
+    """TOTP given in the OIDC session lets the router allow the dial; the check's timeout running out is no
+    request at all — the controller's posture sweep notices, the router hears it and cuts (within ~1 s)."""
+    ids = await pair(net)
+    check_id = await _gate(net, ids, {"typeId": "MFA", "timeoutSeconds": 2})
+    async with open_context(net.identities["host"].path) as hosting, \
+            open_context(net.identities["dialer"].path) as ctx, trio.open_nursery() as nursery:
+        nursery.start_soon(echo, await hosting.bind("svc"))
+        assert ctx.client_api.api_session is not None
+        asid = ctx.client_api.api_session.id
+        async with net.controller.client() as http:
+            headers = {"Authorization": f"Bearer {ctx.client_api.token}"}
+            enroll = await http.post(f"{CLIENT}/current-identity/mfa", headers=headers)
+            assert enroll.status_code == 201, enroll.text
+            totp = pyotp.TOTP(parse_qs(urlsplit(enroll.json()["data"]["provisioningUrl"]).query)["secret"][0])
+            verify = await http.post(f"{CLIENT}/current-identity/mfa/verify", headers=headers,
+                                     json={"code": totp.now()})
+            assert verify.status_code == 200, verify.text
+        await wait_until(lambda: _passing(net, asid, check_id), 10, what="the router holding the passed MFA")
+        stream = await ctx.dial("svc")
+        await stream.send_all(PAYLOAD)
+        assert await stream.receive_some() == PAYLOAD
+        assert await net.get("sessions") == []
+        with trio.fail_after(10):
+            assert await _closed(stream)
+        assert not model(net.routers[0]).allows(ids["dialer"], ids["svc"], "Dial", asid)
+        nursery.cancel_scope.cancel()
