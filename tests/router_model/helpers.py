@@ -56,9 +56,16 @@ def model(router: RunningRouter) -> AccessModel:
     return parts(router).tokens.model
 
 
+def _checks(checks: dict[str, tuple[frozenset[str], ...]]) -> dict[str, list[list[str]]]:
+    return {s: [sorted(p) for p in policies] for s, policies in sorted(checks.items())}
+
+
 def in_step(net: RunningNetwork, router: RunningRouter) -> bool:
     """The router's model is the controller's, at the same index."""
     m, f = model(router), feed(net)
     return m.ready and m.index == f.index and {
-        k: {"name": v.name, "disabled": v.disabled, "dial": sorted(v.dial), "bind": sorted(v.bind)}
-        for k, v in m.identities.items()} == f.view
+        k: {"name": v.name, "disabled": v.disabled, "dial": sorted(v.dial), "bind": sorted(v.bind),
+            **({"dialChecks": _checks(v.dial_checks)} if v.dial_checks else {}),
+            **({"bindChecks": _checks(v.bind_checks)} if v.bind_checks else {})}
+        for k, v in m.identities.items()} == f.view and {
+        k: {"identityId": v.identity_id, "passing": sorted(v.passing)} for k, v in m.postures.items()} == f.postures

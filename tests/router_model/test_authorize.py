@@ -105,20 +105,6 @@ async def test_a_policy_change_cuts_the_connections_that_lost_access(net):
         nursery.cancel_scope.cancel()
 
 
-async def test_a_posture_gated_grant_is_left_to_the_controller(net):
-    ids = await pair(net)
-    check = (await net.admin.post(f"{MANAGEMENT}/posture-checks", json={
-        "name": "mfa", "typeId": "MFA", "roleAttributes": ["strict"]})).json()
-    assert "data" in check, check
-    (await net.admin.patch(f"{MANAGEMENT}/service-policies/{ids['dial']}",
-                           json={"postureCheckRoles": ["#strict"]})).raise_for_status()
-    await wait_until(lambda: in_step(net, net.routers[0]), 10, what="the router model in step")
-    assert not parts(net.routers[0]).tokens.model.allows(ids["dialer"], ids["svc"], "Dial")
-    async with open_context(net.identities["dialer"].path) as ctx:
-        service = await ctx.service("svc", "Dial")
-        assert service.posture_queries and not ctx._by_model(service)
-
-
 async def test_the_sdk_falls_back_to_a_service_session(net):
     ids = await pair(net)
     async with open_context(net.identities["host"].path) as hosting, \

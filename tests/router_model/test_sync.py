@@ -81,6 +81,15 @@ async def test_malformed_model_messages_are_dropped_and_the_router_carries_on(ne
         ctrl.message(ctrl.CtrlType.MODEL_SNAPSHOT, index=index, part=0, parts=0, identities={}),
         ctrl.message(ctrl.CtrlType.MODEL_SNAPSHOT, index=index, part=0, parts=1,
                      identities={ids["dialer"]: {"name": "x", "disabled": "no", "dial": [], "bind": []}}),
+        # posture-checked grants and API sessions' postures (docs/router-model.md §7)
+        ctrl.message(ctrl.CtrlType.MODEL_EVENT, index=index + 1, identities={}, postures=[]),
+        ctrl.message(ctrl.CtrlType.MODEL_EVENT, index=index + 1, identities={}, postures={"a": {"passing": []}}),
+        ctrl.message(ctrl.CtrlType.MODEL_EVENT, index=index + 1, identities={},
+                     postures={"a": {"identityId": "x", "passing": "all"}}),
+        ctrl.message(ctrl.CtrlType.MODEL_EVENT, index=index + 1, identities={
+            "x": {"name": "x", "disabled": False, "dial": [], "bind": [], "dialChecks": {ids["svc"]: ["c"]}}}),
+        ctrl.message(ctrl.CtrlType.MODEL_EVENT, index=index + 1, identities={
+            "x": {"name": "x", "disabled": False, "dial": [], "bind": [], "bindChecks": []}}),
     ]
     for msg in bad:  # over the real control channel
         connected.push(msg)

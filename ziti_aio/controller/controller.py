@@ -196,6 +196,7 @@ class Controller:
         network = self.network = Network(model, signer, metrics, events, report_interval_s=cfg.report_interval_s,
                                          alerts=Alerts(events, cert_warn_days=cfg.alert_cert_days))
         metrics.watch(model, network)
+        network.router_model.watch_posture(access.posture)
         if cfg.cluster is None:
             await bootstrap(model, admin_username=cfg.admin_username, admin_password=cfg.admin_password)
         exchange = EnrollmentExchange(model, pki.signer, cfg.trust_domain, pki.ca_bundle)

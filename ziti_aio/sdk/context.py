@@ -203,18 +203,19 @@ class ZitiContext:
 
     def _by_model(self, service: Service) -> bool:
         """Dial and bind ``service`` with no service session? Only logged in by OIDC (routers verify the
-        access token), and only for services without posture checks (the controller decides those)."""
-        return self.use_router_model and self.client_api.oidc is not None and not service.posture_queries
+        access token and judge posture from their model, docs/router-model.md §7)."""
+        return self.use_router_model and self.client_api.oidc is not None
 
     async def session(self, service: Service, session_type: str, *, by_model: bool = True) -> Session:
         """A Dial or Bind session for ``service``: with ``by_model`` and :meth:`_by_model`, one made here
-        (id "", a router-model token, the routers the identity may use for it), else ``POST /sessions``."""
+        (id "", a router-model token, the routers the identity may use for it), else ``POST /sessions``.
+        Either way a service with posture queries gets this device's changed posture sent first."""
+        if service.posture_queries:
+            await self.posture.submit()
         if by_model and self._by_model(service):
             urls = self._service_routers.get(service.id) or await self.client_api.service_routers(service)
             self._service_routers[service.id] = urls
             return Session(id="", token=edge.model_token(service.id), type=session_type, router_urls=urls)
-        if service.posture_queries:
-            await self.posture.submit()
         return await self.client_api.create_session(service, session_type)
 
     def _refresh_delay(self) -> float:

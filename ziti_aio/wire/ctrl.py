@@ -39,10 +39,11 @@ Messages:
   (base64) and its reply ``hostKey`` (base64 or null).
 - ``MODEL_SNAPSHOT`` (controller -> router): the router model (docs/router-model.md) at ``index``, in
   ``parts`` messages ``{v, index, part, parts, identities: {id: {name, disabled, dial: [service ids],
-  bind: [service ids]}}}``; pushed after every (re)connect and on request. The router swaps its model
-  when the last part arrived.
-- ``MODEL_EVENT`` (controller -> router): ``{v, index, identities: {id: entry or null}}``, the entries
-  one model change altered (null: the identity is gone), numbered one after the other.
+  bind: [service ids], dialChecks: {service id: [[check ids]]}, bindChecks}}, postures: {API session id:
+  {identityId, passing: [check ids]}}}``; pushed after every (re)connect and on request. The router swaps
+  its model when the last part arrived.
+- ``MODEL_EVENT`` (controller -> router): ``{v, index, identities: {id: entry or null}, postures: {id:
+  entry or null}}``, the entries one change altered (null: gone), numbered one after the other.
 - ``MODEL_SNAPSHOT_REQUEST`` (router -> controller): ``{v, index}``, a router that saw a gap in the
   numbering asks for a snapshot.
 

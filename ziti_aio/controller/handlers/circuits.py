@@ -49,7 +49,7 @@ def _create_circuit(network: Network, router: ConnectedRouter, msg: Message,
     the routers on the path get their routes first and the reply follows (``Routing.set_up``).
     """
     data = ctrl.parse(msg)
-    granted = grant(network.model, data, "Dial")
+    granted = grant(network.model, data, "Dial", network.router_model.posture)
     identity, service = granted.identity, granted.service
     if service.get("encryptionRequired") and not data.get("encrypted"):
         raise EncryptionDataMissing()

@@ -1,6 +1,7 @@
 """Who a router's CREATE_CIRCUIT or CREATE_TERMINATOR is for: the service session it names, or — for a
 dial or bind the router authorized from its router model (docs/router-model.md), with no session —
-the identity, service and API session it names, checked against current policy all the same."""
+the identity, service and API session it names, checked against current policy and that API session's
+posture all the same."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from ziti_aio.wire import ctrl
 
 if TYPE_CHECKING:
     from ziti_aio.controller.model.model import Entity, Model
+    from ziti_aio.controller.model.posture import Posture
 
 MAX_ID_CHARS = 64
 
@@ -28,8 +30,9 @@ class Grant:
     api_session_id: str
 
 
-def grant(model: Model, data: dict[str, Any], session_type: str) -> Grant:
-    """The grant a control request carries, or :class:`InvalidSession`."""
+def grant(model: Model, data: dict[str, Any], session_type: str, posture: Posture | None = None) -> Grant:
+    """The grant a control request carries, or :class:`InvalidSession`. A session-less one must also pass
+    ``posture`` (a service session passed it when it was made, and ends when it stops passing)."""
     session_id = ctrl.string(data, "sessionId", max_length=MAX_ID_CHARS)
     if session_id:
         session = model.maybe(Kind.SESSIONS, session_id)
@@ -45,4 +48,9 @@ def grant(model: Model, data: dict[str, Any], session_type: str) -> Grant:
     if identity is None or is_disabled(identity) or service is None \
             or session_type not in model.policy.permissions_for(identity["id"], service["id"]):
         raise InvalidSession()
+    if not session_id and posture is not None and posture.any_checks():
+        api_session = model.maybe(Kind.API_SESSIONS, api_session_id)
+        if api_session is None or api_session["identityId"] != identity["id"] \
+                or not posture.verdict(api_session, service["id"], session_type).passed:
+            raise InvalidSession()
     return Grant(identity, service, session_id, api_session_id)

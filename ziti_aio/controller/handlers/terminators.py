@@ -26,7 +26,7 @@ def create_terminator(network: Network, router: ConnectedRouter, msg: Message) -
     precedence = ctrl.string(data, "precedence", max_length=16, default="default")
     if precedence not in PRECEDENCE_RANK:
         precedence = "default"
-    granted = grant(network.model, data, "Bind")
+    granted = grant(network.model, data, "Bind", network.router_model.posture)
     service = granted.service
     terminator = Terminator(
         id=terminator_id, service_id=service["id"], router_id=router.id,

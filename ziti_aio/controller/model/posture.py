@@ -28,6 +28,8 @@ from ziti_aio.controller.model.revocations import session_revocation
 from ziti_aio.controller.store.commands import Change, Command
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ziti_aio.controller.model.model import Entity, Model
 
 log = logging.getLogger(__name__)
@@ -59,6 +61,9 @@ class Posture:
         self.sessions: dict[str, SessionPosture] = {}
         self.failed_requests: dict[str, deque[dict[str, Any]]] = defaultdict(
             lambda: deque(maxlen=MAX_FAILED_REQUESTS))
+        # Told when an API session's posture may have changed (its id; ``None``: time passed for all), before
+        # its failing sessions end: the router model's feed (docs/router-model.md §7).
+        self.listeners: list[Callable[[str | None], None]] = []
 
     def any_checks(self) -> bool:
         return bool(self.model.entities[Kind.POSTURE_CHECKS])
@@ -189,6 +194,8 @@ class Posture:
 
     async def enforce(self, api_session_id: str | None = None) -> int:
         """Delete (and revoke) the sessions whose posture no longer passes; all of them, or one API session's."""
+        for listener in self.listeners:
+            listener(api_session_id)
         if not self._failing_sessions(api_session_id):
             return 0  # the common case decided without the write lock; a failing one is re-checked under it
         ended: list[int] = []

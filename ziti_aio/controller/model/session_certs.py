@@ -1,10 +1,13 @@
-"""Session-bound certificates (``/current-api-session/certificates``, docs/edge-api.md "Session certificates").
+"""Session-bound certificates, the one definition behind both ways of asking for one: the client API's
+``/current-api-session/certificates`` (docs/edge-api.md "Session certificates") and a CSR during OIDC
+authentication — login, refresh or token exchange (docs/oidc.md §6a).
 
 An API session may get client certificates for fresh keys of its SDK (libziti 1.x asks for one when its
-identity has no certificate of its own). Each is valid for the API session's idle timeout and names the API
-session in a SPIFFE id, ``spiffe://<trust domain>/identity/<identity id>/api-session/<api session id>``,
-which is how a router accepts it for that API session's token only (router/edge/auth.py). It ends with
-its API session, or when deleted: a ``SESSION_CERT`` revocation of its fingerprint tells the routers.
+identity has no certificate of its own). Each is stored as an ``api-session-certificates`` entity, is
+valid for the lifetime its path gives, and names the API session in a SPIFFE id,
+``spiffe://<trust domain>/identity/<identity id>/api-session/<api session id>``, which is how a router
+accepts it for that API session's tokens only (router/edge/auth.py). It ends with its API session, or
+when deleted: a ``SESSION_CERT`` revocation of its fingerprint tells the routers.
 """
 
 from __future__ import annotations
@@ -43,14 +46,20 @@ def _check_subject(csr: x509.CertificateSigningRequest, identity: Entity) -> Non
 
 
 def session_certificate(model: Model, ca: CertAuthority, trust_domain: str, identity: Entity,
-                        api_session: Entity, csr_pem: object, lifetime: timedelta) -> tuple[Put, Entity, str]:
-    """Sign a CSR for the caller's API session; returns the change, the stored entity and the CA chain."""
+                        api_session: Entity, csr_pem: object, lifetime: timedelta, *, field: str = "csr",
+                        any_subject: bool = False, pending: int = 0) -> tuple[Put, Entity, str]:
+    """Sign a CSR for the caller's API session; returns the change, the stored entity and the CA chain.
+    ``any_subject``: the CSR's common name is not checked (an OIDC login's CSR is made before its SDK knows
+    the identity's id, e.g. by just-in-time enrollment); ``pending``: certificates of this API session
+    signed but not stored yet."""
     if not isinstance(csr_pem, str):
-        raise ValidationError("is required (a PEM CSR)", field="csr")
-    if len(model.where(Kind.API_SESSION_CERTIFICATES, apiSessionId=api_session["id"])) >= MAX_PER_API_SESSION:
-        raise ValidationError(f"an API session holds at most {MAX_PER_API_SESSION} certificates", field="csr")
+        raise ValidationError("is required (a PEM CSR)", field=field)
+    held = len(model.where(Kind.API_SESSION_CERTIFICATES, apiSessionId=api_session["id"])) + pending
+    if held >= MAX_PER_API_SESSION:
+        raise ValidationError(f"an API session holds at most {MAX_PER_API_SESSION} certificates", field=field)
     csr = load_csr(csr_pem)
-    _check_subject(csr, identity)
+    if not any_subject:
+        _check_subject(csr, identity)
     cert = ca.sign_csr(csr, lifetime=lifetime,
                        spiffe_id=f"spiffe://{trust_domain}/{session_spiffe_path(identity['id'], api_session['id'])}")
     now = now_text()
@@ -69,6 +78,12 @@ def session_certificate_end(cert: Entity) -> list[Change]:
     return [Delete(Kind.API_SESSION_CERTIFICATES, cert["id"]),
             Put(Kind.REVOCATIONS, {"id": cert["fingerprint"], "type": "SESSION_CERT", "createdAt": format_time(now),
                                    "updatedAt": format_time(now), "expiresAt": cert["validTo"]})]
+
+
+def fingerprints_of(model: Model, api_session: Entity) -> list[str]:
+    """The SHA-1 fingerprints of an API session's live session certificates."""
+    return [c["fingerprint"] for c in model.owned_by(Kind.API_SESSION_CERTIFICATES, api_session["identityId"])
+            if c["apiSessionId"] == api_session["id"]]
 
 
 def api_session_certificates_end(model: Model, api_session_id: str) -> list[Change]:

@@ -6,14 +6,16 @@ authorization requests, the single-use codes, the refresh-token families and the
 which are the controller's own JWTs bound to an API session (docs/oidc.md §3).
 
 Everything here is synchronous and in memory (authlib's hooks are synchronous): what needs a
-model write — ending an API session when a refresh token is reused or a token is revoked — is
-queued in :attr:`OidcProvider.to_revoke` and done by the route after authlib answered.
+model write — ending an API session when a refresh token is reused or a token is revoked, storing a
+session certificate signed for a CSR — is queued in :attr:`OidcProvider.to_revoke` and
+:attr:`OidcProvider.certs_to_store` and done by the route after authlib answered, before the answer goes out.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -31,19 +33,18 @@ from ziti_aio.common.errors import ValidationError
 from ziti_aio.common.ids import new_id
 from ziti_aio.controller.kinds import Kind
 from ziti_aio.controller.model.mfa import is_partial
+from ziti_aio.controller.model.session_certs import fingerprints_of, session_certificate
 from ziti_aio.controller.oidc.token_exchange import GRANT_TYPE as TOKEN_EXCHANGE
 from ziti_aio.controller.oidc.token_exchange import TokenExchangeGrant
+from ziti_aio.controller.store.commands import Command
 from ziti_aio.pki import tokens
-from ziti_aio.pki.bundle import fingerprint_sha1
-from ziti_aio.pki.csr import load_csr
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from cryptography import x509
-
     from ziti_aio.controller.model.access import Access
     from ziti_aio.controller.model.model import Entity
+    from ziti_aio.controller.store.commands import Put
     from ziti_aio.pki.ca import CertAuthority
 
 CLIENT_IDS = ("openziti", "native")
@@ -132,8 +133,8 @@ class AuthRequest:
     created: float = field(default_factory=time.time)
     api_session_id: str | None = None
     session_cert: str | None = None
-    # A CSR that waits for the TOTP code of a partially authenticated login (docs/oidc.md §7).
-    csr: x509.CertificateSigningRequest | None = None
+    # A CSR (PEM) that waits for the TOTP code of a partially authenticated login (docs/oidc.md §7).
+    csr: str | None = None
 
 
 @dataclass
@@ -224,8 +225,8 @@ class OidcProvider(AuthorizationServer):  # type: ignore[misc]
         self.codes: dict[str, Code] = {}
         self.families: dict[str, str] = {}
         """API session id → the one refresh token id of it that may still be used."""
-        self.session_certs: dict[str, list[str]] = {}
-        """API session id → SHA-1s of the session certificates issued to it (docs/oidc.md §6a)."""
+        self.certs_to_store: list[Put] = []
+        """Session certificates signed for a CSR and not stored yet (docs/oidc.md §6a)."""
         self._prune_at = MAX_PENDING
         self.to_revoke: set[str] = set()
         """API sessions to end (refresh token reuse, replayed code, revocation, end-session)."""
@@ -309,23 +310,54 @@ class OidcProvider(AuthorizationServer):  # type: ignore[misc]
             return
         for asid in [a for a in self.families if self.model.maybe(Kind.API_SESSIONS, a) is None]:
             self.families.pop(asid, None)
-            self.session_certs.pop(asid, None)
         self._prune_at = max(MAX_PENDING, 2 * len(self.families))
 
     def fingerprints(self, api_session: Entity) -> list[str]:
-        """The client certificates (SHA-1) a token of this API session is bound to (``z_cfs``)."""
+        """The client certificates (SHA-1) a token of this API session is bound to (``z_cfs``): the one it
+        logged in with, and its session certificates (stored, or signed a moment ago and not stored yet)."""
         auth = self.model.maybe(Kind.AUTHENTICATORS, api_session.get("authenticatorId"))
         fingerprint = auth.get("fingerprint") if auth is not None and auth.get("method") == "cert" else None
-        return ([fingerprint] if isinstance(fingerprint, str) else []) + self.session_certs.get(api_session["id"], [])
+        login = [fingerprint] if isinstance(fingerprint, str) else []
+        return login + fingerprints_of(self.model, api_session) \
+            + [p.data["fingerprint"] for p in self._queued_certs(api_session["id"])]
 
-    def issue_session_cert(self, api_session: Entity, csr: x509.CertificateSigningRequest) -> str:
-        """Sign a login's CSR as a client certificate of its identity that counts only with this API session's
-        tokens (routers check its SHA-1 in ``z_cfs``); valid as long as a refresh token. Returns the chain PEM."""
-        cert = self.signer_ca.sign_csr(
-            csr, days=max(1, REFRESH_LIFETIME_S // 86400),
-            spiffe_id=f"spiffe://{self.trust_domain}/identity/{api_session['identityId']}")
-        self.session_certs.setdefault(api_session["id"], []).append(fingerprint_sha1(cert))
-        return self.signer_ca.chain_pem(cert).decode()
+    def _queued_certs(self, api_session_id: str) -> list[Put]:
+        return [p for p in self.certs_to_store if p.data["apiSessionId"] == api_session_id]
+
+    def issue_session_cert(self, api_session: Entity, csr_pem: str, *, field: str = "csrPem") -> str:
+        """Sign a CSR as a session certificate of this API session (controller/model/session_certs.py, the
+        client API's too), valid as long as a refresh token, queued for :meth:`store_certs`. Returns the
+        certificate followed by the CA chain (PEM). A bad CSR raises :class:`ValidationError`."""
+        identity = self.model.get(Kind.IDENTITIES, api_session["identityId"])
+        put, cert, chain = session_certificate(
+            self.model, self.signer_ca, self.trust_domain, identity, api_session, csr_pem,
+            timedelta(seconds=REFRESH_LIFETIME_S), field=field, any_subject=True,
+            pending=len(self._queued_certs(api_session["id"])))
+        self.certs_to_store.append(put)
+        return str(cert["certificate"]) + chain
+
+    def form_session_cert(self, form: Mapping[str, str], api_session: Entity) -> str | None:
+        """A token request's ``csr_pem`` (refresh or token exchange) signed before its tokens are made, so they
+        are bound to it; a bad CSR is ``invalid_request`` and queues nothing."""
+        pem = form.get("csr_pem")
+        if not pem:
+            return None
+        try:
+            return self.issue_session_cert(api_session, pem, field="csr_pem")
+        except ValidationError as exc:
+            raise InvalidRequestError(f"csr_pem: {exc.message}") from exc
+
+    async def store_certs(self) -> None:
+        """Store the queued session certificates (those of API sessions that ended meanwhile are dropped)."""
+        if not self.certs_to_store:
+            return
+        puts, self.certs_to_store = self.certs_to_store, []
+
+        def build() -> Command | None:
+            live = tuple(p for p in puts if self.model.maybe(Kind.API_SESSIONS, p.data["apiSessionId"]) is not None)
+            return Command("oidc", "session certificates of OIDC logins", live) if live else None
+
+        await self.model.transact(build)
 
     def grantee(self, credential: Credential) -> Grantee | None:
         """Whom a refresh or exchange with ``credential`` issues to: its live API session, touched."""
@@ -421,13 +453,7 @@ class _RefreshGrant(RefreshTokenGrant):  # type: ignore[misc]
     def issue_token(self, user: Grantee, refresh_token: Credential) -> dict[str, Any]:
         """The refreshed tokens; a ``csr_pem`` form field asks for a new session certificate, signed first so
         that the new tokens are bound to it (OpenZiti's refresh with CSR, docs/oidc.md §6a)."""
-        pem = self.request.form.get("csr_pem")
-        cert = None
-        if pem:
-            try:  # load_csr checks the form, signing checks the signature: either refuses before anything changes
-                cert = self.server.issue_session_cert(user.api_session, load_csr(pem))
-            except ValidationError as exc:
-                raise InvalidRequestError(f"csr_pem: {exc.message}") from exc
+        cert = self.server.form_session_cert(self.request.form, user.api_session)
         token: dict[str, Any] = super().issue_token(user, refresh_token)
         if cert is not None:
             token["session_cert"] = cert

@@ -30,8 +30,6 @@ from ziti_aio.pki.csr import load_csr
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from cryptography import x509
-
     from ziti_aio.controller.api.app import ApiContext
     from ziti_aio.controller.model.model import Entity
 
@@ -85,16 +83,15 @@ async def _login_payload() -> tuple[dict[str, Any], str | None]:
     return body, ident if isinstance(ident, str) else None
 
 
-def _session_csr(pem: object) -> x509.CertificateSigningRequest | None:
-    """A login's ``csrPem``, checked (signature included) before anything is stored."""
+def _session_csr(pem: object) -> str | None:
+    """A login's ``csrPem``, checked (signature included) before the login is tried."""
     if pem is None:
         return None
     if not isinstance(pem, str):
         raise ValidationError("must be a PEM certificate signing request", field="csrPem")
-    csr = load_csr(pem)
-    if not csr.is_signature_valid:
+    if not load_csr(pem).is_signature_valid:
         raise ValidationError("the CSR signature does not verify", field="csrPem")
-    return csr
+    return pem
 
 
 def oidc_blueprint(ctx: ApiContext) -> Blueprint:
@@ -110,7 +107,6 @@ def oidc_blueprint(ctx: ApiContext) -> Blueprint:
         while provider.to_revoke:
             asid = provider.to_revoke.pop()
             provider.families.pop(asid, None)
-            provider.session_certs.pop(asid, None)
             with contextlib.suppress(NotFoundError):
                 await ctx.access.logout(asid, actor="oidc")
 
@@ -147,7 +143,7 @@ def oidc_blueprint(ctx: ApiContext) -> Blueprint:
         return Response("", status=302, headers={"Location": f"{login}?authRequestID={pending.id}"})
 
     async def _logged_in(ident: str | None, login: Callable[[], Awaitable[tuple[Entity, str]]],
-                         csr: x509.CertificateSigningRequest | None = None) -> Response:
+                         csr: str | None = None) -> Response:
         pending = provider.pending(ident)
         if pending is None or pending.api_session_id is not None:
             raise InvalidAuth("no authorization request with that id is waiting for a login")
@@ -159,6 +155,7 @@ def oidc_blueprint(ctx: ApiContext) -> Blueprint:
             return _answer((200, {"authQueries": _totp_queries(pending.id)}, []))
         if csr is not None:
             pending.session_cert = provider.issue_session_cert(api_session, csr)
+            await provider.store_certs()
         return _to_callback(pending.id)
 
     @bp.post("/login/ext-jwt")
@@ -186,6 +183,7 @@ def oidc_blueprint(ctx: ApiContext) -> Blueprint:
         if pending.csr is not None:
             pending.session_cert = provider.issue_session_cert(api_session, pending.csr)
             pending.csr = None
+            await provider.store_certs()
         return _to_callback(pending.id)
 
     @bp.post("/login/cert")
@@ -238,6 +236,7 @@ def oidc_blueprint(ctx: ApiContext) -> Blueprint:
     async def token() -> Response:
         """``authorization_code`` (with the PKCE verifier), ``refresh_token`` (rotated) or token exchange."""
         answer = provider.create_token_response(await _form_request())
+        await provider.store_certs()
         await revoke_queued()
         return _answer(answer)
 

@@ -4,7 +4,8 @@ authlib has no token-exchange grant, so this is one on its grant framework (clie
 the token generator, the error answers): the subject token is one of this provider's own access or
 refresh tokens, still live; an access token exchanges for an access token, a refresh token for an
 access token or (the default) a new access + refresh token, which rotates the refresh family as the
-refresh grant does. ID tokens and foreign tokens are refused.
+refresh grant does. ID tokens and foreign tokens are refused. A ``csr_pem`` form field gets a session
+certificate, as on a refresh (docs/oidc.md §6a).
 """
 
 from __future__ import annotations
@@ -86,10 +87,13 @@ class TokenExchangeGrant(BaseGrant, TokenEndpointMixin):  # type: ignore[misc]
         if user is None:
             raise InvalidGrantError("the subject token's session has ended")
         requested = self.request.requested_token_type
+        cert = self.server.form_session_cert(self.request.form, user.api_session)
         token: dict[str, Any] = self.generate_token(
             user=user, scope=self.request.payload.scope or credential.get_scope() or "openid",
             include_refresh_token=requested == REFRESH_TOKEN_TYPE)
         token["issued_token_type"] = requested
+        if cert is not None:
+            token["session_cert"] = cert
         self.request.user = user
         self.save_token(token)
         return 200, token, self.TOKEN_RESPONSE_HEADER

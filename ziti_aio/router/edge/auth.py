@@ -74,7 +74,8 @@ class TokenVerifier:
                     cert: x509.Certificate | None = None) -> ApiSessionClaims:
         """Check a hello's (or UpdateToken's) API-session or OIDC access token against the TLS client
         certificate (its SHA-1 ``fingerprint``): the one the API session logged in with (an OIDC token names
-        its certificates in ``z_cfs``), or a session certificate the controller issued to that API session."""
+        its certificates in ``z_cfs``), or a session certificate the controller issued to that API session; a
+        deleted session certificate (its fingerprint revoked) is refused either way."""
         oidc = tokens.peek_type(token) == tokens.ACCESS
         if oidc:
             claims = self._claims(token, tokens.ACCESS, AuthError)
@@ -85,16 +86,16 @@ class TokenVerifier:
             api_session_id, bound_here = claims["jti"], claims.get("fp") == fingerprint
         if not isinstance(api_session_id, str) or api_session_id in self.revoked_api_sessions:
             raise AuthError("the API session was revoked")
-        if fingerprint is None or (not bound_here
-                                   and not self._session_cert_of(cert, fingerprint, claims["sub"], api_session_id)):
+        if fingerprint is None or fingerprint in self.revoked_certs \
+                or (not bound_here and not self._session_cert_of(cert, claims["sub"], api_session_id)):
             raise AuthError("the API session was not created with this client certificate")
         return ApiSessionClaims(api_session_id, claims["sub"], oidc)
 
-    def _session_cert_of(self, cert: x509.Certificate | None, fingerprint: str, identity_id: str,
-                         api_session_id: str) -> bool:
-        """Is ``cert`` (verified by TLS against the network's CA) a live session certificate of the token's API
-        session? Its SPIFFE id names the identity and the API session (controller/model/session_certs.py)."""
-        if cert is None or fingerprint in self.revoked_certs:
+    def _session_cert_of(self, cert: x509.Certificate | None, identity_id: str, api_session_id: str) -> bool:
+        """Is ``cert`` (verified by TLS against the network's CA) a session certificate of the token's API
+        session? Its SPIFFE id names the identity and the API session (controller/model/session_certs.py; the
+        client API's and the OIDC login's alike)."""
+        if cert is None:
             return False
         try:
             sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
@@ -132,4 +133,4 @@ class Tokens:
         ``service_id`` with no service session? Decided here, from the router model alone."""
         verifier = self.verifier
         return oidc and verifier is not None and api_session_id not in verifier.revoked_api_sessions \
-            and self.model.allows(identity_id, service_id, session_type)
+            and self.model.allows(identity_id, service_id, session_type, api_session_id)
