@@ -227,3 +227,47 @@ async def test_a_router_follows_the_members_the_cluster_announces(tmp_path):
         for member in net.controllers:  # and back in
             member.controller.network.ctrl_endpoints = lambda: everyone
         await wait_until(lambda: _connected_everywhere(net, router.id), 30, what="the router on every member again")
+
+
+async def test_an_sdk_whose_controller_is_down_at_start_logs_in_at_a_member_it_remembers(tmp_path):
+    async with open_network(tmp_path, controllers=3, routers=0) as net:
+        dialer = await net.create_identity("dialer")
+        assert "ztAPIs" not in json.loads(dialer.path.read_text())
+        async with open_context(dialer.path) as ctx:  # the first login learns the members, kept in the file
+            everyone = sorted(ctx.client_api.controllers)
+            assert everyone == sorted(c.url for c in net.controllers)
+        kept = json.loads(dialer.path.read_text())["ztAPIs"]
+        assert sorted(url.removesuffix(CLIENT) for url in kept) == everyone
+        net.controller.stop()  # the identity's ztAPI
+        assert json.loads(dialer.path.read_text())["ztAPI"] == net.controller.url
+
+        async def start_elsewhere() -> str | None:
+            try:
+                async with open_context(dialer.path) as again:
+                    assert again.identity_name == "dialer"
+                    return again.client_api.controller_url
+            except ZitiError:  # an election on a loaded machine answers 503 for a moment
+                return None
+
+        assert await wait_until(start_elsewhere, 60, what="a login at another member") != net.controller.url
+
+
+async def test_an_oidc_refresh_that_gets_no_answer_moves_to_another_member(tmp_path):
+    async with open_network(tmp_path, controllers=3, routers=0) as net:
+        dialer = await net.create_identity("dialer")
+        async with open_context(dialer.path) as ctx:
+            api = ctx.client_api
+            assert api.oidc is not None, "the cluster's members offer OIDC"
+            first_token = api.token
+            net.controller.stop()
+            await wait_until(_answers(api.refresh), 60, what="an OIDC refresh at another member")
+            assert api.controller_url != net.controller.url
+            assert api.oidc.token_endpoint.startswith(api.controller_url)
+            assert api.token != first_token
+            # the leader that kept the refresh token is gone: the new one refused it and the SDK logged in
+            # again there (docs/ha.md); the new token is good on the member the SDK moved to
+            [member] = [c for c in net.controllers if c.url == api.controller_url]
+            async with member.client() as http:
+                answer = await http.get(f"{CLIENT}/current-api-session",
+                                        headers={"Authorization": f"Bearer {api.token}"})
+            assert answer.status_code == 200 and answer.json()["data"]["id"] == api.api_session.id

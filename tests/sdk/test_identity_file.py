@@ -78,3 +78,21 @@ def test_bad_documents(tmp_path, pems):
         parse_identity({"ztAPI": "https://ctrl:1280"})
     with pytest.raises(ConfigError, match="must be a JSON object"):
         parse_identity([])
+
+
+def test_ztapis_lists_the_clusters_other_controllers(tmp_path, pems):
+    path = tmp_path / "id.json"
+    path.write_text(json.dumps({"ztAPI": "https://a:1280", "id": pems,
+                                "ztAPIs": ["https://a:1280/edge/client/v1", "https://b:1280/", "https://b:1280"]}))
+    identity = load_identity(path)
+    assert identity.ztapis == ("https://a:1280", "https://b:1280")
+    assert identity.controllers == ["https://a:1280", "https://b:1280"]
+    assert load_identity(_write(tmp_path / "one.json", pems)).controllers == ["https://127.0.0.1:1280"]
+
+
+@pytest.mark.parametrize("ztapis", ["https://b:1280", ["http://b:1280"], [7], ["https://b:1280"] * 33])
+def test_bad_ztapis_are_one_clear_error(tmp_path, pems, ztapis):
+    path = tmp_path / "id.json"
+    path.write_text(json.dumps({"ztAPI": "https://a:1280", "id": pems, "ztAPIs": ztapis}))
+    with pytest.raises(ConfigError, match="ztAPIs must be a list of at most 32 https:// URLs"):
+        load_identity(path)

@@ -173,29 +173,34 @@ class CtrlChannels:
         return preferred + [c for c in self.channels.values() if c.channel is not None and c is not self.source]
 
     async def request(self, ctype: CtrlType, *, timeout_s: float = REQUEST_TIMEOUT_S, **fields: Any) -> dict[str, Any]:
-        """One controller's answer (the source's if it is connected, else the next one's); a
-        :data:`TO_EVERY_CONTROLLER` request goes to all of them and the first success answers."""
+        """One controller's answer (the source's if it is connected, else the next one's). A
+        :data:`TO_EVERY_CONTROLLER` request goes to all of them and the first success answers at once;
+        the others are still asked in the background, so a member that hangs without closing its channel
+        (``SIGSTOP``) holds nothing up (docs/ha.md, "Routers and the cluster")."""
         channels = self._connected_channels()
         if not channels:
             raise ChannelClosed("no control channel to any controller")
-        if ctype not in TO_EVERY_CONTROLLER:
+        if ctype not in TO_EVERY_CONTROLLER or self._nursery is None:
             return await channels[0].request(ctype, timeout_s=timeout_s, **fields)
-        answers: list[dict[str, Any]] = []
-        errors: list[ZitiError] = []
+        # room for every answer: an answer after the first success never blocks
+        results, answers = trio.open_memory_channel[dict[str, Any] | ZitiError](len(channels))
 
         async def ask(channel: CtrlChannel) -> None:
             try:
-                answers.append(await channel.request(ctype, timeout_s=timeout_s, **fields))
+                results.send_nowait(await channel.request(ctype, timeout_s=timeout_s, **fields))
             except ZitiError as exc:
                 log.info("router %s: %s to %s failed: %s", self.home.id, ctype.name, channel.home.ctrl_address,
                          exc.message)
-                errors.append(exc)
+                results.send_nowait(exc)
 
-        async with trio.open_nursery() as nursery:
-            for channel in channels:
-                nursery.start_soon(ask, channel)
-        if answers:
-            return answers[0]
+        for channel in channels:
+            self._nursery.start_soon(ask, channel)
+        errors: list[ZitiError] = []
+        for _ in channels:
+            answer = await answers.receive()
+            if not isinstance(answer, ZitiError):
+                return answer
+            errors.append(answer)
         raise errors[0]
 
     async def send(self, ctype: CtrlType, **fields: Any) -> None:

@@ -33,7 +33,7 @@ from ziti_aio.common.errors import (
     RateLimited,
     ZitiError,
 )
-from ziti_aio.sdk.controllers import member_urls, moved
+from ziti_aio.sdk.controllers import member_urls, moved, remember_members
 from ziti_aio.sdk.oidc import (
     Endpoints,
     OidcTokens,
@@ -48,6 +48,7 @@ from ziti_aio.sdk.posture import PostureQuery, parse_queries
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
+    from pathlib import Path
 
     from ziti_aio.sdk.identity_file import Identity
     from ziti_aio.sdk.oidc import Flow
@@ -148,8 +149,10 @@ class EdgeClientApi:
 
     def __init__(self, identity: Identity, *, config_types: tuple[str, ...] = (),
                  totp_provider: TotpProvider | None = None, ext_jwt: str | Callable[[], str] | None = None,
-                 legacy: bool = False) -> None:
+                 legacy: bool = False, identity_path: Path | None = None) -> None:
         self.identity = identity
+        self.identity_path = identity_path
+        """The identity file the members are kept in (``ztAPIs``) once a login learned more than one."""
         # An external JWT (or what gives a fresh one) to log in with instead of the identity's certificate
         # (docs/external-jwt.md).
         self.ext_jwt = ext_jwt
@@ -163,8 +166,9 @@ class EdgeClientApi:
                                        timeout=REQUEST_TIMEOUT_S, headers={"Accept": "application/json"})
         self.controller_url = identity.ztapi
         """The controller this client talks to now (another member after a failover, docs/ha.md)."""
-        self.controllers: list[str] = [identity.ztapi]
-        """The cluster's members (their base URLs), learned from ``GET /controllers`` after each login."""
+        self.controllers: list[str] = identity.controllers
+        """The cluster's members (their base URLs): the identity's ``ztAPI`` and ``ztAPIs``, then those
+        learned from ``GET /controllers`` after each login."""
 
     @property
     def token(self) -> str:
@@ -211,6 +215,8 @@ class EdgeClientApi:
             return
         if resp.is_success:
             self.controllers = member_urls(resp.json().get("data") or [], self.controller_url)
+            if self.identity_path is not None and len(self.controllers) > 1:
+                await trio.to_thread.run_sync(remember_members, self.identity_path, self.controllers)
 
     async def _send_here(self, method: str, path: str, *, auth: bool = True, headers: dict[str, str] | None = None,
                          **kwargs: Any) -> httpx.Response:
@@ -324,7 +330,12 @@ class EdgeClientApi:
         ``GET /current-api-session``, which extends a legacy session and swaps in the returned token."""
         if self.oidc is not None:
             try:
-                self.oidc = await self._oidc(refresh_flow(self.oidc), "refreshing the OIDC login")
+                try:
+                    self.oidc = await self._oidc(refresh_flow(self.oidc), "refreshing the OIDC login")
+                except ControllerUnavailable:
+                    if not await self._fail_over():  # another member refreshes it (the same signing key)
+                        raise
+                    self.oidc = await self._oidc(refresh_flow(self.oidc), "refreshing the OIDC login")
             except InvalidAuth as exc:
                 log.info("OIDC refresh at %s refused (%s); logging in again", self.controller_url, exc.message)
                 return await self.authenticate()

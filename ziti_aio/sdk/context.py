@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import logging
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -29,7 +30,6 @@ from ziti_aio.wire.errors import WireProtocolError
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Sequence
-    from pathlib import Path
 
     from ziti_aio.sdk.client_api import TotpProvider
 
@@ -352,7 +352,8 @@ async def open_context(identity_file: str | Path, *, config_types: Sequence[str]
     """
     identity = load_identity(identity_file)
     async with _running(identity, EdgeClientApi(identity, config_types=tuple(config_types),
-                                                  totp_provider=totp_provider, legacy=legacy),
+                                                  totp_provider=totp_provider, legacy=legacy,
+                                                  identity_path=Path(identity_file)),
                         service_poll_s, posture_interval_s) as ctx:
         yield ctx
 

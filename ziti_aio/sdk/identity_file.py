@@ -2,7 +2,9 @@
 
 ``{"ztAPI": "https://host:port", "id": {"cert": ..., "key": ..., "ca": ...}}``, where each of
 ``cert``, ``key`` and ``ca`` is raw PEM, ``pem:``-prefixed PEM or ``file://<path>`` (a relative
-path is taken from the identity file's directory). Other keys are ignored.
+path is taken from the identity file's directory). ``ztAPIs``, if present, lists the client API URLs
+of every controller of a cluster, as OpenZiti's SDKs write it (docs/ha.md, "SDKs and the cluster").
+Other keys are ignored.
 
 Error handling: anything missing, unreadable or not PEM of the right kind raises
 :class:`ConfigError` naming the file and the field; nothing is half-loaded.
@@ -19,6 +21,7 @@ from urllib.parse import unquote, urlsplit
 
 from cryptography import x509
 
+from ziti_aio.common import api_paths
 from ziti_aio.common.errors import ConfigError, ValidationError
 from ziti_aio.pki.keys import load_key
 from ziti_aio.transport.tls import client_context
@@ -27,6 +30,7 @@ if TYPE_CHECKING:
     import ssl
 
 MAX_IDENTITY_FILE_BYTES = 1024 * 1024
+MAX_CONTROLLERS = 32
 PEM_PREFIX = "pem:"
 FILE_PREFIX = "file://"
 
@@ -39,6 +43,13 @@ class Identity:
     cert_pem: str
     key_pem: str = field(repr=False)
     ca_pem: str
+    ztapis: tuple[str, ...] = ()
+    """The cluster's other controllers (``ztAPIs``, base URLs), tried when ``ztapi`` does not answer."""
+
+    @property
+    def controllers(self) -> list[str]:
+        """``ztapi`` and then every other listed controller, once each."""
+        return list(dict.fromkeys((self.ztapi, *self.ztapis)))
 
     def ssl_context(self) -> ssl.SSLContext:
         """A TLS client context trusting ``ca`` and presenting the identity's certificate (none for an
@@ -110,7 +121,18 @@ def parse_identity(doc: Any, *, base: Path = Path("."), source: str = "identity"
         raise ConfigError(f"{source}: id.key: {exc.message}") from exc
     except UnicodeEncodeError as exc:
         raise ConfigError(f"{source}: id.key is not PEM text: {exc}") from exc
-    return Identity(ztapi=ztapi.rstrip("/"), cert_pem=cert, key_pem=key, ca_pem=ca)
+    return Identity(ztapi=ztapi.rstrip("/"), cert_pem=cert, key_pem=key, ca_pem=ca,
+                    ztapis=_controllers(doc.get("ztAPIs"), source))
+
+
+def _controllers(listed: Any, source: str) -> tuple[str, ...]:
+    """``ztAPIs`` as base URLs (OpenZiti writes client API URLs, ``…/edge/client/v1``, or base URLs)."""
+    if listed is None:
+        return ()
+    if not isinstance(listed, list) or len(listed) > MAX_CONTROLLERS \
+            or not all(isinstance(u, str) and _is_https_url(u) for u in listed):
+        raise ConfigError(f"{source}: ztAPIs must be a list of at most {MAX_CONTROLLERS} https:// URLs")
+    return tuple(dict.fromkeys(u.rstrip("/").removesuffix(api_paths.CLIENT) for u in listed))
 
 
 def load_identity(path: str | Path) -> Identity:

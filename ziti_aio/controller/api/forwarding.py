@@ -6,7 +6,9 @@ member's certificate, and the leader's answer is returned as it came — after t
 the log as far as the leader had when it answered, so the client reads its own write on the member it
 talks to. A client certificate presented to the follower travels in a header the leader believes only
 from a cluster member. A forwarded request is never forwarded again: a member that is not the leader
-either answers 503 ``CLUSTER_HAS_NO_LEADER``.
+either answers 503 ``CLUSTER_HAS_NO_LEADER``. The OIDC flow keeps its authorization requests and
+refresh tokens in the memory of the member that runs it, so a follower hands on every ``/oidc/``
+request, reads included, but the discovery document and the keys.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ FORWARDED = "ziti-forwarded-by"
 CLIENT_CERT = "ziti-forwarded-client-cert"
 APPLIED_INDEX = "ziti-raft-applied-index"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-FORWARDED_PREFIXES = ("/edge/", "/fabric/")
+FORWARDED_PREFIXES = ("/edge/", "/fabric/", "/oidc/")
+OIDC_AT_ANY_MEMBER = ("/oidc/.well-known/", "/oidc/keys")
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length", "host", "server",
                         "content-encoding"})
 # The leader answers within its commit timeout (5 s); a leader that went silent must not hold the
@@ -64,7 +67,8 @@ def forwarder(ctx: ApiContext) -> Callable[[], Awaitable[Response | None]]:
         if request.headers.get(FORWARDED) is not None:
             _accept_forwarded(ctx)
             return None
-        if request.method in SAFE_METHODS or replica.writable:
+        oidc_flow = request.path.startswith("/oidc/") and not request.path.startswith(OIDC_AT_ANY_MEMBER)
+        if (request.method in SAFE_METHODS and not oidc_flow) or replica.writable:
             return None
         leader = replica.leader_id
         address = next((m["address"] for m in replica.members() if m["id"] == leader), None)

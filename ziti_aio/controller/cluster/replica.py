@@ -92,9 +92,16 @@ class Submitted:
         self.error: str | None = None
 
     def finish(self, _result: Any, error: int) -> None:
+        if self.done.is_set():  # given up already: its writer was answered
+            return
         if error != FAIL_REASON.SUCCESS:
             self.error = _FAILURES.get(error, f"raft error {error}")
         self.done.set()
+
+    def give_up(self) -> None:
+        """Its writer waits no longer (this member lost the leadership): the outcome is unknown, the
+        command may still commit and is then applied like any other (docs/ha.md, "Speculation")."""
+        self.finish(None, FAIL_REASON.UNKNOWN_OUTCOME)
 
     async def wait(self, timeout_s: float) -> None:
         """Wait up to ``timeout_s``: :class:`ClusterUnavailable` if it failed or took longer."""

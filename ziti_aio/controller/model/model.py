@@ -63,6 +63,8 @@ class Submitted(Protocol):
 
     async def wait(self, timeout_s: float) -> None: ...
 
+    def give_up(self) -> None: ...
+
 
 class ReplicatedLog(Protocol):
     """What the model needs of a Raft member (:class:`~ziti_aio.controller.cluster.replica.Replica`)."""
@@ -395,7 +397,11 @@ class Model:
         lost = not self.log.is_leader or any(t != term for t, _ in self._speculative.values())
         failed = [s for _, s in self._speculative.values() if s.error is not None]
         if lost or (failed and len(failed) == len(self._speculative)):
+            in_flight = [s for _, s in self._speculative.values()]
             self.reload()
+            if lost:  # their writers get the 503 now, not at the commit timeout; one may still commit
+                for submitted in in_flight:
+                    submitted.give_up()
 
     def reload(self) -> None:
         """Rebuild memory from the store (after flushing every committed change into it)."""
