@@ -19,13 +19,15 @@ from pysyncobj import SyncObj, SyncObjConf
 from pysyncobj.config import FAIL_REASON
 
 from ziti_aio.common.errors import ClusterUnavailable, ValidationError
-from ziti_aio.controller.cluster.codec import MAX_COMMAND_BYTES, ClusterNode, command_entry, entry_payload
+from ziti_aio.controller.cluster.codec import MAX_COMMAND_BYTES, MEMBERSHIP, ClusterNode, command_entry, entry_payload
+from ziti_aio.controller.cluster.journal_sync import JournalSync
+from ziti_aio.controller.cluster.snapshot import snapshot_members
 from ziti_aio.controller.cluster.transport import TrioTransport
 from ziti_aio.transport.serve import serve_tls
 
 if TYPE_CHECKING:
     import ssl
-    from collections.abc import Callable
+    from collections.abc import Awaitable, Callable
     from pathlib import Path
 
     from ziti_aio.transport.tls_stream import TlsStream
@@ -76,9 +78,11 @@ class ReplicaConfig:
 class Submitted:
     """A command in flight: :meth:`wait` returns once it is committed and applied, or raises."""
 
-    def __init__(self) -> None:
+    def __init__(self, durable: Callable[[], Awaitable[None]] | None = None) -> None:
         self.done = trio.Event()
         self.error: str | None = None
+        self.durable = durable
+        """Awaited after the commit before :meth:`wait` returns (a cluster of one: the journal's fsync)."""
 
     def finish(self, _result: Any, error: int) -> None:
         if error != FAIL_REASON.SUCCESS:
@@ -93,6 +97,8 @@ class Submitted:
             raise ClusterUnavailable(f"no majority committed the change within {timeout_s:g}s")
         if self.error is not None:
             raise ClusterUnavailable(self.error)
+        if self.durable is not None:
+            await self.durable()
 
 
 class _Raft(SyncObj):  # type: ignore[misc]
@@ -163,6 +169,21 @@ class Replica:
             logCompactionBatchSize=1024 * 1024,
         )
         self.raft = _Raft(apply, self.nudge, self.self_node, others, conf, transport=self.transport)
+        self.journal = JournalSync(config.data_dir / JOURNAL_FILE, self.raft._SyncObj__getCurrentLogIndex)
+        self.alone = not others and self._never_had_others()
+        """A cluster of one: it elects itself on its first tick and fsyncs the journal before a write is
+        acknowledged (docs/ha.md)."""
+        if self.alone:
+            self.raft._SyncObj__raftElectionDeadline = 0
+
+    def _never_had_others(self) -> bool:
+        """No membership change in the journal and none but this member in the snapshot: pysyncobj
+        learns those only as it applies them, after its first election would have begun."""
+        log_entries = self.raft._SyncObj__raftLog
+        if any(log_entries[i][0][:1] == bytes([MEMBERSHIP]) for i in range(len(log_entries))):
+            return False
+        members = snapshot_members(self.config.data_dir / SNAPSHOT_FILE)
+        return members is None or members == [self.node_id]
 
     # --- state ---------------------------------------------------------------------------
 
@@ -219,10 +240,13 @@ class Replica:
         """Append a command (JSON text) to the log through the leader."""
         if len(payload) > MAX_COMMAND_BYTES:
             raise ValidationError(f"the change is {len(payload)} bytes; at most {MAX_COMMAND_BYTES} may be replicated")
-        submitted = Submitted()
+        submitted = Submitted(None if self.raft.otherNodes else self._journal_durable)
         self.raft._applyCommand(command_entry(payload), submitted.finish)
         self.nudge()
         return submitted
+
+    async def _journal_durable(self) -> None:
+        await self.journal.until(self.applied_index)
 
     def nudge(self) -> None:
         """Tick soon (a message arrived or a command is waiting)."""
@@ -259,4 +283,5 @@ class Replica:
                     await self._wake.wait()
         finally:
             self.raft._SyncObj__raftLog._destroy()
+            self.journal.close()
 
