@@ -57,22 +57,12 @@ async def test_init_then_add_a_second_member_which_gets_everything(tmp_path):
                 assert sorted(m["id"] for m in members) == ["ctrl-1", "ctrl-2"]
 
 
-def test_init_twice_or_after_a_single_run_is_refused_and_changes_nothing(tmp_path):
+def test_init_twice_or_with_a_bad_id_is_refused_and_changes_nothing(tmp_path):
     config = _node_toml(tmp_path, free_port())
     init_cluster(config, "ctrl-1")
     text = config.read_text()
     with pytest.raises(ConfigError, match="already initialised as cluster member 'ctrl-1'"):
         init_cluster(config, "ctrl-9")
-    assert config.read_text() == text
-
-    used = tmp_path / "used"
-    used.mkdir()
-    config = _node_toml(used, free_port())
-    (used / "home" / "controller").mkdir(parents=True)
-    (used / "home" / "controller" / "ctrl.db").write_bytes(b"")
-    text = config.read_text()
-    with pytest.raises(ConfigError, match="single controller's data"):
-        init_cluster(config, "ctrl-1")
     assert config.read_text() == text
 
     fresh = tmp_path / "fresh"
@@ -82,3 +72,28 @@ def test_init_twice_or_after_a_single_run_is_refused_and_changes_nothing(tmp_pat
     with pytest.raises(ConfigError, match="must be a name of its own"):
         init_cluster(config, "bad/id")
     assert config.read_text() == text and not (fresh / "home").exists()
+
+
+async def test_a_single_controller_initialised_later_hands_its_data_to_a_new_member(tmp_path):
+    port1, port2 = free_port(), free_port()
+    config = _node_toml(tmp_path, port1)
+    home = tmp_path / "home" / "controller"
+    async with open_controller(home, port=port1) as single:
+        admin = await single.login()
+        async with admin:
+            before = await create(admin, "services", {"name": "written-by-a-single-controller"})
+    init_cluster(config, "ctrl-1")
+    async with open_controller(home, port=port1, cluster=ClusterSettings("ctrl-1")) as first:
+        await wait_until(lambda: (home / "raft" / "raft.snapshot").exists(), 10, what="the first snapshot")
+        share_cluster_pki(home / "pki", tmp_path / "second" / "pki")
+        joining = ClusterSettings("ctrl-2", (("ctrl-1", f"127.0.0.1:{port1}"),), DEFAULT_TIMING)
+        async with open_controller(tmp_path / "second", port=port2, cluster=joining) as second:
+            admin = await first.login()
+            async with admin:
+                resp = await admin.post("/fabric/v1/cluster/add-member",
+                                        json={"address": f"tls:127.0.0.1:{port2}", "isVoter": True})
+                assert resp.status_code == 200, resp.text
+            model = second.controller.model
+            assert model is not None
+            await wait_until(lambda: before in model.entities[Kind.SERVICES], 20,
+                             what="the single controller's service on the new member")

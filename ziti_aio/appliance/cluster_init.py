@@ -1,10 +1,10 @@
-"""``ziti-aio cluster init``: make a fresh controller the first member of a new cluster (docs/ha.md).
+"""``ziti-aio cluster init``: make a stopped controller the first member of a new cluster (docs/ha.md).
 
-As OpenZiti's ``ziti agent cluster init``, on a controller that has not run yet: it issues the
-controller's certificate with the member's SPIFFE id (``spiffe://<trust domain>/controller/<id>``)
-and records ``cluster = { id = … }`` in the ``[controller]`` table of its node.toml. Started, it is a
-cluster of one; ``cluster add`` later adds members without any migration, since every write it ever
-acknowledged is in its Raft log.
+As OpenZiti's ``ziti agent cluster init``: it issues the controller's certificate with the member's
+SPIFFE id (``spiffe://<trust domain>/controller/<id>``) and records ``cluster = { id = … }`` in the
+``[controller]`` table of its node.toml. Started, it is a cluster of one; ``cluster add`` later adds
+members without any migration: every write it acknowledges is in its Raft log, and what a controller
+stored before it was initialised goes into the log's first snapshot (``run_member``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from ziti_aio.appliance.node_config import load_node_config, parse_node_config
 from ziti_aio.common.errors import ConfigError
 from ziti_aio.controller.cluster.member import member_spiffe_id
-from ziti_aio.controller.controller import RAFT_DIR, STORE_FILE, ControllerConfig
+from ziti_aio.controller.controller import RAFT_DIR, ControllerConfig
 from ziti_aio.controller.pki_home import ensure_controller_pki
 
 if TYPE_CHECKING:
@@ -39,8 +39,8 @@ class InitializedMember:
 def init_cluster(config_path: Path, member_id: str) -> InitializedMember:
     """Turn the controller of the node.toml at ``config_path`` into member ``member_id`` of a new cluster.
 
-    Refused (:class:`ConfigError`, nothing changed) when it is a member already, when it has run
-    before (its data is not in a Raft log), or when ``member_id`` is not a name."""
+    Refused (:class:`ConfigError`, nothing changed) when it is a member already or ``member_id`` is
+    not a name."""
     cfg = load_node_config(config_path)
     ctrl = cfg.controller
     if ctrl is None:
@@ -51,9 +51,6 @@ def init_cluster(config_path: Path, member_id: str) -> InitializedMember:
     home = cfg.home / "controller"
     if (home / RAFT_DIR).exists():
         raise ConfigError(f"{home} already holds a Raft log: the controller is already initialised")
-    if (home / STORE_FILE).exists():
-        raise ConfigError(f"{home} holds a single controller's data, written outside a Raft log; "
-                          "initialise a fresh controller (a new home) instead")
     text = config_path.read_text()
     lines = text.splitlines(keepends=True)
     at = next((n for n, line in enumerate(lines) if _CONTROLLER_HEADER.match(line)), None)

@@ -83,10 +83,10 @@ def transfer_leadership(
 
 
 def init(
-    config: Annotated[Path, typer.Option("--config", "-c", help="The controller's node.toml (it must not have run).")],
+    config: Annotated[Path, typer.Option("--config", "-c", help="The controller's node.toml (stopped).")],
     member: Annotated[str, typer.Option("--id", help="This controller's member id in the cluster.")] = "ctrl-1",
 ) -> None:
-    """Make a fresh controller the first member of a new cluster.
+    """Make a controller the first member of a new cluster.
 
     Issues its certificate with the member's SPIFFE id and adds ``cluster = { id = ... }`` to its
     ``[controller]`` table; started, it is a cluster of one, and ``cluster add`` adds members later.
