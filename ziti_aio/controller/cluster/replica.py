@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TICK_S = 0.01
+ALONE_TICK_S = 0.1
 JOURNAL_FILE = "raft.journal"
 SNAPSHOT_FILE = "raft.snapshot"
 _FAILURES = {
@@ -215,6 +216,11 @@ class Replica:
         noop = self.raft._SyncObj__noopIDx
         return self.is_leader and noop is not None and self.raft.raftLastApplied >= noop
 
+    @property
+    def alone_and_writable(self) -> bool:
+        """The only voter, leading: no timer of pysyncobj needs a 10 ms tick then (docs/ha.md)."""
+        return not self.raft.otherNodes and self.writable
+
     def check_writable(self) -> None:
         """:class:`ClusterUnavailable` unless this member may build and submit commands now."""
         if self.writable:
@@ -279,7 +285,7 @@ class Replica:
                 self._wake = trio.Event()
                 self.raft.doTick(0)
                 self.after_tick()
-                with trio.move_on_after(TICK_S):
+                with trio.move_on_after(ALONE_TICK_S if self.alone_and_writable else TICK_S):
                     await self._wake.wait()
         finally:
             self.raft._SyncObj__raftLog._destroy()
