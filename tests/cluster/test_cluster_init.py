@@ -4,9 +4,11 @@ adds a second member with no migration: what the first acknowledged alone reache
 from __future__ import annotations
 
 import pytest
+from typer.testing import CliRunner
 
 from ziti_aio.appliance.cluster_init import init_cluster
 from ziti_aio.appliance.node_config import load_node_config
+from ziti_aio.cli.cluster import app as cluster_cli
 from ziti_aio.common.errors import ConfigError
 from ziti_aio.controller.cluster.member import ClusterSettings
 from ziti_aio.controller.kinds import Kind
@@ -63,6 +65,8 @@ def test_init_twice_or_with_a_bad_id_is_refused_and_changes_nothing(tmp_path):
     text = config.read_text()
     with pytest.raises(ConfigError, match="already initialised as cluster member 'ctrl-1'"):
         init_cluster(config, "ctrl-9")
+    result = CliRunner().invoke(cluster_cli, ["init", "--config", str(config), "--id", "ctrl-9"])
+    assert result.exit_code == 1 and "already initialised as cluster member 'ctrl-1'" in result.output
     assert config.read_text() == text
 
     fresh = tmp_path / "fresh"
