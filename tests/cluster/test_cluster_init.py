@@ -57,6 +57,11 @@ async def test_init_then_add_a_second_member_which_gets_everything(tmp_path):
                                  what="both services on the new member")
                 members = (await admin.get("/fabric/v1/cluster/list-members")).json()["data"]
                 assert sorted(m["id"] for m in members) == ["ctrl-1", "ctrl-2"]
+    # Restarted with its node.toml still naming no members, it knows from its journal it is not alone:
+    # it must not elect itself at once (split brain) but wait for ctrl-2 as any member does.
+    async with open_controller(first_home, port=port1, cluster=cfg.controller.cluster) as again:
+        replica = again.controller.api.cluster
+        assert replica is not None and not replica.alone
 
 
 def test_init_twice_or_with_a_bad_id_is_refused_and_changes_nothing(tmp_path):
