@@ -7,10 +7,12 @@ must be made on the leader (another member answers 503 naming it).
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from ziti_aio.appliance.cluster_init import init_cluster
 from ziti_aio.cli.client import ManagementClient, open_client, reported
 from ziti_aio.cli.help_format import Typer
 from ziti_aio.cli.request_options import current, with_request_options
@@ -95,6 +97,21 @@ def transfer_leadership(
     _done(answer, f"leadership transferred{' to ' + member if member else ''}")
 
 
+def init(
+    config: Annotated[Path, typer.Option("--config", "-c", help="The controller's node.toml (stopped).")],
+    member: Annotated[str, typer.Option("--id", help="This controller's member id in the cluster.")] = "ctrl-1",
+) -> None:
+    """Make a controller the first member of a new cluster.
+
+    Issues its certificate with the member's SPIFFE id and adds ``cluster = { id = ... }`` to its
+    ``[controller]`` table; started, it is a cluster of one, and ``cluster add`` adds members later.
+    """
+    made = init_cluster(config, member)
+    typer.echo(f"{made.member_id} ({made.spiffe_id}) at {made.address} is the first member of a new cluster; "
+               f"start it with: ziti-aio run --config {config}")
+
+
+app.command("init")(reported(init))
 app.command("list")(reported(with_request_options(list_members, tags=False)))
 app.command("add")(reported(with_request_options(add, tags=False)))
 app.command("remove")(reported(with_request_options(remove, tags=False)))

@@ -16,7 +16,7 @@ from ziti_aio.controller.api.app import ApiContext, create_app
 from ziti_aio.controller.api.server import serve_https
 from ziti_aio.controller.bootstrap import bootstrap
 from ziti_aio.controller.cluster.member import ClusterSettings, open_replica, run_member
-from ziti_aio.controller.cluster.replica import Replica, ReplicaConfig
+from ziti_aio.controller.cluster.replica import TICK_S, Replica, ReplicaConfig
 from ziti_aio.controller.dark import DEFAULT_SERVICE, HideManagement, run_dark_plane
 from ziti_aio.controller.events.alerts import CERT_WARN_DAYS, Alerts
 from ziti_aio.controller.events.bus import EventBus
@@ -258,7 +258,10 @@ class Controller:
                     network.ctrl_endpoints = lambda: [f"tls:{m['address']}" for m in replica.members()]
                     nursery.start_soon(push_endpoints, network)
                 await nursery.start(run_member, model, replica)
-                nursery.start_soon(self._bootstrap_when_leader, model, replica)
+                if replica.alone:  # it leads on its first tick: first content before callers log in
+                    await self._bootstrap_when_leader(model, replica)
+                else:
+                    nursery.start_soon(self._bootstrap_when_leader, model, replica)
                 nursery.start_soon(ClusterWatch(replica, events).run)
                 metrics.watch_cluster(replica)
             nursery.start_soon(self._reap, access, model)
@@ -289,7 +292,7 @@ class Controller:
                     return
                 except ClusterUnavailable:
                     pass
-            await trio.sleep(BOOTSTRAP_POLL_S)
+            await trio.sleep(TICK_S if replica.alone else BOOTSTRAP_POLL_S)
 
     async def _reap(self, access: Access, model: Model) -> None:
         while True:

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from ziti_aio.controller.cluster.replica import Replica, ReplicaConfig, Timing
+from ziti_aio.controller.cluster.codec import NO_OP
+from ziti_aio.controller.cluster.replica import TICK_S, Replica, ReplicaConfig, Submitted, Timing
 from ziti_aio.controller.cluster.snapshot import SqliteSnapshots
 
 if TYPE_CHECKING:
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
     from ziti_aio.controller.model.model import Model
     from ziti_aio.pki.ca import CertAuthority
     from ziti_aio.pki.keys import PrivateKey
+
+MARKER_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -58,16 +61,37 @@ def open_replica(model: Model, config: ReplicaConfig, *, client_ssl: ssl.SSLCont
     return replica
 
 
+async def _snapshot_once_leading(replica: Replica) -> None:
+    while True:  # polled as the controller's bootstrap is: writable changes inside pysyncobj's tick
+        if replica.writable:
+            break
+        await trio.sleep(TICK_S)
+    # A snapshot covers the log up to the entry before the last one applied, and a new member's log
+    # starts with the same no-op as everyone's: one more entry makes the snapshot reach past it, so a
+    # new member is sent the snapshot rather than the log after that no-op.
+    marker = Submitted()
+    replica.raft._applyCommand(bytes([NO_OP]), marker.finish)
+    replica.nudge()
+    await marker.wait(MARKER_TIMEOUT_S)
+    replica.raft.forceLogCompaction()
+    replica.nudge()
+
+
 async def run_member(model: Model, replica: Replica, *, server_ssl: ssl.SSLContext | None = None,
                      host: str = "127.0.0.1", port: int = 0,
                      task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
     """Run the replica and the store writer until cancelled (``task_status`` gets the Raft port, 0 when
     the owner serves Raft connections on a port of its own)."""
+    # A store written before this member's Raft log began (a single controller's): the log does not
+    # hold that data, so the first snapshot must, before any member is added (docs/ha.md).
+    outside_log = replica.alone and model.store.applied_index() == 0 and model.store.count_entities() > 0
     try:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(model.write_committed)
             bound = await nursery.start(lambda task_status: replica.run(server_ssl=server_ssl, host=host, port=port,
                                                                        task_status=task_status))
+            if outside_log:
+                nursery.start_soon(_snapshot_once_leading, replica)
             task_status.started(bound)
     finally:
         model.flush_committed()  # a clean stop leaves the store complete (after kill -9 the journal is replayed)

@@ -23,6 +23,7 @@ from pysyncobj.config import FAIL_REASON
 from ziti_aio.common.errors import ClusterUnavailable, ValidationError
 from ziti_aio.controller.cluster.codec import (
     MAX_COMMAND_BYTES,
+    MEMBERSHIP,
     NON_VOTER_HELLO,
     ClusterNode,
     command_entry,
@@ -31,12 +32,14 @@ from ziti_aio.controller.cluster.codec import (
     non_voter_change,
     non_voter_entry,
 )
+from ziti_aio.controller.cluster.journal_sync import JournalSync
+from ziti_aio.controller.cluster.snapshot import snapshot_members
 from ziti_aio.controller.cluster.transport import TrioTransport
 from ziti_aio.transport.serve import serve_tls
 
 if TYPE_CHECKING:
     import ssl
-    from collections.abc import Callable
+    from collections.abc import Awaitable, Callable
     from pathlib import Path
 
     from ziti_aio.transport.tls_stream import TlsStream
@@ -44,6 +47,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TICK_S = 0.01
+ALONE_TICK_S = 0.1
 JOURNAL_FILE = "raft.journal"
 SNAPSHOT_FILE = "raft.snapshot"
 _FAILURES = {
@@ -87,9 +91,11 @@ class ReplicaConfig:
 class Submitted:
     """A command in flight: :meth:`wait` returns once it is committed and applied, or raises."""
 
-    def __init__(self) -> None:
+    def __init__(self, durable: Callable[[], Awaitable[None]] | None = None) -> None:
         self.done = trio.Event()
         self.error: str | None = None
+        self.durable = durable
+        """Awaited after the commit before :meth:`wait` returns (a cluster of one: the journal's fsync)."""
 
     def finish(self, _result: Any, error: int) -> None:
         if self.done.is_set():  # given up already: its writer was answered
@@ -111,6 +117,8 @@ class Submitted:
             raise ClusterUnavailable(f"no majority committed the change within {timeout_s:g}s")
         if self.error is not None:
             raise ClusterUnavailable(self.error)
+        if self.durable is not None:
+            await self.durable()
 
 
 class _Raft(SyncObj):  # type: ignore[misc]
@@ -260,6 +268,21 @@ class Replica:
             logCompactionBatchSize=1024 * 1024,
         )
         self.raft = _Raft(apply, self.nudge, self.self_node, others, conf, transport=self.transport)
+        self.journal = JournalSync(config.data_dir / JOURNAL_FILE, self.raft._SyncObj__getCurrentLogIndex)
+        self.alone = not others and self._never_had_others()
+        """A cluster of one: it elects itself on its first tick and fsyncs the journal before a write is
+        acknowledged (docs/ha.md)."""
+        if self.alone:
+            self.raft._SyncObj__raftElectionDeadline = 0
+
+    def _never_had_others(self) -> bool:
+        """No membership change in the journal and none but this member in the snapshot: pysyncobj
+        learns those only as it applies them, after its first election would have begun."""
+        log_entries = self.raft._SyncObj__raftLog
+        if any(log_entries[i][0][:1] == bytes([MEMBERSHIP]) for i in range(len(log_entries))):
+            return False
+        members = snapshot_members(self.config.data_dir / SNAPSHOT_FILE)
+        return members is None or members == [self.node_id]
 
     # --- state ---------------------------------------------------------------------------
 
@@ -290,6 +313,11 @@ class Replica:
         now sees everything that will precede it in the log."""
         noop = self.raft._SyncObj__noopIDx
         return self.is_leader and noop is not None and self.raft.raftLastApplied >= noop
+
+    @property
+    def alone_and_writable(self) -> bool:
+        """The only voter, leading: no timer of pysyncobj needs a 10 ms tick then (docs/ha.md)."""
+        return not self.raft.otherNodes and self.writable
 
     def check_writable(self) -> None:
         """:class:`ClusterUnavailable` unless this member may build and submit commands now."""
@@ -329,7 +357,7 @@ class Replica:
         """Append a command (JSON text) to the log through the leader."""
         if len(payload) > MAX_COMMAND_BYTES:
             raise ValidationError(f"the change is {len(payload)} bytes; at most {MAX_COMMAND_BYTES} may be replicated")
-        submitted = Submitted()
+        submitted = Submitted(None if self.raft.otherNodes else self._journal_durable)
         self.raft._applyCommand(command_entry(payload), submitted.finish)
         self.nudge()
         return submitted
@@ -340,6 +368,9 @@ class Replica:
         self.raft._applyCommand(non_voter_entry(op, ident, address), submitted.finish)
         self.nudge()
         return submitted
+
+    async def _journal_durable(self) -> None:
+        await self.journal.until(self.applied_index)
 
     def nudge(self) -> None:
         """Tick soon (a message arrived or a command is waiting)."""
@@ -372,8 +403,9 @@ class Replica:
                 self._wake = trio.Event()
                 self.raft.doTick(0)
                 self.after_tick()
-                with trio.move_on_after(TICK_S):
+                with trio.move_on_after(ALONE_TICK_S if self.alone_and_writable else TICK_S):
                     await self._wake.wait()
         finally:
             self.raft._SyncObj__raftLog._destroy()
+            self.journal.close()
 

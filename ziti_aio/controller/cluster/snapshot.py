@@ -32,6 +32,17 @@ def _entry(raw: Any) -> tuple[bytes, int, int]:
     return entry_from_json(raw[0]), raw[1], raw[2]
 
 
+def snapshot_members(path: Path) -> list[str] | None:
+    """The member ids a snapshot file lists: ``None`` without a file, empty when it cannot be read."""
+    try:
+        with open(path, "rb") as src:
+            return [str(m[0]) for m in json.loads(src.readline(MAX_HEADER_BYTES))["members"]]
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        return []
+
+
 class SqliteSnapshots:
     """pysyncobj's ``serializer``/``deserializer`` over a store. ``flush()`` writes every applied change
     to the store first; ``reload()`` rebuilds memory after a newer snapshot replaced the store."""

@@ -1,0 +1,108 @@
+"""``ziti-aio cluster init`` makes a fresh controller the first member of a cluster; ``cluster add`` then
+adds a second member with no migration: what the first acknowledged alone reaches the second."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from ziti_aio.appliance.cluster_init import init_cluster
+from ziti_aio.appliance.node_config import load_node_config
+from ziti_aio.cli.cluster import app as cluster_cli
+from ziti_aio.common.errors import ConfigError
+from ziti_aio.controller.cluster.member import ClusterSettings
+from ziti_aio.controller.kinds import Kind
+from ziti_aio.controller.pki_home import SERVER_FILE, SIGNER_CA, share_cluster_pki
+from ziti_aio.pki.files import load_leaf
+from ziti_aio.pki.names import spiffe_uris
+from ziti_aio.testing.cluster import DEFAULT_TIMING, free_port
+from ziti_aio.testing.controller import create, open_controller
+from ziti_aio.testing.waiting import wait_until
+
+NODE = 'home = "{home}"\n# the controller\n[controller]\naddress = "127.0.0.1"\nport = {port}\nbind = "127.0.0.1"\n'
+
+
+def _node_toml(tmp_path, port):
+    path = tmp_path / "node.toml"
+    path.write_text(NODE.format(home=tmp_path / "home", port=port))
+    return path
+
+
+async def test_init_then_add_a_second_member_which_gets_everything(tmp_path):
+    port1, port2 = free_port(), free_port()
+    config = _node_toml(tmp_path, port1)
+    made = init_cluster(config, "ctrl-1")
+    assert (made.member_id, made.address) == ("ctrl-1", f"127.0.0.1:{port1}")
+    cfg = load_node_config(config)
+    assert cfg.controller is not None and cfg.controller.cluster == ClusterSettings("ctrl-1")
+    assert "# the controller" in config.read_text()  # the file is edited, not rewritten
+    first_home = cfg.home / "controller"
+    server, _ = load_leaf(first_home / "pki", SIGNER_CA, SERVER_FILE)
+    assert made.spiffe_id in spiffe_uris(server)
+    async with open_controller(first_home, port=port1, cluster=cfg.controller.cluster) as first:
+        admin = await first.login()
+        async with admin:
+            before = await create(admin, "services", {"name": "written-alone"})
+            second_home = tmp_path / "second"
+            share_cluster_pki(first_home / "pki", second_home / "pki")
+            joining = ClusterSettings("ctrl-2", (("ctrl-1", f"127.0.0.1:{port1}"),), DEFAULT_TIMING)
+            async with open_controller(second_home, port=port2, cluster=joining) as second:
+                resp = await admin.post("/fabric/v1/cluster/add-member",
+                                        json={"address": f"tls:127.0.0.1:{port2}", "isVoter": True})
+                assert resp.status_code == 200, resp.text
+                after = await create(admin, "services", {"name": "written-by-two"})
+                model = second.controller.model
+                assert model is not None
+                await wait_until(lambda: {before, after} <= set(model.entities[Kind.SERVICES]), 20,
+                                 what="both services on the new member")
+                members = (await admin.get("/fabric/v1/cluster/list-members")).json()["data"]
+                assert sorted(m["id"] for m in members) == ["ctrl-1", "ctrl-2"]
+    # Restarted with its node.toml still naming no members, it knows from its journal it is not alone:
+    # it must not elect itself at once (split brain) but wait for ctrl-2 as any member does.
+    async with open_controller(first_home, port=port1, cluster=cfg.controller.cluster) as again:
+        replica = again.controller.api.cluster
+        assert replica is not None and not replica.alone
+
+
+def test_init_twice_or_with_a_bad_id_is_refused_and_changes_nothing(tmp_path):
+    config = _node_toml(tmp_path, free_port())
+    init_cluster(config, "ctrl-1")
+    text = config.read_text()
+    with pytest.raises(ConfigError, match="already initialised as cluster member 'ctrl-1'"):
+        init_cluster(config, "ctrl-9")
+    result = CliRunner().invoke(cluster_cli, ["init", "--config", str(config), "--id", "ctrl-9"])
+    assert result.exit_code == 1 and "already initialised as cluster member 'ctrl-1'" in result.output
+    assert config.read_text() == text
+
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    config = _node_toml(fresh, free_port())
+    text = config.read_text()
+    with pytest.raises(ConfigError, match="must be a name of its own"):
+        init_cluster(config, "bad/id")
+    assert config.read_text() == text and not (fresh / "home").exists()
+
+
+async def test_a_single_controller_initialised_later_hands_its_data_to_a_new_member(tmp_path):
+    port1, port2 = free_port(), free_port()
+    config = _node_toml(tmp_path, port1)
+    home = tmp_path / "home" / "controller"
+    async with open_controller(home, port=port1) as single:
+        admin = await single.login()
+        async with admin:
+            before = await create(admin, "services", {"name": "written-by-a-single-controller"})
+    init_cluster(config, "ctrl-1")
+    async with open_controller(home, port=port1, cluster=ClusterSettings("ctrl-1")) as first:
+        await wait_until(lambda: (home / "raft" / "raft.snapshot").exists(), 10, what="the first snapshot")
+        share_cluster_pki(home / "pki", tmp_path / "second" / "pki")
+        joining = ClusterSettings("ctrl-2", (("ctrl-1", f"127.0.0.1:{port1}"),), DEFAULT_TIMING)
+        async with open_controller(tmp_path / "second", port=port2, cluster=joining) as second:
+            admin = await first.login()
+            async with admin:
+                resp = await admin.post("/fabric/v1/cluster/add-member",
+                                        json={"address": f"tls:127.0.0.1:{port2}", "isVoter": True})
+                assert resp.status_code == 200, resp.text
+            model = second.controller.model
+            assert model is not None
+            await wait_until(lambda: before in model.entities[Kind.SERVICES], 20,
+                             what="the single controller's service on the new member")
