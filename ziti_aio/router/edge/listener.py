@@ -58,7 +58,7 @@ class EdgeListener:
             proven["name"] = hello.name
             return hello_reply(msg, version=VERSION_HEADER, router_model=True)
 
-        # Data bodies are relayed as they came (views of the read, one copy less); docs/router.md.
+        # Data bodies are relayed as they came (views of the read, one copy less): docs/router.md.
         channel = await accept_channel(stream, check, name=f"edge:{fingerprint}", timeout_s=HELLO_TIMEOUT_S,
                                        view_bodies_of=RELAYED_BODIES)
         claims = proven["claims"]
