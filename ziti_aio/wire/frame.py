@@ -191,6 +191,10 @@ class FrameDecoder:
             raise
 
     def _next(self) -> Message | None:
+        if self._prefix is None and self._chunks:
+            whole = self._whole_frame_in_first_chunk()
+            if whole is not None:
+                return whole
         if self._prefix is None:
             if self._available < PREFIX_BYTES:
                 self._check_magic()
@@ -214,6 +218,33 @@ class FrameDecoder:
         self._headers = None
         self._held = 0
         return msg
+
+    def _whole_frame_in_first_chunk(self) -> Message | None:
+        """The usual case of a large read: the next frame lies whole in the oldest chunk, so it is
+        parsed in place (no prefix or header block taken out first). ``None`` leaves everything
+        as it was for the general path, which also raises the errors of a bad prefix."""
+        first, start = self._chunks[0], self._offset
+        left = len(first) - start
+        if left < PREFIX_BYTES:
+            return None
+        magic, content_type, sequence, headers_len, body_len = _PREFIX.unpack_from(first, start)
+        if magic != MAGIC or headers_len > self.max_headers_bytes or body_len > self.max_body_bytes \
+                or left < PREFIX_BYTES + headers_len + body_len:
+            return None
+        body_at = start + PREFIX_BYTES + headers_len
+        end = body_at + body_len
+        headers = decode_headers(memoryview(first)[start + PREFIX_BYTES : body_at]) if headers_len else {}
+        if body_len >= VIEW_MIN_BODY_BYTES and content_type in self.view_bodies_of:
+            body: bytes = memoryview(first)[body_at:end]  # type: ignore[assignment]
+        else:
+            body = first[body_at:end]
+        self._available -= end - start
+        if end == len(first):
+            self._chunks.popleft()
+            self._offset = 0
+        else:
+            self._offset = end
+        return Message(content_type, sequence, headers, body)
 
     def _take(self, n: int, *, view: bool = False) -> bytes:
         """Remove and return the next ``n`` received bytes (``n`` <= what is available); with

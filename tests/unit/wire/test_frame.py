@@ -312,3 +312,25 @@ def test_viewed_bodies_equal_copied_ones_and_only_for_the_types_asked():
         assert kinds[1] is kinds[3] is kinds[4] is bytes
         if not cuts:
             assert kinds[0] is kinds[2] is memoryview
+
+
+@pytest.mark.parametrize(
+    ("bad", "match"),
+    [
+        (prefix(7, 1, len(entry(1, b"ab") * 2), 0) + entry(1, b"ab") * 2, "duplicate"),
+        (prefix(7, 1, 8, 0) + entry(1, b"ab", length=-1), "claims"),
+        (prefix(7, 1, 0, MAX_BODY_BYTES + 1), "exceeds"),
+        (b"\x03\x06\x09\x0d" + bytes(16), "bad frame magic"),
+    ],
+    ids=["duplicate header", "negative length", "body too long", "bad magic"],
+)
+def test_a_bad_frame_inside_one_large_read_is_refused_after_the_good_ones(bad, match):
+    """Frames parsed in place in a large read (the usual case) are held to the same checks."""
+    good = Message(7, 0, {1000: b"\x01\x00\x00\x00"}, random.randbytes(20_000))
+    decoder = FrameDecoder()
+    decoder.receive_data(encode(good) + bad + bytes(100))
+    assert decoder.next_message() == good
+    with pytest.raises(WireProtocolError, match=match):
+        decoder.next_message()
+    with pytest.raises(WireProtocolError):
+        decoder.next_message()
