@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import trio
 from edge_client import (
     bind,
@@ -16,6 +18,9 @@ from edge_client import (
 from ziti_aio.testing import wait_until
 from ziti_aio.wire import edge
 from ziti_aio.wire.content import EdgeContentType
+from ziti_aio.wire.frame import VIEW_MIN_BODY_BYTES as FLOOR
+from ziti_aio.wire.frame import Message
+from ziti_aio.wire.headers import EdgeHeader, put_uint32
 
 
 async def _pair(net, nursery, *, encrypted=False):  # type: ignore[no-untyped-def]
@@ -61,6 +66,33 @@ async def test_relay_frame_for_frame_with_fin_and_close(tmp_path):
         closed = edge.parse_state_closed(await dialer.next())
         assert closed.conn_id == 3 and closed.reason
         assert await net.get("circuits") == []
+
+
+async def test_large_frames_of_one_read_are_relayed_byte_identical(tmp_path):
+    """Data bodies of 32 KiB and more are relayed as views of the router's read, not copies: several
+    frames in one write (so one read holds them at different offsets, around the size floor) must
+    reach the host byte for byte, on its conn id, with Flags and UUID kept; a Data frame without a
+    ConnId is still refused (the router closes that channel)."""
+    async with edge_network(tmp_path) as (net, nursery):
+        _, host, dialer, dial_token = await _pair(net, nursery)
+        await dial_and_accept(dialer, host, dial_token=dial_token, conn_id=3, bind_conn_id=7, host_conn_id=40)
+        sizes = [FLOOR - 1, FLOOR, FLOOR + 1, 64 * 1024, 100, 200 * 1024, 64 * 1024 + 17]
+        bodies = [os.urandom(size) for size in sizes]
+        sent = [edge.data(3, body, seq=i + 1) for i, body in enumerate(bodies)]
+        sent[3].headers[EdgeHeader.UUID] = b"u" * 16
+        sent[5].headers[EdgeHeader.FLAGS] = put_uint32(0x40)
+        await dialer.channel.send_many(sent)
+        got = [await host.next() for _ in sizes]
+        assert [m.content_type for m in got] == [EdgeContentType.DATA] * len(sizes)
+        assert [bytes(m.body) for m in got] == bodies
+        assert {edge.parse_data(m).conn_id for m in got} == {40}
+        assert got[3].headers[EdgeHeader.UUID] == b"u" * 16 and edge.parse_data(got[5]).flags == 0x40
+        assert all(EdgeHeader.SEQ not in m.headers for m in got)
+
+        no_conn_id = Message(EdgeContentType.DATA, body=os.urandom(64 * 1024))
+        await dialer.channel.send(no_conn_id)
+        with trio.fail_after(5):
+            await dialer.channel.closed.wait()
 
 
 async def test_deleting_a_circuit_closes_both_ends(tmp_path):

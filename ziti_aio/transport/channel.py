@@ -217,12 +217,15 @@ async def connect_channel(stream: trio.abc.Stream, hello: Message, *, name: str 
 
 
 async def accept_channel(stream: trio.abc.Stream, check: Callable[[Message], Awaitable[Message]], *,
-                         name: str = "", timeout_s: float = HELLO_TIMEOUT_S) -> Channel:
+                         name: str = "", timeout_s: float = HELLO_TIMEOUT_S,
+                         view_bodies_of: frozenset[int] = frozenset()) -> Channel:
     """Acceptor: read the hello, let ``check`` return the reply (or raise to refuse), open.
 
     ``check`` raising closes the stream without a reply (what makes libziti refresh its session).
+    ``view_bodies_of``: content types whose large bodies arrive as views, not copies (a relay's;
+    :class:`~ziti_aio.wire.frame.FrameDecoder`).
     """
-    conn = ChannelConnection(initiator=False)
+    conn = ChannelConnection(initiator=False, view_bodies_of=view_bodies_of)
     async with _handshaking(stream, name, timeout_s, "hello"):
         event = await _next_handshake_event(stream, conn, name)
         assert isinstance(event, HelloReceived)

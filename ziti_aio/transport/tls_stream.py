@@ -217,6 +217,19 @@ class TlsStream(trio.abc.Stream):
         written stay queued and go first next time, so a cancelled send never leaves a torn TLS
         record behind for the other users of a shared channel."""
         waited = False
+        if not self._unsent and self._outgoing.pending:
+            # The common case: nothing queued from before. Write OpenSSL's output as it comes
+            # and queue only what the socket did not take (one copy less per send).
+            fresh = self._outgoing.read()
+            try:
+                sent = os.write(self._fd(), fresh)
+            except BlockingIOError:
+                sent = 0
+            except OSError as exc:
+                self._broken = True
+                raise _stream_error(exc) from exc
+            if sent < len(fresh):
+                self._unsent += memoryview(fresh)[sent:]
         self._take_outgoing()
         while self._unsent_from < len(self._unsent):
             fd = self._fd()

@@ -84,6 +84,7 @@ class ChannelConnection:
     Sequences start at ``first_sequence`` (libziti: 0 on every connect) and add 1 per message
     sent, replies included, wrapping from int32 max to 0. The acceptor holds the peer to
     Go's hello limits (headers <= 16384, body <= 4192 bytes) until the hello is accepted.
+    ``view_bodies_of``: see :class:`~ziti_aio.wire.frame.FrameDecoder` (bodies a relay passes on).
     """
 
     def __init__(
@@ -93,15 +94,18 @@ class ChannelConnection:
         first_sequence: int = 0,
         max_headers_bytes: int = MAX_HEADERS_BYTES,
         max_body_bytes: int = MAX_BODY_BYTES,
+        view_bodies_of: frozenset[int] = frozenset(),
     ) -> None:
         self.state = ChannelState.IDLE if initiator else ChannelState.AWAITING_HELLO
         self._next_sequence = first_sequence
         self._max_headers_bytes = max_headers_bytes
         self._max_body_bytes = max_body_bytes
         self._decoder = (
-            FrameDecoder(max_headers_bytes=max_headers_bytes, max_body_bytes=max_body_bytes)
+            FrameDecoder(max_headers_bytes=max_headers_bytes, max_body_bytes=max_body_bytes,
+                         view_bodies_of=view_bodies_of)
             if initiator
-            else FrameDecoder(max_headers_bytes=MAX_HELLO_HEADERS_BYTES, max_body_bytes=MAX_HELLO_BODY_BYTES)
+            else FrameDecoder(max_headers_bytes=MAX_HELLO_HEADERS_BYTES, max_body_bytes=MAX_HELLO_BODY_BYTES,
+                              view_bodies_of=view_bodies_of)
         )
         self._deadlines: dict[int, float] = {}
 

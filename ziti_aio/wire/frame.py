@@ -29,6 +29,7 @@ HEADER_ENTRY_PREFIX_BYTES = 8
 MAX_HEADERS_BYTES = 64 * 1024
 MAX_BODY_BYTES = 16 * 1024 * 1024
 SMALL_READ_BYTES = 16 * 1024
+VIEW_MIN_BODY_BYTES = 32 * 1024
 INT32_MIN = -(2**31)
 INT32_MAX = 2**31 - 1
 UINT32_MAX = 2**32 - 1
@@ -43,6 +44,8 @@ class Message:
 
     ``sequence`` is the sender's own counter (assigned when the message is sent);
     ``headers`` maps int32 header ids to raw values; order on the wire is not significant.
+    ``body`` is ``bytes``, except from a :class:`FrameDecoder` told to view the bodies of some
+    content types: those may be read-only memoryviews of the received bytes (relays only).
     """
 
     content_type: int
@@ -125,13 +128,21 @@ class FrameDecoder:
     soon as that is in, so an oversized or malformed frame fails before its body is buffered.
     Both limits may be changed between messages (e.g. tighter before the hello).
 
+    ``view_bodies_of``: content types whose bodies of at least :data:`VIEW_MIN_BODY_BYTES` are
+    returned as memoryviews of the received bytes (read-only) instead of copies, when they lie in
+    one read. For a relay that writes them out again at once (a router's edge Data): one copy
+    less per frame. A view keeps its whole read (at most a few hundred KiB) alive, so whoever
+    keeps such a body must take ``bytes(body)`` first; the size floor bounds that overhead.
+
     Error handling: :meth:`next_message` raises :class:`WireProtocolError`; after that the
     decoder is broken and raises again on every call. Close the connection.
     """
 
-    def __init__(self, *, max_headers_bytes: int = MAX_HEADERS_BYTES, max_body_bytes: int = MAX_BODY_BYTES) -> None:
+    def __init__(self, *, max_headers_bytes: int = MAX_HEADERS_BYTES, max_body_bytes: int = MAX_BODY_BYTES,
+                 view_bodies_of: frozenset[int] = frozenset()) -> None:
         self.max_headers_bytes = max_headers_bytes
         self.max_body_bytes = max_body_bytes
+        self.view_bodies_of = view_bodies_of
         # Large reads are kept as the chunks they came in (no appending into one buffer), so a
         # body is copied once, out of its chunk; ``_offset`` is what is used of the first one.
         # Small reads gather in ``_tail`` first: a peer trickling bytes must not cost an object
@@ -180,6 +191,10 @@ class FrameDecoder:
             raise
 
     def _next(self) -> Message | None:
+        if self._prefix is None and self._chunks:
+            whole = self._whole_frame_in_first_chunk()
+            if whole is not None:
+                return whole
         if self._prefix is None:
             if self._available < PREFIX_BYTES:
                 self._check_magic()
@@ -194,14 +209,46 @@ class FrameDecoder:
             self._held += headers_len
         if self._available < body_len:
             return None
-        msg = Message(content_type, sequence, self._headers, self._take(body_len))
+        if body_len >= VIEW_MIN_BODY_BYTES and content_type in self.view_bodies_of:
+            body = self._take(body_len, view=True)
+        else:
+            body = self._take(body_len)
+        msg = Message(content_type, sequence, self._headers, body)
         self._prefix = None
         self._headers = None
         self._held = 0
         return msg
 
-    def _take(self, n: int) -> bytes:
-        """Remove and return the next ``n`` received bytes (``n`` <= what is available)."""
+    def _whole_frame_in_first_chunk(self) -> Message | None:
+        """The usual case of a large read: the next frame lies whole in the oldest chunk, so it is
+        parsed in place (no prefix or header block taken out first). ``None`` leaves everything
+        as it was for the general path, which also raises the errors of a bad prefix."""
+        first, start = self._chunks[0], self._offset
+        left = len(first) - start
+        if left < PREFIX_BYTES:
+            return None
+        magic, content_type, sequence, headers_len, body_len = _PREFIX.unpack_from(first, start)
+        if magic != MAGIC or headers_len > self.max_headers_bytes or body_len > self.max_body_bytes \
+                or left < PREFIX_BYTES + headers_len + body_len:
+            return None
+        body_at = start + PREFIX_BYTES + headers_len
+        end = body_at + body_len
+        headers = decode_headers(memoryview(first)[start + PREFIX_BYTES : body_at]) if headers_len else {}
+        if body_len >= VIEW_MIN_BODY_BYTES and content_type in self.view_bodies_of:
+            body: bytes = memoryview(first)[body_at:end]  # type: ignore[assignment]
+        else:
+            body = first[body_at:end]
+        self._available -= end - start
+        if end == len(first):
+            self._chunks.popleft()
+            self._offset = 0
+        else:
+            self._offset = end
+        return Message(content_type, sequence, headers, body)
+
+    def _take(self, n: int, *, view: bool = False) -> bytes:
+        """Remove and return the next ``n`` received bytes (``n`` <= what is available); with
+        ``view``, a memoryview of them if they lie in one chunk (typed as bytes: see ``Message``)."""
         if n == 0:
             return b""
         if n > self._available - len(self._tail):
@@ -212,10 +259,14 @@ class FrameDecoder:
         self._available -= n
         if left > n:
             self._offset += n
+            if view:
+                return memoryview(first)[start : start + n]  # type: ignore[return-value]
             return first[start : start + n]
         if left == n:
             self._chunks.popleft()
             self._offset = 0
+            if start and view:
+                return memoryview(first)[start:]  # type: ignore[return-value]
             return first[start:] if start else first
         parts = []
         while n:

@@ -152,9 +152,10 @@ def parse_payload(msg: Message) -> Payload:
 
 
 def from_edge_data(msg: Message, circuit_id: str, origin: int, seq: int) -> Payload:
-    """The payload carrying an SDK's edge Data ``msg`` (body untouched, flags and UUID kept)."""
+    """The payload carrying an SDK's edge Data ``msg`` (body untouched, flags and UUID kept). The
+    body is held until acked, so a view of a read (``FrameDecoder.view_bodies_of``) becomes bytes."""
     expect_content_type(msg, EdgeContentType.DATA)
-    return Payload(circuit_id, origin, seq, msg.body, get_uint32(msg.headers, EdgeHeader.FLAGS) or 0, 0,
+    return Payload(circuit_id, origin, seq, bytes(msg.body), get_uint32(msg.headers, EdgeHeader.FLAGS) or 0, 0,
                    msg.headers.get(EdgeHeader.UUID))
 
 

@@ -13,7 +13,16 @@ from hypothesis import strategies as st
 
 from ziti_aio.common.errors import ProtocolError
 from ziti_aio.wire.errors import WireProtocolError
-from ziti_aio.wire.frame import MAGIC, MAX_BODY_BYTES, MAX_HEADERS_BYTES, FrameDecoder, Message, decode_headers, encode
+from ziti_aio.wire.frame import (
+    MAGIC,
+    MAX_BODY_BYTES,
+    MAX_HEADERS_BYTES,
+    VIEW_MIN_BODY_BYTES,
+    FrameDecoder,
+    Message,
+    decode_headers,
+    encode,
+)
 
 # Built by hand from docs/wire.md §1: content type 2, seq 5, headers {1: 07 00 00 00}, body "ok".
 RESULT_FRAME = bytes.fromhex(
@@ -286,3 +295,42 @@ def test_a_frame_trickled_a_few_bytes_at_a_time_is_held_compactly():
     decoder.receive_data(frame[start + 7 :])
     msg = decoder.next_message()
     assert msg is not None and msg.body == body and decoder.buffered_bytes == 0
+
+
+def test_viewed_bodies_equal_copied_ones_and_only_for_the_types_asked():
+    """``view_bodies_of``: large bodies of those content types come as views of the read, byte-identical to
+    the copies; small ones, other types and bodies cut across reads stay bytes."""
+    frames = [Message(7, i, {1000: b"\x03\x00\x00\x00"}, random.randbytes(size))
+              for i, size in enumerate([VIEW_MIN_BODY_BYTES, 10, 70_000, VIEW_MIN_BODY_BYTES - 1])]
+    frames.append(Message(8, 9, {}, random.randbytes(70_000)))
+    data = b"".join(encode(m) for m in frames)
+    for cuts in ([], [len(data) // 2]):
+        got = decode_all(data, cuts, view_bodies_of=frozenset({7}))  # type: ignore[arg-type]
+        assert [(m.content_type, m.sequence, m.headers, bytes(m.body)) for m in got] == \
+            [(m.content_type, m.sequence, m.headers, m.body) for m in frames]
+        kinds = [type(m.body) for m in got]
+        assert kinds[1] is kinds[3] is kinds[4] is bytes
+        if not cuts:
+            assert kinds[0] is kinds[2] is memoryview
+
+
+@pytest.mark.parametrize(
+    ("bad", "match"),
+    [
+        (prefix(7, 1, len(entry(1, b"ab") * 2), 0) + entry(1, b"ab") * 2, "duplicate"),
+        (prefix(7, 1, 8, 0) + entry(1, b"ab", length=-1), "claims"),
+        (prefix(7, 1, 0, MAX_BODY_BYTES + 1), "exceeds"),
+        (b"\x03\x06\x09\x0d" + bytes(16), "bad frame magic"),
+    ],
+    ids=["duplicate header", "negative length", "body too long", "bad magic"],
+)
+def test_a_bad_frame_inside_one_large_read_is_refused_after_the_good_ones(bad, match):
+    """Frames parsed in place in a large read (the usual case) are held to the same checks."""
+    good = Message(7, 0, {1000: b"\x01\x00\x00\x00"}, random.randbytes(20_000))
+    decoder = FrameDecoder()
+    decoder.receive_data(encode(good) + bad + bytes(100))
+    assert decoder.next_message() == good
+    with pytest.raises(WireProtocolError, match=match):
+        decoder.next_message()
+    with pytest.raises(WireProtocolError):
+        decoder.next_message()

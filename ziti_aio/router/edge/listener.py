@@ -20,6 +20,7 @@ from ziti_aio.router.edge.session import SdkSession
 from ziti_aio.transport.channel import accept_channel
 from ziti_aio.transport.tls import peer_certificate
 from ziti_aio.wire.channel import hello_reply, parse_hello
+from ziti_aio.wire.content import EdgeContentType
 
 if TYPE_CHECKING:
     from ziti_aio.router.edge.auth import Tokens
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 
 HELLO_TIMEOUT_S = 20.0
 VERSION_HEADER = f"v{__version__}|ziti-aio|unknown|linux|amd64"
+RELAYED_BODIES = frozenset({EdgeContentType.DATA.value})
 
 
 class EdgeListener:
@@ -56,7 +58,9 @@ class EdgeListener:
             proven["name"] = hello.name
             return hello_reply(msg, version=VERSION_HEADER, router_model=True)
 
-        channel = await accept_channel(stream, check, name=f"edge:{fingerprint}", timeout_s=HELLO_TIMEOUT_S)
+        # Data bodies are relayed as they came (views of the read, one copy less): docs/router.md.
+        channel = await accept_channel(stream, check, name=f"edge:{fingerprint}", timeout_s=HELLO_TIMEOUT_S,
+                                       view_bodies_of=RELAYED_BODIES)
         claims = proven["claims"]
         assert isinstance(claims, ApiSessionClaims)
         name = f"{proven['name']}/{claims.identity_id}"
