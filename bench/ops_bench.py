@@ -7,6 +7,12 @@
 2. the Management API's answer time over the overlay (the dark management plane's service, served by the
    same controller) against its TCP listener (goal: at most 2x): ``GET /edge/management/v1/services``
    repeated on one kept-alive connection each.
+
+``--instructions [--variants file websocket both] [--keep DIR]`` measures the first figure in a way that the
+machine's noise cannot move: the controller runs under ``valgrind --tool=callgrind`` (counting switched on
+around the dials only; ``--delay-scale``: its sinks' batching delays stretched by its slowdown, so that a
+batch holds as many events as at full speed), once per variant in one run, and the ratios to no sink are
+printed (docs/events.md, "Cost"). Needs valgrind; ``callgrind_annotate`` reads the files ``--keep`` leaves.
 """
 
 from __future__ import annotations
