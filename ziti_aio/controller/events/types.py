@@ -256,6 +256,7 @@ class ClusterEvent(Event):
     peers: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
+        # Event.to_json, not super(): a slotted dataclass is a new class, which zero-argument super() misses
         return {**Event.to_json(self), "namespace": "fabric.cluster"}
 
     def fields(self) -> dict[str, Any]:
