@@ -230,18 +230,19 @@ async def announce_and_wait(info: dict[str, Any]) -> None:
 
 
 @asynccontextmanager
-async def open_child(argv: Sequence[str], log_path: Path) -> AsyncIterator[dict[str, Any]]:
+async def open_child(argv: Sequence[str], log_path: Path, *, start_timeout_s: float = CHILD_START_TIMEOUT_S,
+                     stop_timeout_s: float = CHILD_STOP_TIMEOUT_S) -> AsyncIterator[dict[str, Any]]:
     """Run a child server (see :func:`announce_and_wait`); yields its announced JSON.
 
     The child's stderr goes to ``log_path`` and is shown when it fails to start. Closing
-    its stdin stops it; it is killed if it does not exit in time.
+    its stdin stops it; it is killed if it does not exit in time (longer timeouts: a child under valgrind).
     """
     with open(log_path, "wb") as log:
         proc = await trio.lowlevel.open_process(list(argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                                 stderr=log, cwd=REPO)
     try:
         line = b""
-        with trio.move_on_after(CHILD_START_TIMEOUT_S):
+        with trio.move_on_after(start_timeout_s):
             while not line.endswith(b"\n"):
                 chunk = await proc.stdout.receive_some(65536)
                 if not chunk:
@@ -253,7 +254,7 @@ async def open_child(argv: Sequence[str], log_path: Path) -> AsyncIterator[dict[
     finally:
         with trio.CancelScope(shield=True):
             await proc.stdin.aclose()
-            with trio.move_on_after(CHILD_STOP_TIMEOUT_S):
+            with trio.move_on_after(stop_timeout_s):
                 await proc.wait()
             if proc.returncode is None:
                 proc.kill()

@@ -7,18 +7,27 @@
 2. the Management API's answer time over the overlay (the dark management plane's service, served by the
    same controller) against its TCP listener (goal: at most 2x): ``GET /edge/management/v1/services``
    repeated on one kept-alive connection each.
+
+``--instructions [--variants file websocket both] [--keep DIR]`` measures the first figure in a way that the
+machine's noise cannot move: the controller runs under ``valgrind --tool=callgrind`` (counting switched on
+around the dials only; ``--delay-scale``: its sinks' batching delays stretched by its slowdown, so that a
+batch holds as many events as at full speed), once per variant in one run, and the ratios to no sink are
+printed (docs/events.md, "Cost"). Needs valgrind; ``callgrind_annotate`` reads the files ``--keep`` leaves.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import socket
 import ssl
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Protocol
 
 import httpx
 import trio
@@ -27,7 +36,9 @@ from trio_websocket import open_websocket_url
 from bench.common import announce_and_wait, median, open_child, process_cpu_s, progress
 from ziti_aio.common import api_paths
 from ziti_aio.common.events_config import EVENT_TYPES, EventFileConfig
+from ziti_aio.controller.api import events_routes
 from ziti_aio.controller.dark import ADMIN_ATTRIBUTE, run_dark_plane
+from ziti_aio.controller.events import file_sink
 from ziti_aio.router.enroll import enroll_router
 from ziti_aio.router.router import EdgeRouter, RouterConfig
 from ziti_aio.sdk import open_context
@@ -37,10 +48,16 @@ from ziti_aio.testing.controller import ADMIN_PASSWORD, ADMIN_USERNAME, create, 
 from ziti_aio.testing.network import open_network
 
 SERVICE = "bench-echo"
+DELAY_SCALE = 40.0
+"""The controller's slowdown under callgrind, roughly (see ``--instructions``)."""
 
 
-async def serve(home: Path, port: int, sink: bool) -> None:
-    """Child: the controller of ``home`` on ``port``, with a file sink of every event type when ``sink``."""
+async def serve(home: Path, port: int, sink: bool, delay_scale: float) -> None:
+    """Child: the controller of ``home`` on ``port``, with a file sink of every event type when ``sink``; the
+    sinks' batching delays times ``delay_scale`` (under valgrind: a batch then holds as many events as at full
+    speed)."""
+    file_sink.FLUSH_DELAY_S *= delay_scale
+    events_routes.BATCH_DELAY_S *= delay_scale
     events = (EventFileConfig(types=EVENT_TYPES, file=home / "events.log"),) if sink else ()
     async with open_controller(home, port=port, events=events) as running:
         await announce_and_wait({"url": running.url})
@@ -85,8 +102,47 @@ async def _prepare(url: str, work: Path) -> None:
                                                              "edgeRouterRoles": ["#all"]})
 
 
-async def _dials(work: Path, pid: int, count: int) -> float:
-    """Controller CPU ms per dial over ``count`` dials (the router and the SDKs run here)."""
+class Meter(Protocol):
+    """What one variant measures of the controller around the dials."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+class CpuMeter:
+    """The controller's CPU seconds (from /proc) between start and stop."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self.used = pid, 0.0
+
+    def start(self) -> None:
+        self.used = -process_cpu_s(self.pid)
+
+    def stop(self) -> None:
+        self.used += process_cpu_s(self.pid)
+
+
+class CallgrindMeter:
+    """Switches callgrind's counting on and off in the controller (its count is read when it exits)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+
+    def _switch(self, on: bool) -> None:
+        subprocess.run(["callgrind_control", "-i", "on" if on else "off", str(self.pid)], capture_output=True,
+                       check=True)
+
+    def start(self) -> None:
+        self._switch(True)
+
+    def stop(self) -> None:
+        self._switch(False)
+
+
+async def _dials(work: Path, meter: Meter, count: int, settle_s: float) -> None:
+    """``count`` dials (dial, one echo, close) with ``meter`` running; the router and the SDKs run here.
+    ``settle_s`` before and after: the warm-up's and the closes' events are written."""
     async with open_context(work / "host.json") as host, open_context(work / "dialer.json") as dialer, \
             trio.open_nursery() as nursery:
         nursery.start_soon(echo, await host.bind(SERVICE))
@@ -94,56 +150,100 @@ async def _dials(work: Path, pid: int, count: int) -> float:
             async with await dialer.dial(SERVICE) as conn:
                 await conn.send_all(b"ping")
                 await conn.receive_some()
-        await trio.sleep(0.5)
-        before = process_cpu_s(pid)
+        await trio.sleep(settle_s)
+        meter.start()
         for _ in range(count):
             async with await dialer.dial(SERVICE) as conn:
                 await conn.send_all(b"ping")
                 await conn.receive_some()
-        await trio.sleep(0.5)  # the closes' events
-        used = process_cpu_s(pid) - before
+        await trio.sleep(settle_s)
+        meter.stop()
         nursery.cancel_scope.cancel()
-    return used * 1000 / count
 
 
 async def _ws_reader(url: str, token: str, seen: list[int]) -> None:
+    """Follows the event stream; ``seen``: [events, messages]."""
     ws_url = url.replace("https://", "wss://") + api_paths.EVENTS
     ctx = ssl.create_default_context()
     ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
     async with open_websocket_url(ws_url, ctx, extra_headers=[(b"zt-session", token.encode())]) as ws:
         while True:
             seen[0] += len((await ws.get_message()).splitlines())  # one event per line
+            seen[1] += 1
+
+
+VARIANTS = {"none": (False, False), "file": (True, False), "websocket": (False, True), "both": (True, True)}
+"""Sinks attached to the controller: (a file sink, a websocket subscriber), each taking every type."""
+
+
+async def _variant(work: Path, port: int, name: str, dials: int, *, first: bool,
+                   valgrind: Path | None = None, delay_scale: float = 1.0) -> float:
+    """One controller run with the sinks of ``name``: controller CPU ms per dial, or (``valgrind``: its
+    callgrind output file) instructions per dial."""
+    file, ws = VARIANTS[name]
+    argv = [sys.executable, "-m", "bench.ops_bench", "--serve", str(work / "ctrl"), str(port), str(int(file)),
+            str(delay_scale)]
+    if valgrind is not None:
+        argv = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={valgrind}", *argv]
+    timeouts = {"start_timeout_s": 900, "stop_timeout_s": 300} if valgrind else {}
+    async with open_child(argv, work / f"ctrl-{name}.log", **timeouts) as child, trio.open_nursery() as nursery:
+        if first:
+            await _prepare(child["url"], work)
+        router = EdgeRouter(RouterConfig(home=work / "er1", edge_bind_host="127.0.0.1", edge_port=0,
+                                         advertised_host="127.0.0.1", link_bind_host="127.0.0.1"))
+        await nursery.start(router.run)
+        seen = [0, 0]
+        if ws:
+            async with httpx.AsyncClient(base_url=child["url"], verify=False, timeout=300) as anon:
+                token = (await anon.post(f"{api_paths.MANAGEMENT}/authenticate?method=password", json={
+                    "username": ADMIN_USERNAME, "password": ADMIN_PASSWORD})).json()["data"]["token"]
+            nursery.start_soon(_ws_reader, child["url"], token, seen)
+        settle_s = 0.5 * delay_scale
+        meter: CpuMeter | CallgrindMeter = CallgrindMeter(child["pid"]) if valgrind else CpuMeter(child["pid"])
+        await _dials(work, meter, dials, settle_s)
+        nursery.cancel_scope.cancel()
+    if isinstance(meter, CpuMeter):
+        result = meter.used * 1000 / dials
+        unit = "controller CPU ms per dial"
+    else:
+        totals = re.search(r"^totals:\s+(\d+)", valgrind.read_text(errors="replace"), re.M)  # type: ignore[union-attr]
+        if totals is None:
+            raise RuntimeError("callgrind wrote no totals")
+        result, unit = int(totals.group(1)) / dials / 1000, "thousand controller instructions per dial"
+    progress(f"events {name}: {result:.3f} {unit}"
+             + (f" ({seen[0]} events streamed in {seen[1]} messages)" if ws else ""))
+    return result
 
 
 async def events_cpu(dials: int, rounds: int) -> tuple[float, float]:
     """(controller CPU ms per dial without events, with a file sink and a websocket subscriber): the median
     of ``rounds`` alternating runs of each (CPU time read in clock ticks is coarse and the machine shared)."""
     with tempfile.TemporaryDirectory(prefix="ops-bench-") as tmp:
-        work = Path(tmp)
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        results: dict[bool, list[float]] = {False: [], True: []}
-        for n, sink in enumerate([False, True] * rounds):
-            argv = [sys.executable, "-m", "bench.ops_bench", "--serve", str(work / "ctrl"), str(port), str(int(sink))]
-            async with open_child(argv, work / f"ctrl-{sink}.log") as child, trio.open_nursery() as nursery:
-                if n == 0:
-                    await _prepare(child["url"], work)
-                router = EdgeRouter(RouterConfig(home=work / "er1", edge_bind_host="127.0.0.1", edge_port=0,
-                                                 advertised_host="127.0.0.1", link_bind_host="127.0.0.1"))
-                await nursery.start(router.run)
-                seen = [0]
-                if sink:
-                    async with httpx.AsyncClient(base_url=child["url"], verify=False) as anon:
-                        token = (await anon.post(f"{api_paths.MANAGEMENT}/authenticate?method=password", json={
-                            "username": ADMIN_USERNAME, "password": ADMIN_PASSWORD})).json()["data"]["token"]
-                    nursery.start_soon(_ws_reader, child["url"], token, seen)
-                    await trio.sleep(0.5)
-                results[sink].append(await _dials(work, child["pid"], dials))
-                progress(f"events {'on' if sink else 'off'}: {results[sink][-1]:.3f} controller CPU ms per dial"
-                         + (f" ({seen[0]} events streamed)" if sink else ""))
-                nursery.cancel_scope.cancel()
-    return median(results[False]), median(results[True])
+        work, port = Path(tmp), _free_port()
+        results: dict[str, list[float]] = {"none": [], "both": []}
+        for n, name in enumerate(["none", "both"] * rounds):
+            results[name].append(await _variant(work, port, name, dials, first=n == 0))
+    return median(results["none"]), median(results["both"])
+
+
+async def events_instructions(dials: int, delay_scale: float, variants: list[str],
+                              keep: Path | None) -> dict[str, float]:
+    """Thousands of controller instructions per dial for each of ``variants`` (of :data:`VARIANTS`), the
+    controller alone under callgrind (counting on around the dials only), its sinks' delays times
+    ``delay_scale`` (its slowdown); ``keep``: a directory for the callgrind files (for callgrind_annotate)."""
+    with tempfile.TemporaryDirectory(prefix="ops-bench-") as tmp:
+        work, port = Path(tmp), _free_port()
+        out = keep or work
+        out.mkdir(parents=True, exist_ok=True)
+        return {name: await _variant(work, port, name, dials, first=n == 0, valgrind=out / f"{name}.callgrind",
+                                     delay_scale=delay_scale)
+                for n, name in enumerate(variants)}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 async def overlay_vs_tcp(requests: int) -> tuple[float, float]:
@@ -181,9 +281,15 @@ async def overlay_vs_tcp(requests: int) -> tuple[float, float]:
     return timings[0], timings[1]
 
 
-async def main(dials: int, requests: int, rounds: int) -> None:
-    off, on = await events_cpu(dials, rounds)
-    tcp, overlay = await overlay_vs_tcp(requests)
+async def main(args: argparse.Namespace) -> None:
+    if args.instructions:
+        counts = await events_instructions(args.dials, args.delay_scale, ["none", *args.variants], args.keep)
+        print(json.dumps({"controller_kinstr_per_dial": {k: round(v, 1) for k, v in counts.items()},
+                          "ratio": {k: round(v / counts["none"], 3) for k, v in counts.items()},
+                          "goal": "both <= 1.05"}, indent=2))
+        return
+    off, on = await events_cpu(args.dials, args.rounds)
+    tcp, overlay = await overlay_vs_tcp(args.requests)
     print(json.dumps({"controller_cpu_ms_per_dial": {"events_off": round(off, 3), "events_on": round(on, 3),
                                                      "ratio": round(on / off, 3), "goal": "<= 1.05"},
                       "management_ms_per_request": {"tcp": round(tcp, 3), "overlay": round(overlay, 3),
@@ -195,9 +301,16 @@ if __name__ == "__main__":
     parser.add_argument("--dials", type=int, default=500)
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--serve", nargs=3, metavar=("HOME", "PORT", "SINK"), help=argparse.SUPPRESS)
+    parser.add_argument("--instructions", action="store_true",
+                        help="count the controller's instructions per dial under callgrind, every sink variant")
+    parser.add_argument("--delay-scale", type=float, default=DELAY_SCALE,
+                        help="the sinks' batching delays times this under callgrind (its slowdown)")
+    parser.add_argument("--variants", nargs="+", choices=[v for v in VARIANTS if v != "none"],
+                        default=[v for v in VARIANTS if v != "none"], help="sinks to measure against none")
+    parser.add_argument("--keep", type=Path, help="keep the callgrind files in this directory")
+    parser.add_argument("--serve", nargs=4, metavar=("HOME", "PORT", "SINK", "SCALE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        trio.run(serve, Path(args.serve[0]), int(args.serve[1]), args.serve[2] == "1")
+        trio.run(serve, Path(args.serve[0]), int(args.serve[1]), args.serve[2] == "1", float(args.serve[3]))
     else:
-        trio.run(main, args.dials, args.requests, args.rounds)
+        trio.run(main, args)

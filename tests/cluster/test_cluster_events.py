@@ -1,16 +1,21 @@
 """``cluster`` events and Raft metrics: a leadership transfer is seen by the old leader (lost, read-only)
-and the new one (gained, read-write), with OpenZiti's namespace and field names; every member reports
-its Raft state to Prometheus."""
+and the new one (gained, read-write) in a JSON-lines file and a websocket stream, with OpenZiti's
+namespace and field names; every member reports its Raft state to Prometheus."""
 
 from __future__ import annotations
 
+import json
+
 import trio
 from prometheus_client.parser import text_string_to_metric_families
+from trio_websocket import ConnectionRejected, open_websocket_url
 
+from ziti_aio.common import api_paths
 from ziti_aio.common.errors import ClusterUnavailable
 from ziti_aio.controller.cluster.membership import transfer_leadership
 from ziti_aio.controller.events.bus import EventBus
 from ziti_aio.controller.events.cluster_watch import ClusterWatch
+from ziti_aio.controller.events.file_sink import JsonLinesFile, run_file_sink
 from ziti_aio.testing import wait_until
 from ziti_aio.testing.cluster import leading, local_members, open_controller_cluster, writable_leader
 from ziti_aio.testing.waiting import WaitTimeout
@@ -26,12 +31,40 @@ async def _types(sub, wanted: set[str]) -> list[dict]:  # type: ignore[no-untype
     return seen
 
 
-async def test_a_leadership_transfer_is_a_cluster_event_on_both_members(tmp_path):
-    async with open_controller_cluster(tmp_path, 3) as running:
+async def _follow(member, token: str, into: list[dict]) -> None:  # type: ignore[no-untyped-def]
+    """``member``'s websocket stream of ``cluster`` events into ``into``, after a first ``{}``: open."""
+    url = member.url.replace("https://", "wss://") + api_paths.EVENTS + "?types=cluster"
+    while True:
+        try:
+            async with open_websocket_url(url, member.ssl_context(),
+                                          extra_headers=[(b"zt-session", token.encode())]) as ws:
+                into.append({})
+                while True:
+                    into.extend(json.loads(line) for line in (await ws.get_message()).splitlines())
+        except ConnectionRejected:  # a follower knows the admin's API session once the login reaches its log
+            await trio.sleep(0.1)
+
+
+def _read(path) -> list[dict]:  # type: ignore[no-untyped-def]
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+async def test_a_leadership_transfer_is_a_cluster_event_through_both_sinks_of_both_members(tmp_path):
+    async with open_controller_cluster(tmp_path, 3) as running, trio.open_nursery() as nursery:
         old = leading(running)
         assert old is not None
-        subs = {r.controller.api.cluster.node_id: r.controller.events.subscribe("test", ["cluster"])
-                for r in running}
+        admin = await old.login()
+        token = admin.headers["zt-session"]
+        await admin.aclose()
+        files, streamed = {}, {}
+        for member in running:
+            node = member.controller.api.cluster.node_id
+            # a JSON-lines file sink on the member's bus, as [[controller.events]] starts one
+            sink = JsonLinesFile(tmp_path / f"{node}.log", max_bytes=1 << 20, keep=1)
+            nursery.start_soon(run_file_sink, member.controller.events.subscribe("file", ["cluster"]), sink)
+            files[node], streamed[node] = sink.path, []
+            nursery.start_soon(_follow, member, token, streamed[node])
+        await wait_until(lambda: all(streamed.values()), 60, what="every member's stream open")
 
         async def moved():  # type: ignore[no-untyped-def]
             """Another member leading after a transfer (a loaded machine may refuse one or elect the old
@@ -46,13 +79,16 @@ async def test_a_leadership_transfer_is_a_cluster_event_on_both_members(tmp_path
                 return None
 
         new = await wait_until(moved, 90, what="another member leading")
-        lost = await _types(subs[old.controller.api.cluster.node_id], {"leadership.lost", "state.ro"})
-        gained = await _types(subs[new.controller.api.cluster.node_id], {"leadership.gained", "state.rw"})
-    for event in lost + gained:
-        assert event["namespace"] == "fabric.cluster" and event["timestamp"].endswith("Z")
-        assert set(event) <= {"namespace", "event_src_id", "timestamp", "eventType", "index", "peers"}
-    assert {e["event_src_id"] for e in lost} == {old.controller.api.cluster.node_id}
-    assert {e["event_src_id"] for e in gained} == {new.controller.api.cluster.node_id}
+        for member, wanted in ((old, {"leadership.lost", "state.ro"}), (new, {"leadership.gained", "state.rw"})):
+            node = member.controller.api.cluster.node_id
+            for name, events in (("file", lambda n=node: _read(files[n])), ("stream", lambda n=node: streamed[n][1:])):
+                seen = await wait_until(lambda e=events, w=wanted: w <= {x["eventType"] for x in e()} and e(), 30,
+                                        what=f"{wanted} in the {name} of {node}")
+                for event in seen:
+                    assert event["namespace"] == "fabric.cluster" and event["timestamp"].endswith("Z")
+                    assert set(event) <= {"namespace", "event_src_id", "timestamp", "eventType", "index", "peers"}
+                    assert event["event_src_id"] == node
+        nursery.cancel_scope.cancel()
 
 
 async def test_a_member_that_stops_and_returns_is_a_peer_event_at_the_leader(tmp_path):

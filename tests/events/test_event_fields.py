@@ -3,6 +3,9 @@ ours; the only keys left out are the session tokens (docs/events.md)."""
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 
 from ziti_aio.controller.events.types import (
@@ -13,6 +16,7 @@ from ziti_aio.controller.events.types import (
     ServiceEvent,
     SessionEvent,
     UsageEvent,
+    encode,
 )
 
 ENVELOPE = {"namespace", "event_src_id", "timestamp"}
@@ -44,6 +48,9 @@ def test_keys_are_openzitis(event, namespace, keys):
     body = event.to_json()
     assert body["namespace"] == namespace
     assert set(body) == ENVELOPE | keys
+    # what the sinks write is that object, with an RFC 3339 UTC timestamp to the microsecond
+    assert json.loads(event.encoded()) == json.loads(json.dumps(body))
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", body["timestamp"])
 
 
 def test_a_circuit_names_its_session_and_tags_its_identities():
@@ -54,3 +61,7 @@ def test_a_circuit_names_its_session_and_tags_its_identities():
     assert body["tags"] == {"clientId": "alice", "hostId": "bob", "serviceId": "svc"}
     assert body["path"] == {"nodes": ["r1", "r2"], "links": ["l1"], "ingress_id": "", "egress_id": ""}
     assert (body["link_count"], body["creation_timespan"], body["version"]) == (1, 7, 2)
+
+
+def test_keys_that_are_not_strings_are_encoded_as_strings():
+    assert encode({1: "x", "when": ...}) == b'{"1":"x","when":"Ellipsis"}'

@@ -75,6 +75,11 @@ async def test_every_event_type_reaches_the_file_sink(tmp_path):
         assert up["creation_timespan"] > 0 and up["terminator_id"] and up["service_id"] == echo_id
         [down] = find(log, "circuit", event_type="deleted")
         assert down["circuit_id"] == up["circuit_id"] and down["duration"] > 0 and down["tags"] == up["tags"]
+        # the host's bind: a terminator, as OpenZiti reports terminators, through entityChange
+        [terminator] = [e for e in find(log, "entityChange", entityType="terminators", eventType="created")
+                        if e["finalState"]["service"] == echo_id]
+        assert terminator["finalState"]["router"] == net.routers[0].id and terminator["finalState"]["id"]
+        assert terminator["finalState"]["id"] == up["terminator_id"]
 
         # a dial of a service nobody hosts: circuit failed, naming the dialer and the service
         dark = await net.create_service("dark")

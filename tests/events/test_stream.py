@@ -33,6 +33,7 @@ def stream(net, types: str = "", token: str | None = None):
 
 
 _unread: dict[int, list[dict]] = {}
+_read: dict[int, list[dict]] = {}
 
 
 async def next_any(ws) -> dict:
@@ -40,6 +41,7 @@ async def next_any(ws) -> dict:
     queue = _unread.setdefault(id(ws), [])
     while not queue:
         queue.extend(json.loads(line) for line in (await ws.get_message()).splitlines())
+    _read.setdefault(id(ws), []).append(queue[0])
     return queue.pop(0)
 
 
@@ -91,6 +93,11 @@ async def test_events_arrive_on_the_types_subscribed(net):
         down = await next_event(ws, "circuit", event_type="deleted")
         assert up["client_id"] == dial["id"] and up["tags"]["clientId"] == ident.id
         assert down["circuit_id"] == up["circuit_id"]
+        # the host's bind before the dial: a terminator created, through entityChange
+        [terminator] = [e for e in _read[id(ws)] if e["namespace"] == "entityChange"
+                        and e.get("entityType") == "terminators" and e["eventType"] == "created"]
+        assert terminator["finalState"]["id"] == up["terminator_id"]
+        assert terminator["finalState"]["router"] == net.routers[0].id
 
         er2 = await net.add_router("er2")
         await next_event(ws2, "router", event_type="router-online", router_id=er2.id)

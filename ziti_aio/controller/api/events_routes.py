@@ -57,9 +57,10 @@ def events_blueprint(ctx: ApiContext, bus: EventBus) -> Blueprint:
             types = requested_types(websocket.args.getlist("types"))
         except ZitiError as exc:
             return error_response(exc, None)  # refuses the handshake with an HTTP error envelope
-        await websocket.accept()
+        # subscribed before the handshake's answer: a client sees every event after it
         sub = bus.subscribe(f"websocket {found.identity['name']} {websocket.remote_addr}", types)
         try:
+            await websocket.accept()
             await _serve(sub)
         finally:
             sub.close()
@@ -80,7 +81,7 @@ async def _serve(sub: Subscription) -> None:
                 except trio.WouldBlock:
                     break
             with trio.move_on_after(SEND_TIMEOUT_S) as waited:
-                await websocket.send("\n".join(lines))
+                await websocket.send(b"\n".join(lines).decode())  # a text message
             if waited.cancelled_caught:
                 log.info("event stream %s: not reading, closing it", sub.name)
                 await _close(sub.name)

@@ -42,6 +42,17 @@ class Subscription:
 
     def offer(self, event: Event) -> None:
         """Queue ``event`` now, or drop and count it."""
+        queue = self._queue
+        if self._unreported or self._closed or len(queue) >= self.size:
+            self._offer_slowly(event)
+            return
+        queue.append(event)
+        self.delivered += 1
+        if self._wakeup is not None:
+            self._wake()
+
+    def _offer_slowly(self, event: Event) -> None:
+        """:meth:`offer` when closed, full, or owing the alert of what it lost."""
         if self._closed:
             return
         queue = self._queue
@@ -104,6 +115,7 @@ class EventBus:
     def __init__(self, source_id: str = "") -> None:
         self.source_id = source_id
         self._subscriptions: list[Subscription] = []
+        self._by_type: dict[str, tuple[Subscription, ...]] = {}  # only types with a subscriber
         self.alerts = AlertHistory()
         """Every alert published (and every subscriber's lost-events alert), the newest kept."""
 
@@ -116,11 +128,17 @@ class EventBus:
             raise ValueError(f"unknown event type {unknown[0]!r} (known: {', '.join(EVENT_TYPES)})")
         sub = Subscription(self, name, wanted, size)
         self._subscriptions.append(sub)
+        self._index()
         return sub
 
     def unsubscribe(self, sub: Subscription) -> None:
         if sub in self._subscriptions:
             self._subscriptions.remove(sub)
+            self._index()
+
+    def _index(self) -> None:
+        by_type = {t: tuple(s for s in self._subscriptions if t in s.types) for t in EVENT_TYPES}
+        self._by_type = {t: subs for t, subs in by_type.items() if subs}
 
     @property
     def subscriptions(self) -> list[Subscription]:
@@ -129,7 +147,7 @@ class EventBus:
     def wants(self, namespace: str) -> bool:
         """Whether anyone subscribes to ``namespace`` (lets publishers skip building unwanted events); alerts
         are always wanted: the bus keeps the recent ones."""
-        return namespace == "alert" or any(namespace in s.types for s in self._subscriptions)
+        return namespace in self._by_type or namespace == "alert"
 
     def publish(self, event: Event) -> None:
         """Offer ``event`` to its subscribers; never blocks, never raises."""
@@ -137,6 +155,5 @@ class EventBus:
             event.event_src_id = self.source_id
         if isinstance(event, AlertEvent):
             self.alerts.add(event)
-        for sub in self._subscriptions:
-            if event.namespace in sub.types:
-                sub.offer(event)
+        for sub in self._by_type.get(event.namespace, ()):
+            sub.offer(event)

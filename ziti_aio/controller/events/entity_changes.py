@@ -1,5 +1,6 @@
 """The model's applied commands as events: ``entityChange`` for every kind, plus ``session`` and
-``apiSession`` for those kinds, and a ``committed`` entityChange after each command (docs/events.md).
+``apiSession`` for those kinds, and a ``committed`` entityChange after each command; routers' live
+terminators as entityChange too (docs/events.md).
 
 States pass through each kind's API allow-list (``KindRecord.shown``), so a stored secret (a
 password hash) never reaches an event; the fields the API shows admins but an event stream must not
@@ -57,24 +58,41 @@ def command_events(command: Command, previous: Previous) -> list[Event]:
         after = change.data if isinstance(change, Put) else None
         if before is None and after is None:
             continue
-        event_type = "created" if before is None else "updated" if after is not None else "deleted"
-        events.append(EntityChangeEvent(
-            event_id=event_id, event_type=event_type, entity_type=str(change.kind.value),
-            initial_state=public_state(change.kind, before), final_state=public_state(change.kind, after),
-            metadata=metadata))
-        if event_type == "updated":
+        event = _change_event(event_id, change.kind, before, after, metadata)
+        events.append(event)
+        if event.event_type == "updated":
             continue
         state = after if after is not None else before
         assert state is not None
         if change.kind == Kind.SESSIONS:
-            events.append(SessionEvent(event_type=event_type, id=change.id, session_type=str(state.get("type", "")),
+            events.append(SessionEvent(event_type=event.event_type, id=change.id,
+                                       session_type=str(state.get("type", "")),
                                        api_session_id=str(state.get("apiSessionId", "")),
                                        identity_id=str(state.get("identityId", "")),
                                        service_id=str(state.get("serviceId", ""))))
         elif change.kind == Kind.API_SESSIONS:
-            events.append(ApiSessionEvent(event_type=event_type, id=change.id,
+            events.append(ApiSessionEvent(event_type=event.event_type, id=change.id,
                                           identity_id=str(state.get("identityId", "")),
                                           ip_address=str(state.get("ipAddress", "") or "")))
     if any(isinstance(e, EntityChangeEvent) for e in events):
         events.append(EntityChangeEvent(event_id=event_id, event_type="committed"))
     return events
+
+
+def publish_entity_change(bus: EventBus, kind: Kind, before: Entity | None, after: Entity | None, *,
+                          author: dict[str, str], method: str) -> None:
+    """A change the model's commands do not make (a router's live terminator, docs/events.md) as a transaction
+    of its own: its ``entityChange`` and the ``committed`` that follows."""
+    if not bus.wants("entityChange"):
+        return
+    event_id = secrets.token_hex(8)
+    bus.publish(_change_event(event_id, kind, before, after, {"author": author, "source": {"method": method}}))
+    bus.publish(EntityChangeEvent(event_id=event_id, event_type="committed"))
+
+
+def _change_event(event_id: str, kind: Kind, before: Entity | None, after: Entity | None,
+                  metadata: dict[str, Any]) -> EntityChangeEvent:
+    event_type = "created" if before is None else "updated" if after is not None else "deleted"
+    return EntityChangeEvent(event_id=event_id, event_type=event_type, entity_type=str(kind.value),
+                             initial_state=public_state(kind, before), final_state=public_state(kind, after),
+                             metadata=metadata)

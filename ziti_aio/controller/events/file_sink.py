@@ -31,17 +31,22 @@ class JsonLinesFile:
         self.path, self.max_bytes, self.keep = path, max_bytes, keep
 
     def write(self, events: list[Event]) -> None:
-        """Append ``events`` (blocking file I/O: run it in a thread)."""
+        """Append ``events`` (blocking file I/O: run it in a thread): in one write when they fit before the
+        next rotation, else line by line."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         size = self.path.stat().st_size if self.path.exists() else 0
-        out = self.path.open("a", encoding="utf-8")
+        data = b"\n".join([event.encoded() for event in events]) + b"\n"
+        if size + len(data) <= self.max_bytes:
+            with self.path.open("ab") as out:
+                out.write(data)
+            return
+        out = self.path.open("ab")
         try:
-            for event in events:
-                line = event.encoded() + "\n"
+            for line in data.splitlines(keepends=True):
                 if size and size + len(line) > self.max_bytes:
                     out.close()
                     self._rotate()
-                    out = self.path.open("a", encoding="utf-8")
+                    out = self.path.open("ab")
                     size = 0
                 out.write(line)
                 size += len(line)

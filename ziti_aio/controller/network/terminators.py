@@ -19,7 +19,9 @@ from ziti_aio.common.errors import ConflictError
 from ziti_aio.controller.model.fields import now_text
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
+
+    TerminatorChange = Callable[["Terminator | None", "Terminator | None"], None]
 
 # Lower wins; the keys are the terminator precedences of :mod:`ziti_aio.controller.model.records`.
 PRECEDENCE_RANK = {"required": 0, "default": 1, "failed": 2}
@@ -51,11 +53,13 @@ class Terminator:
 
 
 class Terminators:
-    """The live terminators, by id and by service."""
+    """The live terminators, by id and by service; ``on_change(before, after)`` hears of each one added,
+    replaced or removed."""
 
-    def __init__(self, rng: random.Random | None = None) -> None:
+    def __init__(self, rng: random.Random | None = None, on_change: TerminatorChange | None = None) -> None:
         self._by_id: dict[str, Terminator] = {}
         self._rng = rng or random.Random()
+        self._on_change = on_change or (lambda before, after: None)
 
     def __iter__(self) -> Iterator[Terminator]:
         return iter(list(self._by_id.values()))
@@ -72,19 +76,23 @@ class Terminators:
         if old is not None and old.router_id != terminator.router_id:
             raise ConflictError(f"terminator {terminator.id} belongs to another router")
         self._by_id[terminator.id] = terminator
+        self._on_change(old, terminator)
 
     def remove(self, terminator_id: str, router_id: str | None = None) -> Terminator | None:
         """Remove a terminator (only if it is ``router_id``'s, when given)."""
         found = self._by_id.get(terminator_id)
         if found is None or (router_id is not None and found.router_id != router_id):
             return None
-        return self._by_id.pop(terminator_id)
+        del self._by_id[terminator_id]
+        self._on_change(found, None)
+        return found
 
     def remove_router(self, router_id: str) -> list[Terminator]:
         """Drop every terminator of a router (its control channel closed)."""
         gone = [t for t in self._by_id.values() if t.router_id == router_id]
         for t in gone:
             del self._by_id[t.id]
+            self._on_change(t, None)
         return gone
 
     def for_service(self, service_id: str) -> list[Terminator]:
