@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import logging
 import queue
+import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import trio
 from pysyncobj import SyncObj, SyncObjConf
 from pysyncobj.config import FAIL_REASON
+from pysyncobj.monotonic import monotonic as raft_clock  # CLOCK_MONOTONIC_RAW, not time.monotonic
 
 from ziti_aio.common.errors import ClusterUnavailable, ValidationError
 from ziti_aio.controller.cluster.codec import MAX_COMMAND_BYTES, ClusterNode, command_entry, entry_payload
@@ -148,7 +150,7 @@ class Replica:
         self.self_node = ClusterNode(config.node_id, config.address)
         others = [ClusterNode(i, a) for i, a in config.members if i != config.node_id]
         self.transport = TrioTransport(self.self_node, others, trust_domain=config.trust_domain,
-                                       client_ssl=client_ssl, nudge=self.nudge)
+                                       client_ssl=client_ssl, nudge=self.nudge, unreachable=self._unreachable)
         config.data_dir.mkdir(parents=True, exist_ok=True)
         t = config.timing
         conf = SyncObjConf(
@@ -227,6 +229,22 @@ class Replica:
     def nudge(self) -> None:
         """Tick soon (a message arrived or a command is waiting)."""
         self._wake.set()
+
+    def _unreachable(self, node: ClusterNode) -> None:
+        """The transport saw ``node``'s process go (its connection ended, its port refuses). If it led,
+        elect a new leader now instead of an election timeout after its last append (docs/ha.md,
+        "Failover"). The survivors go in the order of their ids, ``election_min / 4`` apart with a
+        little jitter, so the first one's request for votes reaches the others before they start
+        their own: two candidates at once would split the vote and cost a full election timeout."""
+        if self.is_leader or self.leader_id != node.id:
+            return
+        survivors = sorted({n.id for n in self.raft.otherNodes if n.id != node.id} | {self.node_id})
+        spacing = self.config.timing.election_min / 4
+        soon = raft_clock() + spacing * (survivors.index(self.node_id) + random.random() / 2)
+        if soon < self.raft._SyncObj__raftElectionDeadline:
+            self.raft._SyncObj__raftElectionDeadline = soon
+            log.info("the leader %s is gone: an election in %.0f ms", node.id, (soon - raft_clock()) * 1000)
+            self.nudge()
 
     # --- running -------------------------------------------------------------------------
 
