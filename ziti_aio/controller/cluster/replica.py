@@ -120,12 +120,21 @@ class _Raft(SyncObj):  # type: ignore[misc]
                 if callable(callback):
                     callback(None, FAIL_REASON.NOT_LEADER)
             return
-        before = self._getRaftLogSize()
         super()._checkCommandsToApply()
-        if self._getRaftLogSize() != before:
-            # New entries go out on the next tick, not an append period later (latency, docs/ha.md).
+        if self._send_now():
             self._SyncObj__newAppendEntriesTime = 0
             self._appended()
+
+    def _send_now(self) -> bool:
+        """Whether entries wait that a follower with no append in flight has not been sent: those go
+        out on the next tick, not an append period later (latency). While every follower has one in
+        flight, new entries wait for an answer (or the append period) and then go out together: one
+        append per round trip under load instead of one per write, and none re-sent (pysyncobj moves
+        a follower's next index back to what it answered, docs/ha.md "Writes")."""
+        last = self._SyncObj__getCurrentLogIndex()
+        sent, matched = self._SyncObj__raftNextIndex, self._SyncObj__raftMatchIndex
+        return any(last >= sent.get(node, 0) and matched.get(node, 0) >= sent.get(node, 0) - 1
+                   for node in self._SyncObj__otherNodes)
 
     # pysyncobj applies every committed entry through this (name-mangled) method.
     def _SyncObj__doApplyCommand(self, command: bytes) -> Any:
