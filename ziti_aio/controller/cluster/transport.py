@@ -55,7 +55,8 @@ class _Peer:
         self.node = node
         self.send_channel, self.receive_channel = trio.open_memory_channel[bytes](SEND_QUEUE_FRAMES)
         self.connected = False
-        self.cancel = trio.CancelScope()
+        self.cancel = trio.CancelScope()  # the whole task (the member was removed)
+        self.connection = trio.CancelScope()  # the current connection (it is redialed)
 
 
 class TrioTransport(Transport):  # type: ignore[misc]
@@ -101,7 +102,7 @@ class TrioTransport(Transport):  # type: ignore[misc]
         except trio.WouldBlock:
             log.warning("raft peer %s is not keeping up; reconnecting", node.id)
             self._lost(peer)
-            peer.cancel.cancel()
+            peer.connection.cancel()
             return False
         return True
 
@@ -143,7 +144,8 @@ class TrioTransport(Transport):  # type: ignore[misc]
                     continue
                 opened = trio.current_time()
                 try:
-                    await self._write(peer, stream)
+                    with trio.CancelScope() as peer.connection:
+                        await self._write(peer, stream)
                 except (trio.BrokenResourceError, trio.ClosedResourceError, ProtocolError) as exc:
                     log.info("raft connection to %s lost: %s", peer.node.id, exc)
                 finally:
