@@ -28,7 +28,9 @@ from __future__ import annotations
 import argparse
 import hashlib
 import itertools
+import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -39,13 +41,28 @@ if __package__ in (None, ""):
 import trio
 
 from bench.cluster_processes import HttpWriters, controller_processes
-from bench.common import CONCURRENCY, FULL, QUICK, Context, Goal, Metric, Suite, median, progress, run_suites
+from bench.common import (
+    CHILD_START_TIMEOUT_S,
+    CHILD_STOP_TIMEOUT_S,
+    CONCURRENCY,
+    FULL,
+    QUICK,
+    REPO,
+    Context,
+    Goal,
+    Metric,
+    Suite,
+    median,
+    progress,
+    run_suites,
+)
 from bench.store_bench import _rate, _session_write
+from ziti_aio.appliance.ports import free_port
 from ziti_aio.common.errors import ClusterUnavailable, ZitiError
 from ziti_aio.controller.model.model import MAX_BATCH_COMMANDS
 from ziti_aio.sdk import open_context
 from ziti_aio.testing import open_network
-from ziti_aio.testing.cluster import LocalMember, local_members, writable_leader
+from ziti_aio.testing.cluster import LocalMember, local_members, member_pki, writable_leader
 from ziti_aio.testing.waiting import wait_until
 
 WRITES = Metric("cluster_writes_per_s", None, "writes/s", "one controller, group commit, same disk",
@@ -54,6 +71,8 @@ ONE = Metric("cluster_one_writes_per_s", None, "writes/s", "one controller, grou
 FAILOVER = Metric("failover_s", None, "s", "goal: 1 s on loopback", goal=Goal("<=", 1.0, on="value", unit="s"))
 PROCESS_WRITES = Metric("cluster_process_writes_per_s", None, "writes/s",
                         "one controller process, same HTTP client", goal=Goal(">=", 0.5))
+MEMBER_PROCESS_WRITES = Metric("cluster_member_process_writes_per_s", None, "writes/s",
+                               "one controller, group commit, same disk", goal=Goal(">=", 0.5))
 PROCESS_FAILOVER = Metric("failover_process_s", None, "s", "median of kills; goal: 1 s on loopback",
                           goal=Goal("<=", 1.0, on="value", unit="s"))
 PROCESS_FAILOVER_WORST = Metric("failover_process_worst_s", None, "s", "worst of the same kills")
@@ -179,6 +198,61 @@ async def process_suite(ctx: Context) -> list[Metric]:
                    PROCESS_FAILOVER_WORST.baseline)]
 
 
+def _rate_line(proc: subprocess.Popen[str]) -> float | None:
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.startswith("rate "):
+            return float(line.split()[1])
+    return None
+
+
+async def _member_process_rate(workdir: Path, ctx: Context) -> float:
+    """Writes/s on the leader of three replicated models, each in a process of its own (``cluster_member.py``)."""
+    ids = [f"ctrl-{i + 1}" for i in range(3)]
+    await trio.to_thread.run_sync(member_pki, workdir / "pki", ids)
+    spec = {"pki": str(workdir / "pki"),
+            "members": [{"id": i, "home": str(workdir / i), "port": free_port()} for i in ids]}
+    spec_file = workdir / "spec.json"
+    spec_file.write_text(json.dumps(spec))
+    procs = [subprocess.Popen([sys.executable, "-m", "bench.cluster_member", str(spec_file), i,
+                               str(ctx.budget.warmup_s), str(ctx.budget.duration_s)],
+                              cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for i in ids]
+    rates: list[float] = []
+    try:
+        with trio.fail_after(CHILD_START_TIMEOUT_S + ctx.budget.warmup_s + ctx.budget.duration_s):
+            async with trio.open_nursery() as nursery:
+                async def read(proc: subprocess.Popen[str]) -> None:
+                    rate = await trio.to_thread.run_sync(_rate_line, proc, abandon_on_cancel=True)
+                    if rate is not None:
+                        rates.append(rate)
+                        nursery.cancel_scope.cancel()
+
+                for proc in procs:
+                    nursery.start_soon(read, proc)
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=CHILD_STOP_TIMEOUT_S)
+    if not rates:
+        raise RuntimeError("no member led and wrote")
+    return rates[0]
+
+
+async def member_process_suite(ctx: Context) -> list[Metric]:
+    three: list[float] = []
+    single: list[float] = []
+    for n in range(ctx.budget.rounds):
+        (ctx.workdir / f"members-{n}").mkdir()
+        three.append(await _member_process_rate(ctx.workdir / f"members-{n}", ctx))
+        single.append(await _rate(ctx.workdir / f"single-{n}.db", ctx.budget.duration_s, MAX_BATCH_COMMANDS))
+    return [Metric(MEMBER_PROCESS_WRITES.metric, median(three), MEMBER_PROCESS_WRITES.unit,
+                   MEMBER_PROCESS_WRITES.baseline, baseline_value=median(single), goal=MEMBER_PROCESS_WRITES.goal)]
+
+
+MEMBER_PROCESS_SUITE = Suite((MEMBER_PROCESS_WRITES,), member_process_suite)
+
+
 PROCESS_SUITE = Suite((PROCESS_WRITES, PROCESS_FAILOVER, PROCESS_FAILOVER_WORST), process_suite)
 
 
@@ -252,11 +326,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--controllers-from", type=Path, metavar="DIR",
                         help="run the controller processes from this source tree (a before/after in one run)")
-    parser.add_argument("--only", choices=["inprocess", "processes", "circuit"], action="append")
+    parser.add_argument("--only", choices=["inprocess", "members", "processes", "circuit"], action="append")
     args = parser.parse_args()
     global _CODE
     _CODE = args.controllers_from
-    chosen = {"inprocess": CLUSTER_SUITE, "processes": PROCESS_SUITE, "circuit": CIRCUIT_SUITE}
+    chosen = {"inprocess": CLUSTER_SUITE, "members": MEMBER_PROCESS_SUITE, "processes": PROCESS_SUITE,
+              "circuit": CIRCUIT_SUITE}
     suites = [chosen[o] for o in args.only] if args.only else list(chosen.values())
     trio.run(lambda: run_suites(suites, QUICK if args.quick else FULL, json_only=False))
 
