@@ -241,12 +241,13 @@ class Replica:
 
     def _unreachable(self, node: ClusterNode) -> None:
         """The transport saw ``node``'s process go (its connection ended, its port refuses). If it led,
-        elect a new leader now instead of an election timeout after its last append (docs/ha.md,
-        "Failover"). The survivors go in the order of their ids, ``election_min / 4`` apart with a
-        little jitter, so the first one's request for votes reaches the others before they start
-        their own: two candidates at once would split the vote and cost a full election timeout."""
-        if self.is_leader or self.leader_id != node.id:
-            return
+        or no leader is known, elect a new leader now instead of an election timeout after its last
+        append (docs/ha.md, "Failover"). The survivors go in the order of their ids,
+        ``election_min / 4`` apart with a little jitter, so the first one's request for votes reaches
+        the others before they start their own: two candidates at once would split the vote and cost
+        a full election timeout."""
+        if self.is_leader or self.leader_id not in (node.id, None):
+            return  # (None: another survivor's request for votes came first, and may be refused)
         survivors = sorted({n.id for n in self.raft.otherNodes if n.id != node.id} | {self.node_id})
         spacing = self.config.timing.election_min / 4
         soon = raft_clock() + spacing * (survivors.index(self.node_id) + random.random() / 2)
