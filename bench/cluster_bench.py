@@ -16,11 +16,14 @@ first write sent after it that a new leader acknowledged, product timings, the m
 of several kills (the victim restarts between them). ``--controllers-from DIR`` runs those processes
 from another source tree (e.g. ``git archive main``) for a before/after in the same run.
 
+``cluster_member_process_writes_per_s``: the first figure with each member in a process of its own
+(``bench/cluster_member.py``; the writers in the leader's process), against the same baseline.
+
 ``failover_circuit_gap_s``: a circuit through a router of a three-controller network (one process)
 echoing data as fast as it can while the leader stops: the longest pause between received bytes
 after the stop, against the longest before it; ``failover_circuit_lost_bytes`` what did not come back.
 
-``python bench/cluster_bench.py [--quick] [--controllers-from DIR]`` runs it on its own.
+``python bench/cluster_bench.py [--quick] [--controllers-from DIR] [--only SUITE]`` runs it on its own.
 """
 
 from __future__ import annotations
