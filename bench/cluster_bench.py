@@ -6,15 +6,36 @@ session-sized record acknowledged once a majority committed it, against one cont
 group commit (the ``writes_per_s`` figure), alternating in the same run. ``cluster_one_writes_per_s`` is
 the same with a cluster of one member, against the same baseline: the price of one code path.
 ``failover_s`` stops the leader while writers run and measures until the first write acknowledged by a
-new leader. The process-based fault tests (``tests/cluster/test_faults.py``) use ``kill -9``.
+new leader (test timings, 0.3-0.6 s elections).
 
-``python bench/cluster_bench.py [--quick]`` runs it on its own.
+With separate processes (what a user runs: ``bench/cluster_processes.py``), three ``ziti-aio run
+--config`` controllers and an HTTP client writing through the management API from
+:data:`~bench.common.CONCURRENCY` connections: ``cluster_process_writes_per_s`` against one
+controller process with the same client, and ``failover_process_s``, ``kill -9`` of the leader → the
+first write sent after it that a new leader acknowledged, product timings, the median and the worst
+of several kills (the victim restarts between them). ``--controllers-from DIR`` runs those processes
+from another source tree (e.g. ``git archive main``) for a before/after in the same run.
+
+``cluster_member_process_writes_per_s``: the first figure with each member in a process of its own
+(``bench/cluster_member.py``; the writers in the leader's process), against the same baseline.
+
+``failover_circuit_gap_s``: a circuit through a router of a three-controller network (one process)
+echoing data as fast as it can while the leader stops: the longest pause between received bytes
+after the stop, against the longest before it; ``failover_circuit_lost_bytes`` what did not come back.
+
+``python bench/cluster_bench.py [--quick] [--controllers-from DIR] [--only SUITE]`` runs it on its own.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import itertools
+import json
+import os
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 if __package__ in (None, ""):
@@ -22,17 +43,50 @@ if __package__ in (None, ""):
 
 import trio
 
-from bench.common import CONCURRENCY, FULL, QUICK, Context, Goal, Metric, Suite, median, run_suites
+from bench.cluster_processes import HttpWriters, controller_processes
+from bench.common import (
+    CHILD_START_TIMEOUT_S,
+    CHILD_STOP_TIMEOUT_S,
+    CONCURRENCY,
+    FULL,
+    QUICK,
+    REPO,
+    Context,
+    Goal,
+    Metric,
+    Suite,
+    median,
+    progress,
+    run_suites,
+)
 from bench.store_bench import _rate, _session_write
-from ziti_aio.common.errors import ClusterUnavailable
+from ziti_aio.appliance.ports import free_port
+from ziti_aio.common.errors import ClusterUnavailable, ZitiError
 from ziti_aio.controller.model.model import MAX_BATCH_COMMANDS
-from ziti_aio.testing.cluster import LocalMember, local_members, writable_leader
+from ziti_aio.sdk import open_context
+from ziti_aio.testing import open_network
+from ziti_aio.testing.cluster import LocalMember, local_members, member_pki, writable_leader
 from ziti_aio.testing.waiting import wait_until
 
 WRITES = Metric("cluster_writes_per_s", None, "writes/s", "one controller, group commit, same disk",
                 goal=Goal(">=", 0.5))
 ONE = Metric("cluster_one_writes_per_s", None, "writes/s", "one controller, group commit, same disk")
 FAILOVER = Metric("failover_s", None, "s", "goal: 1 s on loopback", goal=Goal("<=", 1.0, on="value", unit="s"))
+PROCESS_WRITES = Metric("cluster_process_writes_per_s", None, "writes/s",
+                        "one controller process, same HTTP client", goal=Goal(">=", 0.5))
+MEMBER_PROCESS_WRITES = Metric("cluster_member_process_writes_per_s", None, "writes/s",
+                               "one controller, group commit, same disk", goal=Goal(">=", 0.5))
+PROCESS_FAILOVER = Metric("failover_process_s", None, "s", "median of kills; goal: 1 s on loopback",
+                          goal=Goal("<=", 1.0, on="value", unit="s"))
+PROCESS_FAILOVER_WORST = Metric("failover_process_worst_s", None, "s", "worst of the same kills")
+CIRCUIT_GAP = Metric("failover_circuit_gap_s", None, "s", "longest pause before the leader stopped",
+                     goal=Goal("<=", 1.0, on="value", unit="s"))
+CIRCUIT_LOST = Metric("failover_circuit_lost_bytes", None, "bytes", "bytes sent through the circuit",
+                      goal=Goal("<=", 0.0, on="value", unit="bytes"))
+CHUNK = 64 * 1024
+CIRCUIT_S = 1.5  # streaming before and after the leader stops
+PROCESS_WARMUP_S = 3.0  # a freshly started controller process is slower for its first seconds
+_CODE: Path | None = None  # --controllers-from
 
 
 async def _cluster_rate(workdir: Path, count: int, window_s: float) -> tuple[float, float | None]:
@@ -99,11 +153,190 @@ async def cluster_suite(ctx: Context) -> list[Metric]:
 CLUSTER_SUITE = Suite((WRITES, ONE, FAILOVER), cluster_suite)
 
 
+def _window_rate(writers: HttpWriters, start: float, end: float) -> float:
+    return sum(1 for _, acked in writers.acks if start <= acked < end) / (end - start)
+
+
+async def _process_rate(workdir: Path, count: int, ctx: Context, kills: int) -> tuple[float, list[float]]:
+    """HTTP writes/s through ``count`` controller processes; with ``kills``, also that many failovers."""
+    failovers = []
+    async with controller_processes(workdir, count, code=_CODE) as members:
+        writers = HttpWriters(members, CONCURRENCY)
+        try:
+            await writers.login()
+            writers.target = members.index(await writers.leader())
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(writers.run)
+                await trio.sleep(PROCESS_WARMUP_S)
+                start = time.monotonic()
+                await trio.sleep(ctx.budget.duration_s)
+                rate = _window_rate(writers, start, time.monotonic())
+                for n in range(kills):
+                    leader = await writers.leader()
+                    writers.target = members.index(leader)
+                    await trio.sleep(0.5)  # writes flowing to it
+                    killed = time.monotonic()
+                    leader.kill()
+                    acked = await wait_until(lambda k=killed: writers.first_ack_sent_after(k), 30,
+                                             what="a write acknowledged after the kill")
+                    failovers.append(acked - killed)
+                    progress(f"kill {n + 1}/{kills}: first acknowledged write {acked - killed:.3f} s later")
+                    await leader.start()
+                    await trio.sleep(1.0)
+                nursery.cancel_scope.cancel()
+        finally:
+            await writers.aclose()
+    return rate, failovers
+
+
+async def process_suite(ctx: Context) -> list[Metric]:
+    three, failovers = await _process_rate(ctx.workdir / "three", 3, ctx, 2 * ctx.budget.process_runs)
+    one, _ = await _process_rate(ctx.workdir / "one", 1, ctx, 0)
+    progress("failovers (s): " + ", ".join(f"{f:.3f}" for f in sorted(failovers)))
+    return [Metric(PROCESS_WRITES.metric, three, PROCESS_WRITES.unit, PROCESS_WRITES.baseline, baseline_value=one,
+                   goal=PROCESS_WRITES.goal),
+            Metric(PROCESS_FAILOVER.metric, median(failovers), PROCESS_FAILOVER.unit, PROCESS_FAILOVER.baseline,
+                   goal=PROCESS_FAILOVER.goal),
+            Metric(PROCESS_FAILOVER_WORST.metric, max(failovers), PROCESS_FAILOVER_WORST.unit,
+                   PROCESS_FAILOVER_WORST.baseline)]
+
+
+def _rate_line(proc: subprocess.Popen[str]) -> float | None:
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.startswith("rate "):
+            return float(line.split()[1])
+    return None
+
+
+async def _member_process_rate(workdir: Path, ctx: Context) -> float:
+    """Writes/s on the leader of three replicated models, each in a process of its own (``cluster_member.py``)."""
+    ids = [f"ctrl-{i + 1}" for i in range(3)]
+    await trio.to_thread.run_sync(member_pki, workdir / "pki", ids)
+    spec = {"pki": str(workdir / "pki"),
+            "members": [{"id": i, "home": str(workdir / i), "port": free_port()} for i in ids]}
+    spec_file = workdir / "spec.json"
+    spec_file.write_text(json.dumps(spec))
+    procs = [subprocess.Popen([sys.executable, "-m", "bench.cluster_member", str(spec_file), i,
+                               str(ctx.budget.warmup_s), str(ctx.budget.duration_s)],
+                              cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for i in ids]
+    rates: list[float] = []
+    try:
+        with trio.fail_after(CHILD_START_TIMEOUT_S + ctx.budget.warmup_s + ctx.budget.duration_s):
+            async with trio.open_nursery() as nursery:
+                async def read(proc: subprocess.Popen[str]) -> None:
+                    rate = await trio.to_thread.run_sync(_rate_line, proc, abandon_on_cancel=True)
+                    if rate is not None:
+                        rates.append(rate)
+                        nursery.cancel_scope.cancel()
+
+                for proc in procs:
+                    nursery.start_soon(read, proc)
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=CHILD_STOP_TIMEOUT_S)
+    if not rates:
+        raise RuntimeError("no member led and wrote")
+    return rates[0]
+
+
+async def member_process_suite(ctx: Context) -> list[Metric]:
+    three: list[float] = []
+    single: list[float] = []
+    for n in range(ctx.budget.rounds):
+        (ctx.workdir / f"members-{n}").mkdir()
+        three.append(await _member_process_rate(ctx.workdir / f"members-{n}", ctx))
+        single.append(await _rate(ctx.workdir / f"single-{n}.db", ctx.budget.duration_s, MAX_BATCH_COMMANDS))
+    return [Metric(MEMBER_PROCESS_WRITES.metric, median(three), MEMBER_PROCESS_WRITES.unit,
+                   MEMBER_PROCESS_WRITES.baseline, baseline_value=median(single), goal=MEMBER_PROCESS_WRITES.goal)]
+
+
+MEMBER_PROCESS_SUITE = Suite((MEMBER_PROCESS_WRITES,), member_process_suite)
+
+
+PROCESS_SUITE = Suite((PROCESS_WRITES, PROCESS_FAILOVER, PROCESS_FAILOVER_WORST), process_suite)
+
+
+async def circuit_suite(ctx: Context) -> list[Metric]:
+    async with open_network(ctx.workdir / "net", controllers=3, routers=1) as net:
+        await net.create_service("bulk")
+        host, dialer = await net.create_identity("host"), await net.create_identity("dialer")
+        await net.allow("host", "bulk", "Bind")
+        await net.allow("dialer", "bulk", "Dial")
+        async with open_context(host.path) as hosting, open_context(dialer.path) as dialing, \
+                trio.open_nursery() as nursery:
+            listener = await hosting.bind("bulk")
+
+            async def echo() -> None:
+                async with await listener.accept() as conn:
+                    while data := await conn.receive_some():
+                        await conn.send_all(data)
+
+            nursery.start_soon(echo)
+            sent, received = hashlib.sha256(), hashlib.sha256()
+            sent_bytes = received_bytes = 0
+            arrivals: list[float] = []
+            stopped_at = 0.0
+            async with await wait_until(lambda: _dial(dialing), 60, what="a circuit") as stream:
+                async def send() -> None:
+                    nonlocal sent_bytes, stopped_at
+                    started = time.monotonic()
+                    while time.monotonic() - started < 2 * CIRCUIT_S:
+                        if not stopped_at and time.monotonic() - started >= CIRCUIT_S:
+                            net.controller.stop()  # the leader
+                            stopped_at = time.monotonic()
+                        chunk = os.urandom(CHUNK)
+                        sent.update(chunk)
+                        sent_bytes += len(chunk)
+                        await stream.send_all(chunk)
+
+                async with trio.open_nursery() as transfer:
+                    transfer.start_soon(send)
+                    with trio.move_on_after(30):
+                        while not stopped_at or received_bytes < sent_bytes or transfer.child_tasks:
+                            data = await stream.receive_some()
+                            if not data:
+                                break
+                            received.update(data)
+                            received_bytes += len(data)
+                            arrivals.append(time.monotonic())
+            nursery.cancel_scope.cancel()
+    before = [b - a for a, b in itertools.pairwise(arrivals) if b <= stopped_at]
+    after = [b - a for a, b in itertools.pairwise(arrivals) if b > stopped_at]
+    if received_bytes == sent_bytes and received.digest() != sent.digest():
+        raise RuntimeError("the circuit returned every byte but not the same bytes")
+    lost = sent_bytes - received_bytes
+    return [Metric(CIRCUIT_GAP.metric, max(after, default=0.0), CIRCUIT_GAP.unit, CIRCUIT_GAP.baseline,
+                   baseline_value=max(before, default=0.0), goal=CIRCUIT_GAP.goal),
+            Metric(CIRCUIT_LOST.metric, float(lost), CIRCUIT_LOST.unit, CIRCUIT_LOST.baseline,
+                   baseline_value=float(sent_bytes), goal=CIRCUIT_LOST.goal)]
+
+
+async def _dial(dialing: object) -> object:
+    try:
+        return await dialing.dial("bulk")  # type: ignore[attr-defined]
+    except ZitiError:
+        return None
+
+
+CIRCUIT_SUITE = Suite((CIRCUIT_GAP, CIRCUIT_LOST), circuit_suite)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="HA cluster writes and failover against a same-run baseline")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--controllers-from", type=Path, metavar="DIR",
+                        help="run the controller processes from this source tree (a before/after in one run)")
+    parser.add_argument("--only", choices=["inprocess", "members", "processes", "circuit"], action="append")
     args = parser.parse_args()
-    trio.run(lambda: run_suites([CLUSTER_SUITE], QUICK if args.quick else FULL, json_only=False))
+    global _CODE
+    _CODE = args.controllers_from
+    chosen = {"inprocess": CLUSTER_SUITE, "members": MEMBER_PROCESS_SUITE, "processes": PROCESS_SUITE,
+              "circuit": CIRCUIT_SUITE}
+    suites = [chosen[o] for o in args.only] if args.only else list(chosen.values())
+    trio.run(lambda: run_suites(suites, QUICK if args.quick else FULL, json_only=False))
 
 
 if __name__ == "__main__":

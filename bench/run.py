@@ -43,6 +43,9 @@ SUITES: tuple[Suite, ...] = (
     store.WRITES_SUITE,
     oidc.OIDC_SUITE,
     cluster.CLUSTER_SUITE,
+    cluster.MEMBER_PROCESS_SUITE,
+    cluster.PROCESS_SUITE,
+    cluster.CIRCUIT_SUITE,
     router_model.ROUTER_MODEL_SUITE,
     scale_bench.SCALE_100K,
 )

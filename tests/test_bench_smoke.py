@@ -23,7 +23,9 @@ ISSUE_19_METRICS = (
     "scale_100k_rss_kib_per_identity",
 )
 
-ISSUE_16_METRICS = ("cluster_writes_per_s", "cluster_one_writes_per_s", "failover_s")
+ISSUE_16_METRICS = ("cluster_writes_per_s", "cluster_one_writes_per_s", "failover_s",
+                    "cluster_member_process_writes_per_s", "cluster_process_writes_per_s", "failover_process_s",
+                    "failover_process_worst_s", "failover_circuit_gap_s", "failover_circuit_lost_bytes")
 
 
 @pytest.fixture

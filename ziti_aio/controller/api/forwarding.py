@@ -9,6 +9,12 @@ from a cluster member. A forwarded request is never forwarded again: a member th
 either answers 503 ``CLUSTER_HAS_NO_LEADER``. The OIDC flow keeps its authorization requests and
 refresh tokens in the memory of the member that runs it, so a follower hands on every ``/oidc/``
 request, reads included, but the discovery document and the keys.
+
+Without a leader it can reach (an election under way) a follower holds the write for up to two
+election timeouts until one is elected, then forwards it (or handles it, if it leads now), instead
+of answering 503 at once: a client retrying on every 503 would keep the members too busy to elect
+(docs/ha.md, "Failover"). A leader that refuses the connection never saw the request: it is sent
+again to the next leader; one that fails after it was sent answers 503 (the write may have committed).
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from ziti_aio.controller.api.app import ApiContext
+    from ziti_aio.controller.cluster.replica import Replica
 
 FORWARDED = "ziti-forwarded-by"
 CLIENT_CERT = "ziti-forwarded-client-cert"
@@ -42,6 +49,7 @@ HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "conten
 # The leader answers within its commit timeout (5 s); a leader that went silent must not hold the
 # client much longer: 503 then, and the next request finds the new leader.
 FORWARD_TIMEOUT = httpx.Timeout(10.0, connect=2.0)
+LEADER_POLL_S = 0.01
 
 
 def _member_of(ctx: ApiContext, der: bytes | None) -> str | None:
@@ -70,9 +78,7 @@ def forwarder(ctx: ApiContext) -> Callable[[], Awaitable[Response | None]]:
         oidc_flow = request.path.startswith("/oidc/") and not request.path.startswith(OIDC_AT_ANY_MEMBER)
         if (request.method in SAFE_METHODS and not oidc_flow) or replica.writable:
             return None
-        leader = replica.leader_id
-        address = next((m["address"] for m in replica.members() if m["id"] == leader), None)
-        if leader is None or leader == replica.node_id or address is None or ctx.cluster_ssl is None:
+        if ctx.cluster_ssl is None:
             raise ClusterUnavailable("the cluster has no leader")
         if not clients:
             clients.append(httpx.AsyncClient(verify=ctx.cluster_ssl, timeout=FORWARD_TIMEOUT))
@@ -81,11 +87,22 @@ def forwarder(ctx: ApiContext) -> Callable[[], Awaitable[Response | None]]:
         der = PEER_CERT_DER.get()
         if der is not None:
             headers[CLIENT_CERT] = base64.b64encode(der).decode()
-        try:
-            answer = await clients[0].request(request.method, f"https://{address}{request.full_path.rstrip('?')}",
-                                              headers=headers, content=await request.get_data())
-        except httpx.HTTPError as exc:
-            raise ClusterUnavailable(f"the leader {leader} did not answer: {exc}") from None
+        body = await request.get_data()
+        deadline = trio.current_time() + 2 * replica.config.timing.election_max
+        while True:
+            found = await _leader(replica, deadline)
+            if found is None:
+                return None  # this member leads now
+            leader, address = found
+            try:
+                answer = await clients[0].request(request.method,
+                                                  f"https://{address}{request.full_path.rstrip('?')}",
+                                                  headers=headers, content=body)
+                break
+            except httpx.ConnectError:
+                await trio.sleep(LEADER_POLL_S)  # it never saw the request: to the next leader
+            except httpx.HTTPError as exc:
+                raise ClusterUnavailable(f"the leader {leader} did not answer: {exc}") from None
         await _caught_up(ctx, answer.headers.get(APPLIED_INDEX))
         response = Response(answer.content, status=answer.status_code)
         for key, value in answer.headers.items():
@@ -94,6 +111,21 @@ def forwarder(ctx: ApiContext) -> Callable[[], Awaitable[Response | None]]:
         return response
 
     return forward
+
+
+async def _leader(replica: Replica, deadline: float) -> tuple[str, str] | None:
+    """``None`` once this member may write, or the id and address of a leader it is connected to;
+    :class:`ClusterUnavailable` if neither happens by ``deadline``."""
+    with trio.move_on_at(deadline):
+        while True:
+            if replica.writable:
+                return None
+            leader = replica.leader_id
+            row = next((m for m in replica.members() if m["id"] == leader), None)
+            if leader is not None and leader != replica.node_id and row is not None and row["connected"]:
+                return leader, row["address"]
+            await trio.sleep(LEADER_POLL_S)
+    raise ClusterUnavailable("the cluster has no leader")
 
 
 def _accept_forwarded(ctx: ApiContext) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import queue
+import random
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 from pysyncobj import SyncObj, SyncObjConf
 from pysyncobj.config import FAIL_REASON
+from pysyncobj.monotonic import monotonic as raft_clock  # CLOCK_MONOTONIC_RAW, not time.monotonic
 
 from ziti_aio.common.errors import ClusterUnavailable, ValidationError
 from ziti_aio.controller.cluster.codec import (
@@ -215,12 +217,21 @@ class _Raft(SyncObj):  # type: ignore[misc]
                 if callable(callback):
                     callback(None, FAIL_REASON.NOT_LEADER)
             return
-        before = self._getRaftLogSize()
         super()._checkCommandsToApply()
-        if self._getRaftLogSize() != before:
-            # New entries go out on the next tick, not an append period later (latency, docs/ha.md).
+        if self._send_now():
             self._SyncObj__newAppendEntriesTime = 0
             self._appended()
+
+    def _send_now(self) -> bool:
+        """Whether entries wait that a follower with no append in flight has not been sent: those go
+        out on the next tick, not an append period later (latency). While every follower has one in
+        flight, new entries wait for an answer (or the append period) and then go out together: one
+        append per round trip under load instead of one per write, and none re-sent (pysyncobj moves
+        a follower's next index back to what it answered, docs/ha.md "Writes")."""
+        last = self._SyncObj__getCurrentLogIndex()
+        sent, matched = self._SyncObj__raftNextIndex, self._SyncObj__raftMatchIndex
+        return any(last >= sent.get(node, 0) and matched.get(node, 0) >= sent.get(node, 0) - 1
+                   for node in self._SyncObj__otherNodes)
 
     # pysyncobj applies every committed entry through this (name-mangled) method.
     def _SyncObj__doApplyCommand(self, command: bytes) -> Any:
@@ -253,7 +264,7 @@ class Replica:
         self.self_node = ClusterNode(config.node_id, config.address)
         others = [ClusterNode(i, a) for i, a in config.members if i != config.node_id]
         self.transport = TrioTransport(self.self_node, others, trust_domain=config.trust_domain,
-                                       client_ssl=client_ssl, nudge=self.nudge)
+                                       client_ssl=client_ssl, nudge=self.nudge, unreachable=self._unreachable)
         config.data_dir.mkdir(parents=True, exist_ok=True)
         t = config.timing
         conf = SyncObjConf(
@@ -375,6 +386,23 @@ class Replica:
     def nudge(self) -> None:
         """Tick soon (a message arrived or a command is waiting)."""
         self._wake.set()
+
+    def _unreachable(self, node: ClusterNode) -> None:
+        """The transport saw ``node``'s process go (its connection ended, its port refuses). If it led,
+        or no leader is known, elect a new leader now instead of an election timeout after its last
+        append (docs/ha.md, "Failover"). The survivors go in the order of their ids,
+        ``election_min / 4`` apart with a little jitter, so the first one's request for votes reaches
+        the others before they start their own: two candidates at once would split the vote and cost
+        a full election timeout."""
+        if self.is_leader or self.leader_id not in (node.id, None):
+            return  # (None: another survivor's request for votes came first, and may be refused)
+        survivors = sorted({n.id for n in self.raft.otherNodes if n.id != node.id} | {self.node_id})
+        spacing = self.config.timing.election_min / 4
+        soon = raft_clock() + spacing * (survivors.index(self.node_id) + random.random() / 2)
+        if soon < self.raft._SyncObj__raftElectionDeadline:
+            self.raft._SyncObj__raftElectionDeadline = soon
+            log.info("the leader %s is gone: an election in %.0f ms", node.id, (soon - raft_clock()) * 1000)
+            self.nudge()
 
     # --- running -------------------------------------------------------------------------
 

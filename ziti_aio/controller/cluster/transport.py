@@ -10,6 +10,10 @@ whose queue is full is cut (it reconnects and Raft re-sends what it missed).
 Non-voting members are pysyncobj's "read-only nodes": every voter dials them too (whoever leads sends
 them the log), announces on each such connection that they do not vote, and reports them to pysyncobj
 as read-only; of what a non-voter sends, only its answers to appends are passed on (docs/ha.md).
+
+A member whose process died is noticed at once, not an election timeout later: the kernel closes its
+sockets, the sending side reads the end of its connection (nothing else ever arrives on it), redials
+at once and is refused; ``unreachable(node)`` then tells the replica (docs/ha.md, "Failover").
 """
 
 from __future__ import annotations
@@ -63,19 +67,22 @@ class _Peer:
         self.voter = voter
         self.send_channel, self.receive_channel = trio.open_memory_channel[bytes](SEND_QUEUE_FRAMES)
         self.connected = False
-        self.cancel = trio.CancelScope()
+        self.cancel = trio.CancelScope()  # the whole task (the member was removed)
+        self.connection = trio.CancelScope()  # the current connection (it is redialed)
 
 
 class TrioTransport(Transport):  # type: ignore[misc]
     """Frames over mTLS; ``nudge`` is called after each received message so the ticker runs soon."""
 
     def __init__(self, self_node: ClusterNode, others: Iterable[ClusterNode], *, trust_domain: str,
-                 client_ssl: ssl.SSLContext, nudge: Callable[[], None]) -> None:
+                 client_ssl: ssl.SSLContext, nudge: Callable[[], None],
+                 unreachable: Callable[[ClusterNode], None] = lambda _node: None) -> None:
         super().__init__(None, self_node, list(others))
         self.self_node = self_node
         self.trust_domain = trust_domain
         self.client_ssl = client_ssl
         self.nudge = nudge
+        self.unreachable = unreachable
         self.peers: dict[str, _Peer] = {}
         self.known: dict[str, ClusterNode] = {n.id: n for n in others}
         self.non_voters: set[str] = set()
@@ -149,7 +156,7 @@ class TrioTransport(Transport):  # type: ignore[misc]
         except trio.WouldBlock:
             log.warning("raft peer %s is not keeping up; reconnecting", node.id)
             self._lost(peer)
-            peer.cancel.cancel()
+            peer.connection.cancel()
             return False
         return True
 
@@ -180,22 +187,30 @@ class TrioTransport(Transport):  # type: ignore[misc]
 
     async def _send_loop(self, peer: _Peer) -> None:
         with peer.cancel:
+            was_connected = False  # and for long enough that redialing at once is no busy loop
             while True:
                 host, port = peer.node.address.rsplit(":", 1)
                 try:
                     stream = await open_tls(host.strip("[]"), int(port), self.client_ssl, timeout_s=DIAL_TIMEOUT_S)
                 except (ChannelClosed, ChannelTimeout) as exc:
                     log.debug("raft peer %s unreachable: %s", peer.node.id, exc)
+                    if was_connected and isinstance(exc, ChannelClosed):
+                        self.unreachable(peer.node)  # connection ended and the port refuses: it is gone
+                    was_connected = False
                     await trio.sleep(RECONNECT_DELAY_S)
                     continue
+                opened = trio.current_time()
                 try:
-                    await self._write(peer, stream)
+                    with trio.CancelScope() as peer.connection:
+                        await self._write(peer, stream)
                 except (trio.BrokenResourceError, trio.ClosedResourceError, ProtocolError) as exc:
                     log.info("raft connection to %s lost: %s", peer.node.id, exc)
                 finally:
+                    was_connected = peer.connected and trio.current_time() - opened >= RECONNECT_DELAY_S
                     self._lost(peer)
                     await trio.aclose_forcefully(stream)
-                await trio.sleep(RECONNECT_DELAY_S)
+                if not was_connected:
+                    await trio.sleep(RECONNECT_DELAY_S)
 
     async def _write(self, peer: _Peer, stream: TlsStream) -> None:
         if member_id(stream, self.trust_domain) != peer.node.id:
@@ -213,6 +228,28 @@ class TrioTransport(Transport):  # type: ignore[misc]
         else:
             self._onReadonlyNodeConnected(peer.node)
         self.nudge()
+        ended: BaseException | None = None
+        async with trio.open_nursery() as nursery:
+            async def watch() -> None:
+                nonlocal ended
+                try:
+                    await stream.receive_some()  # the peer sends nothing here: data or not, it is over
+                    ended = trio.BrokenResourceError("the member closed the connection")
+                except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+                    ended = exc
+                nursery.cancel_scope.cancel()
+
+            nursery.start_soon(watch)
+            try:
+                await self._send_frames(peer, stream)
+            except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+                ended = exc
+            nursery.cancel_scope.cancel()
+        if ended is not None:
+            raise ended
+
+    @staticmethod
+    async def _send_frames(peer: _Peer, stream: TlsStream) -> None:
         while True:
             frame = await peer.receive_channel.receive()
             batch = [frame]
@@ -244,7 +281,11 @@ class TrioTransport(Transport):  # type: ignore[misc]
                 if ident not in self.non_voters or self._from_non_voter(ident, message):
                     self._onMessageReceived(node, message)
             self.nudge()
-            chunk = await stream.receive_some()
+            try:
+                chunk = await stream.receive_some()
+            except trio.BrokenResourceError as exc:  # its process died: no close_notify (not our error)
+                log.info("raft connection from %s ended: %s", ident, exc)
+                return
             if not chunk:
                 return
             buffer += chunk
