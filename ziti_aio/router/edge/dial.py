@@ -2,9 +2,11 @@
 
 Order on the wire (docs/wire.md §5): controller picks the terminator; router -> hoster ``Dial``
 (caller id always present, the dialer's public key); hoster ``DialSuccess`` with its new conn
-id; router -> hoster ``StateConnected``; router -> dialer ``StateConnected`` with the hoster's
-bind key (only if the dialer sent one). Any failure answers the Connect with ``StateClosed``
-and a real reason (``Invalid Session`` only for a bad service session).
+id; router -> dialer ``StateConnected`` with the hoster's bind key (only if the dialer sent one);
+router -> hoster ``StateConnected``. Any failure answers the Connect with ``StateClosed``
+and a real reason (``Invalid Session`` only for a bad service session). When the service's only
+terminator is bound here, the ``Dial`` goes out while the controller decides (:class:`EarlyDial`,
+docs/router.md "A dial's round trips").
 
 When the terminator is on another router, the controller routes the circuit there first; that
 router's :meth:`Dialer.egress` dials its hosting SDK and becomes the terminator's end, and this
@@ -20,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from ziti_aio.common.errors import ChannelError, InvalidSession, ProtocolError
+from ziti_aio.common.ids import new_id
 from ziti_aio.router.ctrl import CtrlRefused
 from ziti_aio.router.edge.local_circuit import LocalCircuit
 from ziti_aio.router.edge.remote_end import RemoteEnd
@@ -95,6 +98,54 @@ async def dial_host(bind: EdgeBind, caller_id: str, public_key: bytes | None, ap
     raise DialRefused(f"the hosting application answered with content type {answer.content_type}")
 
 
+class EarlyDial:
+    """The Dial sent to the host of the terminator the controller named as the service's only one last time,
+    while the controller decides this circuit (docs/router.md, "A dial's round trips"): the host's answer
+    then arrives about when the controller's does, instead of one round trip after it."""
+
+    def __init__(self, bind: EdgeBind, circuit_id: str) -> None:
+        self.bind = bind
+        self.circuit_id = circuit_id
+        self.answer: Message | None = None
+        self.host: EdgeConn | None = None
+        self.refused: DialRefused | None = None
+
+    async def run(self, connect: edge.Connect) -> None:
+        try:
+            self.answer, new_conn_id = await dial_host(self.bind, connect.caller_id or "", connect.public_key,
+                                                       connect.app_data, self.circuit_id)
+        except DialRefused as exc:
+            self.refused = terminator_failed(self.bind.terminator_id, exc.reason)
+            return
+        self.host = self.bind.sdk.adopt(new_conn_id, self.bind)
+        if self.host is None:
+            self.refused = DialRefused("the hosting application reused a connection id")
+
+    def matches(self, reply: dict[str, Any], router_id: str) -> bool:
+        """Did the controller pick this terminator, here, under this circuit id?"""
+        terminator = reply.get("terminator") or {}
+        return reply.get("circuitId") == self.circuit_id and terminator.get("id") == self.bind.terminator_id \
+            and terminator.get("routerId") == router_id
+
+    def accepted(self) -> tuple[Message, EdgeConn]:
+        """The host's DialSuccess and its connection, still open; else :class:`DialRefused`."""
+        if self.refused is not None:
+            raise self.refused
+        assert self.answer is not None and self.host is not None
+        if self.bind.sdk.conns.get(self.host.conn_id) is not self.host:
+            raise terminator_failed(self.bind.terminator_id, "the hosting application closed the connection")
+        return self.answer, self.host
+
+    async def drop(self, reason: str) -> None:
+        """Close what the host opened, if it is not part of a circuit: the answer to its DialSuccess, which
+        releases its accept at once."""
+        host, self.host = self.host, None
+        if host is not None and host.circuit is None and self.bind.sdk.conns.get(host.conn_id) is host:
+            assert self.answer is not None
+            self.bind.sdk.forget(host)
+            await self.bind.sdk.send_quietly(edge.state_closed(host.conn_id, reason, reply_for=self.answer.sequence))
+
+
 class Dialer:
     """Sets up the circuits of router ``router_id``: registers them in ``circuits`` and with their
     connections, routes them in ``forwarder``; circuit ends run their tasks in ``nursery``."""
@@ -107,6 +158,8 @@ class Dialer:
         self.circuits = circuits
         self.forwarder = forwarder
         self.nursery = nursery
+        self._sole_terminator: dict[str, str] = {}
+        """Service id -> its only terminator, on this router, as the controller's last circuit for it said."""
 
     def _remote_end(self, circuit_id: str, conn: EdgeConn, origin: int, *, peer_ready: bool) -> RemoteEnd:
         end = RemoteEnd(circuit_id, conn, origin, peer_ready=peer_ready, circuits=self.circuits,
@@ -123,35 +176,36 @@ class Dialer:
         sdk = conn.sdk
         circuit_id: str | None = None
         host: EdgeConn | None = None
+        early = self._early_dial(service_id, connect)
         failure: DialRefused | None = None
         with trio.CancelScope() as conn.setup:
             try:
-                reply = await self._create_circuit(conn, connect, service_id)
+                if early is None:
+                    reply = await self._create_circuit(conn, connect, service_id)
+                else:
+                    reply = await self._create_circuit_alongside(early, conn, connect, service_id)
                 circuit_id = str(reply["circuitId"])
                 terminator = reply.get("terminator") or {}
-                if terminator.get("routerId") != self.router_id:
-                    await self._connect_remote(conn, request, connect, circuit_id, reply)
-                    return
-                bind = self.binds.get(str(terminator.get("id")))
-                if bind is None:
-                    raise DialRefused("no path to the service's terminator")
-                if connect.public_key is not None and bind.public_key is None:
-                    raise DialRefused("the service requires end-to-end encryption and its host sent no key")
-                try:
-                    answer, new_conn_id = await dial_host(bind, connect.caller_id or "", connect.public_key,
-                                                          connect.app_data, circuit_id)
-                except DialRefused as exc:
-                    raise terminator_failed(bind.terminator_id, exc.reason) from exc
-                host = bind.sdk.adopt(new_conn_id, bind)
-                if host is None:
-                    raise DialRefused("the hosting application reused a connection id")
+                self._remember_terminator(service_id, reply)
+                if early is not None and early.matches(reply, self.router_id):
+                    answer, host = early.accepted()
+                    bind = early.bind
+                else:
+                    if early is not None:
+                        await early.drop("the controller picked another terminator")
+                    if terminator.get("routerId") != self.router_id:
+                        await self._connect_remote(conn, request, connect, circuit_id, reply)
+                        return
+                    bind, answer, host = await self._dial_local(connect, str(terminator.get("id")), circuit_id)
                 circuit = LocalCircuit(circuit_id, conn, host, circuits=self.circuits, ctrl=self.ctrl)
                 conn.circuit = host.circuit = circuit
                 self.circuits.add(circuit)
-                await bind.sdk.channel.send(edge.state_connected(bind.conn_id, reply_for=answer.sequence))
+                # The dialer first: it is the one waiting (the host's StateConnected only lets it send its
+                # stream header); nothing reaches either end before ``ready`` is set, after both.
                 key = bind.public_key if connect.public_key is not None else None
                 await sdk.channel.send(edge.state_connected(conn.conn_id, reply_for=request.sequence,
                                                             public_key=key, circuit_id=circuit_id))
+                await bind.sdk.channel.send(edge.state_connected(bind.conn_id, reply_for=answer.sequence))
                 circuit.ready.set()
                 return
             except DialRefused as exc:
@@ -160,16 +214,78 @@ class Dialer:
                 failure = DialRefused("a channel closed during the dial")
             finally:
                 conn.setup = None
+        if early is not None:
+            await early.drop(failure.reason if failure is not None else "the dialer closed the connection")
         await self._abandon(conn, request, circuit_id, host, failure)
 
-    async def _create_circuit(self, conn: EdgeConn, connect: edge.Connect, service_id: str) -> dict[str, Any]:
+    async def _dial_local(self, connect: edge.Connect, terminator_id: str,
+                          circuit_id: str) -> tuple[EdgeBind, Message, EdgeConn]:
+        """Dial the hosting SDK of terminator ``terminator_id`` on this router: its bind, DialSuccess and conn."""
+        bind = self.binds.get(terminator_id)
+        if bind is None:
+            raise DialRefused("no path to the service's terminator")
+        if connect.public_key is not None and bind.public_key is None:
+            raise DialRefused("the service requires end-to-end encryption and its host sent no key")
+        try:
+            answer, new_conn_id = await dial_host(bind, connect.caller_id or "", connect.public_key,
+                                                  connect.app_data, circuit_id)
+        except DialRefused as exc:
+            raise terminator_failed(bind.terminator_id, exc.reason) from exc
+        host = bind.sdk.adopt(new_conn_id, bind)
+        if host is None:
+            raise DialRefused("the hosting application reused a connection id")
+        return bind, answer, host
+
+    def _early_dial(self, service_id: str, connect: edge.Connect) -> EarlyDial | None:
+        """An :class:`EarlyDial` if the service's only terminator (as last seen) is bound here and fits."""
+        terminator_id = self._sole_terminator.get(service_id)
+        bind = None if terminator_id is None else self.binds.get(terminator_id)
+        if bind is None or connect.terminator_identity or (connect.public_key is not None and bind.public_key is None):
+            return None
+        return EarlyDial(bind, new_id())
+
+    def _remember_terminator(self, service_id: str, reply: dict[str, Any]) -> None:
+        terminator = reply.get("terminator") or {}
+        if reply.get("soleTerminator") is True and terminator.get("routerId") == self.router_id:
+            self._sole_terminator[service_id] = str(terminator.get("id"))
+        else:
+            self._sole_terminator.pop(service_id, None)
+
+    async def _create_circuit_alongside(self, early: EarlyDial, conn: EdgeConn, connect: edge.Connect,
+                                        service_id: str) -> dict[str, Any]:
+        """Send ``early``'s Dial, then ask the controller for the circuit while the host answers (the Dial
+        goes first: its round trip crosses another process, the controller's may not). The early Dial is
+        cancelled if the controller refuses or picks another terminator (a late DialSuccess is then
+        closed, ``handlers.py``)."""
+        asked: list[dict[str, Any] | DialRefused] = []
+
+        async def ask(nursery: trio.Nursery) -> None:
+            try:
+                reply = await self._create_circuit(conn, connect, service_id, circuit_id=early.circuit_id)
+            except DialRefused as exc:
+                asked.append(exc)
+                nursery.cancel_scope.cancel()
+                return
+            asked.append(reply)
+            if not early.matches(reply, self.router_id):
+                nursery.cancel_scope.cancel()
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(ask, nursery)
+            await early.run(connect)  # its Dial is written before ``ask`` first runs (writes yield after)
+        if isinstance(asked[0], DialRefused):
+            raise asked[0]
+        return asked[0]
+
+    async def _create_circuit(self, conn: EdgeConn, connect: edge.Connect, service_id: str, *,
+                              circuit_id: str | None = None) -> dict[str, Any]:
         try:
             return await self.ctrl.request(
                 CtrlType.CREATE_CIRCUIT, sessionId=conn.session_id, serviceId=service_id,
                 apiSessionId=conn.sdk.api_session_id, identityId=conn.sdk.identity_id,
                 identity=connect.terminator_identity or "", encrypted=connect.public_key is not None,
                 callerId=connect.caller_id or "", publicKey=b64(connect.public_key), appData=b64(connect.app_data),
-                timeout_s=CREATE_CIRCUIT_TIMEOUT_S)
+                timeout_s=CREATE_CIRCUIT_TIMEOUT_S, **({"circuitId": circuit_id} if circuit_id else {}))
         except CtrlRefused as exc:
             code, retry = CTRL_REFUSALS.get(exc.remote_code, (edge.EdgeErrorCode.INTERNAL, edge.RetryHint.DEFAULT))
             raise DialRefused(edge.INVALID_SESSION if exc.remote_code == InvalidSession.code else exc.message,

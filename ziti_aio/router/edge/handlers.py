@@ -144,10 +144,11 @@ async def unbind(parts: EdgeParts, sdk: SdkSession, msg: Message) -> None:
 
 
 async def dial_success(parts: EdgeParts, sdk: SdkSession, msg: Message) -> None:
-    """A DialSuccess that came too late for its Dial: close the connection the host opened."""
+    """A DialSuccess that came too late for its Dial: close the connection the host opened, as the answer
+    the host waits for (its accept goes on at once)."""
     late = edge.parse_dial_success(msg)
     if late.new_conn_id not in sdk.conns:
-        await sdk.send_quietly(edge.state_closed(late.new_conn_id, "the dial was abandoned"))
+        await sdk.send_quietly(edge.state_closed(late.new_conn_id, "the dial was abandoned", reply_for=msg.sequence))
 
 
 async def update_token(parts: EdgeParts, sdk: SdkSession, msg: Message) -> None:
