@@ -16,12 +16,13 @@ router becomes the initiator's end.
 from __future__ import annotations
 
 import base64
+import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
 
 import trio
 
-from ziti_aio.common.errors import ChannelError, InvalidSession, ProtocolError
+from ziti_aio.common.errors import ChannelClosed, ChannelError, InvalidSession, ProtocolError
 from ziti_aio.common.ids import new_id
 from ziti_aio.router.ctrl import CtrlRefused
 from ziti_aio.router.edge.local_circuit import LocalCircuit
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from ziti_aio.router.edge.session import EdgeBind, EdgeConn
     from ziti_aio.router.fabric.circuits import CircuitTable
     from ziti_aio.router.fabric.forwarder import Forwarder
+    from ziti_aio.transport.channel import PendingReply
     from ziti_aio.wire.frame import Message
 
 log = logging.getLogger(__name__)
@@ -79,18 +81,18 @@ def b64(value: bytes | None) -> str | None:
     return None if value is None else base64.b64encode(value).decode()
 
 
-async def dial_host(bind: EdgeBind, caller_id: str, public_key: bytes | None, app_data: bytes | None,
-                    circuit_id: str) -> tuple[Message, int]:
-    """Send the hosting SDK a Dial; its DialSuccess and new conn id, or :class:`DialRefused`."""
-    request = edge.dial(bind.conn_id, bind.token, caller_id, public_key=public_key, app_data=app_data,
-                        circuit_id=circuit_id)
-    try:
-        answer = await bind.sdk.channel.request(request, timeout_s=DIAL_TIMEOUT_S)
-    except ChannelError as exc:
-        raise DialRefused(f"the hosting application did not answer: {exc.message}") from exc
+def host_dial(bind: EdgeBind, caller_id: str, public_key: bytes | None, app_data: bytes | None,
+              circuit_id: str) -> Message:
+    """The Dial for ``bind``'s hosting SDK: the dialer's name, key and AppData, the circuit's id."""
+    return edge.dial(bind.conn_id, bind.token, caller_id, public_key=public_key, app_data=app_data,
+                     circuit_id=circuit_id)
+
+
+def host_answer(answer: Message) -> int:
+    """The new conn id of a hosting SDK's DialSuccess, or :class:`DialRefused`."""
     try:
         if answer.content_type == EdgeContentType.DIAL_SUCCESS:
-            return answer, edge.parse_dial_success(answer).new_conn_id
+            return edge.parse_dial_success(answer).new_conn_id
         if answer.content_type == EdgeContentType.DIAL_FAILED:
             raise DialRefused(f"the hosting application refused: {edge.parse_dial_failed(answer).reason}")
     except ProtocolError as exc:
@@ -98,28 +100,34 @@ async def dial_host(bind: EdgeBind, caller_id: str, public_key: bytes | None, ap
     raise DialRefused(f"the hosting application answered with content type {answer.content_type}")
 
 
+async def dial_host(bind: EdgeBind, caller_id: str, public_key: bytes | None, app_data: bytes | None,
+                    circuit_id: str) -> tuple[Message, int]:
+    """Send the hosting SDK a Dial; its DialSuccess and new conn id, or :class:`DialRefused`."""
+    request = host_dial(bind, caller_id, public_key, app_data, circuit_id)
+    try:
+        answer = await bind.sdk.channel.request(request, timeout_s=DIAL_TIMEOUT_S)
+    except ChannelError as exc:
+        raise DialRefused(f"the hosting application did not answer: {exc.message}") from exc
+    return answer, host_answer(answer)
+
+
 class EarlyDial:
     """The Dial sent to the host of the terminator the controller named as the service's only one last time,
-    while the controller decides this circuit (docs/router.md, "A dial's round trips"): the host's answer
+    before the controller decides this circuit (docs/router.md, "A dial's round trips"): the host's answer
     then arrives about when the controller's does, instead of one round trip after it."""
 
-    def __init__(self, bind: EdgeBind, circuit_id: str) -> None:
+    def __init__(self, bind: EdgeBind, connect: edge.Connect, circuit_id: str) -> None:
         self.bind = bind
         self.circuit_id = circuit_id
+        self.request = host_dial(bind, connect.caller_id or "", connect.public_key, connect.app_data, circuit_id)
+        self.pending: PendingReply | None = None
         self.answer: Message | None = None
         self.host: EdgeConn | None = None
-        self.refused: DialRefused | None = None
 
-    async def run(self, connect: edge.Connect) -> None:
-        try:
-            self.answer, new_conn_id = await dial_host(self.bind, connect.caller_id or "", connect.public_key,
-                                                       connect.app_data, self.circuit_id)
-        except DialRefused as exc:
-            self.refused = terminator_failed(self.bind.terminator_id, exc.reason)
-            return
-        self.host = self.bind.sdk.adopt(new_conn_id, self.bind)
-        if self.host is None:
-            self.refused = DialRefused("the hosting application reused a connection id")
+    async def send(self) -> None:
+        """Write the Dial; a channel that closed is reported by :meth:`accepted`."""
+        with contextlib.suppress(ChannelError):
+            self.pending = await self.bind.sdk.channel.send_request(self.request)
 
     def matches(self, reply: dict[str, Any], router_id: str) -> bool:
         """Did the controller pick this terminator, here, under this circuit id?"""
@@ -127,23 +135,45 @@ class EarlyDial:
         return reply.get("circuitId") == self.circuit_id and terminator.get("id") == self.bind.terminator_id \
             and terminator.get("routerId") == router_id
 
-    def accepted(self) -> tuple[Message, EdgeConn]:
-        """The host's DialSuccess and its connection, still open; else :class:`DialRefused`."""
-        if self.refused is not None:
-            raise self.refused
-        assert self.answer is not None and self.host is not None
-        if self.bind.sdk.conns.get(self.host.conn_id) is not self.host:
-            raise terminator_failed(self.bind.terminator_id, "the hosting application closed the connection")
-        return self.answer, self.host
+    async def accepted(self) -> tuple[Message, EdgeConn]:
+        """The host's DialSuccess and its connection (registered); else :class:`DialRefused`."""
+        pending, self.pending = self.pending, None
+        try:
+            if pending is None:
+                raise ChannelClosed("the channel closed")
+            answer = self.answer = await self.bind.sdk.channel.wait_reply(self.request, pending,
+                                                                          timeout_s=DIAL_TIMEOUT_S)
+            new_conn_id = host_answer(answer)
+        except ChannelError as exc:
+            raise terminator_failed(self.bind.terminator_id,
+                                    f"the hosting application did not answer: {exc.message}") from exc
+        except DialRefused as exc:
+            raise terminator_failed(self.bind.terminator_id, exc.reason) from exc
+        self.host = self.bind.sdk.adopt(new_conn_id, self.bind)
+        if self.host is None:
+            raise DialRefused("the hosting application reused a connection id")
+        return answer, self.host
 
     async def drop(self, reason: str) -> None:
-        """Close what the host opened, if it is not part of a circuit: the answer to its DialSuccess, which
-        releases its accept at once."""
-        host, self.host = self.host, None
-        if host is not None and host.circuit is None and self.bind.sdk.conns.get(host.conn_id) is host:
-            assert self.answer is not None
-            self.bind.sdk.forget(host)
-            await self.bind.sdk.send_quietly(edge.state_closed(host.conn_id, reason, reply_for=self.answer.sequence))
+        """Withdraw the Dial unless it became part of a circuit. An answer not in yet is no longer expected
+        (``handlers.dial_success`` closes a late DialSuccess); a DialSuccess in, or the connection it opened,
+        is answered with StateClosed, ReplyFor its sequence, which releases the host's accept at once."""
+        sdk, pending, host = self.bind.sdk, self.pending, self.host
+        self.pending = self.host = None
+        if host is not None:
+            if host.circuit is None and sdk.conns.get(host.conn_id) is host and self.answer is not None:
+                sdk.forget(host)
+                await sdk.send_quietly(edge.state_closed(host.conn_id, reason, reply_for=self.answer.sequence))
+            return
+        if pending is None:
+            return
+        sdk.channel.forget_reply(self.request)
+        answer = pending.message
+        if answer is not None and answer.content_type == EdgeContentType.DIAL_SUCCESS:
+            with contextlib.suppress(ProtocolError):
+                new_conn_id = edge.parse_dial_success(answer).new_conn_id
+                if new_conn_id not in sdk.conns:
+                    await sdk.send_quietly(edge.state_closed(new_conn_id, reason, reply_for=answer.sequence))
 
 
 class Dialer:
@@ -170,25 +200,32 @@ class Dialer:
 
     # --- the dialer's side (ingress) --------------------------------------------------------
 
-    async def dial(self, conn: EdgeConn, request: Message, connect: edge.Connect, service_id: str) -> None:
+    async def start(self, conn: EdgeConn, request: Message, connect: edge.Connect, service_id: str) -> None:
+        """In the dialer's channel reader, for a verified Connect: write the early Dial if there is one (no
+        task stands between the Connect and it), then set the circuit up in a task of the session."""
+        early = self._early_dial(service_id, connect)
+        if early is not None:
+            await early.send()
+        assert conn.sdk.nursery is not None
+        conn.sdk.nursery.start_soon(self.dial, conn, request, connect, service_id, early)
+
+    async def dial(self, conn: EdgeConn, request: Message, connect: edge.Connect, service_id: str,
+                   early: EarlyDial | None = None) -> None:
         """Set up the circuit for a verified Connect; runs as its own task, cancelled by the dialer's
-        StateClosed (``conn.setup``)."""
+        StateClosed (``conn.setup``). With ``early``, its host was sent the Dial already."""
         sdk = conn.sdk
         circuit_id: str | None = None
         host: EdgeConn | None = None
-        early = self._early_dial(service_id, connect)
         failure: DialRefused | None = None
         with trio.CancelScope() as conn.setup:
             try:
-                if early is None:
-                    reply = await self._create_circuit(conn, connect, service_id)
-                else:
-                    reply = await self._create_circuit_alongside(early, conn, connect, service_id)
+                reply = await self._create_circuit(conn, connect, service_id,
+                                                   circuit_id=None if early is None else early.circuit_id)
                 circuit_id = str(reply["circuitId"])
                 terminator = reply.get("terminator") or {}
                 self._remember_terminator(service_id, reply)
                 if early is not None and early.matches(reply, self.router_id):
-                    answer, host = early.accepted()
+                    answer, host = await early.accepted()
                     bind = early.bind
                 else:
                     if early is not None:
@@ -242,7 +279,7 @@ class Dialer:
         bind = None if terminator_id is None else self.binds.get(terminator_id)
         if bind is None or connect.terminator_identity or (connect.public_key is not None and bind.public_key is None):
             return None
-        return EarlyDial(bind, new_id())
+        return EarlyDial(bind, connect, new_id())
 
     def _remember_terminator(self, service_id: str, reply: dict[str, Any]) -> None:
         terminator = reply.get("terminator") or {}
@@ -250,32 +287,6 @@ class Dialer:
             self._sole_terminator[service_id] = str(terminator.get("id"))
         else:
             self._sole_terminator.pop(service_id, None)
-
-    async def _create_circuit_alongside(self, early: EarlyDial, conn: EdgeConn, connect: edge.Connect,
-                                        service_id: str) -> dict[str, Any]:
-        """Send ``early``'s Dial, then ask the controller for the circuit while the host answers (the Dial
-        goes first: its round trip crosses another process, the controller's may not). The early Dial is
-        cancelled if the controller refuses or picks another terminator (a late DialSuccess is then
-        closed, ``handlers.py``)."""
-        asked: list[dict[str, Any] | DialRefused] = []
-
-        async def ask(nursery: trio.Nursery) -> None:
-            try:
-                reply = await self._create_circuit(conn, connect, service_id, circuit_id=early.circuit_id)
-            except DialRefused as exc:
-                asked.append(exc)
-                nursery.cancel_scope.cancel()
-                return
-            asked.append(reply)
-            if not early.matches(reply, self.router_id):
-                nursery.cancel_scope.cancel()
-
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(ask, nursery)
-            await early.run(connect)  # its Dial is written before ``ask`` first runs (writes yield after)
-        if isinstance(asked[0], DialRefused):
-            raise asked[0]
-        return asked[0]
 
     async def _create_circuit(self, conn: EdgeConn, connect: edge.Connect, service_id: str, *,
                               circuit_id: str | None = None) -> dict[str, Any]:
