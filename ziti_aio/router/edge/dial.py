@@ -137,12 +137,15 @@ class EarlyDial:
 
     async def accepted(self) -> tuple[Message, EdgeConn]:
         """The host's DialSuccess and its connection (registered); else :class:`DialRefused`."""
-        pending, self.pending = self.pending, None
+        pending = self.pending
         try:
             if pending is None:
                 raise ChannelClosed("the channel closed")
+            # ``pending`` stays for :meth:`drop` until the answer is taken: a dial cancelled here must still
+            # close a DialSuccess already in.
             answer = self.answer = await self.bind.sdk.channel.wait_reply(self.request, pending,
                                                                           timeout_s=DIAL_TIMEOUT_S)
+            self.pending = None
             new_conn_id = host_answer(answer)
         except ChannelError as exc:
             raise terminator_failed(self.bind.terminator_id,
