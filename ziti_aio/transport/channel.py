@@ -41,7 +41,7 @@ Handler = Callable[[Message], Awaitable[None]]
 BatchHandler = Callable[[list[Message]], Awaitable[None]]
 
 
-class _Reply:
+class PendingReply:
     """The reply a :meth:`Channel.request` waits for: ``message`` stays ``None`` if the channel closed."""
 
     __slots__ = ("done", "message")
@@ -63,7 +63,7 @@ class Channel:
         self.name = name
         self._conn = conn
         self._send_lock = WriteLock()
-        self._waiters: dict[int, _Reply] = {}
+        self._waiters: dict[int, PendingReply] = {}
         self.closed = trio.Event()
 
     async def send(self, msg: Message) -> None:
@@ -92,7 +92,12 @@ class Channel:
 
     async def request(self, msg: Message, *, timeout_s: float = REQUEST_TIMEOUT_S) -> Message:
         """Send ``msg`` and wait for the message whose ReplyFor names it."""
-        reply = _Reply()
+        return await self.wait_reply(msg, await self.send_request(msg), timeout_s=timeout_s)
+
+    async def send_request(self, msg: Message) -> PendingReply:
+        """Send ``msg`` and expect its reply, without waiting for it: then :meth:`wait_reply`, or
+        :meth:`forget_reply` (a reply arriving after that goes to the handler as a plain message)."""
+        reply = PendingReply()
         async with self._send_lock:
             if self.closed.is_set():
                 raise ChannelClosed(f"channel {self.name} is closed")
@@ -104,17 +109,25 @@ class Channel:
                 self._waiters.pop(msg.sequence, None)
                 self.closed.set()
                 raise ChannelClosed(f"channel {self.name} broke") from exc
+        return reply
+
+    async def wait_reply(self, msg: Message, reply: PendingReply, *, timeout_s: float = REQUEST_TIMEOUT_S) -> Message:
+        """The reply to ``msg`` (sent by :meth:`send_request`), waiting at most ``timeout_s``."""
         try:
             with trio.fail_after(timeout_s):
                 await reply.done.wait()
         except trio.TooSlowError as exc:
             raise ChannelTimeout(f"no reply on channel {self.name} within {timeout_s} s") from exc
         finally:
-            if self._waiters.pop(msg.sequence, None) is not None:
-                self._conn.cancel_request(msg.sequence)
+            self.forget_reply(msg)
         if reply.message is None:
             raise ChannelClosed(f"channel {self.name} closed before the reply")
         return reply.message
+
+    def forget_reply(self, msg: Message) -> None:
+        """Stop expecting the reply to ``msg`` (one already in stays in its :class:`PendingReply`)."""
+        if self._waiters.pop(msg.sequence, None) is not None:
+            self._conn.cancel_request(msg.sequence)
 
     async def run(self, handler: Handler | None = None, *, batch_handler: BatchHandler | None = None) -> None:
         """Read until the peer closes or misbehaves; then close the stream.

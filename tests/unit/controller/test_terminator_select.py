@@ -40,3 +40,17 @@ def test_weighted_prefers_cheap_and_random_is_uniform():
     assert weighted["cheap"] > 5 * weighted["dear"] > 0
     uniform = Counter(t.select("svc", "random", path_costs=costs).id for _ in range(2000))
     assert 800 < uniform["cheap"] < 1200
+
+
+def test_for_service_follows_adds_replacements_and_removals():
+    t = Terminators()
+    t.add(Terminator("a", "svc", "r1", "r1/x"))
+    t.add(Terminator("b", "svc", "r2", "r2/x"))
+    t.add(Terminator("c", "other", "r1", "r1/y"))
+    assert sorted(x.id for x in t.for_service("svc")) == ["a", "b"]
+    t.add(Terminator("a", "moved", "r1", "r1/x"))  # the same router re-creates it for another service
+    assert [x.id for x in t.for_service("svc")] == ["b"] and [x.id for x in t.for_service("moved")] == ["a"]
+    assert t.remove("b", "r1") is None and [x.id for x in t.for_service("svc")] == ["b"]
+    assert t.remove("b") is not None and t.for_service("svc") == []
+    assert sorted(x.id for x in t.remove_router("r1")) == ["a", "c"]
+    assert t.for_service("moved") == [] and t.for_service("other") == [] and len(t) == 0

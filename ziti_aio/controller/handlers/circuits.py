@@ -66,7 +66,11 @@ def _create_circuit(network: Network, router: ConnectedRouter, msg: Message,
         raise NoTerminators(f"service {service['name']} has no terminators")
     path = path_to(search, terminator.router_id)
     assert path is not None
-    circuit = Circuit(id=new_id(), service_id=service["id"], client_id=identity["id"], session_id=granted.session_id,
+    # A router that already sent the Dial to the terminator it expected names the circuit itself (docs/router.md).
+    proposed = ctrl.string(data, "circuitId", max_length=MAX_ID_CHARS, default="")
+    fresh = proposed.isascii() and proposed.isalnum() and network.circuits.known(proposed) is None
+    circuit = Circuit(id=proposed if fresh else new_id(),
+                      service_id=service["id"], client_id=identity["id"], session_id=granted.session_id,
                       api_session_id=granted.api_session_id, terminator_id=terminator.id, nodes=list(path.nodes),
                       links=list(path.links), host_id=terminator.identity_id)
     network.circuits.add(circuit)
@@ -76,7 +80,8 @@ def _create_circuit(network: Network, router: ConnectedRouter, msg: Message,
         return None, circuit
     return ctrl.reply(msg, circuitId=circuit.id, path={"nodes": circuit.nodes, "links": []},
                       terminator={"id": terminator.id, "routerId": terminator.router_id,
-                                  "address": terminator.address}), circuit
+                                  "address": terminator.address},
+                      soleTerminator=len(network.terminators.for_service(service["id"])) == 1), circuit
 
 
 def _dialer(network: Network, msg: Message) -> tuple[str, str, str]:

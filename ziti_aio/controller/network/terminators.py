@@ -58,6 +58,7 @@ class Terminators:
 
     def __init__(self, rng: random.Random | None = None, on_change: TerminatorChange | None = None) -> None:
         self._by_id: dict[str, Terminator] = {}
+        self._by_service: dict[str, dict[str, Terminator]] = {}  # a dial looks at its service's only
         self._rng = rng or random.Random()
         self._on_change = on_change or (lambda before, after: None)
 
@@ -75,14 +76,24 @@ class Terminators:
         old = self._by_id.get(terminator.id)
         if old is not None and old.router_id != terminator.router_id:
             raise ConflictError(f"terminator {terminator.id} belongs to another router")
+        if old is not None:
+            self._unindex(old)
         self._by_id[terminator.id] = terminator
+        self._by_service.setdefault(terminator.service_id, {})[terminator.id] = terminator
         self._on_change(old, terminator)
+
+    def _unindex(self, terminator: Terminator) -> None:
+        same = self._by_service.get(terminator.service_id, {})
+        same.pop(terminator.id, None)
+        if not same:
+            self._by_service.pop(terminator.service_id, None)
 
     def remove(self, terminator_id: str, router_id: str | None = None) -> Terminator | None:
         """Remove a terminator (only if it is ``router_id``'s, when given)."""
         found = self._by_id.get(terminator_id)
         if found is None or (router_id is not None and found.router_id != router_id):
             return None
+        self._unindex(found)
         del self._by_id[terminator_id]
         self._on_change(found, None)
         return found
@@ -92,11 +103,12 @@ class Terminators:
         gone = [t for t in self._by_id.values() if t.router_id == router_id]
         for t in gone:
             del self._by_id[t.id]
+            self._unindex(t)
             self._on_change(t, None)
         return gone
 
     def for_service(self, service_id: str) -> list[Terminator]:
-        return [t for t in self._by_id.values() if t.service_id == service_id]
+        return list(self._by_service.get(service_id, {}).values())
 
     def select(self, service_id: str, strategy: str, *, identity: str = "",
                path_costs: dict[str, int] | None = None) -> Terminator | None:

@@ -76,7 +76,7 @@ async def relay_data(sdk: SdkSession, conn_id: int, msgs: list[Message]) -> None
 
 
 async def connect(parts: EdgeParts, sdk: SdkSession, msg: Message) -> None:
-    """Connect: check the Dial session, then set the circuit up in a task of the session."""
+    """Connect: check the Dial session, then set the circuit up (``Dialer.start``: a task of the session)."""
     request = edge.parse_connect(msg)
     if request.conn_id in sdk.conns or request.conn_id in sdk.binds or len(sdk.conns) >= MAX_CONNS_PER_SDK:
         await sdk.channel.send(edge.state_closed(request.conn_id, "connection id in use or too many connections",
@@ -98,8 +98,7 @@ async def connect(parts: EdgeParts, sdk: SdkSession, msg: Message) -> None:
         return
     conn = EdgeConn(sdk, request.conn_id, claims.session_id)
     sdk.conns[request.conn_id] = conn
-    assert sdk.nursery is not None
-    sdk.nursery.start_soon(parts.dialer.dial, conn, msg, request, claims.service_id)
+    await parts.dialer.start(conn, msg, request, claims.service_id)
 
 
 async def _connect_by_model(parts: EdgeParts, sdk: SdkSession, msg: Message, request: edge.Connect,
@@ -111,8 +110,7 @@ async def _connect_by_model(parts: EdgeParts, sdk: SdkSession, msg: Message, req
         return
     conn = EdgeConn(sdk, request.conn_id, "", service_id=service_id, grant="Dial")
     sdk.conns[request.conn_id] = conn
-    assert sdk.nursery is not None
-    sdk.nursery.start_soon(parts.dialer.dial, conn, msg, request, service_id)
+    await parts.dialer.start(conn, msg, request, service_id)
 
 
 async def bind(parts: EdgeParts, sdk: SdkSession, msg: Message) -> None:
@@ -144,10 +142,11 @@ async def unbind(parts: EdgeParts, sdk: SdkSession, msg: Message) -> None:
 
 
 async def dial_success(parts: EdgeParts, sdk: SdkSession, msg: Message) -> None:
-    """A DialSuccess that came too late for its Dial: close the connection the host opened."""
+    """A DialSuccess that came too late for its Dial: close the connection the host opened, as the answer
+    the host waits for (its accept goes on at once)."""
     late = edge.parse_dial_success(msg)
     if late.new_conn_id not in sdk.conns:
-        await sdk.send_quietly(edge.state_closed(late.new_conn_id, "the dial was abandoned"))
+        await sdk.send_quietly(edge.state_closed(late.new_conn_id, "the dial was abandoned", reply_for=msg.sequence))
 
 
 async def update_token(parts: EdgeParts, sdk: SdkSession, msg: Message) -> None:
