@@ -103,8 +103,8 @@ def init(
 ) -> None:
     """Make a controller the first member of a new cluster.
 
-    Issues its certificate with the member's SPIFFE id and adds ``cluster = { id = ... }`` to its
-    ``[controller]`` table; started, it is a cluster of one, and ``cluster add`` adds members later.
+    Issues its certificate with the member's SPIFFE id and adds "cluster = { id = ... }" to its
+    [controller] table; started, it is a cluster of one, and "cluster add" adds members later.
     """
     made = init_cluster(config, member)
     typer.echo(f"{made.member_id} ({made.spiffe_id}) at {made.address} is the first member of a new cluster; "
