@@ -9,6 +9,7 @@ import os
 import trio
 
 from ziti_aio.common.errors import ZitiError
+from ziti_aio.controller.kinds import Kind
 from ziti_aio.sdk import open_context
 from ziti_aio.testing import open_network, wait_until
 from ziti_aio.testing.controller import CLIENT, create
@@ -252,22 +253,32 @@ async def test_an_sdk_whose_controller_is_down_at_start_logs_in_at_a_member_it_r
         assert await wait_until(start_elsewhere, 60, what="a login at another member") != net.controller.url
 
 
-async def test_an_oidc_refresh_that_gets_no_answer_moves_to_another_member(tmp_path):
+async def test_an_oidc_refresh_at_another_member_keeps_the_session_and_a_reused_token_ends_it(tmp_path):
+    """The refresh-token family is part of the replicated model (docs/oidc.md §3): a survivor rotates it."""
     async with open_network(tmp_path, controllers=3, routers=0) as net:
         dialer = await net.create_identity("dialer")
         async with open_context(dialer.path) as ctx:
             api = ctx.client_api
             assert api.oidc is not None, "the cluster's members offer OIDC"
-            first_token = api.token
+            first_token, old_refresh, session_id = api.token, api.oidc.refresh_token, api.api_session.id
             net.controller.stop()
             await wait_until(_answers(api.refresh), 60, what="an OIDC refresh at another member")
             assert api.controller_url != net.controller.url
             assert api.oidc.token_endpoint.startswith(api.controller_url)
-            assert api.token != first_token
-            # the leader that kept the refresh token is gone: the new one refused it and the SDK logged in
-            # again there (docs/ha.md); the new token is good on the member the SDK moved to
+            assert api.token != first_token and api.oidc.refresh_token != old_refresh
+            assert api.api_session.id == session_id, "refreshed, not a new login"
             [member] = [c for c in net.controllers if c.url == api.controller_url]
             async with member.client() as http:
-                answer = await http.get(f"{CLIENT}/current-api-session",
-                                        headers={"Authorization": f"Bearer {api.token}"})
-            assert answer.status_code == 200 and answer.json()["data"]["id"] == api.api_session.id
+                current = await http.get(f"{CLIENT}/current-api-session",
+                                         headers={"Authorization": f"Bearer {api.token}"})
+                assert current.status_code == 200 and current.json()["data"]["id"] == session_id
+                # the refresh token rotated out before the failover, used again: the family ends on every member
+                reused = await http.post("/oidc/oauth/token", auth=("openziti", ""), data={
+                    "grant_type": "refresh_token", "refresh_token": old_refresh, "client_id": "openziti"})
+                assert reused.status_code == 400 and reused.json()["error"] == "invalid_grant"
+                ended = await http.get(f"{CLIENT}/current-api-session",
+                                       headers={"Authorization": f"Bearer {api.token}"})
+                assert ended.status_code == 401
+            survivors = [c for c in net.controllers if c is not net.controller]
+            await wait_until(lambda: all(c.controller.model.maybe(Kind.API_SESSIONS, session_id) is None
+                                         for c in survivors), 30, what="the session gone on every survivor")

@@ -22,10 +22,18 @@ from ziti_aio.common.errors import InvalidPosture
 from ziti_aio.controller.kinds import Kind
 from ziti_aio.controller.model.fields import now_text
 from ziti_aio.controller.model.posture_checks import checks_of_policy
-from ziti_aio.controller.model.posture_data import SessionPosture, apply_response, check_room, parse_responses
+from ziti_aio.controller.model.posture_data import (
+    STORED,
+    SessionPosture,
+    apply_response,
+    check_room,
+    from_stored,
+    parse_responses,
+    stored_form,
+)
 from ziti_aio.controller.model.posture_eval import NO_TIMEOUT, PROMPT_GRACE_S, ZERO_TIME, check_failure, query
 from ziti_aio.controller.model.revocations import session_revocation
-from ziti_aio.controller.store.commands import Change, Command
+from ziti_aio.controller.store.commands import Change, Command, Put
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -59,11 +67,26 @@ class Posture:
     def __init__(self, model: Model) -> None:
         self.model = model
         self.sessions: dict[str, SessionPosture] = {}
+        """API session id → its posture as this member knows it (read through :meth:`data_of`)."""
+        self._adopted: dict[str, dict[str, Any]] = {}
+        """API session id → the stored posture object :attr:`sessions` holds (is) the facts of."""
         self.failed_requests: dict[str, deque[dict[str, Any]]] = defaultdict(
             lambda: deque(maxlen=MAX_FAILED_REQUESTS))
         # Told when an API session's posture may have changed (its id; ``None``: time passed for all), before
         # its failing sessions end: the router model's feed (docs/router-model.md §7).
         self.listeners: list[Callable[[str | None], None]] = []
+
+    def data_of(self, api_session: Entity) -> SessionPosture | None:
+        """An API session's posture: what its stored facts say (written by whichever member its SDK
+        reported to), with this member's report times while its facts are the stored ones."""
+        asid = api_session["id"]
+        stored = api_session.get(STORED)
+        data = self.sessions.get(asid)
+        if stored is not None and self._adopted.get(asid) is not stored:
+            if data is None or stored_form(data) != stored:
+                data = self.sessions[asid] = from_stored(api_session["identityId"], stored, api_session["updatedAt"])
+            self._adopted[asid] = stored
+        return data
 
     def any_checks(self) -> bool:
         return bool(self.model.entities[Kind.POSTURE_CHECKS])
@@ -82,7 +105,7 @@ class Posture:
         if not self.any_checks():
             return Verdict(True)
         now = time.time() if now is None else now
-        data = self.sessions.get(api_session["id"])
+        data = self.data_of(api_session)
         failed: dict[str, list[dict[str, Any]]] = {}
         seen: dict[str, dict[str, Any] | None] = {}
         for policy in self.granting_policies(api_session["identityId"], service_id):
@@ -115,7 +138,7 @@ class Posture:
         if not self.any_checks():
             return []
         now = time.time()
-        data = self.sessions.get(api_session["id"])
+        data = self.data_of(api_session)
         out = []
         for policy in self.granting_policies(api_session["identityId"], service_id):
             queries = [query(c, data, api_session, now) for c in checks_of_policy(self.model, policy)]
@@ -134,7 +157,7 @@ class Posture:
         for policy in self.granting_policies(identity_id, service_id):
             checks = []
             for check in checks_of_policy(self.model, policy):
-                passing = any(check_failure(check, self.sessions.get(a["id"]), a, now) is None for a in api_sessions)
+                passing = any(check_failure(check, self.data_of(a), a, now) is None for a in api_sessions)
                 checks.append({"id": check["id"], "name": check["name"], "typeId": check["typeId"],
                                "isPassing": passing})
             out.append({"policyId": policy["id"], "policyName": policy["name"], "policyType": policy["type"],
@@ -144,18 +167,37 @@ class Posture:
     # --- responses ----------------------------------------------------------------------------
 
     async def respond(self, api_session: Entity, body: Any, *, bulk: bool) -> list[dict[str, Any]]:
-        """Keep an SDK's posture responses for its own API session, then end the sessions they no
-        longer allow. Returns the services whose MFA timers a wake or unlock shortened."""
+        """Keep an SDK's posture responses for its own API session (stored when its facts changed), then
+        end the sessions they no longer allow. Returns the services whose MFA timers a wake or unlock shortened."""
         responses = parse_responses(body, bulk=bulk)
-        data = self.sessions.get(api_session["id"]) or SessionPosture(api_session["identityId"])
+        asid = api_session["id"]
+        api_session = self.model.maybe(Kind.API_SESSIONS, asid) or api_session
+        data = self.data_of(api_session) or SessionPosture(api_session["identityId"])
         check_room(data, responses)
-        self.sessions[api_session["id"]] = data
+        before = stored_form(data)
+        self.sessions[asid] = data
         for response in responses:
             apply_response(data, response)
-        await self.enforce(api_session["id"])
+        if stored_form(data) != before or api_session.get(STORED) is None:
+            await self._store(asid)
+        await self.enforce(asid)
         if not any(r["typeId"] == "ENDPOINT_STATE" and (r["woken"] or r["unlocked"]) for r in responses):
             return []
         return self._prompted_services(api_session)
+
+    async def _store(self, api_session_id: str) -> None:
+        """Write an API session's posture facts as this member now knows them."""
+
+        def build() -> Command | None:
+            current = self.model.maybe(Kind.API_SESSIONS, api_session_id)
+            data = self.sessions.get(api_session_id)
+            if current is None or data is None or current.get(STORED) == (facts := stored_form(data)):
+                return None
+            self._adopted[api_session_id] = facts
+            put = Put(Kind.API_SESSIONS, {**current, STORED: facts, "updatedAt": now_text()})
+            return Command("controller", "posture responses", (put,))
+
+        await self.model.transact(build)
 
     def _prompted_services(self, api_session: Entity) -> list[dict[str, Any]]:
         out = []
@@ -214,6 +256,7 @@ class Posture:
         """Drop the posture data of API sessions that ended."""
         for api_session_id in [i for i in self.sessions if self.model.maybe(Kind.API_SESSIONS, i) is None]:
             del self.sessions[api_session_id]
+            self._adopted.pop(api_session_id, None)
 
     async def run(self, interval_s: float = SWEEP_INTERVAL_S) -> None:
         """Re-evaluate every session periodically (MFA timeouts, changed checks and policies)."""
@@ -228,7 +271,7 @@ class Posture:
         """OpenZiti's ``postureData`` of an identity: the device facts of its latest reporting API
         session, and per API session its MFA and endpoint state."""
         api_sessions = self.model.owned_by(Kind.API_SESSIONS, identity_id)
-        reported = [self.sessions[a["id"]] for a in api_sessions if a["id"] in self.sessions]
+        reported = [d for a in api_sessions if (d := self.data_of(a)) is not None]
         latest = max(reported, key=lambda d: d.updated_at, default=None)
         unset = {"postureCheckId": "", "timedOut": False, "lastUpdatedAt": ZERO_TIME}
         os = latest.os if latest and latest.os else {**unset, "type": "", "version": "", "build": ""}
@@ -236,7 +279,7 @@ class Posture:
         mac = latest.mac if latest and latest.mac else {**unset, "addresses": []}
         per_session = {}
         for a in api_sessions:
-            data = self.sessions.get(a["id"])
+            data = self.data_of(a)
             per_session[a["id"]] = {
                 "mfa": {"apiSessionId": a["id"], "passedMfa": bool(a.get("mfaPassedAt")),
                         "passedAt": a.get("mfaPassedAt") or ZERO_TIME, "passedOnWake": True, "passedOnUnlock": True},

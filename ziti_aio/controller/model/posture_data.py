@@ -1,9 +1,10 @@
-"""Posture responses from SDKs: checked, then kept in memory per API session (docs/posture.md §2).
+"""Posture responses from SDKs: checked, then kept per API session (docs/posture.md §2).
 
 An SDK reports what it found on its device (``POST /posture-response`` and ``-bulk``). A response
 always belongs to the caller's own API session: its token names the session, so one identity cannot
-speak for another. Like OpenZiti's, the data is volatile: a restarted controller starts empty and
-SDKs send everything again when they see its new instance id.
+speak for another. What the checks decide on is stored on the API session itself (:data:`STORED`), written
+only when it changes (an SDK repeats the same facts often), so every cluster member, and its router-model
+feed, decides from the same facts (docs/router-model.md §7); the report times are kept in memory only.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from ziti_aio.controller.model.posture_checks import MAX_ITEMS, MAX_PATH, MAX_TE
 RESPONSE_TYPES = ("OS", "DOMAIN", "MAC", "PROCESS", "ENDPOINT_STATE")
 MAX_RESPONSES = 256
 MAX_PROCESSES = 1024
+STORED = "postureData"
+"""The API session's field holding its posture facts (:func:`stored_form`); never shown."""
 
 
 @dataclass
@@ -133,3 +136,26 @@ def apply_response(data: SessionPosture, response: dict[str, Any]) -> None:
             data.woken_at = now
         if response["unlocked"]:
             data.unlocked_at = now
+
+
+def _facts(part: dict[str, Any] | None) -> dict[str, Any] | None:
+    return None if part is None else {k: v for k, v in part.items() if k != "lastUpdatedAt"}
+
+
+def stored_form(data: SessionPosture) -> dict[str, Any]:
+    """What of an API session's posture is replicated: the facts the checks read, without report times."""
+    return {"os": _facts(data.os), "domain": _facts(data.domain), "mac": _facts(data.mac),
+            "processes": {path: _facts(p) for path, p in sorted(data.processes.items())},
+            "wokenAt": data.woken_at, "unlockedAt": data.unlocked_at}
+
+
+def from_stored(identity_id: str, stored: dict[str, Any], updated_at: str) -> SessionPosture:
+    """An API session's posture rebuilt from its :func:`stored_form` (reported at ``updated_at``)."""
+
+    def part(facts: dict[str, Any] | None) -> dict[str, Any] | None:
+        return None if facts is None else {**facts, "lastUpdatedAt": updated_at}
+
+    return SessionPosture(identity_id, os=part(stored.get("os")), domain=part(stored.get("domain")),
+                          mac=part(stored.get("mac")),
+                          processes={k: {**v, "lastUpdatedAt": updated_at} for k, v in stored["processes"].items()},
+                          woken_at=stored.get("wokenAt"), unlocked_at=stored.get("unlockedAt"), updated_at=updated_at)

@@ -114,7 +114,7 @@ class RouterModelFeed:
         checks = _checked(self.view.get(api_session["identityId"]))
         if not checks or self.posture is None:
             return None
-        data = self.posture.sessions.get(api_session["id"])
+        data = self.posture.data_of(api_session)
         passing = [c for c in sorted(checks) if (check := self.model.maybe(Kind.POSTURE_CHECKS, c)) is not None
                    and check_failure(check, data, api_session, now) is None]
         return {"identityId": api_session["identityId"], "passing": passing}

@@ -5,14 +5,18 @@ revocation and end-session; this module gives it the registered clients, the pen
 authorization requests, the single-use codes, the refresh-token families and the tokens,
 which are the controller's own JWTs bound to an API session (docs/oidc.md §3).
 
-Everything here is synchronous and in memory (authlib's hooks are synchronous): what needs a
-model write — ending an API session when a refresh token is reused or a token is revoked, storing a
-session certificate signed for a CSR — is queued in :attr:`OidcProvider.to_revoke` and
-:attr:`OidcProvider.certs_to_store` and done by the route after authlib answered, before the answer goes out.
+Everything here is synchronous (authlib's hooks are synchronous): what needs a model write — ending an
+API session when a refresh token is reused or a token is revoked, storing a session certificate signed for
+a CSR, recording the refresh token a login may use next — is queued in :attr:`OidcProvider.to_revoke`,
+:attr:`OidcProvider.certs_to_store` and :attr:`OidcProvider.rotations` and done by the route after authlib
+answered, before the answer goes out. A refresh-token family is its API session: the session holds the
+SHA-256 of the one refresh token that may still be used (``oidcRefreshHash``), so the family is replicated
+with it and every cluster member, and a restarted controller, can refresh it (docs/oidc.md §3).
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -36,7 +40,7 @@ from ziti_aio.controller.model.mfa import is_partial
 from ziti_aio.controller.model.session_certs import fingerprints_of, session_certificate
 from ziti_aio.controller.oidc.token_exchange import GRANT_TYPE as TOKEN_EXCHANGE
 from ziti_aio.controller.oidc.token_exchange import TokenExchangeGrant
-from ziti_aio.controller.store.commands import Command
+from ziti_aio.controller.store.commands import Command, Put
 from ziti_aio.pki import tokens
 
 if TYPE_CHECKING:
@@ -44,7 +48,6 @@ if TYPE_CHECKING:
 
     from ziti_aio.controller.model.access import Access
     from ziti_aio.controller.model.model import Entity
-    from ziti_aio.controller.store.commands import Put
     from ziti_aio.pki.ca import CertAuthority
 
 CLIENT_IDS = ("openziti", "native")
@@ -57,8 +60,15 @@ REFRESH_LIFETIME_S = 24 * 3600
 ID_TOKEN_LIFETIME_S = 3600
 CODE_LIFETIME_S = 60
 AUTH_REQUEST_LIFETIME_S = 5 * 60
+REFRESH_HASH = "oidcRefreshHash"
+"""The API session's field holding the SHA-256 (hex) of its one usable refresh token; never shown."""
 MAX_PENDING = 10_000
 """Bound on pending authorization requests and codes (the oldest are forgotten first)."""
+
+
+def refresh_hash(token: str) -> str:
+    """What is stored of a refresh token: its SHA-256, hex."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def loopback_redirect(uri: str) -> bool:
@@ -223,11 +233,11 @@ class OidcProvider(AuthorizationServer):  # type: ignore[misc]
         self.clients = {cid: NativeClient(cid) for cid in CLIENT_IDS}
         self.auth_requests: dict[str, AuthRequest] = {}
         self.codes: dict[str, Code] = {}
-        self.families: dict[str, str] = {}
-        """API session id → the one refresh token id of it that may still be used."""
+        self.rotations: dict[str, str] = {}
+        """API session id → the hash of the refresh token just issued for it and not stored yet: it is the
+        family's usable one from the moment it is made (a second use of the old one meanwhile is a reuse)."""
         self.certs_to_store: list[Put] = []
         """Session certificates signed for a CSR and not stored yet (docs/oidc.md §6a)."""
-        self._prune_at = MAX_PENDING
         self.to_revoke: set[str] = set()
         """API sessions to end (refresh token reuse, replayed code, revocation, end-session)."""
         self.register_token_generator("default", self._tokens)
@@ -291,26 +301,14 @@ class OidcProvider(AuthorizationServer):  # type: ignore[misc]
             "access_token": sign(tokens.ACCESS, self.access_lifetime_s, {"client_id": client.client_id}),
         }
         if include_refresh_token:
-            refresh_id = new_id()
-            self._forget_ended()
-            token["refresh_token"] = sign(tokens.REFRESH, REFRESH_LIFETIME_S,
-                                          {"client_id": client.client_id, "jti": refresh_id})
-            self.families[api_session["id"]] = refresh_id
+            token["refresh_token"] = sign(tokens.REFRESH, REFRESH_LIFETIME_S, {"client_id": client.client_id})
+            self.rotations[api_session["id"]] = refresh_hash(token["refresh_token"])
         if grant_type == "authorization_code" and user.session_cert:
             token["session_cert"] = user.session_cert
         if "openid" in scope.split():
             token["id_token"] = sign(tokens.ID_TOKEN, ID_TOKEN_LIFETIME_S, {
                 "aud": client.client_id, "azp": client.client_id, **({"nonce": user.nonce} if user.nonce else {})})
         return token
-
-    def _forget_ended(self) -> None:
-        """Drop the families and session certificates of API sessions that ended some other way (logout,
-        reaper, delete), once there are many: the next sweep waits until the count doubles."""
-        if len(self.families) < self._prune_at:
-            return
-        for asid in [a for a in self.families if self.model.maybe(Kind.API_SESSIONS, a) is None]:
-            self.families.pop(asid, None)
-        self._prune_at = max(MAX_PENDING, 2 * len(self.families))
 
     def fingerprints(self, api_session: Entity) -> list[str]:
         """The client certificates (SHA-1) a token of this API session is bound to (``z_cfs``): the one it
@@ -326,7 +324,7 @@ class OidcProvider(AuthorizationServer):  # type: ignore[misc]
 
     def issue_session_cert(self, api_session: Entity, csr_pem: str, *, field: str = "csrPem") -> str:
         """Sign a CSR as a session certificate of this API session (controller/model/session_certs.py, the
-        client API's too), valid as long as a refresh token, queued for :meth:`store_certs`. Returns the
+        client API's too), valid as long as a refresh token, queued for :meth:`store_issued`. Returns the
         certificate followed by the CA chain (PEM). A bad CSR raises :class:`ValidationError`."""
         identity = self.model.get(Kind.IDENTITIES, api_session["identityId"])
         put, cert, chain = session_certificate(
@@ -347,17 +345,30 @@ class OidcProvider(AuthorizationServer):  # type: ignore[misc]
         except ValidationError as exc:
             raise InvalidRequestError(f"csr_pem: {exc.message}") from exc
 
-    async def store_certs(self) -> None:
-        """Store the queued session certificates (those of API sessions that ended meanwhile are dropped)."""
-        if not self.certs_to_store:
+    async def store_issued(self) -> None:
+        """Store the queued session certificates and refresh-token rotations in one command (those of API
+        sessions that ended meanwhile are dropped). A rotation stays queued, and so decides which refresh
+        token is usable, until its write is done; then it leaves the queue whatever the outcome (a write
+        that failed answered an error, so its tokens never went out)."""
+        if not self.certs_to_store and not self.rotations:
             return
         puts, self.certs_to_store = self.certs_to_store, []
+        rotations = dict(self.rotations)
 
         def build() -> Command | None:
-            live = tuple(p for p in puts if self.model.maybe(Kind.API_SESSIONS, p.data["apiSessionId"]) is not None)
-            return Command("oidc", "session certificates of OIDC logins", live) if live else None
+            live = [p for p in puts if self.model.maybe(Kind.API_SESSIONS, p.data["apiSessionId"]) is not None]
+            for asid, digest in rotations.items():
+                api_session = self.model.maybe(Kind.API_SESSIONS, asid)
+                if api_session is not None and api_session.get(REFRESH_HASH) != digest:
+                    live.append(Put(Kind.API_SESSIONS, {**api_session, REFRESH_HASH: digest}))
+            return Command("oidc", "OIDC tokens issued", tuple(live)) if live else None
 
-        await self.model.transact(build)
+        try:
+            await self.model.transact(build)
+        finally:
+            for asid, digest in rotations.items():
+                if self.rotations.get(asid) == digest:
+                    del self.rotations[asid]
 
     def grantee(self, credential: Credential) -> Grantee | None:
         """Whom a refresh or exchange with ``credential`` issues to: its live API session, touched."""
@@ -387,8 +398,9 @@ class OidcProvider(AuthorizationServer):  # type: ignore[misc]
                 continue
             asid = claims.get("z_asid")
             live = isinstance(asid, str) and self.live_session(asid) is not None
-            if kind == tokens.REFRESH:
-                live = live and self.families.get(str(asid)) == claims["jti"]
+            if kind == tokens.REFRESH and live:
+                api_session = self.model.get(Kind.API_SESSIONS, str(asid))
+                live = self.rotations.get(str(asid), api_session.get(REFRESH_HASH)) == refresh_hash(token)
             return Credential(claims, live)
         return None
 

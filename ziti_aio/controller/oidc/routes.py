@@ -106,7 +106,7 @@ def oidc_blueprint(ctx: ApiContext) -> Blueprint:
     async def revoke_queued() -> None:
         while provider.to_revoke:
             asid = provider.to_revoke.pop()
-            provider.families.pop(asid, None)
+            provider.rotations.pop(asid, None)
             with contextlib.suppress(NotFoundError):
                 await ctx.access.logout(asid, actor="oidc")
 
@@ -155,7 +155,7 @@ def oidc_blueprint(ctx: ApiContext) -> Blueprint:
             return _answer((200, {"authQueries": _totp_queries(pending.id)}, []))
         if csr is not None:
             pending.session_cert = provider.issue_session_cert(api_session, csr)
-            await provider.store_certs()
+            await provider.store_issued()
         return _to_callback(pending.id)
 
     @bp.post("/login/ext-jwt")
@@ -183,7 +183,7 @@ def oidc_blueprint(ctx: ApiContext) -> Blueprint:
         if pending.csr is not None:
             pending.session_cert = provider.issue_session_cert(api_session, pending.csr)
             pending.csr = None
-            await provider.store_certs()
+            await provider.store_issued()
         return _to_callback(pending.id)
 
     @bp.post("/login/cert")
@@ -236,7 +236,7 @@ def oidc_blueprint(ctx: ApiContext) -> Blueprint:
     async def token() -> Response:
         """``authorization_code`` (with the PKCE verifier), ``refresh_token`` (rotated) or token exchange."""
         answer = provider.create_token_response(await _form_request())
-        await provider.store_certs()
+        await provider.store_issued()
         await revoke_queued()
         return _answer(answer)
 
