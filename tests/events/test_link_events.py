@@ -14,11 +14,19 @@ from trio_websocket import open_websocket_url
 
 from ziti_aio.common import api_paths
 from ziti_aio.common.events_config import EventFileConfig
+from ziti_aio.router.ctrl import parse_address
 from ziti_aio.testing import wait_until
 from ziti_aio.testing.network import open_network
+from ziti_aio.transport import alpn
+from ziti_aio.transport.channel import connect_channel
+from ziti_aio.transport.tls import client_context, open_tls
+from ziti_aio.wire import ctrl
+from ziti_aio.wire.ctrl import CtrlType
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+    from ziti_aio.wire.frame import Message
 
 HISTOGRAM_FIELDS = {"count", "min", "max", "mean", "std_dev", "variance", "p50", "p75", "p95", "p99", "p999",
                     "p9999"}
@@ -108,3 +116,37 @@ async def test_link_lifecycle_and_latency_through_file_and_websocket(tmp_path):
             await wait_until(lambda: [e for e in of(streamed, "link", event_type="routerLinkNew")
                                       if e["link_id"] != new["link_id"]], 15, what="a new link")
             nursery.cancel_scope.cancel()
+
+
+async def test_a_link_to_an_offline_router_and_a_bad_latency_report(tmp_path, caplog):
+    log = tmp_path / "events" / "links.log"
+    sink = EventFileConfig(types=("link", "metrics"), file=log)
+    async with open_network(tmp_path / "net", routers=1, events=(sink,)) as net:
+        er1, er2 = net.routers[0], await net.add_router("er2", link=False)
+        er1.stop()
+        er2.stop()
+        online = net.controller.controller.network.routers
+        await wait_until(lambda: online.get(er1.id) is None and online.get(er2.id) is None, 10, what="both offline")
+        # er1's certificate on a control channel (er1 is stopped): a link to er2, which is offline
+        home = net.home / "routers" / "er1"
+        ctx = client_context(ca=str(home / "ca.pem"), cert_chain=str(home / "cert.pem"), key=str(home / "key.pem"),
+                             alpn=[alpn.CTRL])
+        ctx.check_hostname = False
+        stream = await open_tls(*parse_address(er1.router.parts.ctrl.home.ctrl_address), ctx)
+        channel, _ = await connect_channel(stream, ctrl.hello(edgeAddress="", linkAddress=""), timeout_s=10)
+        await channel.send(ctrl.message(CtrlType.LINK_UP, id="to-offline", src=er1.id, dst=er2.id))
+        [event] = await wait_until(lambda: of(file_events(log), "link", event_type="routerLinkDisconnectedDest"),
+                                   10, what="routerLinkDisconnectedDest")
+        assert (event["link_id"], event["src_router_id"], event["dst_router_id"]) == ("to-offline", er1.id, er2.id)
+        assert all(link["id"] != "to-offline" for link in await net.get("links"))
+        # a latency summary that is not numbers: the control channel is closed, nothing published
+        await channel.send(ctrl.message(CtrlType.METRICS, intervalStartUtc=0, intervalLength=1, circuits=[],
+                                        links=[], linkLatency=[{"id": "to-offline", "count": "many"}]))
+        with trio.fail_after(10):
+            await channel.run(_ignore)
+        assert any("link latency count is not a number" in r.getMessage() for r in caplog.records)
+        assert not of(file_events(log), "metrics")
+
+
+async def _ignore(msg: Message) -> None:
+    pass
