@@ -35,12 +35,14 @@ def parse_link_latency(data: dict[str, Any]) -> dict[str, dict[str, float]]:
     for item in items:
         if not isinstance(item, dict):
             raise ProtocolError("a metrics report's linkLatency entry is malformed")
-        values = {name: item.get(name) for name in HISTOGRAM_FIELDS}
-        for name, value in values.items():
+        values: dict[str, float] = {}
+        for name in HISTOGRAM_FIELDS:
+            value = item.get(name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
                     or not 0 <= value < MAX_VALUE:
                 raise ProtocolError(f"a metrics report's link latency {name} is not a number of nanoseconds")
-        out[ctrl.string(item, "id", max_length=MAX_ID_CHARS)] = values  # type: ignore[assignment]
+            values[name] = value
+        out[ctrl.string(item, "id", max_length=MAX_ID_CHARS)] = values
     return out
 
 
