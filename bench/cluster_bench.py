@@ -8,7 +8,7 @@ the same with a cluster of one member, against the same baseline: the price of o
 ``failover_s`` stops the leader while writers run and measures until the first write acknowledged by a
 new leader (test timings, 0.3-0.6 s elections).
 
-With separate processes (what a user runs: ``bench/cluster_processes.py``), three ``ziti-aio run
+With separate processes (what a user runs: ``ziti_aio/testing/cluster_processes.py``), three ``ziti-aio run
 --config`` controllers and an HTTP client writing through the management API from
 :data:`~bench.common.CONCURRENCY` connections: ``cluster_process_writes_per_s`` against one
 controller process with the same client, and ``failover_process_s``, ``kill -9`` of the leader → the
@@ -43,7 +43,6 @@ if __package__ in (None, ""):
 
 import trio
 
-from bench.cluster_processes import HttpWriters, controller_processes
 from bench.common import (
     CHILD_START_TIMEOUT_S,
     CHILD_STOP_TIMEOUT_S,
@@ -59,6 +58,7 @@ from bench.common import (
     progress,
     run_suites,
 )
+from bench.http_writers import HttpWriters
 from bench.store_bench import _rate, _session_write
 from ziti_aio.appliance.ports import free_port
 from ziti_aio.common.errors import ClusterUnavailable, ZitiError
@@ -66,6 +66,7 @@ from ziti_aio.controller.model.model import MAX_BATCH_COMMANDS
 from ziti_aio.sdk import open_context
 from ziti_aio.testing import open_network
 from ziti_aio.testing.cluster import LocalMember, local_members, member_pki, writable_leader
+from ziti_aio.testing.cluster_processes import controller_processes
 from ziti_aio.testing.waiting import wait_until
 
 WRITES = Metric("cluster_writes_per_s", None, "writes/s", "one controller, group commit, same disk",

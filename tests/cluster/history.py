@@ -22,12 +22,13 @@ from typing import TYPE_CHECKING
 import httpx
 import trio
 
+from ziti_aio.testing.cluster_processes import MANAGEMENT
 from ziti_aio.testing.waiting import wait_until
 
-from .processes import MANAGEMENT, one_leader
+from .leaders import one_leader
 
 if TYPE_CHECKING:
-    from .processes import Member
+    from ziti_aio.testing.cluster_processes import ControllerProcess as Member
 
 
 @dataclass

@@ -1,10 +1,10 @@
 """Faults with real processes: three ``ziti-aio run --config`` controllers forming a cluster
-(``processes.py``), a client writing as fast as it can (unique creates, and updates of one register) and
-recording every acknowledged write and every read (``history.py``), then ``kill -9`` of the leader, of a
-follower, or of two members (nothing may be acknowledged until one comes back), or ``SIGSTOP`` of the
-leader past the election timeout and ``SIGCONT``. Afterwards every acknowledged write is on every
-member, the register's history passes the check, every member reads the same register value, no older
-than the last acknowledged update, and the members agree on one leader."""
+(``ziti_aio/testing/cluster_processes.py``), a client writing as fast as it can (unique creates, and
+updates of one register) and recording every acknowledged write and every read (``history.py``), then
+``kill -9`` of the leader, of a follower, or of two members (nothing may be acknowledged until one comes
+back), or ``SIGSTOP`` of the leader past the election timeout and ``SIGCONT``. Afterwards every
+acknowledged write is on every member, the register's history passes the check, every member reads the
+same register value, no older than the last acknowledged update, and the members agree on one leader."""
 
 from __future__ import annotations
 
@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING
 import pytest
 import trio
 
+from ziti_aio.testing.cluster_processes import admin_clients, controller_processes
 from ziti_aio.testing.waiting import wait_until
 
 from .history import Writer, check_stores, settle
-from .processes import admin_clients, one_leader, three_members
+from .leaders import one_leader
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -29,7 +30,7 @@ pytestmark = pytest.mark.slow
 async def run_fault(tmp_path: Path, fault: str) -> float | None:
     """Start three members and a writer, inject ``fault``, recover; returns the failover time
     (fault → first acknowledged write afterwards) and checks every acknowledged write everywhere."""
-    async with three_members(tmp_path) as members:
+    async with controller_processes(tmp_path) as members:
         clients = await admin_clients(members)
         writer = Writer(members, clients)
         try:

@@ -22,10 +22,11 @@ from typing import TYPE_CHECKING
 import pytest
 import trio
 
+from ziti_aio.testing.cluster_processes import MANAGEMENT, admin_clients, controller_processes
 from ziti_aio.testing.waiting import wait_until
 
 from .history import Writer, check_stores, settle
-from .processes import IDS, MANAGEMENT, admin_clients, leaders, one_leader, three_members
+from .leaders import leaders, one_leader
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -33,7 +34,8 @@ if TYPE_CHECKING:
 pytestmark = [pytest.mark.slow, pytest.mark.needs_root("ip", "nft", "sysctl", why="network namespaces")]
 
 CLONE_NEWNET = 0x40000000
-HOSTS = tuple(f"10.204.{n}.2" for n in range(1, len(IDS) + 1))
+MEMBERS = 3
+HOSTS = tuple(f"10.204.{n}.2" for n in range(1, MEMBERS + 1))
 
 
 def _run(*argv: str) -> None:
@@ -52,7 +54,7 @@ def hub_and_members() -> Iterator[list[str]]:
     """Create the namespaces; this thread (trio's, which opens every socket of the test) runs in the
     hub until the block ends. Yields the members' namespace names."""
     prefix = f"zp{os.getpid() % 100000}"
-    hub, names = f"{prefix}h", [f"{prefix}{n}" for n in range(1, len(IDS) + 1)]
+    hub, names = f"{prefix}h", [f"{prefix}{n}" for n in range(1, MEMBERS + 1)]
     created = []
     own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
     try:
@@ -99,7 +101,7 @@ def heal() -> None:
 async def test_a_leader_cut_off_from_the_majority_steps_down_and_loses_no_acknowledged_write(tmp_path):
     with hub_and_members() as namespaces:
         prefixes = [("ip", "netns", "exec", ns) for ns in namespaces]
-        async with three_members(tmp_path, hosts=HOSTS, prefixes=prefixes) as members:
+        async with controller_processes(tmp_path, hosts=HOSTS, prefixes=prefixes) as members:
             clients = await admin_clients(members)
             writer = Writer(members, clients)
             try:

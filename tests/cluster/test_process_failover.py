@@ -1,5 +1,6 @@
-"""A router and SDKs in this process, three controllers as separate processes (``processes.py``): a bind
-while a member hangs (``SIGSTOP``) is answered by the others, and a transfer running through
+"""A router and SDKs in this process, three controllers as separate processes
+(``ziti_aio/testing/cluster_processes.py``): a bind while a member hangs (``SIGSTOP``) is answered by
+the others, and a transfer running through
 ``kill -9`` of the leader loses no byte; the next dial is set up by a survivor (docs/ha.md)."""
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from ziti_aio.router.enroll import enroll_router
 from ziti_aio.router.router import EdgeRouter, RouterConfig
 from ziti_aio.sdk import open_context
 from ziti_aio.sdk.enroll import enroll_identity
+from ziti_aio.testing.cluster_processes import MANAGEMENT, admin_clients, controller_processes
 from ziti_aio.testing.waiting import wait_until
 
-from .processes import MANAGEMENT, admin_clients, one_leader, three_members
+from .leaders import one_leader
 
 if TYPE_CHECKING:
     import httpx
@@ -59,7 +61,7 @@ async def _echo(listener, nursery: trio.Nursery) -> None:
 
 
 async def test_binds_while_a_member_hangs_and_a_transfer_through_kill_9_of_the_leader(tmp_path):
-    async with three_members(tmp_path) as members, trio.open_nursery() as nursery:
+    async with controller_processes(tmp_path) as members, trio.open_nursery() as nursery:
         clients = await admin_clients(members)
         leader_id = await wait_until(lambda: one_leader(clients), 30, what="one leader")
         leader = next(m for m in members if m.ident == leader_id)

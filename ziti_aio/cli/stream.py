@@ -38,7 +38,7 @@ def events_url(base_url: str, types: str | None) -> str:
 def describe(event: dict[str, Any]) -> str:
     """One readable line for an event: when, what, and its main ids."""
     kind = event.get("namespace", "?")
-    what = event.get("event_type") or event.get("eventType") or ""
+    what = event.get("event_type") or event.get("eventType") or event.get("metric") or ""
     if kind == "entityChange":
         state = event.get("finalState") or event.get("initialState") or {}
         detail = f"{event.get('entityType')} {state.get('name') or state.get('id', '')}"
@@ -47,6 +47,10 @@ def describe(event: dict[str, Any]) -> str:
         detail = f"{event.get('circuit_id')} service {event.get('service_id')} path {nodes}"
     elif kind == "alert":
         detail = str(event.get("message", ""))
+    elif kind == "metrics":
+        values = event.get("metrics") or {}
+        detail = f"{event.get('source_entity_id', '')} by {event.get('source_id')} " + " ".join(
+            f"{k}={values[k]}" for k in ("count", "p50", "max") if k in values)
     else:
         detail = " ".join(f"{k}={v}" for k, v in event.items() if k.endswith("_id") and k != "event_src_id" and v)
     return f"{event.get('timestamp', '')} {kind} {what} {detail}".rstrip()

@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 EVENT_TYPES = ("entityChange", "circuit", "router", "link", "session", "apiSession", "usage", "service", "alert",
-               "cluster")
+               "cluster", "metrics")
 DEFAULT_MAX_MIB = 10
 DEFAULT_KEEP = 5
 

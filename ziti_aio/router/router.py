@@ -94,7 +94,7 @@ class EdgeRouter:
             hello = {"version": f"v{__version__}", "edgeAddress": info.edge_address, "hostname": socket.gethostname(),
                      "linkAddress": info.link_address}
             await nursery.start(parts.ctrl.run, hello)
-            nursery.start_soon(report_usage, parts.circuits.usage, parts.ctrl)
+            nursery.start_soon(report_usage, parts.circuits.usage, parts.ctrl, parts.links.take_latency_samples)
             log.info("router %s: edge listener at %s, link listener at %s", home.id, info.edge_address or "-",
                      info.link_address or "-")
             task_status.started(info)

@@ -29,8 +29,11 @@ Messages:
 - ``LINK_UP`` / ``LINK_DOWN`` (router -> controller): ``{v, id, src, dst}`` / ``{v, id, reason}``.
 - ``LINK_METRICS`` (router -> controller): ``{v, links: [{id, latencyMs}]}``.
 - ``METRICS`` (router -> controller), once per interval (``metricsIntervalS`` in the hello reply) when
-  anything moved: ``{v, intervalStartUtc, intervalLength, circuits: [{id, usage: {"ingress.rx": n, ...}}],
-  links: [{id, rxBytes, txBytes}]}``, the bytes of the interval (OpenZiti's usage counters).
+  anything moved or was measured: ``{v, intervalStartUtc, intervalLength, circuits: [{id, usage:
+  {"ingress.rx": n, ...}}], links: [{id, rxBytes, txBytes}], linkLatency: [{id, count, min, max, mean,
+  std_dev, variance, p50, p75, p95, p99, p999, p9999}]}``, the bytes of the interval (OpenZiti's usage
+  counters) and each link's heartbeat round trips in it in ns (OpenZiti's ``link.<id>.latency``
+  histogram; ``linkLatency`` absent when nothing was measured).
 - ``FAULT_LINK`` (controller -> router): ``{v, id}``, an administrator deleted the link: the router
   closes it (reporting ``LINK_DOWN``) and dials its peer again.
 - ``ROUTE`` (controller -> router, request): ``{v, circuitId, initiatorLink, terminatorLink}``,

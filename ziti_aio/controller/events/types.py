@@ -266,3 +266,28 @@ class ClusterEvent(Event):
         if self.peers:
             out["peers"] = [dict(peer) for peer in self.peers]
         return out
+
+
+@dataclass(slots=True)
+class MetricsEvent(Event):
+    """One metric a router reported, as OpenZiti's metrics event (version 3): ``link.latency``, a histogram of
+    one link's heartbeat round trips (ns) in one report interval, ``source_entity_id`` the link."""
+
+    namespace: ClassVar[str] = "metrics"
+    metric_type: str  # histogram
+    source_id: str  # the reporting router
+    metric: str
+    metrics: dict[str, float]
+    source_entity_id: str = ""
+    tags: dict[str, str] | None = None
+    source_event_id: str = ""  # shared by the events of one report
+
+    def fields(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"metric_type": self.metric_type, "source_id": self.source_id, "version": 3,
+                               "metric": self.metric, "metrics": dict(self.metrics),
+                               "source_event_id": self.source_event_id}
+        if self.source_entity_id:
+            out["source_entity_id"] = self.source_entity_id
+        if self.tags:
+            out["tags"] = dict(self.tags)
+        return out

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ziti_aio.common.errors import ProtocolError
+from ziti_aio.controller.events.link_latency import parse_link_latency
 from ziti_aio.controller.events.types import UsageEvent
 from ziti_aio.wire import ctrl
 
@@ -26,12 +27,14 @@ MAX_BYTES = 2**63
 
 @dataclass(frozen=True)
 class UsageReport:
-    """One router's checked report: ``circuits`` id -> usage type -> bytes; ``links`` id -> (rx, tx)."""
+    """One router's checked report: ``circuits`` id -> usage type -> bytes; ``links`` id -> (rx, tx);
+    ``link_latency`` id -> histogram field -> ns (docs/events.md)."""
 
     interval_start_utc: int
     interval_length: int
     circuits: dict[str, dict[str, int]]
     links: dict[str, tuple[int, int]]
+    link_latency: dict[str, dict[str, float]]
 
 
 def _count(value: Any, what: str) -> int:
@@ -60,7 +63,7 @@ def parse_report(data: dict[str, Any]) -> UsageReport:
             raise ProtocolError("a usage report's link entry is malformed")
         by_link[ctrl.string(item, "id", max_length=MAX_ID_CHARS)] = (
             _count(item.get("rxBytes", 0), "rxBytes"), _count(item.get("txBytes", 0), "txBytes"))
-    return UsageReport(start, length, by_circuit, by_link)
+    return UsageReport(start, length, by_circuit, by_link, parse_link_latency(data))
 
 
 def usage_tags(circuit: Circuit | None) -> dict[str, str] | None:

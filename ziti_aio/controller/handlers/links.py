@@ -31,6 +31,7 @@ def link_up(network: Network, router: ConnectedRouter, msg: Message) -> None:
         raise ProtocolError(f"router {router.name} reported a link it is not an end of")
     other = dst if src == router.id else src
     if network.routers.get(other) is None:
+        network.link_to_offline_router(ReportedLink(link_id, src, dst))
         return
     known = network.link_up(ReportedLink(link_id, src, dst))
     if (known.src, known.dst) != (src, dst):

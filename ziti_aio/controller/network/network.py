@@ -20,6 +20,7 @@ from ziti_aio.common.errors import NotFoundError
 from ziti_aio.controller.events.alerts import Alerts
 from ziti_aio.controller.events.bus import EventBus
 from ziti_aio.controller.events.entity_changes import publish_entity_change
+from ziti_aio.controller.events.link_latency import publish_link_latency
 from ziti_aio.controller.events.service_stats import ServiceCounters
 from ziti_aio.controller.events.types import CircuitEvent, LinkEvent, RouterEvent
 from ziti_aio.controller.events.usage import UsageReport, record_usage
@@ -188,7 +189,14 @@ class Network:
         if known is link:
             self._link_event("routerLinkNew", link)
             self.costs_changed(f"link {link.id} came up")
+        else:
+            self._link_event("routerLinkKnown", known)
         return known
+
+    def link_to_offline_router(self, link: ReportedLink) -> None:
+        """A router reported a link whose other router is not connected: ignored, as OpenZiti, with its
+        ``routerLinkDisconnectedDest`` event."""
+        self._link_event("routerLinkDisconnectedDest", link)
 
     def _link_event(self, event_type: str, link: ReportedLink) -> None:
         if event_type == "fault":
@@ -279,9 +287,11 @@ class Network:
         log.debug("dial failed (%s): %s", code, cause)
 
     def usage_reported(self, router: ConnectedRouter, report: UsageReport) -> None:
-        """A router's bytes per circuit and link in one interval: usage events and byte counters."""
+        """A router's bytes per circuit and link and its links' latency in one interval: usage and metrics
+        events and byte counters."""
 
         record_usage(report, router.id, bus=self.events, metrics=self.metrics, circuit_of=self.circuits.known)
+        publish_link_latency(report.link_latency, router.id, bus=self.events, links=self.links)
 
     def circuit_moved(self, circuit: Circuit) -> None:
         self._circuit_event("pathUpdated", circuit)

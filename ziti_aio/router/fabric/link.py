@@ -5,7 +5,9 @@ transit payloads) goes into this link's queues without waiting. One writer task 
 priority messages (probes, acks) first, batching into one TLS write. Transit payloads that
 find the data queue full are dropped (the circuit's ends retransmit); the circuit ends
 themselves wait for room. A heartbeat probe every :data:`HEARTBEAT_INTERVAL_S` measures the
-latency; no answer for :data:`LINK_DEAD_S` closes the link.
+latency; no answer for :data:`LINK_DEAD_S` closes the link. Each answer is also kept as a sample (ns)
+until the router's metrics report takes them (OpenZiti's ``link.<id>.latency`` histogram,
+docs/events.md).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ log = logging.getLogger(__name__)
 
 HEARTBEAT_INTERVAL_S = 0.5
 LINK_DEAD_S = 3.0
+MAX_LATENCY_SAMPLES = 4096  # per report interval: the newest are kept
 DATA_QUEUE_BYTES = 16 * 1024 * 1024
 PRIORITY_QUEUE_MESSAGES = 8192
 WRITE_BATCH_BYTES = 256 * 1024
@@ -45,6 +48,8 @@ class RouterLink:
         self.channel = channel
         self.dialed = dialed
         self.latency_ms: float | None = None
+        self.latency_samples: deque[int] = deque(maxlen=MAX_LATENCY_SAMPLES)
+        """Round trips (ns) measured since the last metrics report took them."""
         self._priority: deque[Message] = deque()
         self._data: deque[Message] = deque()
         self._data_bytes = 0
@@ -59,6 +64,12 @@ class RouterLink:
     def queued_bytes(self) -> int:
         """Payload bytes waiting in this link's queue."""
         return self._data_bytes
+
+    def take_latency_samples(self) -> list[int]:
+        """The round trips (ns) measured since the last call."""
+        samples = list(self.latency_samples)
+        self.latency_samples.clear()
+        return samples
 
     @property
     def closed(self) -> bool:
@@ -108,7 +119,9 @@ class RouterLink:
             self.put_priority(wire.probe(wire.probe_time(msg), reply=True))
         elif ctype == LinkType.PROBE_REPLY:
             now = trio.current_time()
-            self.latency_ms = max(0.0, now - wire.probe_time(msg) / 1e9) * 1000
+            round_trip_s = max(0.0, now - wire.probe_time(msg) / 1e9)
+            self.latency_ms = round_trip_s * 1000
+            self.latency_samples.append(int(round_trip_s * 1e9))
             self._last_answer = now
         elif ctype in (LinkType.PAYLOAD, LinkType.ACK):
             await handler(self, msg)

@@ -242,6 +242,10 @@ class LinkManager:
         for link in list(self.links.values()):
             await self.report_up(link, ctrl)
 
+    def take_latency_samples(self) -> dict[str, list[int]]:
+        """Each link's heartbeat round trips (ns) since the last call, for the router's metrics report."""
+        return {link.id: link.take_latency_samples() for link in list(self.links.values())}
+
     async def _report_metrics(self) -> None:
         while True:
             await trio.sleep(METRICS_INTERVAL_S)
