@@ -229,7 +229,7 @@ class _Raft(SyncObj):  # type: ignore[misc]
         and the newest entry is of its term, which commits every one before it (docs/ha.md "A cluster
         of one"). pysyncobj would commit it on the next tick, applying it one wake-up later."""
         last = self._SyncObj__getCurrentLogIndex()
-        if self._SyncObj__raftCommitIndex >= last or self._SyncObj__getCurrentLogTerm() != self.raftCurrentTerm:
+        if self.raftCommitIndex >= last or self._SyncObj__getCurrentLogTerm() != self.raftCurrentTerm:
             return
         self._SyncObj__raftCommitIndex = self._SyncObj__leaderCommitIndex = last
         self._SyncObj__raftLog.setRaftCommitIndex(last)
