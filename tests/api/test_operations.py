@@ -43,7 +43,9 @@ async def test_health_checks_report_the_store_and_the_routers(net):
             data = resp.json()["data"]
             assert data["healthy"] is True
             checks = {c["id"]: c for c in data["checks"]}
-            assert set(checks) == {"store.read", "routers.connected", "controller.certificate"}
+            # raft.leader: every controller is a Raft cluster, of one here (docs/ha.md)
+            assert set(checks) == {"store.read", "routers.connected", "controller.certificate", "raft.leader"}
+            assert checks["raft.leader"]["healthy"] and checks["raft.leader"]["details"]["isLeader"] is True
             assert checks["controller.certificate"]["healthy"] is True
             assert checks["controller.certificate"]["details"]["daysLeft"] > 300
             assert checks["store.read"]["healthy"] and checks["store.read"]["details"]["entities"] > 0
@@ -68,7 +70,8 @@ async def test_health_checks_report_the_store_and_the_routers(net):
         short = (await anon.get("/health-checks?type=short")).json()["data"]
         assert short == {"healthy": False, "checks": [{"id": "store.read", "healthy": True},
                                                       {"id": "routers.connected", "healthy": False},
-                                                      {"id": "controller.certificate", "healthy": True}]}
+                                                      {"id": "controller.certificate", "healthy": True},
+                                                      {"id": "raft.leader", "healthy": True}]}
 
 
 async def test_health_check_reads_the_store_file(net):

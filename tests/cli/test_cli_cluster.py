@@ -1,4 +1,4 @@
-"""``ziti-aio cluster``: list the members, move the leadership; a single controller says it is not in HA mode."""
+"""``ziti-aio cluster``: list the members, move the leadership; a single controller is a cluster of one."""
 
 import json
 
@@ -32,6 +32,6 @@ async def test_cluster_list_and_transfer_leadership(cli, cluster):
     assert next(m for m in members if m["leader"])["id"] == target
 
 
-async def test_a_single_controller_is_not_in_ha_mode(logged_in):
-    result = await logged_in("cluster", "list", code=1)
-    assert "SERVER_NOT_RUNNING_IN_HA_MODE" in result.output
+async def test_a_single_controller_is_a_cluster_of_one_named_by_its_instance_id(logged_in, controller):
+    members = json.loads((await logged_in("cluster", "list", "-j")).output)["data"]
+    assert [(m["id"], m["leader"], m["voter"]) for m in members] == [(controller.info.instance_id, True, True)]

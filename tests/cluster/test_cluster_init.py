@@ -13,6 +13,7 @@ from ziti_aio.common.errors import ConfigError
 from ziti_aio.controller.cluster.member import ClusterSettings
 from ziti_aio.controller.kinds import Kind
 from ziti_aio.controller.pki_home import SERVER_FILE, SIGNER_CA, share_cluster_pki
+from ziti_aio.controller.store.sqlite_store import SqliteStore
 from ziti_aio.pki.files import load_leaf
 from ziti_aio.pki.names import spiffe_uris
 from ziti_aio.testing.cluster import DEFAULT_TIMING, free_port
@@ -106,3 +107,46 @@ async def test_a_single_controller_initialised_later_hands_its_data_to_a_new_mem
             assert model is not None
             await wait_until(lambda: before in model.entities[Kind.SERVICES], 20,
                              what="the single controller's service on the new member")
+
+
+async def test_any_controller_is_a_cluster_of_one_that_takes_a_member_with_no_init(tmp_path):
+    port1, port2 = free_port(), free_port()
+    home = tmp_path / "first"
+    async with open_controller(home, port=port1) as first:  # no cluster settings
+        replica = first.controller.api.cluster
+        assert replica is not None and replica.alone
+        instance_id = first.info.instance_id
+        assert replica.node_id == instance_id  # the member id is the id /controllers showed before
+        admin = await first.login()
+        async with admin:
+            listed = (await admin.get("/edge/client/v1/controllers")).json()["data"]
+            assert [c["id"] for c in listed] == [instance_id]
+            before = await create(admin, "services", {"name": "written-alone"})
+            share_cluster_pki(home / "pki", tmp_path / "second" / "pki")
+            joining = ClusterSettings("ctrl-2", ((instance_id, f"127.0.0.1:{port1}"),), DEFAULT_TIMING)
+            async with open_controller(tmp_path / "second", port=port2, cluster=joining) as second:
+                resp = await admin.post("/fabric/v1/cluster/add-member",
+                                        json={"address": f"tls:127.0.0.1:{port2}", "isVoter": True})
+                assert resp.status_code == 200, resp.text
+                model = second.controller.model
+                assert model is not None
+                await wait_until(lambda: before in model.entities[Kind.SERVICES], 20,
+                                 what="the first controller's service on the new member")
+                listed = (await admin.get("/edge/client/v1/controllers")).json()["data"]
+                assert sorted(c["id"] for c in listed) == sorted([instance_id, "ctrl-2"])
+
+
+async def test_init_of_a_controller_whose_store_lacks_journal_entries_is_refused(tmp_path):
+    config = _node_toml(tmp_path, free_port())
+    home = tmp_path / "home" / "controller"
+    async with open_controller(home, port=free_port()) as single:
+        admin = await single.login()
+        async with admin:
+            await create(admin, "services", {"name": "only-in-the-journal"})
+    store = SqliteStore(home / "ctrl.db")
+    store.write([], applied_index=1)  # as after kill -9 before the store was written behind
+    store.close()
+    text = config.read_text()
+    with pytest.raises(ConfigError, match="stop it cleanly first"):
+        init_cluster(config, "ctrl-1")
+    assert config.read_text() == text and (home / "raft" / "raft.journal").exists()

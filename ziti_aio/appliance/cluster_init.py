@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING
 from ziti_aio.appliance.node_config import load_node_config, parse_node_config
 from ziti_aio.common.errors import ConfigError
 from ziti_aio.controller.cluster.member import member_spiffe_id
-from ziti_aio.controller.controller import RAFT_DIR, ControllerConfig
+from ziti_aio.controller.cluster.rename import restart_log
+from ziti_aio.controller.controller import RAFT_DIR, STORE_FILE, ControllerConfig
 from ziti_aio.controller.pki_home import ensure_controller_pki
 
 if TYPE_CHECKING:
@@ -39,8 +40,10 @@ class InitializedMember:
 def init_cluster(config_path: Path, member_id: str) -> InitializedMember:
     """Turn the controller of the node.toml at ``config_path`` into member ``member_id`` of a new cluster.
 
-    Refused (:class:`ConfigError`, nothing changed) when it is a member already or ``member_id`` is
-    not a name."""
+    A controller that has run (as a cluster of one named by its instance id) starts a new log under
+    the new name (:func:`~ziti_aio.controller.cluster.rename.restart_log`). Refused
+    (:class:`ConfigError`, nothing changed) when it is configured as a member already, its log has
+    had other members or changes its store lacks, or ``member_id`` is not a name."""
     cfg = load_node_config(config_path)
     ctrl = cfg.controller
     if ctrl is None:
@@ -49,8 +52,6 @@ def init_cluster(config_path: Path, member_id: str) -> InitializedMember:
         raise ConfigError(f"{config_path}: the controller is already initialised as cluster member "
                           f"{ctrl.cluster.member_id!r}")
     home = cfg.home / "controller"
-    if (home / RAFT_DIR).exists():
-        raise ConfigError(f"{home} already holds a Raft log: the controller is already initialised")
     text = config_path.read_text()
     lines = text.splitlines(keepends=True)
     at = next((n for n, line in enumerate(lines) if _CONTROLLER_HEADER.match(line)), None)
@@ -61,6 +62,8 @@ def init_cluster(config_path: Path, member_id: str) -> InitializedMember:
     # The same checks as at start-up (a member id of its own, no slash): nothing is written otherwise.
     parse_node_config(tomllib.loads(updated), source=str(config_path))
     trust_domain = ControllerConfig(home=home).trust_domain
+    if (home / RAFT_DIR).exists():  # it ran as a cluster of one named by its instance id
+        restart_log(home / RAFT_DIR, home / STORE_FILE)
     ensure_controller_pki(home / "pki", names=[ctrl.address], trust_domain=trust_domain, member_id=member_id)
     config_path.write_text(updated)
     host = f"[{ctrl.address}]" if ":" in ctrl.address else ctrl.address

@@ -43,7 +43,7 @@ from ziti_aio.appliance.validate import check_quickstart, prepare_home
 from ziti_aio.common import api_paths
 from ziti_aio.common.errors import ConfigError, ZitiError
 from ziti_aio.controller.cluster.member import ClusterSettings
-from ziti_aio.controller.controller import RAFT_DIR, STORE_FILE, Controller, ControllerConfig, ControllerInfo
+from ziti_aio.controller.controller import STORE_FILE, Controller, ControllerConfig, ControllerInfo
 from ziti_aio.controller.dark import ADMIN_ATTRIBUTE
 from ziti_aio.controller.pki_home import ensure_controller_pki, share_cluster_pki
 from ziti_aio.router.router import EdgeRouter, RouterConfig, RouterInfo
@@ -187,7 +187,8 @@ def controller_configs(opts: QuickstartOptions, home: Path, password: str,
     if opts.controllers == 1:
         return [single]
     homes = [home / "controller"] + [home / f"controller-{n}" for n in range(2, opts.controllers + 1)]
-    if (homes[0] / STORE_FILE).exists() and not (homes[0] / RAFT_DIR).exists():
+    # every controller has a Raft log (a cluster of one, docs/ha.md): a cluster's home has its other members'
+    if (homes[0] / STORE_FILE).exists() and not homes[1].exists():
         raise ConfigError(f"{home} holds a single controller's data; a cluster of controllers needs a new --home")
     ports = [opts.ctrl_port + n if opts.ctrl_port else free_port(opts.bind_host) for n in range(opts.controllers)]
     ids = [f"ctrl-{n}" for n in range(1, opts.controllers + 1)]

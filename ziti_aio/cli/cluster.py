@@ -101,10 +101,11 @@ def init(
     config: Annotated[Path, typer.Option("--config", "-c", help="The controller's node.toml (stopped).")],
     member: Annotated[str, typer.Option("--id", help="This controller's member id in the cluster.")] = "ctrl-1",
 ) -> None:
-    """Make a controller the first member of a new cluster.
+    """Name a stopped controller's member in its cluster.
 
-    Issues its certificate with the member's SPIFFE id and adds "cluster = { id = ... }" to its
-    [controller] table; started, it is a cluster of one, and "cluster add" adds members later.
+    Every controller is a cluster of one named by its instance id; this issues its certificate with
+    the given member id and records it in the [controller] table of its node.toml. Members are added
+    later with cluster add.
     """
     made = init_cluster(config, member)
     typer.echo(f"{made.member_id} ({made.spiffe_id}) at {made.address} is the first member of a new cluster; "

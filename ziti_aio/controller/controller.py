@@ -38,7 +38,7 @@ from ziti_aio.controller.model.tokens import TokenSigner
 from ziti_aio.controller.network.ctrl_listener import CtrlListener
 from ziti_aio.controller.network.endpoints import push_endpoints
 from ziti_aio.controller.network.network import REPORT_INTERVAL_S, Network
-from ziti_aio.controller.pki_home import DEFAULT_MEMBER_ID, ControllerPki, ensure_controller_pki
+from ziti_aio.controller.pki_home import ControllerPki, ensure_controller_pki
 from ziti_aio.controller.store.commands import Command, Delete
 from ziti_aio.controller.store.sqlite_store import SqliteStore
 from ziti_aio.pki.bundle import cacerts_body
@@ -99,7 +99,8 @@ class ControllerConfig:
     spa: tuple[SpaSite, ...] = ()
     """Single-page applications served from directories (docs/console.md)."""
     cluster: ClusterSettings | None = None
-    """Membership of a Raft cluster of controllers (docs/ha.md); ``None``: a single controller."""
+    """Membership of a Raft cluster of controllers (docs/ha.md); ``None``: a cluster of one named by the
+    controller's instance id."""
 
     @property
     def dark(self) -> bool:
@@ -148,25 +149,28 @@ class Controller:
         cfg = self.config
         home = Path(cfg.home)
         names = [cfg.advertised_address, *cfg.extra_names]
-        member = cfg.cluster.member_id if cfg.cluster is not None else DEFAULT_MEMBER_ID
-        pki = await trio.to_thread.run_sync(
-            partial(ensure_controller_pki, home / "pki", names=names, trust_domain=cfg.trust_domain,
-                    member_id=member))
-        self.pki = pki
         store = await trio.to_thread.run_sync(SqliteStore, home / STORE_FILE)
         try:
-            await self._run(store, pki, task_status)
+            instance_id = store.get_meta("instance_id")
+            if instance_id is None:
+                instance_id = secrets.token_hex(8)
+                store.set_meta("instance_id", instance_id)
+            # Every controller is a Raft member, alone unless configured otherwise, named by its instance
+            # id: the id /controllers shows (docs/ha.md "A cluster of one").
+            cluster = cfg.cluster if cfg.cluster is not None else ClusterSettings(instance_id)
+            pki = await trio.to_thread.run_sync(
+                partial(ensure_controller_pki, home / "pki", names=names, trust_domain=cfg.trust_domain,
+                        member_id=cluster.member_id))
+            self.pki = pki
+            await self._run(store, pki, instance_id, cluster, task_status)
         finally:
             store.close()
 
-    async def _run(self, store: SqliteStore, pki: ControllerPki, task_status: trio.TaskStatus[ControllerInfo]) -> None:
+    async def _run(self, store: SqliteStore, pki: ControllerPki, instance_id: str, cluster: ClusterSettings,
+                   task_status: trio.TaskStatus[ControllerInfo]) -> None:
         cfg = self.config
         model = await Model.open(store)
         self.model = model
-        instance_id = store.get_meta("instance_id")
-        if instance_id is None:
-            instance_id = secrets.token_hex(8)
-            store.set_meta("instance_id", instance_id)
         state = {"base_url": self.base_url(cfg.port), "ctrl": ""}
 
         def sign(subject: str, token: str, method: str, expires: datetime) -> str:
@@ -197,8 +201,6 @@ class Controller:
                                          alerts=Alerts(events, cert_warn_days=cfg.alert_cert_days))
         metrics.watch(model, network)
         network.router_model.watch_posture(access.posture)
-        if cfg.cluster is None:
-            await bootstrap(model, admin_username=cfg.admin_username, admin_password=cfg.admin_password)
         exchange = EnrollmentExchange(model, pki.signer, cfg.trust_domain, pki.ca_bundle)
         # Client certificates are only requested: browsers and SDKs log in without one. The control
         # channel, when it shares this port, refuses a router without one (CtrlListener.serve_router).
@@ -211,8 +213,7 @@ class Controller:
                 raise ChannelClosed("this controller's replica is not running yet")
             await replicas[0].serve_peer(stream)
 
-        if cfg.cluster is not None:
-            alpn_handlers[alpn.RAFT] = serve_raft
+        alpn_handlers[alpn.RAFT] = serve_raft
         ssl_ctx = server_context(cert_chain=str(pki.server_chain_path), key=str(pki.server_key_path),
                                  client_ca=str(pki.ca_bundle_path), require_client_cert=False,
                                  alpn=[alpn.HTTP, *alpn_handlers])
@@ -249,21 +250,20 @@ class Controller:
             state["base_url"] = ctx.base_url = self.base_url(port)
             info = ControllerInfo(ctx.base_url, port, pki.ca_bundle_path, instance_id, ctrl_port)
             state["ctrl"] = info.ctrl_address
-            if cfg.cluster is not None:
-                ctx.cluster_ssl = client_context(ca=str(pki.ca_bundle_path), cert_chain=str(pki.server_chain_path),
-                                                 key=str(pki.server_key_path), alpn=[alpn.HTTP])
-                replica = ctx.cluster = self._replica(cfg.cluster, model, pki, port)
-                replicas.append(replica)
-                if cfg.ctrl_shares_api_port:  # a member's control channel is then at its cluster address
-                    network.ctrl_endpoints = lambda: [f"tls:{m['address']}" for m in replica.members()]
-                    nursery.start_soon(push_endpoints, network)
-                await nursery.start(run_member, model, replica)
-                if replica.alone:  # it leads on its first tick: first content before callers log in
-                    await self._bootstrap_when_leader(model, replica)
-                else:
-                    nursery.start_soon(self._bootstrap_when_leader, model, replica)
-                nursery.start_soon(ClusterWatch(replica, events).run)
-                metrics.watch_cluster(replica)
+            ctx.cluster_ssl = client_context(ca=str(pki.ca_bundle_path), cert_chain=str(pki.server_chain_path),
+                                             key=str(pki.server_key_path), alpn=[alpn.HTTP])
+            replica = ctx.cluster = self._replica(cluster, model, pki, port)
+            replicas.append(replica)
+            if cfg.ctrl_shares_api_port:  # a member's control channel is then at its cluster address
+                network.ctrl_endpoints = lambda: [f"tls:{m['address']}" for m in replica.members()]
+                nursery.start_soon(push_endpoints, network)
+            await nursery.start(run_member, model, replica)
+            if replica.alone:  # it leads on its first tick: first content before callers log in
+                await self._bootstrap_when_leader(model, replica)
+            else:
+                nursery.start_soon(self._bootstrap_when_leader, model, replica)
+            nursery.start_soon(ClusterWatch(replica, events).run)
+            metrics.watch_cluster(replica)
             nursery.start_soon(self._reap, access, model)
             nursery.start_soon(access.posture.run)
             if cfg.dark:

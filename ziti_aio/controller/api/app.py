@@ -215,7 +215,7 @@ def create_app(ctx: ApiContext) -> Any:
     app.register_blueprint(client_blueprint(ctx), url_prefix=api_paths.CLIENT)
     app.register_blueprint(posture_client_blueprint(ctx), url_prefix=api_paths.CLIENT)
     app.register_blueprint(posture_management_blueprint(ctx), url_prefix=api_paths.MANAGEMENT)
-    database = DatabaseOps(ctx.model.store)
+    database = DatabaseOps(ctx.model.store, ctx.model.flush_committed)
     app.register_blueprint(fabric_blueprint(ctx, database), url_prefix=api_paths.FABRIC)
     if ctx.network is not None:
         app.register_blueprint(network_blueprint(ctx, "network"), url_prefix=api_paths.MANAGEMENT)

@@ -12,6 +12,7 @@ from ziti_aio.common.errors import ValidationError
 from ziti_aio.controller.model.fields import now_text
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
     from ziti_aio.controller.store.sqlite_store import SqliteStore
@@ -24,8 +25,10 @@ SNAPSHOT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 class DatabaseOps:
     """Snapshots and integrity checks of one controller's store; blocking work runs in a worker thread."""
 
-    def __init__(self, store: SqliteStore) -> None:
+    def __init__(self, store: SqliteStore, flush: Callable[[], None] = lambda: None) -> None:
         self.store = store
+        self.flush = flush
+        """Writes every acknowledged change still queued to the store (a Raft member writes it behind)."""
         self._lock = trio.Lock()
         self._last: dict[str, Any] = {"inProgress": False, "fixingErrors": False, "tooManyErrors": False,
                                       "startTime": now_text(), "endTime": now_text(), "error": "", "results": []}
@@ -54,6 +57,7 @@ class DatabaseOps:
         self.folder.mkdir(mode=0o700, exist_ok=True)
         partial = target.with_name(target.name + ".partial")
         try:
+            self.flush()
             self.store.backup(partial)
             partial.rename(target)
         finally:

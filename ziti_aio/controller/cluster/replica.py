@@ -218,9 +218,22 @@ class _Raft(SyncObj):  # type: ignore[misc]
                     callback(None, FAIL_REASON.NOT_LEADER)
             return
         super()._checkCommandsToApply()
-        if self._send_now():
+        if not self._SyncObj__otherNodes:
+            self._commit_alone()
+        elif self._send_now():
             self._SyncObj__newAppendEntriesTime = 0
             self._appended()
+
+    def _commit_alone(self) -> None:
+        """The only voter commits what it has just appended, in this tick: its own log is the majority,
+        and the newest entry is of its term, which commits every one before it (docs/ha.md "A cluster
+        of one"). pysyncobj would commit it on the next tick, applying it one wake-up later."""
+        last = self._SyncObj__getCurrentLogIndex()
+        if self.raftCommitIndex >= last or self._SyncObj__getCurrentLogTerm() != self.raftCurrentTerm:
+            return
+        self._SyncObj__raftCommitIndex = self._SyncObj__leaderCommitIndex = last
+        self._SyncObj__raftLog.setRaftCommitIndex(last)
+        self._SyncObj__applyLogEntries()
 
     def _send_now(self) -> bool:
         """Whether entries wait that a follower with no append in flight has not been sent: those go
