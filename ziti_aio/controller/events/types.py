@@ -139,18 +139,19 @@ class CircuitEvent(Event):
         if self._encoded is None:
             body = self.body or circuit_body(self.circuit_id, self.client_id, self.service_id, self.terminator_id,
                                              self.session_id, self.host_id, self.nodes, self.links)
-            parts = [b'{"namespace":"circuit","event_src_id":', _json_text(self.event_src_id), b',"timestamp":',
-                     orjson.dumps(self.timestamp),
-                     _CIRCUIT_HEADS.get(self.event_type) or b',"version":2,"event_type":%s,' % orjson.dumps(
-                         self.event_type), body]
-            if self.creation_timespan_ns is not None:
-                parts.append(b',"creation_timespan":%d' % self.creation_timespan_ns)
-            if self.duration_ns is not None:
-                parts.append(b',"duration":%d' % self.duration_ns)
-            if self.failure_cause is not None:
-                parts.append(b',"failure_cause":%s' % orjson.dumps(self.failure_cause))
-            parts.append(b"}")
-            self._encoded = b"".join(parts)
+            created, duration, cause = self.creation_timespan_ns, self.duration_ns, self.failure_cause
+            if duration is None and cause is None:  # the two events of every dial take one of the first two
+                tail = b"}" if created is None else b',"creation_timespan":%d}' % created
+            elif created is None and cause is None:
+                tail = b',"duration":%d}' % duration
+            else:
+                tail = b"".join((b"" if created is None else b',"creation_timespan":%d' % created,
+                                 b"" if duration is None else b',"duration":%d' % duration,
+                                 b"" if cause is None else b',"failure_cause":%s' % orjson.dumps(cause), b"}"))
+            self._encoded = b'{"namespace":"circuit","event_src_id":%s,"timestamp":%s%s%s%s' % (
+                _json_text(self.event_src_id), orjson.dumps(self.timestamp),
+                _CIRCUIT_HEADS.get(self.event_type) or b',"version":2,"event_type":%s,' % orjson.dumps(
+                    self.event_type), body, tail)
         return self._encoded
 
 
