@@ -142,7 +142,7 @@ class CircuitEvent(Event):
             created, duration, cause = self.creation_timespan_ns, self.duration_ns, self.failure_cause
             if duration is None and cause is None:  # the two events of every dial take one of the first two
                 tail = b"}" if created is None else b',"creation_timespan":%d}' % created
-            elif created is None and cause is None:
+            elif created is None and cause is None and duration is not None:
                 tail = b',"duration":%d}' % duration
             else:
                 tail = b"".join((b"" if created is None else b',"creation_timespan":%d' % created,
