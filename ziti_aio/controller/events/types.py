@@ -1,8 +1,8 @@
 """Typed events with OpenZiti's namespaces and JSON field names (docs/events.md).
 
 Every event is built on the controller's hot paths (two ``circuit`` events a dial) and encoded once for all
-sinks, so these classes are slotted and the circuit event's JSON object is one dict literal: docs/events.md,
-"Cost", has the figures."""
+sinks, so these classes are slotted and a circuit's events splice their JSON from parts, the constant ones
+encoded once per circuit: docs/events.md, "Cost", has the figures."""
 
 from __future__ import annotations
 
