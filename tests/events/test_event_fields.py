@@ -16,6 +16,7 @@ from ziti_aio.controller.events.types import (
     ServiceEvent,
     SessionEvent,
     UsageEvent,
+    circuit_body,
     encode,
 )
 
@@ -65,3 +66,36 @@ def test_a_circuit_names_its_session_and_tags_its_identities():
 
 def test_keys_that_are_not_strings_are_encoded_as_strings():
     assert encode({1: "x", "when": ...}) == b'{"1":"x","when":"Ellipsis"}'
+
+
+@pytest.mark.parametrize("extra", [{"event_type": "created", "creation_timespan_ns": 7, "host_id": "bob"},
+                                   {"event_type": "deleted", "duration_ns": 5},
+                                   {"event_type": "failed", "failure_cause": 'NO_TERMINATORS "\u00e9"'},
+                                   {"event_type": "odd\"type", "creation_timespan_ns": 1, "duration_ns": 2,
+                                    "failure_cause": "x"}], ids=["created", "deleted", "failed", "every-option"])
+def test_a_circuit_events_spliced_json_is_the_objects_encoding(extra):
+    # the circuit event's JSON is spliced from prebuilt parts (docs/events.md, "Cost"): byte for byte it is the
+    # encoding of the object with OpenZiti's keys in its order
+    event = CircuitEvent(circuit_id="c", client_id="alice", service_id="svc", terminator_id="t", session_id="sess",
+                         nodes=("r1", "r2"), links=("l1",), event_src_id='ctrl "1"', **extra)
+    tags = {"clientId": "alice", "hostId": "bob", "serviceId": "svc"} if event.host_id else {
+        "clientId": "alice", "serviceId": "svc"}
+    expected = {"namespace": "circuit", "event_src_id": 'ctrl "1"', "timestamp": event.timestamp, "version": 2,
+                "event_type": event.event_type, "circuit_id": "c", "client_id": "sess", "service_id": "svc",
+                "terminator_id": "t", "instance_id": "",
+                "path": {"nodes": ["r1", "r2"], "links": ["l1"], "ingress_id": "", "egress_id": ""},
+                "link_count": 1, "tags": tags}
+    for key, value in (("creation_timespan", event.creation_timespan_ns), ("duration", event.duration_ns),
+                       ("failure_cause", event.failure_cause)):
+        if value is not None:
+            expected[key] = value
+    assert event.encoded() == json.dumps(expected, separators=(",", ":"), ensure_ascii=False).encode()
+    assert event.to_json() == expected
+
+
+def test_a_circuits_events_share_its_body_until_its_path_changes():
+    body = circuit_body("c", "alice", "svc", "t", "sess", "", ("r1", "r2"), ("l1",))
+    made = CircuitEvent("created", "c", "alice", "svc", "t", "sess", "", ("r1", "r2"), ("l1",), 7, None, None, body)
+    built = CircuitEvent("created", "c", "alice", "svc", "t", "sess", "", ("r1", "r2"), ("l1",), 7,
+                         timestamp=made.timestamp)
+    assert made.encoded() == built.encoded()

@@ -1,8 +1,8 @@
 """Typed events with OpenZiti's namespaces and JSON field names (docs/events.md).
 
 Every event is built on the controller's hot paths (two ``circuit`` events a dial) and encoded once for all
-sinks, so these classes are slotted and the circuit event's JSON object is one dict literal: docs/events.md,
-"Cost", has the figures."""
+sinks, so these classes are slotted and a circuit's events splice their JSON from parts, the constant ones
+encoded once per circuit: docs/events.md, "Cost", has the figures."""
 
 from __future__ import annotations
 
@@ -25,6 +25,18 @@ def _now() -> str:
     if second != _second:
         _second, _second_text = second, time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second))
     return "%s%06dZ" % (_second_text, (now - second) * 1_000_000)  # noqa: UP031 (cheaper than format())
+
+
+_last_text = ("", b'""')  # the last text _json_text encoded, and its JSON (one assignment: sinks' threads)
+
+
+def _json_text(text: str) -> bytes:
+    """``text`` as a JSON string; the last one is kept (the controller's id, in every event it publishes)."""
+    global _last_text  # a one-entry cache on a hot path
+    last = _last_text
+    if text != last[0]:
+        _last_text = last = (text, orjson.dumps(text))
+    return last[1]
 
 
 def encode(obj: dict[str, Any]) -> bytes:
@@ -82,9 +94,26 @@ class EntityChangeEvent(Event):
                 "initialState": self.initial_state, "finalState": self.final_state}
 
 
+def circuit_body(circuit_id: str, client_id: str, service_id: str, terminator_id: str, session_id: str,
+                 host_id: str, nodes: tuple[str, ...], links: tuple[str, ...]) -> bytes:
+    """The members of a circuit event's JSON object that stay the same for one circuit from ``created`` to
+    ``deleted`` (until its path changes), encoded: built once per circuit, they are spliced into each of its
+    events (docs/events.md, "Cost")."""
+    # OpenZiti's circuit event format version 2: ``client_id`` is "who the circuit was created for", the edge
+    # session, and the identities are in ``tags``. Ingress/egress ids name OpenZiti's xgress instances, which
+    # have no counterpart here, so they are empty (as in its failed events).
+    return orjson.dumps({
+        "circuit_id": circuit_id, "client_id": session_id, "service_id": service_id, "terminator_id": terminator_id,
+        "instance_id": "", "path": {"nodes": nodes, "links": links, "ingress_id": "", "egress_id": ""},
+        "link_count": len(links),
+        "tags": {"clientId": client_id, "hostId": host_id, "serviceId": service_id}
+        if host_id else {"clientId": client_id, "serviceId": service_id}})[1:-1]
+
+
 @dataclass(slots=True)
 class CircuitEvent(Event):
-    """A circuit created, its path updated, deleted, or a dial that failed."""
+    """A circuit created, its path updated, deleted, or a dial that failed. ``body``: the circuit's
+    :func:`circuit_body` when the caller has it (else it is built from the fields)."""
 
     namespace: ClassVar[str] = "circuit"
     event_type: str  # created, pathUpdated, deleted, failed
@@ -99,28 +128,35 @@ class CircuitEvent(Event):
     creation_timespan_ns: int | None = None
     duration_ns: int | None = None
     failure_cause: str | None = None
+    body: bytes = field(default=b"", repr=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
-        # OpenZiti's circuit event format version 2: ``client_id`` is "who the circuit was created for",
-        # the edge session, and the identities are in ``tags``. Ingress/egress ids name OpenZiti's xgress
-        # instances, which have no counterpart here, so they are empty (as in its failed events). One dict
-        # literal: this is the event of every dial (docs/events.md, "Cost").
-        out: dict[str, Any] = {
-            "namespace": "circuit", "event_src_id": self.event_src_id, "timestamp": self.timestamp,
-            "version": 2, "event_type": self.event_type, "circuit_id": self.circuit_id,
-            "client_id": self.session_id, "service_id": self.service_id, "terminator_id": self.terminator_id,
-            "instance_id": "",
-            "path": {"nodes": list(self.nodes), "links": list(self.links), "ingress_id": "", "egress_id": ""},
-            "link_count": len(self.links),
-            "tags": {"clientId": self.client_id, "hostId": self.host_id, "serviceId": self.service_id}
-            if self.host_id else {"clientId": self.client_id, "serviceId": self.service_id}}
-        if self.creation_timespan_ns is not None:
-            out["creation_timespan"] = self.creation_timespan_ns
-        if self.duration_ns is not None:
-            out["duration"] = self.duration_ns
-        if self.failure_cause is not None:
-            out["failure_cause"] = self.failure_cause
-        return out
+        return orjson.loads(self.encoded())  # type: ignore[no-any-return]
+
+    def encoded(self) -> bytes:
+        # the JSON object spliced from parts (the order of its keys is OpenZiti's): encoding a dict for each
+        # event cost three times as much (docs/events.md, "Cost")
+        if self._encoded is None:
+            body = self.body or circuit_body(self.circuit_id, self.client_id, self.service_id, self.terminator_id,
+                                             self.session_id, self.host_id, self.nodes, self.links)
+            created, duration, cause = self.creation_timespan_ns, self.duration_ns, self.failure_cause
+            if duration is None and cause is None:  # the two events of every dial take one of the first two
+                tail = b"}" if created is None else b',"creation_timespan":%d}' % created
+            elif created is None and cause is None and duration is not None:
+                tail = b',"duration":%d}' % duration
+            else:
+                tail = b"".join((b"" if created is None else b',"creation_timespan":%d' % created,
+                                 b"" if duration is None else b',"duration":%d' % duration,
+                                 b"" if cause is None else b',"failure_cause":%s' % orjson.dumps(cause), b"}"))
+            self._encoded = b'{"namespace":"circuit","event_src_id":%s,"timestamp":%s%s%s%s' % (
+                _json_text(self.event_src_id), orjson.dumps(self.timestamp),
+                _CIRCUIT_HEADS.get(self.event_type) or b',"version":2,"event_type":%s,' % orjson.dumps(
+                    self.event_type), body, tail)
+        return self._encoded
+
+
+_CIRCUIT_HEADS = {event_type: b',"version":2,"event_type":"%s",' % event_type.encode()
+                  for event_type in ("created", "pathUpdated", "deleted", "failed")}
 
 
 @dataclass(slots=True)

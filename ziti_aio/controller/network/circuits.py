@@ -31,6 +31,8 @@ class Circuit:
     established: bool = False
     """Whether its dialer got the answer (then its end is a ``deleted`` event, docs/events.md)."""
     lock: trio.Lock = field(default_factory=trio.Lock, repr=False, compare=False)
+    event_body: bytes = field(default=b"", repr=False, compare=False)
+    """Its ``circuit`` events' constant part while its path stays (events.types.circuit_body)."""
 
     @property
     def routers(self) -> set[str]:

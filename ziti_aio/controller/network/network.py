@@ -22,7 +22,7 @@ from ziti_aio.controller.events.bus import EventBus
 from ziti_aio.controller.events.entity_changes import publish_entity_change
 from ziti_aio.controller.events.link_latency import publish_link_latency
 from ziti_aio.controller.events.service_stats import ServiceCounters
-from ziti_aio.controller.events.types import CircuitEvent, LinkEvent, RouterEvent
+from ziti_aio.controller.events.types import CircuitEvent, LinkEvent, RouterEvent, circuit_body
 from ziti_aio.controller.events.usage import UsageReport, record_usage
 from ziti_aio.controller.kinds import Kind
 from ziti_aio.controller.metrics import ControllerMetrics
@@ -299,12 +299,18 @@ class Network:
     def _circuit_event(self, event_type: str, circuit: Circuit, creation_timespan_ns: int | None = None,
                        duration_ns: int | None = None, failure_cause: str | None = None) -> None:
         if self.events.wants("circuit"):
-            # positional: on every dial, and ten keyword arguments cost a third of building the event
-            # (docs/events.md, "Cost")
+            # positional: on every dial, and ten keyword arguments cost a third of building the event; the
+            # constant part of the JSON is encoded once per circuit (docs/events.md, "Cost")
+            nodes, links = tuple(circuit.nodes), tuple(circuit.links)
+            body = circuit.event_body
+            if not body or event_type == "pathUpdated":
+                circuit.event_body = body = circuit_body(circuit.id, circuit.client_id, circuit.service_id,
+                                                         circuit.terminator_id, circuit.session_id, circuit.host_id,
+                                                         nodes, links)
             self.events.publish(CircuitEvent(
                 event_type, circuit.id, circuit.client_id, circuit.service_id, circuit.terminator_id,
-                circuit.session_id, circuit.host_id, tuple(circuit.nodes), tuple(circuit.links),
-                creation_timespan_ns, duration_ns, failure_cause))
+                circuit.session_id, circuit.host_id, nodes, links, creation_timespan_ns, duration_ns, failure_cause,
+                body))
 
     def forget_circuit(self, circuit_id: str) -> Circuit | None:
         """Drop a circuit from memory; one its dialer had (``created``) is published as ``deleted``."""
