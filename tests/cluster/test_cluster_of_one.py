@@ -4,8 +4,6 @@ everything across restarts and ``kill -9`` (docs/ha.md)."""
 
 from __future__ import annotations
 
-import os
-import signal
 import ssl
 import subprocess
 import sys
@@ -14,10 +12,10 @@ from typing import TYPE_CHECKING
 
 import httpx
 import pytest
-import trio
 
 from ziti_aio.controller.cluster.member import ClusterSettings
 from ziti_aio.testing.cluster import free_port
+from ziti_aio.testing.cluster_processes import ControllerProcess
 from ziti_aio.testing.controller import MANAGEMENT, create, open_controller
 
 if TYPE_CHECKING:
@@ -60,40 +58,21 @@ async def test_kill_9_of_an_initialised_member_loses_no_acknowledged_write(tmp_p
     ca = ssl.create_default_context(cafile=str(tmp_path / "home" / "controller" / "pki" / "ca-bundle.pem"))
     url = f"https://127.0.0.1:{port}"
     acknowledged: list[str] = []
-    proc = await _run(config)
+    member = ControllerProcess("ctrl-1", tmp_path / "home", "127.0.0.1", port, config)
+    await member.start()
     try:
         async with _admin(url, ca) as admin:
             for n in range(40):
                 acknowledged.append(await create(admin, "services", {"name": f"svc-{n}"}))
     finally:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-    proc = await _run(config)
+        member.kill()
+    await member.start()
     try:
         async with _admin(url, ca) as admin:
             listed = (await admin.get(f"{MANAGEMENT}/services", params={"limit": 500})).json()["data"]
         assert sorted(s["id"] for s in listed) == sorted(acknowledged)
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-
-
-async def _run(config) -> subprocess.Popen[str]:
-    proc = subprocess.Popen([sys.executable, "-m", "ziti_aio", "run", "--config", str(config)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-    def ready() -> None:
-        assert proc.stdout is not None
-        lines = []
-        for line in proc.stdout:
-            lines.append(line)
-            if line.startswith("ready in"):
-                return
-        raise AssertionError("the controller exited early:\n" + "".join(lines))
-
-    with trio.fail_after(60):
-        await trio.to_thread.run_sync(ready, abandon_on_cancel=True)
-    return proc
+        member.stop()
 
 
 @asynccontextmanager
