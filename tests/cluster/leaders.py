@@ -1,9 +1,13 @@
-"""Which member of a cluster of controller processes (``ziti_aio.testing.cluster_processes``) leads, as the
-members that answer name it."""
+"""Which member of a cluster leads: of controller processes (``ziti_aio.testing.cluster_processes``), as the
+members that answer name it, or of in-process controllers, with an admin logged in on it."""
 
 from __future__ import annotations
 
 import httpx
+
+from ziti_aio.sdk.management import ManagementError
+from ziti_aio.testing.cluster import leading
+from ziti_aio.testing.waiting import wait_until
 
 
 async def leaders(clients: dict[str, httpx.AsyncClient]) -> set[str]:
@@ -23,3 +27,21 @@ async def one_leader(clients: dict[str, httpx.AsyncClient]) -> str | None:
     """The leader's id once every member that answers names the same one."""
     seen = await leaders(clients)
     return next(iter(seen)) if len(seen) == 1 else None
+
+
+async def leader_login(cluster):
+    """The leader of in-process ``cluster`` and an admin client logged in on it (an election under load is
+    waited out)."""
+
+    async def attempt():
+        leader = leading(cluster)
+        if leader is None:
+            return None
+        try:
+            return leader, await leader.login()
+        except ManagementError as exc:
+            if exc.api_code != "CLUSTER_HAS_NO_LEADER":
+                raise
+            return None
+
+    return await wait_until(attempt, 20, what="a login on the leader")

@@ -4,32 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from ziti_aio.sdk.management import ManagementError
 from ziti_aio.testing.cluster import free_port, leading, open_controller_cluster
 from ziti_aio.testing.waiting import wait_until
+
+from .leaders import leader_login
 
 
 @pytest.fixture
 async def cluster(tmp_path):
     async with open_controller_cluster(tmp_path) as running:
         yield running
-
-
-async def leader_login(cluster):
-    """The leader and an admin client logged in on it (an election under load is waited out)."""
-
-    async def attempt():
-        leader = leading(cluster)
-        if leader is None:
-            return None
-        try:
-            return leader, await leader.login()
-        except ManagementError as exc:
-            if exc.api_code != "CLUSTER_HAS_NO_LEADER":
-                raise
-            return None
-
-    return await wait_until(attempt, 20, what="a login on the leader")
 
 
 async def names_of(running, token) -> set[str]:

@@ -14,30 +14,16 @@ from ziti_aio.controller.pki_home import SIGNER_CA
 from ziti_aio.pki.bundle import certs_to_pem
 from ziti_aio.pki.files import load_ca
 from ziti_aio.pki.keys import key_to_pem
-from ziti_aio.sdk.management import ManagementError
-from ziti_aio.testing.cluster import leading, open_controller_cluster, open_joining_controller
+from ziti_aio.testing.cluster import open_controller_cluster, open_joining_controller
 from ziti_aio.testing.waiting import wait_until
 from ziti_aio.transport.serve import serve_tls
 from ziti_aio.transport.tls import server_context
 
+from .leaders import leader_login
+
 if TYPE_CHECKING:
     import ssl
     from pathlib import Path
-
-
-async def leader_login(cluster):
-    async def attempt():
-        leader = leading(cluster)
-        if leader is None:
-            return None
-        try:
-            return leader, await leader.login()
-        except ManagementError as exc:
-            if exc.api_code != "CLUSTER_HAS_NO_LEADER":
-                raise
-            return None
-
-    return await wait_until(attempt, 20, what="a login on the leader")
 
 
 @pytest.fixture
