@@ -9,6 +9,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import traceback
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,6 +141,7 @@ async def run_suites(suites: Sequence[Suite], budget: Budget, *, json_only: bool
             try:
                 measured = await suite.run(Context(budget, workdir))
             except Exception as exc:  # a broken suite must not hide the others' figures
+                traceback.print_exc(file=sys.stderr)
                 measured = [unmeasured(spec, f"failed: {type(exc).__name__}: {exc}") for spec in suite.specs]
             for metric in measured:
                 print(metric.json_line(), flush=True)

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from ziti_aio.sdk.context import ZitiContext
 
 CROWD = 10_000
+CROWD_PER_COMMAND = 2_000
 DIALS_PER_ROUND = 20
 
 MODEL_DIAL = Metric("model_dial_ms", None, "ms", "dial with a new service session (POST /sessions), same run",
@@ -103,12 +104,13 @@ async def _enforcement_s(net: RunningNetwork) -> float:
     controller = net.controller.controller
     assert controller.api is not None and controller.network is not None
     crud, feed = controller.api.crud, controller.network.router_model
-    changes = []
-    for n in range(CROWD):
-        command, _ = crud.build_create(Kind.IDENTITIES, {"name": f"crowd-{n}", "type": "Default", "isAdmin": False,
-                                                      "roleAttributes": ["crowd"]}, actor="bench")
-        changes.extend(command.changes)
-    await controller.model.transact(lambda: Command("bench", "a crowd of identities", tuple(changes)))
+    for first in range(0, CROWD, CROWD_PER_COMMAND):  # one replicated command is bounded in size
+        changes = []
+        for n in range(first, min(first + CROWD_PER_COMMAND, CROWD)):
+            command, _ = crud.build_create(Kind.IDENTITIES, {"name": f"crowd-{n}", "type": "Default",
+                                                          "isAdmin": False, "roleAttributes": ["crowd"]}, actor="bench")
+            changes.extend(command.changes)
+        await controller.model.transact(lambda c=tuple(changes): Command("bench", "a crowd of identities", c))
     policy = await create(net.admin, "service-policies", {"name": "crowd-dial", "type": "Dial",
                                                           "identityRoles": ["#crowd"], "serviceRoles": ["#all"]})
 
