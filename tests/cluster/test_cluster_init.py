@@ -3,13 +3,15 @@ adds a second member with no migration: what the first acknowledged alone reache
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from typer.testing import CliRunner
 
 from ziti_aio.appliance.cluster_init import init_cluster
 from ziti_aio.appliance.node_config import load_node_config
 from ziti_aio.cli.cluster import app as cluster_cli
-from ziti_aio.common.errors import ConfigError
+from ziti_aio.common.errors import ConfigError, first_error
 from ziti_aio.controller.cluster.member import ClusterSettings
 from ziti_aio.controller.kinds import Kind
 from ziti_aio.controller.pki_home import SERVER_FILE, SIGNER_CA, share_cluster_pki
@@ -150,3 +152,32 @@ async def test_init_of_a_controller_whose_store_lacks_journal_entries_is_refused
     with pytest.raises(ConfigError, match="stop it cleanly first"):
         init_cluster(config, "ctrl-1")
     assert config.read_text() == text and (home / "raft" / "raft.journal").exists()
+
+
+async def test_init_of_a_running_controller_is_refused_and_changes_nothing(tmp_path):
+    port = free_port()
+    config = _node_toml(tmp_path, port)
+    home = tmp_path / "home" / "controller"
+    text = config.read_text()
+    async with open_controller(home, port=port):
+        pki_before = sorted(p.name for p in (home / "pki").rglob("*"))
+        with pytest.raises(ConfigError, match=r"cannot initialise cluster member 'ctrl-1': a controller is running "
+                                              rf"with home {home} \(pid {os.getpid()}\)"):
+            init_cluster(config, "ctrl-1")
+        assert config.read_text() == text and (home / "raft").exists()
+        assert sorted(p.name for p in (home / "pki").rglob("*")) == pki_before
+    init_cluster(config, "ctrl-1")  # stopped: the lock went with it
+
+
+async def test_a_second_controller_on_the_same_home_is_refused(tmp_path):
+    home = tmp_path / "ctrl"
+    async with open_controller(home, port=free_port()) as first:
+        admin = await first.login()
+        async with admin:
+            with pytest.raises(BaseException) as refused:
+                async with open_controller(home, port=free_port()):
+                    pass
+            assert isinstance(first_error(refused.value, ConfigError), ConfigError)
+            assert "cannot start a controller: a controller is running with home" in str(
+                first_error(refused.value, ConfigError))
+            await create(admin, "services", {"name": "still-served"})  # the first one runs on

@@ -20,6 +20,7 @@ from ziti_aio.common.errors import ConfigError
 from ziti_aio.controller.cluster.member import member_spiffe_id
 from ziti_aio.controller.cluster.rename import restart_log
 from ziti_aio.controller.controller import RAFT_DIR, STORE_FILE, ControllerConfig
+from ziti_aio.controller.home_lock import HomeLock
 from ziti_aio.controller.pki_home import ensure_controller_pki
 
 if TYPE_CHECKING:
@@ -43,7 +44,8 @@ def init_cluster(config_path: Path, member_id: str) -> InitializedMember:
     A controller that has run (as a cluster of one named by its instance id) starts a new log under
     the new name (:func:`~ziti_aio.controller.cluster.rename.restart_log`). Refused
     (:class:`ConfigError`, nothing changed) when it is configured as a member already, its log has
-    had other members or changes its store lacks, or ``member_id`` is not a name."""
+    had other members or changes its store lacks, ``member_id`` is not a name, or the controller is running
+    (:class:`~ziti_aio.controller.home_lock.HomeLock`)."""
     cfg = load_node_config(config_path)
     ctrl = cfg.controller
     if ctrl is None:
@@ -51,7 +53,6 @@ def init_cluster(config_path: Path, member_id: str) -> InitializedMember:
     if ctrl.cluster is not None:
         raise ConfigError(f"{config_path}: the controller is already initialised as cluster member "
                           f"{ctrl.cluster.member_id!r}")
-    home = cfg.home / "controller"
     text = config_path.read_text()
     lines = text.splitlines(keepends=True)
     at = next((n for n, line in enumerate(lines) if _CONTROLLER_HEADER.match(line)), None)
@@ -61,11 +62,18 @@ def init_cluster(config_path: Path, member_id: str) -> InitializedMember:
     updated = "".join(lines)
     # The same checks as at start-up (a member id of its own, no slash): nothing is written otherwise.
     parse_node_config(tomllib.loads(updated), source=str(config_path))
+    home = cfg.home / "controller"
+    with HomeLock(home, f"initialise cluster member {member_id!r}"):
+        return _init_stopped(config_path, updated, member_id, home, ctrl.address, ctrl.port)
+
+
+def _init_stopped(config_path: Path, updated: str, member_id: str, home: Path, address: str,
+                  port: int) -> InitializedMember:
     trust_domain = ControllerConfig(home=home).trust_domain
     if (home / RAFT_DIR).exists():  # it ran as a cluster of one named by its instance id
         restart_log(home / RAFT_DIR, home / STORE_FILE)
-    ensure_controller_pki(home / "pki", names=[ctrl.address], trust_domain=trust_domain, member_id=member_id)
+    ensure_controller_pki(home / "pki", names=[address], trust_domain=trust_domain, member_id=member_id)
     config_path.write_text(updated)
-    host = f"[{ctrl.address}]" if ":" in ctrl.address else ctrl.address
+    host = f"[{address}]" if ":" in address else address
     return InitializedMember(member_id, f"spiffe://{trust_domain}/{member_spiffe_id(member_id)}",
-                             f"{host}:{ctrl.port}")
+                             f"{host}:{port}")

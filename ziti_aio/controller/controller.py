@@ -23,6 +23,7 @@ from ziti_aio.controller.events.bus import EventBus
 from ziti_aio.controller.events.cluster_watch import ClusterWatch
 from ziti_aio.controller.events.entity_changes import watch_model
 from ziti_aio.controller.events.file_sink import JsonLinesFile, run_file_sink
+from ziti_aio.controller.home_lock import HomeLock
 from ziti_aio.controller.kinds import Kind
 from ziti_aio.controller.metrics import ControllerMetrics
 from ziti_aio.controller.model.access import DEFAULT_SESSION_TIMEOUT_S, Access
@@ -149,6 +150,12 @@ class Controller:
         cfg = self.config
         home = Path(cfg.home)
         names = [cfg.advertised_address, *cfg.extra_names]
+        with HomeLock(home, "start a controller"):
+            await self._run_locked(home, names, task_status)
+
+    async def _run_locked(self, home: Path, names: list[str],
+                          task_status: trio.TaskStatus[ControllerInfo]) -> None:
+        cfg = self.config
         store = await trio.to_thread.run_sync(SqliteStore, home / STORE_FILE)
         try:
             instance_id = store.get_meta("instance_id")
