@@ -351,8 +351,11 @@ async def _follower_reads(workdir: Path, reads: str, window_s: float) -> list[fl
         follower = next(r for r in cluster if r is not leader)
         latencies = []
         async with follower.client(token=token) as http:
+            async def found() -> bool:  # (a local read may not see the create yet)
+                return (await http.get(path)).status_code == 200
+
             for _ in range(20):  # warm-up: connection, caches
-                (await http.get(path)).raise_for_status()
+                await wait_until(found, 10, what="the entity on the follower")
             end = time.perf_counter() + window_s
             while time.perf_counter() < end:
                 start = time.perf_counter()
