@@ -1,7 +1,7 @@
 """Any member serves the APIs: a follower passes each write request to the leader (docs/ha.md).
 
-Reads are answered from the member's own memory (after Raft's read-index on a member set to ``reads =
-"linearizable"``: :mod:`ziti_aio.controller.api.linearizable_reads`). A request that may change
+Reads are answered from the member's own memory (after Raft's read-index on a member set to
+``reads = "linearizable"``: :mod:`ziti_aio.controller.api.linearizable_reads`). A request that may change
 something (any method but GET/HEAD/OPTIONS) reaching a member that is not the leader is sent on to the
 leader over mTLS with this member's certificate, and the leader's answer is returned as it came — after
 this member has applied the log as far as the leader had when it answered, so the client reads its own
