@@ -124,7 +124,7 @@ class Model:
         self._origin = ""
         # Linearizable reads (docs/ha.md): reads that need memory without speculation, writers waiting
         # for them to end, and an event set (and replaced) whenever any of that or _speculative changes.
-        self._committed_readers = 0
+        self._committed_readers: dict[trio.lowlevel.Task, int] = {}
         self._writers_held = 0
         self._gate = trio.Event()
 
@@ -364,7 +364,8 @@ class Model:
         with trio.move_on_at(deadline):
             while self._writers_held:
                 await self._gate.wait()
-            self._committed_readers += 1
+            task = trio.lowlevel.current_task()
+            self._committed_readers[task] = self._committed_readers.get(task, 0) + 1
             try:
                 while self._speculative:
                     await self._gate.wait()
@@ -375,15 +376,23 @@ class Model:
         raise ClusterUnavailable("this controller's changes in flight were not committed in time")
 
     def end_committed_read(self) -> None:
-        """A read begun by :meth:`begin_committed_read` has been answered."""
-        self._committed_readers -= 1
+        """A read begun by :meth:`begin_committed_read` (in this task) has been answered."""
+        task = trio.lowlevel.current_task()
+        left = self._committed_readers.pop(task) - 1
+        if left:
+            self._committed_readers[task] = left
         self._gate_changed()
 
+    def _held_by_reads(self) -> bool:
+        """Whether reads of other tasks hold memory (a read that writes does not wait for itself)."""
+        readers = self._committed_readers
+        return len(readers) > 1 or (bool(readers) and trio.lowlevel.current_task() not in readers)
+
     async def _transact_replicated(self, log: ReplicatedLog, build: Callable[[], Command | None]) -> Command | None:
-        if self._committed_readers:
+        if self._held_by_reads():
             self._writers_held += 1
             try:
-                while self._committed_readers:
+                while self._held_by_reads():
                     await self._gate.wait()
             finally:
                 self._writers_held -= 1
