@@ -23,6 +23,11 @@ from another source tree (e.g. ``git archive main``) for a before/after in the s
 echoing data as fast as it can while the leader stops: the longest pause between received bytes
 after the stop, against the longest before it; ``failover_circuit_lost_bytes`` what did not come back.
 
+``follower_read_ms``: a follower's ``GET`` of one entity through the management API, one request at a
+time, with ``reads = "linearizable"`` (Raft's read-index: a round trip to the leader and its heartbeat
+round) against ``reads = "local"``: the median latency, each in a three-controller cluster of its own
+(one process, test timings), alternating in the same run.
+
 ``python bench/cluster_bench.py [--quick] [--controllers-from DIR] [--only SUITE]`` runs it on its own.
 """
 
@@ -62,10 +67,19 @@ from bench.http_writers import HttpWriters
 from bench.store_bench import _rate, _session_write
 from ziti_aio.appliance.ports import free_port
 from ziti_aio.common.errors import ClusterUnavailable, ZitiError
+from ziti_aio.controller.cluster.replica import LINEARIZABLE_READS, LOCAL_READS
 from ziti_aio.controller.model.model import MAX_BATCH_COMMANDS
 from ziti_aio.sdk import open_context
 from ziti_aio.testing import open_network
-from ziti_aio.testing.cluster import LocalMember, local_members, member_pki, writable_leader
+from ziti_aio.testing.cluster import (
+    FAST,
+    LocalMember,
+    leading,
+    local_members,
+    member_pki,
+    open_controller_cluster,
+    writable_leader,
+)
 from ziti_aio.testing.cluster_processes import controller_processes
 from ziti_aio.testing.waiting import wait_until
 
@@ -84,6 +98,7 @@ CIRCUIT_GAP = Metric("failover_circuit_gap_s", None, "s", "longest pause before 
                      goal=Goal("<=", 1.0, on="value", unit="s"))
 CIRCUIT_LOST = Metric("failover_circuit_lost_bytes", None, "bytes", "bytes sent through the circuit",
                       goal=Goal("<=", 0.0, on="value", unit="bytes"))
+FOLLOWER_READ = Metric("follower_read_ms", None, "ms", "a follower's GET with reads = local, same run")
 CHUNK = 64 * 1024
 CIRCUIT_S = 1.5  # streaming before and after the leader stops
 PROCESS_WARMUP_S = 3.0  # a freshly started controller process is slower for its first seconds
@@ -325,17 +340,55 @@ async def _dial(dialing: object) -> object:
 CIRCUIT_SUITE = Suite((CIRCUIT_GAP, CIRCUIT_LOST), circuit_suite)
 
 
+async def _follower_reads(workdir: Path, reads: str, window_s: float) -> list[float]:
+    """Latencies (ms) of a follower's GETs, one at a time for ``window_s``, members set to ``reads``."""
+    async with open_controller_cluster(workdir, reads=reads, timing=FAST) as cluster:
+        leader = await wait_until(lambda: leading(cluster), 30, what="a leader")
+        async with await leader.login() as admin:
+            created = await admin.post("/edge/management/v1/config-types", json={"name": "read", "schema": {}})
+            path = f"/edge/management/v1/config-types/{created.json()['data']['id']}"
+            token = admin.headers["zt-session"]
+        follower = next(r for r in cluster if r is not leader)
+        latencies = []
+        async with follower.client(token=token) as http:
+            async def found() -> bool:  # (a local read may not see the create yet)
+                return (await http.get(path)).status_code == 200
+
+            for _ in range(20):  # warm-up: connection, caches
+                await wait_until(found, 10, what="the entity on the follower")
+            end = time.perf_counter() + window_s
+            while time.perf_counter() < end:
+                start = time.perf_counter()
+                (await http.get(path)).raise_for_status()
+                latencies.append((time.perf_counter() - start) * 1000)
+    return latencies
+
+
+async def reads_suite(ctx: Context) -> list[Metric]:
+    local: list[float] = []
+    linearizable: list[float] = []
+    for n in range(ctx.budget.rounds):
+        local.append(median(await _follower_reads(ctx.workdir / f"local-{n}", LOCAL_READS, ctx.budget.duration_s)))
+        linearizable.append(median(await _follower_reads(ctx.workdir / f"linearizable-{n}", LINEARIZABLE_READS,
+                                                         ctx.budget.duration_s)))
+    return [Metric(FOLLOWER_READ.metric, median(linearizable), FOLLOWER_READ.unit, FOLLOWER_READ.baseline,
+                   baseline_value=median(local))]
+
+
+READS_SUITE = Suite((FOLLOWER_READ,), reads_suite)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="HA cluster writes and failover against a same-run baseline")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--controllers-from", type=Path, metavar="DIR",
                         help="run the controller processes from this source tree (a before/after in one run)")
-    parser.add_argument("--only", choices=["inprocess", "members", "processes", "circuit"], action="append")
+    parser.add_argument("--only", choices=["inprocess", "members", "processes", "circuit", "reads"], action="append")
     args = parser.parse_args()
     global _CODE
     _CODE = args.controllers_from
     chosen = {"inprocess": CLUSTER_SUITE, "members": MEMBER_PROCESS_SUITE, "processes": PROCESS_SUITE,
-              "circuit": CIRCUIT_SUITE}
+              "circuit": CIRCUIT_SUITE, "reads": READS_SUITE}
     suites = [chosen[o] for o in args.only] if args.only else list(chosen.values())
     trio.run(lambda: run_suites(suites, QUICK if args.quick else FULL, json_only=False))
 

@@ -46,6 +46,7 @@ SUITES: tuple[Suite, ...] = (
     cluster.MEMBER_PROCESS_SUITE,
     cluster.PROCESS_SUITE,
     cluster.CIRCUIT_SUITE,
+    cluster.READS_SUITE,
     router_model.ROUTER_MODEL_SUITE,
     scale_bench.SCALE_100K,
 )

@@ -25,7 +25,8 @@ ISSUE_19_METRICS = (
 
 ISSUE_16_METRICS = ("cluster_writes_per_s", "cluster_one_writes_per_s", "failover_s",
                     "cluster_member_process_writes_per_s", "cluster_process_writes_per_s", "failover_process_s",
-                    "failover_process_worst_s", "failover_circuit_gap_s", "failover_circuit_lost_bytes")
+                    "failover_process_worst_s", "failover_circuit_gap_s", "failover_circuit_lost_bytes",
+                    "follower_read_ms")
 
 
 @pytest.fixture

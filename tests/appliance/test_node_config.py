@@ -122,3 +122,16 @@ def test_a_cluster_member_names_itself_and_the_others():
                                                                                        "members": bad}}})
     with pytest.raises(ConfigError, match="unknown key"):
         parse_node_config({"home": "/h", "controller": {"address": "c", "cluster": {"id": "a", "peers": []}}})
+
+
+def test_a_cluster_member_answers_reads_locally_unless_set_to_linearizable():
+    base = 'home = "/h"\n[controller]\naddress = "c1"\ncluster = { id = "ctrl-1", members = ["ctrl-2@c2:1280"]'
+    assert parse_node_config(tomllib.loads(base + " }\n")).controller.cluster.reads == "local"
+    cfg = parse_node_config(tomllib.loads(base + ', reads = "linearizable" }\n'))
+    assert cfg.controller.cluster.reads == "linearizable"
+    assert parse_node_config(tomllib.loads(render_node_config(cfg))) == cfg
+    for bad in ("strict", "Linearizable", ""):
+        with pytest.raises(ConfigError, match=r"controller\.cluster\.reads .* must be one of local, linearizable"):
+            parse_node_config(tomllib.loads(base + f', reads = "{bad}" }}\n'))
+    with pytest.raises(ConfigError, match=r"controller\.cluster\.reads must be a str"):
+        parse_node_config(tomllib.loads(base + ", reads = true }\n"))

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import pytest
 import trio
 
+from ziti_aio.controller.cluster.replica import LINEARIZABLE_READS
 from ziti_aio.testing.cluster_processes import admin_clients, controller_processes
 from ziti_aio.testing.waiting import wait_until
 
@@ -30,7 +31,7 @@ pytestmark = pytest.mark.slow
 async def run_fault(tmp_path: Path, fault: str) -> float | None:
     """Start three members and a writer, inject ``fault``, recover; returns the failover time
     (fault → first acknowledged write afterwards) and checks every acknowledged write everywhere."""
-    async with controller_processes(tmp_path) as members:
+    async with controller_processes(tmp_path, reads=LINEARIZABLE_READS) as members:
         clients = await admin_clients(members)
         writer = Writer(members, clients)
         try:

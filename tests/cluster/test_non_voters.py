@@ -232,3 +232,13 @@ async def test_a_non_voter_may_only_answer_appends(tmp_path):
             watching.cancel_scope.cancel()
         assert three_term + 50 not in terms_seen
         nursery.cancel_scope.cancel()
+
+
+async def test_a_non_voter_gets_a_read_index_from_the_leader_and_applies_up_to_it(tmp_path):
+    async with trio.open_nursery() as nursery:
+        (_, _, three), leader = await add_non_voter(tmp_path, nursery)
+        await leader.model.transact(lambda: config_type("before-the-read"))
+        with trio.fail_after(10):
+            await three.replica.read_barrier(trio.current_time() + 5)
+        assert has(three, "before-the-read")  # applied at least as far as the leader had committed
+        nursery.cancel_scope.cancel()

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import pytest
 import trio
 
+from ziti_aio.controller.cluster.replica import LINEARIZABLE_READS
 from ziti_aio.testing.cluster_processes import MANAGEMENT, admin_clients, controller_processes
 from ziti_aio.testing.waiting import wait_until
 
@@ -101,7 +102,7 @@ def heal() -> None:
 async def test_a_leader_cut_off_from_the_majority_steps_down_and_loses_no_acknowledged_write(tmp_path):
     with hub_and_members() as namespaces:
         prefixes = [("ip", "netns", "exec", ns) for ns in namespaces]
-        async with controller_processes(tmp_path, hosts=HOSTS, prefixes=prefixes) as members:
+        async with controller_processes(tmp_path, hosts=HOSTS, prefixes=prefixes, reads=LINEARIZABLE_READS) as members:
             clients = await admin_clients(members)
             writer = Writer(members, clients)
             try:

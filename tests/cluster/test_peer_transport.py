@@ -30,6 +30,10 @@ BAD_FRAMES = {
                                    b'"prevLogTerm":0,"entries":[[[0,"gASVAAAAAAAAAAA="],2,99]]}'),
     "a command handed to a follower": frame(b'{"type":"apply_command","command":[10,"{}"],"request_id":1}'),
     "oversized": struct.pack(">I", MAX_FRAME_BYTES + 1),
+    "read index without its request": frame(b'{"type":"read_index"}'),
+    "read index reply of a string index": frame(b'{"type":"read_index_reply","request":1,"index":"9"}'),
+    "read round of a boolean term": frame(b'{"type":"read_round","term":true,"round":1}'),
+    "read round ack without its round": frame(b'{"type":"read_round_ack","term":1}'),
 }
 
 

@@ -17,6 +17,7 @@ from ziti_aio.common.errors import ConfigError
 from ziti_aio.common.events_config import DEFAULT_KEEP, DEFAULT_MAX_MIB, EVENT_TYPES, EventFileConfig
 from ziti_aio.common.spa_config import SpaSite, spa_path_problem
 from ziti_aio.controller.cluster.member import ClusterSettings
+from ziti_aio.controller.cluster.replica import LOCAL_READS, READS
 
 DEFAULT_CTRL_PORT = 1280
 TUNNELER_MODES = ("proxy", "host", "tproxy")
@@ -221,10 +222,13 @@ def _cluster(source: str, table: dict[str, Any] | None) -> ClusterSettings | Non
         if not sep or not ident or not colon or not host or not port.isdigit() or not 0 < int(port) <= 65535:
             raise ConfigError(f"{source}: controller.cluster.members entry {entry!r} must be id@host:port")
         members.append((ident, address))
+    reads = c.get("reads", str, LOCAL_READS)
     c.done()
     if not member_id or "/" in member_id or member_id in {i for i, _ in members}:
         raise ConfigError(f"{source}: controller.cluster.id {member_id!r} must be a name of its own, not a member's")
-    return ClusterSettings(member_id, tuple(members))
+    if reads not in READS:
+        raise ConfigError(f"{source}: controller.cluster.reads {reads!r} must be one of {', '.join(READS)}")
+    return ClusterSettings(member_id, tuple(members), reads=reads)
 
 
 def _event_file(source: str, n: int, table: Any, base: Path) -> EventFileConfig:
@@ -291,7 +295,9 @@ def _table(header: str, section: object) -> list[str]:
             continue  # their own [[controller.events]] / [[controller.spa]] tables, after this one
         if isinstance(value, ClusterSettings):
             members = tuple(f"{i}@{a}" for i, a in value.members)
-            lines.append(f"cluster = {{ id = {_toml_value(value.member_id)}, members = {_toml_value(members)} }}")
+            reads = "" if value.reads == LOCAL_READS else f", reads = {_toml_value(value.reads)}"
+            lines.append(f"cluster = {{ id = {_toml_value(value.member_id)}, members = {_toml_value(members)}"
+                         f"{reads} }}")
             continue
         if value is not None and value != ():
             lines.append(f"{key} = {_toml_value(value)}")

@@ -285,7 +285,7 @@ class Controller:
                                     key=str(pki.server_key_path), alpn=[alpn.RAFT])
         host = f"[{cfg.advertised_address}]" if ":" in cfg.advertised_address else cfg.advertised_address
         config = ReplicaConfig(cluster.member_id, f"{host}:{port}", cluster.members, Path(cfg.home) / RAFT_DIR,
-                               cfg.trust_domain, cluster.timing)
+                               cfg.trust_domain, cluster.timing, cluster.reads)
         return open_replica(model, config, client_ssl=client_ssl)
 
     async def _bootstrap_when_leader(self, model: Model, replica: Replica) -> None:

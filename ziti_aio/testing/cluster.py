@@ -17,7 +17,7 @@ import trio
 
 from ziti_aio.appliance.ports import free_port
 from ziti_aio.controller.cluster.member import ClusterSettings, issue_member_certificate, open_replica, run_member
-from ziti_aio.controller.cluster.replica import Replica, ReplicaConfig, Timing
+from ziti_aio.controller.cluster.replica import LOCAL_READS, Replica, ReplicaConfig, Timing
 from ziti_aio.controller.kinds import Kind
 from ziti_aio.controller.model.model import Model
 from ziti_aio.controller.pki_home import ensure_controller_pki, share_cluster_pki
@@ -141,9 +141,11 @@ def writable_leader(members: list[LocalMember]) -> LocalMember | None:
 
 @contextlib.asynccontextmanager
 async def open_controller_cluster(directory: Path, count: int = 3, *,
-                                  timing: Timing = DEFAULT_TIMING) -> AsyncIterator[list[RunningController]]:
+                                  timing: Timing = DEFAULT_TIMING,
+                                  reads: str = LOCAL_READS) -> AsyncIterator[list[RunningController]]:
     """``count`` controllers (``ctrl-1`` …) forming one cluster in this process, each on its own loopback
-    API port (Raft shares it); yields them once one leads and the first content is written."""
+    API port (Raft shares it), answering reads as ``reads`` says (docs/ha.md "Linearizable reads");
+    yields them once one leads and the first content is written."""
     ids = [f"ctrl-{i + 1}" for i in range(count)]
     ports = {i: free_port() for i in ids}
     first_pki = directory / ids[0] / "pki"
@@ -156,7 +158,7 @@ async def open_controller_cluster(directory: Path, count: int = 3, *,
         for ident in ids:
             others = tuple((i, f"127.0.0.1:{ports[i]}") for i in ids if i != ident)
             running.append(await stack.enter_async_context(open_controller(
-                directory / ident, port=ports[ident], cluster=ClusterSettings(ident, others, timing))))
+                directory / ident, port=ports[ident], cluster=ClusterSettings(ident, others, timing, reads))))
 
         def bootstrapped() -> bool:
             lead = leading(running)

@@ -24,6 +24,7 @@ import httpx
 import trio
 
 from ziti_aio.appliance.ports import free_port
+from ziti_aio.controller.cluster.replica import LOCAL_READS
 from ziti_aio.controller.kinds import Kind
 from ziti_aio.controller.pki_home import ensure_controller_pki, share_cluster_pki
 from ziti_aio.controller.store.sqlite_store import SqliteStore
@@ -125,9 +126,11 @@ def _drain(proc: subprocess.Popen[str], log: Path) -> None:
 @asynccontextmanager
 async def controller_processes(directory: Path, count: int = 3, *, hosts: Sequence[str] | None = None,
                                prefixes: Sequence[Sequence[str]] | None = None, code: Path | None = None,
-                               start_timeout_s: float = START_TIMEOUT_S) -> AsyncIterator[list[ControllerProcess]]:
-    """Start ``count`` controllers (more than one form a cluster; one runs without a cluster table), member
-    n on ``hosts[n]`` (default 127.0.0.1) through ``prefixes[n]``; all are stopped on exit."""
+                               start_timeout_s: float = START_TIMEOUT_S,
+                               reads: str = LOCAL_READS) -> AsyncIterator[list[ControllerProcess]]:
+    """Start ``count`` controllers (more than one form a cluster; one runs without a cluster table unless
+    ``reads`` is not the default), member n on ``hosts[n]`` (default 127.0.0.1) through ``prefixes[n]``,
+    answering reads as ``reads`` says (docs/ha.md "Linearizable reads"); all are stopped on exit."""
     ids = [f"ctrl-{i + 1}" for i in range(count)]
     where = dict(zip(ids, hosts or ["127.0.0.1"] * count, strict=True))
     ports = {i: free_port() for i in ids}
@@ -141,9 +144,9 @@ async def controller_processes(directory: Path, count: int = 3, *, hosts: Sequen
             share_cluster_pki(first_pki, home / "controller" / "pki")
         text = (f'home = "{home}"\n[controller]\naddress = "{where[ident]}"\nport = {ports[ident]}\n'
                 f'bind = "{where[ident]}"\nadmin_password = "{PASSWORD}"\n')
-        if count > 1:
+        if count > 1 or reads != LOCAL_READS:
             others = ", ".join(f'"{i}@{where[i]}:{ports[i]}"' for i in ids if i != ident)
-            text += f'cluster = {{ id = "{ident}", members = [{others}] }}\n'
+            text += f'cluster = {{ id = "{ident}", members = [{others}], reads = "{reads}" }}\n'
         config = directory / f"{ident}.toml"
         config.write_text(text)
         members.append(ControllerProcess(ident, home, where[ident], ports[ident], config, prefix=prefix, code=code))

@@ -199,6 +199,7 @@ def create_app(ctx: ApiContext) -> Any:
     from ziti_aio.controller.api.ext_jwt_routes import ext_jwt_blueprint
     from ziti_aio.controller.api.fabric_routes import fabric_blueprint
     from ziti_aio.controller.api.forwarding import applied_index_header, forwarder
+    from ziti_aio.controller.api.linearizable_reads import read_gate
     from ziti_aio.controller.api.management_actions_routes import management_actions_blueprint
     from ziti_aio.controller.api.management_routes import management_blueprint
     from ziti_aio.controller.api.mfa_routes import mfa_blueprint
@@ -249,6 +250,9 @@ def create_app(ctx: ApiContext) -> Any:
         await request.get_data()
 
     app.before_request(forwarder(ctx))  # a follower hands writes to the leader (docs/ha.md)
+    before_read, after_read = read_gate(ctx)  # linearizable reads, if set (docs/ha.md)
+    app.before_request(before_read)
+    app.teardown_request(after_read)
     server_header = f"ziti-controller/{ctx.version}"
 
     @app.after_request

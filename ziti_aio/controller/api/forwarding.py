@@ -1,14 +1,15 @@
 """Any member serves the APIs: a follower passes each write request to the leader (docs/ha.md).
 
-Reads are answered from the member's own memory. A request that may change something (any method but
-GET/HEAD/OPTIONS) reaching a member that is not the leader is sent on to the leader over mTLS with this
-member's certificate, and the leader's answer is returned as it came — after this member has applied
-the log as far as the leader had when it answered, so the client reads its own write on the member it
-talks to. A client certificate presented to the follower travels in a header the leader believes only
-from a cluster member. A forwarded request is never forwarded again: a member that is not the leader
-either answers 503 ``CLUSTER_HAS_NO_LEADER``. The OIDC flow keeps its authorization requests and
-refresh tokens in the memory of the member that runs it, so a follower hands on every ``/oidc/``
-request, reads included, but the discovery document and the keys.
+Reads are answered from the member's own memory (after Raft's read-index on a member set to
+``reads = "linearizable"``: :mod:`ziti_aio.controller.api.linearizable_reads`). A request that may change
+something (any method but GET/HEAD/OPTIONS) reaching a member that is not the leader is sent on to the
+leader over mTLS with this member's certificate, and the leader's answer is returned as it came — after
+this member has applied the log as far as the leader had when it answered, so the client reads its own
+write on the member it talks to. A client certificate presented to the follower travels in a header the
+leader believes only from a cluster member. A forwarded request is never forwarded again: a member that
+is not the leader either answers 503 ``CLUSTER_HAS_NO_LEADER``. The OIDC flow keeps its authorization
+requests and refresh tokens in the memory of the member that runs it, so a follower hands on every
+``/oidc/`` request, reads included, but the discovery document and the keys.
 
 Without a leader it can reach (an election under way) a follower holds the write for up to two
 election timeouts until one is elected, then forwards it (or handles it, if it leads now), instead

@@ -126,6 +126,13 @@ def _is_int(value: Any) -> bool:
 
 
 NON_VOTER_HELLO = "non_voter"
+# ours, linearizable reads (Raft's read-index, docs/ha.md "Linearizable reads"): a member asks the
+# leader for a read index, the leader answers (-1: not now); the leader confirms its leadership with a
+# round of its own that every voter acknowledges in the same term.
+READ_INDEX = "read_index"
+READ_INDEX_REPLY = "read_index_reply"
+READ_ROUND = "read_round"
+READ_ROUND_ACK = "read_round_ack"
 
 # Per message type: its fields and their checks (pysyncobj's own message set, nothing more).
 _INT, _BOOL = "int", "bool"
@@ -137,6 +144,10 @@ _FIELDS: dict[str, dict[str, str]] = {
     "next_node_idx": {"next_node_idx": _INT, "reset": _BOOL, "success": _BOOL},
     # ours: the first frame a voter sends on a connection to a non-voting member (docs/ha.md)
     NON_VOTER_HELLO: {},
+    READ_INDEX: {"request": _INT},
+    READ_INDEX_REPLY: {"request": _INT, "index": _INT},
+    READ_ROUND: {"term": _INT, "round": _INT},
+    READ_ROUND_ACK: {"term": _INT, "round": _INT},
 }
 # pysyncobj's apply_command (a follower handing a command to the leader) is not among them: our
 # commands are built and appended by the leader only (docs/ha.md); a member sending one is cut.

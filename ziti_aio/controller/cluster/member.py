@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import trio
 
 from ziti_aio.controller.cluster.codec import NO_OP
-from ziti_aio.controller.cluster.replica import TICK_S, Replica, ReplicaConfig, Submitted, Timing
+from ziti_aio.controller.cluster.replica import LOCAL_READS, TICK_S, Replica, ReplicaConfig, Submitted, Timing
 from ziti_aio.controller.cluster.snapshot import SqliteSnapshots
 
 if TYPE_CHECKING:
@@ -31,11 +31,13 @@ MARKER_TIMEOUT_S = 10.0
 @dataclass(frozen=True)
 class ClusterSettings:
     """A controller's ``[controller] cluster`` table: its member id and the other members, each
-    ``(id, "host:port")`` of its API port (Raft shares that port, docs/ha.md)."""
+    ``(id, "host:port")`` of its API port (Raft shares that port, docs/ha.md), and how it answers
+    reads (``reads``, one of :data:`~ziti_aio.controller.cluster.replica.READS`)."""
 
     member_id: str
     members: tuple[tuple[str, str], ...] = ()
     timing: Timing = field(default_factory=Timing)
+    reads: str = LOCAL_READS
 
 
 def member_spiffe_id(node_id: str) -> str:

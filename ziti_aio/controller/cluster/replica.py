@@ -35,6 +35,7 @@ from ziti_aio.controller.cluster.codec import (
     non_voter_entry,
 )
 from ziti_aio.controller.cluster.journal_sync import JournalSync
+from ziti_aio.controller.cluster.read_index import ReadIndex
 from ziti_aio.controller.cluster.snapshot import snapshot_members
 from ziti_aio.controller.cluster.transport import TrioTransport
 from ziti_aio.transport.serve import serve_tls
@@ -76,6 +77,12 @@ class Timing:
     compaction_min_s: float = 300.0
 
 
+LOCAL_READS, LINEARIZABLE_READS = "local", "linearizable"
+READS = (LOCAL_READS, LINEARIZABLE_READS)
+"""How a member answers the APIs' reads: from its own memory (OpenZiti's way, no quorum needed), or
+only after Raft's read-index (docs/ha.md "Linearizable reads")."""
+
+
 @dataclass(frozen=True)
 class ReplicaConfig:
     """Who this member is and who the others are (ids are controller ids of certificates' SPIFFE ids)."""
@@ -88,6 +95,8 @@ class ReplicaConfig:
     data_dir: Path
     trust_domain: str
     timing: Timing = field(default_factory=Timing)
+    reads: str = LOCAL_READS
+    """One of :data:`READS`."""
 
 
 class Submitted:
@@ -140,6 +149,7 @@ class _Raft(SyncObj):  # type: ignore[misc]
         """The non-voting members, id → address (this one included when it does not vote)."""
         super().__init__(*args, **kwargs)
         self.transport: TrioTransport = kwargs["transport"]
+        self.reads = ReadIndex(self, resend_s=self.conf.appendEntriesPeriod)
         self.transport.setOnMessageReceivedCallback(self._received)
         self.transport.setOnReadonlyNodeDisconnectedCallback(self._read_only_lost)
 
@@ -149,6 +159,8 @@ class _Raft(SyncObj):  # type: ignore[misc]
         super()._onTick(timeToWait)
 
     def _received(self, node: ClusterNode, message: dict[str, Any]) -> None:
+        if self.reads.received(node, message):
+            return
         if message["type"] == NON_VOTER_HELLO:
             # Believed from the leader, or while this member knows none (it has just been added):
             # a follower that has not applied a promotion yet still sends it.
@@ -274,6 +286,7 @@ class Replica:
         self.config = config
         self.after_tick = after_tick
         self._wake = trio.Event()
+        self._ticked = trio.Event()  # set (and replaced) after every tick
         self.self_node = ClusterNode(config.node_id, config.address)
         others = [ClusterNode(i, a) for i, a in config.members if i != config.node_id]
         self.transport = TrioTransport(self.self_node, others, trust_domain=config.trust_domain,
@@ -393,6 +406,17 @@ class Replica:
         self.nudge()
         return submitted
 
+    async def read_barrier(self, deadline: float) -> None:
+        """Return once this member may answer a linearizable read that has arrived: it applied the
+        log as far as a leader confirmed by a majority had committed after now (Raft's read-index);
+        :class:`ClusterUnavailable` if that does not happen by ``deadline`` (trio time)."""
+        index = await self.raft.reads.read_index(deadline, self.nudge)
+        with trio.move_on_at(deadline):
+            while self.applied_index < index:
+                await self._ticked.wait()
+            return
+        raise ClusterUnavailable(f"this controller did not apply the log up to {index} in time")
+
     async def _journal_durable(self) -> None:
         await self.journal.until(self.applied_index)
 
@@ -443,7 +467,10 @@ class Replica:
             while True:
                 self._wake = trio.Event()
                 self.raft.doTick(0)
+                self.raft.reads.tick()
                 self.after_tick()
+                self._ticked.set()
+                self._ticked = trio.Event()
                 with trio.move_on_after(ALONE_TICK_S if self.alone_and_writable else TICK_S):
                     await self._wake.wait()
         finally:

@@ -27,6 +27,7 @@ from pysyncobj.transport import Transport
 from ziti_aio.common.errors import ChannelClosed, ChannelTimeout, ProtocolError
 from ziti_aio.controller.cluster.codec import (
     HEADER,
+    READ_INDEX,
     ClusterNode,
     decode_message,
     encode_message,
@@ -294,5 +295,7 @@ class TrioTransport(Transport):  # type: ignore[misc]
         # A non-voter only answers appends; the leader knows it as read-only only while its own
         # connection to it is up (pysyncobj keeps no state for it otherwise).
         peer = self.peers.get(ident)
+        if message["type"] == READ_INDEX:
+            return True  # a non-voter serves reads too (docs/ha.md "Linearizable reads")
         return message["type"] == "next_node_idx" and peer is not None and not peer.voter and peer.connected
 

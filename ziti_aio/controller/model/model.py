@@ -122,6 +122,11 @@ class Model:
         self._rows_waiting = trio.Event()
         self._flush_lock = threading.Lock()
         self._origin = ""
+        # Linearizable reads (docs/ha.md): reads that need memory without speculation, writers waiting
+        # for them to end, and an event set (and replaced) whenever any of that or _speculative changes.
+        self._committed_readers: dict[trio.lowlevel.Task, int] = {}
+        self._writers_held = 0
+        self._gate = trio.Event()
 
     @classmethod
     async def open(cls, store: SqliteStore, *, max_batch_commands: int = MAX_BATCH_COMMANDS) -> Model:
@@ -347,7 +352,51 @@ class Model:
         # This process's name on its log entries: a restarted member's sequence numbers start again.
         self._origin = f"{log.node_id}/{secrets.token_hex(6)}"
 
+    def _gate_changed(self) -> None:
+        self._gate.set()
+        self._gate = trio.Event()
+
+    async def begin_committed_read(self, deadline: float) -> None:
+        """Wait (until ``deadline``, trio time) until memory holds committed changes only, and keep it
+        so until :meth:`end_committed_read`: new commands wait meanwhile. A leader's memory runs ahead
+        of the log by its commands in flight ("Speculation" in docs/ha.md), which a linearizable read
+        must not see. Writers already held go first, so reads do not starve them."""
+        with trio.move_on_at(deadline):
+            while self._writers_held:
+                await self._gate.wait()
+            task = trio.lowlevel.current_task()
+            self._committed_readers[task] = self._committed_readers.get(task, 0) + 1
+            try:
+                while self._speculative:
+                    await self._gate.wait()
+            except BaseException:
+                self.end_committed_read()
+                raise
+            return
+        raise ClusterUnavailable("this controller's changes in flight were not committed in time")
+
+    def end_committed_read(self) -> None:
+        """A read begun by :meth:`begin_committed_read` (in this task) has been answered."""
+        task = trio.lowlevel.current_task()
+        left = self._committed_readers.pop(task) - 1
+        if left:
+            self._committed_readers[task] = left
+        self._gate_changed()
+
+    def _held_by_reads(self) -> bool:
+        """Whether reads of other tasks hold memory (a read that writes does not wait for itself)."""
+        readers = self._committed_readers
+        return len(readers) > 1 or (bool(readers) and trio.lowlevel.current_task() not in readers)
+
     async def _transact_replicated(self, log: ReplicatedLog, build: Callable[[], Command | None]) -> Command | None:
+        if self._held_by_reads():
+            self._writers_held += 1
+            try:
+                while self._held_by_reads():
+                    await self._gate.wait()
+            finally:
+                self._writers_held -= 1
+                self._gate_changed()
         async with self._lock:
             self._check_store()
             log.check_writable()
@@ -377,6 +426,8 @@ class Model:
         try:
             raw = json.loads(payload)
             own = raw["o"] == self._origin and self._speculative.pop(raw["s"], None)
+            if own and not self._speculative:
+                self._gate_changed()
             commands = [Command.from_dict(c) for c in raw["c"]]
             for command in commands:
                 rows = encode(command)
@@ -408,6 +459,7 @@ class Model:
         self.flush_committed()
         self._load(self.store.load_all())
         self._speculative.clear()
+        self._gate_changed()
         self.last_change_at = now_text()
         log.warning("memory re-read from the committed state in %s", self.store.path)
 
