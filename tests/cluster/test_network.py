@@ -16,20 +16,17 @@ from ziti_aio.testing.controller import CLIENT, MANAGEMENT
 
 
 async def test_a_network_of_three_controllers_carries_traffic(tmp_path):
-    async with open_network(tmp_path, controllers=3, routers=1) as net:
+    async with open_network(tmp_path, controllers=3, routers=1, reads="linearizable") as net:
         assert len(net.controllers) == 3 and net.controller in net.controllers
         await net.create_service("echo-ha")
         host, dialer = await net.create_identity("host"), await net.create_identity("dialer")
         await net.allow("host", "echo-ha", "Bind")
         await net.allow("dialer", "echo-ha", "Dial")
         token = net.admin.headers["zt-session"]
-        for member in net.controllers:
+        for member in net.controllers:  # linearizable reads: every member shows the service at once
             async with member.client(token=token) as http:
-                async def has_service(http=http) -> bool:
-                    answer = await http.get(f"{MANAGEMENT}/services", params={"filter": 'name="echo-ha"'})
-                    return answer.status_code == 200 and len(answer.json()["data"]) == 1
-
-                await wait_until(has_service, 10, what="the service on every controller")
+                answer = await http.get(f"{MANAGEMENT}/services", params={"filter": 'name="echo-ha"'})
+                assert answer.status_code == 200 and len(answer.json()["data"]) == 1, answer.text
         async with open_context(host.path) as hosting, open_context(dialer.path) as dialing:
             listener = await hosting.bind("echo-ha")
             async with trio.open_nursery() as nursery:

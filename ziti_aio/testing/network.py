@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
+from ziti_aio.controller.cluster.replica import LOCAL_READS
 from ziti_aio.router.enroll import enroll_router
 from ziti_aio.router.router import EdgeRouter, RouterConfig, RouterInfo
 from ziti_aio.sdk import ZitiContext, open_context
@@ -196,9 +197,10 @@ async def _controllers(home: Path, count: int, config: dict[str, Any]) -> AsyncI
         async with open_controller(home / "ctrl", **config) as controller:
             yield [controller]
         return
+    reads = config.pop("reads", LOCAL_READS)
     if config:
         raise TypeError(f"controller settings ({', '.join(config)}) are for a single controller")
-    async with open_controller_cluster(home / "ctrl", count) as running:
+    async with open_controller_cluster(home / "ctrl", count, reads=reads) as running:
         yield running
 
 
@@ -207,9 +209,10 @@ async def open_network(home: Path, *, routers: int = 1, tunneler: bool = False, 
                        controllers: int = 1, **controller_config: Any) -> AsyncIterator[RunningNetwork]:
     """Start a controller in ``home`` (or ``controllers`` of them forming one cluster, docs/ha.md),
     ``routers`` routers (``er1``, ``er2``, ...) with the quickstart policies and, with ``tunneler``, a
-    host-mode tunneler; stop everything on exit. Routers enroll with, and connect to, the leader. With ``idp``
-    (a :class:`~ziti_aio.testing.idp.TestIdp`) the controller trusts its CA and has a signer for it
-    (:data:`IDP_SIGNER`)."""
+    host-mode tunneler; stop everything on exit. Routers enroll with, and connect to, the leader. A cluster's
+    members answer reads as ``reads=`` says (``"local"`` or ``"linearizable"``, docs/ha.md "Linearizable
+    reads"). With ``idp`` (a :class:`~ziti_aio.testing.idp.TestIdp`) the controller trusts its CA and has a
+    signer for it (:data:`IDP_SIGNER`)."""
     home = Path(home)
     if idp is not None:
         controller_config.setdefault("jwks_ca_file", str(idp.ca_path))
