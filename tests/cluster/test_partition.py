@@ -15,10 +15,12 @@ from __future__ import annotations
 import ctypes
 import os
 import subprocess
+import threading
 import time
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+import outcome
 import pytest
 import trio
 
@@ -79,10 +81,37 @@ def hub_and_members() -> Iterator[list[str]]:
             yield names
         finally:
             _setns(own)
+            _return_worker_threads(own)
     finally:
         os.close(own)
         for ns in created:
             subprocess.run(["ip", "netns", "del", ns], check=False, capture_output=True)
+
+
+def _return_worker_threads(own: int, threads: int = 64) -> None:
+    """Move trio's cached worker threads back into namespace ``own``: a thread started while this thread
+    was in the hub was born there, and trio reuses idle workers for later tests' ``to_thread`` calls
+    (which would then reach nothing on 127.0.0.1). Each job waits at a barrier for all the others, so
+    each runs on a thread of its own: every idle worker (trio keeps fewer than ``threads``) gets one."""
+    barrier = threading.Barrier(threads, timeout=30)
+    done = threading.Semaphore(0)
+    failures: list[outcome.Outcome] = []
+
+    def job() -> None:
+        _setns(own)
+        barrier.wait()
+
+    def deliver(result: outcome.Outcome) -> None:
+        if isinstance(result, outcome.Error):
+            failures.append(result)
+        done.release()
+
+    for _ in range(threads):
+        trio.lowlevel.start_thread_soon(job, deliver)
+    for _ in range(threads):
+        done.acquire()
+    if failures:
+        failures[0].unwrap()
 
 
 def isolate(member: int) -> None:
