@@ -72,14 +72,9 @@ def events_blueprint(ctx: ApiContext, bus: EventBus) -> Blueprint:
 async def _serve(sub: Subscription) -> None:
     async with trio.open_nursery() as nursery:
         nursery.start_soon(_refuse_input, nursery.cancel_scope, sub.name)
-        async for event in sub:
+        while await sub.wait():
             await trio.sleep(BATCH_DELAY_S)
-            lines = [event.encoded()]
-            while len(lines) < MAX_BATCH:
-                try:
-                    lines.append(sub.receive_nowait().encoded())
-                except trio.WouldBlock:
-                    break
+            lines = [event.encoded() for event in sub.take(MAX_BATCH)]
             with trio.move_on_after(SEND_TIMEOUT_S) as waited:
                 await websocket.send(b"\n".join(lines).decode())  # a text message
             if waited.cancelled_caught:

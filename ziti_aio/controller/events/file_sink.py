@@ -69,14 +69,9 @@ class JsonLinesFile:
 async def run_file_sink(sub: Subscription, sink: JsonLinesFile) -> None:
     """Write ``sub``'s events to ``sink`` until cancelled, in batches of what arrives within
     :data:`FLUSH_DELAY_S` of a first event."""
-    async for event in sub:
+    while await sub.wait():
         await trio.sleep(FLUSH_DELAY_S)
-        batch = [event]
-        while len(batch) < MAX_BATCH:
-            try:
-                batch.append(sub.receive_nowait())
-            except trio.WouldBlock:
-                break
+        batch = sub.take(MAX_BATCH)
         try:
             await trio.to_thread.run_sync(sink.write, batch)
         except OSError as exc:
