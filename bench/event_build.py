@@ -15,6 +15,7 @@ import subprocess
 import sys
 
 from ziti_aio.controller.events.bus import EventBus
+from ziti_aio.controller.events.types import json_lines
 from ziti_aio.controller.network.circuits import Circuit
 from ziti_aio.controller.network.network import Network
 
@@ -40,8 +41,7 @@ def run(dials: int, subscribers: int) -> None:
         publisher._circuit_event("deleted", circuit, duration_ns=98_765_432)  # type: ignore[attr-defined]
         if n % BATCH == 0:  # as the sinks take them: in batches, each event encoded once for both
             for sub in subs:
-                for event in sub.take(2 * BATCH):
-                    event.encoded()
+                json_lines(sub.take(2 * BATCH))
 
 
 def _count(dials: int, subscribers: int) -> int:

@@ -22,6 +22,7 @@ from ziti_aio.common.errors import PermissionDenied, ValidationError, ZitiError
 from ziti_aio.common.events_config import EVENT_TYPES
 from ziti_aio.controller.api.app import session_token
 from ziti_aio.controller.api.envelope import error_response
+from ziti_aio.controller.events.types import json_lines
 
 if TYPE_CHECKING:
     from ziti_aio.controller.api.app import ApiContext
@@ -74,9 +75,9 @@ async def _serve(sub: Subscription) -> None:
         nursery.start_soon(_refuse_input, nursery.cancel_scope, sub.name)
         while await sub.wait():
             await trio.sleep(BATCH_DELAY_S)
-            lines = [event.encoded() for event in sub.take(MAX_BATCH)]
+            lines = json_lines(sub.take(MAX_BATCH))
             with trio.move_on_after(SEND_TIMEOUT_S) as waited:
-                await websocket.send(b"\n".join(lines).decode())  # a text message
+                await websocket.send(lines.decode())  # a text message
             if waited.cancelled_caught:
                 log.info("event stream %s: not reading, closing it", sub.name)
                 await _close(sub.name)

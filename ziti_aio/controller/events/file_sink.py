@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 import trio
 
+from ziti_aio.controller.events.types import json_lines
+
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -35,7 +37,7 @@ class JsonLinesFile:
         next rotation, else line by line."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         size = self.path.stat().st_size if self.path.exists() else 0
-        data = b"\n".join([event.encoded() for event in events]) + b"\n"
+        data = json_lines(events) + b"\n"
         if size + len(data) <= self.max_bytes:
             with self.path.open("ab") as out:
                 out.write(data)

@@ -65,6 +65,11 @@ class Event:
         return self._encoded
 
 
+def json_lines(events: list[Event]) -> bytes:
+    """``events`` encoded, one per line (no newline after the last): what the sinks write."""
+    return b"\n".join([event._encoded or event.encoded() for event in events])  # most encoded by another sink
+
+
 @dataclass(slots=True)
 class EntityChangeEvent(Event):
     """A created, updated or deleted entity with its states before and after (secrets left out); or,
@@ -138,7 +143,8 @@ class CircuitEvent(Event):
             second = at // 1_000_000_000
             last = _second
             stamp = last[1] if last[0] == second else _second_text(second)
-            templates = _circuit_templates(self.event_src_id)
+            cached = _templates
+            templates = cached[1] if cached[0] == self.event_src_id else _circuit_templates(self.event_src_id)
             created, duration, cause = self.creation_timespan_ns, self.duration_ns, self.failure_cause
             if cause is None and (created is None) != (duration is None):  # every dial's two events
                 kind = "created" if duration is None else "deleted"
