@@ -1,8 +1,9 @@
 """Typed events with OpenZiti's namespaces and JSON field names (docs/events.md).
 
 Every event is built on the controller's hot paths (two ``circuit`` events a dial) and encoded once for all
-sinks, so these classes are slotted and a circuit's events splice their JSON from parts, the constant ones
-encoded once per circuit: docs/events.md, "Cost", has the figures."""
+sinks, so these classes are slotted, an event keeps its time as nanoseconds until it is encoded, and a
+circuit's events splice their JSON from parts, the constant ones encoded once for all the circuits of one
+session, terminator and path: docs/events.md, "Cost", has the figures."""
 
 from __future__ import annotations
 
