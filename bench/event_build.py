@@ -1,9 +1,10 @@
 """The controller's own cost of a dial's events, without the network (``python -m bench.event_build
-[--dials 5000] [--subscribers 2]``): instructions (``valgrind --tool=callgrind``) to build, publish to
-``--subscribers`` subscriptions and encode a circuit's ``created`` and ``deleted`` events, as the controller
-does on every dial. Deterministic to a few instructions, so it resolves changes that ``ops_bench
---instructions`` cannot (docs/events.md, "Cost"). It runs itself under callgrind twice, with the loop
-counted 0 and ``--dials`` times, and prints the difference per dial; ``--run N`` is that child."""
+[--dials 5000] [--subscribers 2]``): instructions (``valgrind --tool=callgrind``) to build a circuit's
+``created`` and ``deleted`` events, as the controller does on every dial, publish them to ``--subscribers``
+subscriptions and encode them as the sinks take them, in batches of :data:`BATCH` dials. Deterministic to a few
+instructions, so it resolves changes that ``ops_bench --instructions`` cannot (docs/events.md, "Cost"). It
+runs itself under callgrind twice, with the loop counted 0 and ``--dials`` times, and prints the difference per
+dial; ``--run N`` is that child."""
 
 from __future__ import annotations
 
@@ -14,8 +15,12 @@ import subprocess
 import sys
 
 from ziti_aio.controller.events.bus import EventBus
+from ziti_aio.controller.events.types import json_lines
 from ziti_aio.controller.network.circuits import Circuit
 from ziti_aio.controller.network.network import Network
+
+BATCH = 50
+"""Dials whose events the subscribers take at once (a sink's batch: docs/events.md)."""
 
 
 def run(dials: int, subscribers: int) -> None:
@@ -28,15 +33,15 @@ def run(dials: int, subscribers: int) -> None:
         _circuit_event = Network._circuit_event
 
     publisher = Publisher()
-    for _ in range(dials + 1):  # one more: the first builds what is built once
+    for n in range(dials + 1):  # one more: the first builds what is built once
         circuit = Circuit(id="Zc1rcuitId", service_id="5erviceId1", client_id="1dentityId", session_id="5essionId1",
                           api_session_id="ap1SessId", terminator_id="7erminator", nodes=["r0uterA1d", "r0uterB1d"],
                           links=["l1nkABid01"], host_id="h0stIdent1")
         publisher._circuit_event("created", circuit, creation_timespan_ns=2_345_678)  # type: ignore[attr-defined]
         publisher._circuit_event("deleted", circuit, duration_ns=98_765_432)  # type: ignore[attr-defined]
-        for sub in subs:
-            while sub.queued:
-                sub.receive_nowait().encoded()
+        if n % BATCH == 0:  # as the sinks take them: in batches, each event encoded once for both
+            for sub in subs:
+                json_lines(sub.take(2 * BATCH))
 
 
 def _count(dials: int, subscribers: int) -> int:

@@ -8,9 +8,9 @@
    same controller) against its TCP listener (goal: at most 2x): ``GET /edge/management/v1/services``
    repeated on one kept-alive connection each.
 
-``--instructions [--variants file websocket both] [--keep DIR]`` measures the first figure in a way that the
-machine's noise cannot move: the controller runs under ``valgrind --tool=callgrind`` (counting switched on
-around the dials only; ``--delay-scale``: its sinks' batching delays stretched by its slowdown, so that a
+``--instructions [--variants file websocket both] [--keep DIR]`` measures the first figure in instructions, which
+the machine's load moves far less than CPU time: the controller runs under ``valgrind --tool=callgrind`` (counting
+switched on around the dials only; ``--delay-scale``: its sinks' batching delays stretched as its dials are, so that a
 batch holds as many events as at full speed), once per variant in one run, and the ratios to no sink are
 printed (docs/events.md, "Cost"). Needs valgrind; ``callgrind_annotate`` reads the files ``--keep`` leaves.
 """
@@ -48,8 +48,12 @@ from ziti_aio.testing.controller import ADMIN_PASSWORD, ADMIN_USERNAME, create, 
 from ziti_aio.testing.network import open_network
 
 SERVICE = "bench-echo"
-DELAY_SCALE = 40.0
-"""The controller's slowdown under callgrind, roughly (see ``--instructions``)."""
+DELAY_SCALE = 5.0
+"""How much longer a dial takes with the controller under callgrind (see ``--instructions``): ~13 ms against
+~2.5 ms (the router and the SDKs in this process pace the dials; a websocket message then holds ~80 events at full
+speed, as under callgrind with this scale). Not the controller's own slowdown (~40): with that, batches held eight
+times as many events as at full speed, and the counted window's 20 s of settling (timers: Raft ticks,
+heartbeats, the SDKs' polls) weighed more than 100 dials themselves (docs/events.md, "Cost")."""
 
 
 async def serve(home: Path, port: int, sink: bool, delay_scale: float) -> None:
@@ -304,7 +308,7 @@ if __name__ == "__main__":
     parser.add_argument("--instructions", action="store_true",
                         help="count the controller's instructions per dial under callgrind, every sink variant")
     parser.add_argument("--delay-scale", type=float, default=DELAY_SCALE,
-                        help="the sinks' batching delays times this under callgrind (its slowdown)")
+                        help="the sinks' batching delays times this under callgrind (how much longer a dial takes)")
     parser.add_argument("--variants", nargs="+", choices=[v for v in VARIANTS if v != "none"],
                         default=[v for v in VARIANTS if v != "none"], help="sinks to measure against none")
     parser.add_argument("--keep", type=Path, help="keep the callgrind files in this directory")

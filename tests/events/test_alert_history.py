@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ziti_aio.controller.events.alert_history import AlertHistory
 from ziti_aio.controller.events.bus import EventBus
-from ziti_aio.controller.events.types import AlertEvent, CircuitEvent
+from ziti_aio.controller.events.types import AlertEvent, CircuitEvent, circuit_body
 from ziti_aio.sdk.identity_file import load_identity
 from ziti_aio.testing import wait_until
 from ziti_aio.testing.network import open_network
@@ -16,12 +16,11 @@ def alert(n: int) -> AlertEvent:
 
 
 def test_the_bus_keeps_the_newest_alerts_without_any_subscriber():
-    bus = EventBus("ctrl")
-    bus.alerts = AlertHistory(kept=3)
+    bus = EventBus("ctrl", alerts=AlertHistory(kept=3))
     assert bus.wants("alert") and not bus.wants("circuit")
     for n in range(5):
         bus.publish(alert(n))
-    bus.publish(CircuitEvent(event_type="created", circuit_id="c", client_id="i", service_id="s"))
+    bus.publish(CircuitEvent("created", circuit_body("c", "i", "s")))
     recent = bus.alerts.recent()
     assert [a["alert_source_id"] for a in recent] == ["s4", "s3", "s2"]
     assert recent[0]["namespace"] == "alert" and recent[0]["event_src_id"] == "ctrl"
@@ -33,11 +32,11 @@ def test_a_subscribers_lost_events_alert_is_kept():
     bus = EventBus("ctrl")
     sub = bus.subscribe("slow", ["circuit"], size=2)
     for n in range(3):  # the third is dropped
-        bus.publish(CircuitEvent(event_type="created", circuit_id=f"c{n}", client_id="i", service_id="s"))
+        bus.publish(CircuitEvent("created", circuit_body(f"c{n}", "i", "s")))
     assert bus.alerts.recent() == []
     sub.receive_nowait()
     sub.receive_nowait()
-    bus.publish(CircuitEvent(event_type="created", circuit_id="c3", client_id="i", service_id="s"))
+    bus.publish(CircuitEvent("created", circuit_body("c3", "i", "s")))
     [kept] = bus.alerts.recent()
     assert kept["alert_source_type"] == "eventSubscriber" and kept["alert_source_id"] == "slow"
     assert "dropped=1" in kept["details"]

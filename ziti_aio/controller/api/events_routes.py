@@ -22,6 +22,7 @@ from ziti_aio.common.errors import PermissionDenied, ValidationError, ZitiError
 from ziti_aio.common.events_config import EVENT_TYPES
 from ziti_aio.controller.api.app import session_token
 from ziti_aio.controller.api.envelope import error_response
+from ziti_aio.controller.events.types import json_lines
 
 if TYPE_CHECKING:
     from ziti_aio.controller.api.app import ApiContext
@@ -72,16 +73,11 @@ def events_blueprint(ctx: ApiContext, bus: EventBus) -> Blueprint:
 async def _serve(sub: Subscription) -> None:
     async with trio.open_nursery() as nursery:
         nursery.start_soon(_refuse_input, nursery.cancel_scope, sub.name)
-        async for event in sub:
+        while await sub.wait():
             await trio.sleep(BATCH_DELAY_S)
-            lines = [event.encoded()]
-            while len(lines) < MAX_BATCH:
-                try:
-                    lines.append(sub.receive_nowait().encoded())
-                except trio.WouldBlock:
-                    break
+            lines = json_lines(sub.take(MAX_BATCH))
             with trio.move_on_after(SEND_TIMEOUT_S) as waited:
-                await websocket.send(b"\n".join(lines).decode())  # a text message
+                await websocket.send(lines.decode())  # a text message
             if waited.cancelled_caught:
                 log.info("event stream %s: not reading, closing it", sub.name)
                 await _close(sub.name)

@@ -2,6 +2,11 @@
 
 A subscriber whose queue is full loses the event and counts it; the next time its queue has room
 it first receives an ``alert`` event saying how many it lost (docs/events.md).
+
+Publishing appends the event to the bus's pending list; the pending events reach the subscribers' queues in
+one pass (:meth:`EventBus.deliver`) when a subscriber reads, subscribes or leaves, when a reader is waiting,
+or every :data:`PENDING_MAX` events. No subscriber's queue shrinks in between, so each keeps or drops the same
+events as if they had been offered one by one (docs/events.md, "Cost").
 """
 
 from __future__ import annotations
@@ -22,10 +27,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_QUEUE_SIZE = 1024
+PENDING_MAX = 256
+"""Published events held before they are handed to the subscribers' queues even though nobody reads."""
 
 
 class Subscription:
-    """One subscriber's queue of events of the chosen types; iterate it (``async for``) to read.
+    """One subscriber's queue of events of the chosen types: :meth:`take` what is queued after :meth:`wait`,
+    or iterate it (``async for``) one event at a time.
 
     A deque and a wake-up rather than a trio memory channel: publishing is on the controller's hot paths
     (two ``circuit`` events per dial), and the channel's send and its statistics cost several times the
@@ -33,71 +41,114 @@ class Subscription:
 
     def __init__(self, bus: EventBus, name: str, types: frozenset[str], size: int) -> None:
         self.bus, self.name, self.types, self.size = bus, name, types, size
+        self._every_type = types >= frozenset(EVENT_TYPES)
         self._queue: deque[Event] = deque()
         self._wakeup: trio.Event | None = None  # set while the reader waits for an event
         self._closed = False
-        self.delivered = 0
-        self.dropped = 0  # ever
+        self._delivered = 0
+        self._dropped = 0  # ever
         self._unreported = 0  # dropped since the last alert
 
-    def offer(self, event: Event) -> None:
-        """Queue ``event`` now, or drop and count it."""
-        queue = self._queue
-        if self._unreported or self._closed or len(queue) >= self.size:
-            self._offer_slowly(event)
+    @property
+    def delivered(self) -> int:
+        """Events queued for this subscriber, ever."""
+        self.bus.deliver()
+        return self._delivered
+
+    @property
+    def dropped(self) -> int:
+        """Events this subscriber lost because its queue was full, ever."""
+        self.bus.deliver()
+        return self._dropped
+
+    def _take(self, events: list[Event]) -> None:
+        """Queue those of ``events`` (published in this order) of this subscription's types."""
+        wanted = events if self._every_type else [event for event in events if event.namespace in self.types]
+        if not wanted:
             return
-        queue.append(event)
-        self.delivered += 1
+        queue = self._queue
+        if not self._unreported and not self._closed and len(queue) + len(wanted) <= self.size:
+            queue.extend(wanted)
+            self._delivered += len(wanted)
+        else:
+            for event in wanted:
+                self._offer(event)
         if self._wakeup is not None:
             self._wake()
 
-    def _offer_slowly(self, event: Event) -> None:
-        """:meth:`offer` when closed, full, or owing the alert of what it lost."""
+    def _offer(self, event: Event) -> None:
+        """Queue ``event``, or drop and count it; when owing the alert of what it lost and there is room for it
+        and the event, the alert first."""
         if self._closed:
             return
         queue = self._queue
         if self._unreported and len(queue) + 2 <= self.size:
             alert = AlertEvent(alert_source_type="eventSubscriber", alert_source_id=self.name, severity="warning",
                                message=f"subscriber {self.name} lost {self._unreported} event(s): it read too slowly",
-                               details=[f"dropped={self._unreported}", f"droppedTotal={self.dropped}"],
+                               details=[f"dropped={self._unreported}", f"droppedTotal={self._dropped}"],
                                event_src_id=self.bus.source_id)
             queue.append(alert)
-            self.bus.alerts.add(alert)
+            self.bus._alerts.add(alert)
             self._unreported = 0
         if len(queue) >= self.size:
             if not self._unreported:
                 log.warning("event subscriber %s is full: dropping events", self.name)
-            self.dropped += 1
+            self._dropped += 1
             self._unreported += 1
             return
         queue.append(event)
-        self.delivered += 1
-        self._wake()
+        self._delivered += 1
 
     def _wake(self) -> None:
         if self._wakeup is not None:
             self._wakeup.set()
             self._wakeup = None
+        self.bus._waiting.discard(self)
 
     @property
     def queued(self) -> int:
+        self.bus.deliver()
         return len(self._queue)
+
+    async def wait(self) -> bool:
+        """Wait until an event is queued: True; False once closed with nothing left."""
+        bus = self.bus
+        bus.deliver()
+        if self._queue:
+            await trio.lowlevel.checkpoint()
+        while not self._queue:
+            if self._closed:
+                return False
+            self._wakeup = wakeup = trio.Event()
+            bus._waiting.add(self)
+            try:
+                await wakeup.wait()
+            finally:
+                self._wakeup = None
+                bus._waiting.discard(self)
+        return True
+
+    def take(self, limit: int) -> list[Event]:
+        """Up to ``limit`` queued events, oldest first, without waiting (none queued: an empty list)."""
+        self.bus.deliver()
+        queue = self._queue
+        if len(queue) <= limit:
+            events = list(queue)
+            queue.clear()
+            return events
+        return [queue.popleft() for _ in range(limit)]
 
     def __aiter__(self) -> Subscription:
         return self
 
     async def __anext__(self) -> Event:
-        if self._queue:
-            await trio.lowlevel.checkpoint()
-        while not self._queue:
-            if self._closed:
-                raise StopAsyncIteration
-            self._wakeup = wakeup = trio.Event()
-            await wakeup.wait()
+        if not await self.wait():
+            raise StopAsyncIteration
         return self._queue.popleft()
 
     def receive_nowait(self) -> Event:
         """The next queued event, or :class:`trio.WouldBlock`."""
+        self.bus.deliver()
         if not self._queue:
             raise trio.WouldBlock
         return self._queue.popleft()
@@ -112,12 +163,13 @@ class Subscription:
 class EventBus:
     """Routes each published event to every subscriber of its type."""
 
-    def __init__(self, source_id: str = "") -> None:
+    def __init__(self, source_id: str = "", *, alerts: AlertHistory | None = None) -> None:
         self.source_id = source_id
         self._subscriptions: list[Subscription] = []
         self._by_type: dict[str, tuple[Subscription, ...]] = {}  # only types with a subscriber
-        self.alerts = AlertHistory()
-        """Every alert published (and every subscriber's lost-events alert), the newest kept."""
+        self._pending: list[Event] = []  # published, not yet in the subscribers' queues
+        self._waiting: set[Subscription] = set()  # whose readers wait for an event
+        self._alerts = AlertHistory() if alerts is None else alerts
 
     def subscribe(self, name: str, types: Iterable[str] = EVENT_TYPES, *,
                   size: int = DEFAULT_QUEUE_SIZE) -> Subscription:
@@ -126,6 +178,7 @@ class EventBus:
         unknown = sorted(wanted - set(EVENT_TYPES))
         if unknown:
             raise ValueError(f"unknown event type {unknown[0]!r} (known: {', '.join(EVENT_TYPES)})")
+        self.deliver()  # what was published before is not the new subscriber's
         sub = Subscription(self, name, wanted, size)
         self._subscriptions.append(sub)
         self._index()
@@ -133,12 +186,19 @@ class EventBus:
 
     def unsubscribe(self, sub: Subscription) -> None:
         if sub in self._subscriptions:
+            self.deliver()  # what was published before is still the leaving subscriber's
             self._subscriptions.remove(sub)
             self._index()
 
     def _index(self) -> None:
         by_type = {t: tuple(s for s in self._subscriptions if t in s.types) for t in EVENT_TYPES}
         self._by_type = {t: subs for t, subs in by_type.items() if subs}
+
+    @property
+    def alerts(self) -> AlertHistory:
+        """Every alert published (and every subscriber's lost-events alert), the newest kept."""
+        self.deliver()
+        return self._alerts
 
     @property
     def subscriptions(self) -> list[Subscription]:
@@ -153,7 +213,19 @@ class EventBus:
         """Offer ``event`` to its subscribers; never blocks, never raises."""
         if not event.event_src_id:
             event.event_src_id = self.source_id
-        if isinstance(event, AlertEvent):
-            self.alerts.add(event)
-        for sub in self._by_type.get(event.namespace, ()):
-            sub.offer(event)
+        namespace = event.namespace
+        if namespace == "alert" and isinstance(event, AlertEvent):
+            self._alerts.add(event)
+        if namespace in self._by_type:
+            pending = self._pending
+            pending.append(event)
+            if self._waiting or len(pending) >= PENDING_MAX:
+                self.deliver()
+
+    def deliver(self) -> None:
+        """Hand the published events to their subscribers' queues, in the order they were published."""
+        events = self._pending
+        if events:
+            self._pending = []
+            for sub in self._subscriptions:
+                sub._take(events)

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 import trio
 
+from ziti_aio.controller.events.types import json_lines
+
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -35,7 +37,7 @@ class JsonLinesFile:
         next rotation, else line by line."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         size = self.path.stat().st_size if self.path.exists() else 0
-        data = b"\n".join([event.encoded() for event in events]) + b"\n"
+        data = json_lines(events) + b"\n"
         if size + len(data) <= self.max_bytes:
             with self.path.open("ab") as out:
                 out.write(data)
@@ -69,14 +71,9 @@ class JsonLinesFile:
 async def run_file_sink(sub: Subscription, sink: JsonLinesFile) -> None:
     """Write ``sub``'s events to ``sink`` until cancelled, in batches of what arrives within
     :data:`FLUSH_DELAY_S` of a first event."""
-    async for event in sub:
+    while await sub.wait():
         await trio.sleep(FLUSH_DELAY_S)
-        batch = [event]
-        while len(batch) < MAX_BATCH:
-            try:
-                batch.append(sub.receive_nowait())
-            except trio.WouldBlock:
-                break
+        batch = sub.take(MAX_BATCH)
         try:
             await trio.to_thread.run_sync(sink.write, batch)
         except OSError as exc:

@@ -1,8 +1,9 @@
 """Typed events with OpenZiti's namespaces and JSON field names (docs/events.md).
 
 Every event is built on the controller's hot paths (two ``circuit`` events a dial) and encoded once for all
-sinks, so these classes are slotted and a circuit's events splice their JSON from parts, the constant ones
-encoded once per circuit: docs/events.md, "Cost", has the figures."""
+sinks, so these classes are slotted, an event keeps its time as nanoseconds until it is encoded, and a
+circuit's events splice their JSON from parts, the constant ones encoded once for all the circuits of one
+session, terminator and path: docs/events.md, "Cost", has the figures."""
 
 from __future__ import annotations
 
@@ -12,30 +13,16 @@ from typing import Any, ClassVar
 
 import orjson
 
-_second = 0  # the last whole second formatted, and its text
-_second_text = ""
+_second: tuple[int, bytes] = (0, b"")
+"""The last whole second (Unix) formatted, and its text: one tuple, assigned at once (sinks' threads read it)."""
 
 
-def _now() -> str:
-    """Now as RFC 3339 UTC with microseconds; the date and time of day are formatted once a second (every
-    event gets a timestamp)."""
-    global _second, _second_text  # a one-entry cache on a hot path
-    now = time.time()
-    second = int(now)
-    if second != _second:
-        _second, _second_text = second, time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second))
-    return "%s%06dZ" % (_second_text, (now - second) * 1_000_000)  # noqa: UP031 (cheaper than format())
-
-
-_last_text = ("", b'""')  # the last text _json_text encoded, and its JSON (one assignment: sinks' threads)
-
-
-def _json_text(text: str) -> bytes:
-    """``text`` as a JSON string; the last one is kept (the controller's id, in every event it publishes)."""
-    global _last_text  # a one-entry cache on a hot path
-    last = _last_text
-    if text != last[0]:
-        _last_text = last = (text, orjson.dumps(text))
+def _second_text(second: int) -> bytes:
+    """``second`` (Unix) as RFC 3339 UTC up to its ``.``; formatted once a second (every event's timestamp)."""
+    global _second  # a one-entry cache on a hot path
+    last = _second
+    if last[0] != second:
+        _second = last = (second, time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second)).encode())
     return last[1]
 
 
@@ -53,9 +40,16 @@ class Event:
     """One event; :meth:`to_json` gives the object written to sinks (``namespace`` names its type)."""
 
     namespace: ClassVar[str] = ""
-    timestamp: str = field(default_factory=_now, kw_only=True)
+    at_ns: int = field(default_factory=time.time_ns, kw_only=True)
+    """When it happened (Unix ns); formatted as :attr:`timestamp` only when written (docs/events.md, "Cost")."""
     event_src_id: str = field(default="", kw_only=True)
     _encoded: bytes | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def timestamp(self) -> str:
+        """:attr:`at_ns` as RFC 3339 UTC to the microsecond, ending in ``Z``."""
+        at = self.at_ns
+        return "%s%06dZ" % (_second_text(at // 1_000_000_000).decode(), at // 1000 % 1_000_000)  # noqa: UP031
 
     def fields(self) -> dict[str, Any]:
         """The type's own fields, with their JSON names."""
@@ -70,6 +64,11 @@ class Event:
         if self._encoded is None:
             self._encoded = encode(self.to_json())
         return self._encoded
+
+
+def json_lines(events: list[Event]) -> bytes:
+    """``events`` encoded, one per line (no newline after the last): what the sinks write."""
+    return b"\n".join([event._encoded or event.encoded() for event in events])  # most encoded by another sink
 
 
 @dataclass(slots=True)
@@ -94,69 +93,91 @@ class EntityChangeEvent(Event):
                 "initialState": self.initial_state, "finalState": self.final_state}
 
 
-def circuit_body(circuit_id: str, client_id: str, service_id: str, terminator_id: str, session_id: str,
-                 host_id: str, nodes: tuple[str, ...], links: tuple[str, ...]) -> bytes:
+BODIES_KEPT = 4096
+"""Circuit bodies kept by what they are made of but the circuit's id (see :func:`circuit_body`)."""
+_bodies: dict[tuple[str, str, str, str, str, tuple[str, ...], tuple[str, ...]], bytes] = {}
+
+
+def circuit_body(circuit_id: str, client_id: str, service_id: str, terminator_id: str = "", session_id: str = "",
+                 host_id: str = "", nodes: tuple[str, ...] = (), links: tuple[str, ...] = ()) -> bytes:
     """The members of a circuit event's JSON object that stay the same for one circuit from ``created`` to
-    ``deleted`` (until its path changes), encoded: built once per circuit, they are spliced into each of its
-    events (docs/events.md, "Cost")."""
-    # OpenZiti's circuit event format version 2: ``client_id`` is "who the circuit was created for", the edge
-    # session, and the identities are in ``tags``. Ingress/egress ids name OpenZiti's xgress instances, which
-    # have no counterpart here, so they are empty (as in its failed events).
-    return orjson.dumps({
-        "circuit_id": circuit_id, "client_id": session_id, "service_id": service_id, "terminator_id": terminator_id,
-        "instance_id": "", "path": {"nodes": nodes, "links": links, "ingress_id": "", "egress_id": ""},
-        "link_count": len(links),
-        "tags": {"clientId": client_id, "hostId": host_id, "serviceId": service_id}
-        if host_id else {"clientId": client_id, "serviceId": service_id}})[1:-1]
+    ``deleted`` (until its path changes), encoded, to be spliced into each of its events. Everything after
+    ``circuit_id`` is the same for every circuit of one dialer's session to one terminator over one path, so it
+    is encoded once for all of them (docs/events.md, "Cost")."""
+    key = (client_id, service_id, terminator_id, session_id, host_id, nodes, links)
+    rest = _bodies.get(key)
+    if rest is None:
+        if len(_bodies) >= BODIES_KEPT:
+            _bodies.clear()
+        # OpenZiti's circuit event format version 2: ``client_id`` is "who the circuit was created for", the edge
+        # session, and the identities are in ``tags``. Ingress/egress ids name OpenZiti's xgress instances, which
+        # have no counterpart here, so they are empty (as in its failed events).
+        _bodies[key] = rest = orjson.dumps({
+            "client_id": session_id, "service_id": service_id, "terminator_id": terminator_id, "instance_id": "",
+            "path": {"nodes": nodes, "links": links, "ingress_id": "", "egress_id": ""}, "link_count": len(links),
+            "tags": {"clientId": client_id, "hostId": host_id, "serviceId": service_id}
+            if host_id else {"clientId": client_id, "serviceId": service_id}})[1:-1]
+    return b'"circuit_id":%s,%s' % (orjson.dumps(circuit_id), rest)
 
 
 @dataclass(slots=True)
 class CircuitEvent(Event):
-    """A circuit created, its path updated, deleted, or a dial that failed. ``body``: the circuit's
-    :func:`circuit_body` when the caller has it (else it is built from the fields)."""
+    """A circuit created, its path updated, deleted, or a dial that failed: its type, the circuit's
+    :func:`circuit_body` and what the type adds (``creation_timespan`` on ``created``, ``duration`` on
+    ``deleted``, ``failure_cause`` on ``failed``)."""
 
     namespace: ClassVar[str] = "circuit"
     event_type: str  # created, pathUpdated, deleted, failed
-    circuit_id: str
-    client_id: str  # the dialing identity (OpenZiti's tags.clientId)
-    service_id: str
-    terminator_id: str = ""
-    session_id: str = ""  # the dial session (OpenZiti's client_id)
-    host_id: str = ""  # the identity hosting the terminator
-    nodes: tuple[str, ...] = ()
-    links: tuple[str, ...] = ()
+    body: bytes = field(repr=False)
     creation_timespan_ns: int | None = None
     duration_ns: int | None = None
     failure_cause: str | None = None
-    body: bytes = field(default=b"", repr=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         return orjson.loads(self.encoded())  # type: ignore[no-any-return]
 
     def encoded(self) -> bytes:
-        # the JSON object spliced from parts (the order of its keys is OpenZiti's): encoding a dict for each
+        # one bytes format of prebuilt parts (the order of the keys is OpenZiti's): encoding a dict for each
         # event cost three times as much (docs/events.md, "Cost")
         if self._encoded is None:
-            body = self.body or circuit_body(self.circuit_id, self.client_id, self.service_id, self.terminator_id,
-                                             self.session_id, self.host_id, self.nodes, self.links)
+            at = self.at_ns
+            second = at // 1_000_000_000
+            last = _second
+            stamp = last[1] if last[0] == second else _second_text(second)
+            cached = _templates
+            templates = cached[1] if cached[0] == self.event_src_id else _circuit_templates(self.event_src_id)
             created, duration, cause = self.creation_timespan_ns, self.duration_ns, self.failure_cause
-            if duration is None and cause is None:  # the two events of every dial take one of the first two
-                tail = b"}" if created is None else b',"creation_timespan":%d}' % created
-            elif created is None and cause is None and duration is not None:
-                tail = b',"duration":%d}' % duration
-            else:
-                tail = b"".join((b"" if created is None else b',"creation_timespan":%d' % created,
-                                 b"" if duration is None else b',"duration":%d' % duration,
-                                 b"" if cause is None else b',"failure_cause":%s' % orjson.dumps(cause), b"}"))
-            self._encoded = b'{"namespace":"circuit","event_src_id":%s,"timestamp":%s%s%s%s' % (
-                _json_text(self.event_src_id), orjson.dumps(self.timestamp),
-                _CIRCUIT_HEADS.get(self.event_type) or b',"version":2,"event_type":%s,' % orjson.dumps(
-                    self.event_type), body, tail)
+            if cause is None and (created is None) != (duration is None):  # every dial's two events
+                kind = "created" if duration is None else "deleted"
+                if self.event_type == kind:
+                    self._encoded = templates[kind] % (stamp, at // 1000 % 1_000_000, self.body,
+                                                       duration if created is None else created)
+                    return self._encoded
+            tail = b"".join((b"" if created is None else b',"creation_timespan":%d' % created,
+                             b"" if duration is None else b',"duration":%d' % duration,
+                             b"" if cause is None else b',"failure_cause":%s' % orjson.dumps(cause)))
+            self._encoded = templates[""] % (stamp, at // 1000 % 1_000_000, orjson.dumps(self.event_type),
+                                             self.body, tail)
         return self._encoded
 
 
-_CIRCUIT_HEADS = {event_type: b',"version":2,"event_type":"%s",' % event_type.encode()
-                  for event_type in ("created", "pathUpdated", "deleted", "failed")}
+_templates: tuple[str | None, dict[str, bytes]] = (None, {})
+
+
+def _circuit_templates(event_src_id: str) -> dict[str, bytes]:
+    """The byte formats of a circuit event's JSON from ``event_src_id`` (the controller's id: one cache entry):
+    ``created`` and ``deleted`` take the timestamp's second and microseconds, the body and their one number;
+    ``""`` (any event) takes the timestamp, the type's JSON, the body and the members that follow it."""
+    global _templates  # a one-entry cache on a hot path
+    last = _templates
+    if last[0] != event_src_id:
+        head = b'{"namespace":"circuit","event_src_id":%s,"timestamp":"%%s%%06dZ","version":2,' % (
+            orjson.dumps(event_src_id).replace(b"%", b"%%"))
+        _templates = last = (event_src_id, {
+            "created": head + b'"event_type":"created",%s,"creation_timespan":%d}',
+            "deleted": head + b'"event_type":"deleted",%s,"duration":%d}',
+            "": head + b'"event_type":%s,%s%s}'})
+    return last[1]
 
 
 @dataclass(slots=True)

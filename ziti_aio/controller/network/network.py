@@ -282,8 +282,8 @@ class Network:
         if circuit is not None:
             self._circuit_event("failed", circuit, failure_cause=code)
         else:
-            self.events.publish(CircuitEvent(event_type="failed", circuit_id="", client_id=client_id,
-                                             service_id=service_id, session_id=session_id, failure_cause=code))
+            self.events.publish(CircuitEvent("failed", circuit_body("", client_id, service_id, session_id=session_id),
+                                             failure_cause=code))
         log.debug("dial failed (%s): %s", code, cause)
 
     def usage_reported(self, router: ConnectedRouter, report: UsageReport) -> None:
@@ -299,18 +299,13 @@ class Network:
     def _circuit_event(self, event_type: str, circuit: Circuit, creation_timespan_ns: int | None = None,
                        duration_ns: int | None = None, failure_cause: str | None = None) -> None:
         if self.events.wants("circuit"):
-            # positional: on every dial, and ten keyword arguments cost a third of building the event; the
-            # constant part of the JSON is encoded once per circuit (docs/events.md, "Cost")
-            nodes, links = tuple(circuit.nodes), tuple(circuit.links)
+            # the constant part of the JSON is encoded once per circuit (docs/events.md, "Cost")
             body = circuit.event_body
             if not body or event_type == "pathUpdated":
                 circuit.event_body = body = circuit_body(circuit.id, circuit.client_id, circuit.service_id,
                                                          circuit.terminator_id, circuit.session_id, circuit.host_id,
-                                                         nodes, links)
-            self.events.publish(CircuitEvent(
-                event_type, circuit.id, circuit.client_id, circuit.service_id, circuit.terminator_id,
-                circuit.session_id, circuit.host_id, nodes, links, creation_timespan_ns, duration_ns, failure_cause,
-                body))
+                                                         tuple(circuit.nodes), tuple(circuit.links))
+            self.events.publish(CircuitEvent(event_type, body, creation_timespan_ns, duration_ns, failure_cause))
 
     def forget_circuit(self, circuit_id: str) -> Circuit | None:
         """Drop a circuit from memory; one its dialer had (``created``) is published as ``deleted``."""
