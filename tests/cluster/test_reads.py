@@ -75,7 +75,7 @@ async def test_linearizable_reads_on_every_member_see_the_last_acknowledged_writ
         assert refused.json()["error"]["code"] == "CLUSTER_HAS_NO_LEADER"
 
 
-async def test_reads_arriving_together_share_the_leaders_rounds_and_a_member_alone_needs_none(tmp_path):
+async def test_reads_arriving_together_share_rounds_and_questions_and_a_member_alone_needs_none(tmp_path):
     members = local_members(tmp_path / "three", 3)
     alone = local_members(tmp_path / "one", 1)
     async with trio.open_nursery() as nursery:
@@ -85,6 +85,7 @@ async def test_reads_arriving_together_share_the_leaders_rounds_and_a_member_alo
         await wait_until(lambda: writable_leader(alone), 20, what="the member alone leading")
         follower = next(m for m in members if m is not leader)
         before = leader.replica.raft.reads._round
+        asked_before = follower.replica.raft.reads.questions
         deadline = trio.current_time() + 10
         async with trio.open_nursery() as reads:
             for m in (leader, follower):
@@ -92,6 +93,8 @@ async def test_reads_arriving_together_share_the_leaders_rounds_and_a_member_alo
                     reads.start_soon(m.replica.read_barrier, deadline)
         rounds = leader.replica.raft.reads._round - before
         assert 1 <= rounds < 50, f"{rounds} rounds for 50 reads"
+        questions = follower.replica.raft.reads.questions - asked_before
+        assert 1 <= questions < 25, f"the follower asked {questions} questions for 25 reads"
         await alone[0].replica.read_barrier(deadline)
         assert alone[0].replica.raft.reads._round == 0
         nursery.cancel_scope.cancel()

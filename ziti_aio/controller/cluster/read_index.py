@@ -14,6 +14,8 @@ majority of voters after that moment (docs/ha.md, "Linearizable reads"):
   which starts when the round in flight ends (batching). A leader that is the only voter needs no round.
 - A member that is not the leader sends ``read_index`` and gets ``read_index_reply`` with the index,
   or -1 (not the leader, no quorum yet): it asks again, the leader it knows then, until its deadline.
+  It has one question in flight at a time: reads that arrive meanwhile share the next question, sent
+  when the one in flight is answered (batching, as the leader's rounds).
 
 Everything here runs on the trio thread; the message handlers are called from pysyncobj's tick.
 """
@@ -53,6 +55,8 @@ class _Asked:
     leader: str
     done: trio.Event = field(default_factory=trio.Event)
     index: int = REFUSED
+    request: int = 0  # its number once sent
+    sent_at: float = 0.0
 
 
 class ReadIndex:
@@ -67,8 +71,12 @@ class ReadIndex:
         self._sent_at = 0.0
         self._acked: dict[str, int] = {}  # voter id -> the last round it acknowledged
         self._waiting: list[_Waiting] = []
-        self._asked: dict[int, _Asked] = {}
+        self._asked: dict[int, _Asked] = {}  # request -> a question sent, not yet answered
+        self._asking: _Asked | None = None  # this member's question in flight
+        self._queued: _Asked | None = None  # the next one, for the reads that arrived after it was sent
         self._requests = itertools.count(1)
+        self.questions = 0
+        """Questions this member has sent to a leader, ever."""
 
     # --- the leader --------------------------------------------------------------------------
 
@@ -139,10 +147,17 @@ class ReadIndex:
     def tick(self) -> None:
         """After each Raft tick: a leader no more fails its waiting reads; a round in flight is sent again
         every append period to the voters that have not acknowledged it (a message may be lost with
-        its connection)."""
+        its connection). A question to a leader that has not answered in time, or is not the leader this
+        member knows now, is given up (its reads ask again)."""
+        raft = self._raft
+        asking = self._asking
+        if asking is not None:
+            leader = raft._getLeader()
+            if (leader is None or leader.id != asking.leader
+                    or raft_clock() - asking.sent_at >= self._question_timeout_s):
+                self._answered(asking, REFUSED)
         if not self._waiting:
             return
-        raft = self._raft
         if not raft._isLeader() or raft.raftCurrentTerm != self._term or not raft.otherNodes:
             self._fail_waiting()  # (the only voter now: asked again, it answers at once)
         elif raft_clock() - self._sent_at >= self._resend_s:
@@ -165,9 +180,8 @@ class ReadIndex:
                 node, {"type": READ_INDEX_REPLY, "request": request, "index": index}))
         elif kind == READ_INDEX_REPLY:
             asked = self._asked.get(message["request"])
-            if asked is not None and asked.leader == node.id and not asked.done.is_set():
-                asked.index = message["index"]
-                asked.done.set()
+            if asked is not None and asked.leader == node.id:
+                self._answered(asked, message["index"])
         else:
             return False
         return True
@@ -198,17 +212,42 @@ class ReadIndex:
             nudge()
             await answered.done.wait()
             return answered.index
+        if self._asking is None:
+            asked = _Asked("")
+            if not self._send(asked):
+                return REFUSED
+        else:  # a question sent before this read arrived cannot answer it: the next one will
+            asked = self._queued = self._queued or _Asked("")
+        # A leader that went silent is asked again once another is known (tick gives the question up).
+        with trio.move_on_after(self._question_timeout_s):
+            await asked.done.wait()
+        return asked.index
+
+    @property
+    def _question_timeout_s(self) -> float:
+        return max(self._resend_s * 10, 1.0)
+
+    def _send(self, asked: _Asked) -> bool:
+        """Send ``asked`` to the leader this member knows, as its question in flight."""
+        raft = self._raft
         leader = raft._getLeader()
         if leader is None:
-            return REFUSED
-        request = next(self._requests)
-        asked = self._asked[request] = _Asked(leader.id)
-        try:
-            if not raft.transport.send(leader, {"type": READ_INDEX, "request": request}):
-                return REFUSED
-            # A leader that went silent is asked again once another is known.
-            with trio.move_on_after(max(self._resend_s * 10, 1.0)):
-                await asked.done.wait()
-            return asked.index
-        finally:
-            del self._asked[request]
+            return False
+        asked.leader, asked.request, asked.sent_at = leader.id, next(self._requests), raft_clock()
+        if not raft.transport.send(leader, {"type": READ_INDEX, "request": asked.request}):
+            return False
+        self._asked[asked.request] = asked
+        self._asking = asked
+        self.questions += 1
+        return True
+
+    def _answered(self, asked: _Asked, index: int) -> None:
+        """``asked`` has its answer (or is given up: -1); the queued question, if any, goes out now."""
+        asked.index = index
+        asked.done.set()
+        del self._asked[asked.request]
+        if self._asking is asked:
+            self._asking = None
+            queued, self._queued = self._queued, None
+            if queued is not None and not self._send(queued):
+                queued.done.set()  # -1: its reads ask again
