@@ -31,6 +31,18 @@ def _node_toml(tmp_path, port):
     return path
 
 
+async def _add_member(admin, port):
+    resp = await admin.post("/fabric/v1/cluster/add-member",
+                            json={"address": f"tls:127.0.0.1:{port}", "isVoter": True})
+    assert resp.status_code == 200, resp.text
+
+
+async def _until_services_on(member, services, what):
+    model = member.controller.model
+    assert model is not None
+    await wait_until(lambda: set(services) <= set(model.entities[Kind.SERVICES]), 20, what=what)
+
+
 async def test_init_then_add_a_second_member_which_gets_everything(tmp_path):
     port1, port2 = free_port(), free_port()
     config = _node_toml(tmp_path, port1)
@@ -50,14 +62,9 @@ async def test_init_then_add_a_second_member_which_gets_everything(tmp_path):
             share_cluster_pki(first_home / "pki", second_home / "pki")
             joining = ClusterSettings("ctrl-2", (("ctrl-1", f"127.0.0.1:{port1}"),), DEFAULT_TIMING)
             async with open_controller(second_home, port=port2, cluster=joining) as second:
-                resp = await admin.post("/fabric/v1/cluster/add-member",
-                                        json={"address": f"tls:127.0.0.1:{port2}", "isVoter": True})
-                assert resp.status_code == 200, resp.text
+                await _add_member(admin, port2)
                 after = await create(admin, "services", {"name": "written-by-two"})
-                model = second.controller.model
-                assert model is not None
-                await wait_until(lambda: {before, after} <= set(model.entities[Kind.SERVICES]), 20,
-                                 what="both services on the new member")
+                await _until_services_on(second, {before, after}, "both services on the new member")
                 members = (await admin.get("/fabric/v1/cluster/list-members")).json()["data"]
                 assert sorted(m["id"] for m in members) == ["ctrl-1", "ctrl-2"]
     # Restarted with its node.toml still naming no members, it knows from its journal it is not alone:
@@ -102,13 +109,8 @@ async def test_a_single_controller_initialised_later_hands_its_data_to_a_new_mem
         async with open_controller(tmp_path / "second", port=port2, cluster=joining) as second:
             admin = await first.login()
             async with admin:
-                resp = await admin.post("/fabric/v1/cluster/add-member",
-                                        json={"address": f"tls:127.0.0.1:{port2}", "isVoter": True})
-                assert resp.status_code == 200, resp.text
-            model = second.controller.model
-            assert model is not None
-            await wait_until(lambda: before in model.entities[Kind.SERVICES], 20,
-                             what="the single controller's service on the new member")
+                await _add_member(admin, port2)
+            await _until_services_on(second, {before}, "the single controller's service on the new member")
 
 
 async def test_any_controller_is_a_cluster_of_one_that_takes_a_member_with_no_init(tmp_path):
@@ -127,13 +129,8 @@ async def test_any_controller_is_a_cluster_of_one_that_takes_a_member_with_no_in
             share_cluster_pki(home / "pki", tmp_path / "second" / "pki")
             joining = ClusterSettings("ctrl-2", ((instance_id, f"127.0.0.1:{port1}"),), DEFAULT_TIMING)
             async with open_controller(tmp_path / "second", port=port2, cluster=joining) as second:
-                resp = await admin.post("/fabric/v1/cluster/add-member",
-                                        json={"address": f"tls:127.0.0.1:{port2}", "isVoter": True})
-                assert resp.status_code == 200, resp.text
-                model = second.controller.model
-                assert model is not None
-                await wait_until(lambda: before in model.entities[Kind.SERVICES], 20,
-                                 what="the first controller's service on the new member")
+                await _add_member(admin, port2)
+                await _until_services_on(second, {before}, "the first controller's service on the new member")
                 listed = (await admin.get("/edge/client/v1/controllers")).json()["data"]
                 assert sorted(c["id"] for c in listed) == sorted([instance_id, "ctrl-2"])
 
